@@ -1,0 +1,238 @@
+"""One exception type per outcome. Every message is scrubbed of secrets before it is built."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from http import HTTPStatus
+
+import httpx
+
+from ._redact import scrub
+
+_MESSAGE_LIMIT = 300
+
+
+class M3terError(Exception):
+    """Base class of every exception this package raises."""
+
+
+class ConfigurationError(M3terError, ValueError):
+    """A setting is missing or invalid (base URL, org id, API key or secret)."""
+
+
+class InvalidParameterError(M3terError, ValueError):
+    """An argument can never make a valid request (an empty id, an id with CR/LF, ...). Nothing was sent."""
+
+
+class APIConnectionError(M3terError):
+    """The request did not get an HTTP response: DNS, connect, TLS or protocol failure."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(scrub(message))
+        self.request = request
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connect, read, write or pool)."""
+
+
+class APIStatusError(M3terError):
+    """The server answered with a status this operation does not succeed with.
+
+    ``status_code`` is the HTTP status, ``message`` the server's ``{"message": ...}`` (or the start of the
+    body when it is not that shape), ``headers`` the response headers.
+    """
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: Mapping[str, str] | None = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        self.status_code = status_code
+        self.message = scrub(message)
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        try:
+            reason = HTTPStatus(status_code).phrase
+        except ValueError:
+            reason = "Non-standard status"
+        where = f" ({method} {scrub(url)})" if method else ""
+        super().__init__(f"{status_code} {reason}{where}: {self.message}")
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected the request as malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """401 (or a rejected token request): the credentials or the bearer token were not accepted."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: m3ter's answer to an expired token and to an org id the credentials do not belong to."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no entity with that id in the organization."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the entity's current state."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was understood but cannot be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: a rate limit was hit (50 requests/s per organization, 20,000 per 5 minutes per IP)."""
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked to wait, when it sent ``Retry-After`` as a number."""
+        value = self.headers.get("retry-after", "")
+        try:
+            return float(value)
+        except ValueError:
+            return None
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+class UnexpectedStatusError(APIStatusError):
+    """Any other status, including non-standard codes such as 520."""
+
+
+class ResponseValidationError(M3terError):
+    """A body that does not match the spec: invalid JSON, a wrong type, a bad date, a missing field.
+
+    ``path`` is the JSON path of the offending value (``$.lineItems[3].quantity``), ``status_code`` the
+    response status (None when the payload did not come from a response). The body is kept on ``body`` and
+    is not part of the message.
+    """
+
+    def __init__(self, message: str, *, path: str = "$", status_code: int | None = None, body: bytes = b"") -> None:
+        self.path = path
+        self.status_code = status_code
+        self.body = body
+        self.message = scrub(message)
+        prefix = f"{status_code} response body" if status_code is not None else "payload"
+        super().__init__(f"{prefix} does not match the spec at {path}: {self.message}")
+
+
+class StatementError(M3terError):
+    """Base class of the statement helpers' errors."""
+
+
+class StatementJobTimeoutError(StatementError):
+    """The statement job did not reach a terminal state within the timeout."""
+
+
+class StatementNotReadyError(StatementError):
+    """The statement job is not COMPLETE, or carries no URL for the requested format."""
+
+
+class StatementDownloadError(StatementError):
+    """A statement document could not be downloaded, even after re-fetching the job for fresh URLs."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def server_message(content: bytes) -> str:
+    """The ``message`` of an m3ter error body, or the start of the body when it has another shape."""
+    try:
+        decoded = json.loads(content)
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
+        return str(decoded["message"])[:_MESSAGE_LIMIT]
+    text = content.decode("utf-8", "replace").strip()
+    return (text[:_MESSAGE_LIMIT] + "...") if len(text) > _MESSAGE_LIMIT else (text or "(empty body)")
+
+
+def error_class_for_status(status_code: int) -> type[APIStatusError]:
+    if status_code in _BY_STATUS:
+        return _BY_STATUS[status_code]
+    if 500 <= status_code <= 599:
+        return InternalServerError
+    return UnexpectedStatusError
+
+
+def error_for_response(response: httpx.Response) -> APIStatusError:
+    """The typed exception for a response whose status is not the operation's success status."""
+    try:
+        request: httpx.Request | None = response.request
+    except RuntimeError:
+        request = None
+    method = request.method if request is not None else ""
+    url = str(request.url) if request is not None else ""
+    cls = error_class_for_status(response.status_code)
+    return cls(
+        server_message(response.content),
+        status_code=response.status_code,
+        headers=response.headers,
+        method=method,
+        url=url,
+    )
+
+
+@contextmanager
+def translated_transport_errors() -> Iterator[None]:
+    """Turn httpx's transport exceptions into :class:`APIConnectionError` / :class:`APITimeoutError`."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", request=_request_of(exc)) from exc
+    except httpx.TransportError as exc:
+        raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", request=_request_of(exc)) from exc
+
+
+def _request_of(exc: httpx.TransportError) -> httpx.Request | None:
+    try:
+        return exc.request
+    except RuntimeError:
+        return None
+
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidParameterError",
+    "M3terError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "StatementDownloadError",
+    "StatementError",
+    "StatementJobTimeoutError",
+    "StatementNotReadyError",
+    "UnexpectedStatusError",
+    "UnprocessableEntityError",
+    "error_for_response",
+    "translated_transport_errors",
+]

@@ -1,0 +1,97 @@
+"""Retries, built on httpx-retries' RetryTransport.
+
+Why httpx-retries: it is a small, maintained transport wrapper for both sync and async httpx with
+exponential backoff, jitter and ``Retry-After`` parsing (seconds and HTTP dates). We subclass its
+``Retry`` policy only to fix m3ter's numbers and to make the sleep injectable for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from httpx_retries import Retry, RetryTransport
+
+logger = logging.getLogger("m3ter_billing.retry")
+
+DEFAULT_MAX_RETRIES = 2
+RETRY_AFTER_CAP = 60.0
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
+
+
+class M3terRetry(Retry):
+    """The retry policy: GETs only, on connection errors and timeouts, 408, 429 and every 5xx.
+
+    Waits ``Retry-After`` when the server sends one (capped at 60 s), otherwise
+    ``min(0.5 * 2**n, 8)`` seconds less up to 25 % jitter. ``total`` is the number of retries (default 2,
+    so at most three attempts).
+    """
+
+    def __init__(
+        self,
+        total: int = DEFAULT_MAX_RETRIES,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("allowed_methods", ["GET", "HEAD"])
+        kwargs.setdefault("status_forcelist", RETRY_STATUSES)
+        kwargs.setdefault("backoff_factor", BACKOFF_BASE)
+        kwargs.setdefault("max_backoff_wait", RETRY_AFTER_CAP)
+        kwargs.setdefault("backoff_jitter", 0.25)
+        super().__init__(total=total, **kwargs)
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+
+    def copy_with(self, **kwargs: Any) -> M3terRetry:
+        new = super().copy_with(**kwargs)
+        assert isinstance(new, M3terRetry)
+        new._sleep = self._sleep
+        new._async_sleep = self._async_sleep
+        return new
+
+    def __reduce__(self) -> Any:  # pragma: no cover - retries are not pickled
+        raise TypeError("M3terRetry is not picklable")
+
+    def backoff_strategy(self) -> float:
+        if self.backoff_factor == 0:
+            return 0.0
+        wait = min(self.backoff_factor * (2 ** (self.attempts_made - 1)), BACKOFF_CAP)
+        return wait * random.uniform(1 - self.backoff_jitter, 1)
+
+    def sleep(self, response: httpx.Response | Exception) -> None:
+        seconds = self._wait_for(response)
+        self._sleep(seconds)
+        self.elapsed_sleep += seconds
+
+    async def asleep(self, response: httpx.Response | Exception) -> None:
+        seconds = self._wait_for(response)
+        await self._async_sleep(seconds)
+        self.elapsed_sleep += seconds
+
+    def _wait_for(self, response: httpx.Response | Exception) -> float:
+        headers = response.headers if isinstance(response, httpx.Response) else httpx.Headers()
+        seconds = self._calculate_sleep(headers)
+        what = response.status_code if isinstance(response, httpx.Response) else type(response).__name__
+        logger.info("retrying after %s (retry %d of %d) in %.2fs", what, self.attempts_made, self.total, seconds)
+        return seconds
+
+
+def retrying_transport(
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None, retry: Retry, *, is_async: bool
+) -> RetryTransport:
+    """Wrap ``transport`` (or httpx's default one) so requests are retried according to ``retry``."""
+    if transport is None:
+        transport = httpx.AsyncHTTPTransport() if is_async else httpx.HTTPTransport()
+    return RetryTransport(transport=transport, retry=retry)
+
+
+__all__ = ["DEFAULT_MAX_RETRIES", "M3terRetry", "retrying_transport"]

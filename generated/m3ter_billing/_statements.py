@@ -1,0 +1,135 @@
+"""Statement helpers as plans: the polling and download policy is written once, as generators that yield
+what they need done (retrieve a job, GET a URL, sleep) and receive the result. The sync and async
+facades each run the same plans with their own I/O."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from ._exceptions import (
+    ResponseValidationError,
+    StatementDownloadError,
+    StatementJobTimeoutError,
+    StatementNotReadyError,
+)
+from ._redact import scrub
+from .models.statement_job_response import StatementJobResponse
+from .models.statement_job_status import StatementJobStatus
+from .types import UNSET
+
+logger = logging.getLogger("m3ter_billing.statements")
+
+TERMINAL_STATUSES = frozenset({StatementJobStatus.COMPLETE, StatementJobStatus.FAILED, StatementJobStatus.CANCELLED})
+# What an object store answers for a presigned URL past its lifetime (S3: 403 "Request has expired").
+_EXPIRED_URL_STATUSES = frozenset({400, 401, 403, 404, 410})
+
+Format = Literal["json", "csv"]
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieve:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+Action = Retrieve | Fetch | Sleep
+Plan = Generator[Action, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """The documents of a COMPLETE statement job: the decoded JSON statement and, when the job has
+    ``includeCsvFormat``, the CSV text. ``job`` is the job as last fetched (its URLs may be fresher)."""
+
+    job: StatementJobResponse
+    json: Any
+    csv: str | None
+
+    def __repr__(self) -> str:
+        csv = "None" if self.csv is None else f"<{len(self.csv)} characters>"
+        return f"Statement(job_id={self.job.id!r}, json=<{type(self.json).__name__}>, csv={csv})"
+
+
+def is_terminal(job: StatementJobResponse) -> bool:
+    return job.statement_job_status in TERMINAL_STATUSES
+
+
+def wait_plan(
+    job_id: str, *, timeout: float, poll_interval: float, max_poll_interval: float, clock: Callable[[], float]
+) -> Plan:
+    """Poll the job until it is COMPLETE, FAILED or CANCELLED; back off from ``poll_interval`` doubling up
+    to ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds."""
+    deadline = clock() + timeout
+    interval = poll_interval
+    while True:
+        job: StatementJobResponse = yield Retrieve(job_id)
+        if is_terminal(job):
+            return job
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise StatementJobTimeoutError(
+                f"statement job {job_id!r} is still {job.statement_job_status} after {timeout:g}s"
+            )
+        logger.debug("statement job %s is %s; polling again in %.2fs", job_id, job.statement_job_status, interval)
+        yield Sleep(min(interval, remaining))
+        interval = min(interval * 2, max_poll_interval)
+
+
+def _url_of(job: StatementJobResponse, fmt: Format) -> str:
+    if job.statement_job_status != StatementJobStatus.COMPLETE:
+        raise StatementNotReadyError(f"statement job {job.id!r} is {job.statement_job_status}, not COMPLETE")
+    url = job.presigned_json_statement_url if fmt == "json" else job.presigned_csv_statement_url
+    if url is UNSET:
+        raise StatementNotReadyError(f"statement job {job.id!r} carries no {fmt.upper()} statement URL")
+    return url
+
+
+def download_plan(job: StatementJobResponse, fmt: Format) -> Plan:
+    """GET the job's presigned URL for ``fmt``; when the URL has expired, re-fetch the job once for a
+    fresh one. Returns ``(job, body bytes)``."""
+    for attempt in range(2):
+        url = _url_of(job, fmt)
+        response: httpx.Response = yield Fetch(url)
+        if response.status_code == 200:
+            return job, response.content
+        if attempt == 0 and response.status_code in _EXPIRED_URL_STATUSES:
+            logger.info("%s statement URL answered %s; re-fetching job %s once", fmt, response.status_code, job.id)
+            job = yield Retrieve(job.id)
+            continue
+        raise StatementDownloadError(
+            f"downloading the {fmt.upper()} statement of job {job.id!r} failed: "
+            f"{response.status_code} from {scrub(url)}"
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def statement_plan(job: StatementJobResponse) -> Plan:
+    """Download the JSON statement and, when the job includes CSV, the CSV statement."""
+    job, raw_json = yield from download_plan(job, "json")
+    try:
+        document = json.loads(raw_json)
+    except ValueError as exc:
+        raise ResponseValidationError(f"the JSON statement is not JSON: {exc}", status_code=200) from None
+    csv: str | None = None
+    if job.include_csv_format is True:
+        job, raw_csv = yield from download_plan(job, "csv")
+        csv = raw_csv.decode("utf-8-sig")
+    return Statement(job=job, json=document, csv=csv)
+
+
+__all__ = ["Statement", "TERMINAL_STATUSES", "download_plan", "is_terminal", "statement_plan", "wait_plan"]

@@ -1,0 +1,29 @@
+from .._enum import OpenStrEnum
+
+
+class LineItemType(OpenStrEnum):
+    """See [Bill Line Item
+    Types](https://www.m3ter.com/docs/guides/running-viewing-and-managing-bills/bill-line-item-types) for more
+    information.
+
+    Open enum: values m3ter adds later parse too, with ``is_known`` False."""
+
+    AD_HOC = "AD_HOC"
+    BALANCE_CONSUMED = "BALANCE_CONSUMED"
+    BALANCE_FEE = "BALANCE_FEE"
+    COMMITMENT_CONSUMED = "COMMITMENT_CONSUMED"
+    COMMITMENT_FEE = "COMMITMENT_FEE"
+    COUNTER_ADJUSTMENT_CREDIT = "COUNTER_ADJUSTMENT_CREDIT"
+    COUNTER_ADJUSTMENT_DEBIT = "COUNTER_ADJUSTMENT_DEBIT"
+    COUNTER_RUNNING_TOTAL_CHARGE = "COUNTER_RUNNING_TOTAL_CHARGE"
+    CREDIT_DEDUCTION = "CREDIT_DEDUCTION"
+    CREDIT_MEMO = "CREDIT_MEMO"
+    DEBIT_MEMO = "DEBIT_MEMO"
+    MANUAL_ADJUSTMENT = "MANUAL_ADJUSTMENT"
+    MINIMUM_SPEND = "MINIMUM_SPEND"
+    MINIMUM_SPEND_REFUND = "MINIMUM_SPEND_REFUND"
+    OVERAGE_SURCHARGE = "OVERAGE_SURCHARGE"
+    OVERAGE_USAGE = "OVERAGE_USAGE"
+    STANDING_CHARGE = "STANDING_CHARGE"
+    USAGE = "USAGE"
+    USAGE_CREDIT = "USAGE_CREDIT"

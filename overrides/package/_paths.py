@@ -1,0 +1,26 @@
+"""Path parameters: one id, one path segment, whatever the caller passes."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from ._exceptions import InvalidParameterError
+
+
+def path_segment(name: str, value: object) -> str:
+    """Percent-encode ``value`` as exactly one URL path segment, or raise :class:`InvalidParameterError`.
+
+    Every reserved character is encoded, so ``a/b``, ``?x``, ``#`` and ``%2F`` stay inside the segment.
+    Values that cannot be one segment (empty, ``.``, ``..``, or holding control characters such as CR/LF)
+    are refused before anything is sent.
+    """
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{name} must be a string, not {type(value).__name__}")
+    if value in ("", ".", ".."):
+        raise InvalidParameterError(f"{name} must be a non-empty id, got {value!r}")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise InvalidParameterError(f"{name} must not contain control characters (such as CR or LF)")
+    return quote(value, safe="")
+
+
+__all__ = ["path_segment"]

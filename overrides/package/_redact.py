@@ -1,0 +1,124 @@
+"""Redaction of secrets: API secrets, bearer tokens and the signature part of presigned URLs.
+
+One place decides what a secret looks like; reprs, exception messages and log records all go through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+# Query parameters that sign or authorise a presigned URL (AWS SigV4 and SigV2, GCS, Azure SAS).
+_SIGNED_QUERY = re.compile(
+    r"(?i)([?&](?:x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig|x-goog-signature"
+    r"|x-goog-credential|awsaccesskeyid)=)[^&#\s\"'<>]*"
+)
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*")
+_BASIC = re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/]{8,}=*")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{4,}")
+_TOKEN_FIELD = re.compile(r"(?i)(\"?access_token\"?\s*[:=]\s*\"?)[^\"',}\s]+")
+
+
+def redact_text(text: str) -> str:
+    """Return ``text`` with every token, credential and URL signature replaced by ``[REDACTED]``."""
+    if not text:
+        return text
+    text = _SIGNED_QUERY.sub(r"\1" + REDACTED, text)
+    text = _BEARER.sub(r"\1" + REDACTED, text)
+    text = _BASIC.sub(r"\1" + REDACTED, text)
+    text = _JWT.sub(REDACTED, text)
+    return _TOKEN_FIELD.sub(r"\1" + REDACTED, text)
+
+
+class _Secrets:
+    """Exact secret values registered at run time (an API secret, a bearer token just issued)."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str) -> None:
+        if len(value) >= 4:
+            self._values.add(value)
+
+    def scrub(self, text: str) -> str:
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return redact_text(text)
+
+
+known_secrets = _Secrets()
+
+
+def scrub(value: object) -> str:
+    """``str(value)`` with every known secret and secret-shaped substring redacted."""
+    return known_secrets.scrub(str(value))
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts secrets from a record's message and arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        if isinstance(record.msg, str):
+            record.msg = known_secrets.scrub(record.msg)
+        return True
+
+
+_FILTER = RedactingFilter()
+# Loggers whose records can carry a presigned URL or a header: httpx logs every request's URL at INFO and
+# httpx-retries logs request reprs at DEBUG. A logger's filters see only the records logged on that very
+# logger, so every logger that can emit one is named here.
+_LOGGERS = (
+    "m3ter_billing",
+    "m3ter_billing.auth",
+    "m3ter_billing.retry",
+    "m3ter_billing.statements",
+    "httpx",
+    "httpx_retries.transport",
+    "httpx_retries.retry",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+def install_log_redaction() -> None:
+    """Attach the redacting filter to this package's logger and to the loggers of the libraries it uses."""
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+class Secret:
+    """A string that never shows itself in ``repr`` or ``str``; ``reveal()`` returns it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        known_secrets.add(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('[REDACTED]')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+__all__ = ["REDACTED", "RedactingFilter", "Secret", "install_log_redaction", "redact_text", "scrub"]

@@ -1,0 +1,135 @@
+"""Regenerate generated/ from spec/ and overrides/, byte for byte; ``--check`` fails on drift.
+
+    python scripts/regenerate.py           # rewrite generated/
+    python scripts/regenerate.py --check   # exit 1 and print the diff when generated/ is stale
+
+The generator (openapi-python-client) and formatter (ruff) are the versions pinned in pyproject.toml;
+this script refuses to run with others, because another version writes other bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import filecmp
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "spec" / "m3ter-billing.yaml"
+OVERRIDES = ROOT / "overrides"
+GENERATED = ROOT / "generated"
+PACKAGE = "m3ter_billing"
+PINNED = {"openapi-python-client": "0.29.1", "ruff": "0.17.6"}
+
+
+def package_version(spec: Path = SPEC, overrides: Path = OVERRIDES) -> str:
+    """The generated package's version: the spec's ``info.version`` and the overrides' revision."""
+    info_version = str(yaml.safe_load(spec.read_text())["info"]["version"])
+    revision = int((overrides / "REVISION").read_text().strip())
+    return f"{info_version}.{revision}"
+
+
+def _check_pins() -> None:
+    for name, version in PINNED.items():
+        found = importlib.metadata.version(name)
+        if found != version:
+            sys.exit(f"regenerate: {name} {found} is installed, {version} is pinned; run scripts/check first")
+
+
+def _run(args: list[str], cwd: Path) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"regenerate: {' '.join(args[:3])} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> None:
+    """Write the generated project for ``spec`` + ``overrides`` into ``destination`` (which must not exist)."""
+    bindir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as tmp:
+        config = yaml.safe_load((overrides / "config.yaml").read_text())
+        config["package_version_override"] = package_version(spec, overrides)
+        config_path = Path(tmp) / "config.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        _run(
+            [
+                str(bindir / "openapi-python-client"),
+                "generate",
+                "--path",
+                str(spec),
+                "--config",
+                str(config_path),
+                "--custom-template-path",
+                str(overrides / "templates"),
+                "--meta",
+                "uv",
+                "--output-path",
+                str(destination),
+                "--fail-on-warning",
+            ],
+            cwd=Path(tmp),
+        )
+    for module in sorted((overrides / "package").glob("*.py")):
+        shutil.copyfile(module, destination / PACKAGE / module.name)
+    (destination / PACKAGE / "py.typed").write_text("")
+    gitignore = destination / ".gitignore"
+    if gitignore.exists():
+        gitignore.unlink()
+    ruff = str(bindir / "ruff")
+    _run([ruff, "check", "--no-cache", "--fix", "--quiet", "."], cwd=destination)
+    _run([ruff, "format", "--no-cache", "--quiet", "."], cwd=destination)
+
+
+def _files(root: Path) -> set[Path]:
+    return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+def diff(fresh: Path, committed: Path) -> str:
+    """A unified diff from ``committed`` to ``fresh`` ('' when they are the same)."""
+    out: list[str] = []
+    fresh_files, committed_files = _files(fresh), _files(committed) if committed.exists() else set()
+    for rel in sorted(fresh_files | committed_files):
+        a, b = committed / rel, fresh / rel
+        if rel in fresh_files and rel in committed_files and filecmp.cmp(a, b, shallow=False):
+            continue
+        old = a.read_text().splitlines(keepends=True) if rel in committed_files else []
+        new = b.read_text().splitlines(keepends=True) if rel in fresh_files else []
+        out.extend(difflib.unified_diff(old, new, f"generated/{rel}", f"regenerated/{rel}"))
+        if not out or not out[-1].endswith("\n"):
+            out.append("\n")
+    return "".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="do not write; exit 1 if generated/ is stale")
+    args = parser.parse_args(argv)
+    _check_pins()
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "generated"
+        build(fresh)
+        changes = diff(fresh, GENERATED)
+        if args.check:
+            if changes:
+                sys.stdout.write(changes)
+                print("generated/ is stale: run `python scripts/regenerate.py` and commit the result", file=sys.stderr)
+                return 1
+            print("generated/ is up to date")
+            return 0
+        if GENERATED.exists():
+            shutil.rmtree(GENERATED)
+        shutil.copytree(fresh, GENERATED)
+        print("generated/ rewritten" if changes else "generated/ already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""The vocabulary every rule speaks: what was observed, what a rule is, and what it finds."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.StrEnum):
+    """How bad a finding is: an ``error`` fails the conformance check, a ``warning`` does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class EntityKind(enum.StrEnum):
+    BILL = "bill"
+    STATEMENT_JOB = "statement_job"
+
+    @property
+    def endpoint(self) -> str:
+        return ENDPOINTS[self]
+
+    @property
+    def schema_name(self) -> str:
+        return SCHEMAS[self]
+
+
+ENDPOINTS: Mapping[EntityKind, str] = {
+    EntityKind.BILL: "GET /organizations/{orgId}/bills/{id}",
+    EntityKind.STATEMENT_JOB: "GET /organizations/{orgId}/statementjobs/{id}",
+}
+SCHEMAS: Mapping[EntityKind, str] = {
+    EntityKind.BILL: "BillResponse",
+    EntityKind.STATEMENT_JOB: "StatementJobResponse",
+}
+BOTH = frozenset(EntityKind)
+
+
+class NotJSON:
+    """The body of a 200 response that is not a JSON document (kept as text for the message)."""
+
+    def __init__(self, text: str, error: str) -> None:
+        self.text = text
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"NotJSON({self.error!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One 200 response for one entity: the decoded JSON exactly as the server sent it.
+
+    ``entity_id`` and ``org_id`` are what was *asked for*; the body may say otherwise, which is a finding.
+    ``seq`` orders the observations of one entity; ``remembered`` marks one loaded from an earlier run.
+    """
+
+    kind: EntityKind
+    entity_id: str
+    org_id: str
+    body: Any
+    seq: int = 0
+    remembered: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        return self.kind.endpoint
+
+    @property
+    def obj(self) -> Mapping[str, Any]:
+        """The body when it is a JSON object, otherwise an empty mapping (the schema rules report that)."""
+        return self.body if isinstance(self.body, dict) else {}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Finding:
+    """One broken rule at one JSON path of one entity's response."""
+
+    entity_id: str
+    endpoint: str
+    rule: str
+    severity: Severity
+    path: str
+    message: str
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "entity_id": self.entity_id,
+            "endpoint": self.endpoint,
+            "rule": self.rule,
+            "severity": str(self.severity),
+            "path": self.path,
+            "message": self.message,
+        }
+        if self.suggestion is not None:
+            out["suggestion"] = self.suggestion
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A documented rule: a stable ``name``, a ``severity``, the documentation ``source`` sentence it stands
+    on, and a one-line ``summary`` of what is checked."""
+
+    name: str
+    severity: Severity
+    source: str
+    summary: str
+    kinds: frozenset[EntityKind] = BOTH
+
+    def finding(self, obs: Observation, path: str, message: str, suggestion: str | None = None) -> Finding:
+        return Finding(
+            entity_id=obs.entity_id,
+            endpoint=obs.endpoint,
+            rule=self.name,
+            severity=self.severity,
+            path=path,
+            message=message,
+            suggestion=suggestion,
+        )
+
+
+SnapshotFn = Callable[[Observation, Any], Iterable[Finding]]
+"""Judges one observation (the second argument is the loaded :class:`~m3ter_contract.rules.spec.Spec`)."""
+PairFn = Callable[[Observation, Observation], Iterable[Finding]]
+"""Judges two observations of the same entity, the earlier first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A function and the rules it may report. Snapshot checks see one response, pair checks two."""
+
+    rules: tuple[Rule, ...]
+    snapshot: SnapshotFn | None = None
+    pair: PairFn | None = None
+    name: str = field(default="")
+
+
+def json_path(base: str, *parts: str | int) -> str:
+    """``$.lineItems[3].quantity`` from ``"$", "lineItems", 3, "quantity"``."""
+    out = base
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+__all__ = [
+    "BOTH",
+    "ENDPOINTS",
+    "SCHEMAS",
+    "Check",
+    "EntityKind",
+    "Finding",
+    "NotJSON",
+    "Observation",
+    "PairFn",
+    "Rule",
+    "Severity",
+    "SnapshotFn",
+    "json_path",
+]

@@ -1,0 +1,285 @@
+"""OAuth2 client credentials: one token per lifetime, however many callers; refresh on 401/403."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+
+from m3ter_billing import AuthenticationError, InternalServerError, PermissionDeniedError
+
+from .support import (
+    API_KEY,
+    API_SECRET,
+    ORG_ID,
+    TOKEN,
+    TOKEN_LIFETIME,
+    AsyncClientFactory,
+    ClientFactory,
+    FakeClock,
+    api_calls,
+    bill_body,
+    token_body,
+    token_calls,
+)
+
+BILL_PATH = f"/organizations/{ORG_ID}/bills/bill-1"
+
+
+def _serve_bill(router: respx.Router) -> respx.Route:
+    return router.get(BILL_PATH, name="bill").respond(200, json=bill_body())
+
+
+def _numbered_tokens(router: respx.Router, delay: float = 0.0) -> list[str]:
+    """Make the token route issue token-1, token-2, ... (after ``delay`` seconds in the calling thread)."""
+    issued: list[str] = []
+    lock = threading.Lock()
+
+    def issue(request: httpx.Request) -> httpx.Response:
+        if delay:
+            time.sleep(delay)
+        with lock:
+            issued.append(f"token-{len(issued) + 1}-abcdefgh")
+            return httpx.Response(200, json=token_body(issued[-1]))
+
+    router.routes["token"].side_effect = issue
+    return issued
+
+
+def test_token_request_is_client_credentials_with_basic_auth(router: respx.Router, make_client: ClientFactory) -> None:
+    _serve_bill(router)
+    make_client().bills.retrieve("bill-1")
+    token_request = router.routes["token"].calls.last.request
+    assert token_request.method == "POST"
+    expected = base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
+    assert token_request.headers["Authorization"] == f"Basic {expected}"
+    assert parse_qs(token_request.content.decode()) == {"grant_type": ["client_credentials"]}
+    bill_request = router.routes["bill"].calls.last.request
+    assert bill_request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_one_token_request_over_100_calls(router: respx.Router, make_client: ClientFactory) -> None:
+    route = _serve_bill(router)
+    client = make_client()
+    for _ in range(100):
+        client.bills.retrieve("bill-1")
+    assert route.call_count == 100
+    assert token_calls(router) == 1
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in api_calls(router))
+
+
+async def test_one_token_request_over_100_async_calls(router: respx.Router, make_async_client: AsyncClientFactory) -> None:
+    route = _serve_bill(router)
+    client = make_async_client()
+    for _ in range(100):
+        await client.bills.retrieve("bill-1")
+    assert route.call_count == 100
+    assert token_calls(router) == 1
+
+
+def test_token_is_refreshed_after_expires_in(
+    router: respx.Router, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    _serve_bill(router)
+    issued = _numbered_tokens(router)
+    client = make_client(clock=clock)
+    client.bills.retrieve("bill-1")
+    clock.advance(TOKEN_LIFETIME / 2)
+    client.bills.retrieve("bill-1")
+    assert len(issued) == 1
+    clock.advance(TOKEN_LIFETIME)
+    client.bills.retrieve("bill-1")
+    assert len(issued) == 2
+    assert router.routes["bill"].calls.last.request.headers["Authorization"] == f"Bearer {issued[1]}"
+
+
+def test_one_token_request_under_50_threads_at_expiry(
+    router: respx.Router, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    _serve_bill(router)
+    issued = _numbered_tokens(router, delay=0.02)
+    client = make_client(clock=clock)
+    client.bills.retrieve("bill-1")
+    assert len(issued) == 1
+    clock.advance(TOKEN_LIFETIME + 1)
+
+    barrier = threading.Barrier(50)
+
+    def call(_: int) -> str:
+        barrier.wait()
+        bill = client.bills.retrieve("bill-1")
+        return bill.id
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(call, range(50)))
+    assert results == ["bill-1"] * 50
+    assert len(issued) == 2
+    assert token_calls(router) == 2
+    last_51 = api_calls(router)[-50:]
+    assert {r.headers["Authorization"] for r in last_51} == {f"Bearer {issued[1]}"}
+
+
+def test_one_token_request_under_50_threads_from_cold(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    _serve_bill(router)
+    issued = _numbered_tokens(router, delay=0.02)
+    client = make_client()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        list(pool.map(lambda _: client.bills.retrieve("bill-1"), range(50)))
+    assert len(issued) == 1
+
+
+class _SlowTokenTransport(httpx.AsyncBaseTransport):
+    """Delegates to the router, answering the token route only after an await (so tasks interleave)."""
+
+    def __init__(self, router: respx.Router, delay: float) -> None:
+        self._inner = httpx.MockTransport(router.async_handler)
+        self._delay = delay
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            await asyncio.sleep(self._delay)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_one_token_request_under_50_tasks_at_expiry(
+    router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock
+) -> None:
+    _serve_bill(router)
+    issued = _numbered_tokens(router)
+    client = make_async_client(clock=clock, transport=_SlowTokenTransport(router, 0.02))
+    await client.bills.retrieve("bill-1")
+    clock.advance(TOKEN_LIFETIME + 1)
+    results = await asyncio.gather(*(client.bills.retrieve("bill-1") for _ in range(50)))
+    assert [b.id for b in results] == ["bill-1"] * 50
+    assert len(issued) == 2
+    assert {r.headers["Authorization"] for r in api_calls(router)[-50:]} == {f"Bearer {issued[1]}"}
+
+
+async def test_one_token_request_under_50_tasks_from_cold(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    _serve_bill(router)
+    issued = _numbered_tokens(router)
+    client = make_async_client(transport=_SlowTokenTransport(router, 0.02))
+    await asyncio.gather(*(client.bills.retrieve("bill-1") for _ in range(50)))
+    assert len(issued) == 1
+
+
+# -- refresh on 401 / 403 --------------------------------------------------------------------------------
+
+
+def _reject_first(status: int, issued: list[str]) -> Any:
+    """An API route that rejects the first token with ``status`` and accepts the next ones."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == f"Bearer {issued[0]}":
+            return httpx.Response(status, json={"message": "token expired"})
+        return httpx.Response(200, json=bill_body())
+
+    return handle
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refresh_once_and_retry_once_on_401_and_403(
+    router: respx.Router, make_client: ClientFactory, status: int
+) -> None:
+    issued = _numbered_tokens(router)
+    route = router.get(BILL_PATH).mock(side_effect=_reject_first(status, issued))
+    client = make_client()
+    assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert len(issued) == 2
+    assert route.call_count == 2
+    # The new token is then reused.
+    client.bills.retrieve("bill-1")
+    assert len(issued) == 2
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_async_refresh_once_and_retry_once_on_401_and_403(
+    router: respx.Router, make_async_client: AsyncClientFactory, status: int
+) -> None:
+    issued = _numbered_tokens(router)
+    route = router.get(BILL_PATH).mock(side_effect=_reject_first(status, issued))
+    client = make_async_client()
+    assert (await client.bills.retrieve("bill-1")).id == "bill-1"
+    assert len(issued) == 2
+    assert route.call_count == 2
+
+
+def test_second_403_raises_permission_denied(router: respx.Router, make_client: ClientFactory) -> None:
+    issued = _numbered_tokens(router)
+    route = router.get(BILL_PATH).respond(403, json={"message": "Forbidden: not your organization"})
+    with pytest.raises(PermissionDeniedError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.status_code == 403
+    assert info.value.message == "Forbidden: not your organization"
+    assert route.call_count == 2
+    assert len(issued) == 2
+
+
+async def test_async_second_401_raises_authentication_error(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    issued = _numbered_tokens(router)
+    route = router.get(BILL_PATH).respond(401, json={"message": "Unauthorized"})
+    with pytest.raises(AuthenticationError) as info:
+        await make_async_client().bills.retrieve("bill-1")
+    assert info.value.status_code == 401
+    assert route.call_count == 2
+    assert len(issued) == 2
+
+
+def test_rejected_credentials_raise_authentication_error(router: respx.Router, make_client: ClientFactory) -> None:
+    router.routes["token"].respond(401, json={"message": "Bad credentials"})
+    bill = _serve_bill(router)
+    with pytest.raises(AuthenticationError, match="Bad credentials") as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.status_code == 401
+    assert "M3TER_API_KEY" in str(info.value)
+    assert bill.call_count == 0
+
+
+def test_token_request_is_not_retried(router: respx.Router, make_client: ClientFactory) -> None:
+    router.routes["token"].respond(503, json={"message": "down"})
+    with pytest.raises(InternalServerError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.status_code == 503
+    assert token_calls(router) == 1
+
+
+def test_token_request_connect_error_is_not_retried(router: respx.Router, make_client: ClientFactory) -> None:
+    from m3ter_billing import APIConnectionError
+
+    router.routes["token"].side_effect = httpx.ConnectError("refused")
+    with pytest.raises(APIConnectionError):
+        make_client().bills.retrieve("bill-1")
+    assert token_calls(router) == 1
+
+
+def test_failed_token_request_does_not_poison_the_cache(router: respx.Router, make_client: ClientFactory) -> None:
+    _serve_bill(router)
+    router.routes["token"].side_effect = [
+        httpx.Response(500, json={"message": "oops"}),
+        httpx.Response(200, json=token_body()),
+    ]
+    client = make_client()
+    with pytest.raises(InternalServerError):
+        client.bills.retrieve("bill-1")
+    assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert token_calls(router) == 2
+
+
+def test_auth_repr_hides_the_secret(make_client: ClientFactory) -> None:
+    client = make_client()
+    assert API_SECRET not in repr(client.auth)
+    assert API_SECRET not in repr(client)

@@ -1,0 +1,157 @@
+"""Open enums: every documented value parses; an unknown one parses, is kept and round-trips."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from typing import Any
+
+import pytest
+
+from m3ter_billing import (
+    BillingFrequency,
+    BillResponse,
+    BillStatus,
+    LineItemType,
+    OpenStrEnum,
+    StatementJobResponse,
+    StatementJobStatus,
+    StatementStatus,
+)
+
+# The values m3ter documents (API-NOTES.md / m3ter's published OpenAPI document).
+DOCUMENTED: dict[type[OpenStrEnum], list[str]] = {
+    BillStatus: ["PENDING", "APPROVED"],
+    BillingFrequency: ["DAILY", "WEEKLY", "MONTHLY", "ANNUALLY", "AD_HOC", "MIXED"],
+    StatementJobStatus: ["PENDING", "RUNNING", "COMPLETE", "CANCELLED", "FAILED"],
+    StatementStatus: ["LATEST", "STALE", "INVALIDATED"],
+    LineItemType: [
+        "STANDING_CHARGE",
+        "USAGE",
+        "COUNTER_RUNNING_TOTAL_CHARGE",
+        "COUNTER_ADJUSTMENT_DEBIT",
+        "COUNTER_ADJUSTMENT_CREDIT",
+        "USAGE_CREDIT",
+        "MINIMUM_SPEND",
+        "MINIMUM_SPEND_REFUND",
+        "CREDIT_DEDUCTION",
+        "MANUAL_ADJUSTMENT",
+        "CREDIT_MEMO",
+        "DEBIT_MEMO",
+        "COMMITMENT_CONSUMED",
+        "COMMITMENT_FEE",
+        "OVERAGE_SURCHARGE",
+        "OVERAGE_USAGE",
+        "BALANCE_CONSUMED",
+        "BALANCE_FEE",
+        "AD_HOC",
+    ],
+}
+
+LINE_ITEM: dict[str, Any] = {
+    "description": "d",
+    "quantity": 1,
+    "units": 1,
+    "unit": "u",
+    "subtotal": 1,
+    "currency": "USD",
+    "conversionRate": 1,
+    "convertedSubtotal": 1,
+    "averageUnitPrice": 1,
+    "lineItemType": "USAGE",
+}
+
+
+def _bill(field: str, value: str) -> BillResponse:
+    if field == "lineItemType":
+        return BillResponse.from_json(json.dumps({"id": "b", "lineItems": [{**LINE_ITEM, field: value}]}))
+    return BillResponse.from_json(json.dumps({"id": "b", field: value}))
+
+
+def _job(field: str, value: str) -> StatementJobResponse:
+    return StatementJobResponse.from_json(json.dumps({"id": "j", field: value}))
+
+
+# (wire field, enum class, parse a body with that value, read the value back)
+FIELDS = [
+    ("statementJobStatus", StatementJobStatus, _job, lambda m: m.statement_job_status),
+    ("jsonStatementStatus", StatementStatus, _job, lambda m: m.json_statement_status),
+    ("csvStatementStatus", StatementStatus, _job, lambda m: m.csv_statement_status),
+    ("status", BillStatus, _bill, lambda m: m.status),
+    ("billingFrequency", BillingFrequency, _bill, lambda m: m.billing_frequency),
+    ("lineItemType", LineItemType, _bill, lambda m: m.line_items[0].line_item_type),
+]
+FIELD_IDS = [f[0] for f in FIELDS]
+
+
+@pytest.mark.parametrize(("enum", "values"), DOCUMENTED.items(), ids=[e.__name__ for e in DOCUMENTED])
+def test_every_documented_value_is_a_known_member(enum: type[OpenStrEnum], values: list[str]) -> None:
+    assert sorted(member.value for member in enum) == sorted(values)
+    for value in values:
+        member = enum(value)
+        assert member.is_known
+        assert member == value
+        assert member is enum[value]
+
+
+@pytest.mark.parametrize(("field", "enum", "parse", "read"), FIELDS, ids=FIELD_IDS)
+def test_every_documented_value_parses_in_its_field(field: str, enum: type[OpenStrEnum], parse: Any, read: Any) -> None:
+    for value in DOCUMENTED[enum]:
+        model = parse(field, value)
+        member = read(model)
+        assert isinstance(member, enum)
+        assert member.is_known
+        assert member == value
+
+
+@pytest.mark.parametrize(("field", "enum", "parse", "read"), FIELDS, ids=FIELD_IDS)
+def test_unknown_value_parses_is_kept_and_round_trips(field: str, enum: type[OpenStrEnum], parse: Any, read: Any) -> None:
+    model = parse(field, "SOMETHING_NEW_2031")
+    member = read(model)
+    assert isinstance(member, enum)
+    assert member.is_known is False
+    assert member == "SOMETHING_NEW_2031"
+    assert member.value == "SOMETHING_NEW_2031"
+    assert str(member) == "SOMETHING_NEW_2031"
+    assert "SOMETHING_NEW_2031" in repr(member)
+    out = model.to_dict()
+    wire = out["lineItems"][0][field] if field == "lineItemType" else out[field]
+    assert wire == "SOMETHING_NEW_2031"
+    assert type(model).from_dict(out).to_dict() == out
+    assert type(model).from_json(model.to_json()) == model
+
+
+def test_unknown_value_is_the_same_object_each_time_and_not_a_listed_member() -> None:
+    first = LineItemType("BRAND_NEW")
+    assert LineItemType("BRAND_NEW") is first
+    assert first not in list(LineItemType)
+    assert "BRAND_NEW" not in LineItemType.__members__
+    assert first != LineItemType.USAGE
+    assert StatementStatus("BRAND_NEW") is not first  # per enum class
+
+
+def test_unknown_values_survive_copy_and_pickle() -> None:
+    member = BillingFrequency("FORTNIGHTLY")
+    assert copy.deepcopy(member) is member
+    assert pickle.loads(pickle.dumps(member)) is member
+    assert pickle.loads(pickle.dumps(BillingFrequency.DAILY)) is BillingFrequency.DAILY
+
+
+def test_non_string_values_are_still_rejected() -> None:
+    with pytest.raises(ValueError, match="1"):
+        BillStatus(1)  # type: ignore[arg-type]
+
+
+def test_known_member_repr_and_str() -> None:
+    assert str(BillStatus.APPROVED) == "APPROVED"
+    assert repr(BillStatus.APPROVED) == "<BillStatus.APPROVED: 'APPROVED'>"
+    assert f"{BillStatus.APPROVED}" == "APPROVED"
+
+
+def test_unknown_value_in_a_non_string_type_is_a_validation_error() -> None:
+    from m3ter_billing import ResponseValidationError
+
+    with pytest.raises(ResponseValidationError) as info:
+        StatementJobResponse.from_json(b'{"id": "j", "statementJobStatus": 3}')
+    assert info.value.path == "$.statementJobStatus"

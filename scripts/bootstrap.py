@@ -38,7 +38,7 @@ def _fingerprint(extras: str) -> str:
 
 def ensure_venv(extras: str = "dev") -> Path:
     """Make sure .venv exists with the pinned dependencies (and ``extras``); return its python."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs under any python3 first
         sys.exit("m3ter-billing needs Python 3.11 or newer")
     marker = VENV / ".m3ter-installed"
     wanted = _fingerprint(extras)
@@ -71,7 +71,9 @@ def freeze() -> None:
         text=True,
     ).stdout
     lines = sorted(line for line in out.splitlines() if line and not line.startswith(("-e ", "#")))
-    CONSTRAINTS.write_text("# Written by `python3 scripts/bootstrap.py --freeze`: every transitive pin.\n" + "\n".join(lines) + "\n")
+    CONSTRAINTS.write_text(
+        "# Written by `python3 scripts/bootstrap.py --freeze`: every transitive pin.\n" + "\n".join(lines) + "\n"
+    )
     print(f"wrote {len(lines)} pins to {CONSTRAINTS.relative_to(ROOT)}")
 
 

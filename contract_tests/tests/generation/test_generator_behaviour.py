@@ -69,7 +69,8 @@ def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec_path = tmp_path_factory.mktemp("spec") / "tiny.yaml"
     spec_path.write_text(yaml.safe_dump(TINY_SPEC))
     module_spec = importlib.util.spec_from_file_location("regenerate", ROOT / "scripts" / "regenerate.py")
-    assert module_spec is not None and module_spec.loader is not None
+    assert module_spec is not None
+    assert module_spec.loader is not None
     regenerate = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(regenerate)
     out = tmp_path_factory.mktemp("gen") / "project"

@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 import yaml
-from openapi_spec_validator import validate
-
 from m3ter_contract.spec_facts import (
     COMPARED_SCHEMAS,
     CURATED_SPEC,
@@ -17,6 +15,7 @@ from m3ter_contract.spec_facts import (
     facts,
     load,
 )
+from openapi_spec_validator import validate
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,262 @@
+"""Seeded, deterministic generation of bill content in wire form: periods per billing frequency, the
+external invoice date per Organization setting, and line items of all 19 types whose subtotals add up to
+the bill total. Amounts are computed in integer cents so the totals are exact."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from .clock import iso_date_start
+from .model import LINE_ITEM_TYPES, ExternalInvoiceDateSetting, Organization
+
+# Types whose subtotal is a credit (negative).
+_CREDITS = frozenset(
+    {
+        "COUNTER_ADJUSTMENT_CREDIT",
+        "USAGE_CREDIT",
+        "MINIMUM_SPEND_REFUND",
+        "CREDIT_DEDUCTION",
+        "CREDIT_MEMO",
+        "COMMITMENT_CONSUMED",
+        "BALANCE_CONSUMED",
+    }
+)
+_USAGE_LIKE = frozenset({"USAGE", "OVERAGE_USAGE", "USAGE_CREDIT"})
+_UNITS = ("call", "GB", "request", "event", "minute", "seat")
+_PRODUCTS = (("Platform", "platform"), ("Analytics", "analytics"), ("Storage", "storage"), ("Support", "support"))
+_REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
+
+
+def new_id(rng: random.Random) -> str:
+    """A UUID4 string drawn from ``rng`` (deterministic for a given seed)."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + (day.month - 1) + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def billing_period(frequency: str, anchor: date, interval: int = 1, *, ad_hoc_days: int = 17) -> tuple[date, date]:
+    """``(startDate, endDate)`` with an exclusive end, for the period of ``frequency`` containing ``anchor``:
+    DAILY a day, WEEKLY Monday to Monday, MONTHLY/MIXED calendar months, ANNUALLY calendar years, AD_HOC a
+    custom stretch starting at ``anchor``. ``interval`` multiplies the period."""
+    if frequency == "DAILY":
+        return anchor, anchor + timedelta(days=interval)
+    if frequency == "WEEKLY":
+        start = anchor - timedelta(days=anchor.weekday())
+        return start, start + timedelta(weeks=interval)
+    if frequency in ("MONTHLY", "MIXED"):
+        start = anchor.replace(day=1)
+        return start, _add_months(start, interval)
+    if frequency == "ANNUALLY":
+        start = date(anchor.year, 1, 1)
+        return start, date(anchor.year + interval, 1, 1)
+    if frequency == "AD_HOC":
+        return anchor, anchor + timedelta(days=ad_hoc_days)
+    raise ValueError(f"unknown billing frequency {frequency!r}")
+
+
+def external_invoice_date(setting: ExternalInvoiceDateSetting, end: date) -> date:
+    """FIRST_DAY_OF_NEXT_PERIOD: the (exclusive) end date; LAST_DAY_OF_ARREARS: the period's last day."""
+    return end if setting == "FIRST_DAY_OF_NEXT_PERIOD" else end - timedelta(days=1)
+
+
+def _money(cents: int) -> float:
+    return cents / 100
+
+
+def _line_item(
+    rng: random.Random, item_type: str, *, currency: str, rate: float, start: date, end: date
+) -> tuple[dict[str, Any], int]:
+    product_name, product_code = rng.choice(_PRODUCTS)
+    item: dict[str, Any] = {
+        "id": new_id(rng),
+        "lineItemType": item_type,
+        "currency": currency,
+        "conversionRate": rate,
+        "productId": new_id(rng),
+        "productName": product_name,
+        "productCode": product_code,
+        "servicePeriodStartDate": iso_date_start(start),
+        "servicePeriodEndDate": iso_date_start(end),
+    }
+    sign = -1 if item_type in _CREDITS else 1
+    if item_type in _USAGE_LIKE:
+        unit = rng.choice(_UNITS[:5])
+        bands: list[dict[str, Any]] = []
+        lower = 0
+        quantity = 0
+        cents = 0
+        for _ in range(rng.randint(1, 3)):
+            band_quantity = rng.randint(1, 50_000)
+            unit_price_micro = rng.randint(10, 20_000)  # millionths of a currency unit
+            band_cents = round(band_quantity * unit_price_micro / 10_000)
+            bands.append(
+                {
+                    "pricingBandId": new_id(rng),
+                    "lowerLimit": float(lower),
+                    "bandQuantity": band_quantity,
+                    "bandUnits": band_quantity,
+                    "unitPrice": unit_price_micro / 1_000_000,
+                    "bandSubtotal": _money(sign * band_cents),
+                    "unitSubtotal": _money(sign * band_cents),
+                    "fixedPrice": 0,
+                    "convertedBandSubtotal": round(_money(sign * band_cents) * rate, 2),
+                }
+            )
+            lower += band_quantity
+            quantity += band_quantity
+            cents += band_cents
+        item.update(
+            {
+                "description": f"{product_name} {unit}s" + (" credit" if sign < 0 else ""),
+                "quantity": quantity,
+                "units": quantity,
+                "unit": unit,
+                "meterId": new_id(rng),
+                "aggregationId": new_id(rng),
+                "pricingId": new_id(rng),
+                "planId": new_id(rng),
+                "usagePerPricingBand": bands,
+            }
+        )
+        if rng.random() < 0.3:
+            item["segment"] = {"region": rng.choice(_REGIONS)}
+        if rng.random() < 0.2:
+            item["group"] = {"team": f"team-{rng.randint(1, 9)}"}
+    else:
+        if item_type.startswith("COUNTER"):
+            quantity = rng.randint(1, 200)
+            unit = "seat"
+            item["counterId"] = new_id(rng)
+        else:
+            quantity = 1
+            unit = "period"
+        cents = rng.randint(100, 500_000)
+        item.update(
+            {
+                "description": item_type.replace("_", " ").capitalize(),
+                "quantity": quantity,
+                "units": quantity,
+                "unit": unit,
+            }
+        )
+        if item_type.startswith("COMMITMENT"):
+            item["commitmentId"] = new_id(rng)
+        elif item_type.startswith("BALANCE"):
+            item["balanceId"] = new_id(rng)
+        elif item_type in ("CREDIT_DEDUCTION", "MANUAL_ADJUSTMENT"):
+            item["creditTypeId"] = new_id(rng)
+            item["reasonId"] = new_id(rng)
+        elif item_type in ("CREDIT_MEMO", "DEBIT_MEMO"):
+            item["referencedBillId"] = new_id(rng)
+            item["referencedLineItemId"] = new_id(rng)
+        elif item_type == "STANDING_CHARGE":
+            item["planId"] = new_id(rng)
+            item["pricingId"] = new_id(rng)
+        if rng.random() < 0.1:
+            item["additional"] = {"note": "seeded", "weight": rng.randint(1, 5)}
+    signed = sign * cents
+    item["subtotal"] = _money(signed)
+    item["convertedSubtotal"] = round(_money(signed) * rate, 2)
+    item["averageUnitPrice"] = round(_money(signed) / item["units"], 6) if item["units"] else 0.0
+    if rng.random() < 0.15:
+        item["contractId"] = new_id(rng)
+    return item, signed
+
+
+def line_items(
+    rng: random.Random,
+    count: int,
+    *,
+    currency: str,
+    rate: float,
+    start: date,
+    end: date,
+    types: Sequence[str] = LINE_ITEM_TYPES,
+) -> tuple[list[dict[str, Any]], int]:
+    """``count`` line items and their total in cents. The first items cycle through ``types`` (all 19 in a
+    bill of 19 or more), the rest are mostly usage."""
+    items: list[dict[str, Any]] = []
+    total = 0
+    for index in range(count):
+        if index < len(types):
+            item_type = types[index]
+        else:
+            item_type = "USAGE" if rng.random() < 0.6 else rng.choice(LINE_ITEM_TYPES)
+        item, cents = _line_item(rng, item_type, currency=currency, rate=rate, start=start, end=end)
+        items.append(item)
+        total += cents
+    return items, total
+
+
+def bill_wire(
+    rng: random.Random,
+    org: Organization,
+    *,
+    frequency: str,
+    anchor: date,
+    line_item_count: int,
+    interval: int = 1,
+    currency: str | None = None,
+) -> dict[str, Any]:
+    """A freshly calculated PENDING bill in wire form (the version and audit fields are added by Entity)."""
+    start, end = billing_period(frequency, anchor, interval)
+    bill_currency = currency or org.currency
+    rate = 1.0 if bill_currency == org.currency else round(rng.uniform(0.7, 1.4), 4)
+    items, total = line_items(rng, line_item_count, currency=bill_currency, rate=rate, start=start, end=end)
+    bill_date = end
+    wire: dict[str, Any] = {
+        "id": new_id(rng),
+        "accountId": new_id(rng),
+        "accountCode": f"ACME-{rng.randint(1, 999):03d}",
+        "billDate": bill_date.isoformat(),
+        "billFrequencyInterval": interval,
+        "billJobId": new_id(rng),
+        "billTotal": _money(total),
+        "billingFrequency": frequency,
+        "currency": bill_currency,
+        "csvStatementGenerated": False,
+        "jsonStatementGenerated": False,
+        "statementStale": False,
+        "dueDate": (bill_date + timedelta(days=30)).isoformat(),
+        "startDate": start.isoformat(),
+        "endDate": end.isoformat(),
+        "startDateTimeUTC": iso_date_start(start),
+        "endDateTimeUTC": iso_date_start(end),
+        "externalInvoiceDate": external_invoice_date(org.external_invoice_date, end).isoformat(),
+        "locked": False,
+        "status": "PENDING",
+        "timezone": "UTC",
+        "lineItems": items,
+    }
+    if rate != 1.0:
+        wire["currencyConversions"] = [{"from": bill_currency, "to": org.currency, "multiplier": rate}]
+    if rng.random() < 0.5:
+        wire["purchaseOrderNumber"] = f"PO-{rng.randint(1000, 9999)}"
+    if rng.random() < 0.5:
+        wire["externalInvoiceReference"] = f"EXT-{rng.randint(10000, 99999)}"
+    invoice_number = org.take_invoice_number()
+    if invoice_number is not None:
+        wire["sequentialInvoiceNumber"] = invoice_number
+    return wire
+
+
+def recalculated_items(bill: dict[str, Any], seed: str) -> tuple[list[dict[str, Any]], float]:
+    """New line items (same count and types) for a recalculation, deterministic per ``seed``."""
+    rng = random.Random(seed)
+    old = bill.get("lineItems", [])
+    types = [item["lineItemType"] for item in old]
+    start = date.fromisoformat(bill["startDate"])
+    end = date.fromisoformat(bill["endDate"])
+    rate = old[0]["conversionRate"] if old else 1.0
+    items, total = line_items(rng, len(types), currency=bill["currency"], rate=rate, start=start, end=end, types=types)
+    return items, _money(total)
+
+
+__all__ = ["bill_wire", "billing_period", "external_invoice_date", "line_items", "new_id", "recalculated_items"]

@@ -15,10 +15,8 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from .model import BOTH, Check, Finding, NotJSON, Observation, Rule, Severity, json_path
+from .model import Check, Finding, NotJSON, Observation, Rule, Severity, json_path
 from .spec import Spec
-
-_SPEC_SENTENCE = "The response body is the {schema} schema of m3ter's published OpenAPI document"
 
 RESPONSE_JSON = Rule(
     "response.json",
@@ -215,4 +213,4 @@ CHECKS = (
     Check((DRIFT_UNKNOWN_FIELD,), snapshot=check_unknown_fields, name="drift"),
 )
 
-__all__ = ["BOTH", "CHECKS", "check_schema", "check_unknown_fields"]
+__all__ = ["CHECKS", "check_schema", "check_unknown_fields"]

@@ -1,0 +1,143 @@
+"""The version counter and the audit timestamps, judged within one response and across observations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ._values import datetime_at, int_at
+from .model import Check, Finding, Observation, Rule, Severity
+
+_CREATE = "On initial Create to insert a new entity, the version is set at 1 in the response."
+_UPDATE = "On successful Update, the version is incremented by 1 in the response."
+
+VERSION_MINIMUM = Rule(
+    "version.minimum",
+    Severity.ERROR,
+    _CREATE,
+    "version is an integer of at least 1.",
+)
+VERSION_NO_DECREASE = Rule(
+    "version.no-decrease",
+    Severity.ERROR,
+    _UPDATE,
+    "Between two reads of one entity (within a run or across runs) the version never goes down.",
+)
+VERSION_BUMP_ON_CHANGE = Rule(
+    "version.bump-on-change",
+    Severity.ERROR,
+    _UPDATE,
+    "Any change of content comes with a higher version; an unchanged version means unchanged content "
+    "(presigned URLs compared by presence only: they are re-signed).",
+)
+VERSION_DT_LAST_MODIFIED = Rule(
+    "version.dt-last-modified",
+    Severity.ERROR,
+    "dtLastModified: The date and time (in ISO 8601 format) when the Bill was last modified.",
+    "dtLastModified moves with the version: later when the version rose, the same when it did not.",
+)
+VERSION_DT_ORDER = Rule(
+    "version.dt-order",
+    Severity.ERROR,
+    "dtCreated: The date and time (in ISO 8601 format) when the Bill was first created.",
+    "dtLastModified never precedes dtCreated.",
+)
+
+# Fields whose values legitimately change without an update: the presigned URLs are re-signed per read.
+VOLATILE_VALUES = frozenset({"presignedJsonStatementUrl", "presignedCsvStatementUrl"})
+_OWN_RULE = frozenset({"version", "dtLastModified"})
+
+
+def content_view(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What must not change without a version bump: the body less version and dtLastModified, with the
+    presigned URLs reduced to their presence."""
+    return {
+        key: (value is not None if key in VOLATILE_VALUES else value)
+        for key, value in body.items()
+        if key not in _OWN_RULE
+    }
+
+
+def _changed_paths(before: Any, after: Any, path: str = "$") -> list[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[str] = []
+        for key in sorted(set(before) | set(after)):
+            out.extend(_changed_paths(before.get(key), after.get(key), f"{path}.{key}"))
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        out = []
+        for index, (left, right) in enumerate(zip(before, after, strict=True)):
+            out.extend(_changed_paths(left, right, f"{path}[{index}]"))
+        return out
+    return [] if before == after else [path]
+
+
+def check_version(obs: Observation, spec: object) -> Iterator[Finding]:
+    version = int_at(obs.obj, "version")
+    if version is not None and version < 1:
+        yield VERSION_MINIMUM.finding(obs, "$.version", f"version is {version}; a new entity starts at 1")
+
+
+def check_dt_order(obs: Observation, spec: object) -> Iterator[Finding]:
+    created, modified = datetime_at(obs.obj, "dtCreated"), datetime_at(obs.obj, "dtLastModified")
+    if created is not None and modified is not None and modified < created:
+        yield VERSION_DT_ORDER.finding(
+            obs,
+            "$.dtLastModified",
+            f"dtLastModified {obs.obj['dtLastModified']} precedes dtCreated {obs.obj['dtCreated']}",
+        )
+
+
+def _where(obs: Observation) -> str:
+    return "a previous run" if obs.remembered else f"read {obs.seq}"
+
+
+def compare_versions(before: Observation, after: Observation) -> Iterator[Finding]:
+    old, new = int_at(before.obj, "version"), int_at(after.obj, "version")
+    if old is None or new is None:
+        return
+    if new < old:
+        yield VERSION_NO_DECREASE.finding(
+            after, "$.version", f"version went back from {old} ({_where(before)}) to {new} (read {after.seq})"
+        )
+        return
+    if new == old:
+        changed = _changed_paths(content_view(before.obj), content_view(after.obj))
+        if changed:
+            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            yield VERSION_BUMP_ON_CHANGE.finding(
+                after,
+                changed[0],
+                f"content changed ({shown}) but version stayed {new} since {_where(before)}",
+            )
+
+
+def compare_dt_last_modified(before: Observation, after: Observation) -> Iterator[Finding]:
+    old, new = int_at(before.obj, "version"), int_at(after.obj, "version")
+    old_dt, new_dt = datetime_at(before.obj, "dtLastModified"), datetime_at(after.obj, "dtLastModified")
+    if old is None or new is None or old_dt is None or new_dt is None or new < old:
+        return
+    if new > old and new_dt <= old_dt:
+        yield VERSION_DT_LAST_MODIFIED.finding(
+            after,
+            "$.dtLastModified",
+            f"version rose from {old} to {new} but dtLastModified did not move forward "
+            f"({before.obj['dtLastModified']} -> {after.obj['dtLastModified']})",
+        )
+    elif new == old and new_dt != old_dt:
+        yield VERSION_DT_LAST_MODIFIED.finding(
+            after,
+            "$.dtLastModified",
+            f"dtLastModified changed ({before.obj['dtLastModified']} -> {after.obj['dtLastModified']}) "
+            f"but version stayed {new}",
+        )
+
+
+CHECKS = (
+    Check((VERSION_MINIMUM,), snapshot=check_version, name="version"),
+    Check((VERSION_DT_ORDER,), snapshot=check_dt_order, name="dt-order"),
+    Check((VERSION_NO_DECREASE, VERSION_BUMP_ON_CHANGE), pair=compare_versions, name="versions"),
+    Check((VERSION_DT_LAST_MODIFIED,), pair=compare_dt_last_modified, name="dt-last-modified"),
+)
+
+__all__ = ["CHECKS", "VOLATILE_VALUES", "content_view"]

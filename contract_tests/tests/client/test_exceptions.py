@@ -1,0 +1,169 @@
+"""Every outcome has its typed exception, carrying the status and the server's message."""
+
+from __future__ import annotations
+
+import pytest
+import respx
+
+from m3ter_billing import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    M3terError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    UnexpectedStatusError,
+    UnprocessableEntityError,
+    errors,
+)
+
+from .support import ORG_ID, AsyncClientFactory, ClientFactory
+
+BILL_PATH = f"/organizations/{ORG_ID}/bills/bill-1"
+JOB_PATH = f"/organizations/{ORG_ID}/statementjobs/job-1"
+
+CASES = [
+    (400, BadRequestError),
+    (401, AuthenticationError),
+    (403, PermissionDeniedError),
+    (404, NotFoundError),
+    (409, ConflictError),
+    (413, UnexpectedStatusError),
+    (418, UnexpectedStatusError),
+    (422, UnprocessableEntityError),
+    (429, RateLimitError),
+    (500, InternalServerError),
+    (502, InternalServerError),
+    (503, InternalServerError),
+    (504, InternalServerError),
+    (520, InternalServerError),
+]
+
+
+@pytest.mark.parametrize(("status", "cls"), CASES)
+def test_status_maps_to_its_exception_with_status_and_message(
+    router: respx.Router, make_client: ClientFactory, status: int, cls: type[APIStatusError]
+) -> None:
+    router.get(BILL_PATH).respond(status, json={"message": f"server says {status}"}, headers={"X-Request-Id": "r1"})
+    with pytest.raises(cls) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    err = info.value
+    assert type(err) is cls
+    assert isinstance(err, APIStatusError)
+    assert isinstance(err, M3terError)
+    assert err.status_code == status
+    assert err.message == f"server says {status}"
+    assert f"server says {status}" in str(err)
+    assert str(status) in str(err)
+    assert err.headers["x-request-id"] == "r1"
+
+
+@pytest.mark.parametrize(("status", "cls"), [(403, PermissionDeniedError), (520, InternalServerError)])
+async def test_async_statement_job_errors_are_typed(
+    router: respx.Router, make_async_client: AsyncClientFactory, status: int, cls: type[APIStatusError]
+) -> None:
+    router.get(JOB_PATH).respond(status, json={"message": "nope"})
+    with pytest.raises(cls) as info:
+        await make_async_client(max_retries=0).statement_jobs.retrieve("job-1")
+    assert info.value.status_code == status
+    assert info.value.message == "nope"
+
+
+def test_non_iana_status_is_named_non_standard(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(520, json={"message": "Unknown Error"})
+    with pytest.raises(APIStatusError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert info.value.status_code == 520
+    assert "520" in str(info.value)
+    assert "Unknown Error" in str(info.value)
+
+
+def test_error_body_that_is_not_m3ter_shaped_is_quoted(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(502, text="<html>Bad Gateway</html>")
+    with pytest.raises(InternalServerError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert info.value.message == "<html>Bad Gateway</html>"
+
+
+def test_empty_error_body(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(404)
+    with pytest.raises(NotFoundError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.message == "(empty body)"
+
+
+def test_long_error_body_is_truncated(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(400, text="x" * 10_000)
+    with pytest.raises(BadRequestError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert len(info.value.message) < 400
+
+
+def test_rate_limit_error_exposes_retry_after(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(429, json={"message": "slow down"}, headers={"Retry-After": "12"})
+    with pytest.raises(RateLimitError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert info.value.retry_after == 12.0
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (b'{"id": "bill-1", "billTotal": "lots"}', "$.billTotal"),
+        (b'{"id": "bill-1", "dtCreated": "not a date"}', "$.dtCreated"),
+        (b'{"id": "bill-1", "lineItems": [{"description": "d"}]}', "$.lineItems[0]"),
+        (b'{"version": 1}', "$"),
+        (b"<html>", "$"),
+    ],
+)
+def test_2xx_with_unparseable_body_names_the_field_path(
+    router: respx.Router, make_client: ClientFactory, body: bytes, path: str
+) -> None:
+    router.get(BILL_PATH).respond(200, content=body, headers={"Content-Type": "application/json"})
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.status_code == 200
+    assert info.value.path == path
+    assert path in str(info.value)
+    assert info.value.body == body
+
+
+def test_connection_error_is_typed(router: respx.Router, make_client: ClientFactory) -> None:
+    import httpx
+
+    router.get(BILL_PATH).mock(side_effect=httpx.RemoteProtocolError("peer closed"))
+    with pytest.raises(APIConnectionError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert "peer closed" in str(info.value)
+    assert info.value.request is not None
+    assert info.value.request.url.path == BILL_PATH
+
+
+def test_errors_module_reexports_every_exception() -> None:
+    for name in ("APIStatusError", "NotFoundError", "ResponseValidationError", "StatementDownloadError"):
+        assert hasattr(errors, name)
+
+
+def test_exception_hierarchy() -> None:
+    from m3ter_billing import (
+        APITimeoutError,
+        ConfigurationError,
+        InvalidParameterError,
+        StatementDownloadError,
+        StatementError,
+        StatementJobTimeoutError,
+        StatementNotReadyError,
+    )
+
+    assert issubclass(APITimeoutError, APIConnectionError)
+    assert issubclass(ConfigurationError, ValueError)
+    assert issubclass(InvalidParameterError, ValueError)
+    for cls in (StatementDownloadError, StatementJobTimeoutError, StatementNotReadyError):
+        assert issubclass(cls, StatementError)
+    for cls in (APIConnectionError, APIStatusError, ResponseValidationError, StatementError, ConfigurationError):
+        assert issubclass(cls, M3terError)

@@ -10,6 +10,7 @@ from m3ter_contract.spec_facts import (
     COMPARED_SCHEMAS,
     CURATED_SPEC,
     DEVIATIONS,
+    SHARED_UPSTREAM_SPEC,
     UPSTREAM_SPEC,
     differences,
     facts,
@@ -94,3 +95,8 @@ def test_version_documents_its_rule(curated: dict[str, Any]) -> None:
         version = curated["components"]["schemas"][name]["properties"]["version"]
         assert version["minimum"] == 1
         assert "incremented by 1" in version["description"]
+
+
+@pytest.mark.skipif(not SHARED_UPSTREAM_SPEC.exists(), reason="no ../shared/reference beside this checkout")
+def test_committed_upstream_copy_is_current() -> None:
+    assert UPSTREAM_SPEC.read_bytes() == SHARED_UPSTREAM_SPEC.read_bytes()

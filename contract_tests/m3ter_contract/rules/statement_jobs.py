@@ -1,0 +1,108 @@
+"""Statement jobs: the documented lifecycle and which URLs and statuses each state carries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ._values import present, str_at
+from .model import Check, EntityKind, Finding, Observation, Rule, Severity
+
+JOB = frozenset({EntityKind.STATEMENT_JOB})
+PENDING, RUNNING, COMPLETE, CANCELLED, FAILED = "PENDING", "RUNNING", "COMPLETE", "CANCELLED", "FAILED"
+TERMINAL = frozenset({COMPLETE, CANCELLED, FAILED})
+_RANK = {PENDING: 0, RUNNING: 1, COMPLETE: 2, CANCELLED: 2, FAILED: 2}
+JSON_URL, CSV_URL = "presignedJsonStatementUrl", "presignedCsvStatementUrl"
+
+_GET_JOB = (
+    "Use this call to obtain the time-bound pre-signed download URL for the generated Bill Statement if the "
+    "initial Create StatementJob returned a response showing the statementJobStatus not yet complete and as "
+    "PENDING or RUNNING."
+)
+
+TRANSITION = Rule(
+    "statement-job.transition",
+    Severity.ERROR,
+    _GET_JOB,
+    "Status only moves forward: PENDING -> RUNNING -> COMPLETE / FAILED / CANCELLED (steps may be skipped "
+    "between reads, never reversed).",
+    JOB,
+)
+TERMINAL_FINAL = Rule(
+    "statement-job.terminal-final",
+    Severity.ERROR,
+    _GET_JOB,
+    "A COMPLETE, FAILED or CANCELLED job never changes status again.",
+    JOB,
+)
+NO_URL_WHILE_PENDING = Rule(
+    "statement-job.no-url-while-pending",
+    Severity.ERROR,
+    "While the job is PENDING or RUNNING you will not receive the pre-signed URL in the response.",
+    "A PENDING or RUNNING job carries neither presigned URL.",
+    JOB,
+)
+JSON_URL_ON_COMPLETE = Rule(
+    "statement-job.json-url-on-complete",
+    Severity.ERROR,
+    _GET_JOB,
+    "A COMPLETE job carries presignedJsonStatementUrl.",
+    JOB,
+)
+CSV_URL_RULE = Rule(
+    "statement-job.csv-url",
+    Severity.ERROR,
+    "includeCsvFormat: TRUE - includes the statement in CSV format. FALSE - no CSV format statement.",
+    "A COMPLETE job with includeCsvFormat true carries presignedCsvStatementUrl; a job without "
+    "includeCsvFormat never does.",
+    JOB,
+)
+STATEMENT_STATUS = Rule(
+    "statement-job.statement-status",
+    Severity.ERROR,
+    "jsonStatementStatus and csvStatementStatus (LATEST, STALE, INVALIDATED) describe the generated statements.",
+    "jsonStatementStatus / csvStatementStatus appear only alongside the presigned URL of the same format.",
+    JOB,
+)
+
+
+def check_urls(obs: Observation, spec: object) -> Iterator[Finding]:
+    body = obs.obj
+    status = str_at(body, "statementJobStatus")
+    if status in (PENDING, RUNNING):
+        for key in (JSON_URL, CSV_URL):
+            if present(body, key):
+                yield NO_URL_WHILE_PENDING.finding(obs, f"$.{key}", f"a {status} job carries {key}")
+    if status == COMPLETE and not present(body, JSON_URL):
+        yield JSON_URL_ON_COMPLETE.finding(obs, f"$.{JSON_URL}", f"a COMPLETE job carries no {JSON_URL}")
+    csv = body.get("includeCsvFormat") is True
+    if status == COMPLETE and csv and not present(body, CSV_URL):
+        yield CSV_URL_RULE.finding(
+            obs, f"$.{CSV_URL}", f"a COMPLETE job with includeCsvFormat true carries no {CSV_URL}"
+        )
+    if not csv and present(body, CSV_URL):
+        yield CSV_URL_RULE.finding(obs, f"$.{CSV_URL}", f"{CSV_URL} on a job whose includeCsvFormat is not true")
+    for status_key, url_key in (("jsonStatementStatus", JSON_URL), ("csvStatementStatus", CSV_URL)):
+        if present(body, status_key) and not present(body, url_key):
+            yield STATEMENT_STATUS.finding(
+                obs, f"$.{status_key}", f"{status_key} is {body[status_key]!r} but the job carries no {url_key}"
+            )
+
+
+def compare_status(before: Observation, after: Observation) -> Iterator[Finding]:
+    old, new = str_at(before.obj, "statementJobStatus"), str_at(after.obj, "statementJobStatus")
+    if old not in _RANK or new not in _RANK or old == new:
+        return
+    if old in TERMINAL:
+        yield TERMINAL_FINAL.finding(after, "$.statementJobStatus", f"the job was {old}, a final state, and is now {new}")
+    elif _RANK[new] < _RANK[old]:
+        yield TRANSITION.finding(after, "$.statementJobStatus", f"{old} -> {new} goes backwards")
+
+
+CHECKS = (
+    Check(
+        (NO_URL_WHILE_PENDING, JSON_URL_ON_COMPLETE, CSV_URL_RULE, STATEMENT_STATUS), snapshot=check_urls, name="urls"
+    ),
+    Check((TRANSITION, TERMINAL_FINAL), pair=compare_status, name="transitions"),
+)
+
+__all__ = ["CHECKS", "TERMINAL"]

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 STEPS: dict[str, list[str]] = {
     "lint": ["-m", "ruff", "check", "."],
     "format": ["-m", "ruff", "format", "--check", "."],
-    "types": ["-m", "mypy", "--strict", "-p", "m3ter_billing", "-p", "m3ter_contract", "scripts"],
+    "types": ["-m", "mypy", "--strict", "generated/m3ter_billing", "contract_tests/m3ter_contract", "scripts"],
     "regen": ["scripts/regenerate.py", "--check"],
     "tests": ["-m", "pytest"],
 }

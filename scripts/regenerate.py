@@ -23,6 +23,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import changelog  # noqa: E402  (scripts/changelog.py: generated/CHANGELOG.md from the classified spec changes)
+
 SPEC = ROOT / "spec" / "m3ter-billing.yaml"
 OVERRIDES = ROOT / "overrides"
 GENERATED = ROOT / "generated"
@@ -83,6 +86,7 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
     gitignore = destination / ".gitignore"
     if gitignore.exists():
         gitignore.unlink()
+    changelog.update(destination, GENERATED if spec == SPEC else None, spec, package_version(spec, overrides))
     ruff = str(bindir / "ruff")
     _run([ruff, "check", "--no-cache", "--fix", "--quiet", "."], cwd=destination)
     _run([ruff, "format", "--no-cache", "--quiet", "."], cwd=destination)

@@ -324,7 +324,7 @@ class Differ:
         self.changes.append(Change(classify(kind, context), ptr, kind, message, side))
 
     def resolve(self, doc: Mapping[str, Any], node: object) -> Mapping[str, Any]:
-        """``node`` with local ``$ref`` chains followed (siblings of $ref kept, the target's keys win not)."""
+        """``node`` with local ``$ref`` chains followed (siblings of ``$ref`` override the target)."""
         node = _mapping(node)
         seen: set[str] = set()
         while isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
@@ -384,7 +384,9 @@ class Differ:
         removed = sorted(set(old_ops) - set(new_ops))
         added = sorted(set(new_ops) - set(old_ops))
         by_id = {new_ops[key].get("operationId"): key for key in added if new_ops[key].get("operationId")}
-        pairs: list[tuple[tuple[str, str], tuple[str, str]]] = [(key, key) for key in sorted(set(old_ops) & set(new_ops))]
+        pairs: list[tuple[tuple[str, str], tuple[str, str]]] = [
+            (key, key) for key in sorted(set(old_ops) & set(new_ops))
+        ]
         for key in removed:
             op_id = old_ops[key].get("operationId")
             if op_id in by_id:
@@ -451,3 +453,551 @@ class Differ:
             "other-changed",
         )
 
+    def _parameters(self, doc: Mapping[str, Any], key: tuple[str, str]) -> dict[tuple[str, str], tuple[Any, str]]:
+        """(in, name) -> (resolved parameter, pointer); operation-level parameters override path-level ones."""
+        item = _mapping(_mapping(doc.get("paths")).get(key[0]))
+        found: dict[tuple[str, str], tuple[Any, str]] = {}
+        levels = ((pointer("paths", key[0]), item), (pointer("paths", *key), _mapping(item.get(key[1]))))
+        for base, holder in levels:
+            params = holder.get("parameters")
+            for index, raw in enumerate(params if isinstance(params, list) else []):
+                param = self.resolve(doc, raw)
+                found[(str(param.get("in")), str(param.get("name")))] = (param, _join(base, "parameters", index))
+        return found
+
+    def parameters(self, old_key: tuple[str, str], new_key: tuple[str, str], label: str) -> None:
+        old, new = self._parameters(self.old, old_key), self._parameters(self.new, new_key)
+        for where, name in sorted(set(old) - set(new)):
+            self.add(
+                "parameter-removed", old[(where, name)][1], f"{label}: {where} parameter `{name}` removed", side="base"
+            )
+        for where, name in sorted(set(new) - set(old)):
+            param, ptr = new[(where, name)]
+            required = bool(param.get("required")) or where == "path"
+            kind = "parameter-added-required" if required else "parameter-added-optional"
+            self.add(kind, ptr, f"{label}: {'required' if required else 'optional'} {where} parameter `{name}` added")
+        for pkey in sorted(set(old) & set(new)):
+            (o, _), (n, ptr) = old[pkey], new[pkey]
+            what = f"{label}: {pkey[0]} parameter `{pkey[1]}`"
+            was, now = bool(o.get("required")) or pkey[0] == "path", bool(n.get("required")) or pkey[0] == "path"
+            if was != now:
+                kind = "parameter-became-required" if now else "parameter-became-optional"
+                self.add(kind, _join(ptr, "required"), f"{what} became {'required' if now else 'optional'}")
+            for key in ("style", "explode", "allowReserved", "allowEmptyValue"):
+                if o.get(key) != n.get(key):
+                    self.add(
+                        "parameter-serialization-changed",
+                        _join(ptr, key),
+                        f"{what}: {key} {_show(o.get(key))} → {_show(n.get(key))}",
+                    )
+            if o.get("deprecated") != n.get("deprecated"):
+                self.add("deprecated-changed", _join(ptr, "deprecated"), f"{what}: deprecated {n.get('deprecated')}")
+            self.schema(o.get("schema"), n.get("schema"), _join(ptr, "schema"), "request", f"{what}")
+            self.content(o.get("content"), n.get("content"), _join(ptr, "content"), "request", what)
+            handled = {"in", "name", "required", "style", "explode", "allowReserved", "allowEmptyValue"}
+            handled |= {"deprecated", "schema", "content"}
+            self.generic(
+                {k: v for k, v in o.items() if k not in handled},
+                {k: v for k, v in n.items() if k not in handled},
+                ptr,
+                "other-changed",
+                "request",
+            )
+
+    def request_body(self, old_raw: object, new_raw: object, ptr: str, label: str) -> None:
+        if old_raw is None and new_raw is None:
+            return
+        old, new = self.resolve(self.old, old_raw), self.resolve(self.new, new_raw)
+        if old_raw is None:
+            required = bool(new.get("required"))
+            kind = "request-body-added-required" if required else "request-body-added-optional"
+            self.add(kind, ptr, f"{label}: {'required' if required else 'optional'} request body added")
+            return
+        if new_raw is None:
+            self.add("request-body-removed", ptr, f"{label}: request body removed", side="base")
+            return
+        if bool(old.get("required")) != bool(new.get("required")):
+            now = bool(new.get("required"))
+            kind = "request-body-became-required" if now else "request-body-became-optional"
+            self.add(kind, _join(ptr, "required"), f"{label}: request body became {'required' if now else 'optional'}")
+        self.content(old.get("content"), new.get("content"), _join(ptr, "content"), "request", f"{label} request")
+        self.generic(
+            {k: v for k, v in old.items() if k not in ("required", "content")},
+            {k: v for k, v in new.items() if k not in ("required", "content")},
+            ptr,
+            "other-changed",
+            "request",
+        )
+
+    def content(self, old_raw: object, new_raw: object, ptr: str, context: Context, label: str) -> None:
+        old, new = _mapping(old_raw), _mapping(new_raw)
+        for media in sorted(set(old) - set(new)):
+            self.add("media-type-removed", _join(ptr, media), f"{label}: {media} removed", context, side="base")
+        for media in sorted(set(new) - set(old)):
+            self.add("media-type-added", _join(ptr, media), f"{label}: {media} added", context)
+        for media in sorted(set(old) & set(new)):
+            o, n, sub = _mapping(old[media]), _mapping(new[media]), _join(ptr, media)
+            self.schema(o.get("schema"), n.get("schema"), _join(sub, "schema"), context, f"{label} {media}")
+            self.generic(
+                {k: v for k, v in o.items() if k != "schema"},
+                {k: v for k, v in n.items() if k != "schema"},
+                sub,
+                "other-changed",
+                context,
+            )
+
+    def responses(self, old: Mapping[str, Any], new: Mapping[str, Any], ptr: str, label: str) -> None:
+        for status in sorted(set(old) - set(new), key=str):
+            self.add("response-removed", _join(ptr, str(status)), f"{label}: response {status} removed", side="base")
+        for status in sorted(set(new) - set(old), key=str):
+            self.add("response-added", _join(ptr, str(status)), f"{label}: response {status} added")
+        for status in sorted(set(old) & set(new), key=str):
+            o, n = _mapping(old[status]), _mapping(new[status])
+            if "$ref" in o and o == n:
+                continue  # the shared component response is compared once, by component_responses()
+            if o.get("$ref") != n.get("$ref"):
+                self.add(
+                    "schema-ref-changed",
+                    _join(ptr, str(status)),
+                    f"{label} {status}: {o.get('$ref', 'inline')} → {n.get('$ref', 'inline')}",
+                    "response",
+                )
+            self.response(
+                self.resolve(self.old, o), self.resolve(self.new, n), _join(ptr, str(status)), f"{label} {status}"
+            )
+
+    def response(self, old: Mapping[str, Any], new: Mapping[str, Any], ptr: str, label: str) -> None:
+        self.content(old.get("content"), new.get("content"), _join(ptr, "content"), "response", label)
+        self.generic(
+            {k: v for k, v in old.items() if k != "content"},
+            {k: v for k, v in new.items() if k != "content"},
+            ptr,
+            "other-changed",
+            "response",
+        )
+
+    def component_responses(self) -> None:
+        old = _mapping(_mapping(self.old.get("components")).get("responses"))
+        new = _mapping(_mapping(self.new.get("components")).get("responses"))
+        for name in sorted(set(old) - set(new)):
+            ptr = pointer("components", "responses", name)
+            self.add("response-removed", ptr, f"component response {name} removed", side="base")
+        for name in sorted(set(new) - set(old)):
+            self.add("response-added", pointer("components", "responses", name), f"component response {name} added")
+        for name in sorted(set(old) & set(new)):
+            self.response(
+                self.resolve(self.old, old[name]),
+                self.resolve(self.new, new[name]),
+                pointer("components", "responses", name),
+                f"response {name}",
+            )
+
+    # -- schemas ----------------------------------------------------------------------------------------------
+
+    def component_schemas(self) -> None:
+        old = _mapping(_mapping(self.old.get("components")).get("schemas"))
+        new = _mapping(_mapping(self.new.get("components")).get("schemas"))
+        removed, added = set(old) - set(new), set(new) - set(old)
+        renames = _pair_renames(removed, added, old, new)
+        for name in sorted(removed):
+            if name in renames:
+                ptr = pointer("components", "schemas", renames[name])
+                self.add("schema-renamed", ptr, f"schema {name} renamed to {renames[name]}", self.context_of(name))
+            else:
+                ptr = pointer("components", "schemas", name)
+                self.add("schema-removed", ptr, f"schema {name} removed", self.context_of(name), side="base")
+        for name in sorted(added - set(renames.values())):
+            self.add("schema-added", pointer("components", "schemas", name), f"schema {name} added")
+        for name in sorted(set(old) & set(new)):
+            self.schema(old[name], new[name], pointer("components", "schemas", name), self.context_of(name), name)
+
+    def schema(
+        self,
+        old: object,
+        new: object,
+        ptr: str,
+        context: Context,
+        label: str,
+        seen: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
+        if old == new:
+            return
+        if old is None or new is None:
+            kind = "type-changed"
+            self.add(kind, ptr, f"`{label}`: schema {'added' if old is None else 'removed'}", context)
+            return
+        if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+            self.add("type-changed", ptr, f"`{label}`: schema {_show(old)} → {_show(new)}", context)
+            return
+        old_ref, new_ref = old.get("$ref"), new.get("$ref")
+        if old_ref is None and new_ref is None:
+            self.keywords(old, new, ptr, context, label, seen)
+            return
+        if old_ref == new_ref:  # the target is compared by component_schemas(); compare the siblings only
+            self.keywords(
+                {k: v for k, v in old.items() if k != "$ref"},
+                {k: v for k, v in new.items() if k != "$ref"},
+                ptr,
+                context,
+                label,
+                seen,
+            )
+            return
+        pair = (str(old_ref), str(new_ref))
+        if pair in seen:
+            return
+        self.add(
+            "schema-ref-changed",
+            ptr,
+            f"`{label}`: {old_ref or 'inline schema'} → {new_ref or 'inline schema'}",
+            context,
+        )
+        self.keywords(self.resolve(self.old, old), self.resolve(self.new, new), ptr, context, label, seen | {pair})
+
+    def keywords(
+        self,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        ptr: str,
+        context: Context,
+        label: str,
+        seen: frozenset[tuple[str, str]],
+    ) -> None:
+        old_types, new_types = _types(old), _types(new)
+        if old_types != new_types:
+            if old_types - {"null"} == new_types - {"null"}:
+                kind = "nullable-added" if "null" in new_types else "nullable-removed"
+                self.add(kind, ptr, f"`{label}`: {'now' if 'null' in new_types else 'no longer'} nullable", context)
+            else:
+                shown = ", ".join(sorted(old_types)) or "any", ", ".join(sorted(new_types)) or "any"
+                self.add("type-changed", ptr, f"`{label}`: type {shown[0]} → {shown[1]}", context)
+                return  # everything below would be noise
+        if old.get("format") != new.get("format"):
+            kind = "format-changed" if _python_type(old) != _python_type(new) else "format-changed-same-type"
+            self.add(
+                kind, _join(ptr, "format"), f"`{label}`: format {old.get('format')} → {new.get('format')}", context
+            )
+        self.enum(old, new, ptr, context, label)
+        self.properties(old, new, ptr, context, label, seen)
+        if "items" in old or "items" in new:
+            self.schema(old.get("items", {}), new.get("items", {}), _join(ptr, "items"), context, f"{label}[]", seen)
+        old_ap, new_ap = old.get("additionalProperties", True), new.get("additionalProperties", True)
+        if isinstance(old_ap, Mapping) and isinstance(new_ap, Mapping):
+            self.schema(old_ap, new_ap, _join(ptr, "additionalProperties"), context, f"{label}{{*}}", seen)
+        elif old_ap != new_ap:
+            self.add(
+                "additional-properties-changed",
+                _join(ptr, "additionalProperties"),
+                f"`{label}`: additionalProperties {_show(old_ap)} → {_show(new_ap)}",
+                context,
+            )
+        for key in ("allOf", "anyOf", "oneOf"):
+            o, n = old.get(key), new.get(key)
+            if o == n:
+                continue
+            if isinstance(o, list) and isinstance(n, list) and len(o) == len(n):
+                for i, (a, b) in enumerate(zip(o, n, strict=True)):
+                    self.schema(a, b, _join(ptr, key, i), context, f"{label}.{key}[{i}]", seen)
+            else:
+                self.add("composition-changed", _join(ptr, key), f"`{label}`: {key} changed", context)
+        for key in ("not", "discriminator", "prefixItems", "if", "then", "else", "dependentSchemas"):
+            if old.get(key) != new.get(key):
+                self.add("composition-changed", _join(ptr, key), f"`{label}`: {key} changed", context)
+        self.constraints(old, new, ptr, context, label)
+        for key, kind in (("default", "default-changed"), ("deprecated", "deprecated-changed")):
+            if old.get(key) != new.get(key):
+                self.add(
+                    kind, _join(ptr, key), f"`{label}`: {key} {_show(old.get(key))} → {_show(new.get(key))}", context
+                )
+        handled = {"type", "nullable", "format", "enum", "const", "properties", "required", "items"}
+        handled |= {"additionalProperties", "allOf", "anyOf", "oneOf", "not", "discriminator", "prefixItems"}
+        handled |= {"if", "then", "else", "dependentSchemas", "default", "deprecated"}
+        handled |= {*LOWER_BOUNDS, *UPPER_BOUNDS, *OTHER_CONSTRAINTS}
+        for key in sorted((set(old) | set(new)) - handled, key=str):
+            if old.get(key) == new.get(key):
+                continue
+            if key in DOC_KEYWORDS:
+                kind = "doc-changed"
+            elif str(key).startswith("x-"):
+                kind = "extension-changed"
+            else:
+                kind = "other-changed"
+            self.add(kind, _join(ptr, str(key)), f"`{label}`: {key} changed", context)
+
+    def enum(self, old: Mapping[str, Any], new: Mapping[str, Any], ptr: str, context: Context, label: str) -> None:
+        def values(schema: Mapping[str, Any]) -> list[Any] | None:
+            if "const" in schema:
+                return [schema["const"]]
+            enum = schema.get("enum")
+            return list(enum) if isinstance(enum, list) else None
+
+        old_values, new_values = values(old), values(new)
+        if old_values == new_values:
+            return
+        if old_values is None or new_values is None:
+            kind = "enum-introduced" if old_values is None else "enum-dropped"
+            self.add(
+                kind, _join(ptr, "enum"), f"`{label}`: {'now' if old_values is None else 'no longer'} an enum", context
+            )
+            return
+        for value in [v for v in old_values if v not in new_values]:
+            self.add("enum-value-removed", _join(ptr, "enum"), f"`{label}`: value {_show(value)} removed", context)
+        for value in [v for v in new_values if v not in old_values]:
+            self.add("enum-value-added", _join(ptr, "enum"), f"`{label}`: new value {_show(value)}", context)
+        if sorted(map(str, old_values)) == sorted(map(str, new_values)):
+            self.add("doc-changed", _join(ptr, "enum"), f"`{label}`: enum values reordered", context)
+
+    def properties(
+        self,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        ptr: str,
+        context: Context,
+        label: str,
+        seen: frozenset[tuple[str, str]],
+    ) -> None:
+        old_props, new_props = _mapping(old.get("properties")), _mapping(new.get("properties"))
+        old_req, new_req = set(old.get("required") or ()), set(new.get("required") or ())
+        removed, added = set(old_props) - set(new_props), set(new_props) - set(old_props)
+        renames = _pair_renames(removed, added, old_props, new_props)
+        for name in sorted(removed):
+            if name in renames:
+                self.add(
+                    "property-renamed",
+                    _join(ptr, "properties", renames[name]),
+                    f"`{label}.{name}` renamed to `{renames[name]}`? (removed and added with the same schema)",
+                    context,
+                )
+            else:
+                self.add(
+                    "property-removed",
+                    _join(ptr, "properties", name),
+                    f"`{label}.{name}` removed",
+                    context,
+                    side="base",
+                )
+        for name in sorted(added - set(renames.values())):
+            kind = "property-added-required" if name in new_req else "property-added-optional"
+            adjective = "required" if name in new_req else "optional"
+            self.add(kind, _join(ptr, "properties", name), f"`{label}.{name}` added ({adjective})", context)
+        for name in sorted(set(old_props) & set(new_props)):
+            sub = _join(ptr, "properties", name)
+            if (name in old_req) != (name in new_req):
+                now = name in new_req
+                kind = "property-became-required" if now else "property-became-optional"
+                self.add(
+                    kind,
+                    _join(ptr, "required"),
+                    f"`{label}.{name}` became {'required' if now else 'optional'}",
+                    context,
+                )
+            self.schema(old_props[name], new_props[name], sub, context, f"{label}.{name}", seen)
+
+    def constraints(
+        self, old: Mapping[str, Any], new: Mapping[str, Any], ptr: str, context: Context, label: str
+    ) -> None:
+        for key in (*LOWER_BOUNDS, *UPPER_BOUNDS, *OTHER_CONSTRAINTS):
+            o, n = old.get(key), new.get(key)
+            if o == n:
+                continue
+            numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (o, n) if v is not None)
+            if key in LOWER_BOUNDS and numeric:
+                tighter = o is None or (n is not None and n > o)
+            elif key in UPPER_BOUNDS and numeric:
+                tighter = o is None or (n is not None and n < o)
+            elif key == "uniqueItems":
+                tighter = bool(n)
+            else:
+                self.add("constraint-changed", _join(ptr, key), f"`{label}`: {key} {_show(o)} → {_show(n)}", context)
+                continue
+            kind = "constraint-tightened" if tighter else "constraint-loosened"
+            self.add(kind, _join(ptr, key), f"`{label}`: {key} {_show(o)} → {_show(n)}", context)
+
+
+def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
+    """Every change from ``old`` to ``new`` (parsed OpenAPI documents), classified, most severe first."""
+    return Differ(old, new).run()
+
+
+def _major(doc: Mapping[str, Any]) -> int | None:
+    version = str(_mapping(doc.get("info")).get("version", ""))
+    head = version.split(".", 1)[0].lstrip("v")
+    return int(head) if head.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Report:
+    """The classified changes between two specs and the verdict for the package."""
+
+    base_label: str
+    head_label: str
+    base_version: str
+    head_version: str
+    changes: tuple[Change, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {cls: sum(1 for c in self.changes if c.classification == cls) for cls in CLASSES}
+
+    @property
+    def major_raised(self) -> bool:
+        old, new = _major({"info": {"version": self.base_version}}), _major({"info": {"version": self.head_version}})
+        return old is not None and new is not None and new > old
+
+    @property
+    def verdict(self) -> str:
+        counts = self.counts
+        if counts["breaking"]:
+            return "breaking (major version raised)" if self.major_raised else "breaking"
+        if counts["announced"]:
+            return "announced"
+        return "compatible" if self.changes else "unchanged"
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.counts["breaking"] and not self.major_raised else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "base": {"source": self.base_label, "info_version": self.base_version},
+            "head": {"source": self.head_label, "info_version": self.head_version},
+            "verdict": self.verdict,
+            "major_raised": self.major_raised,
+            "exit_code": self.exit_code,
+            "counts": self.counts,
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+    def summary(self) -> str:
+        counts = self.counts
+        parts = ", ".join(f"{counts[cls]} {cls}" for cls in CLASSES)
+        return f"{self.verdict}: {parts} (info.version {self.base_version} → {self.head_version})"
+
+    def markdown(self, heading: str = "## Spec change report") -> str:
+        lines = [REPORT_MARKER, heading, ""]
+        lines.append(
+            f"Base `{self.base_label}` (info.version {self.base_version}) → head `{self.head_label}` "
+            f"(info.version {self.head_version})."
+        )
+        lines.append("")
+        lines.append(f"**Verdict: {self.verdict}** ({', '.join(f'{n} {cls}' for cls, n in self.counts.items())}).")
+        if self.counts["breaking"]:
+            lines.append("")
+            if self.major_raised:
+                lines.append("The major version of `info.version` was raised, so the breaking changes may ship.")
+            else:
+                lines.append(
+                    "Breaking changes need a new major version: raise the major of `info.version` in the spec "
+                    "(the package version is `{info.version}.{overrides/REVISION}`)."
+                )
+        lines.extend(["", *changes_markdown(self.changes, level="###")])
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def changes_markdown(changes: Iterable[Change], level: str = "###") -> list[str]:
+    """The changes as Markdown tables, one section per classification (empty sections left out)."""
+    lines: list[str] = []
+    changes = list(changes)
+    if not changes:
+        return ["No changes."]
+    for cls in CLASSES:
+        group = [c for c in changes if c.classification == cls]
+        if not group:
+            continue
+        lines.extend(
+            [f"{level} {cls.capitalize()} ({len(group)})", "", "| Change | Where | Details |", "|---|---|---|"]
+        )
+        for c in group:
+            where = f"`{_cell(c.pointer)}`" + (" (base)" if c.side == "base" else "")
+            lines.append(f"| {c.kind} | {where} | {_cell(c.message)} |")
+        lines.append("")
+    return lines
+
+
+def rules_markdown() -> str:
+    """The classification table, as documented in the README and the report."""
+    lines = ["| Kind of change | In requests | In responses | Why |", "|---|---|---|---|"]
+    lines.extend(f"| {kind} | {r.request} | {r.response} | {_cell(r.reason)} |" for kind, r in RULES.items())
+    return "\n".join(lines) + "\n"
+
+
+class UsageError(Exception):
+    """A spec that cannot be read: exit status 2."""
+
+
+def parse(text: str, source: str) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict) or "openapi" not in doc:
+        raise UsageError(f"{source}: not an OpenAPI document")
+    return doc
+
+
+def load(source: str, root: Path = ROOT, spec_path: str = SPEC_PATH) -> dict[str, Any]:
+    """A spec from a file, or from a git revision (``git show REV:spec/m3ter-billing.yaml``) when no such file."""
+    path = Path(source)
+    if path.is_file():
+        return parse(path.read_text(encoding="utf-8"), source)
+    result = subprocess.run(
+        ["git", "show", f"{source}:{spec_path}"], cwd=root, capture_output=True, text=True, encoding="utf-8"
+    )
+    if result.returncode != 0:
+        raise UsageError(f"{source}: neither a file nor a git revision with {spec_path}: {result.stderr.strip()}")
+    return parse(result.stdout, f"{source}:{spec_path}")
+
+
+def report(base: Mapping[str, Any], head: Mapping[str, Any], base_label: str, head_label: str) -> Report:
+    return Report(
+        base_label=base_label,
+        head_label=head_label,
+        base_version=str(_mapping(base.get("info")).get("version")),
+        head_version=str(_mapping(head.get("info")).get("version")),
+        changes=tuple(compare(base, head)),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="spec_diff.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base", required=True, help="git revision (reads REV:spec/m3ter-billing.yaml) or a file")
+    parser.add_argument("--head", default=str(ROOT / SPEC_PATH), help="the new spec file (default: the working tree's)")
+    parser.add_argument("--markdown", type=Path, help="write the Markdown report here (default: stdout)")
+    parser.add_argument("--json", type=Path, help="write the JSON report here")
+    parser.add_argument("--rules", action="store_true", help="print the classification table and exit")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    if args.rules:
+        sys.stdout.write(rules_markdown())
+        return 0
+    try:
+        head_path = Path(args.head)
+        if not head_path.is_file():
+            raise UsageError(f"{args.head}: no such file")
+        result = report(load(args.base), parse(head_path.read_text(encoding="utf-8"), args.head), args.base, args.head)
+    except UsageError as exc:
+        print(f"spec_diff: {exc}", file=sys.stderr)
+        return 2
+    markdown = result.markdown()
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown, encoding="utf-8")
+    else:
+        sys.stdout.write(markdown)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"spec_diff: {result.summary()}", file=sys.stderr)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -120,6 +120,10 @@ def download_plan(job: StatementJobResponse, fmt: Format) -> Plan:
 
 def statement_plan(job: StatementJobResponse) -> Plan:
     """Download the JSON statement and, when the job includes CSV, the CSV statement."""
+    # Refuse a job that cannot give every document before downloading any of them.
+    _url_of(job, "json")
+    if job.include_csv_format is True:
+        _url_of(job, "csv")
     job, raw_json = yield from download_plan(job, "json")
     try:
         document = json.loads(raw_json)

@@ -1,0 +1,183 @@
+"""The run, told four ways: JSON (``--report-json``), JUnit XML, a Markdown summary and a rich table.
+
+Every text that reaches a report goes through the client's scrubber, so tokens, secrets and URL signatures
+never appear. Findings are sorted (entity, endpoint, rule, path) so reports are stable from run to run.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter, defaultdict
+from typing import Any
+
+from m3ter_billing._redact import scrub
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from .. import rules
+from ..rules import Finding
+from .runner import RunResult
+
+TOOL = "m3ter-conformance"
+REPORT_VERSION = 1
+MARKDOWN_ROWS = 50
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    out = f.to_dict()
+    out["message"] = scrub(out["message"])
+    if "suggestion" in out:
+        out["suggestion"] = scrub(out["suggestion"])
+    return out
+
+
+def verdict(result: RunResult) -> str:
+    return {0: "pass", 1: "fail", 2: "incomplete"}[result.exit_code]
+
+
+def to_json(result: RunResult) -> dict[str, Any]:
+    """The ``--report-json`` document: a top-level ``findings`` list plus what the run covered."""
+    return {
+        "tool": TOOL,
+        "report_version": REPORT_VERSION,
+        "result": verdict(result),
+        "exit_code": result.exit_code,
+        "target": {"base_url": scrub(result.base_url), "org_id": result.org_id, "embedded": result.embedded},
+        "summary": {
+            "entities": result.entities,
+            "observations": result.observations,
+            "requests": result.requests,
+            "errors": result.errors,
+            "warnings": result.warnings,
+            "problems": len(result.problems),
+            "rules_checked": len(rules.RULES),
+            "duration_seconds": round(result.duration, 3),
+        },
+        "findings": [_finding(f) for f in result.findings],
+        "problems": [{**p.to_dict(), "message": scrub(p.message)} for p in result.problems],
+        "notes": [scrub(n) for n in result.notes],
+    }
+
+
+def json_text(result: RunResult) -> str:
+    return json.dumps(to_json(result), indent=2, sort_keys=False) + "\n"
+
+
+def _family(rule: str) -> str:
+    return rule.split(".", 1)[0]
+
+
+def junit_xml(result: RunResult) -> str:
+    """One testcase per rule (failed by its error findings; warnings in system-out) and one for the run."""
+    by_rule: dict[str, list[Finding]] = defaultdict(list)
+    for f in result.findings:
+        by_rule[f.rule].append(f)
+    suite = ET.Element(
+        "testsuite",
+        name=TOOL,
+        tests=str(len(rules.RULES) + 1),
+        failures=str(sum(1 for r in rules.RULES if any(f.severity == "error" for f in by_rule[r.name]))),
+        errors=str(1 if result.problems else 0),
+        skipped="0",
+        time=f"{result.duration:.3f}",
+    )
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="base_url", value=scrub(result.base_url))
+    ET.SubElement(props, "property", name="org_id", value=result.org_id)
+    run_case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.run", name="reach the API and read every entity")
+    if result.problems:
+        error = ET.SubElement(run_case, "error", message=scrub(result.problems[0].message), type="problem")
+        error.text = "\n".join(f"[{p.kind}] {scrub(p.message)}" for p in result.problems)
+    for rule in rules.RULES:
+        case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.{_family(rule.name)}", name=rule.name)
+        found = by_rule[rule.name]
+        errors = [f for f in found if f.severity == "error"]
+        lines = [f"{f.severity} {f.entity_id} {f.path}: {scrub(f.message)}" for f in found]
+        if errors:
+            failure = ET.SubElement(
+                case, "failure", message=f"{len(errors)} finding(s): {scrub(errors[0].message)}", type=rule.name
+            )
+            failure.text = "\n".join(lines)
+        elif found:
+            ET.SubElement(case, "system-out").text = "\n".join(lines)
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def _md(text: str) -> str:
+    return scrub(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(result: RunResult) -> str:
+    """A summary fit for a CI comment or ``$GITHUB_STEP_SUMMARY``."""
+    icon = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}[verdict(result)]
+    entities = ", ".join(f"{n} {kind.replace('_', ' ')}s" for kind, n in result.entities.items())
+    requests = ", ".join(f"{n} {what}" for what, n in result.requests.items()) or "none"
+    lines = [
+        f"## {icon} m3ter conformance: {verdict(result)}",
+        "",
+        f"`{_md(result.base_url)}` · org `{result.org_id}` · {entities} · {result.observations} reads · "
+        f"requests: {requests} · {result.duration:.1f} s",
+        "",
+        f"**{result.errors} error(s), {result.warnings} warning(s), {len(result.problems)} problem(s)** "
+        f"against {len(rules.RULES)} rules.",
+    ]
+    if result.problems:
+        lines += ["", "### Problems (exit code 2)", ""]
+        lines += [f"- **{p.kind}**: {_md(p.message)}" for p in result.problems]
+    if result.findings:
+        lines += ["", "### Findings", "", "| severity | rule | entity | path | message |", "|---|---|---|---|---|"]
+        for f in result.findings[:MARKDOWN_ROWS]:
+            lines.append(f"| {f.severity} | `{f.rule}` | `{f.entity_id}` | `{_md(f.path)}` | {_md(f.message)} |")
+        if len(result.findings) > MARKDOWN_ROWS:
+            lines.append(f"\n… and {len(result.findings) - MARKDOWN_ROWS} more in the JSON report.")
+    suggestions = sorted({(f.rule, _md(f.suggestion)) for f in result.findings if f.suggestion})
+    if suggestions:
+        lines += ["", "### Suggested spec changes", ""]
+        lines += [f"- {text} (`{rule}`)" for rule, text in suggestions]
+    lines += ["", f"<sub>Rules: docs/RULES.md · exit code {result.exit_code}</sub>", ""]
+    return "\n".join(lines)
+
+
+def summary_table(result: RunResult) -> Group:
+    """The terminal summary: findings per rule, then problems and the verdict."""
+    table = Table(title="m3ter conformance", box=box.SIMPLE_HEAVY, show_lines=False)
+    table.add_column("rule", style="bold")
+    table.add_column("severity")
+    table.add_column("findings", justify="right")
+    table.add_column("first", overflow="fold")
+    counts = Counter(f.rule for f in result.findings)
+    firsts: dict[str, Finding] = {}
+    for f in result.findings:
+        firsts.setdefault(f.rule, f)
+    for rule in rules.RULES:
+        n = counts.get(rule.name, 0)
+        style = "green" if n == 0 else ("red" if rule.severity == "error" else "yellow")
+        first = firsts.get(rule.name)
+        example = f"{first.entity_id} {first.path}: {scrub(first.message)}" if first else ""
+        table.add_row(rule.name, str(rule.severity), Text(str(n), style=style), example)
+    parts: list[Any] = [table]
+    for p in result.problems:
+        parts.append(Text(f"problem [{p.kind}]: {scrub(p.message)}", style="bold red"))
+    for note in result.notes:
+        parts.append(Text(f"note: {scrub(note)}", style="yellow"))
+    style = {0: "bold green", 1: "bold red", 2: "bold yellow"}[result.exit_code]
+    parts.append(
+        Text(
+            f"{verdict(result).upper()}: {result.errors} error(s), {result.warnings} warning(s), "
+            f"{len(result.problems)} problem(s); {result.observations} reads in {result.duration:.1f}s "
+            f"(exit {result.exit_code})",
+            style=style,
+        )
+    )
+    return Group(*parts)
+
+
+def print_summary(result: RunResult, console: Console) -> None:
+    console.print(summary_table(result))
+
+
+__all__ = ["json_text", "junit_xml", "markdown", "print_summary", "summary_table", "to_json", "verdict"]

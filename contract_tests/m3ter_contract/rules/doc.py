@@ -1,0 +1,60 @@
+"""Generate docs/RULES.md from the registry: ``python -m m3ter_contract.rules.doc [--check] [PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .registry import RULES
+
+HEADER = """# Conformance rules
+
+Generated from `contract_tests/m3ter_contract/rules/` by `python -m m3ter_contract.rules.doc`; do not edit
+by hand (a test fails when this file is stale). Each rule has a stable name (used in reports), a severity
+(`error` fails `m3ter-conformance`, `warning` does not) and the documentation sentence it stands on.
+
+| rule | severity | what is checked | source sentence |
+|---|---|---|---|
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render() -> str:
+    rows = [
+        f"| `{rule.name}` | {rule.severity} | {_cell(rule.summary)} | {_cell(rule.source)} |" for rule in RULES
+    ]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def default_path() -> Path:
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "docs").is_dir():
+            return parent / "docs" / "RULES.md"
+    return Path("docs/RULES.md")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m m3ter_contract.rules.doc", description=__doc__)
+    parser.add_argument("path", nargs="?", type=Path, help="where to write (default: docs/RULES.md)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the file is stale instead of writing")
+    args = parser.parse_args(argv)
+    path: Path = args.path or default_path()
+    text = render()
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current != text:
+            print(f"{path} is stale: run python -m m3ter_contract.rules.doc", file=sys.stderr)
+            return 1
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path} ({len(RULES)} rules)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,455 @@
+"""Fault injection: transport faults (5xx bursts, 429s, slow, truncated or non-JSON bodies, wrong content
+types), response mutations (the generic hook behind ``Sandbox.mutate_responses``), and named presets that
+break each documented rule on purpose so the contract tests can prove they notice."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .clock import iso_datetime
+from .messages import Response, error
+from .model import SandboxError
+from .state import SandboxState
+
+Operation = Literal["GenerateToken", "GetBill", "GetStatementJob", "GetStatement"]
+Mutator = Callable[[dict[str, Any]], dict[str, Any]]
+TransportKind = Literal["status", "delay", "truncate", "non_json", "content_type"]
+MAX_DELAY = 5.0
+
+
+@dataclass(slots=True)
+class TransportFault:
+    kind: TransportKind
+    remaining: int | None
+    operation: Operation | None = None
+    entity_id: str | None = None
+    status: int = 503
+    message: str = "Service Unavailable"
+    retry_after: str | None = None
+    delay: float = 0.0
+    content_type: str = "text/html"
+
+    def matches(self, operation: Operation, entity_id: str | None) -> bool:
+        return (self.operation is None or self.operation == operation) and (
+            self.entity_id is None or self.entity_id == entity_id
+        )
+
+
+@dataclass(slots=True)
+class Mutation:
+    entity_id: str | None
+    fn: Mutator
+    remaining: int | None
+
+
+class FaultRegistry:
+    """The active faults, consumed in the order they were added. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._transport: list[TransportFault] = []
+        self._mutations: list[Mutation] = []
+
+    @property
+    def active(self) -> bool:
+        return bool(self._transport or self._mutations)
+
+    def add(self, fault: TransportFault) -> None:
+        if fault.remaining is not None and fault.remaining < 1:
+            raise ValueError("count must be at least 1 (or None for every response)")
+        with self._lock:
+            self._transport.append(fault)
+
+    def add_mutation(self, entity_id: str | None, fn: Mutator, count: int | None) -> None:
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1 (or None for every response)")
+        with self._lock:
+            self._mutations.append(Mutation(entity_id, fn, count))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._transport.clear()
+            self._mutations.clear()
+
+    def mutates(self, entity_id: str) -> bool:
+        return any(m.entity_id is None or m.entity_id == entity_id for m in self._mutations)
+
+    def _take(self, kinds: tuple[TransportKind, ...], operation: Operation, entity_id: str | None) -> list[TransportFault]:
+        taken: list[TransportFault] = []
+        with self._lock:
+            for fault in list(self._transport):
+                if fault.kind in kinds and fault.matches(operation, entity_id):
+                    taken.append(fault)
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                        if fault.remaining == 0:
+                            self._transport.remove(fault)
+        return taken
+
+    def before(self, operation: Operation, entity_id: str | None) -> Response | None:
+        """An error answered instead of the real one (a 5xx burst, a 429), if one is due."""
+        if not self._transport:
+            return None
+        taken = self._take(("status",), operation, entity_id)
+        if not taken:
+            return None
+        fault = taken[0]
+        headers = [] if fault.retry_after is None else [("retry-after", fault.retry_after)]
+        return error(fault.status, fault.message, headers)
+
+    def mutate(self, entity_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            due = [m for m in self._mutations if m.entity_id is None or m.entity_id == entity_id]
+            for mutation in due:
+                if mutation.remaining is not None:
+                    mutation.remaining -= 1
+                    if mutation.remaining == 0:
+                        self._mutations.remove(mutation)
+        for mutation in due:
+            body = mutation.fn(body)
+        return body
+
+    def after(self, operation: Operation, entity_id: str | None, response: Response) -> Response:
+        """Spoil a successful response: delay it, truncate it, replace it with HTML, or relabel it."""
+        if not self._transport or not 200 <= response.status < 300:
+            return response
+        for fault in self._take(("delay", "truncate", "non_json", "content_type"), operation, entity_id):
+            if fault.kind == "delay":
+                response.delay += fault.delay
+            elif fault.kind == "truncate":
+                response.body = response.body[: max(1, len(response.body) // 2)]
+            elif fault.kind == "non_json":
+                response.body = b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
+                response.content_type = "text/html"
+            else:
+                response.content_type = fault.content_type
+        return response
+
+
+def _after_first(change: Mutator) -> Mutator:
+    """A mutator that passes the first response through and applies ``change`` to every later one."""
+    seen = 0
+
+    def fn(body: dict[str, Any]) -> dict[str, Any]:
+        nonlocal seen
+        seen += 1
+        return body if seen == 1 else change(body)
+
+    return fn
+
+
+class FaultPresets:
+    """Named faults. Transport faults take ``count`` (None: forever), and ``operation``/``entity_id`` to
+    aim them; the rule breakers act on one entity and last until :meth:`clear`."""
+
+    def __init__(self, registry: FaultRegistry, state: SandboxState) -> None:
+        self._registry = registry
+        self._state = state
+
+    def clear(self) -> None:
+        """Remove every fault and mutation."""
+        self._registry.clear()
+
+    # ---- transport ----------------------------------------------------------------------------------------
+
+    def server_errors(
+        self,
+        count: int | None = 3,
+        *,
+        status: int = 503,
+        message: str = "Service Unavailable",
+        operation: Operation | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        """A burst of 5xx answers (500, 502, 503, 504 ...), body ``{"message": ...}``."""
+        if not 500 <= status <= 599:
+            raise ValueError("server_errors takes a 5xx status")
+        self._registry.add(TransportFault("status", count, operation, entity_id, status, message))
+
+    def rate_limited(
+        self,
+        count: int | None = 1,
+        *,
+        retry_after: float | None = None,
+        operation: Operation | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        """429 answers, with a ``Retry-After`` header (seconds) only when ``retry_after`` is given."""
+        header = None
+        if retry_after is not None:
+            header = str(int(retry_after)) if float(retry_after).is_integer() else f"{retry_after:g}"
+        self._registry.add(
+            TransportFault("status", count, operation, entity_id, 429, "Too Many Requests", retry_after=header)
+        )
+
+    def slow(
+        self,
+        seconds: float = 0.05,
+        *,
+        count: int | None = 1,
+        operation: Operation | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        """Successful answers that take ``seconds`` longer (a real sleep; at most 5 s)."""
+        if not 0 < seconds <= MAX_DELAY:
+            raise ValueError(f"a slow response waits more than 0 and at most {MAX_DELAY} s")
+        self._registry.add(TransportFault("delay", count, operation, entity_id, delay=seconds))
+
+    def truncated_body(
+        self, count: int | None = 1, *, operation: Operation | None = None, entity_id: str | None = None
+    ) -> None:
+        """200 answers whose JSON body is cut in half."""
+        self._registry.add(TransportFault("truncate", count, operation, entity_id))
+
+    def non_json_body(
+        self, count: int | None = 1, *, operation: Operation | None = None, entity_id: str | None = None
+    ) -> None:
+        """200 answers carrying an HTML error page (as a misbehaving proxy sends)."""
+        self._registry.add(TransportFault("non_json", count, operation, entity_id))
+
+    def wrong_content_type(
+        self,
+        count: int | None = 1,
+        *,
+        content_type: str = "text/plain",
+        operation: Operation | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        """200 answers with the right JSON body but another Content-Type."""
+        self._registry.add(TransportFault("content_type", count, operation, entity_id, content_type=content_type))
+
+    # ---- content ------------------------------------------------------------------------------------------
+
+    def unknown_enum_values(self, entity_id: str | None = None, *, count: int | None = None) -> None:
+        """Enum fields carry values the spec does not list yet (as m3ter's enums have grown before)."""
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            if "billingFrequency" in body or "lineItems" in body:
+                body["status"] = "UNDER_REVIEW"
+                body["billingFrequency"] = "FORTNIGHTLY"
+                for item in body.get("lineItems", []):
+                    item["lineItemType"] = "FUTURE_CHARGE"
+            if "statementJobStatus" in body:
+                body["statementJobStatus"] = "QUEUED"
+                body["jsonStatementStatus"] = "ARCHIVED"
+            return body
+
+        self._registry.add_mutation(entity_id, fn, count)
+
+    def extra_fields(self, entity_id: str | None = None, *, count: int | None = None) -> None:
+        """Fields the spec does not declare, at the top level and in nested objects."""
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            body["futureField"] = {"introducedIn": "2027", "enabled": True}
+            body["x_sandboxTrace"] = "extra"
+            for item in body.get("lineItems", []):
+                item["taxBreakdown"] = [{"rate": 0.2, "amount": 1.0}]
+            if "filters" in body:
+                body["filters"]["accountIds"] = []
+            return body
+
+        self._registry.add_mutation(entity_id, fn, count)
+
+    def null_fields(self, entity_id: str | None = None, *, count: int | None = None) -> None:
+        """Optional fields sent as null (nothing in the spec is nullable: absent fields must be absent)."""
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            for key in ("purchaseOrderNumber", "dtApproved", "presignedJsonStatementUrl", "filters"):
+                body[key] = None
+            return body
+
+        self._registry.add_mutation(entity_id, fn, count)
+
+    # ---- documented rules, broken on purpose --------------------------------------------------------------
+
+    def version_goes_back(self, entity_id: str) -> None:
+        """Rule `version`: the first read shows version n+1, every later read version n (lower)."""
+        seen = 0
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            nonlocal seen
+            seen += 1
+            if seen == 1:
+                body["version"] = body["version"] + 1
+            return body
+
+        self._require(entity_id)
+        self._registry.add_mutation(entity_id, fn, None)
+
+    def version_zero(self, entity_id: str) -> None:
+        """Rule `version`: a version below 1."""
+        self._require(entity_id)
+        self._registry.add_mutation(entity_id, lambda body: {**body, "version": 0}, None)
+
+    def change_without_version_bump(self, entity_id: str) -> None:
+        """Rule `version`: after the first read the content changes (a bill's purchaseOrderNumber, a job's
+        lastModifiedBy) while version and dtLastModified stay."""
+        self._require(entity_id)
+
+        def change(body: dict[str, Any]) -> dict[str, Any]:
+            if "statementJobStatus" in body:
+                body["lastModifiedBy"] = "00000000-0000-4000-8000-00000000beef"
+            else:
+                body["purchaseOrderNumber"] = f"{body.get('purchaseOrderNumber', 'PO')}-CHANGED"
+            return body
+
+        self._registry.add_mutation(entity_id, _after_first(change), None)
+
+    def change_without_timestamp(self, entity_id: str) -> None:
+        """Rule `version`: after the first read the version goes up but dtLastModified does not move."""
+        self._require(entity_id)
+
+        def change(body: dict[str, Any]) -> dict[str, Any]:
+            body["version"] = body["version"] + 1
+            return body
+
+        self._registry.add_mutation(entity_id, _after_first(change), None)
+
+    def terminal_job_moves(self, job_id: str) -> None:
+        """Rule `terminal`: the job (completed first if it is not terminal yet) is read once as it is, then
+        back as RUNNING without URLs, with a proper version bump."""
+        job = self._job(job_id)
+        if not job.terminal:
+            self._state.finish_job(job_id, "COMPLETE")
+
+        def change(body: dict[str, Any]) -> dict[str, Any]:
+            body["statementJobStatus"] = "RUNNING"
+            body["version"] = body["version"] + 1
+            body["dtLastModified"] = _later(body["dtLastModified"])
+            for key in ("presignedJsonStatementUrl", "presignedCsvStatementUrl"):
+                body.pop(key, None)
+            return body
+
+        self._registry.add_mutation(job_id, _after_first(change), None)
+
+    def complete_job_without_url(self, job_id: str) -> None:
+        """Rule `complete-url`: the job (completed first if still moving) is COMPLETE without its JSON URL."""
+        self._ensure_complete(job_id)
+        self._registry.add_mutation(job_id, _drop("presignedJsonStatementUrl"), None)
+
+    def complete_job_without_csv_url(self, job_id: str) -> None:
+        """Rule `complete-url`: a COMPLETE job with includeCsvFormat but no CSV URL."""
+        job = self._ensure_complete(job_id)
+        if not job.include_csv:
+            raise SandboxError(f"statement job {job_id} has no CSV format")
+        self._registry.add_mutation(job_id, _drop("presignedCsvStatementUrl"), None)
+
+    def url_while_pending(self, job_id: str) -> None:
+        """Rule `complete-url`: a PENDING or RUNNING job carries a presigned URL."""
+        job = self._job(job_id)
+        if job.terminal:
+            raise SandboxError(f"statement job {job_id} is already {job.status}")
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            if body.get("statementJobStatus") in ("PENDING", "RUNNING"):
+                body["presignedJsonStatementUrl"] = (
+                    "https://example-bucket.s3.amazonaws.com/early.json?X-Amz-Expires=3600&X-Amz-Signature=0"
+                )
+            return body
+
+        self._registry.add_mutation(job_id, fn, None)
+
+    def bill_total_mismatch(self, bill_id: str) -> None:
+        """Rule `bill-total`: billTotal differs from the sum of the line items' subtotals."""
+        self._bill(bill_id)
+        self._registry.add_mutation(bill_id, lambda body: {**body, "billTotal": body["billTotal"] + 10.0}, None)
+
+    def wrong_external_invoice_date(self, bill_id: str) -> None:
+        """Rule `external-invoice-date`: the date the other Organization setting would give."""
+        self._bill(bill_id)
+        from datetime import date, timedelta
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            end = date.fromisoformat(body["endDate"])
+            current = body["externalInvoiceDate"]
+            body["externalInvoiceDate"] = (
+                (end - timedelta(days=1)).isoformat() if current == end.isoformat() else end.isoformat()
+            )
+            return body
+
+        self._registry.add_mutation(bill_id, fn, None)
+
+    def invoice_number_without_prefix(self, bill_id: str) -> None:
+        """Rule `sequential-invoice-number`: a number on a bill of an Organization without billPrefix."""
+        bill = self._bill(bill_id)
+        if self._state.orgs[bill.org_id].bill_prefix is not None:
+            raise SandboxError("that bill's Organization has a billPrefix; pick a bill of one without")
+        self._registry.add_mutation(bill_id, lambda body: {**body, "sequentialInvoiceNumber": "000042"}, None)
+
+    def approved_without_approval(self, bill_id: str) -> None:
+        """Rule `approval`: status APPROVED without dtApproved/approvedBy."""
+        self._bill(bill_id)
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            body["status"] = "APPROVED"
+            body.pop("dtApproved", None)
+            body.pop("approvedBy", None)
+            return body
+
+        self._registry.add_mutation(bill_id, fn, None)
+
+    def locked_without_lock_fields(self, bill_id: str) -> None:
+        """Rule `lock`: locked without dtLocked/lockedBy."""
+        self._bill(bill_id)
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            body["locked"] = True
+            body.pop("dtLocked", None)
+            body.pop("lockedBy", None)
+            return body
+
+        self._registry.add_mutation(bill_id, fn, None)
+
+    def period_inconsistent(self, bill_id: str) -> None:
+        """Rule `period`: an endDate (and endDateTimeUTC) that does not match the billing frequency."""
+        self._bill(bill_id)
+        from datetime import date, timedelta
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            end = date.fromisoformat(body["startDate"]) + timedelta(days=10)
+            body["endDate"] = end.isoformat()
+            body["endDateTimeUTC"] = f"{end.isoformat()}T00:00:00Z"
+            return body
+
+        self._registry.add_mutation(bill_id, fn, None)
+
+    # ---- helpers ------------------------------------------------------------------------------------------
+
+    def _require(self, entity_id: str) -> None:
+        if entity_id not in self._state.bills and entity_id not in self._state.jobs:
+            raise SandboxError(f"unknown entity {entity_id!r}")
+
+    def _bill(self, bill_id: str) -> Any:
+        return self._state.bill(bill_id)
+
+    def _job(self, job_id: str) -> Any:
+        return self._state.job(job_id)
+
+    def _ensure_complete(self, job_id: str) -> Any:
+        job = self._state.job(job_id)
+        if not job.terminal:
+            self._state.finish_job(job_id, "COMPLETE")
+        if job.status != "COMPLETE":
+            raise SandboxError(f"statement job {job_id} ended {job.status}, not COMPLETE")
+        return job
+
+
+def _drop(key: str) -> Mutator:
+    def fn(body: dict[str, Any]) -> dict[str, Any]:
+        body.pop(key, None)
+        return body
+
+    return fn
+
+
+def _later(stamp: str) -> str:
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return iso_datetime(moment.timestamp() + 1)
+
+
+__all__ = ["MAX_DELAY", "FaultPresets", "FaultRegistry", "Mutator", "Operation", "TransportFault"]

@@ -1,0 +1,58 @@
+"""Transport-independent HTTP messages: what an adapter hands the sandbox and what it gets back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+JSON = "application/json"
+_ENCODER = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """``headers`` have lower-case names; ``query`` is the raw query string; ``base_url`` is the scheme
+    and authority the request was sent to (the presigned URLs point there)."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    base_url: str = "https://api.m3ter.com"
+
+
+@dataclass(slots=True)
+class Response:
+    """``delay`` is a pause (seconds) the adapter makes before answering, set only by the slow fault."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = JSON
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0
+
+    def header_list(self) -> list[tuple[str, str]]:
+        """All headers to send, Content-Type first (Content-Length is the adapter's job)."""
+        if self.content_type is None:
+            return list(self.headers)
+        return [("content-type", self.content_type), *self.headers]
+
+
+def encode(data: Any) -> bytes:
+    return _ENCODER.encode(data)
+
+
+def json_response(status: int, data: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(status, _ENCODER.encode(data), JSON, headers or [])
+
+
+def error(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
+    """m3ter's error body: always ``{"message": ...}``."""
+    return json_response(status, {"message": message}, headers)
+
+
+__all__ = ["JSON", "Request", "Response", "encode", "error", "json_response"]

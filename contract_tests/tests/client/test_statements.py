@@ -1,0 +1,247 @@
+"""Statement helpers: wait() polls with backoff to a terminal state; download() fetches JSON and CSV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from m3ter_billing import (
+    Statement,
+    StatementDownloadError,
+    StatementJobResponse,
+    StatementJobStatus,
+    StatementJobTimeoutError,
+    StatementNotReadyError,
+)
+
+from .support import (
+    ORG_ID,
+    AsyncClientFactory,
+    AsyncSleepRecorder,
+    ClientFactory,
+    FakeClock,
+    SleepRecorder,
+    job_body,
+)
+
+JOB_PATH = f"/organizations/{ORG_ID}/statementjobs/job-1"
+S3 = "https://statements.s3.amazonaws.com/org"
+JSON_URL = f"{S3}/job-1.json?X-Amz-Expires=900&X-Amz-Signature=aaaa1111"
+CSV_URL = f"{S3}/job-1.csv?X-Amz-Expires=900&X-Amz-Signature=bbbb2222"
+FRESH_JSON_URL = f"{S3}/job-1.json?X-Amz-Expires=900&X-Amz-Signature=cccc3333"
+FRESH_CSV_URL = f"{S3}/job-1.csv?X-Amz-Expires=900&X-Amz-Signature=dddd4444"
+DOCUMENT = {"bill": {"id": "bill-1"}, "lineItems": [{"description": "API calls", "amount": 12.5}]}
+CSV_TEXT = "description,amount\nAPI calls,12.5\n"
+
+
+def complete(**extra: Any) -> dict[str, Any]:
+    return job_body(**{"status": "COMPLETE", "presignedJsonStatementUrl": JSON_URL, "jsonStatementStatus": "LATEST", **extra})
+
+
+def with_csv(json_url: str = JSON_URL, csv_url: str = CSV_URL) -> dict[str, Any]:
+    return job_body(
+        status="COMPLETE", includeCsvFormat=True, presignedJsonStatementUrl=json_url, presignedCsvStatementUrl=csv_url
+    )
+
+
+def _progress(*statuses: str, last: dict[str, Any] | None = None) -> list[httpx.Response]:
+    responses = [httpx.Response(200, json=job_body(status=s)) for s in statuses]
+    if last is not None:
+        responses.append(httpx.Response(200, json=last))
+    return responses
+
+
+# -- wait ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def wait_client(make_client: ClientFactory, clock: FakeClock) -> Any:
+    sleeps = SleepRecorder(clock)
+    return make_client(clock=clock, sleep=sleeps), sleeps
+
+
+def test_wait_polls_with_backoff_until_complete(router: respx.Router, wait_client: Any) -> None:
+    client, sleeps = wait_client
+    route = router.get(JOB_PATH).mock(side_effect=_progress("PENDING", "PENDING", "RUNNING", "RUNNING", last=complete()))
+    job = client.statement_jobs.wait("job-1")
+    assert job.statement_job_status == StatementJobStatus.COMPLETE
+    assert route.call_count == 5
+    assert sleeps.calls == [1.0, 2.0, 4.0, 8.0]
+
+
+@pytest.mark.parametrize("terminal", ["FAILED", "CANCELLED"])
+def test_wait_returns_failed_and_cancelled_jobs(router: respx.Router, wait_client: Any, terminal: str) -> None:
+    client, _ = wait_client
+    router.get(JOB_PATH).mock(side_effect=_progress("RUNNING", terminal))
+    assert client.statement_jobs.wait("job-1").statement_job_status == terminal
+
+
+def test_wait_backoff_is_capped(router: respx.Router, wait_client: Any) -> None:
+    client, sleeps = wait_client
+    router.get(JOB_PATH).mock(side_effect=_progress(*["RUNNING"] * 8, last=complete()))
+    client.statement_jobs.wait("job-1", poll_interval=0.5, max_poll_interval=5.0)
+    assert sleeps.calls == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
+
+
+def test_wait_times_out(router: respx.Router, wait_client: Any) -> None:
+    client, sleeps = wait_client
+    router.get(JOB_PATH).respond(200, json=job_body(status="RUNNING"))
+    with pytest.raises(StatementJobTimeoutError, match="RUNNING"):
+        client.statement_jobs.wait("job-1", timeout=30.0)
+    assert sum(sleeps.calls) == pytest.approx(30.0)
+
+
+def test_wait_on_an_already_complete_job_does_not_sleep(router: respx.Router, wait_client: Any) -> None:
+    client, sleeps = wait_client
+    router.get(JOB_PATH).respond(200, json=complete())
+    client.statement_jobs.wait("job-1")
+    assert sleeps.calls == []
+
+
+def test_wait_keeps_polling_through_an_unknown_status(router: respx.Router, wait_client: Any) -> None:
+    client, _ = wait_client
+    router.get(JOB_PATH).mock(side_effect=_progress("QUEUED_SOMEWHERE_NEW", last=complete()))
+    assert client.statement_jobs.wait("job-1").statement_job_status == "COMPLETE"
+
+
+async def test_async_wait(router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock) -> None:
+    sleeps = AsyncSleepRecorder(clock)
+    client = make_async_client(clock=clock, sleep=sleeps)
+    router.get(JOB_PATH).mock(side_effect=_progress("PENDING", "RUNNING", last=complete()))
+    job = await client.statement_jobs.wait("job-1")
+    assert job.statement_job_status == "COMPLETE"
+    assert sleeps.calls == [1.0, 2.0]
+
+
+async def test_async_wait_times_out(router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock) -> None:
+    client = make_async_client(clock=clock, sleep=AsyncSleepRecorder(clock))
+    router.get(JOB_PATH).respond(200, json=job_body(status="PENDING"))
+    with pytest.raises(StatementJobTimeoutError):
+        await client.statement_jobs.wait("job-1", timeout=10.0)
+
+
+# -- download ---------------------------------------------------------------------------------------------
+
+
+def _job(body: dict[str, Any]) -> StatementJobResponse:
+    return StatementJobResponse.from_dict(body)
+
+
+def test_download_json_only(router: respx.Router, make_client: ClientFactory) -> None:
+    json_route = router.get(JSON_URL).respond(200, json=DOCUMENT)
+    csv_route = router.get(CSV_URL).respond(200, text=CSV_TEXT)
+    statement = make_client().statement_jobs.download(_job(complete(presignedCsvStatementUrl=CSV_URL)))
+    assert isinstance(statement, Statement)
+    assert statement.json == DOCUMENT
+    assert statement.csv is None
+    assert json_route.call_count == 1
+    assert csv_route.call_count == 0  # includeCsvFormat is not true
+
+
+def test_download_json_and_csv(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(JSON_URL).respond(200, json=DOCUMENT)
+    router.get(CSV_URL).respond(200, content=("\ufeff" + CSV_TEXT).encode())
+    statement = make_client().statement_jobs.download(_job(with_csv()))
+    assert statement.json == DOCUMENT
+    assert statement.csv == CSV_TEXT
+
+
+def test_download_by_job_id(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(JOB_PATH).respond(200, json=complete())
+    router.get(JSON_URL).respond(200, json=DOCUMENT)
+    statement = make_client().statement_jobs.download("job-1")
+    assert statement.job.id == "job-1"
+    assert statement.json == DOCUMENT
+
+
+def test_presigned_urls_get_no_authorization_header(router: respx.Router, make_client: ClientFactory) -> None:
+    json_route = router.get(JSON_URL).respond(200, json=DOCUMENT)
+    csv_route = router.get(CSV_URL).respond(200, text=CSV_TEXT)
+    make_client().statement_jobs.download(_job(with_csv()))
+    for route in (json_route, csv_route):
+        request = route.calls.last.request
+        assert "authorization" not in request.headers
+    assert str(json_route.calls.last.request.url) == JSON_URL
+
+
+def test_expired_url_refetches_the_job_once(router: respx.Router, make_client: ClientFactory) -> None:
+    expired = router.get(JSON_URL).respond(403, text="<Error><Code>AccessDenied</Code>Request has expired</Error>")
+    job_route = router.get(JOB_PATH).respond(200, json=complete(presignedJsonStatementUrl=FRESH_JSON_URL))
+    fresh = router.get(FRESH_JSON_URL).respond(200, json=DOCUMENT)
+    statement = make_client().statement_jobs.download(_job(complete()))
+    assert statement.json == DOCUMENT
+    assert expired.call_count == 1
+    assert job_route.call_count == 1
+    assert fresh.call_count == 1
+    assert statement.job.presigned_json_statement_url == FRESH_JSON_URL
+    assert "authorization" not in fresh.calls.last.request.headers
+
+
+def test_expired_csv_url_refetches_the_job_once(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(JSON_URL).respond(200, json=DOCUMENT)
+    router.get(CSV_URL).respond(403)
+    job_route = router.get(JOB_PATH).respond(200, json=with_csv(FRESH_JSON_URL, FRESH_CSV_URL))
+    router.get(FRESH_CSV_URL).respond(200, text=CSV_TEXT)
+    statement = make_client().statement_jobs.download(_job(with_csv()))
+    assert statement.csv == CSV_TEXT
+    assert job_route.call_count == 1
+
+
+def test_still_failing_after_refetch_raises_download_error(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(JSON_URL).respond(403)
+    job_route = router.get(JOB_PATH).respond(200, json=complete())
+    with pytest.raises(StatementDownloadError, match="403"):
+        make_client().statement_jobs.download(_job(complete()))
+    assert job_route.call_count == 1
+
+
+def test_download_server_error_is_retried_then_raises(
+    router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder
+) -> None:
+    route = router.get(JSON_URL).respond(500)
+    with pytest.raises(StatementDownloadError):
+        make_client().statement_jobs.download(_job(complete()))
+    assert route.call_count == 3
+
+
+@pytest.mark.parametrize("status", ["PENDING", "RUNNING", "FAILED"])
+def test_download_of_an_unfinished_job_is_refused(router: respx.Router, make_client: ClientFactory, status: str) -> None:
+    with pytest.raises(StatementNotReadyError):
+        make_client().statement_jobs.download(_job(job_body(status=status)))
+    assert len(router.calls) == 0
+
+
+def test_download_without_url_is_refused(make_client: ClientFactory) -> None:
+    with pytest.raises(StatementNotReadyError, match="JSON"):
+        make_client().statement_jobs.download(_job(job_body(status="COMPLETE")))
+    with pytest.raises(StatementNotReadyError, match="CSV"):
+        make_client().statement_jobs.download(_job(complete(includeCsvFormat=True)))
+
+
+async def test_async_download_with_expired_url(router: respx.Router, make_async_client: AsyncClientFactory) -> None:
+    router.get(JSON_URL).respond(403)
+    router.get(CSV_URL).respond(200, text=CSV_TEXT)
+    job_route = router.get(JOB_PATH).respond(200, json=with_csv(FRESH_JSON_URL, CSV_URL))
+    fresh = router.get(FRESH_JSON_URL).respond(200, json=DOCUMENT)
+    statement = await make_async_client().statement_jobs.download(_job(with_csv()))
+    assert statement.json == DOCUMENT
+    assert statement.csv == CSV_TEXT
+    assert job_route.call_count == 1
+    assert "authorization" not in fresh.calls.last.request.headers
+
+
+async def test_async_download_failure(router: respx.Router, make_async_client: AsyncClientFactory) -> None:
+    router.get(JSON_URL).respond(404)
+    router.get(JOB_PATH).respond(200, json=complete())
+    with pytest.raises(StatementDownloadError):
+        await make_async_client().statement_jobs.download(_job(complete()))
+
+
+def test_statement_repr_is_short(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(JSON_URL).respond(200, json=DOCUMENT)
+    router.get(CSV_URL).respond(200, text=CSV_TEXT)
+    statement = make_client().statement_jobs.download(_job(with_csv()))
+    assert repr(statement) == f"Statement(job_id='job-1', json=<dict>, csv=<{len(CSV_TEXT)} characters>)"

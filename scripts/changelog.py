@@ -1,0 +1,134 @@
+"""generated/CHANGELOG.md: one entry per version of the generated package, from the classified spec changes.
+
+scripts/regenerate.py calls ``update()`` for every build, so the changelog is as deterministic as the rest of
+generated/ (no dates) and ``regenerate.py --check`` fails when the spec changed but generated/ was not
+regenerated. Next to the changelog, generated/ keeps two copies of the spec:
+
+* ``spec-snapshot.yaml``: the spec generated/ was built from;
+* ``spec-previous-version.yaml``: the spec of the version before the newest entry (absent for the first).
+
+A build with package version V (``{info.version}.{overrides/REVISION}``, see package_version()):
+
+* V is the newest entry's version: that entry is rewritten as the changes from spec-previous-version.yaml to
+  the spec (so regenerating twice, or editing the spec twice before raising the version, keeps one entry);
+* V is new: a new entry on top lists the changes from spec-snapshot.yaml (the last version's spec) to the spec;
+* there is no changelog or snapshot yet: the changelog starts with V, "initial release".
+
+    python scripts/changelog.py   # print the entry the next regeneration would write
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import spec_diff
+
+CHANGELOG = "CHANGELOG.md"
+SNAPSHOT = "spec-snapshot.yaml"
+PREVIOUS = "spec-previous-version.yaml"
+HEADER = """# Changelog
+
+Written by `scripts/regenerate.py`, do not edit: one entry per version of the generated package
+(`{spec info.version}.{overrides/REVISION}`), listing the spec changes as classified by
+`scripts/spec_diff.py` for code that uses the package: **breaking** (code may stop working or
+type-checking), **announced** (keeps working, but you may want to react, e.g. a new enum value for your
+`match` statements) and **compatible** (nothing to do).
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    version: str
+    text: str  # from its "## " heading to the next, ending with one newline
+
+
+def parse(changelog: str) -> list[Entry]:
+    """The entries of a changelog, newest first (the header before the first entry is dropped)."""
+    entries: list[Entry] = []
+    for chunk in ("\n" + changelog).split("\n## ")[1:]:
+        heading, _, _ = chunk.partition("\n")
+        entries.append(Entry(heading.strip(), "## " + chunk.rstrip("\n") + "\n"))
+    return entries
+
+
+def render_entry(version: str, since: str | None, base: str | None, spec: str) -> str:
+    """The entry for ``version``: the changes from the ``base`` spec text (of version ``since``) to ``spec``."""
+    head = spec_diff.parse(spec, SNAPSHOT)
+    info_version = str(head.get("info", {}).get("version"))
+    lines = [f"## {version}", ""]
+    if base is None or since is None:
+        lines.append(f"Initial release, generated from the spec's info.version {info_version}.")
+        return "\n".join(lines) + "\n"
+    result = spec_diff.report(spec_diff.parse(base, PREVIOUS), head, since, version)
+    counts = result.counts
+    if not result.changes:
+        lines.append(f"No spec changes since {since} (a new revision of the generator overrides).")
+        return "\n".join(lines) + "\n"
+    summary = ", ".join(f"{counts[cls]} {cls}" for cls in spec_diff.CLASSES)
+    lines.append(f"Spec changes since {since} (info.version {result.base_version} → {info_version}): {summary}.")
+    if counts["breaking"]:
+        lines.append("")
+        lines.append(
+            "The major version was raised for the breaking changes."
+            if result.major_raised
+            else "**Warning:** breaking changes without a new major version."
+        )
+    for cls in spec_diff.CLASSES:
+        group = [c for c in result.changes if c.classification == cls]
+        if group:
+            lines.extend(["", f"### {cls.capitalize()}", ""])
+            lines.extend(
+                f"- {c.message} ({c.kind}; `{c.pointer}`{' in the old spec' if c.side == 'base' else ''})"
+                for c in group
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def plan(previous: Path | None, spec_text: str, version: str) -> tuple[str, str | None]:
+    """The new changelog and the spec of the version before its newest entry (None for the first entry).
+
+    ``previous`` is the generated/ directory the changelog continues (None: start a new one)."""
+    if previous is None:
+        return "\n".join([HEADER, render_entry(version, None, None, spec_text)]), None
+    entries = parse(_read(previous / CHANGELOG) or "")
+    snapshot = _read(previous / SNAPSHOT)
+    if not entries or snapshot is None:
+        entries, base, since = [], None, None
+    elif entries[0].version == version:
+        entries = entries[1:]
+        base = _read(previous / PREVIOUS) if entries else None
+        since = entries[0].version if entries else None
+    else:
+        base, since = snapshot, entries[0].version
+    entry = render_entry(version, since, base, spec_text)
+    return "\n".join([HEADER, entry, *(e.text for e in entries)]), base
+
+
+def update(destination: Path, previous: Path | None, spec: Path, version: str) -> None:
+    """Write CHANGELOG.md and the spec copies into ``destination``, continuing the ones in ``previous``."""
+    spec_text = spec.read_text(encoding="utf-8")
+    changelog, base = plan(previous, spec_text, version)
+    (destination / CHANGELOG).write_text(changelog, encoding="utf-8")
+    (destination / SNAPSHOT).write_text(spec_text, encoding="utf-8")
+    if base is not None:
+        (destination / PREVIOUS).write_text(base, encoding="utf-8")
+
+
+def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from regenerate import GENERATED, SPEC, package_version
+
+    changelog, _ = plan(GENERATED, SPEC.read_text(encoding="utf-8"), package_version())
+    entries = parse(changelog)
+    sys.stdout.write(entries[0].text if entries else "")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

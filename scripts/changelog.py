@@ -5,11 +5,12 @@ generated/ (no dates) and ``regenerate.py --check`` fails when the spec changed 
 regenerated. Next to the changelog, generated/ keeps two copies of the spec:
 
 * ``spec-snapshot.yaml``: the spec generated/ was built from;
-* ``spec-previous-version.yaml``: the spec of the version before the newest entry (absent for the first).
+* ``spec-changelog-base.yaml``: the spec the newest entry is measured from: the previous version's spec, or
+  for the first version the spec it was first generated from.
 
 A build with package version V (``{info.version}.{overrides/REVISION}``, see package_version()):
 
-* V is the newest entry's version: that entry is rewritten as the changes from spec-previous-version.yaml to
+* V is the newest entry's version: that entry is rewritten as the changes from spec-changelog-base.yaml to
   the spec (so regenerating twice, or editing the spec twice before raising the version, keeps one entry);
 * V is new: a new entry on top lists the changes from spec-snapshot.yaml (the last version's spec) to the spec;
 * there is no changelog or snapshot yet: the changelog starts with V, "initial release".
@@ -27,7 +28,7 @@ import spec_diff
 
 CHANGELOG = "CHANGELOG.md"
 SNAPSHOT = "spec-snapshot.yaml"
-PREVIOUS = "spec-previous-version.yaml"
+BASE = "spec-changelog-base.yaml"
 HEADER = """# Changelog
 
 Written by `scripts/regenerate.py`, do not edit: one entry per version of the generated package
@@ -53,21 +54,23 @@ def parse(changelog: str) -> list[Entry]:
     return entries
 
 
-def render_entry(version: str, since: str | None, base: str | None, spec: str) -> str:
-    """The entry for ``version``: the changes from the ``base`` spec text (of version ``since``) to ``spec``."""
+def render_entry(version: str, since: str | None, base: str, spec: str) -> str:
+    """The entry for ``version``: the changes from the ``base`` spec text (of version ``since``; None when
+    ``version`` is the first) to ``spec``."""
     head = spec_diff.parse(spec, SNAPSHOT)
     info_version = str(head.get("info", {}).get("version"))
-    lines = [f"## {version}", ""]
-    if base is None or since is None:
-        lines.append(f"Initial release, generated from the spec's info.version {info_version}.")
-        return "\n".join(lines) + "\n"
-    result = spec_diff.report(spec_diff.parse(base, PREVIOUS), head, since, version)
+    result = spec_diff.report(spec_diff.parse(base, BASE), head, since or version, version)
     counts = result.counts
-    if not result.changes:
-        lines.append(f"No spec changes since {since} (a new revision of the generator overrides).")
-        return "\n".join(lines) + "\n"
     summary = ", ".join(f"{counts[cls]} {cls}" for cls in spec_diff.CLASSES)
-    lines.append(f"Spec changes since {since} (info.version {result.base_version} → {info_version}): {summary}.")
+    lines = [f"## {version}", ""]
+    if since is None:
+        lines.append(f"Initial release, generated from the spec's info.version {info_version}.")
+        if result.changes:
+            lines.extend(["", f"Spec changes since this version was first generated: {summary}."])
+    elif not result.changes:
+        lines.append(f"No spec changes since {since} (a new revision of the generator overrides).")
+    else:
+        lines.append(f"Spec changes since {since} (info.version {result.base_version} → {info_version}): {summary}.")
     if counts["breaking"]:
         lines.append("")
         lines.append(
@@ -90,19 +93,18 @@ def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def plan(previous: Path | None, spec_text: str, version: str) -> tuple[str, str | None]:
-    """The new changelog and the spec of the version before its newest entry (None for the first entry).
+def plan(previous: Path | None, spec_text: str, version: str) -> tuple[str, str]:
+    """The new changelog and the spec its newest entry is measured from.
 
     ``previous`` is the generated/ directory the changelog continues (None: start a new one)."""
-    if previous is None:
-        return "\n".join([HEADER, render_entry(version, None, None, spec_text)]), None
-    entries = parse(_read(previous / CHANGELOG) or "")
-    snapshot = _read(previous / SNAPSHOT)
+    entries = parse(_read(previous / CHANGELOG) or "") if previous else []
+    snapshot = _read(previous / SNAPSHOT) if previous else None
+    since: str | None
     if not entries or snapshot is None:
-        entries, base, since = [], None, None
+        entries, base, since = [], spec_text, None
     elif entries[0].version == version:
         entries = entries[1:]
-        base = _read(previous / PREVIOUS) if entries else None
+        base = _read(previous / BASE) or snapshot if previous else snapshot
         since = entries[0].version if entries else None
     else:
         base, since = snapshot, entries[0].version
@@ -116,8 +118,7 @@ def update(destination: Path, previous: Path | None, spec: Path, version: str) -
     changelog, base = plan(previous, spec_text, version)
     (destination / CHANGELOG).write_text(changelog, encoding="utf-8")
     (destination / SNAPSHOT).write_text(spec_text, encoding="utf-8")
-    if base is not None:
-        (destination / PREVIOUS).write_text(base, encoding="utf-8")
+    (destination / BASE).write_text(base, encoding="utf-8")
 
 
 def main() -> int:

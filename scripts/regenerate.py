@@ -93,7 +93,8 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
 
 
 def _files(root: Path) -> set[Path]:
-    return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    ignored = {"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"}
+    return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and not ignored.intersection(p.parts)}
 
 
 def diff(fresh: Path, committed: Path) -> str:

@@ -966,7 +966,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="spec_diff.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--base", required=True, help="git revision (reads REV:spec/m3ter-billing.yaml) or a file")
+    parser.add_argument("--base", help="git revision (reads REV:spec/m3ter-billing.yaml) or a file")
     parser.add_argument("--head", default=str(ROOT / SPEC_PATH), help="the new spec file (default: the working tree's)")
     parser.add_argument("--markdown", type=Path, help="write the Markdown report here (default: stdout)")
     parser.add_argument("--json", type=Path, help="write the JSON report here")
@@ -978,6 +978,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rules:
         sys.stdout.write(rules_markdown())
         return 0
+    if args.base is None:
+        parser.print_usage(sys.stderr)
+        print("spec_diff.py: error: --base is required", file=sys.stderr)
+        return 2
     try:
         head_path = Path(args.head)
         if not head_path.is_file():

@@ -203,9 +203,13 @@ def translated_transport_errors() -> Iterator[None]:
         raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", request=_request_of(exc)) from exc
     except httpx.TransportError as exc:
         raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", request=_request_of(exc)) from exc
+    except httpx.RequestError as exc:
+        # Not transport errors in httpx's hierarchy, but the request still got no usable response:
+        # DecodingError (a body that does not match its Content-Encoding), TooManyRedirects.
+        raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", request=_request_of(exc)) from exc
 
 
-def _request_of(exc: httpx.TransportError) -> httpx.Request | None:
+def _request_of(exc: httpx.RequestError) -> httpx.Request | None:
     try:
         return exc.request
     except RuntimeError:

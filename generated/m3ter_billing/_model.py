@@ -10,6 +10,7 @@ Unknown enum values never need the slow path: the enums are open (see ``_enum.py
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -78,6 +79,21 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         """The JSON document :meth:`to_dict` describes."""
         return msgspec.json.encode(self.to_dict())
 
+    # copy, deepcopy and pickle keep the unknown fields (msgspec's own versions know only the declared ones).
+
+    def __copy__(self: M) -> M:
+        return _restore(type(self), self._field_values(), self.__dict__.get(_EXTRA))
+
+    def __deepcopy__(self: M, memo: dict[int, Any]) -> M:
+        extra = self.__dict__.get(_EXTRA)
+        return _restore(type(self), copy.deepcopy(self._field_values(), memo), copy.deepcopy(extra, memo))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restore, (type(self), self._field_values(), self.__dict__.get(_EXTRA))
+
+    def _field_values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__struct_fields__)
+
     @property
     def additional_properties(self) -> dict[str, Any]:
         """Fields the server sent that the spec does not know (empty when there were none)."""
@@ -95,9 +111,15 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
             parts.append(f"additional_properties={self.additional_properties!r}")
         return scrub(f"{type(self).__name__}({', '.join(parts)})")
 
-    def __rich_repr__(self) -> Iterator[tuple[str, Any]]:
-        for name, value in self._set_fields():
-            yield name, (scrub(value) if isinstance(value, str) else value)
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [(name, scrub(value) if isinstance(value, str) else value) for name, value in self._set_fields()]
+
+
+def _restore(cls: type[M], values: tuple[Any, ...], extra: dict[str, Any] | None) -> M:
+    obj = cls(**dict(zip(cls.__struct_fields__, values, strict=True)))
+    if extra:
+        obj.__dict__[_EXTRA] = dict(extra)
+    return obj
 
 
 def _as_bytes(data: bytes | str) -> bytes:
@@ -152,14 +174,17 @@ def _build(cls: type[M], value: Any, path: str, status_code: int | None, data: b
             continue
         _, nested, is_list = entry
         if nested is not None and is_list and isinstance(item, list):
-            item = [
-                _build(nested, element, f"{path}.{key}[{index}]", status_code, data)
-                if isinstance(element, Mapping)
-                else element
-                for index, element in enumerate(item)
-            ]
+            try:
+                # A subtree without unknown fields converts strictly in one call; only a failing one is
+                # rebuilt element by element (which also finds the exact path of a real error).
+                item = msgspec.convert(item, list[nested])  # type: ignore[valid-type]
+            except msgspec.ValidationError:
+                item = [
+                    _build_element(nested, element, f"{path}.{key}[{index}]", status_code, data)
+                    for index, element in enumerate(item)
+                ]
         elif nested is not None and not is_list and isinstance(item, Mapping):
-            item = _build(nested, item, f"{path}.{key}", status_code, data)
+            item = _build_element(nested, item, f"{path}.{key}", status_code, data)
         known[key] = item
     try:
         obj = msgspec.convert(known, cls)
@@ -168,6 +193,15 @@ def _build(cls: type[M], value: Any, path: str, status_code: int | None, data: b
     if extra:
         obj.__dict__[_EXTRA] = extra
     return obj
+
+
+def _build_element(cls: type[M], value: Any, path: str, status_code: int | None, data: bytes | str) -> Any:
+    if not isinstance(value, Mapping):
+        return value  # left for msgspec.convert to reject with its path
+    try:
+        return msgspec.convert(value, cls)
+    except msgspec.ValidationError:
+        return _build(cls, value, path, status_code, data)
 
 
 def _merge_extras(obj: M3terModel, out: dict[str, Any]) -> None:

@@ -51,8 +51,8 @@ class M3terRetry(Retry):
         self._sleep = sleep
         self._async_sleep = async_sleep
 
-    def copy_with(self, **kwargs: Any) -> M3terRetry:
-        new = super().copy_with(**kwargs)
+    def copy_with(self, *args: Any, **kwargs: Any) -> M3terRetry:
+        new = super().copy_with(*args, **kwargs)
         assert isinstance(new, M3terRetry)
         new._sleep = self._sleep
         new._async_sleep = self._async_sleep
@@ -64,7 +64,7 @@ class M3terRetry(Retry):
     def backoff_strategy(self) -> float:
         if self.backoff_factor == 0:
             return 0.0
-        wait = min(self.backoff_factor * (2 ** (self.attempts_made - 1)), BACKOFF_CAP)
+        wait = min(self.backoff_factor * 2.0 ** (self.attempts_made - 1), BACKOFF_CAP)
         return wait * random.uniform(1 - self.backoff_jitter, 1)
 
     def sleep(self, response: httpx.Response | Exception) -> None:

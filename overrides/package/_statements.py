@@ -4,13 +4,13 @@ facades each run the same plans with their own I/O."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
+import msgspec
 
 from ._exceptions import (
     ResponseValidationError,
@@ -126,8 +126,8 @@ def statement_plan(job: StatementJobResponse) -> Plan:
         _url_of(job, "csv")
     job, raw_json = yield from download_plan(job, "json")
     try:
-        document = json.loads(raw_json)
-    except ValueError as exc:
+        document = msgspec.json.decode(raw_json)
+    except msgspec.DecodeError as exc:
         raise ResponseValidationError(f"the JSON statement is not JSON: {exc}", status_code=200) from None
     csv: str | None = None
     if job.include_csv_format is True:

@@ -37,7 +37,9 @@ class StateError(Exception):
 
 
 def _stored_body(body: Mapping[str, Any]) -> str:
-    kept = {key: (_REDACTED_URL if key in VOLATILE_VALUES and value is not None else value) for key, value in body.items()}
+    kept = {
+        key: (_REDACTED_URL if key in VOLATILE_VALUES and value is not None else value) for key, value in body.items()
+    }
     return json.dumps(kept, sort_keys=True, separators=(",", ":"))
 
 

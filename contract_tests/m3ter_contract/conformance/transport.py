@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-TOKEN_PATH = "/oauth/token"
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 MIN_RATE = 1.0
 
 
@@ -97,6 +97,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         await self._limiter.acquire()
         self.sent["POST " + TOKEN_PATH if request.method == "POST" else "GET"] += 1
         response = await self._inner.handle_async_request(request)
+        # Read the body here: the rules need all of it, and the client's auth flow reads ``.content`` of the
+        # token response without reading the stream first (works with mocks, fails on a real socket).
+        await response.aread()
         self.statuses[response.status_code] += 1
         if response.status_code == 429:
             self._limiter.back_off(_retry_after(response))

@@ -32,8 +32,7 @@ LOCK_AUDIT = Rule(
     "bill.lock-audit",
     Severity.ERROR,
     "dtLocked/lockedBy: when and by whom the bill was locked.",
-    "A locked bill carries dtLocked and lockedBy; an unlocked one carries neither; dtLocked is not before "
-    "dtCreated.",
+    "A locked bill carries dtLocked and lockedBy; an unlocked one carries neither; dtLocked is not before dtCreated.",
     BILL,
 )
 
@@ -53,9 +52,7 @@ def check_external_invoice_date(obs: Observation, spec: object) -> Iterator[Find
         )
 
 
-def _audit(
-    obs: Observation, rule: Rule, flag: str, is_set: bool | None, at: str, by: str
-) -> Iterator[Finding]:
+def _audit(obs: Observation, rule: Rule, flag: str, is_set: bool | None, at: str, by: str) -> Iterator[Finding]:
     body = obs.obj
     if is_set is True:
         for key in (at, by):

@@ -24,9 +24,7 @@ def _cell(text: str) -> str:
 
 
 def render() -> str:
-    rows = [
-        f"| `{rule.name}` | {rule.severity} | {_cell(rule.summary)} | {_cell(rule.source)} |" for rule in RULES
-    ]
+    rows = [f"| `{rule.name}` | {rule.severity} | {_cell(rule.summary)} | {_cell(rule.source)} |" for rule in RULES]
     return HEADER + "\n".join(rows) + "\n"
 
 

@@ -83,9 +83,7 @@ def evaluate(observations: Iterable[Observation], spec: Spec | None = None) -> l
 
 
 def rule_table() -> list[dict[str, Any]]:
-    return [
-        {"name": r.name, "severity": str(r.severity), "source": r.source, "summary": r.summary} for r in RULES
-    ]
+    return [{"name": r.name, "severity": str(r.severity), "source": r.source, "summary": r.summary} for r in RULES]
 
 
 __all__ = ["CHECKS", "RULES", "RULES_BY_NAME", "Judge", "evaluate", "pair_findings", "rule_table", "snapshot_findings"]

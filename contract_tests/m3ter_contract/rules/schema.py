@@ -21,7 +21,7 @@ from .spec import Spec
 RESPONSE_JSON = Rule(
     "response.json",
     Severity.ERROR,
-    "Error body: {\"message\": \"...\"}; the 200 body is BillResponse / StatementJobResponse (JSON).",
+    'Error body: {"message": "..."}; the 200 body is BillResponse / StatementJobResponse (JSON).',
     "A 200 response body is a JSON document.",
 )
 SCHEMA_TYPE = Rule(
@@ -121,15 +121,15 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
     if keyword == "required":
         match = _REQUIRED_NAME.match(error.message)
         name = match.group(1) if match else "?"
-        component = spec.component_named(schema) or "the enclosing schema"
-        yield rule.finding(obs, json_path(path, name), f"required property {name!r} of {component} is missing")
+        owner = spec.component_named(schema) or "the enclosing schema"
+        yield rule.finding(obs, json_path(path, name), f"required property {name!r} of {owner} is missing")
     elif keyword == "enum":
         component = spec.component_named(schema)
         where = f"components.schemas.{component}.enum" if component else f"the enum at {path}"
         yield rule.finding(
             obs,
             path,
-            f"{_short(value)} is not a value the spec lists ({', '.join(map(str, error.validator_value))})",
+            f"{_short(value)} is not a value the spec lists ({', '.join(map(str, schema.get('enum', [])))})",
             suggestion=f"add {_short(value)} to {where}",
         )
     elif keyword == "type":
@@ -142,7 +142,11 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
     elif keyword == "minLength":
         yield rule.finding(obs, path, f"{_short(value)} is shorter than minLength {error.validator_value}")
     elif keyword == "maxItems":
-        yield rule.finding(obs, path, f"{len(value)} items where maxItems is {error.validator_value}")
+        yield rule.finding(
+            obs,
+            path,
+            f"{len(value) if isinstance(value, list) else '?'} items where maxItems is {error.validator_value}",
+        )
     else:
         yield rule.finding(obs, path, f"{_short(value)} is not greater than {error.validator_value}")
 

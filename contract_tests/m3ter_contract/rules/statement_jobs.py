@@ -93,7 +93,9 @@ def compare_status(before: Observation, after: Observation) -> Iterator[Finding]
     if old not in _RANK or new not in _RANK or old == new:
         return
     if old in TERMINAL:
-        yield TERMINAL_FINAL.finding(after, "$.statementJobStatus", f"the job was {old}, a final state, and is now {new}")
+        yield TERMINAL_FINAL.finding(
+            after, "$.statementJobStatus", f"the job was {old}, a final state, and is now {new}"
+        )
     elif _RANK[new] < _RANK[old]:
         yield TRANSITION.finding(after, "$.statementJobStatus", f"{old} -> {new} goes backwards")
 

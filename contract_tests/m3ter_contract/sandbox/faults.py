@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from .clock import iso_datetime
 from .messages import Response, error
-from .model import SandboxError
+from .model import Bill, SandboxError, StatementJob
 from .state import SandboxState
 
 Operation = Literal["GenerateToken", "GetBill", "GetStatementJob", "GetStatement"]
@@ -77,7 +78,9 @@ class FaultRegistry:
     def mutates(self, entity_id: str) -> bool:
         return any(m.entity_id is None or m.entity_id == entity_id for m in self._mutations)
 
-    def _take(self, kinds: tuple[TransportKind, ...], operation: Operation, entity_id: str | None) -> list[TransportFault]:
+    def _take(
+        self, kinds: tuple[TransportKind, ...], operation: Operation, entity_id: str | None
+    ) -> list[TransportFault]:
         taken: list[TransportFault] = []
         with self._lock:
             for fault in list(self._transport):
@@ -360,7 +363,6 @@ class FaultPresets:
     def wrong_external_invoice_date(self, bill_id: str) -> None:
         """Rule `external-invoice-date`: the date the other Organization setting would give."""
         self._bill(bill_id)
-        from datetime import date, timedelta
 
         def fn(body: dict[str, Any]) -> dict[str, Any]:
             end = date.fromisoformat(body["endDate"])
@@ -406,7 +408,6 @@ class FaultPresets:
     def period_inconsistent(self, bill_id: str) -> None:
         """Rule `period`: an endDate (and endDateTimeUTC) that does not match the billing frequency."""
         self._bill(bill_id)
-        from datetime import date, timedelta
 
         def fn(body: dict[str, Any]) -> dict[str, Any]:
             end = date.fromisoformat(body["startDate"]) + timedelta(days=10)
@@ -422,13 +423,13 @@ class FaultPresets:
         if entity_id not in self._state.bills and entity_id not in self._state.jobs:
             raise SandboxError(f"unknown entity {entity_id!r}")
 
-    def _bill(self, bill_id: str) -> Any:
+    def _bill(self, bill_id: str) -> Bill:
         return self._state.bill(bill_id)
 
-    def _job(self, job_id: str) -> Any:
+    def _job(self, job_id: str) -> StatementJob:
         return self._state.job(job_id)
 
-    def _ensure_complete(self, job_id: str) -> Any:
+    def _ensure_complete(self, job_id: str) -> StatementJob:
         job = self._state.job(job_id)
         if not job.terminal:
             self._state.finish_job(job_id, "COMPLETE")
@@ -446,8 +447,6 @@ def _drop(key: str) -> Mutator:
 
 
 def _later(stamp: str) -> str:
-    from datetime import datetime
-
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     return iso_datetime(moment.timestamp() + 1)
 

@@ -144,7 +144,9 @@ class SandboxState:
         with self.lock:
             bill = self.bill(bill_id)
             if bill.locked or bill.status == "APPROVED":
-                raise SandboxError(f"bill {bill_id} is {'locked' if bill.locked else 'approved'}; it cannot be recalculated")
+                raise SandboxError(
+                    f"bill {bill_id} is {'locked' if bill.locked else 'approved'}; it cannot be recalculated"
+                )
             when = self._at(at)
             items, total = recalculated_items(bill.wire, f"{bill.id}:{bill.version}")
             changes: dict[str, Any] = {"lineItems": items, "billTotal": total, "lastCalculatedDate": iso_datetime(when)}
@@ -330,9 +332,17 @@ class SandboxState:
             expires = int(params["X-Amz-Expires"][0])
             signature = params["X-Amz-Signature"][0]
         except (KeyError, IndexError, ValueError):
-            return 403, "AccessDenied", "Query-string authentication requires the Signature, Expires and Date parameters"
+            return (
+                403,
+                "AccessDenied",
+                "Query-string authentication requires the Signature, Expires and Date parameters",
+            )
         if not hmac.compare_digest(signature, self._signature(path, stamp, expires)):
-            return 403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."
+            return (
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
         issued = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
         if self.clock.now() >= issued + expires:
             return 403, "AccessDenied", "Request has expired"

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-
 from m3ter_billing import AsyncM3terBilling, M3terBilling
 
 BASE_URL = "https://api.m3ter.test"
@@ -67,11 +66,11 @@ def bill_body(bill_id: str = "bill-1", **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def router() -> Iterator[respx.Router]:
+def router() -> respx.Router:
     """A respx router on BASE_URL with the token route (named "token") already served."""
     mock = respx.Router(base_url=BASE_URL, assert_all_mocked=True)
     mock.post("/oauth/token", name="token").respond(200, json=token_body())
-    yield mock
+    return mock
 
 
 @pytest.fixture

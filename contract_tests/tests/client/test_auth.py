@@ -13,7 +13,6 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
-
 from m3ter_billing import AuthenticationError, InternalServerError, PermissionDeniedError
 
 from .support import (
@@ -76,7 +75,9 @@ def test_one_token_request_over_100_calls(router: respx.Router, make_client: Cli
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in api_calls(router))
 
 
-async def test_one_token_request_over_100_async_calls(router: respx.Router, make_async_client: AsyncClientFactory) -> None:
+async def test_one_token_request_over_100_async_calls(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
     route = _serve_bill(router)
     client = make_async_client()
     for _ in range(100):
@@ -127,9 +128,7 @@ def test_one_token_request_under_50_threads_at_expiry(
     assert {r.headers["Authorization"] for r in last_51} == {f"Bearer {issued[1]}"}
 
 
-def test_one_token_request_under_50_threads_from_cold(
-    router: respx.Router, make_client: ClientFactory
-) -> None:
+def test_one_token_request_under_50_threads_from_cold(router: respx.Router, make_client: ClientFactory) -> None:
     _serve_bill(router)
     issued = _numbered_tokens(router, delay=0.02)
     client = make_client()
@@ -214,6 +213,24 @@ async def test_async_refresh_once_and_retry_once_on_401_and_403(
     assert (await client.bills.retrieve("bill-1")).id == "bill-1"
     assert len(issued) == 2
     assert route.call_count == 2
+
+
+def test_one_refresh_when_50_threads_get_403_together(router: respx.Router, make_client: ClientFactory) -> None:
+    issued = _numbered_tokens(router, delay=0.01)
+    gate = threading.Barrier(50)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == f"Bearer {issued[0]}":
+            gate.wait(timeout=10)  # all 50 hold the old token before any is answered
+            return httpx.Response(403, json={"message": "token expired"})
+        return httpx.Response(200, json=bill_body())
+
+    router.get(BILL_PATH).mock(side_effect=handle)
+    client = make_client()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda _: client.bills.retrieve("bill-1").id, range(50)))
+    assert results == ["bill-1"] * 50
+    assert len(issued) == 2
 
 
 def test_second_403_raises_permission_denied(router: respx.Router, make_client: ClientFactory) -> None:

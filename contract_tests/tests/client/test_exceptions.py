@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import respx
-
 from m3ter_billing import (
     APIConnectionError,
     APIStatusError,
@@ -134,8 +134,6 @@ def test_2xx_with_unparseable_body_names_the_field_path(
 
 
 def test_connection_error_is_typed(router: respx.Router, make_client: ClientFactory) -> None:
-    import httpx
-
     router.get(BILL_PATH).mock(side_effect=httpx.RemoteProtocolError("peer closed"))
     with pytest.raises(APIConnectionError) as info:
         make_client(max_retries=0).bills.retrieve("bill-1")
@@ -163,7 +161,27 @@ def test_exception_hierarchy() -> None:
     assert issubclass(APITimeoutError, APIConnectionError)
     assert issubclass(ConfigurationError, ValueError)
     assert issubclass(InvalidParameterError, ValueError)
-    for cls in (StatementDownloadError, StatementJobTimeoutError, StatementNotReadyError):
-        assert issubclass(cls, StatementError)
+    for statement_error in (StatementDownloadError, StatementJobTimeoutError, StatementNotReadyError):
+        assert issubclass(statement_error, StatementError)
     for cls in (APIConnectionError, APIStatusError, ResponseValidationError, StatementError, ConfigurationError):
         assert issubclass(cls, M3terError)
+
+
+def _not_gzip(request: httpx.Request) -> httpx.Response:
+    """A body that does not match its Content-Encoding (decoded only when the client reads it)."""
+    return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"this is not gzip"))
+
+
+def test_undecodable_response_encoding_is_typed(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).mock(side_effect=_not_gzip)
+    with pytest.raises(M3terError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert isinstance(info.value, APIConnectionError)
+
+
+async def test_async_undecodable_response_encoding_is_typed(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(BILL_PATH).mock(side_effect=_not_gzip)
+    with pytest.raises(APIConnectionError):
+        await make_async_client().bills.retrieve("bill-1")

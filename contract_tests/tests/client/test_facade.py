@@ -6,10 +6,9 @@ import inspect
 from typing import Any
 
 import httpx
+import m3ter_billing
 import pytest
 import respx
-
-import m3ter_billing
 from m3ter_billing import AsyncM3terBilling, ConfigurationError, M3terBilling, Response
 
 from .support import (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
+import pickle
 from typing import Any
 
 import msgspec
 import pytest
-
 from m3ter_billing import (
     UNSET,
     BillLineItem,
@@ -274,3 +275,31 @@ def test_models_are_msgspec_structs_encoding_wire_names() -> None:
 def test_repr_shows_only_set_fields() -> None:
     job = StatementJobResponse.from_json(b'{"id": "j", "version": 2}')
     assert repr(job) == "StatementJobResponse(id='j', version=2)"
+
+
+def _with_extras() -> BillResponse:
+    body = full_bill(newTop={"a": [1]}, lineItems=[{**LINE_ITEM, "newItemField": 2, "lineItemType": "NEW_TYPE"}])
+    return BillResponse.from_json(json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.copy, copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))],  # noqa: S301
+    ids=["copy", "deepcopy", "pickle"],
+)
+def test_copies_and_pickles_keep_unknown_fields(duplicate: Any) -> None:
+    bill = _with_extras()
+    again = duplicate(bill)
+    assert type(again) is BillResponse
+    assert again.to_dict() == bill.to_dict()
+    assert again.additional_properties == {"newTop": {"a": [1]}}
+    assert isinstance(again.line_items, list)
+    assert again.line_items[0].additional_properties == {"newItemField": 2}
+    assert again.line_items[0].line_item_type.is_known is False
+
+
+def test_deepcopy_does_not_share_unknown_values() -> None:
+    bill = _with_extras()
+    again = copy.deepcopy(bill)
+    again.additional_properties["newTop"]["a"].append(2)
+    assert bill.additional_properties == {"newTop": {"a": [1]}}

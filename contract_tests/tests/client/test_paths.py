@@ -7,7 +7,6 @@ from urllib.parse import unquote
 import httpx
 import pytest
 import respx
-
 from m3ter_billing import InvalidParameterError
 from m3ter_billing._paths import path_segment
 
@@ -142,7 +141,9 @@ def test_additional_is_one_comma_joined_value(
     assert request.url.path == f"/organizations/{ORG_ID}/bills/bill-1"
 
 
-async def test_async_additional(router: respx.Router, catch_all: respx.Route, make_async_client: AsyncClientFactory) -> None:
+async def test_async_additional(
+    router: respx.Router, catch_all: respx.Route, make_async_client: AsyncClientFactory
+) -> None:
     await make_async_client().bills.retrieve("bill-1", additional=["a", "b"])
     (request,) = api_calls(router)
     assert request.url.query == b"additional=a%2Cb"

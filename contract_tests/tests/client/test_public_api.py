@@ -76,7 +76,9 @@ def test_package_is_typed() -> None:
 
 def test_generated_package_depends_on_exactly_httpx_httpx_retries_and_msgspec() -> None:
     project = tomllib.loads((ROOT / "generated" / "pyproject.toml").read_text())["project"]
-    names = sorted(dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for dep in project["dependencies"])
+    names = sorted(
+        dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for dep in project["dependencies"]
+    )
     assert names == ["httpx", "httpx-retries", "msgspec"]
     assert project.get("optional-dependencies", {}) == {}
 
@@ -88,7 +90,7 @@ def test_importing_the_package_pulls_in_nothing_from_the_harness() -> None:
         f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r});"
         "print(','.join(bad))"
     )
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT / "generated"
     )
     assert result.stdout.strip() == ""

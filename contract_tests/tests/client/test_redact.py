@@ -9,7 +9,6 @@ from collections.abc import Iterable
 import httpx
 import pytest
 import respx
-
 from m3ter_billing import (
     APIConnectionError,
     PermissionDeniedError,
@@ -47,7 +46,10 @@ def _busy_router(router: respx.Router) -> None:
     job = job_body(includeCsvFormat=True, presignedJsonStatementUrl=JSON_URL, presignedCsvStatementUrl=CSV_URL)
     router.get(JOB_PATH).mock(side_effect=[httpx.Response(503), httpx.Response(200, json=job)])
     router.get(BILL_PATH).mock(
-        side_effect=[httpx.Response(403, json={"message": f"Token {TOKEN} expired"}), httpx.Response(200, json=bill_body())]
+        side_effect=[
+            httpx.Response(403, json={"message": f"Token {TOKEN} expired"}),
+            httpx.Response(200, json=bill_body()),
+        ]
     )
     router.get(JSON_URL).mock(side_effect=[httpx.Response(500), httpx.Response(200, json={"lines": []})])
     router.get(CSV_URL).respond(200, text="a,b\n1,2\n")

@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-
 from m3ter_billing import (
     Statement,
     StatementDownloadError,
@@ -38,7 +37,9 @@ CSV_TEXT = "description,amount\nAPI calls,12.5\n"
 
 
 def complete(**extra: Any) -> dict[str, Any]:
-    return job_body(**{"status": "COMPLETE", "presignedJsonStatementUrl": JSON_URL, "jsonStatementStatus": "LATEST", **extra})
+    return job_body(
+        **{"status": "COMPLETE", "presignedJsonStatementUrl": JSON_URL, "jsonStatementStatus": "LATEST", **extra}
+    )
 
 
 def with_csv(json_url: str = JSON_URL, csv_url: str = CSV_URL) -> dict[str, Any]:
@@ -65,7 +66,9 @@ def wait_client(make_client: ClientFactory, clock: FakeClock) -> Any:
 
 def test_wait_polls_with_backoff_until_complete(router: respx.Router, wait_client: Any) -> None:
     client, sleeps = wait_client
-    route = router.get(JOB_PATH).mock(side_effect=_progress("PENDING", "PENDING", "RUNNING", "RUNNING", last=complete()))
+    route = router.get(JOB_PATH).mock(
+        side_effect=_progress("PENDING", "PENDING", "RUNNING", "RUNNING", last=complete())
+    )
     job = client.statement_jobs.wait("job-1")
     assert job.statement_job_status == StatementJobStatus.COMPLETE
     assert route.call_count == 5
@@ -116,7 +119,9 @@ async def test_async_wait(router: respx.Router, make_async_client: AsyncClientFa
     assert sleeps.calls == [1.0, 2.0]
 
 
-async def test_async_wait_times_out(router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock) -> None:
+async def test_async_wait_times_out(
+    router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock
+) -> None:
     client = make_async_client(clock=clock, sleep=AsyncSleepRecorder(clock))
     router.get(JOB_PATH).respond(200, json=job_body(status="PENDING"))
     with pytest.raises(StatementJobTimeoutError):
@@ -208,7 +213,9 @@ def test_download_server_error_is_retried_then_raises(
 
 
 @pytest.mark.parametrize("status", ["PENDING", "RUNNING", "FAILED"])
-def test_download_of_an_unfinished_job_is_refused(router: respx.Router, make_client: ClientFactory, status: str) -> None:
+def test_download_of_an_unfinished_job_is_refused(
+    router: respx.Router, make_client: ClientFactory, status: str
+) -> None:
     with pytest.raises(StatementNotReadyError):
         make_client().statement_jobs.download(_job(job_body(status=status)))
     assert len(router.calls) == 0
@@ -238,6 +245,16 @@ async def test_async_download_failure(router: respx.Router, make_async_client: A
     router.get(JOB_PATH).respond(200, json=complete())
     with pytest.raises(StatementDownloadError):
         await make_async_client().statement_jobs.download(_job(complete()))
+
+
+def test_statement_that_is_not_json_raises_response_validation_error(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    from m3ter_billing import ResponseValidationError
+
+    router.get(JSON_URL).respond(200, text="<html>not json</html>")
+    with pytest.raises(ResponseValidationError):
+        make_client().statement_jobs.download(_job(complete()))
 
 
 def test_statement_repr_is_short(router: respx.Router, make_client: ClientFactory) -> None:

@@ -24,10 +24,6 @@ def _get_kwargs(
         _kwargs["data"] = body.to_dict()
 
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    if isinstance(body, BearerAccessTokenRequest):
-        _kwargs["json"] = body.to_dict()
-
-        headers["Content-Type"] = "application/json"
     _kwargs["headers"] = headers
     return _kwargs
 

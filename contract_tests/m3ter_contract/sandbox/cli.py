@@ -1,0 +1,73 @@
+"""``m3ter-sandbox serve``: the HTTP sandbox on 127.0.0.1, printing where it is and how to log in."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .core import Sandbox
+from .server import bind, make_server
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="m3ter-sandbox", description="A stateful m3ter billing API sandbox.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the sandbox over HTTP until interrupted")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)")
+    serve.add_argument("--seed", type=int, default=0, help="seed for ids and bill content (default 0)")
+    serve.add_argument(
+        "--rate-limit",
+        type=int,
+        default=50,
+        help="requests per second per Organization before 429 (m3ter: 50); 0 disables the limit",
+    )
+    serve.add_argument("--url-lifetime", type=float, default=3600.0, help="presigned URL lifetime in seconds")
+    serve.add_argument(
+        "--large-bill-line-items", type=int, default=2000, help="line items of the seeded large bill (default 2000)"
+    )
+    serve.add_argument("--json", action="store_true", help="print the details as one JSON line")
+    serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    sandbox = Sandbox(
+        seed=args.seed,
+        rate_limit=args.rate_limit or None,
+        url_lifetime=args.url_lifetime,
+        large_bill_line_items=args.large_bill_line_items,
+    )
+    sock = bind(args.host, args.port)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    details = {"url": url, **sandbox.summary()}
+    if args.json:
+        details["rate_limit"] = sandbox.rate_limit
+        print(json.dumps(details), flush=True)
+    else:
+        # Deliberately prints the credentials: they only open this local sandbox.
+        print(f"m3ter sandbox serving at {url} (seed {args.seed})")
+        print(f"  org_id       {details['org_id']}")
+        print(f"  api_key      {details['api_key']}")
+        print(f"  api_secret   {details['api_secret']}")
+        limit = f"{sandbox.rate_limit} requests/s per Organization" if sandbox.rate_limit else "disabled"
+        print(f"  rate limit   {limit}")
+        print("  bills        " + "\n               ".join(details["bill_ids"]))
+        print("  statement jobs " + "\n                 ".join(details["statement_job_ids"]))
+        print("Press Ctrl+C to stop.", flush=True)
+    server = make_server(sandbox, log_level=args.log_level)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # pragma: no cover - uvicorn handles SIGINT itself
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

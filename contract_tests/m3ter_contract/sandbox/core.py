@@ -1,0 +1,251 @@
+"""`Sandbox`: one stateful m3ter Organization world (seeded), its API handler, its faults, and the ways to
+serve it (respx router in-process, ASGI app, HTTP server in a thread)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from .api import RequestRecord, SandboxAPI
+from .clock import Clock, ManualClock, SystemClock
+from .data import new_id
+from .faults import FaultPresets, FaultRegistry
+from .messages import Request, Response
+from .model import JobOutcome, SandboxError
+from .seed import Credentials, Seeded, seed_state
+from .state import SandboxState
+
+if TYPE_CHECKING:
+    import respx
+
+    from .asgi import SandboxASGI
+    from .server import SandboxServer
+
+DEFAULT_BASE_URL = "https://api.m3ter.com"
+
+
+class Sandbox:
+    """A stateful, seeded m3ter sandbox.
+
+    - ``seed`` fixes every id and all bill content; ``clock`` (default the wall clock; tests pass a
+      :class:`ManualClock`) drives job lifecycles, token and URL expiry and the rate-limit windows.
+    - ``rate_limit``: requests per second per Organization before 429 (m3ter: 50); None disables it.
+    - ``url_lifetime``: seconds a presigned statement URL lives; reading a COMPLETE job whose URLs have
+      expired renews them (a change, so its version goes up) unless ``refresh_expired_urls`` is False.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        clock: Clock | None = None,
+        rate_limit: int | None = 50,
+        url_lifetime: float = 3600.0,
+        token_lifetime: int = 18_000,
+        refresh_expired_urls: bool = True,
+        large_bill_line_items: int = 2_000,
+        job_pending_seconds: float = 2.0,
+        job_running_seconds: float = 5.0,
+        api_secret: str | None = None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.seed = seed
+        self.state = SandboxState(
+            self.clock,
+            url_lifetime=url_lifetime,
+            token_lifetime=token_lifetime,
+            refresh_expired_urls=refresh_expired_urls,
+        )
+        self.seeded: Seeded = seed_state(
+            self.state,
+            seed=seed,
+            large_bill_line_items=large_bill_line_items,
+            job_pending_seconds=job_pending_seconds,
+            job_running_seconds=job_running_seconds,
+            api_secret=api_secret,
+        )
+        self._registry = FaultRegistry()
+        self.faults = FaultPresets(self._registry, self.state)
+        self.api = SandboxAPI(self.state, self._registry, rate_limit=rate_limit)
+        self._id_counter = 0
+
+    def __repr__(self) -> str:
+        return f"Sandbox(seed={self.seed}, org_id={self.org_id!r}, clock={self.clock!r})"
+
+    # ---- what was seeded ----------------------------------------------------------------------------------
+
+    @property
+    def org_id(self) -> str:
+        """The primary Organization (FIRST_DAY_OF_NEXT_PERIOD, billPrefix ``INV-``)."""
+        return self.seeded.org_id
+
+    @property
+    def credentials(self) -> Credentials:
+        """The primary Organization's service user."""
+        return self.seeded.credentials[0]
+
+    @property
+    def bill_ids(self) -> list[str]:
+        """The primary Organization's bills."""
+        return [bill.id for bill in self.state.org_bills(self.org_id)]
+
+    @property
+    def statement_job_ids(self) -> list[str]:
+        """The primary Organization's statement jobs."""
+        return [job.id for job in self.state.jobs.values() if job.org_id == self.org_id]
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The last 1,000 requests the sandbox answered (no headers or bodies)."""
+        return list(self.api.log)
+
+    @property
+    def rate_limit(self) -> int | None:
+        return self.api.limiter.limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: int | None) -> None:
+        self.api.limiter.limit = value
+
+    def summary(self) -> dict[str, Any]:
+        """What ``m3ter-sandbox serve --json`` prints (minus the URL): ids and the primary credentials."""
+        return {
+            "org_id": self.org_id,
+            "api_key": self.credentials.api_key,
+            "api_secret": self.credentials.api_secret,
+            "bill_ids": self.bill_ids,
+            "statement_job_ids": self.statement_job_ids,
+        }
+
+    # ---- handling -----------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request (what both adapters call)."""
+        return self.api.handle(request)
+
+    def issue_token(self, org_id: str | None = None) -> str:
+        """A fresh bearer token for an Organization's service user, without the token call."""
+        org = org_id or self.org_id
+        for creds in self.seeded.credentials:
+            if creds.org_id == org:
+                token = self.state.issue_token(creds.api_key, creds.api_secret)
+                assert token is not None
+                return token.value
+        raise SandboxError(f"unknown organization {org!r}")
+
+    def bill(self, bill_id: str) -> dict[str, Any]:
+        """A copy of the bill as the API would serve it."""
+        with self.state.lock:
+            data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self.state.bill(bill_id).wire))
+            return data
+
+    def statement_job(self, job_id: str) -> dict[str, Any]:
+        """A copy of the job's stored fields (after advancing it to now; URLs are not included)."""
+        with self.state.lock:
+            job = self.state.job(job_id)
+            self.state.sync_job(job)
+            data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(job.wire))
+            return data
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Move a ManualClock forward."""
+        if not isinstance(self.clock, ManualClock):
+            raise SandboxError("advance() needs a ManualClock")
+        self.clock.advance(seconds)
+
+    def approve_bill(self, bill_id: str, by: str | None = None) -> None:
+        self.state.approve_bill(bill_id, by or self.seeded.approver_id)
+
+    def lock_bill(self, bill_id: str, by: str | None = None) -> None:
+        self.state.lock_bill(bill_id, by or self.seeded.approver_id)
+
+    def recalculate_bill(self, bill_id: str, by: str | None = None) -> None:
+        self.state.recalculate_bill(bill_id, by or self._service_user(bill_id))
+
+    def invalidate_statements(self, bill_id: str, by: str | None = None) -> None:
+        self.state.invalidate_statements(bill_id, by or self._service_user(bill_id))
+
+    def create_statement_job(
+        self,
+        bill_id: str,
+        *,
+        include_csv: bool = False,
+        meter_ids: Sequence[str] | None = None,
+        pending_for: float | None = 2.0,
+        running_for: float | None = 5.0,
+        outcome: JobOutcome = "COMPLETE",
+    ) -> str:
+        """A new PENDING job for the bill; None for ``pending_for``/``running_for`` waits for explicit calls."""
+        self._id_counter += 1
+        import random
+
+        job_id = new_id(random.Random(f"{self.seed}:job:{self._id_counter}"))
+        job = self.state.create_statement_job(
+            job_id,
+            bill_id,
+            self._service_user(bill_id),
+            include_csv=include_csv,
+            meter_ids=meter_ids,
+            pending_for=pending_for,
+            running_for=running_for,
+            outcome=outcome,
+        )
+        return job.id
+
+    def advance_job(self, job_id: str) -> str:
+        """One lifecycle step now (PENDING → RUNNING → planned outcome); returns the new status."""
+        return self.state.advance_job(job_id).status
+
+    def start_job(self, job_id: str) -> None:
+        self.state.start_job(job_id)
+
+    def complete_job(self, job_id: str) -> None:
+        self.state.finish_job(job_id, "COMPLETE")
+
+    def fail_job(self, job_id: str) -> None:
+        self.state.finish_job(job_id, "FAILED")
+
+    def cancel_job(self, job_id: str) -> None:
+        self.state.finish_job(job_id, "CANCELLED")
+
+    def _service_user(self, bill_id: str) -> str:
+        org_id = self.state.bill(bill_id).org_id
+        user = next(user for user in self.state.users.values() if user.org_id == org_id)
+        return user.id
+
+    # ---- faults -------------------------------------------------------------------------------------------
+
+    def mutate_responses(
+        self, entity_id: str | None, fn: Callable[[dict[str, Any]], dict[str, Any]], *, count: int | None = None
+    ) -> None:
+        """Every later 200 JSON body served for ``entity_id`` (None: every bill and job) passes through
+        ``fn`` (it gets a fresh copy it may change in place) — ``count`` responses, or forever when None."""
+        self._registry.add_mutation(entity_id, fn, count)
+
+    def clear_faults(self) -> None:
+        self._registry.clear()
+
+    # ---- serving ------------------------------------------------------------------------------------------
+
+    def asgi_app(self) -> SandboxASGI:
+        from .asgi import SandboxASGI
+
+        return SandboxASGI(self)
+
+    def respx_router(self, base_url: str = DEFAULT_BASE_URL) -> respx.MockRouter:
+        from .respx_adapter import respx_router
+
+        return respx_router(self, base_url)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
+        """Start the HTTP sandbox in a background thread (stop it with ``.stop()`` or a ``with`` block)."""
+        from .server import SandboxServer
+
+        return SandboxServer(self, host=host, port=port).start()
+
+
+__all__ = ["DEFAULT_BASE_URL", "Sandbox"]

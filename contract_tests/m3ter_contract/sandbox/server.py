@@ -1,0 +1,105 @@
+"""The HTTP sandbox on a real server (uvicorn) in a background thread: for tests and for the conformance
+check's embedded default. Binds its own socket, so port 0 gives a free port known before serving."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from .core import Sandbox
+
+
+class SandboxServer:
+    """``SandboxServer(sandbox).start()`` serves on ``host``:``port`` (0: a free port) until ``stop()``;
+    also a context manager. ``url`` is the base URL to give clients."""
+
+    def __init__(self, sandbox: Sandbox | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sandbox = sandbox if sandbox is not None else Sandbox()
+        self.host = host
+        self._requested_port = port
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError("the server is not started")
+        port: int = self._socket.getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> SandboxServer:
+        if self._thread is not None:
+            raise RuntimeError("the server is already started")
+        self._socket = bind(self.host, self._requested_port)
+        self._server = make_server(self.sandbox)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="m3ter-sandbox", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the sandbox server did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._socket is not None:
+            self._socket.close()
+        self._thread = None
+        self._server = None
+        self._socket = None
+
+    def __enter__(self) -> SandboxServer:
+        return self if self._thread is not None else self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._socket is not None else "stopped"
+        return f"SandboxServer({where})"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    # Listening at once: a client told the URL before the server loop runs waits in the backlog.
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(sandbox: Sandbox, *, log_level: str = "warning") -> uvicorn.Server:
+    config = uvicorn.Config(
+        sandbox.asgi_app(),
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        server_header=False,
+        date_header=False,
+    )
+    return uvicorn.Server(config)
+
+
+__all__ = ["SandboxServer", "bind", "make_server"]

@@ -1,0 +1,94 @@
+"""The rules on hand-made observations: both externalInvoiceDate settings, drift suggestions, the registry."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from m3ter_contract.rules import RULES, EntityKind, Observation, Spec, evaluate
+from m3ter_contract.rules import doc as rules_doc
+from m3ter_contract.rules.spec import KNOWN_KEYWORDS, top_level_keywords
+from m3ter_contract.rules.versioning import content_view
+from m3ter_contract.sandbox import Sandbox
+
+
+def _bill(sandbox: Sandbox, name: str) -> tuple[str, dict[str, object]]:
+    bill_id = sandbox.seeded.bills[name]
+    org = next(o for o in sandbox.state.orgs if any(b.id == bill_id for b in sandbox.state.org_bills(o)))
+    return org, sandbox.bill(bill_id)
+
+
+def test_both_external_invoice_date_settings_pass_and_a_day_off_fails(sandbox: Sandbox, spec: Spec) -> None:
+    for name in ("monthly", "arrears_monthly", "arrears_weekly", "quarterly"):
+        org, body = _bill(sandbox, name)
+        obs = Observation(EntityKind.BILL, str(body["id"]), org, body)
+        assert evaluate([obs], spec) == [], name
+    org, body = _bill(sandbox, "arrears_monthly")
+    assert body["externalInvoiceDate"] == "2023-09-30"  # LAST_DAY_OF_ARREARS for September 2023
+    broken = {**body, "externalInvoiceDate": "2023-09-29"}
+    findings = evaluate([Observation(EntityKind.BILL, str(body["id"]), org, broken)], spec)
+    assert [(f.rule, f.path) for f in findings] == [("bill.external-invoice-date", "$.externalInvoiceDate")]
+    assert "2023-10-01 (FIRST_DAY_OF_NEXT_PERIOD)" in findings[0].message
+    assert "2023-09-30 (LAST_DAY_OF_ARREARS)" in findings[0].message
+
+
+def test_drift_findings_carry_a_suggested_spec_change(sandbox: Sandbox, spec: Spec) -> None:
+    org, body = _bill(sandbox, "monthly")
+    body = copy.deepcopy(body)
+    body["taxTotal"] = 12.5
+    body["lineItems"][0]["lineItemType"] = "CARBON_OFFSET"
+    findings = {f.rule: f for f in evaluate([Observation(EntityKind.BILL, str(body["id"]), org, body)], spec)}
+    assert set(findings) == {"drift.unknown-field", "schema.enum"}
+    field = findings["drift.unknown-field"]
+    assert (field.severity, field.path) == ("warning", "$.taxTotal")
+    assert field.suggestion == "add `taxTotal: {type: number}` to components.schemas.BillResponse.properties"
+    enum = findings["schema.enum"]
+    assert (enum.severity, enum.path) == ("error", "$.lineItems[0].lineItemType")
+    assert enum.suggestion == 'add "CARBON_OFFSET" to components.schemas.LineItemType.enum'
+
+
+def test_null_is_a_type_error_not_an_absent_field(spec: Spec) -> None:
+    body = {"id": "j1", "statementJobStatus": "PENDING", "presignedJsonStatementUrl": None}
+    findings = evaluate([Observation(EntityKind.STATEMENT_JOB, "j1", "org", body)], spec)
+    assert [(f.rule, f.path) for f in findings] == [("schema.type", "$.presignedJsonStatementUrl")]
+    assert "absent" in findings[0].message
+
+
+def test_presigned_urls_are_compared_by_presence_only() -> None:
+    before = {"version": 3, "presignedJsonStatementUrl": "https://b/s.json?X-Amz-Signature=a"}
+    after = {"version": 3, "presignedJsonStatementUrl": "https://b/s.json?X-Amz-Signature=b"}
+    assert content_view(before) == content_view(after)
+    assert content_view(before) != content_view({"version": 3})
+
+
+def test_the_schema_rules_name_every_keyword_the_spec_uses(spec: Spec) -> None:
+    validation = top_level_keywords(spec.components) - {
+        "$ref",
+        "properties",
+        "items",
+        "additionalProperties",
+        "x-m3ter-rule",
+    }
+    assert validation <= KNOWN_KEYWORDS
+
+
+def test_every_rule_has_a_source_sentence_and_a_unique_name() -> None:
+    names = [rule.name for rule in RULES]
+    assert len(names) == len(set(names)) >= 25
+    for rule in RULES:
+        assert rule.source.strip() and rule.summary.strip(), rule.name
+        assert rule.severity in ("error", "warning")
+
+
+def test_docs_rules_table_is_up_to_date() -> None:
+    path = Path(__file__).resolve().parents[3] / "docs" / "RULES.md"
+    assert path.read_text(encoding="utf-8") == rules_doc.render(), "run: python -m m3ter_contract.rules.doc"
+    assert rules_doc.main(["--check", str(path)]) == 0
+
+
+def test_doc_check_fails_on_a_stale_file(tmp_path: Path) -> None:
+    stale = tmp_path / "RULES.md"
+    stale.write_text("# old\n", encoding="utf-8")
+    assert rules_doc.main(["--check", str(stale)]) == 1
+    assert rules_doc.main([str(stale)]) == 0
+    assert rules_doc.main(["--check", str(stale)]) == 0

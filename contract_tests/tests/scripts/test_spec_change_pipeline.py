@@ -1,0 +1,229 @@
+"""scripts/spec_change.py end to end, on a temporary copy of the repo with the spec edited in each way.
+
+The copy (spec/, overrides/, scripts/, generated/, pyproject.toml) is a fresh git repository whose first
+commit is the base revision; each case edits the working tree's spec and checks the pipeline's verdict.
+Three cases run the full regeneration; the others classify only (--no-regenerate).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .support import ROOT
+
+Doc = dict[str, Any]
+SPEC = Path("spec") / "m3ter-billing.yaml"
+
+
+GIT = shutil.which("git") or "git"
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        [GIT, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("template") / "repo"
+    repo.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ruff_cache", ".mypy_cache")
+    for name in ("spec", "overrides", "scripts", "generated"):
+        shutil.copytree(ROOT / name, repo / name, ignore=ignore)
+    shutil.copyfile(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "base")
+    return repo
+
+
+@pytest.fixture
+def repo(template: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "repo"
+    shutil.copytree(template, copy, symlinks=True)
+    return copy
+
+
+def _edit(repo: Path, change: Callable[[Doc], object]) -> None:
+    doc = yaml.safe_load((repo / SPEC).read_text())
+    change(doc)
+    (repo / SPEC).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
+
+
+def _run(repo: Path, *args: str) -> tuple[int, Doc, str]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "scripts" / "spec_change.py"),
+            "--no-bootstrap",
+            "--base",
+            "HEAD",
+            "--report-dir",
+            str(repo / "report"),
+            *args,
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report_path = repo / "report" / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    return result.returncode, report, result.stdout + result.stderr
+
+
+def schemas(doc: Doc) -> Doc:
+    found: Doc = doc["components"]["schemas"]
+    return found
+
+
+def bill(doc: Doc) -> Doc:
+    found: Doc = schemas(doc)["BillResponse"]
+    return found
+
+
+EDITS: dict[str, tuple[Callable[[Doc], object], str, int, set[str]]] = {
+    "new-optional-field": (
+        lambda d: bill(d)["properties"].__setitem__("invoiceNote", {"type": "integer", "description": "A note."}),
+        "compatible",
+        0,
+        {"property-added-optional"},
+    ),
+    "new-enum-value": (
+        lambda d: schemas(d)["BillStatus"]["enum"].append("VOID"),
+        "announced",
+        0,
+        {"enum-value-added"},
+    ),
+    "removed-enum-value": (
+        lambda d: schemas(d)["LineItemType"]["enum"].remove("AD_HOC"),
+        "breaking",
+        1,
+        {"enum-value-removed"},
+    ),
+    "type-change": (
+        lambda d: bill(d)["properties"]["billTotal"].__setitem__("type", "string"),
+        "breaking",
+        1,
+        {"type-changed"},
+    ),
+    "newly-required": (
+        lambda d: bill(d)["required"].append("accountId"),
+        "breaking",
+        1,
+        {"property-became-required"},
+    ),
+    "removed-field": (
+        lambda d: bill(d)["properties"].pop("locked"),
+        "breaking",
+        1,
+        {"property-removed"},
+    ),
+    "doc-change": (
+        lambda d: bill(d)["properties"]["billTotal"].__setitem__("description", "The total, in the Bill currency."),
+        "compatible",
+        0,
+        {"doc-changed"},
+    ),
+    "major-bump-and-breaking": (
+        lambda d: [d["info"].update(version="2.0.0"), bill(d)["properties"].pop("locked")],
+        "breaking (major version raised)",
+        0,
+        {"property-removed", "info-version-changed"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_verdict_for_each_kind_of_spec_edit(repo: Path, name: str) -> None:
+    edit, verdict, code, kinds = EDITS[name]
+    _edit(repo, edit)
+    returncode, report, output = _run(repo, "--no-regenerate")
+    assert (returncode, report.get("verdict")) == (code, verdict), output
+    assert {c["kind"] for c in report["changes"]} == kinds
+    markdown = (repo / "report" / "report.md").read_text()
+    assert f"**Verdict: {verdict}**" in markdown
+    assert "| spec diff |" in markdown
+
+
+def _regenerate_check(repo: Path) -> int:
+    return subprocess.run(
+        [sys.executable, str(repo / "scripts" / "regenerate.py"), "--check"], cwd=repo, capture_output=True, check=False
+    ).returncode
+
+
+def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None:
+    _edit(repo, EDITS["new-optional-field"][0])
+    assert _regenerate_check(repo) == 1  # the spec changed, generated/ not yet
+    returncode, report, output = _run(repo)
+    assert returncode == 0, output
+    assert report["pipeline"][0]["detail"] == "generated/ rewritten"
+    model = (repo / "generated" / "m3ter_billing" / "models" / "bill_response.py").read_text()
+    assert 'invoice_note: int | Unset = msgspec.field(name="invoiceNote", default=UNSET)' in model
+    log = (repo / "generated" / "CHANGELOG.md").read_text()
+    [entry] = log.split("\n## ")[1:]  # same package version: its entry was rewritten, not a second one added
+    assert "Spec changes since this version was first generated: 0 breaking, 0 announced, 1 compatible." in entry
+    assert "`BillResponse.invoiceNote` added (optional) (property-added-optional;" in entry
+    assert _regenerate_check(repo) == 0  # deterministic: a second regeneration changes nothing
+    snapshot = (repo / "generated" / "spec-snapshot.yaml").read_text()
+    assert snapshot == (repo / SPEC).read_text()
+
+
+def test_check_mode_fails_when_generated_is_stale(repo: Path) -> None:
+    _edit(repo, EDITS["new-enum-value"][0])
+    returncode, report, output = _run(repo, "--check")
+    assert returncode == 3, output
+    assert report["verdict"] == "announced"
+    assert report["pipeline"][0]["ok"] is False
+    assert "generated/ was stale" in (repo / "report" / "report.md").read_text()
+
+
+def test_major_bump_starts_a_new_changelog_entry(repo: Path) -> None:
+    _edit(repo, EDITS["major-bump-and-breaking"][0])
+    returncode, report, output = _run(repo)
+    assert returncode == 0, output
+    assert report["verdict"] == "breaking (major version raised)"
+    pyproject = (repo / "generated" / "pyproject.toml").read_text()
+    revision = (repo / "overrides" / "REVISION").read_text().strip()
+    assert f'version = "2.0.0.{revision}"' in pyproject
+    log = (repo / "generated" / "CHANGELOG.md").read_text()
+    top = log.split("\n## ")[1]
+    assert top.startswith(f"2.0.0.{revision}\n")
+    assert "The major version was raised for the breaking changes." in top
+    assert "### Breaking\n\n- `BillResponse.locked` removed (property-removed;" in top
+    assert (repo / "generated" / "spec-changelog-base.yaml").read_text() == subprocess.run(
+        [GIT, "show", f"HEAD:{SPEC.as_posix()}"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+    assert _regenerate_check(repo) == 0
+
+
+def test_an_unknown_base_is_a_usage_error(repo: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "scripts" / "spec_change.py"),
+            "--no-bootstrap",
+            "--no-regenerate",
+            "--base",
+            "nope",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "neither a file nor a git revision" in result.stderr

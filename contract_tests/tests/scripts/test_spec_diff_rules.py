@@ -1,0 +1,459 @@
+"""One case per kind of change in spec_diff.RULES: a small edit of an inline spec and the exact verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from .support import base_spec, spec_diff
+
+Doc = dict[str, Any]
+
+
+def thing(doc: Doc) -> Doc:
+    schema: Doc = doc["components"]["schemas"]["Thing"]
+    return schema
+
+
+def props(doc: Doc, name: str = "Thing") -> Doc:
+    properties: Doc = doc["components"]["schemas"][name]["properties"]
+    return properties
+
+
+def get_op(doc: Doc) -> Doc:
+    op: Doc = doc["paths"]["/things/{id}"]["get"]
+    return op
+
+
+def token_op(doc: Doc) -> Doc:
+    op: Doc = doc["paths"]["/tokens"]["post"]
+    return op
+
+
+def param(doc: Doc, name: str) -> Doc:
+    return next(p for p in get_op(doc)["parameters"] if p["name"] == name)
+
+
+def nothing(doc: Doc) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    edit: Callable[[Doc], object]
+    expected: set[tuple[str, str]]
+    setup: Callable[[Doc], object] = nothing  # applied to both sides first
+
+
+def _rename_error(doc: Doc) -> None:
+    schemas = doc["components"]["schemas"]
+    schemas["Problem"] = schemas.pop("Error")
+    doc["components"]["responses"]["NotFound"]["content"]["application/json"]["schema"] = {
+        "$ref": "#/components/schemas/Problem"
+    }
+
+
+def _colour_component(doc: Doc) -> None:
+    doc["components"]["schemas"]["Colour"] = {"type": "string"}
+    props(doc)["colour"] = {"$ref": "#/components/schemas/Colour"}
+
+
+CASES = [
+    # operations
+    Case("operation-removed", lambda d: d["paths"].pop("/tokens"), {("operation-removed", "breaking")}),
+    Case(
+        "operation-added",
+        lambda d: d["paths"].__setitem__(
+            "/others", {"get": {"operationId": "ListOthers", "responses": {"204": {"description": "none"}}}}
+        ),
+        {("operation-added", "compatible")},
+    ),
+    Case(
+        "operation-moved",
+        lambda d: d["paths"].__setitem__("/v2/things/{id}", d["paths"].pop("/things/{id}")),
+        {("operation-moved", "announced")},
+    ),
+    Case(
+        "operation-id-changed",
+        lambda d: get_op(d).__setitem__("operationId", "FetchThing"),
+        {("operation-id-changed", "breaking")},
+    ),
+    Case("tags-changed", lambda d: get_op(d).__setitem__("tags", ["Things"]), {("tags-changed", "breaking")}),
+    # parameters
+    Case(
+        "parameter-removed",
+        lambda d: get_op(d)["parameters"].remove(param(d, "fields")),
+        {("parameter-removed", "breaking")},
+    ),
+    Case(
+        "parameter-added-required",
+        lambda d: get_op(d)["parameters"].append({"name": "org", "in": "query", "required": True, "schema": {}}),
+        {("parameter-added-required", "breaking")},
+    ),
+    Case(
+        "parameter-added-optional",
+        lambda d: get_op(d)["parameters"].append({"name": "page", "in": "query", "schema": {"type": "integer"}}),
+        {("parameter-added-optional", "compatible")},
+    ),
+    Case(
+        "parameter-became-required",
+        lambda d: param(d, "fields").__setitem__("required", True),
+        {("parameter-became-required", "breaking")},
+    ),
+    Case(
+        "parameter-became-optional",
+        lambda d: param(d, "mode").__setitem__("required", False),
+        {("parameter-became-optional", "compatible")},
+    ),
+    Case(
+        "parameter-serialization-changed",
+        lambda d: param(d, "fields").__setitem__("explode", True),
+        {("parameter-serialization-changed", "announced")},
+    ),
+    Case(
+        "parameter-type-changed",
+        lambda d: param(d, "mode").__setitem__("schema", {"type": "integer"}),
+        {("type-changed", "breaking")},
+    ),
+    Case(
+        "parameter-enum-value-added",
+        lambda d: param(d, "mode")["schema"]["enum"].append("slow"),
+        {("enum-value-added", "compatible")},
+        setup=lambda d: param(d, "mode")["schema"].__setitem__("enum", ["fast"]),
+    ),
+    # request bodies
+    Case("request-body-removed", lambda d: token_op(d).pop("requestBody"), {("request-body-removed", "breaking")}),
+    Case(
+        "request-body-added-required",
+        lambda d: get_op(d).__setitem__("requestBody", {"required": True, "content": {}}),
+        {("request-body-added-required", "breaking")},
+    ),
+    Case(
+        "request-body-added-optional",
+        lambda d: get_op(d).__setitem__("requestBody", {"content": {}}),
+        {("request-body-added-optional", "compatible")},
+    ),
+    Case(
+        "request-body-became-required",
+        lambda d: token_op(d)["requestBody"].__setitem__("required", True),
+        {("request-body-became-required", "breaking")},
+        setup=lambda d: token_op(d)["requestBody"].__setitem__("required", False),
+    ),
+    Case(
+        "request-body-became-optional",
+        lambda d: token_op(d)["requestBody"].__setitem__("required", False),
+        {("request-body-became-optional", "compatible")},
+    ),
+    # responses and media types
+    Case("response-removed", lambda d: get_op(d)["responses"].pop("404"), {("response-removed", "breaking")}),
+    Case(
+        "response-added",
+        lambda d: get_op(d)["responses"].__setitem__("409", {"description": "conflict"}),
+        {("response-added", "announced")},
+    ),
+    Case(
+        "media-type-removed",
+        lambda d: get_op(d)["responses"]["200"].__setitem__("content", {}),
+        {("media-type-removed", "breaking")},
+    ),
+    Case(
+        "media-type-added-response",
+        lambda d: get_op(d)["responses"]["200"]["content"].__setitem__("text/csv", {"schema": {"type": "string"}}),
+        {("media-type-added", "announced")},
+    ),
+    Case(
+        "media-type-added-request",
+        lambda d: token_op(d)["requestBody"]["content"].__setitem__(
+            "application/x-www-form-urlencoded", {"schema": {"$ref": "#/components/schemas/TokenRequest"}}
+        ),
+        {("media-type-added", "compatible")},
+    ),
+    # component schemas
+    Case(
+        "schema-removed",
+        lambda d: d["components"]["schemas"].pop("Error"),
+        {("schema-removed", "breaking")},
+    ),
+    Case(
+        "schema-added",
+        lambda d: d["components"]["schemas"].__setitem__("Extra", {"type": "object"}),
+        {("schema-added", "compatible")},
+    ),
+    Case("schema-renamed", _rename_error, {("schema-renamed", "breaking"), ("schema-ref-changed", "announced")}),
+    Case(
+        "schema-ref-changed",
+        _colour_component,
+        {("schema-ref-changed", "announced"), ("schema-added", "compatible")},
+    ),
+    # types
+    Case("type-changed", lambda d: props(d)["count"].__setitem__("type", "string"), {("type-changed", "breaking")}),
+    Case(
+        "nullable-added-response",
+        lambda d: props(d)["name"].__setitem__("type", ["string", "null"]),
+        {("nullable-added", "breaking")},
+    ),
+    Case(
+        "nullable-added-request",
+        lambda d: props(d, "TokenRequest")["scope"].__setitem__("type", ["string", "null"]),
+        {("nullable-added", "compatible")},
+    ),
+    Case(
+        "nullable-removed",
+        lambda d: props(d)["name"].__setitem__("type", "string"),
+        {("nullable-removed", "breaking")},
+        setup=lambda d: props(d)["name"].__setitem__("type", ["string", "null"]),
+    ),
+    Case(
+        "nullable-3.0-style",
+        lambda d: props(d)["name"].__setitem__("nullable", True),
+        {("nullable-added", "breaking")},
+    ),
+    Case("format-changed", lambda d: props(d)["made"].__setitem__("format", "date"), {("format-changed", "breaking")}),
+    Case(
+        "format-changed-same-type",
+        lambda d: props(d)["count"].__setitem__("format", "int64"),
+        {("format-changed-same-type", "compatible")},
+    ),
+    Case(
+        "additional-properties-changed",
+        lambda d: props(d)["labels"].__setitem__("additionalProperties", True),
+        {("additional-properties-changed", "breaking")},
+    ),
+    Case(
+        "additional-properties-type-changed",
+        lambda d: props(d)["labels"].__setitem__("additionalProperties", {"type": "integer"}),
+        {("type-changed", "breaking")},
+    ),
+    Case(
+        "composition-changed",
+        lambda d: props(d)["colour"]["anyOf"].append({"type": "integer"}),
+        {("composition-changed", "breaking")},
+        setup=lambda d: props(d).__setitem__("colour", {"anyOf": [{"type": "string"}]}),
+    ),
+    # enums
+    Case(
+        "enum-value-added-response",
+        lambda d: d["components"]["schemas"]["Status"]["enum"].append("LOST"),
+        {("enum-value-added", "announced")},
+    ),
+    Case(
+        "enum-value-added-request",
+        lambda d: props(d, "TokenRequest")["grant_type"]["enum"].append("refresh_token"),
+        {("enum-value-added", "compatible")},
+    ),
+    Case(
+        "enum-value-removed",
+        lambda d: d["components"]["schemas"]["Status"]["enum"].remove("DONE"),
+        {("enum-value-removed", "breaking")},
+    ),
+    Case(
+        "enum-introduced", lambda d: props(d)["colour"].__setitem__("enum", ["RED"]), {("enum-introduced", "breaking")}
+    ),
+    Case(
+        "enum-dropped",
+        lambda d: d["components"]["schemas"]["Status"].pop("enum"),
+        {("enum-dropped", "breaking")},
+    ),
+    # properties
+    Case("property-removed", lambda d: props(d).pop("colour"), {("property-removed", "breaking")}),
+    Case(
+        "property-renamed",
+        lambda d: props(d).__setitem__("color", props(d).pop("colour")),
+        {("property-renamed", "breaking")},
+    ),
+    Case(
+        "property-added-optional",
+        lambda d: props(d).__setitem__("note", {"type": "string"}),
+        {("property-added-optional", "compatible")},
+    ),
+    Case(
+        "property-added-required",
+        lambda d: [props(d).update(kind={"type": "string"}), thing(d)["required"].append("kind")],
+        {("property-added-required", "breaking")},
+    ),
+    Case(
+        "property-became-required",
+        lambda d: thing(d)["required"].append("name"),
+        {("property-became-required", "breaking")},
+    ),
+    Case(
+        "property-became-optional-response",
+        lambda d: thing(d)["required"].remove("id"),
+        {("property-became-optional", "breaking")},
+    ),
+    Case(
+        "property-became-optional-request",
+        lambda d: d["components"]["schemas"]["TokenRequest"]["required"].remove("grant_type"),
+        {("property-became-optional", "compatible")},
+    ),
+    # validation keywords
+    Case(
+        "constraint-tightened-response",
+        lambda d: props(d)["name"].__setitem__("maxLength", 5),
+        {("constraint-tightened", "compatible")},
+    ),
+    Case(
+        "constraint-tightened-request",
+        lambda d: props(d, "TokenRequest")["scope"].__setitem__("maxLength", 5),
+        {("constraint-tightened", "breaking")},
+    ),
+    Case(
+        "constraint-loosened",
+        lambda d: props(d)["name"].pop("minLength"),
+        {("constraint-loosened", "announced")},
+    ),
+    Case(
+        "constraint-changed",
+        lambda d: props(d, "TokenRequest")["scope"].__setitem__("pattern", "^[a-z]+$"),
+        {("constraint-changed", "breaking")},
+    ),
+    # everything else
+    Case("default-changed", lambda d: props(d)["name"].__setitem__("default", "x"), {("default-changed", "announced")}),
+    Case(
+        "deprecated-changed",
+        lambda d: get_op(d).__setitem__("deprecated", True),
+        {("deprecated-changed", "announced")},
+    ),
+    Case("security-changed", lambda d: get_op(d).__setitem__("security", []), {("security-changed", "announced")}),
+    Case(
+        "security-scheme-changed",
+        lambda d: d["components"]["securitySchemes"]["OAuth2"]["flows"]["clientCredentials"].__setitem__(
+            "tokenUrl", "/token"
+        ),
+        {("security-changed", "announced")},
+    ),
+    Case(
+        "server-changed",
+        lambda d: d["servers"][0].__setitem__("url", "https://eu.example.com"),
+        {("server-changed", "announced")},
+    ),
+    Case(
+        "info-version-changed",
+        lambda d: d["info"].__setitem__("version", "1.1.0"),
+        {("info-version-changed", "compatible")},
+    ),
+    Case(
+        "doc-changed",
+        lambda d: [props(d)["id"].update(description="The UUID."), get_op(d).update(summary="Get")],
+        {("doc-changed", "compatible")},
+    ),
+    Case(
+        "doc-changed-shared-response",
+        lambda d: d["components"]["responses"]["NotFound"].__setitem__("description", "gone"),
+        {("doc-changed", "compatible")},
+    ),
+    Case("extension-changed", lambda d: thing(d).__setitem__("x-note", "hi"), {("extension-changed", "compatible")}),
+    Case("other-changed", lambda d: props(d)["name"].__setitem__("readOnly", True), {("other-changed", "announced")}),
+]
+
+
+def _verdicts(case: Case) -> set[tuple[str, str]]:
+    old, new = base_spec(), base_spec()
+    case.setup(old)
+    case.setup(new)
+    case.edit(new)
+    return {(c.kind, c.classification) for c in spec_diff.compare(old, new)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_each_kind_of_change_gets_its_verdict(case: Case) -> None:
+    assert _verdicts(case) == case.expected
+
+
+def test_every_rule_has_a_case() -> None:
+    covered = {kind for case in CASES for kind, _ in case.expected}
+    assert covered == set(spec_diff.RULES)
+
+
+def test_no_change_no_report() -> None:
+    assert spec_diff.compare(base_spec(), base_spec()) == []
+
+
+def test_the_real_spec_equals_itself() -> None:
+    from .support import ROOT
+
+    doc = spec_diff.parse((ROOT / "spec" / "m3ter-billing.yaml").read_text(), "spec")
+    assert spec_diff.compare(doc, doc) == []
+
+
+def test_a_schema_used_in_requests_and_responses_gets_the_stricter_verdict() -> None:
+    old, new = base_spec(), base_spec()
+    for doc in (old, new):  # Status now also travels in a request
+        param(doc, "mode")["schema"] = {"$ref": "#/components/schemas/Status"}
+    new["components"]["schemas"]["Status"]["enum"].append("LOST")
+    assert {(c.kind, c.classification) for c in spec_diff.compare(old, new)} == {("enum-value-added", "announced")}
+    assert spec_diff.classify("property-became-optional", "both") == "breaking"
+    assert spec_diff.classify("constraint-tightened", "both") == "breaking"
+
+
+def test_rename_message_names_both_properties_and_points_at_the_new_one() -> None:
+    old, new = base_spec(), base_spec()
+    props(new)["color"] = props(new).pop("colour")
+    [change] = spec_diff.compare(old, new)
+    assert "`Thing.colour` renamed to `color`" in change.message
+    assert change.pointer == "#/components/schemas/Thing/properties/color"
+
+
+def test_removed_things_point_into_the_base_spec() -> None:
+    old, new = base_spec(), base_spec()
+    props(new).pop("colour")
+    [change] = spec_diff.compare(old, new)
+    assert (change.side, change.pointer) == ("base", "#/components/schemas/Thing/properties/colour")
+
+
+def test_pointers_escape_slashes_and_tildes() -> None:
+    assert spec_diff.pointer("paths", "/a/{b}", "get", "x~y") == "#/paths/~1a~1{b}/get/x~0y"
+
+
+def test_recursive_schemas_terminate() -> None:
+    old, new = base_spec(), base_spec()
+    for doc in (old, new):
+        doc["components"]["schemas"]["Node"] = {
+            "type": "object",
+            "properties": {"children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}},
+        }
+        doc["components"]["schemas"]["Node2"] = {
+            "type": "object",
+            "properties": {"children": {"type": "array", "items": {"$ref": "#/components/schemas/Node2"}}},
+        }
+    props(new, "Node")["children"]["items"] = {"$ref": "#/components/schemas/Node2"}
+    kinds = {c.kind for c in spec_diff.compare(old, new)}
+    assert kinds == {"schema-ref-changed"}
+
+
+def test_changes_are_sorted_most_severe_first() -> None:
+    old, new = base_spec(), base_spec()
+    props(new).pop("colour")
+    props(new)["note"] = {"type": "integer"}  # not a rename candidate: another type
+    new["components"]["schemas"]["Status"]["enum"].append("LOST")
+    classes = [c.classification for c in spec_diff.compare(old, new)]
+    assert classes == ["breaking", "announced", "compatible"]
+
+
+@pytest.mark.parametrize(
+    ("old_version", "new_version", "exit_code", "verdict"),
+    [
+        ("1.0.0", "1.0.0", 1, "breaking"),
+        ("1.0.0", "1.9.0", 1, "breaking"),
+        ("1.0.0", "2.0.0", 0, "breaking (major version raised)"),
+        ("v1.2", "v2.0", 0, "breaking (major version raised)"),
+        ("1.0.0", "unknown", 1, "breaking"),
+    ],
+)
+def test_breaking_changes_pass_only_with_a_new_major(
+    old_version: str, new_version: str, exit_code: int, verdict: str
+) -> None:
+    old, new = base_spec(), base_spec()
+    old["info"]["version"], new["info"]["version"] = old_version, new_version
+    props(new).pop("colour")
+    result = spec_diff.report(old, new, "old", "new")
+    assert (result.exit_code, result.verdict) == (exit_code, verdict)
+
+
+def test_rules_table_lists_every_kind() -> None:
+    table = spec_diff.rules_markdown()
+    assert all(f"| {kind} |" in table for kind in spec_diff.RULES)

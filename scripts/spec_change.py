@@ -1,0 +1,160 @@
+"""The spec-change pipeline, the same locally and in CI (.github/workflows/spec-change.yml only wraps it).
+
+    python3 scripts/spec_change.py                         # base: merge-base with origin/main, else HEAD~1
+    python3 scripts/spec_change.py --base v1.0.0 --tests   # also run the test suite
+    python3 scripts/spec_change.py --check --tests         # CI: generated/ must already be committed
+
+Steps: regenerate generated/ (scripts/regenerate.py, which also writes the CHANGELOG entry); classify the
+spec changes against the base (scripts/spec_diff.py); optionally run the tests. Writes report.md (the
+pull-request comment) and report.json into --report-dir and prints the Markdown.
+
+Exit status: 0 fine; 1 a breaking change without a new major version; 2 usage error (unknown base, bad
+spec); 3 a step failed (regeneration, generated/ stale with --check, tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import spec_diff  # noqa: E402
+
+GENERATED = ROOT / "generated"
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def _git(*args: str) -> str | None:
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def default_base() -> str:
+    """The merge-base with origin/main when there is one, else HEAD~1, else HEAD."""
+    if _git("rev-parse", "--verify", "--quiet", "origin/main^{commit}"):
+        merge_base = _git("merge-base", "origin/main", "HEAD")
+        if merge_base:
+            return merge_base
+    return "HEAD~1" if _git("rev-parse", "--verify", "--quiet", "HEAD~1^{commit}") else "HEAD"
+
+
+def _tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    if root.exists():
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _run(name: str, command: list[str]) -> tuple[Step, str]:
+    print(f"spec_change: {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    output = result.stdout + result.stderr
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    step = Step(name, result.returncode == 0, last, round(time.perf_counter() - started, 1))
+    return step, output
+
+
+def regenerate(check: bool) -> Step:
+    before = _tree_digest(GENERATED)
+    step, output = _run("regenerate", [sys.executable, str(ROOT / "scripts" / "regenerate.py")])
+    if not step.ok:
+        sys.stderr.write(output)
+        return step
+    changed = _tree_digest(GENERATED) != before
+    if check and changed:
+        detail = "generated/ was stale: run `python scripts/regenerate.py` and commit generated/"
+        return Step(step.name, False, detail, step.seconds)
+    return Step(step.name, True, "generated/ rewritten" if changed else "generated/ up to date", step.seconds)
+
+
+def run_tests(pytest_args: list[str]) -> Step:
+    step, output = _run("tests", [sys.executable, "-m", "pytest", "-q", *pytest_args])
+    sys.stderr.write(output[-6000:])
+    return step
+
+
+def pipeline_markdown(steps: list[Step]) -> str:
+    lines = ["### Pipeline", "", "| Step | Result | Details |", "|---|---|---|"]
+    for step in steps:
+        result = "ok" if step.ok else "**failed**"
+        lines.append(f"| {step.name} | {result} ({step.seconds}s) | {step.detail.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in argv:
+        pytest_args, argv = argv[argv.index("--") + 1 :], argv[: argv.index("--")]
+    parser = argparse.ArgumentParser(
+        prog="spec_change.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base", help="git revision or spec file to compare with (default: see above)")
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=ROOT / "build" / "spec-change",
+        help="where to write report.md and report.json",
+    )
+    parser.add_argument("--tests", action="store_true", help="run the test suite (arguments after -- go to pytest)")
+    parser.add_argument("--check", action="store_true", help="fail when regeneration changes generated/ (CI)")
+    parser.add_argument("--no-regenerate", action="store_true", help="skip the regeneration (diff only)")
+    parser.add_argument("--no-bootstrap", action="store_true", help="use this interpreter, not .venv")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    if not args.no_bootstrap:
+        from bootstrap import reexec_in_venv
+
+        reexec_in_venv("dev")
+    base = args.base or default_base()
+    steps: list[Step] = []
+    if not args.no_regenerate:
+        steps.append(regenerate(args.check))
+    started = time.perf_counter()
+    try:
+        result = spec_diff.report(
+            spec_diff.load(base, ROOT), spec_diff.load(str(ROOT / spec_diff.SPEC_PATH)), base, spec_diff.SPEC_PATH
+        )
+    except spec_diff.UsageError as exc:
+        print(f"spec_change: {exc}", file=sys.stderr)
+        return 2
+    steps.append(Step("spec diff", result.exit_code == 0, result.summary(), round(time.perf_counter() - started, 1)))
+    if args.tests:
+        steps.append(run_tests(pytest_args))
+    markdown = result.markdown() + "\n" + pipeline_markdown(steps)
+    args.report_dir.mkdir(parents=True, exist_ok=True)
+    (args.report_dir / "report.md").write_text(markdown, encoding="utf-8")
+    payload = {**result.to_json(), "pipeline": [dataclasses.asdict(step) for step in steps]}
+    (args.report_dir / "report.json").write_text(
+        json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    sys.stdout.write(markdown)
+    failed = [step.name for step in steps if not step.ok and step.name != "spec diff"]
+    if failed:
+        print(f"spec_change: failed: {', '.join(failed)}", file=sys.stderr)
+        return 3
+    print(f"spec_change: {result.summary()}", file=sys.stderr)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

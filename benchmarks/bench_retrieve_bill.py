@@ -89,8 +89,10 @@ def line_item(n: int) -> dict[str, Any]:
     }
 
 
-def bill_body(items: int) -> bytes:
-    bill = {
+def bill_body(items: int, *, drift: bool = False) -> bytes:
+    """The Bill body; with ``drift``, as m3ter might send it after adding fields the spec does not know yet
+    (one at the top level and one in every line item), which sends our client down its lenient path."""
+    bill: dict[str, Any] = {
         "id": BILL_ID,
         "version": 3,
         "accountId": _uuid(0, 100),
@@ -120,6 +122,10 @@ def bill_body(items: int) -> bytes:
         "currencyConversions": [{"from": "GBP", "to": "USD", "multiplier": 1.27}],
         "lineItems": [line_item(n) for n in range(items)],
     }
+    if drift:
+        bill["billNotes"] = "a field m3ter added after the spec was written"
+        for item in bill["lineItems"]:
+            item["taxCode"] = "VAT-20"
     return json.dumps(bill, separators=(",", ":")).encode()
 
 
@@ -173,7 +179,7 @@ def best_of(func: Callable[[], object], runs: int) -> float:
     return best
 
 
-def check_same_bill(body: bytes) -> None:
+def check_same_bill(body: bytes, *, drift: bool = False) -> None:
     """Both clients must see the same bill (a benchmark of a wrong answer is worthless)."""
     ours_call, ours_close = ours(body)
     official_call, official_close = official(body)
@@ -185,7 +191,11 @@ def check_same_bill(body: bytes) -> None:
         mine.line_items[-1].usage_per_pricing_band[1].unit_price
         == theirs.line_items[-1].usage_per_pricing_band[1].unit_price
     )
-    assert mine.additional_properties == {}, "the benchmark body should take the fast path"
+    if drift:
+        assert mine.additional_properties == {"billNotes": "a field m3ter added after the spec was written"}
+        assert mine.line_items[-1].additional_properties == {"taxCode": "VAT-20"}
+    else:
+        assert mine.additional_properties == {}, "the benchmark body should take the fast path"
     ours_close()
     official_close()
 
@@ -196,7 +206,7 @@ _MEMORY_CHILD = """
 import gc, sys, tracemalloc
 sys.path.insert(0, {bench_dir!r})
 import bench_retrieve_bill as bench
-body = bench.bill_body({items})
+body = bench.bill_body({items}, drift={drift})
 call, close = bench.CONTENDERS[{name!r}](body)
 call()  # warm up outside the measurement: token, decoder, lazy imports
 gc.collect()
@@ -209,8 +219,8 @@ print(peak - base, current - base)
 """
 
 
-def memory_of(name: str, items: int) -> tuple[int, int]:
-    code = _MEMORY_CHILD.format(bench_dir=str(Path(__file__).parent), items=items, name=name)
+def memory_of(name: str, items: int, drift: bool = False) -> tuple[int, int]:
+    code = _MEMORY_CHILD.format(bench_dir=str(Path(__file__).parent), items=items, name=name, drift=drift)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     return int(out[0]), int(out[1])
 
@@ -220,13 +230,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument(
+        "--drift", action="store_true", help="bodies carry fields the spec does not know (the lenient path)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    print(f"Python {sys.version.split()[0]}, best of {args.runs}, in-memory transport")
+    drift = " , bodies with unknown fields (lenient path)" if args.drift else ""
+    print(f"Python {sys.version.split()[0]}, best of {args.runs}, in-memory transport{drift}")
     for items in sizes:
-        body = bill_body(items)
-        check_same_bill(body)
+        body = bill_body(items, drift=args.drift)
+        check_same_bill(body, drift=args.drift)
         times: dict[str, float] = {}
         for name, make in CONTENDERS.items():
             call, close = make(body)
@@ -246,7 +260,7 @@ def main() -> None:
         print(f"\npeak memory growth of one {items:,}-line retrieve (tracemalloc, fresh subprocess each)")
         peaks = {}
         for name in ("m3ter-billing", "official m3ter SDK", "orjson.loads"):
-            peak, kept = memory_of(name, items)
+            peak, kept = memory_of(name, items, args.drift)
             peaks[name] = peak
             print(f"  {name:<20} peak {peak / 2**20:7.1f} MiB, result keeps {kept / 2**20:7.1f} MiB")
         ok = peaks["m3ter-billing"] <= peaks["official m3ter SDK"]

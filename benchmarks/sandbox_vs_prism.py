@@ -107,6 +107,13 @@ def run_load(server: str, endpoint: str, port: int, path: str, token: str, total
     return Result(server, endpoint, total, errors, seconds, latencies, size)
 
 
+def _has_httptools() -> bool:
+    extra = os.environ.get("PYTHONPATH", "")
+    code = "import importlib.util,sys; sys.exit(importlib.util.find_spec('httptools') is None)"
+    env = {**os.environ, "PYTHONPATH": extra}
+    return subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -126,7 +133,8 @@ def start_sandbox() -> tuple[subprocess.Popen[str], dict[str, object]]:
         "--rate-limit",
         "0",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "contract_tests")}
+    extra = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "contract_tests"), extra]))}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None
     details: dict[str, object] = json.loads(process.stdout.readline())
@@ -190,6 +198,8 @@ def main() -> int:
     print(f"{args.requests} requests per endpoint and server, {args.concurrency} keep-alive connections")
     print("sandbox: stateful (tokens checked, jobs advanced on read, versions tracked);")
     print("         per-Organization rate limit DISABLED (--rate-limit 0) for this benchmark")
+    parser_name = "httptools" if _has_httptools() else "h11 (pure Python; install httptools for uvicorn's fast parser)"
+    print(f"         uvicorn HTTP parser: {parser_name}")
 
     sandbox, details = start_sandbox()
     try:

@@ -35,6 +35,8 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
 
     _decoder: ClassVar[msgspec.json.Decoder[Any] | None] = None
     _plan: ClassVar[dict[str, _FieldPlan] | None] = None
+    _nested: ClassVar[Any] = None
+    _slow: ClassVar[bool] = False
 
     @classmethod
     def from_json(cls: type[M], data: bytes | str, *, status_code: int | None = None) -> M:
@@ -48,17 +50,27 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         if decoder is None:
             decoder = msgspec.json.Decoder(cls)
             cls._decoder = decoder
+        if not cls.__dict__.get("_slow", False):
+            try:
+                return typing.cast(M, decoder.decode(data))
+            except msgspec.ValidationError as exc:
+                if not str(exc).startswith(_UNKNOWN_FIELD):
+                    raise _validation_error(exc, "$", status_code, data) from None
+            except msgspec.DecodeError as exc:
+                raise ResponseValidationError(
+                    f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data)
+                ) from None
+        # The body has fields the spec does not know: keep them. Once a class has seen such a body, the next
+        # ones go straight here (a server that adds a field keeps sending it) until a body has none again.
         try:
-            return typing.cast(M, decoder.decode(data))
-        except msgspec.ValidationError as exc:
-            if not str(exc).startswith(_UNKNOWN_FIELD):
-                raise _validation_error(exc, "$", status_code, data) from None
+            tree = msgspec.json.decode(data)
         except msgspec.DecodeError as exc:
             raise ResponseValidationError(
                 f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data)
             ) from None
-        # Slow path: the body has fields the spec does not know. Keep them.
-        return _build(cls, msgspec.json.decode(data), "$", status_code, data)
+        obj, had_unknown_fields = _build(cls, tree, "$", status_code, data, owned=True)
+        cls._slow = had_unknown_fields
+        return obj
 
     @classmethod
     def from_dict(cls: type[M], src: Mapping[str, Any]) -> M:
@@ -67,7 +79,7 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         Raises:
             ResponseValidationError: a value that does not match the spec, with its JSON path.
         """
-        return _build(cls, src, "$", None, b"")
+        return _build(cls, src, "$", None, b"")[0]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict with wire names: absent fields stay absent, unknown fields come back."""
@@ -159,49 +171,77 @@ def _nested_model(tp: Any) -> tuple[type[M3terModel] | None, bool]:
     return None, False
 
 
-def _build(cls: type[M], value: Any, path: str, status_code: int | None, data: bytes | str) -> M:
+def _nested_fields(cls: type[M3terModel]) -> tuple[frozenset[str], tuple[tuple[str, type[M3terModel], bool], ...]]:
+    """The wire names of ``cls`` and, for its fields holding models, (wire name, model, is a list)."""
+    cached = cls.__dict__.get("_nested")
+    if cached is None:
+        plan = _plan_for(cls)
+        nested = tuple((key, model, is_list) for key, (_, model, is_list) in plan.items() if model is not None)
+        cached = (frozenset(plan), nested)
+        cls._nested = cached
+    return typing.cast(tuple[frozenset[str], tuple[tuple[str, type[M3terModel], bool], ...]], cached)
+
+
+# A location in the decoded tree: wire names and list indexes from the root.
+_Location = tuple[str | int, ...]
+_Found = list[tuple[_Location, dict[str, Any]]]
+
+
+def _strip(cls: type[M3terModel], value: dict[str, Any], where: _Location, found: _Found) -> None:
+    """Remove, in place and at every level, the keys ``cls`` does not know; each removed set goes to ``found``.
+
+    ``value`` must be a tree this module owns (freshly decoded or copied). The cost for an object without
+    unknown keys is one subset test; values of the wrong shape are left for ``msgspec.convert`` to reject
+    with their JSON path.
+    """
+    known, nested = _nested_fields(cls)
+    if not known.issuperset(value):
+        found.append((where, {key: value.pop(key) for key in [key for key in value if key not in known]}))
+    for key, model, is_list in nested:
+        child = value.get(key)
+        if child is None:
+            continue
+        if is_list:
+            if isinstance(child, list):
+                _strip_list(model, child, where, key, found)
+        elif isinstance(child, dict):
+            _strip(model, child, (*where, key), found)
+
+
+def _strip_list(model: type[M3terModel], items: list[Any], where: _Location, key: str, found: _Found) -> None:
+    known, nested = _nested_fields(model)
+    for index, element in enumerate(items):
+        if not isinstance(element, dict):
+            continue
+        if nested or not known.issuperset(element):
+            _strip(model, element, (*where, key, index), found)
+
+
+def _build(
+    cls: type[M], value: Any, path: str, status_code: int | None, data: bytes | str, *, owned: bool = False
+) -> tuple[M, bool]:
+    """Build ``cls`` from decoded JSON, keeping unknown fields: strip them, convert once, re-attach them.
+
+    ``owned`` says the tree may be changed in place (it was just decoded); otherwise it is copied first.
+    Returns the object and whether any unknown field was found.
+    """
     if not isinstance(value, Mapping):
         raise ResponseValidationError(
             f"Expected `object`, got `{type(value).__name__}`", path=path, status_code=status_code, body=_as_bytes(data)
         )
-    plan = _plan_for(cls)
-    known: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, item in value.items():
-        entry = plan.get(key)
-        if entry is None:
-            extra[key] = item
-            continue
-        _, nested, is_list = entry
-        if nested is not None and is_list and isinstance(item, list):
-            try:
-                # A subtree without unknown fields converts strictly in one call; only a failing one is
-                # rebuilt element by element (which also finds the exact path of a real error).
-                item = msgspec.convert(item, list[nested])  # type: ignore[valid-type]
-            except msgspec.ValidationError:
-                item = [
-                    _build_element(nested, element, f"{path}.{key}[{index}]", status_code, data)
-                    for index, element in enumerate(item)
-                ]
-        elif nested is not None and not is_list and isinstance(item, Mapping):
-            item = _build_element(nested, item, f"{path}.{key}", status_code, data)
-        known[key] = item
+    tree = value if owned and isinstance(value, dict) else copy.deepcopy(dict(value))
+    found: _Found = []
+    _strip(cls, tree, (), found)
     try:
-        obj = msgspec.convert(known, cls)
+        obj = msgspec.convert(tree, cls)
     except msgspec.ValidationError as exc:
         raise _validation_error(exc, path, status_code, data) from None
-    if extra:
-        obj.__dict__[_EXTRA] = extra
-    return obj
-
-
-def _build_element(cls: type[M], value: Any, path: str, status_code: int | None, data: bytes | str) -> Any:
-    if not isinstance(value, Mapping):
-        return value  # left for msgspec.convert to reject with its path
-    try:
-        return msgspec.convert(value, cls)
-    except msgspec.ValidationError:
-        return _build(cls, value, path, status_code, data)
+    for where, extra in found:
+        target: Any = obj
+        for step in where:
+            target = target[step] if isinstance(step, int) else getattr(target, _plan_for(type(target))[step][0])
+        target.__dict__[_EXTRA] = extra
+    return obj, bool(found)
 
 
 def _merge_extras(obj: M3terModel, out: dict[str, Any]) -> None:

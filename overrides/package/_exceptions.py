@@ -48,7 +48,13 @@ class APIStatusError(M3terError):
     status_code: int
 
     def __init__(
-        self, message: str, *, status_code: int, headers: Mapping[str, str] | None = None, method: str = "", url: str = ""
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: Mapping[str, str] | None = None,
+        method: str = "",
+        url: str = "",
     ) -> None:
         self.status_code = status_code
         self.message = scrub(message)

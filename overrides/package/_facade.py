@@ -302,7 +302,11 @@ class StatementJobs:
             StatementJobTimeoutError: still PENDING or RUNNING after ``timeout`` seconds.
         """
         plan = wait_plan(
-            id, timeout=timeout, poll_interval=poll_interval, max_poll_interval=max_poll_interval, clock=self._owner._clock
+            id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            clock=self._owner._clock,
         )
         job: StatementJobResponse = self._owner._run(plan)
         return job
@@ -351,7 +355,11 @@ class AsyncStatementJobs:
     ) -> StatementJobResponse:
         """Poll until the job is terminal; see :meth:`StatementJobs.wait`."""
         plan = wait_plan(
-            id, timeout=timeout, poll_interval=poll_interval, max_poll_interval=max_poll_interval, clock=self._owner._clock
+            id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            clock=self._owner._clock,
         )
         job: StatementJobResponse = await self._owner._run(plan)
         return job

@@ -1,30 +1,32 @@
-"""The base of every generated model: msgspec Structs with a strict fast path and a lenient slow path.
+"""The base of every generated model: msgspec Structs decoded strictly, keeping what the spec lacks.
 
-Decoding a response (``from_json``) first asks msgspec to decode the bytes straight into the typed
-Structs, rejecting unknown fields. That is the fast path, taken whenever the server sends only what the
-spec knows. When the body carries a field the spec does not know yet, the body is decoded again on the
-slow path, which builds the same Structs and keeps every unknown field on the object that carried it
-(``additional_properties``), so nothing the server sent is lost and ``to_dict`` gives it back.
-Unknown enum values never need the slow path: the enums are open (see ``_enum.py``).
+Decoding a response (``from_json``) asks msgspec to decode the bytes straight into the typed Structs,
+rejecting unknown fields. When a body carries a field the spec does not know yet, the rejection names it;
+``_learned`` records it and derives subclasses that declare it, and the body is decoded again, still in
+msgspec's C code. Every unknown field is kept on the object that carried it (``additional_properties``)
+and ``to_dict`` gives it back: nothing the server sent is lost. Past the learning limit, a lenient slow
+path (decode to builtins, strip unknown keys, convert once, re-attach them) does the same job.
+Unknown enum values need none of this: the enums are open (see ``_enum.py``).
 """
 
 from __future__ import annotations
 
 import copy
-import types
 import typing
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
+from . import _learned
 from ._exceptions import ResponseValidationError
 from ._redact import scrub
 
 M = TypeVar("M", bound="M3terModel")
 
 _EXTRA = "_m3ter_additional_properties"
-_UNKNOWN_FIELD = "Object contains unknown field"
+# How many unknown fields one decode may learn before it falls back to the slow path.
+_MAX_ROUNDS = 16
 
 # (attribute name, nested model class or None, True when the field is a list of that model)
 _FieldPlan = tuple[str, "type[M3terModel] | None", bool]
@@ -33,44 +35,33 @@ _FieldPlan = tuple[str, "type[M3terModel] | None", bool]
 class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, dict=True):
     """Common behaviour of the generated models. Fields that were absent on the wire are ``UNSET``."""
 
-    _decoder: ClassVar[msgspec.json.Decoder[Any] | None] = None
     _plan: ClassVar[dict[str, _FieldPlan] | None] = None
     _nested: ClassVar[Any] = None
-    _slow: ClassVar[bool] = False
+    _extra_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
+    _drift_base: ClassVar[type[M3terModel] | None] = None
 
     @classmethod
     def from_json(cls: type[M], data: bytes | str, *, status_code: int | None = None) -> M:
-        """Decode a JSON document into this model.
+        """Decode a JSON document into this model (or a subclass declaring fields the spec lacks).
 
         Raises:
             ResponseValidationError: invalid JSON, or a value that does not match the spec (the message
                 names its JSON path).
         """
-        decoder = cls.__dict__.get("_decoder")
-        if decoder is None:
-            decoder = msgspec.json.Decoder(cls)
-            cls._decoder = decoder
-        if not cls.__dict__.get("_slow", False):
+        for _ in range(_MAX_ROUNDS):
             try:
-                return typing.cast(M, decoder.decode(data))
+                return typing.cast(M, _learned.decoder_for(cls).decode(data))
             except msgspec.ValidationError as exc:
-                if not str(exc).startswith(_UNKNOWN_FIELD):
+                unknown = _learned.unknown_field(exc)
+                if unknown is None:
                     raise _validation_error(exc, "$", status_code, data) from None
+                if not _learned.learn(cls, *unknown):
+                    break
             except msgspec.DecodeError as exc:
                 raise ResponseValidationError(
                     f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data)
                 ) from None
-        # The body has fields the spec does not know: keep them. Once a class has seen such a body, the next
-        # ones go straight here (a server that adds a field keeps sending it) until a body has none again.
-        try:
-            tree = msgspec.json.decode(data)
-        except msgspec.DecodeError as exc:
-            raise ResponseValidationError(
-                f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data)
-            ) from None
-        obj, had_unknown_fields = _build(cls, tree, "$", status_code, data, owned=True)
-        cls._slow = had_unknown_fields
-        return obj
+        return _build(cls, msgspec.json.decode(data), "$", status_code, data, owned=True)
 
     @classmethod
     def from_dict(cls: type[M], src: Mapping[str, Any]) -> M:
@@ -79,7 +70,16 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         Raises:
             ResponseValidationError: a value that does not match the spec, with its JSON path.
         """
-        return _build(cls, src, "$", None, b"")[0]
+        for _ in range(_MAX_ROUNDS):
+            try:
+                return typing.cast(M, msgspec.convert(src, _learned.class_for(cls)))
+            except msgspec.ValidationError as exc:
+                unknown = _learned.unknown_field(exc)
+                if unknown is None:
+                    raise _validation_error(exc, "$", None, b"") from None
+                if not _learned.learn(cls, *unknown):
+                    break
+        return _build(cls, src, "$", None, b"")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict with wire names: absent fields stay absent, unknown fields come back."""
@@ -101,6 +101,9 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         return _restore(type(self), copy.deepcopy(self._field_values(), memo), copy.deepcopy(extra, memo))
 
     def __reduce__(self) -> tuple[Any, ...]:
+        base = type(self)._drift_base
+        if base is not None:  # a class derived at run time is rebuilt from its wire form
+            return _from_wire, (base, self.to_dict())
         return _restore, (type(self), self._field_values(), self.__dict__.get(_EXTRA))
 
     def _field_values(self) -> tuple[Any, ...]:
@@ -109,10 +112,16 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
     @property
     def additional_properties(self) -> dict[str, Any]:
         """Fields the server sent that the spec does not know (empty when there were none)."""
-        return typing.cast(dict[str, Any], self.__dict__.get(_EXTRA, {}))
+        extra = {
+            wire: getattr(self, attr) for attr, wire in self._extra_fields if getattr(self, attr) is not msgspec.UNSET
+        }
+        extra.update(self.__dict__.get(_EXTRA, {}))
+        return extra
 
     def _set_fields(self) -> Iterator[tuple[str, Any]]:
         for name in self.__struct_fields__:
+            if name.startswith(_learned.EXTRA_PREFIX):
+                continue
             value = getattr(self, name)
             if value is not msgspec.UNSET:
                 yield name, value
@@ -134,6 +143,10 @@ def _restore(cls: type[M], values: tuple[Any, ...], extra: dict[str, Any] | None
     return obj
 
 
+def _from_wire(cls: type[M], wire: dict[str, Any]) -> M:
+    return cls.from_dict(wire)
+
+
 def _as_bytes(data: bytes | str) -> bytes:
     return data.encode() if isinstance(data, str) else data
 
@@ -153,22 +166,10 @@ def _plan_for(cls: type[M3terModel]) -> dict[str, _FieldPlan]:
     if plan is None:
         plan = {}
         for field in msgspec.structs.fields(cls):
-            nested, is_list = _nested_model(field.type)
+            nested, is_list = _learned.nested_model(field.type)
             plan[field.encode_name] = (field.name, nested, is_list)
         cls._plan = plan
     return plan
-
-
-def _nested_model(tp: Any) -> tuple[type[M3terModel] | None, bool]:
-    options = typing.get_args(tp) if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union else (tp,)
-    for option in options:
-        if isinstance(option, type) and issubclass(option, M3terModel):
-            return option, False
-        if typing.get_origin(option) is list:
-            (inner,) = typing.get_args(option)
-            if isinstance(inner, type) and issubclass(inner, M3terModel):
-                return inner, True
-    return None, False
 
 
 def _nested_fields(cls: type[M3terModel]) -> tuple[frozenset[str], tuple[tuple[str, type[M3terModel], bool], ...]]:
@@ -219,11 +220,10 @@ def _strip_list(model: type[M3terModel], items: list[Any], where: _Location, key
 
 def _build(
     cls: type[M], value: Any, path: str, status_code: int | None, data: bytes | str, *, owned: bool = False
-) -> tuple[M, bool]:
+) -> M:
     """Build ``cls`` from decoded JSON, keeping unknown fields: strip them, convert once, re-attach them.
 
     ``owned`` says the tree may be changed in place (it was just decoded); otherwise it is copied first.
-    Returns the object and whether any unknown field was found.
     """
     if not isinstance(value, Mapping):
         raise ResponseValidationError(
@@ -241,7 +241,7 @@ def _build(
         for step in where:
             target = target[step] if isinstance(step, int) else getattr(target, _plan_for(type(target))[step][0])
         target.__dict__[_EXTRA] = extra
-    return obj, bool(found)
+    return obj
 
 
 def _merge_extras(obj: M3terModel, out: dict[str, Any]) -> None:

@@ -136,4 +136,4 @@ def statement_plan(job: StatementJobResponse) -> Plan:
     return Statement(job=job, json=document, csv=csv)
 
 
-__all__ = ["Statement", "TERMINAL_STATUSES", "download_plan", "is_terminal", "statement_plan", "wait_plan"]
+__all__ = ["TERMINAL_STATUSES", "Statement", "download_plan", "is_terminal", "statement_plan", "wait_plan"]

@@ -290,7 +290,7 @@ def _with_extras() -> BillResponse:
 def test_copies_and_pickles_keep_unknown_fields(duplicate: Any) -> None:
     bill = _with_extras()
     again = duplicate(bill)
-    assert type(again) is BillResponse
+    assert isinstance(again, BillResponse)
     assert again.to_dict() == bill.to_dict()
     assert again.additional_properties == {"newTop": {"a": [1]}}
     assert isinstance(again.line_items, list)

@@ -1,0 +1,151 @@
+"""Fields the spec does not know yet, learned at run time so drifting bodies still decode at full speed.
+
+When msgspec rejects a body because an object carries an unknown field, the field's name and the JSON path
+of the object are in the error. We record the name for the model class found at that path and derive,
+once, a subclass of that model (same class name, ``isinstance`` holds) that declares the learned names as
+extra fields typed ``Any``; its parents get subclasses whose nested fields use it. The next decode of the
+same shape then runs entirely in msgspec's C code, and ``to_builtins`` writes the extra fields back under
+their wire names. At most ``MAX_LEARNED`` names are learned per model class (a server inventing a new key
+per response must not grow memory without bound); past that, ``_model`` uses its lenient slow path.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import types
+import typing
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    from ._model import M3terModel
+
+MAX_LEARNED = 64
+EXTRA_PREFIX = "_m3ter_extra_"
+
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*?)`(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+_lock = threading.Lock()
+_names: dict[type[M3terModel], dict[str, None]] = {}
+_classes: dict[type[M3terModel], type[M3terModel]] = {}
+_decoders: dict[type[M3terModel], msgspec.json.Decoder[Any]] = {}
+
+
+def unknown_field(exc: msgspec.ValidationError) -> tuple[str, str] | None:
+    """``(field name, JSON path of its object)`` when ``exc`` reports an unknown field, else None."""
+    match = _UNKNOWN.match(str(exc))
+    if match is None:
+        return None
+    return match["name"], match["path"] or "$"
+
+
+def nested_model(tp: Any) -> tuple[type[M3terModel] | None, bool]:
+    """The model a field holds (directly or as a list), and whether it is a list."""
+    from ._model import M3terModel
+
+    options = typing.get_args(tp) if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union else (tp,)
+    for option in options:
+        if isinstance(option, type) and issubclass(option, M3terModel):
+            return option, False
+        if typing.get_origin(option) is list:
+            (inner,) = typing.get_args(option)
+            if isinstance(inner, type) and issubclass(inner, M3terModel):
+                return inner, True
+    return None, False
+
+
+def _model_at(root: type[M3terModel], path: str) -> type[M3terModel] | None:
+    model = root
+    for key, _index in _STEP.findall(path.removeprefix("$")):
+        if not key:
+            continue
+        for field in msgspec.structs.fields(model):
+            if field.encode_name == key:
+                nested, _ = nested_model(field.type)
+                if nested is None:
+                    return None
+                model = nested
+                break
+        else:
+            return None
+    return model
+
+
+def learn(root: type[M3terModel], name: str, path: str) -> bool:
+    """Record that objects at ``path`` under ``root`` carry the field ``name``. False when it cannot be
+    learned (unresolvable path, a name already learned, or the per-class limit reached)."""
+    base = _model_at(root, path)
+    if base is None:
+        return False
+    base = typing.cast("type[M3terModel]", getattr(base, "_drift_base", None) or base)
+    with _lock:
+        names = _names.setdefault(base, {})
+        if name in names or len(names) >= MAX_LEARNED:
+            return False
+        names[name] = None
+        _classes.clear()
+        _decoders.clear()
+    return True
+
+
+def decoder_for(base: type[M3terModel]) -> msgspec.json.Decoder[Any]:
+    """A JSON decoder for ``base`` that knows every field learned so far."""
+    decoder = _decoders.get(base)
+    if decoder is None:
+        decoder = _decoders[base] = msgspec.json.Decoder(class_for(base))
+    return decoder
+
+
+def class_for(base: type[M3terModel]) -> type[M3terModel]:
+    """``base``, or its subclass declaring the learned fields of it and of the models it holds."""
+    cached = _classes.get(base)
+    if cached is not None:
+        return cached
+    fields: list[tuple[str, Any, Any]] = []
+    for field in msgspec.structs.fields(base):
+        nested, is_list = nested_model(field.type)
+        if nested is None:
+            continue
+        derived = class_for(nested)
+        if derived is nested:
+            continue
+        kind: Any = list[derived] if is_list else derived  # type: ignore[valid-type]
+        if field.default is msgspec.UNSET:
+            fields.append(
+                (field.name, kind | msgspec.UnsetType, msgspec.field(name=field.encode_name, default=msgspec.UNSET))
+            )
+        else:
+            fields.append((field.name, kind, msgspec.field(name=field.encode_name)))
+    learned = list(_names.get(base, {}))
+    extras = tuple((f"{EXTRA_PREFIX}{index}", wire) for index, wire in enumerate(learned))
+    fields.extend((attr, Any, msgspec.field(name=wire, default=msgspec.UNSET)) for attr, wire in extras)
+    result: type[M3terModel] = base
+    if fields:
+        result = msgspec.defstruct(  # type: ignore[assignment]
+            base.__name__,
+            fields,
+            bases=(base,),
+            module=base.__module__,
+            kw_only=True,
+            forbid_unknown_fields=True,
+            omit_defaults=True,
+            dict=True,
+        )
+        result._extra_fields = extras
+        result._drift_base = base
+    _classes[base] = result
+    return result
+
+
+def forget() -> None:
+    """Drop every learned field (for tests)."""
+    with _lock:
+        _names.clear()
+        _classes.clear()
+        _decoders.clear()
+
+
+__all__ = ["MAX_LEARNED", "class_for", "decoder_for", "forget", "learn", "nested_model", "unknown_field"]

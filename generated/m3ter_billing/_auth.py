@@ -23,7 +23,7 @@ from .models.bearer_access_token_response import BearerAccessTokenResponse
 
 logger = logging.getLogger("m3ter_billing.auth")
 
-TOKEN_PATH = "/oauth/token"
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 # m3ter answers an expired token with 403 and gateways answer a missing one with 401: both refresh once.
 REFRESH_STATUSES = frozenset({401, 403})
 

@@ -17,7 +17,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 ENV_BASE_URL = "M3TER_BASE_URL"
 ENV_ORG_ID = "M3TER_ORG_ID"
 ENV_API_KEY = "M3TER_API_KEY"
-ENV_API_SECRET = "M3TER_API_SECRET"
+ENV_API_SECRET = "M3TER_API_SECRET"  # noqa: S105 - the variable name
 
 
 @dataclass(frozen=True, slots=True)

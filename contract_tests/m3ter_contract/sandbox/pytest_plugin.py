@@ -1,4 +1,5 @@
-"""Pytest fixtures for the sandbox. Enable with ``pytest_plugins = ["m3ter_contract.sandbox.pytest_plugin"]``.
+"""Pytest fixtures for the sandbox, registered as a pytest plugin (entry point ``pytest11``) wherever
+m3ter-billing-contract is installed.
 
 - ``m3ter_sandbox``: a fresh Sandbox with a ManualClock and no rate limit (tests move the clock).
 - ``m3ter_mock``: the same sandbox answering every httpx request to https://api.m3ter.com (respx).

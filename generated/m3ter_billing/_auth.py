@@ -124,6 +124,7 @@ class ClientCredentialsAuth(httpx.Auth):
             token = self._usable(stale)
             if token is None:
                 response = yield self._token_request()
+                response.read()  # httpx reads bodies for Auth.auth_flow only; these flows are overridden
                 token = self._store(response)
         return token
 
@@ -154,6 +155,7 @@ class ClientCredentialsAuth(httpx.Auth):
                     token = self._usable(stale)
                     if token is None:
                         response = yield self._token_request()
+                        await response.aread()
                         token = self._store(response)
             response = yield self._authorize(request, token)
             if attempt or response.status_code not in REFRESH_STATUSES:

@@ -36,6 +36,7 @@ from ._exceptions import (
 )
 from ._facade import AsyncM3terBilling, M3terBilling
 from ._model import M3terModel
+from ._redact import install_log_redaction
 from ._retry import M3terRetry
 from ._statements import Statement
 from .client import Client
@@ -53,6 +54,8 @@ from .models import (
     StatementStatus,
 )
 from .types import UNSET, Response, Unset
+
+install_log_redaction()  # idempotent; also done by every client, in case a handler reset the filters
 
 __all__ = [
     "APIConnectionError",

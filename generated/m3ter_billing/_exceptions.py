@@ -27,11 +27,17 @@ class InvalidParameterError(M3terError, ValueError):
 
 
 class APIConnectionError(M3terError):
-    """The request did not get an HTTP response: DNS, connect, TLS or protocol failure."""
+    """The request did not get an HTTP response: DNS, connect, TLS or protocol failure, a URL httpx
+    refuses, or a client already closed.
 
-    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+    ``method`` and ``url`` name the request when it is known (empty otherwise); ``url`` is scrubbed of
+    presigned-URL signatures. The ``httpx.Request`` itself is not kept: its repr would show them.
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
         super().__init__(scrub(message))
-        self.request = request
+        self.method = method
+        self.url = scrub(url) if url else ""
 
 
 class APITimeoutError(APIConnectionError):
@@ -160,7 +166,7 @@ def server_message(content: bytes) -> str:
     """The ``message`` of an m3ter error body, or the start of the body when it has another shape."""
     try:
         decoded = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply to decode
         decoded = None
     if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
         return str(decoded["message"])[:_MESSAGE_LIMIT]
@@ -200,20 +206,27 @@ def translated_transport_errors() -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", request=_request_of(exc)) from exc
+        raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
     except httpx.TransportError as exc:
-        raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", request=_request_of(exc)) from exc
+        raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
     except httpx.RequestError as exc:
         # Not transport errors in httpx's hierarchy, but the request still got no usable response:
         # DecodingError (a body that does not match its Content-Encoding), TooManyRedirects.
-        raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", request=_request_of(exc)) from exc
+        raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
+    except httpx.InvalidURL as exc:  # a URL httpx refuses to send (too long, control characters)
+        raise APIConnectionError(f"invalid URL: {exc}") from None
+    except RuntimeError as exc:
+        if "client has been closed" not in str(exc):
+            raise
+        raise APIConnectionError("the client has been closed") from None
 
 
-def _request_of(exc: httpx.RequestError) -> httpx.Request | None:
+def _request_of(exc: httpx.RequestError) -> dict[str, str]:
     try:
-        return exc.request
+        request = exc.request
     except RuntimeError:
-        return None
+        return {}
+    return {"method": request.method, "url": str(request.url)}
 
 
 __all__ = [

@@ -61,6 +61,7 @@ class _Base:
         api_secret: str | None,
         timeout: httpx.Timeout | float | None,
         clock: Callable[[], float],
+        policy: Retry,
     ) -> None:
         install_log_redaction()
         self._settings = Settings.resolve(base_url=base_url, org_id=org_id, api_key=api_key, api_secret=api_secret)
@@ -70,6 +71,8 @@ class _Base:
             api_key=self._settings.api_key,
             api_secret=self._settings.api_secret.reveal(),
             clock=clock,
+            # Asking for a client-credentials token again is harmless, so its POST is retried like a GET.
+            token_retry=policy.copy_with(allowed_methods=["POST"]) if isinstance(policy, Retry) else None,
         )
         self._client_options: dict[str, Any] = {
             "base_url": self._settings.base_url,
@@ -114,11 +117,17 @@ class M3terBilling(_Base):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        policy = retry if retry is not None else M3terRetry(max_retries, sleep=sleep)
         super().__init__(
-            base_url=base_url, org_id=org_id, api_key=api_key, api_secret=api_secret, timeout=timeout, clock=clock
+            base_url=base_url,
+            org_id=org_id,
+            api_key=api_key,
+            api_secret=api_secret,
+            timeout=timeout,
+            clock=clock,
+            policy=policy,
         )
         self._sleep = sleep
-        policy = retry if retry is not None else M3terRetry(max_retries, sleep=sleep)
         self.http = httpx.Client(
             transport=retrying_transport(transport, policy, is_async=False), **self._client_options
         )
@@ -172,11 +181,17 @@ class AsyncM3terBilling(_Base):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        policy = retry if retry is not None else M3terRetry(max_retries, async_sleep=sleep)
         super().__init__(
-            base_url=base_url, org_id=org_id, api_key=api_key, api_secret=api_secret, timeout=timeout, clock=clock
+            base_url=base_url,
+            org_id=org_id,
+            api_key=api_key,
+            api_secret=api_secret,
+            timeout=timeout,
+            clock=clock,
+            policy=policy,
         )
         self._sleep = sleep
-        policy = retry if retry is not None else M3terRetry(max_retries, async_sleep=sleep)
         self.http = httpx.AsyncClient(
             transport=retrying_transport(transport, policy, is_async=True), **self._client_options
         )

@@ -28,7 +28,8 @@ EXTRA_PREFIX = "_m3ter_extra_"
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*?)`(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
-_lock = threading.Lock()
+# Guards the learned names and the derived classes and decoders; every writer of the three holds it.
+_lock = threading.RLock()
 _names: dict[type[M3terModel], dict[str, None]] = {}
 _classes: dict[type[M3terModel], type[M3terModel]] = {}
 _decoders: dict[type[M3terModel], msgspec.json.Decoder[Any]] = {}
@@ -95,12 +96,28 @@ def decoder_for(base: type[M3terModel]) -> msgspec.json.Decoder[Any]:
     """A JSON decoder for ``base`` that knows every field learned so far."""
     decoder = _decoders.get(base)
     if decoder is None:
-        decoder = _decoders[base] = msgspec.json.Decoder(class_for(base))
+        with _lock:
+            _build(base)
+            decoder = _decoders[base]
     return decoder
 
 
 def class_for(base: type[M3terModel]) -> type[M3terModel]:
     """``base``, or its subclass declaring the learned fields of it and of the models it holds."""
+    cached = _classes.get(base)
+    if cached is None:
+        with _lock:
+            cached = _build(base)
+    return cached
+
+
+def _build(base: type[M3terModel]) -> type[M3terModel]:
+    """Derive (or find) the class for ``base``; the caller holds ``_lock``.
+
+    msgspec completes a Struct type's internal description on first use, and two threads doing that at
+    once for a freshly derived type can crash the interpreter. So the class is derived, a Decoder is
+    built for it (which completes it) and only then is either published in the caches.
+    """
     cached = _classes.get(base)
     if cached is not None:
         return cached
@@ -109,7 +126,7 @@ def class_for(base: type[M3terModel]) -> type[M3terModel]:
         nested, is_list = nested_model(field.type)
         if nested is None:
             continue
-        derived = class_for(nested)
+        derived = _build(nested)
         if derived is nested:
             continue
         kind: Any = list[derived] if is_list else derived  # type: ignore[valid-type]
@@ -136,6 +153,8 @@ def class_for(base: type[M3terModel]) -> type[M3terModel]:
         )
         result._extra_fields = extras
         result._drift_base = base
+    decoder = msgspec.json.Decoder(result)
+    _decoders[base] = decoder
     _classes[base] = result
     return result
 

@@ -11,7 +11,8 @@ def path_segment(name: str, value: object) -> str:
     """Percent-encode ``value`` as exactly one URL path segment, or raise :class:`InvalidParameterError`.
 
     Every reserved character is encoded, so ``a/b``, ``?x``, ``#`` and ``%2F`` stay inside the segment.
-    Values that cannot be one segment (empty, ``.``, ``..``, or holding control characters such as CR/LF)
+    Values that cannot be one segment (empty, ``.``, ``..``, holding control characters such as CR/LF, or
+    lone surrogates that have no UTF-8 form)
     are refused before anything is sent.
     """
     if not isinstance(value, str):
@@ -20,7 +21,11 @@ def path_segment(name: str, value: object) -> str:
         raise InvalidParameterError(f"{name} must be a non-empty id, got {value!r}")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         raise InvalidParameterError(f"{name} must not contain control characters (such as CR or LF)")
-    return quote(value, safe="")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from an undecodable byte in an environment variable
+        raise InvalidParameterError(f"{name} is not valid Unicode text (it holds a lone surrogate)") from None
+    return quote(encoded, safe="")
 
 
 __all__ = ["path_segment"]

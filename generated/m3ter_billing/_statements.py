@@ -5,6 +5,7 @@ facades each run the same plans with their own I/O."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -13,6 +14,7 @@ import httpx
 import msgspec
 
 from ._exceptions import (
+    InvalidParameterError,
     ResponseValidationError,
     StatementDownloadError,
     StatementJobTimeoutError,
@@ -73,7 +75,14 @@ def wait_plan(
     job_id: str, *, timeout: float, poll_interval: float, max_poll_interval: float, clock: Callable[[], float]
 ) -> Plan:
     """Poll the job until it is COMPLETE, FAILED or CANCELLED; back off from ``poll_interval`` doubling up
-    to ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds."""
+    to ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds.
+
+    Refuses, before the first request, a ``timeout`` that is not a finite number >= 0, a ``poll_interval``
+    that is not finite and > 0, and a ``max_poll_interval`` that is not finite and >= ``poll_interval``
+    (NaN would make the deadline never pass; 0 would poll in a busy loop)."""
+    _check_seconds("timeout", timeout, above=0.0, inclusive=True)
+    _check_seconds("poll_interval", poll_interval, above=0.0, inclusive=False)
+    _check_seconds("max_poll_interval", max_poll_interval, above=poll_interval, inclusive=True)
     deadline = clock() + timeout
     interval = poll_interval
     while True:
@@ -88,6 +97,19 @@ def wait_plan(
         logger.debug("statement job %s is %s; polling again in %.2fs", job_id, job.statement_job_status, interval)
         yield Sleep(min(interval, remaining))
         interval = min(interval * 2, max_poll_interval)
+
+
+def _check_seconds(name: str, value: object, *, above: float, inclusive: bool) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        try:
+            seconds = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            seconds = math.inf
+        ok = math.isfinite(seconds) and (seconds >= above if inclusive else seconds > above)
+    if not ok:
+        bound = f">= {above:g}" if inclusive else f"> {above:g}"
+        raise InvalidParameterError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
 
 
 def _url_of(job: StatementJobResponse, fmt: Format) -> str:
@@ -128,11 +150,24 @@ def statement_plan(job: StatementJobResponse) -> Plan:
     try:
         document = msgspec.json.decode(raw_json)
     except msgspec.DecodeError as exc:
-        raise ResponseValidationError(f"the JSON statement is not JSON: {exc}", status_code=200) from None
+        raise ResponseValidationError(
+            f"the JSON statement is not JSON: {exc}", status_code=200, body=raw_json
+        ) from None
+    except UnicodeDecodeError:
+        raise ResponseValidationError("the JSON statement is not UTF-8", status_code=200, body=raw_json) from None
+    except RecursionError:
+        raise ResponseValidationError(
+            "the JSON statement is nested too deeply to decode", status_code=200, body=raw_json
+        ) from None
     csv: str | None = None
     if job.include_csv_format is True:
         job, raw_csv = yield from download_plan(job, "csv")
-        csv = raw_csv.decode("utf-8-sig")
+        try:
+            csv = raw_csv.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ResponseValidationError(
+                f"the CSV statement is not UTF-8 ({exc.reason} at byte {exc.start})", status_code=200, body=raw_csv
+            ) from None
     return Statement(job=job, json=document, csv=csv)
 
 

@@ -6,6 +6,10 @@ import enum
 import threading
 from typing import Any
 
+# Unknown values are cached so each is one object; past this many, new ones are not cached (a server
+# sending a new value in every response must not grow memory without bound).
+MAX_UNKNOWN = 1024
+
 _unknown_lock = threading.Lock()
 _unknown_members: dict[tuple[type[OpenStrEnum], str], OpenStrEnum] = {}
 
@@ -15,7 +19,8 @@ class OpenStrEnum(enum.StrEnum):
 
     ``LineItemType("NEW_KIND")`` returns a pseudo-member whose ``value`` is ``"NEW_KIND"`` and whose
     ``is_known`` is False. It compares equal to its string, encodes back to the same string and is
-    the same object each time the same value is seen. Known members behave like any ``StrEnum``.
+    the same object each time the same value is seen (for the first ``MAX_UNKNOWN`` unknown values; later
+    ones are equal to each other but not cached). Known members behave like any ``StrEnum``.
     """
 
     @classmethod
@@ -31,7 +36,8 @@ class OpenStrEnum(enum.StrEnum):
                     member = str.__new__(cls, value)
                     member._value_ = value
                     member._name_ = value
-                    _unknown_members[key] = member
+                    if len(_unknown_members) < MAX_UNKNOWN:
+                        _unknown_members[key] = member
         return member
 
     @property

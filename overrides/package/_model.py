@@ -45,41 +45,26 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         """Decode a JSON document into this model (or a subclass declaring fields the spec lacks).
 
         Raises:
-            ResponseValidationError: invalid JSON, or a value that does not match the spec (the message
-                names its JSON path).
+            ResponseValidationError: invalid JSON (including bytes that are not UTF-8 and nesting too deep
+                to decode), or a value that does not match the spec (the message names its JSON path).
         """
-        for _ in range(_MAX_ROUNDS):
-            try:
-                return typing.cast(M, _learned.decoder_for(cls).decode(data))
-            except msgspec.ValidationError as exc:
-                unknown = _learned.unknown_field(exc)
-                if unknown is None:
-                    raise _validation_error(exc, "$", status_code, data) from None
-                if not _learned.learn(cls, *unknown):
-                    break
-            except msgspec.DecodeError as exc:
-                raise ResponseValidationError(
-                    f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data)
-                ) from None
-        return _build(cls, msgspec.json.decode(data), "$", status_code, data, owned=True)
+        try:
+            return _decode(cls, data, status_code)
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise _unreadable(exc, status_code, data) from None
 
     @classmethod
     def from_dict(cls: type[M], src: Mapping[str, Any]) -> M:
         """Build the model from already-decoded JSON (wire names), keeping unknown fields.
 
         Raises:
-            ResponseValidationError: a value that does not match the spec, with its JSON path.
+            ResponseValidationError: a value that does not match the spec, with its JSON path (also a tree
+                nested too deeply to convert).
         """
-        for _ in range(_MAX_ROUNDS):
-            try:
-                return typing.cast(M, msgspec.convert(src, _learned.class_for(cls)))
-            except msgspec.ValidationError as exc:
-                unknown = _learned.unknown_field(exc)
-                if unknown is None:
-                    raise _validation_error(exc, "$", None, b"") from None
-                if not _learned.learn(cls, *unknown):
-                    break
-        return _build(cls, src, "$", None, b"")
+        try:
+            return _convert(cls, src)
+        except RecursionError as exc:
+            raise _unreadable(exc, None, b"") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict with wire names: absent fields stay absent, unknown fields come back."""
@@ -90,6 +75,24 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
     def to_json(self) -> bytes:
         """The JSON document :meth:`to_dict` describes."""
         return msgspec.json.encode(self.to_dict())
+
+    # Equality by content: a model decoded after a field was learned is an instance of a derived class, and
+    # msgspec's own __eq__ is False across classes, so BillResponse(id="x") would differ from a decoded one.
+
+    def __eq__(self, other: object) -> bool:
+        if type(self) is type(other):
+            assert isinstance(other, M3terModel)
+            same = super().__eq__(other)
+            return same is True and self.__dict__.get(_EXTRA) == other.__dict__.get(_EXTRA)
+        if isinstance(other, M3terModel) and _base_of(self) is _base_of(other):
+            return self.to_dict() == other.to_dict()
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, so unhashable (as msgspec Structs are)
 
     # copy, deepcopy and pickle keep the unknown fields (msgspec's own versions know only the declared ones).
 
@@ -134,6 +137,48 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
         return [(name, scrub(value) if isinstance(value, str) else value) for name, value in self._set_fields()]
+
+
+def _decode(cls: type[M], data: bytes | str, status_code: int | None) -> M:
+    for _ in range(_MAX_ROUNDS):
+        try:
+            return typing.cast(M, _learned.decoder_for(cls).decode(data))
+        except msgspec.ValidationError as exc:
+            unknown = _learned.unknown_field(exc)
+            if unknown is None:
+                raise _validation_error(exc, "$", status_code, data) from None
+            if not _learned.learn(cls, *unknown):
+                break
+        except msgspec.DecodeError as exc:
+            raise ResponseValidationError(
+                f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data)
+            ) from None
+    return _build(cls, msgspec.json.decode(data), "$", status_code, data, owned=True)
+
+
+def _convert(cls: type[M], src: Mapping[str, Any]) -> M:
+    for _ in range(_MAX_ROUNDS):
+        try:
+            return typing.cast(M, msgspec.convert(src, _learned.class_for(cls)))
+        except msgspec.ValidationError as exc:
+            unknown = _learned.unknown_field(exc)
+            if unknown is None:
+                raise _validation_error(exc, "$", None, b"") from None
+            if not _learned.learn(cls, *unknown):
+                break
+    return _build(cls, src, "$", None, b"")
+
+
+def _unreadable(exc: UnicodeDecodeError | RecursionError, status_code: int | None, data: bytes | str) -> Exception:
+    if isinstance(exc, UnicodeDecodeError):
+        message = f"invalid JSON: not UTF-8 ({exc.reason} at byte {exc.start})"
+    else:
+        message = "invalid JSON: nested too deeply to decode"
+    return ResponseValidationError(message, path="$", status_code=status_code, body=_as_bytes(data))
+
+
+def _base_of(obj: M3terModel) -> type[M3terModel]:
+    return type(obj)._drift_base or type(obj)
 
 
 def _restore(cls: type[M], values: tuple[Any, ...], extra: dict[str, Any] | None) -> M:

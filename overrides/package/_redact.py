@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import deque
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -33,18 +34,30 @@ def redact_text(text: str) -> str:
     return _TOKEN_FIELD.sub(r"\1" + REDACTED, text)
 
 
+# How many issued tokens are remembered: a long-running process is issued one per token lifetime, and
+# tokens that old are expired (they are also bearer- and JWT-shaped, which redact_text catches anyway).
+ISSUED_KEPT = 16
+
+
 class _Secrets:
-    """Exact secret values registered at run time (an API secret, a bearer token just issued)."""
+    """Exact secret values registered at run time: permanent ones (an API secret, a Basic header), kept
+    for the life of the process, and the last ``ISSUED_KEPT`` issued bearer tokens."""
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
+        self._permanent: set[str] = set()
+        self._issued: deque[str] = deque(maxlen=ISSUED_KEPT)
 
-    def add(self, value: str) -> None:
-        if len(value) >= 4:
-            self._values.add(value)
+    def add(self, value: str, *, issued: bool = False) -> None:
+        if len(value) < 4:
+            return
+        if not issued:
+            self._permanent.add(value)
+        elif value not in self._issued:
+            self._issued.append(value)
 
     def scrub(self, text: str) -> str:
-        for value in self._values:
+        # tuple() copies each collection in one step, so another thread adding a secret cannot break this.
+        for value in (*tuple(self._permanent), *tuple(self._issued)):
             if value in text:
                 text = text.replace(value, REDACTED)
         return redact_text(text)
@@ -62,12 +75,20 @@ class RedactingFilter(logging.Filter):
     """A logging filter that redacts secrets from a record's message and arguments."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        if isinstance(record.msg, str):
-            record.msg = known_secrets.scrub(record.msg)
+        try:
+            message = record.getMessage()  # also formats a msg that is not a str (an exception, a request)
+        except Exception:  # arguments that do not fit the format: keep both, scrubbed like the rest
+            message = f"{_text(record.msg)} (log arguments: {_text(record.args)})"
+        record.msg = known_secrets.scrub(message)
+        record.args = None
         return True
+
+
+def _text(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return "<unprintable>"
 
 
 _FILTER = RedactingFilter()
@@ -102,9 +123,10 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, issued: bool = False) -> None:
+        """``issued`` marks a short-lived value (a bearer token): the scrubber keeps only the latest few."""
         self._value = value
-        known_secrets.add(value)
+        known_secrets.add(value, issued=issued)
 
     def reveal(self) -> str:
         return self._value

@@ -2,7 +2,8 @@
 
 Why httpx-retries: it is a small, maintained transport wrapper for both sync and async httpx with
 exponential backoff, jitter and ``Retry-After`` parsing (seconds and HTTP dates). We subclass its
-``Retry`` policy only to fix m3ter's numbers and to make the sleep injectable for tests.
+``Retry`` policy to fix m3ter's numbers, to wait the way the official m3ter SDK does, and to make the
+sleep injectable for tests.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from httpx_retries import Retry, RetryTransport
 logger = logging.getLogger("m3ter_billing.retry")
 
 DEFAULT_MAX_RETRIES = 2
-RETRY_AFTER_CAP = 60.0
+RETRY_AFTER_CAP = 60.0  # a server wait above this (or not above 0) is ignored in favour of the backoff
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
@@ -29,7 +30,8 @@ RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
 class M3terRetry(Retry):
     """The retry policy: GETs only, on connection errors and timeouts, 408, 429 and every 5xx.
 
-    Waits ``Retry-After`` when the server sends one (capped at 60 s), otherwise
+    Waits what the server asks for (``retry-after-ms``, else ``Retry-After`` in seconds or as an HTTP date)
+    when that is more than 0 and at most 60 seconds, as the official SDK does; otherwise
     ``min(0.5 * 2**n, 8)`` seconds less up to 25 % jitter. ``total`` is the number of retries (default 2,
     so at most three attempts).
     """
@@ -78,11 +80,32 @@ class M3terRetry(Retry):
         self.elapsed_sleep += seconds
 
     def _wait_for(self, response: httpx.Response | Exception) -> float:
-        headers = response.headers if isinstance(response, httpx.Response) else httpx.Headers()
-        seconds = self._calculate_sleep(headers)
+        server = self._server_wait(response.headers) if isinstance(response, httpx.Response) else None
+        seconds = server if server is not None else self.backoff_strategy()
+        if self.total_timeout is not None:
+            seconds = min(seconds, max(0.0, self.total_timeout - self.elapsed_sleep))
         what = response.status_code if isinstance(response, httpx.Response) else type(response).__name__
         logger.info("retrying after %s (retry %d of %d) in %.2fs", what, self.attempts_made, self.total, seconds)
         return seconds
+
+    def _server_wait(self, headers: httpx.Headers) -> float | None:
+        """The wait the response asks for, when it asks for one in (0, 60] seconds."""
+        if not self.respect_retry_after_header:
+            return None
+        seconds: float | None = None
+        if "retry-after-ms" in headers:
+            try:
+                seconds = float(headers["retry-after-ms"]) / 1000
+            except ValueError:
+                seconds = None
+        if seconds is None and "retry-after" in headers:
+            try:
+                seconds = self.parse_retry_after(headers["retry-after"])
+            except ValueError:
+                seconds = None
+        if seconds is not None and 0 < seconds <= RETRY_AFTER_CAP:
+            return seconds
+        return None
 
 
 def retrying_transport(

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ._exceptions import ConfigurationError
-from ._redact import Secret
+from ._exceptions import ConfigurationError, InvalidParameterError
+from ._paths import path_segment
+from ._redact import Secret, scrub
 
 DEFAULT_BASE_URL = "https://api.m3ter.com"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
@@ -48,15 +49,34 @@ class Settings:
         if missing:
             args = ", ".join(name.removeprefix("M3TER_").lower() for name in missing)
             raise ConfigurationError(f"missing {', '.join(missing)}: pass {args} or set the environment variable")
-        url = httpx.URL(values[ENV_BASE_URL])
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {values[ENV_BASE_URL]!r}")
+        url = _base_url(values[ENV_BASE_URL])
+        try:
+            path_segment("org_id", values[ENV_ORG_ID])
+        except InvalidParameterError as exc:
+            raise ConfigurationError(f"invalid org_id ({ENV_ORG_ID}): {exc}") from None
         return cls(
             base_url=str(url).rstrip("/"),
             org_id=values[ENV_ORG_ID],
             api_key=values[ENV_API_KEY],
             api_secret=Secret(values[ENV_API_SECRET]),
         )
+
+
+def _base_url(value: str) -> httpx.URL:
+    """The base URL, refused unless it is http(s) with a host and without credentials, query or fragment
+    (credentials would be sent to every host and shown in reprs; a query or fragment would not survive
+    the paths appended to it)."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(f"base_url is not a valid URL: {exc}") from None
+    if url.userinfo:
+        raise ConfigurationError("base_url must not carry a user name or password")
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {scrub(value)!r}")
+    if url.query or url.fragment or "?" in value or "#" in value:
+        raise ConfigurationError(f"base_url must not carry a query or fragment, got {scrub(value)!r}")
+    return url
 
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "Settings"]

@@ -62,8 +62,8 @@ class RateLimiter:
                     delay = self._paused_until - now
                 else:
                     self._refill()
-                    if self._tokens >= 1:
-                        self._tokens -= 1
+                    if self._tokens >= 1 - 1e-9:  # float dust must not leave a caller waiting forever
+                        self._tokens = max(0.0, self._tokens - 1)
                         return
                     delay = (1 - self._tokens) / self.rate
                 self.waited += delay
@@ -97,8 +97,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         await self._limiter.acquire()
         self.sent["POST " + TOKEN_PATH if request.method == "POST" else "GET"] += 1
         response = await self._inner.handle_async_request(request)
-        # Read the body here: the rules need all of it, and the client's auth flow reads ``.content`` of the
-        # token response without reading the stream first (works with mocks, fails on a real socket).
+        # Read the whole body here: the rules judge all of it, and every layer above may use ``.content``.
         await response.aread()
         self.statuses[response.status_code] += 1
         if response.status_code == 429:

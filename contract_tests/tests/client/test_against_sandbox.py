@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from m3ter_billing import (
     AsyncM3terBilling,
     BillStatus,
@@ -42,7 +41,8 @@ def client_options(sandbox: Sandbox, base_url: str) -> dict[str, str]:
 
 
 def test_sync_flow(sandbox: Sandbox, base_url: str) -> None:
-    with M3terBilling(**client_options(sandbox, base_url)) as client:
+    sleeps: list[float] = []
+    with M3terBilling(**client_options(sandbox, base_url), sleep=sleeps.append) as client:
         bill_id = sandbox.seeded.bills["monthly"]
         before = client.bills.retrieve(bill_id, additional=["lineItems"])
         sandbox.approve_bill(bill_id)
@@ -54,7 +54,7 @@ def test_sync_flow(sandbox: Sandbox, base_url: str) -> None:
         pending = sandbox.seeded.jobs["pending"]
         assert client.statement_jobs.retrieve(pending).statement_job_status is StatementJobStatus.PENDING
         sandbox.advance(60)
-        job = client.statement_jobs.wait(pending, timeout=5, poll_interval=0)
+        job = client.statement_jobs.wait(pending, timeout=5, poll_interval=0.01)
         assert job.statement_job_status is StatementJobStatus.COMPLETE
 
         statement = client.statement_jobs.download(sandbox.seeded.jobs["complete_csv"])
@@ -82,7 +82,13 @@ async def test_async_flow(sandbox: Sandbox, base_url: str) -> None:
 
 def test_wrong_org_is_refused_after_one_refresh(sandbox: Sandbox, base_url: str) -> None:
     options = client_options(sandbox, base_url) | {"org_id": "not-my-org"}
-    with M3terBilling(**options) as client, pytest.raises(PermissionDeniedError) as caught:
-        client.bills.retrieve(sandbox.seeded.bills["monthly"])
-    assert caught.value.status_code == 403
-    assert client.auth.token_requests == 2
+    with M3terBilling(**options) as client:
+        with pytest.raises(PermissionDeniedError) as caught:
+            client.bills.retrieve(sandbox.seeded.bills["monthly"])
+        assert caught.value.status_code == 403
+        assert client.auth.token_requests == 2
+        # The token fetched because of the 403 got a 403 too: later calls do not fetch another one.
+        for _ in range(3):
+            with pytest.raises(PermissionDeniedError):
+                client.bills.retrieve(sandbox.seeded.bills["monthly"])
+        assert client.auth.token_requests == 2

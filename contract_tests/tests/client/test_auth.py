@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
-from m3ter_billing import AuthenticationError, InternalServerError, PermissionDeniedError
+from m3ter_billing import AuthenticationError, InternalServerError, M3terError, PermissionDeniedError
 
 from .support import (
     API_KEY,
@@ -266,21 +266,55 @@ def test_rejected_credentials_raise_authentication_error(router: respx.Router, m
     assert bill.call_count == 0
 
 
-def test_token_request_is_not_retried(router: respx.Router, make_client: ClientFactory) -> None:
+def test_token_request_is_retried_on_503(router: respx.Router, make_client: ClientFactory, sleeps: Any) -> None:
+    _serve_bill(router)
+    router.routes["token"].side_effect = [
+        httpx.Response(503, json={"message": "down"}),
+        httpx.Response(200, json=token_body()),
+    ]
+    client = make_client()
+    assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert token_calls(router) == 2
+    assert client.auth.token_requests == 1  # one token request, sent twice
+    assert len(sleeps.calls) == 1
+
+
+async def test_async_token_request_is_retried_on_503(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    _serve_bill(router)
+    router.routes["token"].side_effect = [
+        httpx.Response(503, json={"message": "down"}),
+        httpx.Response(200, json=token_body()),
+    ]
+    assert (await make_async_client().bills.retrieve("bill-1")).id == "bill-1"
+    assert token_calls(router) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_refused_token_request_is_not_retried(router: respx.Router, make_client: ClientFactory, status: int) -> None:
+    router.routes["token"].respond(status, json={"message": "no"})
+    with pytest.raises(M3terError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert getattr(info.value, "status_code", None) == status
+    assert token_calls(router) == 1
+
+
+def test_token_request_is_not_retried_with_max_retries_0(router: respx.Router, make_client: ClientFactory) -> None:
     router.routes["token"].respond(503, json={"message": "down"})
     with pytest.raises(InternalServerError) as info:
-        make_client().bills.retrieve("bill-1")
+        make_client(max_retries=0).bills.retrieve("bill-1")
     assert info.value.status_code == 503
     assert token_calls(router) == 1
 
 
-def test_token_request_connect_error_is_not_retried(router: respx.Router, make_client: ClientFactory) -> None:
+def test_token_request_connect_error_is_retried(router: respx.Router, make_client: ClientFactory) -> None:
     from m3ter_billing import APIConnectionError
 
     router.routes["token"].side_effect = httpx.ConnectError("refused")
     with pytest.raises(APIConnectionError):
         make_client().bills.retrieve("bill-1")
-    assert token_calls(router) == 1
+    assert token_calls(router) == 3  # the default policy: two retries
 
 
 def test_failed_token_request_does_not_poison_the_cache(router: respx.Router, make_client: ClientFactory) -> None:
@@ -289,7 +323,7 @@ def test_failed_token_request_does_not_poison_the_cache(router: respx.Router, ma
         httpx.Response(500, json={"message": "oops"}),
         httpx.Response(200, json=token_body()),
     ]
-    client = make_client()
+    client = make_client(max_retries=0)
     with pytest.raises(InternalServerError):
         client.bills.retrieve("bill-1")
     assert client.bills.retrieve("bill-1").id == "bill-1"
@@ -300,3 +334,83 @@ def test_auth_repr_hides_the_secret(make_client: ClientFactory) -> None:
     client = make_client()
     assert API_SECRET not in repr(client.auth)
     assert API_SECRET not in repr(client)
+
+
+def test_wrong_org_costs_one_extra_token_request_not_one_per_call(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    issued = _numbered_tokens(router)
+    route = router.get(BILL_PATH).respond(403, json={"message": "Forbidden: not your organization"})
+    client = make_client()
+    for _ in range(10):
+        with pytest.raises(PermissionDeniedError):
+            client.bills.retrieve("bill-1")
+    assert len(issued) == 2
+    assert route.call_count == 11  # the first call retried once with the fresh token; the others did not
+
+
+async def test_async_wrong_org_costs_one_extra_token_request_not_one_per_call(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    issued = _numbered_tokens(router)
+    route = router.get(BILL_PATH).respond(403, json={"message": "Forbidden: not your organization"})
+    client = make_async_client()
+    for _ in range(10):
+        with pytest.raises(PermissionDeniedError):
+            await client.bills.retrieve("bill-1")
+    assert len(issued) == 2
+    assert route.call_count == 11
+
+
+def test_401_still_refreshes_every_time(router: respx.Router, make_client: ClientFactory) -> None:
+    issued = _numbered_tokens(router)
+    router.get(BILL_PATH).respond(401, json={"message": "Unauthorized"})
+    client = make_client()
+    for _ in range(3):
+        with pytest.raises(AuthenticationError):
+            client.bills.retrieve("bill-1")
+    assert len(issued) == 4  # the first token, then one refresh per call
+
+
+def test_403_after_an_expiry_refresh_refreshes_again(
+    router: respx.Router, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    issued = _numbered_tokens(router)
+    router.get(BILL_PATH).mock(side_effect=_reject_first(403, issued))
+    client = make_client(clock=clock)
+    client.bills.retrieve("bill-1")  # token-1 refused, token-2 fetched because of the 403 works
+    clock.advance(TOKEN_LIFETIME)
+    client.bills.retrieve("bill-1")  # token-3, fetched because token-2 expired, works
+    assert len(issued) == 3
+
+
+def test_huge_expires_in_is_accepted(router: respx.Router, make_client: ClientFactory) -> None:
+    router.routes["token"].respond(
+        200, content=b'{"access_token": "' + TOKEN.encode() + b'", "expires_in": 1' + b"0" * 400 + b"}"
+    )
+    _serve_bill(router)
+    client = make_client()
+    for _ in range(3):
+        assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert token_calls(router) == 1
+
+
+def test_negative_expires_in_means_expired(router: respx.Router, make_client: ClientFactory) -> None:
+    router.routes["token"].respond(200, json=token_body(expires_in=-5))
+    _serve_bill(router)
+    client = make_client()
+    client.bills.retrieve("bill-1")
+    client.bills.retrieve("bill-1")
+    assert token_calls(router) == 2
+
+
+def test_invalid_token_body_is_not_kept_on_the_error(router: respx.Router, make_client: ClientFactory) -> None:
+    from m3ter_billing import ResponseValidationError
+
+    router.routes["token"].respond(200, json={"access_token": TOKEN, "expires_in": "soon"})
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.body == b""
+    assert info.value.path == "$.expires_in"
+    assert TOKEN not in str(info.value)
+    assert TOKEN not in repr(info.value.__dict__)

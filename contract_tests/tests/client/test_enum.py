@@ -158,3 +158,17 @@ def test_unknown_value_in_a_non_string_type_is_a_validation_error() -> None:
     with pytest.raises(ResponseValidationError) as info:
         StatementJobResponse.from_json(b'{"id": "j", "statementJobStatus": 3}')
     assert info.value.path == "$.statementJobStatus"
+
+
+def test_unknown_values_past_the_cache_limit_still_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    from m3ter_billing import _enum
+
+    monkeypatch.setattr(_enum, "MAX_UNKNOWN", 3)
+    monkeypatch.setattr(_enum, "_unknown_members", {})
+    values = [f"NEW_KIND_{n}" for n in range(10)]
+    members = [LineItemType(value) for value in values]
+    assert members == values
+    assert not any(member.is_known for member in members)
+    assert LineItemType("NEW_KIND_9") == LineItemType("NEW_KIND_9")
+    assert LineItemType("NEW_KIND_0") is members[0]  # the first ones stay cached
+    assert len(_enum._unknown_members) == 3  # the cache does not grow past its limit

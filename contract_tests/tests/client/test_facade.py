@@ -211,3 +211,41 @@ def test_bad_base_url_is_a_configuration_error(clean_env: pytest.MonkeyPatch, ur
 def test_version_is_exposed() -> None:
     assert isinstance(m3ter_billing.__version__, str)
     assert m3ter_billing.__version__[0].isdigit()
+
+
+def test_a_call_after_close_is_an_api_connection_error(router: respx.Router, make_client: ClientFactory) -> None:
+    from m3ter_billing import APIConnectionError
+
+    router.get(BILL_PATH).respond(200, json=bill_body())
+    client = make_client()
+    client.close()
+    with pytest.raises(APIConnectionError, match="the client has been closed"):
+        client.bills.retrieve("bill-1")
+    assert len(router.calls) == 0
+
+
+async def test_async_call_after_close_is_an_api_connection_error(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    from m3ter_billing import APIConnectionError
+
+    client = make_async_client()
+    await client.close()
+    with pytest.raises(APIConnectionError, match="the client has been closed"):
+        await client.statement_jobs.retrieve("job-1")
+    assert len(router.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:pa55word-secret@api.m3ter.test",
+        "https://api.m3ter.test/?tenant=1",
+        "https://api.m3ter.test/base?",
+        "https://api.m3ter.test/#frag",
+    ],
+)
+def test_base_url_with_credentials_query_or_fragment_is_refused(clean_env: pytest.MonkeyPatch, url: str) -> None:
+    with pytest.raises(ConfigurationError, match="base_url") as info:
+        M3terBilling(base_url=url, org_id="o", api_key="k", api_secret="s")
+    assert "pa55word-secret" not in str(info.value)

@@ -101,3 +101,68 @@ def test_type_errors_still_name_their_path_after_learning() -> None:
     with pytest.raises(ResponseValidationError) as caught:
         BillResponse.from_json(json.dumps(broken))
     assert caught.value.path == "$.lineItems[0].quantity"
+
+
+# Run in a child interpreter: a data race in msgspec's type setup crashes the process, and a crash there
+# must fail this test rather than kill pytest. The child prints one line per thread when all went well.
+_RACE = """
+import json, sys, threading
+from m3ter_billing import BillResponse
+sys.setswitchinterval(1e-6)
+LINE = {"description": "d", "quantity": 1, "units": 1, "unit": "u", "subtotal": 1, "currency": "USD",
+        "conversionRate": 1, "convertedSubtotal": 1, "averageUnitPrice": 1, "lineItemType": "USAGE"}
+results = {}
+def work(t):
+    seen = []
+    for j in range(20):
+        key, inner = f"top{(t * 7 + j) % 40}", f"line{(t + j) % 40}"
+        body = {"id": f"b{t}-{j}", key: j, "lineItems": [dict(LINE, **{inner: t})]}
+        out = (BillResponse.from_json(json.dumps(body)) if j % 2 else BillResponse.from_dict(body)).to_dict()
+        seen.append(out[key] == j and out["lineItems"][0][inner] == t and out["id"] == f"b{t}-{j}")
+    results[t] = all(seen)
+threads = [threading.Thread(target=work, args=(t,)) for t in range(16)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(sorted(t for t, ok in results.items() if ok))
+"""
+
+
+def test_threads_decoding_drifting_bodies_at_once_do_not_crash() -> None:
+    import subprocess
+    import sys
+
+    for _ in range(3):
+        child = subprocess.run([sys.executable, "-c", _RACE], capture_output=True, text=True, timeout=120, check=False)
+        assert child.returncode == 0, child.stderr[-2000:]
+        assert child.stdout.strip() == str(list(range(16)))
+
+
+def test_models_compare_by_content_whatever_was_learned() -> None:
+    built = BillResponse(id="x")
+    assert built == BillResponse.from_json(b'{"id": "x"}')
+    drifted = BillResponse.from_json(b'{"id": "x", "brandNew": 1}')  # learns brandNew
+    decoded = BillResponse.from_json(b'{"id": "x"}')
+    assert built == decoded
+    assert decoded == built
+    assert (built != decoded) is False
+    assert decoded != BillResponse(id="y")
+    assert drifted != built  # it carries a field the other lacks
+    assert drifted == BillResponse.from_dict({"id": "x", "brandNew": 1})
+    assert drifted != BillResponse.from_dict({"id": "x", "brandNew": 2})
+    assert built != "x"
+    assert BillResponse(id="x") != BillLineItem.from_dict(BODY["lineItems"][0])
+    with pytest.raises(TypeError):
+        hash(decoded)
+    with pytest.raises(TypeError):
+        hash(built)
+
+
+def test_unknown_fields_kept_by_the_lenient_path_count_for_equality(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_learned, "MAX_LEARNED", 0)  # nothing can be learned: the lenient path keeps them
+    one = BillResponse.from_dict({"id": "x", "extra": 1})
+    assert type(one) is BillResponse
+    assert one == BillResponse.from_dict({"id": "x", "extra": 1})
+    assert one != BillResponse.from_dict({"id": "x", "extra": 2})
+    assert one != BillResponse(id="x")

@@ -253,6 +253,37 @@ def test_invalid_json_raises_response_validation_error(body: bytes) -> None:
     assert info.value.body == body
 
 
+DEEP = 200_000
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"id": "caf\xe9"}'.encode("latin-1"), "not UTF-8"),
+        (b'{"id": "b", "deeplyNested": ' + b"[" * DEEP + b"]" * DEEP + b"}", "nested too deeply"),
+    ],
+    ids=["not-utf8", "deep"],
+)
+def test_undecodable_bodies_raise_response_validation_error(body: bytes, says: str) -> None:
+    with pytest.raises(ResponseValidationError, match=says) as info:
+        BillResponse.from_json(body, status_code=200)
+    assert info.value.status_code == 200
+    assert info.value.body == body
+
+
+def test_from_dict_of_a_tree_nested_too_deeply_raises_response_validation_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from m3ter_billing import _learned
+
+    monkeypatch.setattr(_learned, "MAX_LEARNED", 0)  # the lenient path copies the tree
+    deep: list[Any] = []
+    for _ in range(DEEP):
+        deep = [deep]
+    with pytest.raises(ResponseValidationError, match="nested too deeply"):
+        BillResponse.from_dict({"id": "b", "deeplyNestedToo": deep})
+
+
 @pytest.mark.parametrize("body", [b"null", b"[]", b'"bill"', b"42"])
 def test_non_object_body_is_rejected(body: bytes) -> None:
     with pytest.raises(ResponseValidationError) as info:

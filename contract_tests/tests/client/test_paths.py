@@ -7,14 +7,15 @@ from urllib.parse import unquote
 import httpx
 import pytest
 import respx
-from m3ter_billing import InvalidParameterError
+from m3ter_billing import ConfigurationError, InvalidParameterError
 from m3ter_billing._paths import path_segment
 
 from .support import BASE_URL, ORG_ID, AsyncClientFactory, ClientFactory, api_calls, bill_body, job_body
 
 HOST = httpx.URL(BASE_URL).host
 HOSTILE = ["../x", "a/b", "?x", "#", "%2F", "../../oauth/token", "a b", "x?additional=evil", "//evil.example", "ü/€"]
-REFUSED = ["", ".", "..", "a\r\nX-Injected: 1", "a\nb", "a\rb", "\x00", "tab\there"]
+LONE_SURROGATE = "bill-\ud800"  # what os.fsdecode makes of an undecodable byte in an environment variable
+REFUSED = ["", ".", "..", "a\r\nX-Injected: 1", "a\nb", "a\rb", "\x00", "tab\there", LONE_SURROGATE]
 
 
 @pytest.fixture
@@ -162,3 +163,19 @@ def test_additional_must_hold_strings(router: respx.Router, make_client: ClientF
     with pytest.raises(InvalidParameterError):
         make_client().bills.retrieve("bill-1", additional=[1])  # type: ignore[list-item]
     assert len(router.calls) == 0
+
+
+@pytest.mark.parametrize("bad", REFUSED)
+def test_impossible_org_id_is_refused_when_the_client_is_built(make_client: ClientFactory, bad: str) -> None:
+    with pytest.raises(ConfigurationError, match="M3TER_ORG_ID"):
+        make_client(org_id=bad)
+
+
+def test_undecodable_org_id_from_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from m3ter_billing import M3terBilling
+
+    monkeypatch.setenv("M3TER_ORG_ID", os.fsdecode(b"org\xff"))
+    with pytest.raises(ConfigurationError, match="M3TER_ORG_ID"):
+        M3terBilling(base_url=BASE_URL, api_key="k", api_secret="secret")

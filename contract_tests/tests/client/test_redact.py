@@ -178,3 +178,56 @@ def test_secret_value_never_shows() -> None:
     assert "a-registered-secret-value" not in str(secret)
     assert secret.reveal() == "a-registered-secret-value"
     assert scrub("x a-registered-secret-value y") == f"x {REDACTED} y"
+
+
+def test_issued_tokens_are_remembered_in_a_bounded_registry() -> None:
+    from m3ter_billing import _redact
+
+    permanent = Secret("a-permanent-secret-0f9e8d")
+    tokens = [Secret(f"issued-token-{n:05d}-zz", issued=True) for n in range(_redact.ISSUED_KEPT * 10)]
+    newest = tokens[-1].reveal()
+    assert scrub(f"x {newest} y") == f"x {REDACTED} y"
+    assert scrub(f"x {permanent.reveal()} y") == f"x {REDACTED} y"
+    remembered = [t for t in tokens if REDACTED in scrub(t.reveal())]
+    assert len(remembered) <= _redact.ISSUED_KEPT  # old tokens are forgotten, not kept forever
+
+
+def _record(msg: object, args: tuple[object, ...] = ()) -> logging.LogRecord:
+    return logging.LogRecord("m3ter_billing", logging.INFO, __file__, 1, msg, args, None)
+
+
+def test_log_records_whose_message_is_not_a_string_are_scrubbed() -> None:
+    from m3ter_billing._redact import RedactingFilter
+
+    Secret(API_SECRET)  # as a client registers it
+    record = _record(RuntimeError(f"sent {API_SECRET} to {JSON_URL}"))
+    assert RedactingFilter().filter(record)
+    assert_clean([record.getMessage()], "a non-str log message")
+    assert "sent" in record.getMessage()
+
+
+def test_log_records_with_arguments_that_do_not_fit_are_scrubbed_not_raised() -> None:
+    from m3ter_billing._redact import RedactingFilter
+
+    Secret(API_SECRET)  # as a client registers it
+    record = _record("secret %s %s", (API_SECRET,))  # one argument short
+    assert RedactingFilter().filter(record)
+    message = record.getMessage()
+    assert_clean([message], "a log record with bad arguments")
+    assert message.startswith("secret %s %s")
+
+
+def test_log_redaction_is_installed_when_the_package_is_imported() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='%(message)s')\n"
+        "import m3ter_billing\n"
+        f"logging.getLogger('httpx').info('HTTP Request: GET %s', {JSON_URL!r})\n"
+        f"logging.getLogger('m3ter_billing').info('Authorization: Bearer {TOKEN}')\n"
+    )
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert child.stdout.count(REDACTED) >= 2, child.stdout
+    assert_clean([child.stdout, child.stderr], "logs of a process that only imported the package")

@@ -100,13 +100,59 @@ def test_retry_after_is_honoured(
     assert sleeps.calls == [expected, expected]
 
 
-def test_retry_after_is_capped_at_60_seconds(
-    router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder
+@pytest.mark.parametrize("header", ["3600", "61", "0", "-5", "soon"])
+def test_retry_after_outside_0_to_60_seconds_falls_back_to_the_backoff(
+    router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder, header: str
 ) -> None:
-    router.get(BILL_PATH).mock(side_effect=_failing_then_ok(503, 1, {"Retry-After": "3600"}))
+    router.get(BILL_PATH).mock(side_effect=_failing_then_ok(503, 2, {"Retry-After": header}))
+    make_client().bills.retrieve("bill-1")
+    assert len(sleeps.calls) == 2
+    assert 0.375 <= sleeps.calls[0] <= 0.5
+    assert 0.75 <= sleeps.calls[1] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),  # the millisecond header wins
+        ({"retry-after-ms": "junk", "Retry-After": "9"}, 9.0),
+        ({"retry-after-ms": "60000"}, 60.0),
+    ],
+)
+def test_retry_after_ms_is_honoured(
+    router: respx.Router,
+    make_client: ClientFactory,
+    sleeps: SleepRecorder,
+    headers: dict[str, str],
+    expected: float,
+) -> None:
+    router.get(BILL_PATH).mock(side_effect=_failing_then_ok(429, 1, headers))
+    make_client().bills.retrieve("bill-1")
+    assert sleeps.calls == [expected]
+
+
+@pytest.mark.parametrize("header", ["60001", "0", "nan", "inf"])
+def test_retry_after_ms_outside_0_to_60_seconds_falls_back_to_the_backoff(
+    router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder, header: str
+) -> None:
+    router.get(BILL_PATH).mock(side_effect=_failing_then_ok(429, 1, {"retry-after-ms": header}))
     make_client().bills.retrieve("bill-1")
     assert len(sleeps.calls) == 1
-    assert 0 < sleeps.calls[0] <= 60
+    assert 0.375 <= sleeps.calls[0] <= 0.5
+
+
+def test_http_date_retry_after_in_the_future_is_waited(
+    router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder
+) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    router.get(BILL_PATH).mock(side_effect=_failing_then_ok(503, 1, {"Retry-After": when}))
+    make_client().bills.retrieve("bill-1")
+    assert len(sleeps.calls) == 1
+    assert 25 <= sleeps.calls[0] <= 30
 
 
 def test_http_date_retry_after_is_understood(

@@ -262,3 +262,113 @@ def test_statement_repr_is_short(router: respx.Router, make_client: ClientFactor
     router.get(CSV_URL).respond(200, text=CSV_TEXT)
     statement = make_client().statement_jobs.download(_job(with_csv()))
     assert repr(statement) == f"Statement(job_id='job-1', json=<dict>, csv=<{len(CSV_TEXT)} characters>)"
+
+
+# -- hostile input ------------------------------------------------------------------------------------------
+
+
+def _pending_at_most(polls: int) -> Any:
+    """A PENDING job that fails the test instead of being polled forever."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) > polls:
+            pytest.fail(f"still polling after {polls} requests")
+        return httpx.Response(200, json=job_body(status="PENDING"))
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"timeout": float("nan")},
+        {"timeout": float("inf")},
+        {"timeout": -1.0},
+        {"poll_interval": 0},
+        {"poll_interval": float("nan")},
+        {"poll_interval": -0.5},
+        {"max_poll_interval": float("nan")},
+        {"max_poll_interval": float("inf")},
+        {"poll_interval": 2.0, "max_poll_interval": 1.0},
+        {"timeout": 10**400},
+    ],
+)
+def test_wait_refuses_impossible_times_before_polling(
+    router: respx.Router, wait_client: Any, kwargs: dict[str, Any]
+) -> None:
+    from m3ter_billing import InvalidParameterError
+
+    client, sleeps = wait_client
+    route = router.get(JOB_PATH).mock(side_effect=_pending_at_most(20))
+    with pytest.raises(InvalidParameterError):
+        client.statement_jobs.wait("job-1", **kwargs)
+    assert route.call_count == 0
+    assert sleeps.calls == []
+
+
+async def test_async_wait_refuses_nan_timeout(router: respx.Router, make_async_client: AsyncClientFactory) -> None:
+    from m3ter_billing import InvalidParameterError
+
+    route = router.get(JOB_PATH).mock(side_effect=_pending_at_most(20))
+    with pytest.raises(InvalidParameterError):
+        await make_async_client().statement_jobs.wait("job-1", timeout=float("nan"))
+    assert route.call_count == 0
+
+
+def test_wait_accepts_a_zero_timeout(router: respx.Router, wait_client: Any) -> None:
+    client, _ = wait_client
+    router.get(JOB_PATH).respond(200, json=job_body(status="PENDING"))
+    with pytest.raises(StatementJobTimeoutError):
+        client.statement_jobs.wait("job-1", timeout=0)
+
+
+def test_csv_statement_that_is_not_utf8_raises_response_validation_error(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    from m3ter_billing import ResponseValidationError
+
+    latin1 = "caf\xe9;1\n".encode("latin-1")
+    router.get(JSON_URL).respond(200, json=DOCUMENT)
+    router.get(CSV_URL).respond(200, content=latin1)
+    with pytest.raises(ResponseValidationError, match="CSV statement is not UTF-8") as info:
+        make_client().statement_jobs.download(_job(with_csv()))
+    assert info.value.status_code == 200
+    assert info.value.body == latin1
+
+
+@pytest.mark.parametrize("body", ['{"a": "caf\xe9"}'.encode("latin-1"), b"[" * 200_000], ids=["latin1", "deep"])
+def test_json_statement_that_cannot_be_decoded_raises_response_validation_error(
+    router: respx.Router, make_client: ClientFactory, body: bytes
+) -> None:
+    from m3ter_billing import ResponseValidationError
+
+    router.get(JSON_URL).respond(200, content=body)
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().statement_jobs.download(_job(complete()))
+    assert info.value.body == body
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"{S3}/job-1.json?X-Amz-Signature=aaaa1111&pad=" + "a" * 70_000, f"{S3}/job-1\r\n.json?X-Amz-Signature=aaaa1111"],
+    ids=["too-long", "control-character"],
+)
+def test_presigned_url_httpx_refuses_is_an_api_connection_error(make_client: ClientFactory, url: str) -> None:
+    from m3ter_billing import APIConnectionError
+
+    with pytest.raises(APIConnectionError) as info:
+        make_client().statement_jobs.download(_job(complete(presignedJsonStatementUrl=url)))
+    assert "aaaa1111" not in str(info.value)
+    assert "aaaa1111" not in info.value.url
+
+
+async def test_async_presigned_url_httpx_refuses_is_an_api_connection_error(
+    make_async_client: AsyncClientFactory,
+) -> None:
+    from m3ter_billing import APIConnectionError
+
+    url = f"{S3}/job-1.json?X-Amz-Signature=aaaa1111&pad=" + "a" * 70_000
+    with pytest.raises(APIConnectionError):
+        await make_async_client().statement_jobs.download(_job(complete(presignedJsonStatementUrl=url)))

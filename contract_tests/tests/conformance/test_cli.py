@@ -150,11 +150,27 @@ def test_unreachable_server_exits_2(environ: dict[str, str], capsys: pytest.Capt
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["--base-url", "http://127.0.0.1:9", "--bill-id", "b"], {}, "set M3TER_ORG_ID, M3TER_API_KEY, M3TER_API_SECRET"),
-        (["--base-url", "http://127.0.0.1:9"], {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"}, "nothing to check"),
-        (["--base-url", "ftp://x", "--bill-id", "b"], {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"}, "http(s) URL"),
+        (
+            ["--base-url", "http://127.0.0.1:9", "--bill-id", "b"],
+            {},
+            "set M3TER_ORG_ID, M3TER_API_KEY, M3TER_API_SECRET",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9"],
+            {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"},
+            "nothing to check",
+        ),
+        (
+            ["--base-url", "ftp://x", "--bill-id", "b"],
+            {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"},
+            "http(s) URL",
+        ),
         (["--bill-id", "b"], {}, "entity ids need --base-url"),
-        (["--ids-file", "/nonexistent/ids.txt", "--base-url", "http://127.0.0.1:9"], {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"}, "cannot read --ids-file"),
+        (
+            ["--ids-file", "/nonexistent/ids.txt", "--base-url", "http://127.0.0.1:9"],
+            {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"},
+            "cannot read --ids-file",
+        ),
     ],
 )
 def test_configuration_problems_exit_2_with_what_to_fix(

@@ -76,7 +76,8 @@ def test_every_rule_has_a_source_sentence_and_a_unique_name() -> None:
     names = [rule.name for rule in RULES]
     assert len(names) == len(set(names)) >= 25
     for rule in RULES:
-        assert rule.source.strip() and rule.summary.strip(), rule.name
+        assert rule.source.strip(), rule.name
+        assert rule.summary.strip(), rule.name
         assert rule.severity in ("error", "warning")
 
 

@@ -76,8 +76,20 @@ CASES = [
     Case("response.json", "bill", "monthly", fault="non_json_body"),
     Case("schema.type", "bill", "monthly", lambda: always(set_(billTotal="12.50")), "$.billTotal"),
     Case("schema.format", "bill", "monthly", lambda: always(set_(billDate="2023-02-30")), "$.billDate"),
-    Case("schema.required", "bill", "monthly", lambda: always(lambda b: b["lineItems"][1].pop("unit")), "$.lineItems[1].unit"),
-    Case("schema.enum", "bill", "monthly", lambda: always(line_item(lineItemType="FUTURE_CHARGE")), "$.lineItems[0].lineItemType"),
+    Case(
+        "schema.required",
+        "bill",
+        "monthly",
+        lambda: always(lambda b: b["lineItems"][1].pop("unit")),
+        "$.lineItems[1].unit",
+    ),
+    Case(
+        "schema.enum",
+        "bill",
+        "monthly",
+        lambda: always(line_item(lineItemType="FUTURE_CHARGE")),
+        "$.lineItems[0].lineItemType",
+    ),
     Case("schema.min-length", "bill", "monthly", lambda: always(line_item(currency="")), "$.lineItems[0].currency"),
     Case(
         "schema.max-items",
@@ -93,9 +105,17 @@ CASES = [
         lambda: always(lambda b: b["currencyConversions"][0].update(multiplier=0)),
         "$.currencyConversions[0].multiplier",
     ),
-    Case("drift.unknown-field", "bill", "monthly", lambda: always(line_item(taxCode="VAT20")), "$.lineItems[0].taxCode"),
+    Case(
+        "drift.unknown-field", "bill", "monthly", lambda: always(line_item(taxCode="VAT20")), "$.lineItems[0].taxCode"
+    ),
     Case("version.minimum", "bill", "monthly", lambda: always(set_(version=0)), "$.version"),
-    Case("version.dt-order", "bill", "monthly", lambda: always(set_(dtLastModified="2020-01-01T00:00:00Z")), "$.dtLastModified"),
+    Case(
+        "version.dt-order",
+        "bill",
+        "monthly",
+        lambda: always(set_(dtLastModified="2020-01-01T00:00:00Z")),
+        "$.dtLastModified",
+    ),
     Case("version.no-decrease", "bill", "daily", lambda: on_read(2, version_delta(-1)), "$.version"),
     Case("version.bump-on-change", "bill", "monthly", lambda: on_read(2, set_(billTotal=1.0)), "$.billTotal"),
     Case(
@@ -107,7 +127,13 @@ CASES = [
     ),
     Case("entity.id", "bill", "monthly", lambda: always(set_(id="someone-else")), "$.id"),
     Case("entity.org-id", "job", "complete_csv", lambda: always(set_(orgId="another-org")), "$.orgId"),
-    Case("entity.immutable", "job", "complete_csv", lambda: on_read(2, set_(dtCreated="2025-01-15T11:50:01.000Z", version=9, dtLastModified=LATER)), "$.dtCreated"),
+    Case(
+        "entity.immutable",
+        "job",
+        "complete_csv",
+        lambda: on_read(2, set_(dtCreated="2025-01-15T11:50:01.000Z", version=9, dtLastModified=LATER)),
+        "$.dtCreated",
+    ),
     Case(
         "statement-job.no-url-while-pending",
         "job",

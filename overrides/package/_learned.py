@@ -82,6 +82,8 @@ def learn(root: type[M3terModel], name: str, path: str) -> bool:
     if base is None:
         return False
     base = typing.cast("type[M3terModel]", getattr(base, "_drift_base", None) or base)
+    if not _declarable(name):
+        return False
     with _lock:
         names = _names.setdefault(base, {})
         if name in names or len(names) >= MAX_LEARNED:
@@ -89,6 +91,16 @@ def learn(root: type[M3terModel], name: str, path: str) -> bool:
         names[name] = None
         _classes.clear()
         _decoders.clear()
+    return True
+
+
+def _declarable(name: str) -> bool:
+    """Whether msgspec accepts ``name`` as a field's wire name (it refuses quotes, backslashes and control
+    characters); a name it refuses stays with the lenient path."""
+    try:
+        msgspec.defstruct("_Probe", [("probe", Any, msgspec.field(name=name, default=msgspec.UNSET))])
+    except (ValueError, TypeError):
+        return False
     return True
 
 

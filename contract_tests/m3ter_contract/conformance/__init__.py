@@ -1,4 +1,4 @@
-"""``m3ter-conformance``: the live conformance check (see docs/CONFORMANCE.md).
+"""``m3ter-conformance``: the live conformance check (see the README, "The conformance check").
 
 The runner reads bills and statement jobs read-only, rate limited and concurrently; the rules in
 :mod:`m3ter_contract.rules` judge every response; reports come out as JSON, JUnit XML, Markdown and a

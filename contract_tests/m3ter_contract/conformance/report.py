@@ -138,7 +138,7 @@ def markdown(result: RunResult) -> str:
     if suggestions:
         lines += ["", "### Suggested spec changes", ""]
         lines += [f"- {text} (`{rule}`)" for rule, text in suggestions]
-    lines += ["", f"<sub>Rules: docs/RULES.md · exit code {result.exit_code}</sub>", ""]
+    lines += ["", f"<sub>Rules: contract_tests/RULES.md · exit code {result.exit_code}</sub>", ""]
     return "\n".join(lines)
 
 

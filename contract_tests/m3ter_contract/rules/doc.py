@@ -1,4 +1,4 @@
-"""Generate docs/RULES.md from the registry: ``python -m m3ter_contract.rules.doc [--check] [PATH]``."""
+"""Generate contract_tests/RULES.md from the registry: ``python -m m3ter_contract.rules.doc [--check] [PATH]``."""
 
 from __future__ import annotations
 
@@ -30,14 +30,14 @@ def render() -> str:
 
 def default_path() -> Path:
     for parent in Path(__file__).resolve().parents:
-        if (parent / "pyproject.toml").is_file() and (parent / "docs").is_dir():
-            return parent / "docs" / "RULES.md"
-    return Path("docs/RULES.md")
+        if (parent / "pyproject.toml").is_file() and (parent / "contract_tests").is_dir():
+            return parent / "contract_tests" / "RULES.md"
+    return Path("contract_tests/RULES.md")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m m3ter_contract.rules.doc", description=__doc__)
-    parser.add_argument("path", nargs="?", type=Path, help="where to write (default: docs/RULES.md)")
+    parser.add_argument("path", nargs="?", type=Path, help="where to write (default: contract_tests/RULES.md)")
     parser.add_argument("--check", action="store_true", help="exit 1 when the file is stale instead of writing")
     args = parser.parse_args(argv)
     path: Path = args.path or default_path()

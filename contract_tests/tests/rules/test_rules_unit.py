@@ -82,7 +82,7 @@ def test_every_rule_has_a_source_sentence_and_a_unique_name() -> None:
 
 
 def test_docs_rules_table_is_up_to_date() -> None:
-    path = Path(__file__).resolve().parents[3] / "docs" / "RULES.md"
+    path = Path(__file__).resolve().parents[3] / "contract_tests" / "RULES.md"
     assert path.read_text(encoding="utf-8") == rules_doc.render(), "run: python -m m3ter_contract.rules.doc"
     assert rules_doc.main(["--check", str(path)]) == 0
 

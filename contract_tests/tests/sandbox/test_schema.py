@@ -1,5 +1,6 @@
-"""Every response of the clean sandbox validates against spec/ (schemathesis), over both adapters: the
-ASGI app (schemathesis' in-process ASGI transport) and the respx router (httpx)."""
+"""Every response of the clean sandbox validates against spec/ (schemathesis), over every way in: the
+ASGI app (schemathesis' in-process ASGI transport), the respx router (httpx) and real HTTP on loopback
+(schemathesis' own transport); positive and negative data."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from m3ter_contract.sandbox import DEFAULT_BASE_URL, ManualClock, Sandbox, mock_m3ter
+from m3ter_contract.sandbox import DEFAULT_BASE_URL, ManualClock, Sandbox, SandboxServer, mock_m3ter
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -157,3 +159,57 @@ def test_generated_requests_validate(schema: Any, adapter: str) -> None:
             check()
     finally:
         schema.app = None
+
+
+def test_every_response_validates_over_real_http(schema: Any) -> None:
+    """The third way in: schemathesis' own HTTP transport against the uvicorn server on 127.0.0.1."""
+    sandbox, clock = sandbox_through_a_lifecycle()
+    statuses: set[int] = set()
+    with SandboxServer(sandbox) as server:
+        for step in (0, 2, 10, 4_000):
+            clock.advance(step)
+            for case in every_case(schema, sandbox):
+                response = case.call(base_url=server.url)
+                case.validate_response(response, checks=CHECKS)
+                statuses.add(response.status_code)
+    assert statuses == {200, 401, 403, 404}
+
+
+@pytest.mark.parametrize("adapter", ["asgi", "http"])
+def test_negative_requests_get_documented_errors_not_server_errors(schema: Any, adapter: str) -> None:
+    """Schemathesis' negative mode (requests that break the spec: wrong types, missing or malformed
+    parameters and bodies, for the token call too) never makes the sandbox fail, and every answer it gives
+    is one the spec documents."""
+    sandbox = Sandbox(clock=ManualClock(), rate_limit=None, large_bill_line_items=50)
+    token = sandbox.issue_token()
+    if adapter == "asgi":
+        schema.app = sandbox.asgi_app()  # before the operations are built: they keep the app they saw
+    operations = [schema[BILL]["GET"], schema[JOB]["GET"], schema["/oauth/token"]["POST"]]
+    strategies = [operation.as_strategy(GenerationMode.NEGATIVE) for operation in operations]
+    seen: set[int] = set()
+
+    def run(call: Any) -> None:
+        @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(case=st.one_of(strategies), authorized=st.booleans())
+        def check(case: Any, authorized: bool) -> None:
+            if authorized and case.operation.method.upper() == "GET":
+                case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+            response = call(case)
+            case.validate_response(
+                response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance]
+            )
+            seen.add(response.status_code)
+
+        check()
+
+    if adapter == "asgi":
+        try:
+            run(lambda case: case.call())
+        finally:
+            schema.app = None
+    else:
+        with SandboxServer(sandbox) as server:
+            run(lambda case: case.call(base_url=server.url))
+    assert seen, "no request was sent"
+    assert all(status < 500 for status in seen)
+    assert 400 in seen, f"negative token bodies should be refused with 400, saw {sorted(seen)}"

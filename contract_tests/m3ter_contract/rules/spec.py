@@ -30,7 +30,8 @@ class SpecError(Exception):
 
 
 def default_spec_path() -> Path:
-    """``$M3TER_SPEC_PATH``, else ``spec/m3ter-billing.yaml`` in the checkout this package lives in."""
+    """``$M3TER_SPEC_PATH``, else ``spec/m3ter-billing.yaml`` in the checkout this package lives in, else the
+    copy a wheel of this package carries (``m3ter_contract/_spec/``)."""
     env = os.environ.get(SPEC_ENV)
     if env:
         return Path(env)
@@ -38,6 +39,9 @@ def default_spec_path() -> Path:
         candidate = parent / "spec" / "m3ter-billing.yaml"
         if candidate.is_file():
             return candidate
+    bundled = Path(__file__).resolve().parent.parent / "_spec" / "m3ter-billing.yaml"
+    if bundled.is_file():
+        return bundled
     raise SpecError(f"spec/m3ter-billing.yaml not found above {Path(__file__).parent}; set {SPEC_ENV}")
 
 

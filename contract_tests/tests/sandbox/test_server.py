@@ -140,11 +140,18 @@ def test_cli_serve_prints_human_readable_details(
 
 
 def test_official_m3ter_sdk_reads_bills_and_jobs(server: SandboxServer, sandbox: Sandbox) -> None:
+    """Interop with a client we did not write, in its strict mode (every response validated against its
+    own pydantic models)."""
     import m3ter
 
     creds = sandbox.credentials
     client = m3ter.M3ter(
-        api_key=creds.api_key, api_secret=creds.api_secret, org_id=creds.org_id, base_url=server.url, max_retries=0
+        api_key=creds.api_key,
+        api_secret=creds.api_secret,
+        org_id=creds.org_id,
+        base_url=server.url,
+        max_retries=0,
+        _strict_response_validation=True,
     )
     try:
         for name, bill_id in sandbox.seeded.bills.items():

@@ -18,7 +18,6 @@ import httpx
 from ..rules import Observation, Spec
 from ..rules.registry import EntityKey
 from ..sandbox import ManualClock, Sandbox
-from ..sandbox.data import bill_wire
 from .runner import Options, RunResult, Target, run
 
 IN_PROCESS_URL = "http://sandbox.invalid"
@@ -29,22 +28,15 @@ _FREQUENCIES = ("MONTHLY", "WEEKLY", "DAILY", "ANNUALLY", "AD_HOC", "MIXED")
 def add_bills(sandbox: Sandbox, count: int, *, seed: int) -> list[str]:
     """``count`` more PENDING bills in the primary organization (deterministic for ``seed``)."""
     rng = random.Random(f"conformance:{seed}")
-    state = sandbox.state
-    org = state.orgs[sandbox.org_id]
-    user = next(u for u in state.users.values() if u.org_id == org.id)
-    ids = []
-    for index in range(count):
-        anchor = date(2023, 1, 1).fromordinal(date(2023, 1, 1).toordinal() + rng.randint(0, 600))
-        wire = bill_wire(
-            rng,
-            org,
+    return [
+        sandbox.create_bill(
             frequency=_FREQUENCIES[index % len(_FREQUENCIES)],
-            anchor=anchor,
-            line_item_count=rng.randint(0, 8),
+            anchor=date.fromordinal(date(2023, 1, 1).toordinal() + rng.randint(0, 600)),
+            line_items=rng.randint(0, 8),
+            rng=rng,
         )
-        created = sandbox.clock.now() - 86_400
-        ids.append(state.add_bill(org.id, wire, created_at=created, created_by=user.id).id)
-    return ids
+        for index in range(count)
+    ]
 
 
 def add_statement_jobs(sandbox: Sandbox, count: int, bill_ids: list[str]) -> list[str]:

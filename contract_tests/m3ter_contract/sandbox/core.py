@@ -3,14 +3,16 @@ serve it (respx router in-process, ASGI app, HTTP server in a thread)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from .api import RequestRecord, SandboxAPI
 from .clock import Clock, ManualClock, SystemClock
-from .data import new_id
+from .data import bill_wire, new_id
 from .faults import FaultPresets, FaultRegistry
 from .messages import Request, Response
 from .model import JobOutcome, SandboxError
@@ -169,6 +171,24 @@ class Sandbox:
     def invalidate_statements(self, bill_id: str, by: str | None = None) -> None:
         self.state.invalidate_statements(bill_id, by or self._service_user(bill_id))
 
+    def create_bill(
+        self,
+        *,
+        frequency: str = "MONTHLY",
+        anchor: date | None = None,
+        line_items: int = 3,
+        org_id: str | None = None,
+        rng: random.Random | None = None,
+    ) -> str:
+        """A new PENDING bill (version 1) in ``org_id`` (default: the primary organization), for the billing
+        period of ``frequency`` containing ``anchor``; its content is drawn from ``rng`` (deterministic)."""
+        org = self.state.orgs[org_id or self.org_id]
+        user = next(u for u in self.state.users.values() if u.org_id == org.id)
+        self._id_counter += 1
+        draw = rng or random.Random(f"{self.seed}:bill:{self._id_counter}")
+        wire = bill_wire(draw, org, frequency=frequency, anchor=anchor or date(2023, 9, 15), line_item_count=line_items)
+        return self.state.add_bill(org.id, wire, created_at=self.clock.now() - 86_400, created_by=user.id).id
+
     def create_statement_job(
         self,
         bill_id: str,
@@ -181,8 +201,6 @@ class Sandbox:
     ) -> str:
         """A new PENDING job for the bill; None for ``pending_for``/``running_for`` waits for explicit calls."""
         self._id_counter += 1
-        import random
-
         job_id = new_id(random.Random(f"{self.seed}:job:{self._id_counter}"))
         job = self.state.create_statement_job(
             job_id,

@@ -267,3 +267,16 @@ def test_secrets_stay_out_of_reprs(sandbox: Sandbox) -> None:
     assert sandbox.credentials.api_secret not in repr(sandbox.credentials)
     assert sandbox.credentials.api_secret not in repr(sandbox)
     assert token not in repr(sandbox.state.tokens[token])
+
+
+def test_create_bill_adds_a_consistent_pending_bill() -> None:
+    from m3ter_contract.sandbox import ManualClock, Sandbox
+
+    sandbox = Sandbox(clock=ManualClock(), rate_limit=None)
+    bill_id = sandbox.create_bill(frequency="WEEKLY", line_items=4)
+    bill = sandbox.bill(bill_id)
+    assert bill_id in sandbox.bill_ids
+    assert (bill["version"], bill["status"], bill["billingFrequency"]) == (1, "PENDING", "WEEKLY")
+    assert len(bill["lineItems"]) == 4
+    assert round(sum(item["subtotal"] for item in bill["lineItems"]), 6) == round(bill["billTotal"], 6)
+    assert sandbox.create_bill(line_items=0) != bill_id

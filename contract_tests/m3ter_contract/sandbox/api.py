@@ -1,6 +1,6 @@
 """The m3ter API as the sandbox answers it, independent of transport: a :class:`Request` in, a
-:class:`Response` out. Auth (OAuth2 client credentials, bearer tokens), the per-Organization rate limit,
-404/405, the presigned statement downloads, and the fault hooks all live here."""
+:class:`Response` out. Auth (OAuth2 client credentials, bearer tokens), the rate limits (per Organization
+and per source IP), 404/405, the presigned statement downloads, and the fault hooks all live here."""
 
 from __future__ import annotations
 
@@ -61,6 +61,38 @@ class RateLimiter:
             return True
 
 
+class RollingLimiter:
+    """``limit`` requests per key over any rolling ``window`` seconds of the clock (None: no limit), counted
+    in one-second buckets: m3ter's 20,000 requests per 5 minutes per source IP."""
+
+    def __init__(self, limit: int | None, window: int, clock: Clock) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[str, deque[list[int]]] = {}
+        self._totals: dict[str, int] = {}
+
+    def allow(self, key: str) -> bool:
+        if self.limit is None:
+            return True
+        now = int(self._clock.now())
+        with self._lock:
+            buckets = self._buckets.setdefault(key, deque())
+            total = self._totals.get(key, 0)
+            while buckets and buckets[0][0] <= now - self.window:
+                total -= buckets.popleft()[1]
+            if total >= self.limit:
+                self._totals[key] = total
+                return False
+            if buckets and buckets[-1][0] == now:
+                buckets[-1][1] += 1
+            else:
+                buckets.append([now, 1])
+            self._totals[key] = total + 1
+            return True
+
+
 def parse_additional(query: str) -> tuple[str, ...] | None:
     """``additional`` as m3ter's SDKs send it (one comma-joined value, ``additional=`` for an empty list);
     repeated parameters are accepted too."""
@@ -72,11 +104,18 @@ def parse_additional(query: str) -> tuple[str, ...] | None:
 
 class SandboxAPI:
     def __init__(
-        self, state: SandboxState, faults: FaultRegistry, *, rate_limit: int | None = 50, log_size: int = 1_000
+        self,
+        state: SandboxState,
+        faults: FaultRegistry,
+        *,
+        rate_limit: int | None = 50,
+        ip_rate_limit: int | None = 20_000,
+        log_size: int = 1_000,
     ) -> None:
         self.state = state
         self.faults = faults
         self.limiter = RateLimiter(rate_limit, state.clock)
+        self.ip_limiter = RollingLimiter(ip_rate_limit, 300, state.clock)
         self.log: deque[RequestRecord] = deque(maxlen=log_size)
 
     def handle(self, request: Request) -> Response:
@@ -101,6 +140,8 @@ class SandboxAPI:
             response = error(404, "Not found")
         elif request.method not in allowed:
             response = error(405, "Method Not Allowed", [("allow", ", ".join(allowed))])
+        elif operation != "GetStatement" and not self.ip_limiter.allow(request.client):
+            response = error(429, "Too Many Requests")
         else:
             response = self.faults.before(operation, entity_id) or self._dispatch(request, operation, org_id, entity_id)
             response = self.faults.after(operation, entity_id, response)
@@ -227,4 +268,4 @@ def _s3_error(status: int, code: str, message: str) -> Response:
     return Response(status, body.encode(), "application/xml")
 
 
-__all__ = ["RateLimiter", "RequestRecord", "SandboxAPI", "parse_additional"]
+__all__ = ["RateLimiter", "RequestRecord", "RollingLimiter", "SandboxAPI", "parse_additional"]

@@ -53,6 +53,7 @@ class SandboxASGI:
             headers=headers,
             body=body,
             base_url=f"{scope.get('scheme', 'http')}://{host}",
+            client=(scope.get("client") or ("127.0.0.1", 0))[0],
         )
         response = self.sandbox.handle(request)
         if response.delay:

@@ -54,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  org_id       {details['org_id']}")
         print(f"  api_key      {details['api_key']}")
         print(f"  api_secret   {details['api_secret']}")
-        limit = f"{sandbox.rate_limit} requests/s per Organization" if sandbox.rate_limit else "disabled"
+        limit = (
+            f"{sandbox.rate_limit} requests/s per Organization, {sandbox.ip_rate_limit} per 5 minutes per source IP"
+            if sandbox.rate_limit
+            else "disabled"
+        )
         print(f"  rate limit   {limit}")
         print("  bills        " + "\n               ".join(details["bill_ids"]))
         print("  statement jobs " + "\n                 ".join(details["statement_job_ids"]))

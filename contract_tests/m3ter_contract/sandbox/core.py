@@ -33,7 +33,8 @@ class Sandbox:
 
     - ``seed`` fixes every id and all bill content; ``clock`` (default the wall clock; tests pass a
       :class:`ManualClock`) drives job lifecycles, token and URL expiry and the rate-limit windows.
-    - ``rate_limit``: requests per second per Organization before 429 (m3ter: 50); None disables it.
+    - ``rate_limit``: requests per second per Organization before 429 (m3ter: 50); ``ip_rate_limit``:
+      requests per rolling 5 minutes per source IP (m3ter: 20,000). ``rate_limit=None`` disables both.
     - ``url_lifetime``: seconds a presigned statement URL lives; reading a COMPLETE job whose URLs have
       expired renews them (a change, so its version goes up) unless ``refresh_expired_urls`` is False.
     """
@@ -44,6 +45,7 @@ class Sandbox:
         seed: int = 0,
         clock: Clock | None = None,
         rate_limit: int | None = 50,
+        ip_rate_limit: int | None = 20_000,
         url_lifetime: float = 3600.0,
         token_lifetime: int = 18_000,
         refresh_expired_urls: bool = True,
@@ -70,7 +72,12 @@ class Sandbox:
         )
         self._registry = FaultRegistry()
         self.faults = FaultPresets(self._registry, self.state)
-        self.api = SandboxAPI(self.state, self._registry, rate_limit=rate_limit)
+        self.api = SandboxAPI(
+            self.state,
+            self._registry,
+            rate_limit=rate_limit,
+            ip_rate_limit=ip_rate_limit if rate_limit is not None else None,
+        )
         self._id_counter = 0
 
     def __repr__(self) -> str:
@@ -110,6 +117,14 @@ class Sandbox:
     @rate_limit.setter
     def rate_limit(self, value: int | None) -> None:
         self.api.limiter.limit = value
+
+    @property
+    def ip_rate_limit(self) -> int | None:
+        return self.api.ip_limiter.limit
+
+    @ip_rate_limit.setter
+    def ip_rate_limit(self, value: int | None) -> None:
+        self.api.ip_limiter.limit = value
 
     def summary(self) -> dict[str, Any]:
         """What ``m3ter-sandbox serve --json`` prints (minus the URL): ids and the primary credentials."""

@@ -15,7 +15,7 @@ _ENCODER = msgspec.json.Encoder()
 @dataclass(frozen=True, slots=True)
 class Request:
     """``headers`` have lower-case names; ``query`` is the raw query string; ``base_url`` is the scheme
-    and authority the request was sent to (the presigned URLs point there)."""
+    and authority the request was sent to (the presigned URLs point there); ``client`` is the source IP."""
 
     method: str
     path: str
@@ -23,6 +23,7 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     base_url: str = "https://api.m3ter.com"
+    client: str = "127.0.0.1"
 
 
 @dataclass(slots=True)

@@ -253,3 +253,38 @@ def test_other_hosts_are_not_mocked(mocked: Sandbox) -> None:
 
     with pytest.raises(respx.models.AllMockedAssertionError):
         httpx.get("https://example.invalid/")
+
+
+def test_source_ip_limit_is_20000_per_rolling_5_minutes() -> None:
+    from m3ter_contract.sandbox import ManualClock, Request, Sandbox
+
+    clock = ManualClock()
+    sandbox = Sandbox(clock=clock, rate_limit=50, ip_rate_limit=120)
+    sandbox.rate_limit = 10_000  # keep the per-org limit out of the way
+    assert Sandbox(clock=ManualClock()).ip_rate_limit == 20_000
+    token = sandbox.issue_token()
+    bill = sandbox.bill_ids[0]
+
+    def get(client: str) -> int:
+        request = Request(
+            "GET",
+            f"/organizations/{sandbox.org_id}/bills/{bill}",
+            headers={"authorization": f"Bearer {token}"},
+            client=client,
+        )
+        return sandbox.handle(request).status
+
+    for _ in range(4):  # 4 x 30 = 120 requests spread over the window
+        assert {get("10.0.0.1") for _ in range(30)} == {200}
+        clock.advance(60)
+    assert get("10.0.0.1") == 429  # 120 within the last 5 minutes
+    assert get("10.0.0.2") == 200  # another source is not affected
+    clock.advance(61)  # the first 30 fall out of the rolling window
+    assert {get("10.0.0.1") for _ in range(30)} == {200}
+    assert get("10.0.0.1") == 429
+
+
+def test_disabling_the_rate_limit_disables_the_ip_limit_too() -> None:
+    from m3ter_contract.sandbox import ManualClock, Sandbox
+
+    assert Sandbox(clock=ManualClock(), rate_limit=None).ip_rate_limit is None

@@ -5,7 +5,8 @@
       m3ter-conformance --base-url https://api.m3ter.com --bill-id B1 --statement-job-id J1 \\
         --observe 3 --interval 10 --report-json report.json --junit-xml junit.xml --markdown summary.md
 
-Exit codes: 0 no error findings, 1 error findings, 2 usage / configuration / connection / authentication.
+Exit codes: 0 no error findings, 1 error findings, 2 usage / configuration / connection / authentication
+(or a report or the state that could not be written), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,19 +18,25 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
+from m3ter_billing._redact import scrub
 from m3ter_billing._settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from ..rules import Finding, Spec, SpecError
+from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Finding, Spec, SpecError
 from . import report
 from .runner import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_RATE, Options, RunResult, Target, run
 from .state import DEFAULT_STATE, State, StateError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_PROBLEM = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 2, 130
 M3TER_ORG_RATE = 50.0
+EMBEDDED_STATE_NOTE = (
+    "the embedded sandbox is rebuilt on every run, so --state remembers nothing from one embedded run to the next"
+)
 
 
 class UsageProblem(Exception):
@@ -77,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='ids from a file: JSON {"bills": [...], "statement_jobs": [...]}, or lines "bill ID" / "statement_job ID"',
     )
     target.add_argument("--spec", type=Path, help="the OpenAPI spec (default: spec/m3ter-billing.yaml)")
+    target.add_argument(
+        "--external-invoice-date",
+        choices=EXTERNAL_INVOICE_DATE_SETTINGS,
+        help="the organization's External invoice date setting: makes bill.external-invoice-date strict "
+        "(default: inferred from the bills of the run; embedded: the sandbox's own setting)",
+    )
     how = parser.add_argument_group("reading")
     how.add_argument("--observe", type=_positive_int, default=1, metavar="N", help="read each entity N times")
     how.add_argument("--interval", type=_non_negative_float, default=1.0, metavar="S", help="seconds between reads")
@@ -89,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_RATE,
         metavar="R",
         help=f"requests per second at most (default {DEFAULT_RATE:g}; m3ter allows {M3TER_ORG_RATE:g} per org)",
+    )
+    how.add_argument(
+        "--i-know-the-rate-limit",
+        action="store_true",
+        help=f"allow --rate above m3ter's {M3TER_ORG_RATE:g} requests/s per organization against a live API",
     )
     how.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N")
     how.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES, metavar="N")
@@ -115,6 +133,10 @@ def read_ids_file(path: Path) -> tuple[list[str], list[str]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageProblem(f"cannot read --ids-file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageProblem(
+            f"--ids-file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8 JSON or lines"
+        ) from None
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
@@ -137,9 +159,15 @@ def read_ids_file(path: Path) -> tuple[list[str], list[str]]:
     return bills, jobs
 
 
-def _options(args: argparse.Namespace) -> Options:
+def _options(args: argparse.Namespace, *, embedded: bool) -> Options:
     if args.max_retries < 0:
         raise UsageProblem("--max-retries must not be negative")
+    if not embedded and args.rate > M3TER_ORG_RATE and not args.i_know_the_rate_limit:
+        raise UsageProblem(
+            f"--rate {args.rate:g} is above m3ter's limit of {M3TER_ORG_RATE:g} requests/s per organization, which "
+            "every client of the organization shares (excess requests get 429 and slow everyone down): lower "
+            "--rate, or pass --i-know-the-rate-limit if the organization's limit was raised"
+        )
     return Options(
         observe=args.observe,
         interval=args.interval,
@@ -186,6 +214,7 @@ def _state_path(args: argparse.Namespace, embedded: bool) -> Path | str | None:
 async def check(
     target: Target, options: Options, spec: Spec, *, state: State | None, console: Console | None
 ) -> RunResult:
+    """Run the check (with a progress bar on a terminal). The state is read here, saved by the caller."""
     remembered = state.remembered() if state is not None else None
     if console is None or not console.is_terminal:
         result = await run(target, options, spec, remembered=remembered)
@@ -205,24 +234,56 @@ async def check(
                 for f in fresh:
                     counts[str(f.severity)] += 1
                     if f.severity == "error":
-                        bar.console.print(f"[red]error[/] {f.rule} {f.entity_id} {f.path}: {f.message}")
+                        line = Text("error", style="red")
+                        line.append(f" {f.rule} {scrub(f.entity_id)} {scrub(f.path)}: {scrub(f.message)}")
+                        bar.console.print(line, highlight=False)
                 bar.update(task, completed=done, total=planned, errors=counts["error"], warnings=counts["warning"])
 
             result = await run(target, options, spec, remembered=remembered, progress=progress)
     if state is not None:
-        state.save(result.last.values())
+        result.notes.extend(state.notes)
     return result
 
 
-def write_reports(result: RunResult, args: argparse.Namespace) -> None:
-    for path, text in (
-        (args.report_json, report.json_text(result) if args.report_json else ""),
-        (args.junit_xml, report.junit_xml(result) if args.junit_xml else ""),
-        (args.markdown, report.markdown(result) if args.markdown else ""),
+def write_reports(result: RunResult, args: argparse.Namespace) -> list[str]:
+    """Write the reports asked for; the ones that could not be written, each with what to fix."""
+    failed: list[str] = []
+    for option, path, render in (
+        ("--report-json", args.report_json, report.json_text),
+        ("--junit-xml", args.junit_xml, report.junit_xml),
+        ("--markdown", args.markdown, report.markdown),
     ):
-        if path is not None:
+        if path is None:
+            continue
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            path.write_text(render(result), encoding="utf-8")
+        except OSError as exc:
+            failed.append(f"cannot write {option} {path}: {exc.strerror or exc}; pass a writable path")
+    return failed
+
+
+def target_line(target: Target, options: Options) -> str:
+    """The one line naming what is checked, printed before the run."""
+    where = f"embedded sandbox at {target.base_url}" if target.embedded else scrub(target.base_url)
+    bills, jobs = len(dict.fromkeys(target.bill_ids)), len(dict.fromkeys(target.statement_job_ids))
+    reads = f"observe {options.observe}x" + (f" every {options.interval:g}s" if options.observe > 1 else "")
+    watch = (
+        f"watch jobs every {options.watch_interval:g}s up to {options.watch_timeout:g}s"
+        if options.watch
+        else "no watch"
+    )
+    return (
+        f"checking {where} · org {target.org_id} · {bills} bill(s), {jobs} statement job(s) · {reads} · {watch} · "
+        f"at most {options.rate:g} requests/s"
+    )
+
+
+def _say(console: Console, label: str, message: str) -> None:
+    """One error line: the label styled, the message as plain text (server text is never markup)."""
+    line = Text(label, style="bold red")
+    line.append(f" {message}")
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = None) -> int:
@@ -232,9 +293,18 @@ def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = 
     console = Console(stderr=True)
     out = Console()
     try:
+        return _main(args, env, console, out)
+    except KeyboardInterrupt:
+        _say(console, "m3ter-conformance:", "interrupted; no report written and nothing remembered")
+        return EXIT_INTERRUPTED
+
+
+def _main(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], console: Console, out: Console) -> int:
+    state: State | None = None
+    try:
         spec = Spec.load(args.spec)
-        options = _options(args)
         embedded = not (args.base_url or env.get(ENV_BASE_URL))
+        options = _options(args, embedded=embedded)
         with ExitStack() as stack:
             if embedded:
                 from .embedded import start_embedded
@@ -246,21 +316,36 @@ def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = 
                 )
             else:
                 target = live_target(args, env)
+            if args.external_invoice_date:
+                target = replace(target, external_invoice_date=args.external_invoice_date)
             path = _state_path(args, embedded)
-            state = State(path, target.base_url, target.org_id) if path is not None else None
-            if state is not None:
+            if path is not None:
+                # The embedded sandbox is built afresh each run (new timestamps on its wall clock): its state is
+                # scoped to this run's URL, so one run never judges another sandbox's entities as the same.
+                state = State(path, target.base_url, target.org_id)
                 stack.callback(state.close)
+                if embedded:
+                    state.notes.append(EMBEDDED_STATE_NOTE)
+            if not args.quiet:
+                out.print(Text(target_line(target, options)), highlight=False, soft_wrap=True)
             result = asyncio.run(check(target, options, spec, state=state, console=None if args.quiet else console))
+            failures = write_reports(result, args)
+            if state is not None:
+                try:
+                    state.save(result.last.values())
+                except StateError as exc:
+                    failures.append(f"{exc} (this run's observations were not remembered)")
     except (UsageProblem, SpecError, StateError) as exc:
-        console.print(f"[bold red]m3ter-conformance:[/] {exc}", highlight=False, soft_wrap=True)
+        _say(console, "m3ter-conformance:", str(exc))
         return EXIT_PROBLEM
-    write_reports(result, args)
     if not args.quiet:
         report.print_summary(result, out)
     elif result.problems:
         for problem in result.problems:
-            console.print(f"[bold red]{problem.kind}:[/] {problem.message}", highlight=False, soft_wrap=True)
-    return result.exit_code
+            _say(console, f"{problem.kind}:", scrub(problem.message))
+    for failure in failures:
+        _say(console, "m3ter-conformance:", failure)
+    return EXIT_PROBLEM if failures else result.exit_code
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ def target_for(sandbox: Sandbox, base_url: str) -> Target:
         bill_ids=tuple(sandbox.bill_ids),
         statement_job_ids=tuple(sandbox.statement_job_ids),
         embedded=True,
+        external_invoice_date=sandbox.state.orgs[sandbox.org_id].external_invoice_date,
     )
 
 

@@ -153,12 +153,14 @@ def summary_table(result: RunResult) -> Group:
     firsts: dict[str, Finding] = {}
     for f in result.findings:
         firsts.setdefault(f.rule, f)
+    errors = {f.rule for f in result.findings if f.severity == "error"}
     for rule in rules.RULES:
         n = counts.get(rule.name, 0)
-        style = "green" if n == 0 else ("red" if rule.severity == "error" else "yellow")
+        style = "green" if n == 0 else ("red" if rule.name in errors else "yellow")
         first = firsts.get(rule.name)
         example = f"{first.entity_id} {first.path}: {scrub(first.message)}" if first else ""
-        table.add_row(rule.name, str(rule.severity), Text(str(n), style=style), example)
+        # Every cell is Text: server values (ids, enum values, messages) are never read as rich markup.
+        table.add_row(Text(rule.name), Text(str(rule.severity)), Text(str(n), style=style), Text(example))
     parts: list[Any] = [table]
     for p in result.problems:
         parts.append(Text(f"problem [{p.kind}]: {scrub(p.message)}", style="bold red"))

@@ -29,10 +29,10 @@ from m3ter_billing import (
 from m3ter_billing._auth import TOKEN_PATH
 from m3ter_billing._redact import scrub
 
-from ..rules import EntityKind, Finding, Judge, NotJSON, Observation, Spec
+from ..rules import Context, EntityKind, Finding, Judge, NotJSON, Observation, Spec
 from ..rules.registry import EntityKey
 from ..rules.statement_jobs import TERMINAL
-from .transport import GuardedTransport, RateLimiter, ReadOnlyViolation
+from .transport import LAST_RESPONSE, GuardedTransport, RateLimiter, ReadOnlyViolation
 
 DEFAULT_RATE = 20.0
 DEFAULT_CONCURRENCY = 8
@@ -50,6 +50,8 @@ class Target:
     bill_ids: tuple[str, ...] = ()
     statement_job_ids: tuple[str, ...] = ()
     embedded: bool = False
+    external_invoice_date: str | None = None
+    """The organization's External invoice date setting when known (``--external-invoice-date``)."""
 
     def entities(self) -> list[tuple[EntityKind, str]]:
         bills = [(EntityKind.BILL, i) for i in dict.fromkeys(self.bill_ids)]
@@ -160,7 +162,7 @@ class Runner:
     ) -> None:
         self.target = target
         self.options = options
-        self.judge = Judge(spec, remembered=remembered)
+        self.judge = Judge(spec, remembered=remembered, context=Context(target.external_invoice_date))
         self._progress = progress
         self._sleep = sleep
         self.limiter = RateLimiter(options.rate, sleep=sleep)
@@ -168,6 +170,7 @@ class Runner:
             transport or httpx.AsyncHTTPTransport(),
             self.limiter,
             token_url=target.base_url.rstrip("/") + TOKEN_PATH,
+            base_url=target.base_url,
         )
         self._slots = asyncio.Semaphore(max(1, options.concurrency))
         self._done = 0
@@ -201,6 +204,9 @@ class Runner:
             self._problems.insert(0, first.problem)
         except* ReadOnlyViolation:
             raise
+        fresh = self.judge.finish()
+        if fresh and self._progress is not None:
+            self._progress(self._done, max(self._planned, self._done), fresh)
         return RunResult(
             base_url=self.target.base_url,
             org_id=self.target.org_id,
@@ -291,7 +297,18 @@ class Runner:
                 return (await client.bills.with_raw_response.retrieve(entity_id)).content
             return (await client.statement_jobs.with_raw_response.retrieve(entity_id)).content
         except ResponseValidationError as exc:
-            # The client refused the body; the rules judge what was sent.
+            # The client refused a body. The entity's 200 body goes to the rules, which judge what was sent; the
+            # token endpoint's (the auth flow raises the same error, with no body) is a problem, not a finding.
+            if LAST_RESPONSE.get() == "token":
+                raise _Fatal(
+                    Problem(
+                        "auth",
+                        f"the token endpoint {self.target.base_url}{TOKEN_PATH} answered a body that is not a "
+                        f"BearerAccessTokenResponse ({exc.message}): check --base-url / M3TER_BASE_URL points at "
+                        "the m3ter API and not at a proxy or login page",
+                        endpoint=f"POST {TOKEN_PATH}",
+                    )
+                ) from None
             if exc.status_code == 200:
                 return exc.body
             raise

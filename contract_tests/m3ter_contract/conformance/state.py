@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..rules import EntityKind, Observation
+from ..rules._values import version_at
 from ..rules.registry import EntityKey
 from ..rules.versioning import VOLATILE_VALUES
 
@@ -29,7 +30,10 @@ CREATE TABLE IF NOT EXISTS observations (
     PRIMARY KEY (scope, kind, entity_id)
 )
 """
+_COLUMNS = ("scope", "kind", "entity_id", "body", "version", "seen_at")
 _REDACTED_URL = "[REDACTED presigned URL]"
+BUSY_TIMEOUT = 5.0
+"""Seconds to wait for another process's lock on the state file before giving up."""
 
 
 class StateError(Exception):
@@ -44,31 +48,69 @@ def _stored_body(body: Mapping[str, Any]) -> str:
 
 
 class State:
-    """The remembered observations for one target (``scope``: base URL and organization)."""
+    """The remembered observations for one target (``scope``: base URL and organization).
+
+    Every SQLite failure (a locked file, a foreign table layout, a file that is not a database) becomes a
+    :class:`StateError` whose message says what to do; a damaged row is skipped with a note in :attr:`notes`.
+    """
 
     def __init__(self, path: Path | str, base_url: str, org_id: str) -> None:
         self.path = str(path)
         self.scope = f"{base_url.rstrip('/')}|{org_id}"
         self._org_id = org_id
+        self.notes: list[str] = []
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
-            self._db.execute(_SCHEMA)
-            self._db.commit()
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot use the state file {self.path}: {exc}; pass another --state PATH") from exc
+        try:
+            self._db.execute(_SCHEMA)
+            self._db.commit()
+            columns = tuple(row[1] for row in self._db.execute("PRAGMA table_info(observations)"))
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StateError(self._advice(exc)) from exc
+        if columns != _COLUMNS:
+            self._db.close()
+            raise StateError(
+                f"the state file {self.path} has an observations table this tool did not write (columns "
+                f"{', '.join(columns)}): pass another --state PATH, or --no-state"
+            )
+
+    def _advice(self, exc: sqlite3.Error) -> str:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return (
+                f"the state file {self.path} is locked by another process ({exc}) after waiting {BUSY_TIMEOUT:g}s: "
+                "wait for the other run to finish, or pass another --state PATH / --no-state"
+            )
+        return f"cannot use the state file {self.path}: {exc}; pass another --state PATH, or --no-state"
 
     def remembered(self) -> dict[EntityKey, Observation]:
-        rows = self._db.execute("SELECT kind, entity_id, body FROM observations WHERE scope = ?", (self.scope,))
+        try:
+            rows = self._db.execute(
+                "SELECT kind, entity_id, body FROM observations WHERE scope = ?", (self.scope,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StateError(self._advice(exc)) from exc
         out: dict[EntityKey, Observation] = {}
+        skipped = 0
         for kind, entity_id, body in rows:
             try:
                 entity_kind = EntityKind(kind)
-            except ValueError:
+                decoded = json.loads(body)
+            except (ValueError, TypeError):
+                skipped += 1
                 continue
-            out[(kind, entity_id)] = Observation(
-                entity_kind, entity_id, self._org_id, json.loads(body), seq=0, remembered=True
+            if not isinstance(entity_id, str) or not isinstance(decoded, dict):
+                skipped += 1
+                continue
+            out[(kind, entity_id)] = Observation(entity_kind, entity_id, self._org_id, decoded, seq=0, remembered=True)
+        if skipped:
+            self.notes.append(
+                f"skipped {skipped} damaged row(s) of the state file {self.path}: those entities are judged without "
+                "their earlier observation"
             )
         return out
 
@@ -80,18 +122,21 @@ class State:
                 str(obs.kind),
                 obs.entity_id,
                 _stored_body(obs.obj),
-                obs.obj.get("version") if isinstance(obs.obj.get("version"), int) else None,
+                version_at(obs.obj),
                 now,
             )
             for obs in observations
             if not obs.remembered and isinstance(obs.body, dict)
         ]
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?)", rows)
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise StateError(self._advice(exc)) from exc
         return len(rows)
 
     def close(self) -> None:
         self._db.close()
 
 
-__all__ = ["DEFAULT_STATE", "State", "StateError"]
+__all__ = ["BUSY_TIMEOUT", "DEFAULT_STATE", "State", "StateError"]

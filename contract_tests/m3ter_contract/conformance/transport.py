@@ -1,21 +1,25 @@
 """The wire under the conformance check: read-only by construction, rate limited, backing off on 429.
 
 :class:`GuardedTransport` sits below the client's retries, so every request that reaches the network,
-retries and the token request included, passes through it. It refuses anything but GET and the token
-POST before it is sent, waits for the token bucket, and slows the bucket down when the server answers 429.
+retries and the token request included, passes through it. It refuses anything but a GET under the base
+URL and the token POST to exactly ``{base}/oauth/token`` before it is sent, waits for the rate limiter, and
+slows it down when the server answers 429.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 
 import httpx
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 MIN_RATE = 1.0
+WINDOW = 1.0
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -23,7 +27,11 @@ class ReadOnlyViolation(RuntimeError):
 
 
 class RateLimiter:
-    """An asyncio token bucket: at most ``rate`` requests per second, bursts up to ``burst``.
+    """At most ``rate`` requests in any one-second window, evenly spaced.
+
+    Two guards, both needed: requests are spaced at least ``1 / rate`` apart (no burst: a token bucket of
+    one), and the grant times of the last ``floor(rate)`` requests are kept so that no sliding one-second
+    window ever holds more than ``rate`` of them, whatever the clock's rounding. ``--rate`` is a ceiling.
 
     ``back_off(seconds)`` pauses every caller for ``seconds`` and halves the rate (down to 1/s): a 429 means
     someone else shares the organization's 50 requests/s.
@@ -33,72 +41,102 @@ class RateLimiter:
         self,
         rate: float,
         *,
-        burst: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate / 4)
-        self._tokens = self.burst
         self._clock = clock
         self._sleep = sleep
-        self._updated = clock()
+        self._granted: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
         self.waited = 0.0
 
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
+    @property
+    def per_window(self) -> int:
+        """How many requests one second may hold (at least one)."""
+        return max(1, math.floor(self.rate + 1e-9))
+
+    def _delay(self, now: float) -> float:
+        if now < self._paused_until:
+            return self._paused_until - now
+        if self._granted:
+            spacing = self._granted[-1] + 1.0 / self.rate - now
+            if spacing > 0:
+                return spacing
+        while len(self._granted) > self.per_window:
+            self._granted.popleft()
+        if len(self._granted) == self.per_window:
+            window = self._granted[0] + WINDOW - now
+            if window > 0:
+                return window
+        return 0.0
 
     async def acquire(self) -> None:
         async with self._lock:
             while True:
                 now = self._clock()
-                if now < self._paused_until:
-                    delay = self._paused_until - now
-                else:
-                    self._refill()
-                    if self._tokens >= 1 - 1e-9:  # float dust must not leave a caller waiting forever
-                        self._tokens = max(0.0, self._tokens - 1)
-                        return
-                    delay = (1 - self._tokens) / self.rate
+                delay = self._delay(now)
+                if delay <= 0:
+                    self._granted.append(now)
+                    if len(self._granted) > self.per_window:
+                        self._granted.popleft()
+                    return
                 self.waited += delay
                 await self._sleep(delay)
 
     def back_off(self, seconds: float) -> None:
         self.rate = max(MIN_RATE, self.rate / 2)
-        self.burst = min(self.burst, max(1.0, self.rate / 4))
-        self._tokens = min(self._tokens, self.burst)
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+
+
+# The kind of the last response the guard handed up in this task: "token" or "api". The client's auth flow
+# and its request run in the caller's task, so the runner can tell a failed token response from the entity's.
+LAST_RESPONSE: ContextVar[str | None] = ContextVar("m3ter_conformance_last_response", default=None)
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Wraps the real transport: refuses writes, rate limits, counts what was sent, backs off on 429."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: RateLimiter, *, token_url: str) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, limiter: RateLimiter, *, token_url: str, base_url: str | None = None
+    ) -> None:
         self._inner = inner
         self._limiter = limiter
-        self._token_path = httpx.URL(token_url).path
+        self._token = httpx.URL(token_url)
+        self._base = httpx.URL(base_url) if base_url is not None else self._token.copy_with(path="/")
         self.sent: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
 
+    def _same_origin(self, url: httpx.URL, origin: httpx.URL) -> bool:
+        return (url.scheme, url.host, url.port) == (origin.scheme, origin.host, origin.port)
+
+    def _is_token(self, request: httpx.Request) -> bool:
+        url = request.url
+        return self._same_origin(url, self._token) and url.path == self._token.path and not url.query
+
     def _allowed(self, request: httpx.Request) -> bool:
-        if request.method == "GET":
-            return True
-        return request.method == "POST" and request.url.path == self._token_path
+        if request.method == "POST":
+            return self._is_token(request)
+        if request.method != "GET" or not self._same_origin(request.url, self._base):
+            return False
+        prefix = self._base.path.rstrip("/") + "/"
+        return request.url.path.startswith(prefix)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not self._allowed(request):
-            raise ReadOnlyViolation(f"refusing to send {request.method} {request.url.path}: the check is read-only")
+            raise ReadOnlyViolation(
+                f"refusing to send {request.method} {request.url.scheme}://{request.url.host}{request.url.path}: "
+                "the check is read-only and talks to its base URL only"
+            )
         await self._limiter.acquire()
         self.sent["POST " + TOKEN_PATH if request.method == "POST" else "GET"] += 1
         response = await self._inner.handle_async_request(request)
         # Read the whole body here: the rules judge all of it, and every layer above may use ``.content``.
         await response.aread()
+        LAST_RESPONSE.set("token" if request.method == "POST" else "api")
         self.statuses[response.status_code] += 1
         if response.status_code == 429:
             self._limiter.back_off(_retry_after(response))
@@ -116,4 +154,4 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-__all__ = ["GuardedTransport", "RateLimiter", "ReadOnlyViolation"]
+__all__ = ["LAST_RESPONSE", "GuardedTransport", "RateLimiter", "ReadOnlyViolation"]

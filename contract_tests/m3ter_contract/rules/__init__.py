@@ -9,13 +9,15 @@ The tests, the sandbox's self-checks and the conformance check all judge respons
 Rules judge the decoded JSON the server sent (not what a client model kept), against the curated spec.
 """
 
-from .model import EntityKind, Finding, NotJSON, Observation, Rule, Severity
+from .model import EXTERNAL_INVOICE_DATE_SETTINGS, Context, EntityKind, Finding, NotJSON, Observation, Rule, Severity
 from .registry import RULES, RULES_BY_NAME, Judge, evaluate, pair_findings, snapshot_findings
 from .spec import Spec, SpecError
 
 __all__ = [
+    "EXTERNAL_INVOICE_DATE_SETTINGS",
     "RULES",
     "RULES_BY_NAME",
+    "Context",
     "EntityKind",
     "Finding",
     "Judge",

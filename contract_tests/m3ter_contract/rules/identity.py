@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ._values import same_value
 from .model import Check, EntityKind, Finding, Observation, Rule, Severity
 
 ENTITY_ID = Rule(
@@ -23,7 +24,7 @@ ENTITY_IMMUTABLE = Rule(
     Severity.ERROR,
     "dtCreated: The date and time (in ISO 8601 format) when the Bill was first created.",
     "What is fixed at creation never changes between reads: id, orgId, dtCreated, createdBy (and a "
-    "statement job's billId and includeCsvFormat, a bill's accountId).",
+    "statement job's billId and includeCsvFormat, a bill's accountId); date-times compare as instants.",
 )
 
 _IMMUTABLE = {
@@ -42,7 +43,7 @@ def check_identity(obs: Observation, spec: object) -> Iterator[Finding]:
 
 def compare_immutable(before: Observation, after: Observation) -> Iterator[Finding]:
     for key in _IMMUTABLE[after.kind]:
-        if key in before.obj and key in after.obj and before.obj[key] != after.obj[key]:
+        if key in before.obj and key in after.obj and not same_value(before.obj[key], after.obj[key]):
             yield ENTITY_IMMUTABLE.finding(
                 after, f"$.{key}", f"{key} changed from {before.obj[key]!r} to {after.obj[key]!r}"
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,12 +112,21 @@ class Rule:
     summary: str
     kinds: frozenset[EntityKind] = BOTH
 
-    def finding(self, obs: Observation, path: str, message: str, suggestion: str | None = None) -> Finding:
+    def finding(
+        self,
+        obs: Observation,
+        path: str,
+        message: str,
+        suggestion: str | None = None,
+        *,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding of this rule; ``severity`` lowers it for a weaker case the summary names."""
         return Finding(
             entity_id=obs.entity_id,
             endpoint=obs.endpoint,
             rule=self.name,
-            severity=self.severity,
+            severity=severity or self.severity,
             path=path,
             message=message,
             suggestion=suggestion,
@@ -130,6 +139,23 @@ PairFn = Callable[[Observation, Observation], Iterable[Finding]]
 """Judges two observations of the same entity, the earlier first."""
 
 
+EXTERNAL_INVOICE_DATE_SETTINGS = ("FIRST_DAY_OF_NEXT_PERIOD", "LAST_DAY_OF_ARREARS")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the reader knows about the organization beyond the responses (from options, not the wire).
+
+    ``external_invoice_date``: the organization's External invoice date setting, when known.
+    """
+
+    external_invoice_date: str | None = None
+
+
+AcrossFn = Callable[[Sequence[Observation], Context], Iterable[Finding]]
+"""Judges every observation of a run together (each entity's reads in order), once at its end."""
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """A function and the rules it may report. Snapshot checks see one response, pair checks two."""
@@ -138,6 +164,9 @@ class Check:
     snapshot: SnapshotFn | None = None
     pair: PairFn | None = None
     name: str = field(default="")
+    across: AcrossFn | None = None
+    versioned: bool = False
+    """A pair check that compares with the last read carrying a usable version (not merely the last read)."""
 
 
 def json_path(base: str, *parts: str | int) -> str:
@@ -151,8 +180,11 @@ def json_path(base: str, *parts: str | int) -> str:
 __all__ = [
     "BOTH",
     "ENDPOINTS",
+    "EXTERNAL_INVOICE_DATE_SETTINGS",
     "SCHEMAS",
+    "AcrossFn",
     "Check",
+    "Context",
     "EntityKind",
     "Finding",
     "NotJSON",

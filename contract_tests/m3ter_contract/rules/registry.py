@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from . import bills, identity, schema, statement_jobs, versioning
-from .model import Check, Finding, Observation, Rule
+from ._values import version_at
+from .model import Check, Context, Finding, Observation, Rule
 from .spec import Spec
 
 CHECKS: tuple[Check, ...] = (
@@ -41,44 +44,104 @@ def pair_findings(before: Observation, after: Observation) -> list[Finding]:
     return out
 
 
+def across_findings(observations: Sequence[Observation], context: Context) -> list[Finding]:
+    """What the rules say about a run's observations together (consistency across entities)."""
+    out: list[Finding] = []
+    for check in CHECKS:
+        if check.across is not None:
+            out.extend(check.across(observations, context))
+    return out
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def schema_path(path: str) -> str:
+    """``$.lineItems[*].quantity`` for ``$.lineItems[3].quantity``: the path findings are grouped by."""
+    return _INDEX.sub("[*]", path)
+
+
+def group_path(finding: Finding) -> Finding:
+    """The finding at its schema path, the concrete path kept as an example in the message."""
+    grouped = schema_path(finding.path)
+    if grouped == finding.path:
+        return finding
+    return replace(finding, path=grouped, message=f"{finding.message} (first at {finding.path})")
+
+
+def _has_version(obs: Observation) -> bool:
+    return isinstance(obs.body, dict) and version_at(obs.body) is not None
+
+
 class Judge:
     """Applies every rule to observations as they arrive.
 
     Each observation is judged alone and against the previous observation of the same entity (which may be
-    one remembered from an earlier run). The same finding seen on several reads is reported once.
+    one remembered from an earlier run); the version rules compare with the last read that carried a usable
+    version, so a read without one does not hide a version that went back. A finding is reported once per
+    entity, rule, severity and schema path (array indexes as ``[*]``), however many reads or items show it.
+    :meth:`finish` adds the findings that need every read of the run (consistency across entities).
     """
 
-    def __init__(self, spec: Spec, *, remembered: Mapping[EntityKey, Observation] | None = None) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        remembered: Mapping[EntityKey, Observation] | None = None,
+        context: Context | None = None,
+    ) -> None:
         self.spec = spec
+        self.context = context or Context()
         self._last: dict[EntityKey, Observation] = dict(remembered or {})
-        self._seen: set[Finding] = set()
+        self._versioned: dict[EntityKey, Observation] = {k: o for k, o in self._last.items() if _has_version(o)}
+        self._seen: set[tuple[str, str, str, str, str]] = set()
+        self._all: list[Observation] = []
         self.findings: list[Finding] = []
         self.observations = 0
+
+    def _add(self, found: Iterable[Finding]) -> list[Finding]:
+        fresh: list[Finding] = []
+        for finding in map(group_path, found):
+            key = (finding.entity_id, finding.endpoint, finding.rule, str(finding.severity), finding.path)
+            if key not in self._seen:
+                self._seen.add(key)
+                fresh.append(finding)
+        self.findings.extend(fresh)
+        return fresh
 
     def observe(self, obs: Observation) -> list[Finding]:
         """Judge ``obs``; return the findings it adds (new ones only)."""
         self.observations += 1
+        self._all.append(obs)
         key = (str(obs.kind), obs.entity_id)
         found = snapshot_findings(obs, self.spec)
-        previous = self._last.get(key)
-        if previous is not None and isinstance(obs.body, dict) and isinstance(previous.body, dict):
-            found.extend(pair_findings(previous, obs))
         if isinstance(obs.body, dict):
+            for check in CHECKS:
+                previous = (self._versioned if check.versioned else self._last).get(key)
+                if check.pair is None or previous is None or not isinstance(previous.body, dict):
+                    continue
+                found.extend(f for f in check.pair(previous, obs) if obs.kind in RULES_BY_NAME[f.rule].kinds)
             self._last[key] = obs
-        fresh = [f for f in found if f not in self._seen]
-        self._seen.update(fresh)
-        self.findings.extend(fresh)
-        return fresh
+            if _has_version(obs):
+                self._versioned[key] = obs
+        return self._add(found)
+
+    def finish(self) -> list[Finding]:
+        """The findings that need the whole run (call once, after the last read); the new ones only."""
+        return self._add(across_findings(self._all, self.context))
 
     def last(self) -> Mapping[EntityKey, Observation]:
         return self._last
 
 
-def evaluate(observations: Iterable[Observation], spec: Spec | None = None) -> list[Finding]:
+def evaluate(
+    observations: Iterable[Observation], spec: Spec | None = None, *, context: Context | None = None
+) -> list[Finding]:
     """All findings for a sequence of observations (each entity's in order)."""
-    judge = Judge(spec or Spec.load())
+    judge = Judge(spec or Spec.load(), context=context)
     for obs in observations:
         judge.observe(obs)
+    judge.finish()
     return judge.findings
 
 
@@ -86,4 +149,16 @@ def rule_table() -> list[dict[str, Any]]:
     return [{"name": r.name, "severity": str(r.severity), "source": r.source, "summary": r.summary} for r in RULES]
 
 
-__all__ = ["CHECKS", "RULES", "RULES_BY_NAME", "Judge", "evaluate", "pair_findings", "rule_table", "snapshot_findings"]
+__all__ = [
+    "CHECKS",
+    "RULES",
+    "RULES_BY_NAME",
+    "Judge",
+    "across_findings",
+    "evaluate",
+    "group_path",
+    "pair_findings",
+    "rule_table",
+    "schema_path",
+    "snapshot_findings",
+]

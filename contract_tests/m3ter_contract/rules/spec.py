@@ -97,6 +97,11 @@ def _load(path: str) -> Spec:
             document = yaml.safe_load(handle)
     except OSError as exc:
         raise SpecError(f"cannot read the spec {path}: {exc}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SpecError(f"the spec {path} is not a YAML/JSON document ({exc}): pass an OpenAPI file to --spec") from exc
+    components = document.get("components") if isinstance(document, Mapping) else None
+    if not isinstance(components, Mapping) or not isinstance(components.get("schemas"), Mapping):
+        raise SpecError(f"the spec {path} is not an OpenAPI document with components.schemas: pass one to --spec")
     return Spec(document)
 
 

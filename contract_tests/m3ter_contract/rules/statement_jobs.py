@@ -31,7 +31,7 @@ TERMINAL_FINAL = Rule(
     "statement-job.terminal-final",
     Severity.ERROR,
     _GET_JOB,
-    "A COMPLETE, FAILED or CANCELLED job never changes status again.",
+    "A COMPLETE, FAILED or CANCELLED job never changes status again (to any status, known or not).",
     JOB,
 )
 NO_URL_WHILE_PENDING = Rule(
@@ -52,15 +52,18 @@ CSV_URL_RULE = Rule(
     "statement-job.csv-url",
     Severity.ERROR,
     "includeCsvFormat: TRUE - includes the statement in CSV format. FALSE - no CSV format statement.",
-    "A COMPLETE job with includeCsvFormat true carries presignedCsvStatementUrl; a job without "
-    "includeCsvFormat never does.",
+    "A COMPLETE job with includeCsvFormat true carries presignedCsvStatementUrl; a job with includeCsvFormat "
+    "false never does (an absent includeCsvFormat says nothing).",
     JOB,
 )
 STATEMENT_STATUS = Rule(
     "statement-job.statement-status",
-    Severity.ERROR,
-    "jsonStatementStatus and csvStatementStatus (LATEST, STALE, INVALIDATED) describe the generated statements.",
-    "jsonStatementStatus / csvStatementStatus appear only alongside the presigned URL of the same format.",
+    Severity.WARNING,
+    'Inferred (no sentence states it) from: "While the job is PENDING or RUNNING you will not receive the '
+    'pre-signed URL in the response" and the StatementStatus values (LATEST, STALE, INVALIDATED), which '
+    "describe a generated statement.",
+    "jsonStatementStatus / csvStatementStatus appear only alongside the presigned URL of the same format "
+    "(a warning: inferred, not documented).",
     JOB,
 )
 
@@ -79,8 +82,8 @@ def check_urls(obs: Observation, spec: object) -> Iterator[Finding]:
         yield CSV_URL_RULE.finding(
             obs, f"$.{CSV_URL}", f"a COMPLETE job with includeCsvFormat true carries no {CSV_URL}"
         )
-    if not csv and present(body, CSV_URL):
-        yield CSV_URL_RULE.finding(obs, f"$.{CSV_URL}", f"{CSV_URL} on a job whose includeCsvFormat is not true")
+    if body.get("includeCsvFormat") is False and present(body, CSV_URL):
+        yield CSV_URL_RULE.finding(obs, f"$.{CSV_URL}", f"{CSV_URL} on a job whose includeCsvFormat is false")
     for status_key, url_key in (("jsonStatementStatus", JSON_URL), ("csvStatementStatus", CSV_URL)):
         if present(body, status_key) and not present(body, url_key):
             yield STATEMENT_STATUS.finding(
@@ -90,13 +93,16 @@ def check_urls(obs: Observation, spec: object) -> Iterator[Finding]:
 
 def compare_status(before: Observation, after: Observation) -> Iterator[Finding]:
     old, new = str_at(before.obj, "statementJobStatus"), str_at(after.obj, "statementJobStatus")
-    if old not in _RANK or new not in _RANK or old == new:
+    if old is None or new is None or old == new:
         return
-    if old in TERMINAL:
+    if old in TERMINAL:  # whatever the new status is, a known one or not
         yield TERMINAL_FINAL.finding(
             after, "$.statementJobStatus", f"the job was {old}, a final state, and is now {new}"
         )
-    elif _RANK[new] < _RANK[old]:
+        return
+    if old not in _RANK or new not in _RANK:
+        return
+    if _RANK[new] < _RANK[old]:
         yield TRANSITION.finding(after, "$.statementJobStatus", f"{old} -> {new} goes backwards")
 
 

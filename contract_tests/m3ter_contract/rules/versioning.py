@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._values import datetime_at, int_at
+from ._values import datetime_at, normalise_datetimes, version_at
 from .model import Check, Finding, Observation, Rule, Severity
 
 _CREATE = "On initial Create to insert a new entity, the version is set at 1 in the response."
@@ -28,13 +28,16 @@ VERSION_BUMP_ON_CHANGE = Rule(
     Severity.ERROR,
     _UPDATE,
     "Any change of content comes with a higher version; an unchanged version means unchanged content "
-    "(presigned URLs compared by presence only: they are re-signed).",
+    "(presigned URLs compared by presence only: they are re-signed; date-times as instants). A change "
+    "limited to derived fields (statement statuses and flags, presigned URLs) is a warning: m3ter may "
+    "update those without an Update of the entity.",
 )
 VERSION_DT_LAST_MODIFIED = Rule(
     "version.dt-last-modified",
     Severity.ERROR,
     "dtLastModified: The date and time (in ISO 8601 format) when the Bill was last modified.",
-    "dtLastModified moves with the version: later when the version rose, the same when it did not.",
+    "dtLastModified moves with the version: later when the version rose (the same instant is a warning: two "
+    "updates within the timestamp's resolution; earlier is an error), the same when it did not.",
 )
 VERSION_DT_ORDER = Rule(
     "version.dt-order",
@@ -45,17 +48,33 @@ VERSION_DT_ORDER = Rule(
 
 # Fields whose values legitimately change without an update: the presigned URLs are re-signed per read.
 VOLATILE_VALUES = frozenset({"presignedJsonStatementUrl", "presignedCsvStatementUrl"})
+# Fields m3ter derives from other work (statement generation, staleness, re-signing): on a real organization
+# they may change without an Update of the entity, so a change limited to them is only a warning.
+DERIVED_FIELDS = frozenset(
+    {
+        "jsonStatementStatus",
+        "csvStatementStatus",
+        "statementStale",
+        "jsonStatementGenerated",
+        "csvStatementGenerated",
+        *VOLATILE_VALUES,
+    }
+)
 _OWN_RULE = frozenset({"version", "dtLastModified"})
 
 
 def content_view(body: Mapping[str, Any]) -> dict[str, Any]:
     """What must not change without a version bump: the body less version and dtLastModified, with the
-    presigned URLs reduced to their presence."""
+    presigned URLs reduced to their presence and date-times to the instants they name."""
     return {
-        key: (value is not None if key in VOLATILE_VALUES else value)
+        key: (value is not None if key in VOLATILE_VALUES else normalise_datetimes(value))
         for key, value in body.items()
         if key not in _OWN_RULE
     }
+
+
+def _top_field(path: str) -> str:
+    return path.removeprefix("$.").split(".", 1)[0].split("[", 1)[0]
 
 
 def _changed_paths(before: Any, after: Any, path: str = "$") -> list[str]:
@@ -73,7 +92,7 @@ def _changed_paths(before: Any, after: Any, path: str = "$") -> list[str]:
 
 
 def check_version(obs: Observation, spec: object) -> Iterator[Finding]:
-    version = int_at(obs.obj, "version")
+    version = version_at(obs.obj)
     if version is not None and version < 1:
         yield VERSION_MINIMUM.finding(obs, "$.version", f"version is {version}; a new entity starts at 1")
 
@@ -89,22 +108,32 @@ def check_dt_order(obs: Observation, spec: object) -> Iterator[Finding]:
 
 
 def _where(obs: Observation) -> str:
-    return "a previous run" if obs.remembered else f"read {obs.seq}"
+    # No read number: the same finding on several reads must read the same to be reported once.
+    return "a previous run" if obs.remembered else "an earlier read"
 
 
 def compare_versions(before: Observation, after: Observation) -> Iterator[Finding]:
-    old, new = int_at(before.obj, "version"), int_at(after.obj, "version")
+    old, new = version_at(before.obj), version_at(after.obj)
     if old is None or new is None:
         return
     if new < old:
         yield VERSION_NO_DECREASE.finding(
-            after, "$.version", f"version went back from {old} ({_where(before)}) to {new} (read {after.seq})"
+            after, "$.version", f"version went back from {old} ({_where(before)}) to {new}"
         )
         return
     if new == old:
         changed = _changed_paths(content_view(before.obj), content_view(after.obj))
         if changed:
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            if all(_top_field(path) in DERIVED_FIELDS for path in changed):
+                yield VERSION_BUMP_ON_CHANGE.finding(
+                    after,
+                    changed[0],
+                    f"only derived fields changed ({shown}) with version {new} unchanged since {_where(before)}; "
+                    "m3ter may update statement statuses, flags and URLs without an Update, so this is a warning",
+                    severity=Severity.WARNING,
+                )
+                return
             yield VERSION_BUMP_ON_CHANGE.finding(
                 after,
                 changed[0],
@@ -113,16 +142,24 @@ def compare_versions(before: Observation, after: Observation) -> Iterator[Findin
 
 
 def compare_dt_last_modified(before: Observation, after: Observation) -> Iterator[Finding]:
-    old, new = int_at(before.obj, "version"), int_at(after.obj, "version")
+    old, new = version_at(before.obj), version_at(after.obj)
     old_dt, new_dt = datetime_at(before.obj, "dtLastModified"), datetime_at(after.obj, "dtLastModified")
     if old is None or new is None or old_dt is None or new_dt is None or new < old:
         return
-    if new > old and new_dt <= old_dt:
+    if new > old and new_dt < old_dt:
         yield VERSION_DT_LAST_MODIFIED.finding(
             after,
             "$.dtLastModified",
-            f"version rose from {old} to {new} but dtLastModified did not move forward "
+            f"version rose from {old} to {new} but dtLastModified went back "
             f"({before.obj['dtLastModified']} -> {after.obj['dtLastModified']})",
+        )
+    elif new > old and new_dt == old_dt:
+        yield VERSION_DT_LAST_MODIFIED.finding(
+            after,
+            "$.dtLastModified",
+            f"version rose from {old} to {new} but dtLastModified stayed {after.obj['dtLastModified']} "
+            "(two updates within the timestamp's resolution, or a missed update of dtLastModified)",
+            severity=Severity.WARNING,
         )
     elif new == old and new_dt != old_dt:
         yield VERSION_DT_LAST_MODIFIED.finding(
@@ -136,8 +173,8 @@ def compare_dt_last_modified(before: Observation, after: Observation) -> Iterato
 CHECKS = (
     Check((VERSION_MINIMUM,), snapshot=check_version, name="version"),
     Check((VERSION_DT_ORDER,), snapshot=check_dt_order, name="dt-order"),
-    Check((VERSION_NO_DECREASE, VERSION_BUMP_ON_CHANGE), pair=compare_versions, name="versions"),
-    Check((VERSION_DT_LAST_MODIFIED,), pair=compare_dt_last_modified, name="dt-last-modified"),
+    Check((VERSION_NO_DECREASE, VERSION_BUMP_ON_CHANGE), pair=compare_versions, name="versions", versioned=True),
+    Check((VERSION_DT_LAST_MODIFIED,), pair=compare_dt_last_modified, name="dt-last-modified", versioned=True),
 )
 
-__all__ = ["CHECKS", "VOLATILE_VALUES", "content_view"]
+__all__ = ["CHECKS", "DERIVED_FIELDS", "VOLATILE_VALUES", "content_view"]

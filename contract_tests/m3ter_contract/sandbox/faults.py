@@ -269,7 +269,7 @@ class FaultPresets:
     # ---- documented rules, broken on purpose --------------------------------------------------------------
 
     def version_goes_back(self, entity_id: str) -> None:
-        """Rule `version`: the first read shows version n+1, every later read version n (lower)."""
+        """Rule `version.no-decrease`: the first read shows version n+1, every later read version n (lower)."""
         seen = 0
 
         def fn(body: dict[str, Any]) -> dict[str, Any]:
@@ -283,13 +283,13 @@ class FaultPresets:
         self._registry.add_mutation(entity_id, fn, None)
 
     def version_zero(self, entity_id: str) -> None:
-        """Rule `version`: a version below 1."""
+        """Rule `version.minimum`: a version below 1."""
         self._require(entity_id)
         self._registry.add_mutation(entity_id, lambda body: {**body, "version": 0}, None)
 
     def change_without_version_bump(self, entity_id: str) -> None:
-        """Rule `version`: after the first read the content changes (a bill's purchaseOrderNumber, a job's
-        lastModifiedBy) while version and dtLastModified stay."""
+        """Rule `version.bump-on-change`: after the first read the content changes (a bill's
+        purchaseOrderNumber, a job's lastModifiedBy) while version and dtLastModified stay."""
         self._require(entity_id)
 
         def change(body: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +302,8 @@ class FaultPresets:
         self._registry.add_mutation(entity_id, _after_first(change), None)
 
     def change_without_timestamp(self, entity_id: str) -> None:
-        """Rule `version`: after the first read the version goes up but dtLastModified does not move."""
+        """Rule `version.dt-last-modified` (a warning: the same instant may be two updates within the timestamp's
+        resolution): after the first read the version goes up but dtLastModified does not move."""
         self._require(entity_id)
 
         def change(body: dict[str, Any]) -> dict[str, Any]:
@@ -312,8 +313,8 @@ class FaultPresets:
         self._registry.add_mutation(entity_id, _after_first(change), None)
 
     def terminal_job_moves(self, job_id: str) -> None:
-        """Rule `terminal`: the job (completed first if it is not terminal yet) is read once as it is, then
-        back as RUNNING without URLs, with a proper version bump."""
+        """Rule `statement-job.terminal-final`: the job (completed first if it is not terminal yet) is read
+        once as it is, then back as RUNNING without URLs, with a proper version bump."""
         job = self._job(job_id)
         if not job.terminal:
             self._state.finish_job(job_id, "COMPLETE")
@@ -329,19 +330,20 @@ class FaultPresets:
         self._registry.add_mutation(job_id, _after_first(change), None)
 
     def complete_job_without_url(self, job_id: str) -> None:
-        """Rule `complete-url`: the job (completed first if still moving) is COMPLETE without its JSON URL."""
+        """Rule `statement-job.json-url-on-complete`: the job (completed first if still moving) is COMPLETE without
+        its JSON URL."""
         self._ensure_complete(job_id)
         self._registry.add_mutation(job_id, _drop("presignedJsonStatementUrl"), None)
 
     def complete_job_without_csv_url(self, job_id: str) -> None:
-        """Rule `complete-url`: a COMPLETE job with includeCsvFormat but no CSV URL."""
+        """Rule `statement-job.csv-url`: a COMPLETE job with includeCsvFormat but no CSV URL."""
         job = self._ensure_complete(job_id)
         if not job.include_csv:
             raise SandboxError(f"statement job {job_id} has no CSV format")
         self._registry.add_mutation(job_id, _drop("presignedCsvStatementUrl"), None)
 
     def url_while_pending(self, job_id: str) -> None:
-        """Rule `complete-url`: a PENDING or RUNNING job carries a presigned URL."""
+        """Rule `statement-job.no-url-while-pending`: a PENDING or RUNNING job carries a presigned URL."""
         job = self._job(job_id)
         if job.terminal:
             raise SandboxError(f"statement job {job_id} is already {job.status}")
@@ -356,12 +358,14 @@ class FaultPresets:
         self._registry.add_mutation(job_id, fn, None)
 
     def bill_total_mismatch(self, bill_id: str) -> None:
-        """Rule `bill-total`: billTotal differs from the sum of the line items' subtotals."""
+        """Rule `bill.total` (a warning): billTotal differs from the sum of the line items' subtotals."""
         self._bill(bill_id)
         self._registry.add_mutation(bill_id, lambda body: {**body, "billTotal": body["billTotal"] + 10.0}, None)
 
     def wrong_external_invoice_date(self, bill_id: str) -> None:
-        """Rule `external-invoice-date`: the date the other Organization setting would give."""
+        """Rule `bill.external-invoice-date`: the date the other Organization setting would give (an error when
+        the check knows the setting: --external-invoice-date, or the embedded sandbox; otherwise a warning when
+        the other bills of the run follow the setting, and invisible on a lone bill)."""
         self._bill(bill_id)
 
         def fn(body: dict[str, Any]) -> dict[str, Any]:
@@ -375,14 +379,16 @@ class FaultPresets:
         self._registry.add_mutation(bill_id, fn, None)
 
     def invoice_number_without_prefix(self, bill_id: str) -> None:
-        """Rule `sequential-invoice-number`: a number on a bill of an Organization without billPrefix."""
+        """No rule judges this (a sandbox-internal inconsistency): a number on a bill of an Organization without
+        billPrefix. Whether an organization has a billPrefix is not in the bill, so no documented rule can tell
+        this from a read; it exercises clients and the sandbox, not the conformance check."""
         bill = self._bill(bill_id)
         if self._state.orgs[bill.org_id].bill_prefix is not None:
             raise SandboxError("that bill's Organization has a billPrefix; pick a bill of one without")
         self._registry.add_mutation(bill_id, lambda body: {**body, "sequentialInvoiceNumber": "000042"}, None)
 
     def approved_without_approval(self, bill_id: str) -> None:
-        """Rule `approval`: status APPROVED without dtApproved/approvedBy."""
+        """Rule `bill.approval-audit`: status APPROVED without dtApproved/approvedBy."""
         self._bill(bill_id)
 
         def fn(body: dict[str, Any]) -> dict[str, Any]:
@@ -394,7 +400,7 @@ class FaultPresets:
         self._registry.add_mutation(bill_id, fn, None)
 
     def locked_without_lock_fields(self, bill_id: str) -> None:
-        """Rule `lock`: locked without dtLocked/lockedBy."""
+        """Rule `bill.lock-audit`: locked without dtLocked/lockedBy."""
         self._bill(bill_id)
 
         def fn(body: dict[str, Any]) -> dict[str, Any]:
@@ -406,7 +412,8 @@ class FaultPresets:
         self._registry.add_mutation(bill_id, fn, None)
 
     def period_inconsistent(self, bill_id: str) -> None:
-        """Rule `period`: an endDate (and endDateTimeUTC) that does not match the billing frequency."""
+        """Rule `bill.period` (a warning): an endDate (and endDateTimeUTC) that does not match the billing
+        frequency. externalInvoiceDate is left as it was, so `bill.external-invoice-date` fires too."""
         self._bill(bill_id)
 
         def fn(body: dict[str, Any]) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def test_findings_exit_1_and_the_reports_match_their_snapshots(
     rules = {(f["rule"], f["severity"], f["path"]) for f in document["findings"]}
     assert rules == {
         ("drift.unknown-field", "warning", "$.taxTotal"),
-        ("schema.enum", "error", "$.lineItems[0].lineItemType"),
+        ("schema.enum", "error", "$.lineItems[*].lineItemType"),
         ("statement-job.no-url-while-pending", "error", "$.presignedJsonStatementUrl"),
     }
     for finding in document["findings"]:

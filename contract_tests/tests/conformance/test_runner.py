@@ -51,7 +51,9 @@ async def test_the_guard_refuses_anything_else_before_sending(method: str, path:
         sent.append(request)
         return httpx.Response(200)
 
-    guard = GuardedTransport(httpx.MockTransport(handler), RateLimiter(1000), token_url="http://h/oauth/token")
+    guard = GuardedTransport(
+        httpx.MockTransport(handler), RateLimiter(1000), token_url="http://h/oauth/token", base_url="http://h"
+    )
     with pytest.raises(ReadOnlyViolation):
         await guard.handle_async_request(httpx.Request(method, f"http://h{path}"))
     assert sent == []
@@ -84,7 +86,7 @@ async def test_the_rate_limiter_keeps_to_its_rate() -> None:
     async def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    limiter = RateLimiter(10.0, burst=1.0, clock=lambda: now[0], sleep=sleep)
+    limiter = RateLimiter(10.0, clock=lambda: now[0], sleep=sleep)
     for _ in range(21):
         await limiter.acquire()
     assert now[0] == pytest.approx(2.0)

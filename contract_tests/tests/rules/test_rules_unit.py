@@ -43,7 +43,8 @@ def test_drift_findings_carry_a_suggested_spec_change(sandbox: Sandbox, spec: Sp
     assert (field.severity, field.path) == ("warning", "$.taxTotal")
     assert field.suggestion == "add `taxTotal: {type: number}` to components.schemas.BillResponse.properties"
     enum = findings["schema.enum"]
-    assert (enum.severity, enum.path) == ("error", "$.lineItems[0].lineItemType")
+    assert (enum.severity, enum.path) == ("error", "$.lineItems[*].lineItemType")
+    assert "(first at $.lineItems[0].lineItemType)" in enum.message
     assert enum.suggestion == 'add "CARBON_OFFSET" to components.schemas.LineItemType.enum'
 
 

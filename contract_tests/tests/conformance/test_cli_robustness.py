@@ -1,0 +1,294 @@
+"""The command under bad conditions: a bad token answer, server text that looks like rich markup, a locked or
+foreign state file, unwritable reports and bad inputs, the rate ceiling, Ctrl-C and the guard's origin."""
+
+from __future__ import annotations
+
+import bisect
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from m3ter_contract.conformance import cli, state
+from m3ter_contract.conformance.cli import main
+from m3ter_contract.conformance.transport import GuardedTransport, RateLimiter, ReadOnlyViolation
+from m3ter_contract.sandbox import Sandbox, SandboxServer
+
+
+def _args(server: SandboxServer, sandbox: Sandbox, tmp_path: Path, *extra: str, quiet: bool = True) -> list[str]:
+    seeded = sandbox.seeded
+    return [
+        "--base-url",
+        server.url,
+        "--bill-id",
+        seeded.bills["monthly"],
+        "--statement-job-id",
+        seeded.jobs["complete_csv"],
+        "--report-json",
+        str(tmp_path / "report.json"),
+        "--max-retries",
+        "0",
+        *(["--quiet"] if quiet else []),
+        *extra,
+    ]
+
+
+def _report(tmp_path: Path) -> dict[str, Any]:
+    return dict(json.loads((tmp_path / "report.json").read_text(encoding="utf-8")))
+
+
+def test_a_token_endpoint_answering_non_json_is_an_auth_problem_not_findings(
+    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.faults.non_json_body(None, operation="GenerateToken")
+    assert main(_args(server, sandbox, tmp_path, "--no-state"), environ=environ) == 2
+    document = _report(tmp_path)
+    assert document["findings"] == []
+    assert [p["kind"] for p in document["problems"]] == ["auth"]
+    assert "not a BearerAccessTokenResponse" in capsys.readouterr().err
+
+
+def test_a_non_json_entity_body_is_still_a_finding(
+    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path
+) -> None:
+    sandbox.faults.non_json_body(None, operation="GetBill")
+    assert main(_args(server, sandbox, tmp_path, "--no-state"), environ=environ) == 1
+    assert {f["rule"] for f in _report(tmp_path)["findings"]} == {"response.json"}
+
+
+def test_server_text_that_looks_like_markup_is_printed_as_is(
+    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.faults.server_errors(None, status=500, message="[/] boom [bold]x", operation="GetBill")
+    assert main(_args(server, sandbox, tmp_path, "--no-state", quiet=False), environ=environ) == 2
+    out = capsys.readouterr()
+    assert "[/] boom [bold]x" in out.out.replace("\n", "")
+    assert main(_args(server, sandbox, tmp_path, "--no-state"), environ=environ) == 2
+    assert "[/] boom [bold]x" in capsys.readouterr().err.replace("\n", "")
+
+
+def test_an_enum_value_that_looks_like_markup_reaches_the_table(
+    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.mutate_responses(sandbox.seeded.bills["monthly"], lambda body: {**body, "status": "[/]"})
+    assert main(_args(server, sandbox, tmp_path, "--no-state", quiet=False), environ=environ) == 1
+    out = capsys.readouterr().out
+    assert '"[/]" is not a value' in out.replace("\n", "")
+    first = out.splitlines()[0]
+    assert first.startswith(f"checking {server.url} · org {sandbox.org_id} · 1 bill(s), 1 statement job(s)")
+
+
+def _lock(path: Path) -> sqlite3.Connection:
+    holder = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    return holder
+
+
+def test_a_state_file_locked_during_the_run_still_writes_the_reports(
+    sandbox: Sandbox,
+    server: SandboxServer,
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(state, "BUSY_TIMEOUT", 0.1)
+    path = tmp_path / "state.sqlite"
+    holders: list[sqlite3.Connection] = []
+    lock = threading.Lock()
+
+    def lock_once(body: dict[str, Any]) -> dict[str, Any]:
+        with lock:
+            if not holders:  # the state was read at the start: another process locks it mid-run
+                holders.append(_lock(path))
+        return body
+
+    sandbox.mutate_responses(sandbox.seeded.bills["monthly"], lock_once)
+    try:
+        assert main(_args(server, sandbox, tmp_path, "--state", str(path)), environ=environ) == 2
+    finally:
+        for holder in holders:
+            holder.close()
+    assert "is locked by another process" in capsys.readouterr().err
+    assert _report(tmp_path)["result"] == "pass"  # the reports were written before the state
+
+
+def test_a_state_file_locked_from_the_start_is_a_problem(
+    sandbox: Sandbox,
+    server: SandboxServer,
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(state, "BUSY_TIMEOUT", 0.1)
+    path = tmp_path / "state.sqlite"
+    state.State(path, server.url, sandbox.org_id).close()
+    holder = _lock(path)
+    try:
+        assert main(_args(server, sandbox, tmp_path, "--state", str(path)), environ=environ) == 2
+    finally:
+        holder.close()
+    assert "--no-state" in capsys.readouterr().err
+
+
+def test_a_foreign_state_file_is_refused_and_a_damaged_row_skipped(
+    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE observations (a TEXT, b TEXT)")
+    db.close()
+    assert main(_args(server, sandbox, tmp_path, "--state", str(foreign)), environ=environ) == 2
+    assert "did not write" in capsys.readouterr().err
+    not_a_database = tmp_path / "junk.sqlite"
+    not_a_database.write_bytes(b"this is not a database" * 100)
+    assert main(_args(server, sandbox, tmp_path, "--state", str(not_a_database)), environ=environ) == 2
+    assert "--state PATH" in capsys.readouterr().err
+
+    damaged = tmp_path / "damaged.sqlite"
+    state.State(damaged, server.url, sandbox.org_id).close()
+    with sqlite3.connect(damaged) as db:
+        scope = f"{server.url}|{sandbox.org_id}"
+        db.execute(
+            "INSERT INTO observations VALUES (?, 'bill', ?, '{not json', 1, 0)",
+            (scope, sandbox.seeded.bills["monthly"]),
+        )
+        db.execute("INSERT INTO observations VALUES (?, 'bill', 'x', '[1]', 1, 0)", (scope,))
+    db.close()
+    assert main(_args(server, sandbox, tmp_path, "--state", str(damaged)), environ=environ) == 0
+    assert any("skipped 2 damaged row(s)" in note for note in _report(tmp_path)["notes"])
+
+
+@pytest.mark.parametrize("which", ["--report-json", "--junit-xml", "--markdown"])
+def test_an_unwritable_report_path_is_a_problem(
+    which: str,
+    sandbox: Sandbox,
+    server: SandboxServer,
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    args = _args(server, sandbox, tmp_path, "--no-state", which, str(blocker / "out.txt"))
+    assert main(args, environ=environ) == 2
+    assert f"cannot write {which}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "option", "message"),
+    [
+        ("bad.yaml", b"a: [unclosed", "--spec", "not a YAML/JSON document"),
+        ("list.yaml", b"- a\n- b\n", "--spec", "not an OpenAPI document"),
+        ("ids.txt", b"bill \xff\xfe\n", "--ids-file", "not UTF-8"),
+    ],
+)
+def test_bad_input_files_exit_2_with_what_to_fix(
+    name: str, content: bytes, option: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    env = {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"}
+    args = ["--base-url", "http://127.0.0.1:9", "--bill-id", "b", option, str(path), "--no-state", "--quiet"]
+    assert main(args, environ=env) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_rate_above_the_organization_limit_needs_the_override(
+    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(server, sandbox, tmp_path, "--no-state", "--rate", "60"), environ=environ) == 2
+    assert "50 requests/s per organization" in capsys.readouterr().err
+    args = _args(server, sandbox, tmp_path, "--no-state", "--rate", "60", "--i-know-the-rate-limit")
+    assert main(args, environ=environ) == 0
+
+
+def _max_per_second(times: list[float]) -> int:
+    return max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
+
+
+async def test_the_rate_is_a_ceiling_over_any_second() -> None:
+    now = [0.0]
+    granted: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(30.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(90):
+        await limiter.acquire()
+        granted.append(now[0])
+    assert _max_per_second(granted) <= 30
+    assert granted[-1] >= 89 / 30 - 1e-9
+
+
+def test_the_rate_holds_on_the_wire(
+    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path
+) -> None:
+    seen: list[float] = []
+    handle = sandbox.api.handle
+
+    def recording(request: Any) -> Any:
+        seen.append(time.monotonic())
+        return handle(request)
+
+    sandbox.api.handle = recording  # type: ignore[method-assign]
+    args = _args(server, sandbox, tmp_path, "--no-state", "--rate", "30", "--observe", "16", "--interval", "0")
+    started = time.monotonic()
+    assert main(args, environ=environ) == 0
+    assert len(seen) == 33  # 32 reads and the token
+    assert time.monotonic() - started >= 1.0
+    assert _max_per_second(sorted(seen)) <= 30
+
+
+def test_ctrl_c_exits_130_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    async def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run", interrupted)
+    env = {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"}
+    assert main(["--base-url", "http://127.0.0.1:9", "--bill-id", "b", "--no-state", "--quiet"], environ=env) == 130
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "interrupted" in err
+
+
+def test_embedded_state_says_it_is_not_shared_between_runs(tmp_path: Path) -> None:
+    path, out = tmp_path / "embedded.sqlite", tmp_path / "report.json"
+    for _ in range(2):  # a fresh sandbox each run: never judged against the previous one
+        assert main(["--quiet", "--state", str(path), "--report-json", str(out)], environ={}) == 0
+    notes = json.loads(out.read_text(encoding="utf-8"))["notes"]
+    assert any("rebuilt on every run" in note for note in notes)
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("GET", "http://elsewhere.example/organizations/o/bills/b"),
+        ("GET", "https://h/organizations/o/bills/b"),
+        ("POST", "http://elsewhere.example/oauth/token"),
+        ("POST", "http://h/other/oauth/token"),
+    ],
+)
+async def test_the_guard_talks_to_the_base_url_only(method: str, url: str) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    guard = GuardedTransport(
+        httpx.MockTransport(handler), RateLimiter(1000), token_url="http://h/oauth/token", base_url="http://h"
+    )
+    with pytest.raises(ReadOnlyViolation):
+        await guard.handle_async_request(httpx.Request(method, url))
+    assert sent == []
+    await guard.handle_async_request(httpx.Request("GET", "http://h/organizations/o/bills/b"))
+    assert len(sent) == 1

@@ -1,0 +1,171 @@
+"""Rule edge cases a real org produces: date-times compared as instants, version edge cases, derived fields, the
+external invoice date by frequency and setting, terminal jobs, CSV without includeCsvFormat, grouping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from m3ter_contract.conformance.embedded import check_sandbox
+from m3ter_contract.conformance.runner import Options
+from m3ter_contract.rules import RULES_BY_NAME, Context, EntityKind, Observation, Spec, evaluate
+from m3ter_contract.sandbox import Sandbox
+
+B, J = EntityKind.BILL, EntityKind.STATEMENT_JOB
+BASE = {"id": "e1", "version": 1, "dtCreated": "2024-01-01T00:00:00.000Z", "dtLastModified": "2024-01-01T00:00:00.000Z"}
+
+
+def _rules(kind: EntityKind, *bodies: Any, spec: Spec, context: Context | None = None) -> list[tuple[str, str, str]]:
+    observations = [Observation(kind, "e1", "o1", body, seq=n) for n, body in enumerate(bodies, 1)]
+    return [(f.rule, str(f.severity), f.path) for f in evaluate(observations, spec, context=context)]
+
+
+def _bill(**values: Any) -> dict[str, Any]:
+    return {**BASE, **values}
+
+
+def test_the_same_instant_spelled_differently_is_no_change(spec: Spec) -> None:
+    respelled = _bill(dtCreated="2024-01-01T01:00:00+01:00", dtLastModified="2024-01-01T00:00:00Z")
+    assert _rules(B, _bill(), respelled, spec=spec) == []
+    moved = _bill(dtCreated="2024-01-01T00:00:01Z")
+    assert ("entity.immutable", "error", "$.dtCreated") in _rules(B, _bill(), moved, spec=spec)
+
+
+def test_dt_last_modified_equal_is_a_warning_earlier_an_error(spec: Spec) -> None:
+    later = _bill(version=2, dtLastModified="2024-01-02T00:00:00Z")
+    same = _bill(version=3, dtLastModified="2024-01-02T00:00:00.000Z")
+    earlier = _bill(version=4, dtLastModified="2024-01-01T12:00:00Z")
+    found = _rules(B, _bill(), later, same, earlier, spec=spec)
+    assert found == [
+        ("version.dt-last-modified", "warning", "$.dtLastModified"),
+        ("version.dt-last-modified", "error", "$.dtLastModified"),
+    ]
+
+
+def test_a_read_without_version_does_not_hide_a_version_that_went_back(spec: Spec) -> None:
+    no_version = {k: v for k, v in BASE.items() if k != "version"}
+    found = _rules(B, _bill(version=5), no_version, _bill(version=2), spec=spec)
+    assert ("version.no-decrease", "error", "$.version") in found
+
+
+def test_an_integral_float_is_a_version(spec: Spec) -> None:
+    assert _rules(B, _bill(version=3), _bill(version=2.0), spec=spec) == [("version.no-decrease", "error", "$.version")]
+    assert _rules(B, _bill(version=0.0), spec=spec) == [("version.minimum", "error", "$.version")]
+
+
+def test_a_change_limited_to_derived_fields_is_a_warning(spec: Spec) -> None:
+    found = _rules(B, _bill(statementStale=False), _bill(statementStale=True), spec=spec)
+    assert found == [("version.bump-on-change", "warning", "$.statementStale")]
+    both = _rules(B, _bill(statementStale=False), _bill(statementStale=True, purchaseOrderNumber="X"), spec=spec)
+    assert both == [("version.bump-on-change", "error", "$.purchaseOrderNumber")]
+
+
+def _job(**values: Any) -> dict[str, Any]:
+    return {**BASE, "billId": "b1", "includeCsvFormat": True, "statementJobStatus": "COMPLETE", **values}
+
+
+def test_a_terminal_job_moving_to_an_unknown_status_is_caught(spec: Spec) -> None:
+    url = {"presignedJsonStatementUrl": "https://s3/x.json", "presignedCsvStatementUrl": "https://s3/x.csv"}
+    queued = _job(statementJobStatus="QUEUED", version=2, dtLastModified="2024-01-02T00:00:00Z")
+    found = _rules(J, _job(**url), queued, spec=spec)
+    assert ("statement-job.terminal-final", "error", "$.statementJobStatus") in found
+
+
+def test_csv_url_without_include_csv_format_is_no_finding(spec: Spec) -> None:
+    body = _job(presignedJsonStatementUrl="https://s3/x.json", presignedCsvStatementUrl="https://s3/x.csv")
+    del body["includeCsvFormat"]
+    assert _rules(J, body, spec=spec) == []
+    assert _rules(J, {**body, "includeCsvFormat": False}, spec=spec) == [
+        ("statement-job.csv-url", "error", "$.presignedCsvStatementUrl")
+    ]
+
+
+def test_statement_status_is_an_inferred_warning() -> None:
+    rule = RULES_BY_NAME["statement-job.statement-status"]
+    assert rule.severity == "warning"
+    assert rule.source.startswith("Inferred")
+
+
+def _period(frequency: str, start: str, end: str, invoice: str) -> dict[str, Any]:
+    return _bill(billingFrequency=frequency, startDate=start, endDate=end, externalInvoiceDate=invoice)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (_period("MONTHLY", "2023-09-01", "2023-10-01", "2023-10-05"), "error"),
+        (_period("WEEKLY", "2024-05-06", "2024-05-13", "2024-05-20"), "warning"),
+        (_period("AD_HOC", "2024-01-05", "2024-01-22", "2024-02-01"), None),
+        (_period("MIXED", "2024-07-01", "2024-08-01", "2024-09-01"), None),
+    ],
+)
+def test_external_invoice_date_by_frequency(body: dict[str, Any], expected: str | None, spec: Spec) -> None:
+    found = [f for f in _rules(B, body, spec=spec) if f[0] == "bill.external-invoice-date"]
+    assert found == ([] if expected is None else [("bill.external-invoice-date", expected, "$.externalInvoiceDate")])
+
+
+def test_external_invoice_date_is_strict_with_the_setting(spec: Spec) -> None:
+    arrears = _period("MONTHLY", "2023-09-01", "2023-10-01", "2023-09-30")
+    assert _rules(B, arrears, spec=spec) == []  # either setting, as far as a lone bill can tell
+    known = Context(external_invoice_date="FIRST_DAY_OF_NEXT_PERIOD")
+    assert _rules(B, arrears, spec=spec, context=known) == [
+        ("bill.external-invoice-date", "error", "$.externalInvoiceDate")
+    ]
+    assert _rules(B, arrears, spec=spec, context=Context("LAST_DAY_OF_ARREARS")) == []
+
+
+def test_external_invoice_date_against_the_other_bills_of_the_run(spec: Spec) -> None:
+    def obs(bill_id: str, body: dict[str, Any]) -> Observation:
+        return Observation(B, bill_id, "o1", {**body, "id": bill_id})
+
+    first = [obs(f"b{i}", _period("MONTHLY", "2023-09-01", "2023-10-01", "2023-10-01")) for i in range(2)]
+    odd = obs("odd", _period("MONTHLY", "2023-09-01", "2023-10-01", "2023-09-30"))
+    findings = evaluate([*first, odd], spec)
+    assert [(f.entity_id, f.rule, str(f.severity)) for f in findings] == [
+        ("odd", "bill.external-invoice-date", "warning")
+    ]
+    assert "inferred" in findings[0].message
+
+
+async def test_the_wrong_external_invoice_date_preset_is_an_error_on_the_sandbox(sandbox: Sandbox, spec: Spec) -> None:
+    bill_id = sandbox.seeded.bills["monthly"]
+    sandbox.faults.wrong_external_invoice_date(bill_id)
+    result = await check_sandbox(sandbox, Options(rate=100_000), spec=spec, bill_ids=[bill_id])
+    assert [(f.rule, str(f.severity)) for f in result.findings] == [("bill.external-invoice-date", "error")]
+
+
+@pytest.mark.parametrize(
+    ("preset", "rule"),
+    [("bill_total_mismatch", "bill.total"), ("period_inconsistent", "bill.period")],
+)
+async def test_the_bill_presets_name_rules_that_fire(preset: str, rule: str, sandbox: Sandbox, spec: Spec) -> None:
+    bill_id = sandbox.seeded.bills["monthly"]
+    getattr(sandbox.faults, preset)(bill_id)
+    result = await check_sandbox(sandbox, Options(rate=100_000), spec=spec, bill_ids=[bill_id])
+    assert rule in {f.rule for f in result.findings}
+    assert f"`{rule}`" in (getattr(sandbox.faults, preset).__doc__ or "")
+
+
+def test_presets_cite_only_rules_that_exist() -> None:
+    import re
+
+    from m3ter_contract.sandbox.faults import FaultPresets
+
+    cited = {
+        name
+        for attr in vars(FaultPresets).values()
+        for name in re.findall(r"Rule `([^`]+)`", getattr(attr, "__doc__", None) or "")
+    }
+    assert cited
+    assert cited <= set(RULES_BY_NAME), cited - set(RULES_BY_NAME)
+
+
+def test_one_finding_per_rule_and_schema_path_over_reads_and_items(spec: Spec) -> None:
+    items = [{"lineItemType": "FUTURE"} for _ in range(5)]
+    body = _bill(lineItems=items)
+    found = evaluate([Observation(B, "e1", "o1", body, seq=n) for n in (1, 2, 3)], spec)
+    enum = [f for f in found if f.rule == "schema.enum"]
+    assert [f.path for f in enum] == ["$.lineItems[*].lineItemType"]
+    assert "(first at $.lineItems[0].lineItemType)" in enum[0].message
+    assert len(found) == len({(f.rule, f.path) for f in found})
+    assert not any("read " in f.message for f in found)

@@ -18,7 +18,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = Path(os.environ.get("M3TER_VENV", ROOT / ".venv"))
+VENV = Path(os.environ.get("M3TER_VENV") or ROOT / ".venv").resolve()
 CONSTRAINTS = ROOT / "scripts" / "constraints.txt"
 INPUTS = (ROOT / "pyproject.toml", ROOT / "generated" / "pyproject.toml", CONSTRAINTS)
 PIP = "25.3"
@@ -29,7 +29,7 @@ def _python() -> Path:
 
 
 def _fingerprint(extras: str) -> str:
-    digest = hashlib.sha256(extras.encode())
+    digest = hashlib.sha256(f"{extras}|{sys.version}|{PIP}".encode())
     for path in INPUTS:
         if path.exists():
             digest.update(path.read_bytes())
@@ -45,15 +45,45 @@ def ensure_venv(extras: str = "dev") -> Path:
     if marker.exists() and marker.read_text() == wanted and _python().exists():
         return _python()
     print(f"bootstrap: preparing {VENV} (pinned dependencies, extras: {extras or 'none'})", file=sys.stderr)
-    if not _python().exists():
-        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    pip = [str(_python()), "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", f"pip=={PIP}"], check=True)
-    constraints = ["-c", str(CONSTRAINTS)] if CONSTRAINTS.exists() else []
-    target = f"{ROOT}[{extras}]" if extras else str(ROOT)
-    subprocess.run([*pip, "install", *constraints, "-e", str(ROOT / "generated"), "-e", target], check=True)
+    if not _install(extras, fresh=not _usable_venv()):
+        print("bootstrap: the environment looks broken; recreating it", file=sys.stderr)
+        if not _install(extras, fresh=True):
+            sys.exit(f"bootstrap: could not install the pinned dependencies into {VENV} (see pip's output above)")
     marker.write_text(wanted)
     return _python()
+
+
+def _usable_venv() -> bool:
+    """A virtual environment of this interpreter's version is there (it may still lack packages)."""
+    config = VENV / "pyvenv.cfg"
+    if not (config.is_file() and _python().exists()):
+        return False
+    wanted = "{}.{}".format(*sys.version_info[:2])
+    for line in config.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info") and value.strip().startswith(wanted):
+            return True
+    return False
+
+
+def _create() -> None:
+    """(Re)create the venv; only a directory that is absent, empty or already a venv is ever cleared."""
+    if VENV.exists() and any(VENV.iterdir()) and not (VENV / "pyvenv.cfg").is_file():
+        sys.exit(f"bootstrap: {VENV} exists and is not a virtual environment; refusing to clear it (set M3TER_VENV)")
+    venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+
+
+def _install(extras: str, *, fresh: bool) -> bool:
+    if fresh:
+        _create()
+    pip = [str(_python()), "-m", "pip", "--disable-pip-version-check", "-q"]
+    constraints = ["-c", str(CONSTRAINTS)] if CONSTRAINTS.exists() else []
+    target = f"{ROOT}[{extras}]" if extras else str(ROOT)
+    steps = [
+        [*pip, "install", f"pip=={PIP}"],
+        [*pip, "install", *constraints, "-e", str(ROOT / "generated"), "-e", target],
+    ]
+    return all(subprocess.run(step, check=False).returncode == 0 for step in steps)
 
 
 def reexec_in_venv(extras: str = "dev") -> None:

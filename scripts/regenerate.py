@@ -30,7 +30,8 @@ SPEC = ROOT / "spec" / "m3ter-billing.yaml"
 OVERRIDES = ROOT / "overrides"
 GENERATED = ROOT / "generated"
 PACKAGE = "m3ter_billing"
-PINNED = {"openapi-python-client": "0.29.1", "ruff": "0.17.6"}
+# Every tool whose version changes the bytes written: the generator, its template engine, the formatter.
+PINNED = {"openapi-python-client": "0.29.1", "jinja2": "3.1.6", "ruff": "0.17.6"}
 
 
 def package_version(spec: Path = SPEC, overrides: Path = OVERRIDES) -> str:
@@ -42,9 +43,12 @@ def package_version(spec: Path = SPEC, overrides: Path = OVERRIDES) -> str:
 
 def _check_pins() -> None:
     for name, version in PINNED.items():
-        found = importlib.metadata.version(name)
+        try:
+            found = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            sys.exit(f"regenerate: {name} is not installed ({version} is pinned); run python3 scripts/bootstrap.py")
         if found != version:
-            sys.exit(f"regenerate: {name} {found} is installed, {version} is pinned; run scripts/check first")
+            sys.exit(f"regenerate: {name} {found} is installed, {version} is pinned; run python3 scripts/bootstrap.py")
 
 
 def _run(args: list[str], cwd: Path) -> None:
@@ -56,7 +60,6 @@ def _run(args: list[str], cwd: Path) -> None:
 
 def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> None:
     """Write the generated project for ``spec`` + ``overrides`` into ``destination`` (which must not exist)."""
-    bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
         config = yaml.safe_load((overrides / "config.yaml").read_text())
         config["package_version_override"] = package_version(spec, overrides)
@@ -64,7 +67,9 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
         config_path.write_text(yaml.safe_dump(config))
         _run(
             [
-                str(bindir / "openapi-python-client"),
+                sys.executable,
+                "-m",
+                "openapi_python_client",
                 "generate",
                 "--path",
                 str(spec),
@@ -87,14 +92,22 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
     if gitignore.exists():
         gitignore.unlink()
     changelog.update(destination, GENERATED if spec == SPEC else None, spec, package_version(spec, overrides))
-    ruff = str(bindir / "ruff")
-    _run([ruff, "check", "--no-cache", "--fix", "--quiet", "."], cwd=destination)
-    _run([ruff, "format", "--no-cache", "--quiet", "."], cwd=destination)
+    ruff = [sys.executable, "-m", "ruff"]
+    _run([*ruff, "check", "--no-cache", "--fix", "--quiet", "."], cwd=destination)
+    _run([*ruff, "format", "--no-cache", "--quiet", "."], cwd=destination)
 
 
 def _files(root: Path) -> set[Path]:
     ignored = {"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"}
     return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and not ignored.intersection(p.parts)}
+
+
+def _lines(path: Path) -> list[str] | None:
+    """The file's lines, or None when it is not UTF-8 text (a binary file is reported, not diffed)."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
 
 
 def diff(fresh: Path, committed: Path) -> str:
@@ -105,8 +118,11 @@ def diff(fresh: Path, committed: Path) -> str:
         a, b = committed / rel, fresh / rel
         if rel in fresh_files and rel in committed_files and filecmp.cmp(a, b, shallow=False):
             continue
-        old = a.read_text().splitlines(keepends=True) if rel in committed_files else []
-        new = b.read_text().splitlines(keepends=True) if rel in fresh_files else []
+        old = _lines(a) if rel in committed_files else []
+        new = _lines(b) if rel in fresh_files else []
+        if old is None or new is None:
+            out.append(f"Binary files generated/{rel} and regenerated/{rel} differ\n")
+            continue
         out.extend(difflib.unified_diff(old, new, f"generated/{rel}", f"regenerated/{rel}"))
         if not out or not out[-1].endswith("\n"):
             out.append("\n")

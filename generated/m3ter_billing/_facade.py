@@ -240,7 +240,7 @@ class BillsWithRawResponse:
     def retrieve(self, id: str, *, additional: Sequence[str] | str | None = None) -> Response[BillResponse]:
         with translated_transport_errors():
             return get_bill.sync_detailed(
-                self._owner.org_id, id, client=self._owner._client, additional=_additional(additional)
+                org_id=self._owner.org_id, id=id, client=self._owner._client, additional=_additional(additional)
             )
 
 
@@ -265,7 +265,7 @@ class AsyncBillsWithRawResponse:
     async def retrieve(self, id: str, *, additional: Sequence[str] | str | None = None) -> Response[BillResponse]:
         with translated_transport_errors():
             return await get_bill.asyncio_detailed(
-                self._owner.org_id, id, client=self._owner._client, additional=_additional(additional)
+                org_id=self._owner.org_id, id=id, client=self._owner._client, additional=_additional(additional)
             )
 
 
@@ -289,7 +289,7 @@ class StatementJobsWithRawResponse:
 
     def retrieve(self, id: str) -> Response[StatementJobResponse]:
         with translated_transport_errors():
-            return get_statement_job.sync_detailed(self._owner.org_id, id, client=self._owner._client)
+            return get_statement_job.sync_detailed(org_id=self._owner.org_id, id=id, client=self._owner._client)
 
 
 class StatementJobs:
@@ -346,7 +346,9 @@ class AsyncStatementJobsWithRawResponse:
 
     async def retrieve(self, id: str) -> Response[StatementJobResponse]:
         with translated_transport_errors():
-            return await get_statement_job.asyncio_detailed(self._owner.org_id, id, client=self._owner._client)
+            return await get_statement_job.asyncio_detailed(
+                org_id=self._owner.org_id, id=id, client=self._owner._client
+            )
 
 
 class AsyncStatementJobs:

@@ -54,3 +54,14 @@ def _load_regenerate():  # type: ignore[no-untyped-def]
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_check_reports_a_binary_file_instead_of_crashing(tmp_path: Path) -> None:
+    regenerate = _load_regenerate()
+    fresh, stale = tmp_path / "fresh", tmp_path / "stale"
+    (fresh / "pkg").mkdir(parents=True)
+    (stale / "pkg").mkdir(parents=True)
+    (fresh / "pkg" / "a.py").write_text("x = 1\n")
+    (stale / "pkg" / "a.py").write_text("x = 1\n")
+    (stale / ".DS_Store").write_bytes(b"\x00\xff")
+    assert regenerate.diff(fresh, stale) == "Binary files generated/.DS_Store and regenerated/.DS_Store differ\n"

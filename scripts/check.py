@@ -29,12 +29,8 @@ STEPS: dict[str, list[str]] = {
 
 
 def main(argv: list[str]) -> int:
-    if "--no-bootstrap" in argv:
-        argv = [arg for arg in argv if arg != "--no-bootstrap"]
-    else:
-        from bootstrap import reexec_in_venv
-
-        reexec_in_venv("dev")
+    bootstrap = "--no-bootstrap" not in argv
+    argv = [arg for arg in argv if arg != "--no-bootstrap"]
     extra: list[str] = []
     if "--" in argv:
         extra = argv[argv.index("--") + 1 :]
@@ -43,6 +39,13 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"check: unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}", file=sys.stderr)
         return 2
+    if extra and argv and "tests" not in argv:
+        print("check: arguments after -- go to pytest, but the tests step is not selected", file=sys.stderr)
+        return 2
+    if bootstrap:
+        from bootstrap import reexec_in_venv
+
+        reexec_in_venv("dev")
     failed: list[str] = []
     for step in argv or list(STEPS):
         command = [sys.executable, *STEPS[step], *(extra if step == "tests" else [])]

@@ -13,7 +13,12 @@ A build with package version V (``{info.version}.{overrides/REVISION}``, see pac
 * V is the newest entry's version: that entry is rewritten as the changes from spec-changelog-base.yaml to
   the spec (so regenerating twice, or editing the spec twice before raising the version, keeps one entry);
 * V is new: a new entry on top lists the changes from spec-snapshot.yaml (the last version's spec) to the spec;
+* V is older than the newest entry's version (compared numerically, part by part): refused with
+  VersionError, so a version never goes backwards (and ``regenerate.py``, ``--check`` included, fails);
 * there is no changelog or snapshot yet: the changelog starts with V, "initial release".
+
+Spec edits without a new version are folded into the newest entry even when that version was already
+released; scripts/spec_change.py warns when the spec changed but ``info.version`` did not.
 
     python scripts/changelog.py   # print the entry the next regeneration would write
 """
@@ -37,6 +42,26 @@ Written by `scripts/regenerate.py`, do not edit: one entry per version of the ge
 type-checking), **announced** (keeps working, but you may want to react, e.g. a new enum value for your
 `match` statements) and **compatible** (nothing to do).
 """
+
+
+class VersionError(Exception):
+    """The package version is older than the newest changelog entry's."""
+
+
+def version_key(version: str) -> tuple[int, ...] | None:
+    """``1.10.0.2`` -> (1, 10, 0, 2), compared numerically; None when a part is not a number."""
+    parts = version.strip().lstrip("v").split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+def check_not_older(version: str, newest: str) -> None:
+    """Raise VersionError when ``version`` is older than ``newest`` (not comparable: allowed)."""
+    new, old = version_key(version), version_key(newest)
+    if new is not None and old is not None and new < old:
+        raise VersionError(
+            f"package version {version} is older than the newest CHANGELOG entry {newest}: the version must not "
+            "go backwards; raise info.version in the spec (or overrides/REVISION) above it"
+        )
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,7 @@ def plan(previous: Path | None, spec_text: str, version: str) -> tuple[str, str]
         base = _read(previous / BASE) or snapshot if previous else snapshot
         since = entries[0].version if entries else None
     else:
+        check_not_older(version, entries[0].version)
         base, since = snapshot, entries[0].version
     entry = render_entry(version, since, base, spec_text)
     return "\n".join([HEADER, entry, *(e.text for e in entries)]), base
@@ -125,7 +151,11 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from regenerate import GENERATED, SPEC, package_version
 
-    changelog, _ = plan(GENERATED, SPEC.read_text(encoding="utf-8"), package_version())
+    try:
+        changelog, _ = plan(GENERATED, SPEC.read_text(encoding="utf-8"), package_version())
+    except VersionError as exc:
+        print(f"changelog: {exc}", file=sys.stderr)
+        return 1
     entries = parse(changelog)
     sys.stdout.write(entries[0].text if entries else "")
     return 0

@@ -91,7 +91,10 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
     gitignore = destination / ".gitignore"
     if gitignore.exists():
         gitignore.unlink()
-    changelog.update(destination, GENERATED if spec == SPEC else None, spec, package_version(spec, overrides))
+    try:
+        changelog.update(destination, GENERATED if spec == SPEC else None, spec, package_version(spec, overrides))
+    except changelog.VersionError as exc:
+        sys.exit(f"regenerate: {exc}")
     ruff = [sys.executable, "-m", "ruff"]
     _run([*ruff, "check", "--no-cache", "--fix", "--quiet", "."], cwd=destination)
     _run([*ruff, "format", "--no-cache", "--quiet", "."], cwd=destination)

@@ -4,19 +4,22 @@
     python3 scripts/spec_change.py --base v1.0.0 --tests   # also run the test suite
     python3 scripts/spec_change.py --check --tests         # CI: generated/ must already be committed
 
-Steps: regenerate generated/ (scripts/regenerate.py, which also writes the CHANGELOG entry); classify the
-spec changes against the base (scripts/spec_diff.py); optionally run the tests. Writes report.md (the
-pull-request comment) and report.json into --report-dir and prints the Markdown.
+Steps: regenerate generated/ (scripts/regenerate.py, which also writes the CHANGELOG entry; with --check,
+``regenerate.py --check``, which writes nothing and fails when generated/ is stale); classify the spec
+changes against the base (scripts/spec_diff.py); optionally run the tests. Writes report.md (the
+pull-request comment) and report.json into --report-dir and prints the Markdown. Warns (in the report too)
+when the spec changed but its info.version did not: the changelog then folds the changes into the entry of
+a version that may already be released.
 
-Exit status: 0 fine; 1 a breaking change without a new major version; 2 usage error (unknown base, bad
-spec); 3 a step failed (regeneration, generated/ stale with --check, tests).
+Exit status: 0 fine; 1 a breaking change without a new major version; 2 usage error (unreadable base, e.g.
+the all-zero revision of a new branch or a commit gone after a force-push, or a bad spec; report.md says
+so); 3 a step failed (regeneration, generated/ stale with --check, tests).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import subprocess
 import sys
@@ -53,14 +56,6 @@ def default_base() -> str:
     return "HEAD~1" if _git("rev-parse", "--verify", "--quiet", "HEAD~1^{commit}") else "HEAD"
 
 
-def _tree_digest(root: Path) -> str:
-    digest = hashlib.sha256()
-    if root.exists():
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def _run(name: str, command: list[str]) -> tuple[Step, str]:
     print(f"spec_change: {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     started = time.perf_counter()
@@ -72,16 +67,19 @@ def _run(name: str, command: list[str]) -> tuple[Step, str]:
 
 
 def regenerate(check: bool) -> Step:
-    before = _tree_digest(GENERATED)
-    step, output = _run("regenerate", [sys.executable, str(ROOT / "scripts" / "regenerate.py")])
+    """``regenerate.py`` (rewrites generated/), or with ``check`` ``regenerate.py --check`` (writes nothing)."""
+    command = [sys.executable, str(ROOT / "scripts" / "regenerate.py"), *(["--check"] if check else [])]
+    step, output = _run("regenerate", command)
     if not step.ok:
-        sys.stderr.write(output)
+        sys.stderr.write(output[-6000:])
+        if check and "is stale" in output:
+            detail = "generated/ was stale: run `python scripts/regenerate.py` and commit generated/"
+            return Step(step.name, False, detail, step.seconds)
         return step
-    changed = _tree_digest(GENERATED) != before
-    if check and changed:
-        detail = "generated/ was stale: run `python scripts/regenerate.py` and commit generated/"
-        return Step(step.name, False, detail, step.seconds)
-    return Step(step.name, True, "generated/ rewritten" if changed else "generated/ up to date", step.seconds)
+    if check:
+        return Step(step.name, True, "generated/ up to date", step.seconds)
+    rewritten = "generated/ rewritten" in output
+    return Step(step.name, True, "generated/ rewritten" if rewritten else "generated/ up to date", step.seconds)
 
 
 def run_tests(pytest_args: list[str]) -> Step:
@@ -96,6 +94,42 @@ def pipeline_markdown(steps: list[Step]) -> str:
         result = "ok" if step.ok else "**failed**"
         lines.append(f"| {step.name} | {result} ({step.seconds}s) | {step.detail.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
+
+
+NULL_REVISION = "0" * 40
+
+
+def version_warning(result: spec_diff.Report) -> str | None:
+    """A warning when the spec changed but its info.version did not."""
+    if not result.changes or result.base_version != result.head_version:
+        return None
+    return (
+        f"the spec changed but its info.version did not ({result.head_version}): the changelog folds these "
+        f"changes into the existing entry for {result.head_version}, which may already be released; raise "
+        "info.version in the spec"
+    )
+
+
+def write_report(report_dir: Path, markdown: str, payload: dict[str, object]) -> None:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "report.md").write_text(markdown, encoding="utf-8")
+    (report_dir / "report.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def failure_markdown(base: str, error: str, steps: list[Step]) -> str:
+    lines = [
+        spec_diff.REPORT_MARKER,
+        "## Spec change report",
+        "",
+        f"**The spec diff could not run: the base `{base}` or the spec could not be read.**",
+        "",
+        f"> {error}",
+        "",
+        "A new branch (all-zero base revision) or a force-push (base commit gone) leaves no base to compare "
+        "with; run `python3 scripts/spec_change.py --base <revision>` with a revision that exists.",
+        "",
+    ]
+    return "\n".join(lines) + "\n" + (pipeline_markdown(steps) if steps else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,22 +165,37 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(regenerate(args.check))
     started = time.perf_counter()
     try:
+        if base.strip("0") == "" and len(base) == len(NULL_REVISION):
+            raise spec_diff.UsageError(f"{base}: the null revision (a new branch has no previous commit)")
         result = spec_diff.report(
             spec_diff.load(base, ROOT), spec_diff.load(str(ROOT / spec_diff.SPEC_PATH)), base, spec_diff.SPEC_PATH
         )
     except spec_diff.UsageError as exc:
-        print(f"spec_change: {exc}", file=sys.stderr)
+        print(f"spec_change: cannot read the base spec: {exc}", file=sys.stderr)
+        error = str(exc)
+        payload: dict[str, object] = {
+            "base": {"source": base},
+            "error": error,
+            "exit_code": 2,
+            "pipeline": [dataclasses.asdict(step) for step in steps],
+        }
+        write_report(args.report_dir, failure_markdown(base, error, steps), payload)
         return 2
     steps.append(Step("spec diff", result.exit_code == 0, result.summary(), round(time.perf_counter() - started, 1)))
     if args.tests:
         steps.append(run_tests(pytest_args))
-    markdown = result.markdown() + "\n" + pipeline_markdown(steps)
-    args.report_dir.mkdir(parents=True, exist_ok=True)
-    (args.report_dir / "report.md").write_text(markdown, encoding="utf-8")
-    payload = {**result.to_json(), "pipeline": [dataclasses.asdict(step) for step in steps]}
-    (args.report_dir / "report.json").write_text(
-        json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    warning = version_warning(result)
+    markdown = result.markdown()
+    if warning:
+        print(f"spec_change: warning: {warning}", file=sys.stderr)
+        markdown = markdown.replace("\n\n", f"\n\n**Warning:** {warning}.\n\n", 1)
+    markdown += "\n" + pipeline_markdown(steps)
+    payload = {
+        **result.to_json(),
+        "warnings": [warning] if warning else [],
+        "pipeline": [dataclasses.asdict(step) for step in steps],
+    }
+    write_report(args.report_dir, markdown, payload)
     sys.stdout.write(markdown)
     failed = [step.name for step in steps if not step.ok and step.name != "spec diff"]
     if failed:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -74,6 +75,9 @@ RULES: dict[str, Rule] = {
     "operation-moved": _rule(A, None, "same operationId (same generated function) at another path or method"),
     "operation-id-changed": _rule(B, None, "generated endpoint modules and functions are named after operationId"),
     "tags-changed": _rule(B, None, "generated endpoint modules live under api/<first tag>/: import paths change"),
+    "path-parameter-order-changed": _rule(
+        B, None, "path parameters are positional in path order: sync(org_id, id) becomes sync(id, org_id)"
+    ),
     # parameters
     "parameter-removed": _rule(B, None, "callers passing the argument get a TypeError"),
     "parameter-added-required": _rule(B, None, "a new required argument: existing calls fail"),
@@ -87,17 +91,26 @@ RULES: dict[str, Rule] = {
     "request-body-added-optional": _rule(C, None, "a new optional body argument"),
     "request-body-became-required": _rule(B, None, "the body argument loses its default"),
     "request-body-became-optional": _rule(C, None, "the body argument gains a default"),
+    "request-media-type-order-changed": _rule(
+        A, None, "the generated endpoint sends the first listed request content type: the wire format changes"
+    ),
     # responses and media types
-    "response-removed": _rule(B, None, "its parsed type leaves the return type; code handling it breaks"),
+    "response-removed": _rule(B, None, "the parsed (first 2xx) response or a shared one: the return type changes"),
+    "error-response-removed": _rule(
+        A, None, "a non-2xx status: the client still raises for it, as an unexpected status instead of a typed error"
+    ),
     "response-added": _rule(A, None, "the client may return or raise for a status code it never did before"),
+    "response-ref-changed": _rule(
+        A, None, "the response now comes from another components/responses entry or inline (names no class)"
+    ),
     "media-type-removed": _rule(B, None, "no more generated code for that content type"),
     "media-type-added": _rule(C, A, "a response may come in a content type consumers never saw"),
     # component schemas (= generated model classes)
     "schema-removed": _rule(B, None, "the generated model class disappears"),
     "schema-added": _rule(C, None, "a new model class; existing code is unaffected"),
     "schema-renamed": _rule(B, None, "the generated model class is renamed (same structure, other name)"),
-    "schema-ref-changed": _rule(
-        A, None, "the schema now comes from another component or inline: the class name may change"
+    "schema-ref-target-changed": _rule(
+        B, None, "the schema now comes from another component or inline: the generated class / type changes"
     ),
     # types
     "type-changed": _rule(B, None, "the generated Python type changes"),
@@ -239,10 +252,41 @@ def _types(schema: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _python_type(schema: Mapping[str, Any]) -> str:
+    """The Python type a format maps to: only some string formats have their own; the rest is unchanged."""
     fmt = schema.get("format")
-    if "string" in _types(schema) and isinstance(fmt, str):
-        return STRING_FORMAT_TYPES.get(fmt, "str")
+    if "string" in _types(schema):
+        return STRING_FORMAT_TYPES.get(fmt, "str") if isinstance(fmt, str) else "str"
     return "same"
+
+
+def _additional_properties(schema: Mapping[str, Any]) -> object:
+    """``additionalProperties`` with its equivalent spellings made equal: absent, ``true`` and ``{}``."""
+    value = schema.get("additionalProperties", True)
+    return True if isinstance(value, Mapping) and not _shape(value) else value
+
+
+def _names_class(schema: Mapping[str, Any]) -> bool:
+    """Whether openapi-python-client generates a named class (model, enum) or union for the schema; a plain
+    string, number, boolean or array component is inlined as its Python type."""
+    return bool(
+        "object" in _types(schema)
+        or schema.get("properties")
+        or "enum" in schema
+        or any(key in schema for key in ("allOf", "anyOf", "oneOf"))
+    )
+
+
+def _placeholders(path: str) -> list[str]:
+    return re.findall(r"\{([^{}]+)\}", path)
+
+
+def _is_success(status: object) -> bool:
+    return str(status).upper().startswith("2")
+
+
+def _parsed_status(responses: Mapping[str, Any]) -> str | None:
+    """The status whose response the generated client parses: the first 2xx one, in document order."""
+    return next((str(status) for status in responses if _is_success(status)), None)
 
 
 def _shape(schema: object) -> object:
@@ -443,6 +487,15 @@ class Differ:
                 self.add(kind, _join(ptr, key), f"{label}: {key} {_show(old.get(key))} → {_show(new.get(key))}")
         self.generic(old.get("servers"), new.get("servers"), _join(ptr, "servers"), "server-changed")
         self.parameters(old_key, new_key, label)
+        old_order, new_order = _placeholders(old_key[0]), _placeholders(new_key[0])
+        old_common = [name for name in old_order if name in new_order]
+        new_common = [name for name in new_order if name in old_order]
+        if old_common != new_common:
+            self.add(
+                "path-parameter-order-changed",
+                pointer("paths", new_key[0]),
+                f"{label}: path parameters {', '.join(old_common)} → {', '.join(new_common)}",
+            )
         self.request_body(old.get("requestBody"), new.get("requestBody"), _join(ptr, "requestBody"), label)
         self.responses(_mapping(old.get("responses")), _mapping(new.get("responses")), _join(ptr, "responses"), label)
         handled = {"operationId", "tags", "deprecated", "security", "servers", "parameters", "requestBody", "responses"}
@@ -521,6 +574,15 @@ class Differ:
             kind = "request-body-became-required" if now else "request-body-became-optional"
             self.add(kind, _join(ptr, "required"), f"{label}: request body became {'required' if now else 'optional'}")
         self.content(old.get("content"), new.get("content"), _join(ptr, "content"), "request", f"{label} request")
+        old_first = next(iter(_mapping(old.get("content"))), None)
+        new_first = next(iter(_mapping(new.get("content"))), None)
+        if old_first is not None and new_first is not None and old_first != new_first:
+            self.add(
+                "request-media-type-order-changed",
+                _join(ptr, "content"),
+                f"{label}: the request is sent as {new_first} instead of {old_first} (the first content type)",
+                "request",
+            )
         self.generic(
             {k: v for k, v in old.items() if k not in ("required", "content")},
             {k: v for k, v in new.items() if k not in ("required", "content")},
@@ -546,9 +608,14 @@ class Differ:
                 context,
             )
 
-    def responses(self, old: Mapping[str, Any], new: Mapping[str, Any], ptr: str, label: str) -> None:
+    def responses(self, old_raw: Mapping[str, Any], new_raw: Mapping[str, Any], ptr: str, label: str) -> None:
+        # YAML reads an unquoted 200 as an int: the same status as '200'
+        old, new = {str(k): v for k, v in old_raw.items()}, {str(k): v for k, v in new_raw.items()}
+        parsed = _parsed_status(old)
         for status in sorted(set(old) - set(new), key=str):
-            self.add("response-removed", _join(ptr, str(status)), f"{label}: response {status} removed", side="base")
+            kind = "error-response-removed" if not _is_success(status) else "response-removed"
+            what = "parsed response" if str(status) == parsed else "response"
+            self.add(kind, _join(ptr, str(status)), f"{label}: {what} {status} removed", side="base")
         for status in sorted(set(new) - set(old), key=str):
             self.add("response-added", _join(ptr, str(status)), f"{label}: response {status} added")
         for status in sorted(set(old) & set(new), key=str):
@@ -557,7 +624,7 @@ class Differ:
                 continue  # the shared component response is compared once, by component_responses()
             if o.get("$ref") != n.get("$ref"):
                 self.add(
-                    "schema-ref-changed",
+                    "response-ref-changed",
                     _join(ptr, str(status)),
                     f"{label} {status}: {o.get('$ref', 'inline')} → {n.get('$ref', 'inline')}",
                     "response",
@@ -646,13 +713,16 @@ class Differ:
         pair = (str(old_ref), str(new_ref))
         if pair in seen:
             return
-        self.add(
-            "schema-ref-changed",
-            ptr,
-            f"`{label}`: {old_ref or 'inline schema'} → {new_ref or 'inline schema'}",
-            context,
-        )
-        self.keywords(self.resolve(self.old, old), self.resolve(self.new, new), ptr, context, label, seen | {pair})
+        old_resolved, new_resolved = self.resolve(self.old, old), self.resolve(self.new, new)
+        if _names_class(old_resolved) or _names_class(new_resolved):
+            self.add(
+                "schema-ref-target-changed",
+                ptr,
+                f"`{label}`: {old_ref or 'inline schema'} → {new_ref or 'inline schema'}",
+                context,
+            )
+        # else a plain str/int/array alias: the Python type is the resolved one, compared below
+        self.keywords(old_resolved, new_resolved, ptr, context, label, seen | {pair})
 
     def keywords(
         self,
@@ -681,7 +751,7 @@ class Differ:
         self.properties(old, new, ptr, context, label, seen)
         if "items" in old or "items" in new:
             self.schema(old.get("items", {}), new.get("items", {}), _join(ptr, "items"), context, f"{label}[]", seen)
-        old_ap, new_ap = old.get("additionalProperties", True), new.get("additionalProperties", True)
+        old_ap, new_ap = _additional_properties(old), _additional_properties(new)
         if isinstance(old_ap, Mapping) and isinstance(new_ap, Mapping):
             self.schema(old_ap, new_ap, _join(ptr, "additionalProperties"), context, f"{label}{{*}}", seen)
         elif old_ap != new_ap:

@@ -157,6 +157,16 @@ def test_verdict_for_each_kind_of_spec_edit(repo: Path, name: str) -> None:
     markdown = (repo / "report" / "report.md").read_text()
     assert f"**Verdict: {verdict}**" in markdown
     assert "| spec diff |" in markdown
+    version_kept = "info-version-changed" not in kinds  # the changelog folds the edit into a released entry
+    assert ("**Warning:** the spec changed but its info.version did not (1.0.0)" in markdown) == version_kept
+    assert len(report["warnings"]) == int(version_kept)
+    assert ("warning: the spec changed but its info.version did not" in output) == version_kept
+
+
+def test_no_warning_without_spec_changes(repo: Path) -> None:
+    returncode, report, output = _run(repo, "--no-regenerate")
+    assert (returncode, report["verdict"], report["warnings"]) == (0, "unchanged", []), output
+    assert "Warning" not in (repo / "report" / "report.md").read_text()
 
 
 def _regenerate_check(repo: Path) -> int:
@@ -189,6 +199,11 @@ def test_check_mode_fails_when_generated_is_stale(repo: Path) -> None:
     assert report["verdict"] == "announced"
     assert report["pipeline"][0]["ok"] is False
     assert "generated/ was stale" in (repo / "report" / "report.md").read_text()
+    # --check runs `regenerate.py --check`: generated/ is left as committed
+    status = subprocess.run(
+        [GIT, "status", "--porcelain", "--", "generated"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
 
 
 def test_major_bump_starts_a_new_changelog_entry(repo: Path) -> None:
@@ -227,3 +242,38 @@ def test_an_unknown_base_is_a_usage_error(repo: Path) -> None:
     )
     assert result.returncode == 2
     assert "neither a file nor a git revision" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ("0" * 40, "the null revision"),  # a push that creates a branch
+        ("1234567" * 5 + "89abc", "neither a file nor a git revision"),  # a commit gone after a force-push
+    ],
+)
+def test_an_unreadable_base_still_writes_a_report(repo: Path, base: str, message: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "scripts" / "spec_change.py"),
+            "--no-bootstrap",
+            "--no-regenerate",
+            "--base",
+            base,
+            "--report-dir",
+            str(repo / "report"),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot read the base spec: {base}" in result.stderr
+    markdown = (repo / "report" / "report.md").read_text()
+    assert markdown.startswith("<!-- m3ter-spec-change-report -->\n")
+    assert f"the base `{base}` or the spec could not be read" in markdown
+    assert message in markdown
+    report = json.loads((repo / "report" / "report.json").read_text())
+    assert report["exit_code"] == 2
+    assert message in report["error"]

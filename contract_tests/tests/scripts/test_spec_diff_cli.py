@@ -221,3 +221,34 @@ def test_update_writes_the_changelog_and_the_spec_copies(tmp_path: Path) -> None
     changelog.update(out, None, spec, "1.0.0.1")
     assert sorted(p.name for p in out.iterdir()) == [changelog.CHANGELOG, changelog.BASE, changelog.SNAPSHOT]
     assert (out / changelog.SNAPSHOT).read_text() == spec.read_text()
+
+
+def test_the_version_never_goes_backwards(tmp_path: Path) -> None:
+    v1, v2 = base_spec(), base_spec()
+    v2["info"]["version"] = "1.1.0"
+    log1, _ = changelog.plan(None, yaml.safe_dump(v1), "1.0.0.1")
+    log2, _ = changelog.plan(_generated(tmp_path / "a", log1, v1, v1), yaml.safe_dump(v2), "1.1.0.1")
+    previous = _generated(tmp_path / "b", log2, v2, v1)
+    with pytest.raises(changelog.VersionError, match=r"1\.0\.0\.1 is older than the newest CHANGELOG entry 1\.1\.0\.1"):
+        changelog.plan(previous, yaml.safe_dump(v1), "1.0.0.1")
+    same, _ = changelog.plan(previous, yaml.safe_dump(v2), "1.1.0.1")  # the same version folds, as before
+    assert [e.version for e in changelog.parse(same)] == ["1.1.0.1", "1.0.0.1"]
+
+
+@pytest.mark.parametrize(
+    ("version", "newest", "older"),
+    [
+        ("1.10.0.1", "1.9.0.1", False),  # numerically, not as text
+        ("1.9.0.1", "1.10.0.1", True),
+        ("1.0.0.2", "1.0.0.10", True),
+        ("2.0.0.1", "2.0.0.1", False),
+        ("1.0.0.1", "1.0.0", False),
+        ("1.0.0-beta.1", "2.0.0.1", False),  # not comparable: allowed
+    ],
+)
+def test_versions_compare_part_by_part(version: str, newest: str, older: bool) -> None:
+    if older:
+        with pytest.raises(changelog.VersionError):
+            changelog.check_not_older(version, newest)
+    else:
+        changelog.check_not_older(version, newest)

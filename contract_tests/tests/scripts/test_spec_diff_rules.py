@@ -62,6 +62,32 @@ def _colour_component(doc: Doc) -> None:
     props(doc)["colour"] = {"$ref": "#/components/schemas/Colour"}
 
 
+def _labels_component(doc: Doc) -> None:
+    doc["components"]["schemas"]["Labels"] = props(doc)["labels"]
+    props(doc)["labels"] = {"$ref": "#/components/schemas/Labels"}
+
+
+def _org_path(path: str) -> Callable[[Doc], None]:
+    def move(doc: Doc) -> None:
+        item = doc["paths"].pop(next(p for p in doc["paths"] if p.endswith("/things/{id}") or "{org}" in p))
+        doc["paths"][path] = item
+        params = item["get"]["parameters"]
+        if not any(p["name"] == "org" for p in params):
+            params.append({"name": "org", "in": "path", "required": True, "schema": {"type": "string"}})
+
+    return move
+
+
+def _form_token_request(doc: Doc) -> None:
+    content = token_op(doc)["requestBody"]["content"]
+    content["application/x-www-form-urlencoded"] = dict(content["application/json"])
+
+
+def _form_first(doc: Doc) -> None:
+    body = token_op(doc)["requestBody"]
+    body["content"] = dict(reversed(list(body["content"].items())))
+
+
 CASES = [
     # operations
     Case("operation-removed", lambda d: d["paths"].pop("/tokens"), {("operation-removed", "breaking")}),
@@ -83,6 +109,18 @@ CASES = [
         {("operation-id-changed", "breaking")},
     ),
     Case("tags-changed", lambda d: get_op(d).__setitem__("tags", ["Things"]), {("tags-changed", "breaking")}),
+    Case(
+        "path-parameter-order-changed",
+        _org_path("/things/{id}/orgs/{org}"),
+        {("path-parameter-order-changed", "breaking"), ("operation-moved", "announced")},
+        setup=_org_path("/orgs/{org}/things/{id}"),
+    ),
+    Case(
+        "path-parameter-order-kept",
+        _org_path("/v2/orgs/{org}/things/{id}"),
+        {("operation-moved", "announced")},
+        setup=_org_path("/orgs/{org}/things/{id}"),
+    ),
     # parameters
     Case(
         "parameter-removed",
@@ -148,8 +186,24 @@ CASES = [
         lambda d: token_op(d)["requestBody"].__setitem__("required", False),
         {("request-body-became-optional", "compatible")},
     ),
+    Case(
+        "request-media-type-order-changed",
+        _form_first,
+        {("request-media-type-order-changed", "announced")},
+        setup=_form_token_request,
+    ),
     # responses and media types
-    Case("response-removed", lambda d: get_op(d)["responses"].pop("404"), {("response-removed", "breaking")}),
+    Case("response-removed", lambda d: get_op(d)["responses"].pop("200"), {("response-removed", "breaking")}),
+    Case(
+        "error-response-removed",
+        lambda d: get_op(d)["responses"].pop("404"),
+        {("error-response-removed", "announced")},
+    ),
+    Case(
+        "response-ref-changed",
+        lambda d: get_op(d)["responses"].__setitem__("404", dict(d["components"]["responses"]["NotFound"])),
+        {("response-ref-changed", "announced")},
+    ),
     Case(
         "response-added",
         lambda d: get_op(d)["responses"].__setitem__("409", {"description": "conflict"}),
@@ -183,11 +237,24 @@ CASES = [
         lambda d: d["components"]["schemas"].__setitem__("Extra", {"type": "object"}),
         {("schema-added", "compatible")},
     ),
-    Case("schema-renamed", _rename_error, {("schema-renamed", "breaking"), ("schema-ref-changed", "announced")}),
+    Case("schema-renamed", _rename_error, {("schema-renamed", "breaking"), ("schema-ref-target-changed", "breaking")}),
     Case(
-        "schema-ref-changed",
+        "schema-ref-target-changed",
+        _labels_component,
+        {("schema-ref-target-changed", "breaking"), ("schema-added", "compatible")},
+    ),
+    Case(
+        "schema-ref-target-changed-between-components",
+        lambda d: [
+            d["components"]["schemas"].__setitem__("Status2", {"type": "string", "enum": ["NEW", "DONE"]}),
+            props(d)["status"].__setitem__("$ref", "#/components/schemas/Status2"),
+        ],
+        {("schema-ref-target-changed", "breaking"), ("schema-added", "compatible")},
+    ),
+    Case(  # a plain string component is inlined as `str`: no class, no change of type
+        "schema-ref-to-a-plain-alias",
         _colour_component,
-        {("schema-ref-changed", "announced"), ("schema-added", "compatible")},
+        {("schema-added", "compatible")},
     ),
     # types
     Case("type-changed", lambda d: props(d)["count"].__setitem__("type", "string"), {("type-changed", "breaking")}),
@@ -219,9 +286,31 @@ CASES = [
         {("format-changed-same-type", "compatible")},
     ),
     Case(
+        "unmapped-string-format-added",
+        lambda d: props(d)["colour"].__setitem__("format", "email"),
+        {("format-changed-same-type", "compatible")},
+    ),
+    Case(
+        "mapped-string-format-removed",
+        lambda d: props(d)["made"].pop("format"),
+        {("format-changed", "breaking")},
+    ),
+    Case(
         "additional-properties-changed",
         lambda d: props(d)["labels"].__setitem__("additionalProperties", True),
         {("additional-properties-changed", "breaking")},
+    ),
+    Case(
+        "additional-properties-true-is-empty-schema",
+        lambda d: props(d)["labels"].__setitem__("additionalProperties", {}),
+        set(),
+        setup=lambda d: props(d)["labels"].__setitem__("additionalProperties", True),
+    ),
+    Case(
+        "additional-properties-absent-is-true",
+        lambda d: props(d)["labels"].pop("additionalProperties"),
+        set(),
+        setup=lambda d: props(d)["labels"].__setitem__("additionalProperties", {"description": "anything"}),
     ),
     Case(
         "additional-properties-type-changed",
@@ -422,7 +511,7 @@ def test_recursive_schemas_terminate() -> None:
         }
     props(new, "Node")["children"]["items"] = {"$ref": "#/components/schemas/Node2"}
     kinds = {c.kind for c in spec_diff.compare(old, new)}
-    assert kinds == {"schema-ref-changed"}
+    assert kinds == {"schema-ref-target-changed"}
 
 
 def test_changes_are_sorted_most_severe_first() -> None:
@@ -457,3 +546,32 @@ def test_breaking_changes_pass_only_with_a_new_major(
 def test_rules_table_lists_every_kind() -> None:
     table = spec_diff.rules_markdown()
     assert all(f"| {kind} |" in table for kind in spec_diff.RULES)
+
+
+def test_unquoted_status_codes_are_the_same_status() -> None:
+    old, new = base_spec(), base_spec()
+    responses = get_op(new)["responses"]
+    get_op(new)["responses"] = {int(k): v for k, v in responses.items()}  # YAML reads `200:` as an int
+    assert spec_diff.compare(old, new) == []
+
+
+def test_only_the_parsed_success_response_is_breaking_to_remove() -> None:
+    old, new = base_spec(), base_spec()
+    for doc in (old, new):
+        get_op(doc)["responses"]["202"] = {"description": "accepted"}
+        get_op(doc)["responses"]["default"] = {"description": "anything else"}
+    for status in ("200", "default"):
+        get_op(new)["responses"].pop(status)
+    changes = {(c.kind, c.classification, c.message) for c in spec_diff.compare(old, new)}
+    assert changes == {
+        ("response-removed", "breaking", "GET /things/{id}: parsed response 200 removed"),
+        ("error-response-removed", "announced", "GET /things/{id}: response default removed"),
+    }
+
+
+def test_a_new_first_request_media_type_changes_what_is_sent() -> None:
+    old, new = base_spec(), base_spec()
+    body = token_op(new)["requestBody"]
+    body["content"] = {"application/x-www-form-urlencoded": {"schema": {}}, **body["content"]}
+    kinds = {(c.kind, c.classification) for c in spec_diff.compare(old, new)}
+    assert kinds == {("media-type-added", "compatible"), ("request-media-type-order-changed", "announced")}

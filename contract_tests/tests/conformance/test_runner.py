@@ -131,7 +131,7 @@ async def test_state_never_stores_presigned_urls(sandbox: Sandbox, tmp_path: Pat
     assert b"X-Amz-Signature" not in raw
 
 
-def test_hundred_bills_and_jobs_on_the_embedded_sandbox_in_time() -> None:
+def test_hundred_bills_and_jobs_on_the_embedded_sandbox_are_clean() -> None:
     """100 bills + 100 jobs in-process at 200 requests/s: clean, every entity read once."""
     from m3ter_contract.conformance.embedded import build_sandbox
 

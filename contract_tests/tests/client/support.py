@@ -21,6 +21,20 @@ API_SECRET = "api-secret-do-not-leak-9f8e7d6c"
 TOKEN = "bearer-token-do-not-leak-0a1b2c3d4e5f"
 TOKEN_LIFETIME = 18_000
 
+# A line item with only its 10 required fields.
+REQUIRED_LINE_ITEM: dict[str, Any] = {
+    "description": "d",
+    "quantity": 1,
+    "units": 1,
+    "unit": "u",
+    "subtotal": 1,
+    "currency": "USD",
+    "conversionRate": 1,
+    "convertedSubtotal": 1,
+    "averageUnitPrice": 1,
+    "lineItemType": "USAGE",
+}
+
 
 class FakeClock:
     """A monotonic clock the tests move by hand."""

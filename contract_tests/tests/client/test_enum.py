@@ -20,6 +20,8 @@ from m3ter_billing import (
 )
 from m3ter_contract.spec_facts import CURATED_SPEC, load
 
+from .support import REQUIRED_LINE_ITEM
+
 # The values the spec documents, read from it: a value added to the spec without regenerating fails here.
 _SCHEMAS = load(CURATED_SPEC)["components"]["schemas"]
 DOCUMENTED: dict[type[OpenStrEnum], list[str]] = {
@@ -29,23 +31,9 @@ DOCUMENTED: dict[type[OpenStrEnum], list[str]] = {
 assert len(DOCUMENTED[LineItemType]) == 19
 
 
-LINE_ITEM: dict[str, Any] = {
-    "description": "d",
-    "quantity": 1,
-    "units": 1,
-    "unit": "u",
-    "subtotal": 1,
-    "currency": "USD",
-    "conversionRate": 1,
-    "convertedSubtotal": 1,
-    "averageUnitPrice": 1,
-    "lineItemType": "USAGE",
-}
-
-
 def _bill(field: str, value: str) -> BillResponse:
     if field == "lineItemType":
-        return BillResponse.from_json(json.dumps({"id": "b", "lineItems": [{**LINE_ITEM, field: value}]}))
+        return BillResponse.from_json(json.dumps({"id": "b", "lineItems": [{**REQUIRED_LINE_ITEM, field: value}]}))
     return BillResponse.from_json(json.dumps({"id": "b", field: value}))
 
 

@@ -10,21 +10,14 @@ from collections.abc import Iterator
 import pytest
 from m3ter_billing import BillLineItem, BillResponse, _learned
 
+from .support import REQUIRED_LINE_ITEM
+
 BODY = {
     "id": "bill-1",
     "brandNew": {"nested": [1, 2]},
     "lineItems": [
         {
-            "description": "d",
-            "quantity": 1,
-            "units": 1,
-            "unit": "u",
-            "subtotal": 1,
-            "currency": "USD",
-            "conversionRate": 1,
-            "convertedSubtotal": 1,
-            "averageUnitPrice": 1,
-            "lineItemType": "USAGE",
+            **REQUIRED_LINE_ITEM,
             "taxCode": "VAT-20",
             "usagePerPricingBand": [{"bandQuantity": 1, "bandTier": "gold"}],
         }

@@ -11,11 +11,6 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
-def int_at(body: Mapping[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def str_at(body: Mapping[str, Any], key: str) -> str | None:
     value = body.get(key)
     return value if isinstance(value, str) else None

@@ -1,113 +1,12 @@
-"""Create or refresh the project's virtual environment (.venv) with exactly pinned tools.
+"""Create or refresh .venv with exactly pinned tools; needs only python3 (see ``m3ter_dev.bootstrap``).
 
-Needs only python3 (3.11+). Installs the generated client (generated/) and the harness (this project)
-in editable mode with the pins of pyproject.toml and scripts/constraints.txt, and does nothing when the
-environment already matches them. Other scripts import ``ensure_venv`` and re-run themselves inside it.
-
-    python3 scripts/bootstrap.py            # make sure .venv is ready
-    python3 scripts/bootstrap.py --freeze   # rewrite scripts/constraints.txt from .venv
+python3 scripts/bootstrap.py            # make sure .venv is ready
+python3 scripts/bootstrap.py --freeze   # rewrite scripts/constraints.txt from .venv
 """
 
-from __future__ import annotations
-
-import hashlib
-import os
-import subprocess
 import sys
-import venv
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = Path(os.environ.get("M3TER_VENV") or ROOT / ".venv").resolve()
-CONSTRAINTS = ROOT / "scripts" / "constraints.txt"
-INPUTS = (ROOT / "pyproject.toml", ROOT / "generated" / "pyproject.toml", CONSTRAINTS)
-PIP = "25.3"
-
-
-def _python() -> Path:
-    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _fingerprint(extras: str) -> str:
-    digest = hashlib.sha256(f"{extras}|{sys.version}|{PIP}".encode())
-    for path in INPUTS:
-        if path.exists():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def ensure_venv(extras: str = "dev") -> Path:
-    """Make sure .venv exists with the pinned dependencies (and ``extras``); return its python."""
-    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs under any python3 first
-        sys.exit("m3ter-billing needs Python 3.11 or newer")
-    marker = VENV / ".m3ter-installed"
-    wanted = _fingerprint(extras)
-    if marker.exists() and marker.read_text() == wanted and _python().exists():
-        return _python()
-    print(f"bootstrap: preparing {VENV} (pinned dependencies, extras: {extras or 'none'})", file=sys.stderr)
-    if not _install(extras, fresh=not _usable_venv()):
-        print("bootstrap: the environment looks broken; recreating it", file=sys.stderr)
-        if not _install(extras, fresh=True):
-            sys.exit(f"bootstrap: could not install the pinned dependencies into {VENV} (see pip's output above)")
-    marker.write_text(wanted)
-    return _python()
-
-
-def _usable_venv() -> bool:
-    """A virtual environment of this interpreter's version is there (it may still lack packages)."""
-    config = VENV / "pyvenv.cfg"
-    if not (config.is_file() and _python().exists()):
-        return False
-    wanted = "{}.{}".format(*sys.version_info[:2])
-    for line in config.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() in ("version", "version_info") and value.strip().startswith(wanted):
-            return True
-    return False
-
-
-def _create() -> None:
-    """(Re)create the venv; only a directory that is absent, empty or already a venv is ever cleared."""
-    if VENV.exists() and any(VENV.iterdir()) and not (VENV / "pyvenv.cfg").is_file():
-        sys.exit(f"bootstrap: {VENV} exists and is not a virtual environment; refusing to clear it (set M3TER_VENV)")
-    venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-
-
-def _install(extras: str, *, fresh: bool) -> bool:
-    if fresh:
-        _create()
-    pip = [str(_python()), "-m", "pip", "--disable-pip-version-check", "-q"]
-    constraints = ["-c", str(CONSTRAINTS)] if CONSTRAINTS.exists() else []
-    target = f"{ROOT}[{extras}]" if extras else str(ROOT)
-    steps = [
-        [*pip, "install", f"pip=={PIP}"],
-        [*pip, "install", *constraints, "-e", str(ROOT / "generated"), "-e", target],
-    ]
-    return all(subprocess.run(step, check=False).returncode == 0 for step in steps)
-
-
-def reexec_in_venv(extras: str = "dev") -> None:
-    """Re-run the calling script with the venv's python unless it already runs there."""
-    python = ensure_venv(extras)
-    if Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(python), [str(python), *sys.argv])
-
-
-def freeze() -> None:
-    out = subprocess.run(
-        [str(_python()), "-m", "pip", "freeze", "--exclude-editable", "--disable-pip-version-check"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    lines = sorted(line for line in out.splitlines() if line and not line.startswith(("-e ", "#")))
-    CONSTRAINTS.write_text(
-        "# Written by `python3 scripts/bootstrap.py --freeze`: every transitive pin.\n" + "\n".join(lines) + "\n"
-    )
-    print(f"wrote {len(lines)} pins to {CONSTRAINTS.relative_to(ROOT)}")
-
+from m3ter_dev.bootstrap import main
 
 if __name__ == "__main__":
-    ensure_venv("dev,bench" if "--bench" in sys.argv else "dev")
-    if "--freeze" in sys.argv:
-        freeze()
+    raise SystemExit(main(sys.argv[1:]))

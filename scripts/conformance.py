@@ -7,17 +7,12 @@ Creates .venv with the pinned dependencies on first use, then runs ``m3ter-confo
 arguments given (see ``--help``).
 """
 
-from __future__ import annotations
-
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from m3ter_dev.bootstrap import reexec_in_venv
 
 if __name__ == "__main__":
-    from bootstrap import reexec_in_venv
-
     reexec_in_venv("dev")
-    from m3ter_contract.conformance.cli import main
+    from m3ter_contract.conformance.cli import main  # importable only inside .venv, after the re-exec
 
     raise SystemExit(main(sys.argv[1:]))

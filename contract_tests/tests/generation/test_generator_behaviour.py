@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,8 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[3]
+from m3ter_dev import regenerate
 
 TINY_SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -68,11 +66,6 @@ def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generate the tiny spec with our overrides into a temporary project."""
     spec_path = tmp_path_factory.mktemp("spec") / "tiny.yaml"
     spec_path.write_text(yaml.safe_dump(TINY_SPEC))
-    module_spec = importlib.util.spec_from_file_location("regenerate", ROOT / "scripts" / "regenerate.py")
-    assert module_spec is not None
-    assert module_spec.loader is not None
-    regenerate = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(regenerate)
     out = tmp_path_factory.mktemp("gen") / "project"
     regenerate.build(out, spec=spec_path)
     # The package's __init__ and facade are written for the m3ter operations; the tiny spec has none of

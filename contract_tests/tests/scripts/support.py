@@ -1,19 +1,12 @@
-"""Import the scripts under test (scripts/ is not a package) and the inline spec the unit tests edit."""
+"""The inline spec the unit tests of the dev tools (m3ter_dev) edit."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "scripts") not in sys.path:
-    sys.path.insert(0, str(ROOT / "scripts"))
+from m3ter_dev.layout import ROOT
 
-import changelog  # noqa: E402
-import spec_diff  # noqa: E402
-
-__all__ = ["ROOT", "base_spec", "changelog", "spec_diff"]
+__all__ = ["ROOT", "base_spec"]
 
 
 def base_spec() -> dict[str, Any]:

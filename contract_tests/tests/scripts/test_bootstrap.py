@@ -1,4 +1,4 @@
-"""scripts/bootstrap.py never clears a directory that is not a virtual environment."""
+"""scripts/bootstrap.py (m3ter_dev.bootstrap) never clears a directory that is not a virtual environment."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+import pytest
+from m3ter_dev.bootstrap import main, venv_dir
+from m3ter_dev.layout import ROOT
 
 
 def run_bootstrap(venv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -33,16 +35,15 @@ def test_a_directory_that_is_not_a_venv_is_left_alone(tmp_path: Path) -> None:
     assert (target / "notes.txt").read_text() == "keep me"
 
 
-def test_an_empty_setting_means_the_default_not_the_current_directory(tmp_path: Path) -> None:
-    (tmp_path / "notes.txt").write_text("keep me")
-    code = f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); import bootstrap; print(bootstrap.VENV)"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "M3TER_VENV": ""},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert Path(result.stdout.strip()) == (ROOT / ".venv").resolve()
-    assert (tmp_path / "notes.txt").read_text() == "keep me"
+def test_an_empty_setting_means_the_default_not_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert venv_dir({"M3TER_VENV": ""}) == (ROOT / ".venv").resolve()
+    assert venv_dir({}) == (ROOT / ".venv").resolve()
+    assert venv_dir({"M3TER_VENV": "elsewhere"}) == (tmp_path / "elsewhere").resolve()
+
+
+def test_unknown_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--frezee"]) == 2
+    assert "unknown argument(s) --frezee" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """scripts/spec_change.py end to end, on a temporary copy of the repo with the spec edited in each way.
 
-The copy (spec/, overrides/, scripts/, generated/, pyproject.toml) is a fresh git repository whose first
+The copy (spec/, overrides/, scripts/, generated/, pyproject.toml, LICENSE) is a fresh git repository whose first
 commit is the base revision; each case edits the working tree's spec and checks the pipeline's verdict.
 Three cases run the full regeneration; the others classify only (--no-regenerate).
 """
@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from m3ter_dev import provenance
 
 from .support import ROOT
 
@@ -43,7 +44,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ruff_cache", ".mypy_cache")
     for name in ("spec", "overrides", "scripts", "generated"):
         shutil.copytree(ROOT / name, repo / name, ignore=ignore)
-    shutil.copyfile(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    for name in ("pyproject.toml", "LICENSE"):
+        shutil.copyfile(ROOT / name, repo / name)
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "base")
@@ -189,7 +191,7 @@ def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None
     assert "`BillResponse.invoiceNote` added (optional) (property-added-optional;" in entry
     assert _regenerate_check(repo) == 0  # deterministic: a second regeneration changes nothing
     snapshot = (repo / "generated" / "spec-snapshot.yaml").read_text()
-    assert snapshot == (repo / SPEC).read_text()
+    assert provenance.without_header(snapshot) == (repo / SPEC).read_text()
 
 
 def test_check_mode_fails_when_generated_is_stale(repo: Path) -> None:
@@ -219,9 +221,13 @@ def test_major_bump_starts_a_new_changelog_entry(repo: Path) -> None:
     assert top.startswith(f"2.0.0.{revision}\n")
     assert "The major version was raised for the breaking changes." in top
     assert "### Breaking\n\n- `BillResponse.locked` removed (property-removed;" in top
-    assert (repo / "generated" / "spec-changelog-base.yaml").read_text() == subprocess.run(
-        [GIT, "show", f"HEAD:{SPEC.as_posix()}"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+    base = provenance.without_header((repo / "generated" / "spec-changelog-base.yaml").read_text())
+    assert (
+        base
+        == subprocess.run(
+            [GIT, "show", f"HEAD:{SPEC.as_posix()}"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout
+    )
     assert _regenerate_check(repo) == 0
 
 

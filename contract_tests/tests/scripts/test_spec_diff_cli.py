@@ -1,4 +1,4 @@
-"""scripts/spec_diff.py as a command: inputs, outputs and exit codes; and the changelog it feeds."""
+"""scripts/spec_diff.py as a command (m3ter_dev.spec_diff.cli): inputs, outputs and exit codes; and the changelog."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
+from m3ter_dev import changelog, provenance, spec_diff
+from m3ter_dev.spec_diff.cli import main
 
-from .support import ROOT, base_spec, changelog, spec_diff
+from .support import ROOT, base_spec
 
 
 def _write(path: Path, doc: dict[str, Any]) -> Path:
@@ -30,13 +32,13 @@ def test_breaking_change_exits_1_and_writes_both_reports(specs: tuple[Path, dict
     new["components"]["schemas"]["Thing"]["properties"].pop("colour")
     head = _write(tmp_path / "new.yaml", new)
     md, js = tmp_path / "out" / "report.md", tmp_path / "out" / "report.json"
-    code = spec_diff.main(["--base", str(old), "--head", str(head), "--markdown", str(md), "--json", str(js)])
+    code = main(["--base", str(old), "--head", str(head), "--markdown", str(md), "--json", str(js)])
     assert code == 1
     report = json.loads(js.read_text())
     assert (report["verdict"], report["exit_code"], report["counts"]["breaking"]) == ("breaking", 1, 1)
     [change] = report["changes"]
     assert change["kind"] == "property-removed"
-    assert change["reason"] == spec_diff.RULES["property-removed"].reason
+    assert change["reason"] == spec_diff.CHANGE_KINDS["property-removed"].reason
     text = md.read_text()
     assert text.startswith(spec_diff.REPORT_MARKER)
     assert "### Breaking (1)" in text
@@ -50,7 +52,7 @@ def test_announced_and_compatible_changes_exit_0(
     old, new = specs
     new["components"]["schemas"]["Status"]["enum"].append("LOST")
     new["components"]["schemas"]["Thing"]["properties"]["note"] = {"type": "integer"}
-    code = spec_diff.main(["--base", str(old), "--head", str(_write(tmp_path / "new.yaml", new))])
+    code = main(["--base", str(old), "--head", str(_write(tmp_path / "new.yaml", new))])
     out = capsys.readouterr()
     assert code == 0
     assert "**Verdict: announced**" in out.out  # Markdown to stdout without --markdown
@@ -64,9 +66,7 @@ def test_major_bump_lets_breaking_changes_pass(specs: tuple[Path, dict[str, Any]
     new["info"]["version"] = "2.0.0"
     new["components"]["schemas"]["Status"]["enum"].remove("DONE")
     md = tmp_path / "report.md"
-    code = spec_diff.main(
-        ["--base", str(old), "--head", str(_write(tmp_path / "new.yaml", new)), "--markdown", str(md)]
-    )
+    code = main(["--base", str(old), "--head", str(_write(tmp_path / "new.yaml", new)), "--markdown", str(md)])
     assert code == 0
     assert "breaking (major version raised)" in md.read_text()
     assert "major version of `info.version` was raised" in md.read_text()
@@ -90,12 +90,12 @@ def test_usage_errors_exit_2(argv: list[str], tmp_path: Path, capsys: pytest.Cap
     notapi = tmp_path / "notapi.yaml"
     notapi.write_text("just: yaml\n")
     args = [a.format(spec=spec, bad=bad, notapi=notapi) for a in argv]
-    assert spec_diff.main(args) == 2
+    assert main(args) == 2
     capsys.readouterr()
 
 
-def test_rules_flag_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert spec_diff.main(["--rules"]) == 0
+def test_kinds_flag_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--kinds"]) == 0
     assert "| enum-value-added | compatible | announced |" in capsys.readouterr().out
 
 
@@ -220,7 +220,9 @@ def test_update_writes_the_changelog_and_the_spec_copies(tmp_path: Path) -> None
     out.mkdir()
     changelog.update(out, None, spec, "1.0.0.1")
     assert sorted(p.name for p in out.iterdir()) == [changelog.CHANGELOG, changelog.BASE, changelog.SNAPSHOT]
-    assert (out / changelog.SNAPSHOT).read_text() == spec.read_text()
+    snapshot = (out / changelog.SNAPSHOT).read_text()
+    assert provenance.without_header(snapshot) == spec.read_text()
+    assert provenance.sources_of(snapshot) == ["spec.yaml", changelog.PRODUCER]
 
 
 def test_the_version_never_goes_backwards(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""One case per kind of change in spec_diff.RULES: a small edit of an inline spec and the exact verdicts."""
+"""One case per kind of change in spec_diff.CHANGE_KINDS: a small edit of an inline spec and the exact verdicts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from m3ter_dev import spec_diff
 
-from .support import base_spec, spec_diff
+from .support import base_spec
 
 Doc = dict[str, Any]
 
@@ -453,9 +454,9 @@ def test_each_kind_of_change_gets_its_verdict(case: Case) -> None:
     assert _verdicts(case) == case.expected
 
 
-def test_every_rule_has_a_case() -> None:
+def test_every_change_kind_has_a_case() -> None:
     covered = {kind for case in CASES for kind, _ in case.expected}
-    assert covered == set(spec_diff.RULES)
+    assert covered == set(spec_diff.CHANGE_KINDS)
 
 
 def test_no_change_no_report() -> None:
@@ -539,13 +540,13 @@ def test_breaking_changes_pass_only_with_a_new_major(
     old, new = base_spec(), base_spec()
     old["info"]["version"], new["info"]["version"] = old_version, new_version
     props(new).pop("colour")
-    result = spec_diff.report(old, new, "old", "new")
+    result = spec_diff.Report.between(old, new, "old", "new")
     assert (result.exit_code, result.verdict) == (exit_code, verdict)
 
 
-def test_rules_table_lists_every_kind() -> None:
-    table = spec_diff.rules_markdown()
-    assert all(f"| {kind} |" in table for kind in spec_diff.RULES)
+def test_the_kinds_table_lists_every_kind() -> None:
+    table = spec_diff.kinds_markdown()
+    assert all(f"| {kind} |" in table for kind in spec_diff.CHANGE_KINDS)
 
 
 def test_unquoted_status_codes_are_the_same_status() -> None:

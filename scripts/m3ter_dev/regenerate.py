@@ -1,0 +1,249 @@
+"""Regenerate generated/ from spec/ and overrides/, byte for byte; ``check()`` reports drift.
+
+    python scripts/regenerate.py           # rewrite generated/
+    python scripts/regenerate.py --check   # exit 1 and print the diff when generated/ is stale
+
+The generator (openapi-python-client) and formatter (ruff) are the versions pinned in pyproject.toml;
+this refuses to run with others, because another version writes other bytes. Every file written starts
+with a header naming its source (``provenance``); ``--check`` names, for each file that differs, the source
+to edit, since an edit made in generated/ is overwritten by the next regeneration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import filecmp
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import changelog, provenance
+from .layout import GENERATED, OVERRIDES, PACKAGE, ROOT, SPEC, repo_path
+
+# Every tool whose version changes the bytes written: the generator, its template engine, the formatter.
+PINNED = {"openapi-python-client": "0.29.1", "jinja2": "3.1.6", "ruff": "0.17.6"}
+LICENSE = ROOT / "LICENSE"
+# Files the generator writes from its own (not overridden) templates, by path pattern under generated/.
+BUILT_IN_TEMPLATES = {
+    f"{PACKAGE}/models/__init__.py": "models_init.py.jinja",
+    f"{PACKAGE}/api/__init__.py": "api_init.py.jinja",
+    f"{PACKAGE}/api/*/__init__.py": "endpoint_init.py.jinja",
+}
+
+
+class RegenerationError(Exception):
+    """The regeneration could not run (wrong tool versions, a generator or formatter failure, a bad spec)."""
+
+
+def check_pins() -> None:
+    """Raise RegenerationError unless every tool in PINNED is installed at its pinned version."""
+    for name, version in PINNED.items():
+        try:
+            found = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise RegenerationError(
+                f"{name} is not installed ({version} is pinned); run python3 scripts/bootstrap.py"
+            ) from None
+        if found != version:
+            raise RegenerationError(
+                f"{name} {found} is installed, {version} is pinned; run python3 scripts/bootstrap.py"
+            )
+
+
+def _run(args: list[str], cwd: Path) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RegenerationError(f"{' '.join(args[:3])} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _generate(destination: Path, spec: Path, overrides: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = yaml.safe_load((overrides / "config.yaml").read_text())
+        config["package_version_override"] = changelog.package_version(spec, overrides)
+        config_path = Path(tmp) / "config.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "openapi_python_client",
+                "generate",
+                "--path",
+                str(spec),
+                "--config",
+                str(config_path),
+                "--custom-template-path",
+                str(overrides / "templates"),
+                "--meta",
+                "uv",
+                "--output-path",
+                str(destination),
+                "--fail-on-warning",
+            ],
+            cwd=Path(tmp),
+        )
+
+
+def _add_headers(destination: Path, spec: Path, overrides: Path) -> None:
+    """Copy the hand-written modules and the license in; head the built-in templates' output."""
+    for module in sorted((overrides / "package").glob("*.py")):
+        target = destination / PACKAGE / module.name
+        target.write_text(provenance.with_header(target, module.read_text(), [repo_path(module)]))
+    for pattern, template in BUILT_IN_TEMPLATES.items():
+        for target in sorted(destination.glob(pattern)):
+            sources = [repo_path(spec), f"openapi-python-client's built-in {template}"]
+            target.write_text(provenance.with_header(target, target.read_text(), sources))
+    (destination / PACKAGE / "py.typed").write_text("")
+    shutil.copyfile(LICENSE, destination / "LICENSE")
+
+
+def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> None:
+    """Write the generated project for ``spec`` + ``overrides`` into ``destination`` (which must not exist)."""
+    _generate(destination, spec, overrides)
+    _add_headers(destination, spec, overrides)
+    gitignore = destination / ".gitignore"
+    if gitignore.exists():
+        gitignore.unlink()
+    try:
+        changelog.update(
+            destination, GENERATED if spec == SPEC else None, spec, changelog.package_version(spec, overrides)
+        )
+    except changelog.VersionError as exc:
+        raise RegenerationError(str(exc)) from exc
+    ruff = [sys.executable, "-m", "ruff"]
+    _run([*ruff, "check", "--no-cache", "--fix", "--quiet", "."], cwd=destination)
+    _run([*ruff, "format", "--no-cache", "--quiet", "."], cwd=destination)
+    headless = [rel for rel in sorted(_files(destination)) if source_of(destination / rel) is None]
+    if headless:
+        raise RegenerationError(
+            "generated files without a header naming their source (add one to the template, or to "
+            f"BUILT_IN_TEMPLATES in {__name__}): " + ", ".join(map(str, headless))
+        )
+
+
+def source_of(path: Path) -> list[str] | None:
+    """The sources a generated file names in its header ([] for the files exempt from headers)."""
+    if path.name in provenance.EXEMPT:
+        return []
+    try:
+        return provenance.sources_of(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
+def _files(root: Path) -> set[Path]:
+    ignored = {"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"}
+    return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and not ignored.intersection(p.parts)}
+
+
+def _lines(path: Path) -> list[str] | None:
+    """The file's lines, or None when it is not UTF-8 text (a binary file is reported, not diffed)."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How generated/ differs from a fresh regeneration: a unified diff, and the sources to edit."""
+
+    diff: str
+    edit: dict[str, list[str]]  # generated/<file> -> the sources its fresh header names
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.diff)
+
+    def advice(self) -> str:
+        """What to do, file by file: the source to edit (generated/ is overwritten by every regeneration)."""
+        if not self.stale:
+            return "generated/ is up to date"
+        lines = ["generated/ is stale: it differs from a fresh regeneration of spec/ + overrides/."]
+        for name, sources in sorted(self.edit.items()):
+            if sources:
+                lines.append(f"  {name}: generated from {', '.join(sources)}")
+            else:
+                lines.append(f"  {name}: no longer generated (remove it)")
+        lines.append(
+            "An edit made in generated/ is lost on regeneration: make it in the source named above (the spec, a "
+            "template in overrides/templates/ or a module in overrides/package/), then run "
+            "`python scripts/regenerate.py` and commit generated/ with it."
+        )
+        return "\n".join(lines)
+
+
+def diff(fresh: Path, committed: Path) -> Drift:
+    """How ``committed`` differs from ``fresh`` (an empty diff when they are the same)."""
+    out: list[str] = []
+    edit: dict[str, list[str]] = {}
+    fresh_files, committed_files = _files(fresh), _files(committed) if committed.exists() else set()
+    for rel in sorted(fresh_files | committed_files):
+        a, b = committed / rel, fresh / rel
+        if rel in fresh_files and rel in committed_files and filecmp.cmp(a, b, shallow=False):
+            continue
+        edit[f"generated/{rel.as_posix()}"] = (source_of(b) or []) if rel in fresh_files else []
+        old = _lines(a) if rel in committed_files else []
+        new = _lines(b) if rel in fresh_files else []
+        if old is None or new is None:
+            out.append(f"Binary files generated/{rel} and regenerated/{rel} differ\n")
+            continue
+        out.extend(difflib.unified_diff(old, new, f"generated/{rel}", f"regenerated/{rel}"))
+        if not out or not out[-1].endswith("\n"):
+            out.append("\n")
+    return Drift("".join(out), edit)
+
+
+def check(committed: Path = GENERATED) -> Drift:
+    """Regenerate into a temporary directory and compare with ``committed``; writes nothing."""
+    check_pins()
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "generated"
+        build(fresh)
+        return diff(fresh, committed)
+
+
+def rewrite(target: Path = GENERATED) -> bool:
+    """Regenerate ``target`` in place; True when anything changed."""
+    check_pins()
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "generated"
+        build(fresh)
+        changed = diff(fresh, target).stale
+        if changed:
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(fresh, target)
+        return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done (or up to date), 1 generated/ is stale (``--check``), 2 the regeneration failed."""
+    parser = argparse.ArgumentParser(
+        prog="regenerate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="do not write; exit 1 if generated/ is stale")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            drift = check()
+            if drift.stale:
+                sys.stdout.write(drift.diff)
+                print(drift.advice(), file=sys.stderr)
+                return 1
+            print(drift.advice())
+            return 0
+        print("generated/ rewritten" if rewrite() else "generated/ already up to date")
+    except RegenerationError as exc:
+        print(f"regenerate: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,203 @@
+"""The spec-change pipeline, the same locally and in CI (.github/workflows/spec-change.yml only wraps it).
+
+    python3 scripts/spec_change.py                         # base: merge-base with origin/main, else HEAD~1
+    python3 scripts/spec_change.py --base v1.0.0 --tests   # also run the test suite
+    python3 scripts/spec_change.py --check --tests         # CI: generated/ must already be committed
+
+Steps: regenerate generated/ (scripts/regenerate.py, which also writes the CHANGELOG entry; with --check,
+``regenerate.py --check``, which writes nothing and fails when generated/ is stale); classify the spec
+changes against the base (scripts/spec_diff.py); optionally run the tests. Writes report.md (the
+pull-request comment) and report.json into --report-dir and prints the Markdown. Warns (in the report too)
+when the spec changed but its info.version did not: the changelog then folds the changes into the entry of
+a version that may already be released.
+
+Exit status: 0 fine; 1 a breaking change without a new major version; 2 usage error (unreadable base, e.g.
+the all-zero revision of a new branch or a commit gone after a force-push, or a bad spec; report.md says
+so); 3 a step failed (regeneration, generated/ stale with --check, tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import regenerate, spec_diff
+from .layout import ROOT, SPEC, SPEC_PATH
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def _git(*args: str) -> str | None:
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def default_base() -> str:
+    """The merge-base with origin/main when there is one, else HEAD~1, else HEAD."""
+    if _git("rev-parse", "--verify", "--quiet", "origin/main^{commit}"):
+        merge_base = _git("merge-base", "origin/main", "HEAD")
+        if merge_base:
+            return merge_base
+    return "HEAD~1" if _git("rev-parse", "--verify", "--quiet", "HEAD~1^{commit}") else "HEAD"
+
+
+def _run(name: str, command: list[str]) -> tuple[Step, str]:
+    print(f"spec_change: {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    output = result.stdout + result.stderr
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    step = Step(name, result.returncode == 0, last, round(time.perf_counter() - started, 1))
+    return step, output
+
+
+def regenerate_step(check: bool) -> Step:
+    """Rewrite generated/, or with ``check`` only compare it with a fresh regeneration (writes nothing)."""
+    print(f"spec_change: regenerate{' --check' if check else ''}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        if check:
+            drift = regenerate.check()
+            if drift.stale:
+                sys.stderr.write(drift.diff[-6000:])
+                print(drift.advice(), file=sys.stderr)
+            ok = not drift.stale
+            detail = (
+                "generated/ up to date"
+                if ok
+                else "generated/ was stale: run `python scripts/regenerate.py` and commit generated/"
+            )
+        else:
+            ok, detail = True, "generated/ rewritten" if regenerate.rewrite() else "generated/ up to date"
+    except regenerate.RegenerationError as exc:
+        print(f"spec_change: regenerate: {exc}", file=sys.stderr)
+        ok, detail = False, str(exc).splitlines()[0]
+    return Step("regenerate", ok, detail, round(time.perf_counter() - started, 1))
+
+
+def run_tests(pytest_args: list[str]) -> Step:
+    step, output = _run("tests", [sys.executable, "-m", "pytest", "-q", *pytest_args])
+    sys.stderr.write(output[-6000:])
+    return step
+
+
+def pipeline_markdown(steps: list[Step]) -> str:
+    lines = ["### Pipeline", "", "| Step | Result | Details |", "|---|---|---|"]
+    for step in steps:
+        result = "ok" if step.ok else "**failed**"
+        lines.append(f"| {step.name} | {result} ({step.seconds}s) | {step.detail.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+NULL_REVISION = "0" * 40
+
+
+def version_warning(result: spec_diff.Report) -> str | None:
+    """A warning when the spec changed but its info.version did not."""
+    if not result.changes or result.base_version != result.head_version:
+        return None
+    return (
+        f"the spec changed but its info.version did not ({result.head_version}): the changelog folds these "
+        f"changes into the existing entry for {result.head_version}, which may already be released; raise "
+        "info.version in the spec"
+    )
+
+
+def write_report(report_dir: Path, markdown: str, payload: dict[str, object]) -> None:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "report.md").write_text(markdown, encoding="utf-8")
+    (report_dir / "report.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def failure_markdown(base: str, error: str, steps: list[Step]) -> str:
+    lines = [
+        spec_diff.REPORT_MARKER,
+        "## Spec change report",
+        "",
+        f"**The spec diff could not run: the base `{base}` or the spec could not be read.**",
+        "",
+        f"> {error}",
+        "",
+        "A new branch (all-zero base revision) or a force-push (base commit gone) leaves no base to compare "
+        "with; run `python3 scripts/spec_change.py --base <revision>` with a revision that exists.",
+        "",
+    ]
+    return "\n".join(lines) + "\n" + (pipeline_markdown(steps) if steps else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in argv:
+        pytest_args, argv = argv[argv.index("--") + 1 :], argv[: argv.index("--")]
+    parser = argparse.ArgumentParser(
+        prog="spec_change.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base", help="git revision or spec file to compare with (default: see above)")
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=ROOT / "build" / "spec-change",
+        help="where to write report.md and report.json",
+    )
+    parser.add_argument("--tests", action="store_true", help="run the test suite (arguments after -- go to pytest)")
+    parser.add_argument("--check", action="store_true", help="fail when regeneration changes generated/ (CI)")
+    parser.add_argument("--no-regenerate", action="store_true", help="skip the regeneration (diff only)")
+    parser.add_argument("--no-bootstrap", action="store_true", help="use this interpreter, not .venv (scripts/)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    base = args.base or default_base()
+    steps: list[Step] = []
+    if not args.no_regenerate:
+        steps.append(regenerate_step(args.check))
+    started = time.perf_counter()
+    try:
+        if base.strip("0") == "" and len(base) == len(NULL_REVISION):
+            raise spec_diff.UsageError(f"{base}: the null revision (a new branch has no previous commit)")
+        result = spec_diff.Report.between(spec_diff.load(base, ROOT), spec_diff.load(str(SPEC)), base, SPEC_PATH)
+    except spec_diff.UsageError as exc:
+        print(f"spec_change: cannot read the base spec: {exc}", file=sys.stderr)
+        error = str(exc)
+        payload: dict[str, object] = {
+            "base": {"source": base},
+            "error": error,
+            "exit_code": 2,
+            "pipeline": [dataclasses.asdict(step) for step in steps],
+        }
+        write_report(args.report_dir, failure_markdown(base, error, steps), payload)
+        return 2
+    steps.append(Step("spec diff", result.exit_code == 0, result.summary(), round(time.perf_counter() - started, 1)))
+    if args.tests:
+        steps.append(run_tests(pytest_args))
+    warning = version_warning(result)
+    markdown = result.markdown()
+    if warning:
+        print(f"spec_change: warning: {warning}", file=sys.stderr)
+        markdown = markdown.replace("\n\n", f"\n\n**Warning:** {warning}.\n\n", 1)
+    markdown += "\n" + pipeline_markdown(steps)
+    payload = {
+        **result.to_json(),
+        "warnings": [warning] if warning else [],
+        "pipeline": [dataclasses.asdict(step) for step in steps],
+    }
+    write_report(args.report_dir, markdown, payload)
+    sys.stdout.write(markdown)
+    failed = [step.name for step in steps if not step.ok and step.name != "spec diff"]
+    if failed:
+        print(f"spec_change: failed: {', '.join(failed)}", file=sys.stderr)
+        return 3
+    print(f"spec_change: {result.summary()}", file=sys.stderr)
+    return result.exit_code

@@ -1,12 +1,15 @@
-"""The one check shared by local runs, tox and CI: lint, format, types, regeneration drift, tests.
+"""The one check shared by local runs, tox, pre-commit and CI: lint, format, types, regeneration drift,
+tests and their branch coverage.
 
-    python3 scripts/check.py                 # everything (creates .venv with pinned tools first)
-    python3 scripts/check.py lint tests      # some steps
+    python3 scripts/check.py                   # everything (creates .venv with pinned tools first)
+    python3 scripts/check.py lint tests        # some steps
     python3 scripts/check.py tests -- -k auth  # arguments after -- go to pytest
 
 Steps: lint (ruff check), format (ruff format --check), types (mypy --strict), regen (generated/ equals a
-fresh regeneration), tests (pytest, warnings are errors). Exits non-zero when any step fails.
-``--no-bootstrap`` uses the current interpreter as it is (tox does this).
+fresh regeneration: the one regeneration check of a run), tests (pytest under coverage, warnings are
+errors) and coverage (branch coverage of the last tests step against the floor, ``fail_under`` in
+pyproject.toml; skipped when pytest got arguments, since a partial run covers less). Exits non-zero when
+any step fails. ``--no-bootstrap`` uses the current interpreter as it is (tox and pre-commit do this).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ STEPS: dict[str, list[str]] = {
     "format": ["-m", "ruff", "format", "--check", "."],
     "types": ["-m", "mypy", "--strict", "generated/m3ter_billing", "contract_tests/m3ter_contract", "scripts"],
     "regen": ["scripts/regenerate.py", "--check"],
-    "tests": ["-m", "pytest"],
+    "tests": ["-m", "coverage", "run", "-m", "pytest"],
+    "coverage": ["-m", "coverage", "report"],
 }
 
 
-def main(argv: list[str]) -> int:
+def plan(argv: list[str]) -> tuple[list[str], list[str], bool] | str:
+    """(steps, pytest arguments, bootstrap) for a command line, or the usage error to print."""
     bootstrap = "--no-bootstrap" not in argv
     argv = [arg for arg in argv if arg != "--no-bootstrap"]
     extra: list[str] = []
@@ -36,15 +41,26 @@ def main(argv: list[str]) -> int:
         argv = argv[: argv.index("--")]
     unknown = [step for step in argv if step not in STEPS]
     if unknown:
-        print(f"check: unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}", file=sys.stderr)
-        return 2
+        return f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}"
     if extra and argv and "tests" not in argv:
-        print("check: arguments after -- go to pytest, but the tests step is not selected", file=sys.stderr)
+        return "arguments after -- go to pytest, but the tests step is not selected"
+    steps = argv or list(STEPS)
+    if extra and "coverage" in steps:
+        print("check: skipping the coverage step: the floor applies to the whole test suite", file=sys.stderr)
+        steps = [step for step in steps if step != "coverage"]
+    return steps, extra, bootstrap
+
+
+def main(argv: list[str]) -> int:
+    planned = plan(argv)
+    if isinstance(planned, str):
+        print(f"check: {planned}", file=sys.stderr)
         return 2
+    steps, extra, bootstrap = planned
     if bootstrap:
         reexec_in_venv("dev")
     failed: list[str] = []
-    for step in argv or list(STEPS):
+    for step in steps:
         command = [sys.executable, *STEPS[step], *(extra if step == "tests" else [])]
         print(f"\n=== {step}: {' '.join(command[1:])}", flush=True)
         started = time.perf_counter()

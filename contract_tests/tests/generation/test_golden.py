@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from m3ter_dev import changelog, provenance, regenerate
-from m3ter_dev.layout import GENERATED, PACKAGE
+from m3ter_dev.layout import GENERATED, OVERRIDES, PACKAGE
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_every_file_names_its_source(fresh: Path) -> None:
 
 
 def test_a_copied_module_is_its_override_under_the_header(fresh: Path) -> None:
-    for override in sorted((regenerate.OVERRIDES / "package").glob("*.py")):
+    for override in sorted((OVERRIDES / "package").glob("*.py")):
         copied = (fresh / PACKAGE / override.name).read_text()
         assert provenance.without_header(copied) == override.read_text(), override.name
 

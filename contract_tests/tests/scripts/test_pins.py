@@ -1,0 +1,73 @@
+"""The pin lists agree: pyproject.toml, scripts/constraints.txt, tox.ini, the regeneration's tool pins and
+the generated client's dependency ranges (overrides/templates/pyproject.toml.jinja)."""
+
+from __future__ import annotations
+
+import configparser
+import tomllib
+from typing import Any
+
+import pytest
+from m3ter_dev import regenerate
+from m3ter_dev.layout import CONSTRAINTS, GENERATED, ROOT
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+
+def _constraints() -> dict[str, Version]:
+    pins: dict[str, Version] = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = Version(version)
+    return pins
+
+
+def _project() -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return project
+
+
+def _root_requirements() -> list[Requirement]:
+    project = _project()
+    names = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    return [Requirement(r) for r in names if Requirement(r).name != "m3ter-billing"]
+
+
+def test_every_pyproject_pin_is_exact_and_the_same_in_constraints() -> None:
+    constraints = _constraints()
+    for requirement in _root_requirements():
+        [spec] = requirement.specifier
+        assert spec.operator == "==", f"{requirement} is not pinned exactly"
+        constrained = constraints.get(canonicalize_name(requirement.name))
+        assert constrained == Version(spec.version), f"{requirement} in pyproject.toml, {constrained} in constraints"
+
+
+def test_the_regeneration_pins_are_the_installed_pins() -> None:
+    constraints = _constraints()
+    for name, version in regenerate.PINNED.items():
+        assert constraints[canonicalize_name(name)] == Version(version), name
+
+
+def test_the_generated_clients_ranges_admit_the_pinned_versions() -> None:
+    constraints = _constraints()
+    generated = tomllib.loads((GENERATED / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert generated, "the generated client declares its runtime dependencies"
+    for requirement in map(Requirement, generated):
+        pinned = constraints[canonicalize_name(requirement.name)]
+        assert pinned in requirement.specifier, f"{requirement} (generated) excludes the pinned {pinned}"
+
+
+def test_tox_installs_the_same_pins_and_runs_the_same_steps() -> None:
+    tox = configparser.ConfigParser()
+    tox.read(ROOT / "tox.ini")
+    deps = tox["testenv"]["deps"].split()
+    assert deps == ["-c", "scripts/constraints.txt", "-e", "generated", "-e", ".[dev]"]
+    assert tox["testenv"]["basepython"] == f"python{_project()['requires-python'].removeprefix('>=')}"
+    assert "python scripts/check.py --no-bootstrap" in tox["testenv"]["commands"]
+
+
+@pytest.mark.parametrize("name", ["coverage", "pytest", "mypy", "ruff"])
+def test_the_check_tools_are_pinned(name: str) -> None:
+    assert canonicalize_name(name) in _constraints()

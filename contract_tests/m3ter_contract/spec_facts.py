@@ -19,7 +19,12 @@ CURATED_SPEC = ROOT / "spec" / "m3ter-billing.yaml"
 # A committed copy of m3ter's published OpenAPI subset, so the parity test needs nothing outside the repo;
 # a test checks it still equals ../shared/reference/ when that folder is present.
 UPSTREAM_SPEC = ROOT / "spec" / "upstream" / "m3ter-upstream-subset.json"
-SHARED_UPSTREAM_SPEC = ROOT.parent / "shared" / "reference" / "m3ter-upstream-subset.json"
+# The shared reference folder beside the checkout (or beside the folder of worktrees it is one of).
+SHARED_REFERENCE = next(
+    (parent / "shared" / "reference" for parent in ROOT.parents if (parent / "shared" / "reference").is_dir()),
+    ROOT.parent / "shared" / "reference",
+)
+SHARED_UPSTREAM_SPEC = SHARED_REFERENCE / "m3ter-upstream-subset.json"
 DEVIATIONS = ROOT / "spec" / "deviations.yaml"
 
 # The component schemas the curated spec must carry faithfully (issue 2).

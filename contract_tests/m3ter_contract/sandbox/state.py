@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, quote
 import msgspec
 
 from .clock import Clock, iso_datetime
-from .data import recalculated_items
+from .data import USAGE_LINE_ITEM_TYPES, recalculated_items
 from .model import (
     ABSENT,
     BILL_STATUSES,
@@ -405,13 +405,16 @@ class SandboxState:
 
 
 def statement_items(job: StatementJob, bill: dict[str, Any]) -> list[dict[str, Any]]:
-    """The bill's line items a statement includes: with a meterIds filter, usage items only for those meters."""
+    """The bill's line items a statement includes: with a meterIds filter ("Include usage line items whose
+    meterId matches one of these values"), the usage items of those meters and every other item."""
     items: list[dict[str, Any]] = bill.get("lineItems", [])
     meters = job.wire.get("filters", {}).get("meterIds")
     if not meters:
         return items
     wanted = set(meters)
-    return [item for item in items if "meterId" not in item or item["meterId"] in wanted]
+    return [
+        item for item in items if item["lineItemType"] not in USAGE_LINE_ITEM_TYPES or item.get("meterId") in wanted
+    ]
 
 
 def _render_statement(job: StatementJob, bill: dict[str, Any], fmt: str) -> bytes:

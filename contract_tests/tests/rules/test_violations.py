@@ -301,3 +301,18 @@ async def test_clean_sandbox_through_its_lifecycle_operations(sandbox: Sandbox, 
     third = await check_sandbox(sandbox, Options(observe=2, rate=100_000), spec=spec, remembered=second.last)
     assert third.findings == []
     assert [obs.obj["status"] for key, obs in third.last.items() if key[1] == bills["daily"]] == ["APPROVED"]
+
+
+async def test_nulls_are_judged_from_the_raw_json_whatever_the_client_makes_of_them(
+    sandbox: Sandbox, spec: Spec
+) -> None:
+    """Optional fields sent as null: schema.null warnings, no problem (exit 2) even if the client refuses them."""
+    bill_id = sandbox.seeded.bills["monthly"]
+    sandbox.mutate_responses(bill_id, always(set_(purchaseOrderNumber=None, externalInvoiceReference=None)))
+    result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=[bill_id], statement_job_ids=[])
+    assert result.problems == []
+    assert sorted((f.rule, f.severity, f.path) for f in result.findings) == [
+        ("schema.null", "warning", "$.externalInvoiceReference"),
+        ("schema.null", "warning", "$.purchaseOrderNumber"),
+    ]
+    assert result.exit_code == 0

@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from m3ter_contract.conformance.cli import _options, build_parser
+from m3ter_contract.conformance.embedded import check_sandbox
+from m3ter_contract.conformance.runner import Options
 from m3ter_contract.rules import RULES, Context, EntityKind, Observation, Rule, Severity, SourceKind, Spec, evaluate
 from m3ter_contract.rules import doc as rules_doc
 from m3ter_contract.rules.model import inferred
 from m3ter_contract.rules.sources import STANDARDS, UPSTREAM_EXCERPTS, UPSTREAM_SUBSET
+from m3ter_contract.sandbox import Sandbox
 from m3ter_contract.spec_facts import SHARED_REFERENCE
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -129,3 +134,16 @@ def test_strict_inferred_raises_inferred_warnings_to_errors(spec: Spec) -> None:
         ("bill.total", "warning"),
         ("drift.unknown-field", "warning"),
     }
+
+
+async def test_strict_inferred_reaches_the_check_from_the_command_line(sandbox: Sandbox, spec: Spec) -> None:
+    args = build_parser().parse_args(["--strict-inferred"])
+    options = replace(_options(args, embedded=True), rate=100_000)
+    assert options.strict_inferred is True
+    job_id = sandbox.seeded.jobs["pending"]
+    sandbox.mutate_responses(job_id, lambda body: {**body, "presignedJsonStatementUrl": "https://s3.example/x"})
+    result = await check_sandbox(sandbox, options, spec=spec, bill_ids=[], statement_job_ids=[job_id])
+    assert [(f.rule, f.severity) for f in result.findings] == [("statement-job.no-url-while-pending", "error")]
+    assert result.exit_code == 1
+    relaxed = await check_sandbox(sandbox, Options(rate=100_000), spec=spec, bill_ids=[], statement_job_ids=[job_id])
+    assert relaxed.exit_code == 0

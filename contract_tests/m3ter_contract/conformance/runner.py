@@ -43,7 +43,7 @@ from ..rules.registry import EntityKey
 from ..rules.statement_jobs import COMPLETE, TERMINAL
 from ..rules.statements import URL_FIELDS, Download, Format, check_download
 from .redact import clean
-from .transport import LAST_HEADERS, LAST_RESPONSE, STATEMENT, GuardedTransport, RateLimiter, ReadOnlyViolation
+from .transport import LAST_API, LAST_RESPONSE, STATEMENT, GuardedTransport, RateLimiter, ReadOnlyViolation
 
 DEFAULT_RATE = 20.0
 DEFAULT_CONCURRENCY = 8
@@ -488,13 +488,13 @@ class Runner:
         return body
 
     async def _get(self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str) -> tuple[bytes, httpx.Headers]:
-        LAST_HEADERS.set(None)
+        LAST_API.set(None)
         try:
             if kind is EntityKind.BILL:
                 content = (await client.bills.with_raw_response.retrieve(entity_id)).content
             else:
                 content = (await client.statement_jobs.with_raw_response.retrieve(entity_id)).content
-            return content, LAST_HEADERS.get() or httpx.Headers()
+            return content, self._last_headers()
         except ResponseValidationError as exc:
             # The client refused a body. The entity's 200 body goes to the rules, which judge what was sent; the
             # token endpoint's (the auth flow raises the same error, with no body) is a problem, not a finding.
@@ -509,13 +509,29 @@ class Runner:
                     )
                 ) from None
             if exc.status_code == 200:
-                return exc.body, LAST_HEADERS.get() or httpx.Headers()
+                return exc.body, self._last_headers()
             raise
+        except M3terError:
+            raise
+        except Exception as exc:
+            # The client failed on a 200 body with something other than its typed error (a client bug): the
+            # rules still judge the body the server sent, and a note names the failure.
+            last = LAST_API.get()
+            if last is None or last.status_code != 200 or LAST_RESPONSE.get() != "api":
+                raise
+            self._notes.append(
+                f"the client raised {type(exc).__name__} instead of ResponseValidationError on the body of "
+                f"{kind} {entity_id} ({clean(exc)}); the check judged the body itself"
+            )
+            return last.content, last.headers
+
+    def _last_headers(self) -> httpx.Headers:
+        last = LAST_API.get()
+        return last.headers if last is not None else httpx.Headers()
 
     def _read_at(self) -> float:
         """When the last read happened: the server's ``Date`` (its clock signs and expires the URLs), else ours."""
-        headers = LAST_HEADERS.get()
-        stamp = headers.get("date") if headers is not None else None
+        stamp = self._last_headers().get("date")
         if stamp:
             try:
                 return parsedate_to_datetime(stamp).timestamp()

@@ -96,8 +96,9 @@ class RateLimiter:
 # The kind of the last response the guard handed up in this task: "token" or "api". The client's auth flow
 # and its request run in the caller's task, so the runner can tell a failed token response from the entity's.
 LAST_RESPONSE: ContextVar[str | None] = ContextVar("m3ter_conformance_last_response", default=None)
-# The headers of the last API response handed up in this task (the client's errors do not carry them).
-LAST_HEADERS: ContextVar[httpx.Headers | None] = ContextVar("m3ter_conformance_last_headers", default=None)
+# The last API GET response handed up in this task (read): the client's errors carry neither its headers nor,
+# when the client itself fails on a body, its bytes.
+LAST_API: ContextVar[httpx.Response | None] = ContextVar("m3ter_conformance_last_api", default=None)
 STATEMENT = "m3ter_conformance_statement"
 """The request extension that marks a statement download: streamed (the caller bounds its size), not read here."""
 
@@ -161,7 +162,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         await response.aread()
         LAST_RESPONSE.set("token" if request.method == "POST" else "api")
         if request.method == "GET":
-            LAST_HEADERS.set(response.headers)
+            LAST_API.set(response)
         self.statuses[response.status_code] += 1
         if response.status_code == 429:
             self._limiter.back_off(_retry_after(response))
@@ -181,4 +182,4 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-__all__ = ["LAST_HEADERS", "LAST_RESPONSE", "STATEMENT", "GuardedTransport", "RateLimiter", "ReadOnlyViolation"]
+__all__ = ["LAST_API", "LAST_RESPONSE", "STATEMENT", "GuardedTransport", "RateLimiter", "ReadOnlyViolation"]

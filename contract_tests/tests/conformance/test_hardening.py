@@ -6,7 +6,9 @@ accepted findings into known ones."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +267,27 @@ def test_a_bad_baseline_is_refused_before_the_run(
     path.write_text(content)
     assert main(["--baseline", str(path), "--quiet"], environ={}) == 2
     assert "--write-baseline" in capsys.readouterr().err
+
+
+# ---- server text in every output format --------------------------------------------------------------------
+
+
+def test_field_names_with_control_characters_keep_every_output_well_formed(
+    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "bad\x01\x1b[31mkey|x\r\n<b>`"
+    sandbox.mutate_responses(sandbox.seeded.bills["monthly"], lambda body: {**body, name: 1})
+    junit, markdown = tmp_path / "junit.xml", tmp_path / "summary.md"
+    args = [a for a in _args(server, sandbox, tmp_path, "--no-state") if a != "--quiet"]
+    assert main([*args, "--junit-xml", str(junit), "--markdown", str(markdown)], environ=environ) == 0
+    ET.parse(junit)  # noqa: S314 - our own report: well-formed XML 1.0
+    assert "\\x01\\x1b[31mkey" in junit.read_text(encoding="utf-8")
+    lines = markdown.read_text(encoding="utf-8").splitlines()
+    rows = [line for line in lines if line.startswith("| ") and "drift.unknown-field" in line]
+    assert len(rows) == 1
+    assert len(re.findall(r"(?<!\\)\|", rows[0])) == 6
+    assert "&lt;b&gt;" in rows[0]  # HTML outside code spans is escaped
+    out = capsys.readouterr().out
+    assert "\x01" not in out
+    assert "\x1b[31m" not in out
+    assert "\\x01\\x1b[31mkey" in out.replace("\n", "")

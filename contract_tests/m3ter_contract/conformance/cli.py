@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
 from m3ter_billing import ConfigurationError
 from m3ter_billing._settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID, Settings
@@ -375,25 +376,30 @@ async def check(
 def write_reports(result: RunResult, args: argparse.Namespace) -> list[str]:
     """Write the reports asked for, each on its own; the ones that could not be written, with what to fix."""
     failed: list[str] = []
-    for option, path, render in (
-        ("--report-json", args.report_json, report.json_text),
-        ("--junit-xml", args.junit_xml, report.junit_xml),
-        ("--markdown", args.markdown, report.markdown),
-        ("--write-baseline", args.write_baseline, baseline.dump),
+    for option, path, write in (
+        ("--report-json", args.report_json, report.write_json),
+        ("--junit-xml", args.junit_xml, _text(report.junit_xml)),
+        ("--markdown", args.markdown, _text(report.markdown)),
+        ("--write-baseline", args.write_baseline, _text(baseline.dump)),
     ):
         if path is None:
             continue
         try:
-            text = render(result)
-        except Exception as exc:  # a bug of the check: the other reports are still written
-            failed.append(f"could not render {option}: {type(exc).__name__}: {clean(exc)} (a bug; please report it)")
-            continue
-        try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            with path.open("w", encoding="utf-8") as handle:
+                write(result, handle)
         except OSError as exc:
             failed.append(f"cannot write {option} {path}: {exc.strerror or exc}; pass a writable path")
+        except Exception as exc:  # a bug of the check: the other reports are still written
+            failed.append(f"could not render {option}: {type(exc).__name__}: {clean(exc)} (a bug; please report it)")
     return failed
+
+
+def _text(render: Callable[[RunResult], str]) -> Callable[[RunResult, TextIO], None]:
+    def write(result: RunResult, handle: TextIO) -> None:
+        handle.write(render(result))
+
+    return write
 
 
 def target_line(target: Target, options: Options) -> str:

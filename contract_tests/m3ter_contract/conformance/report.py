@@ -9,10 +9,11 @@ of the ``--baseline`` are marked known and fail nothing.
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, TextIO
 
 from rich import box
 from rich.console import Console, Group
@@ -27,6 +28,7 @@ from .runner import RunResult
 TOOL = "m3ter-conformance"
 REPORT_VERSION = 1
 MARKDOWN_ROWS = 50
+JUNIT_PROBLEM_LINES = 1_000
 
 
 def _finding(f: Finding, known: bool) -> dict[str, Any]:
@@ -68,8 +70,17 @@ def to_json(result: RunResult) -> dict[str, Any]:
     }
 
 
+def write_json(result: RunResult, handle: TextIO) -> None:
+    """The ``--report-json`` document, streamed: a run with 100,000 problems never holds its whole text."""
+    for chunk in json.JSONEncoder(indent=2).iterencode(to_json(result)):
+        handle.write(chunk)
+    handle.write("\n")
+
+
 def json_text(result: RunResult) -> str:
-    return json.dumps(to_json(result), indent=2, sort_keys=False) + "\n"
+    out = io.StringIO()
+    write_json(result, out)
+    return out.getvalue()
 
 
 def _family(rule: str) -> str:
@@ -100,7 +111,10 @@ def junit_xml(result: RunResult) -> str:
     run_case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.run", name="reach the API and read every entity")
     if result.problems:
         error = ET.SubElement(run_case, "error", message=shown(result.problems[0].message), type="problem")
-        error.text = "\n".join(f"[{p.kind}] {shown(p.message)}" for p in result.problems)
+        lines = [f"[{p.kind}] {shown(p.message)}" for p in result.problems[:JUNIT_PROBLEM_LINES]]
+        if len(result.problems) > JUNIT_PROBLEM_LINES:
+            lines.append(f"... and {len(result.problems) - JUNIT_PROBLEM_LINES} more in the JSON report")
+        error.text = "\n".join(lines)
     for rule in rules.RULES:
         case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.{_family(rule.name)}", name=rule.name)
         found = by_rule[rule.name]
@@ -157,7 +171,9 @@ def markdown(result: RunResult) -> str:
     ]
     if result.problems:
         lines += ["", "### Problems (exit code 2)", ""]
-        lines += [f"- **{p.kind}**: {_md(p.message)}" for p in result.problems]
+        lines += [f"- **{p.kind}**: {_md(p.message)}" for p in result.problems[:MARKDOWN_ROWS]]
+        if len(result.problems) > MARKDOWN_ROWS:
+            lines.append(f"\n… and {len(result.problems) - MARKDOWN_ROWS} more in the JSON report.")
     if result.findings:
         lines += ["", "### Findings", "", "| severity | rule | entity | path | message |", "|---|---|---|---|---|"]
         for f in result.findings[:MARKDOWN_ROWS]:
@@ -214,4 +230,13 @@ def print_summary(result: RunResult, console: Console) -> None:
     console.print(summary_table(result))
 
 
-__all__ = ["json_text", "junit_xml", "markdown", "print_summary", "summary_table", "to_json", "verdict"]
+__all__ = [
+    "json_text",
+    "junit_xml",
+    "markdown",
+    "print_summary",
+    "summary_table",
+    "to_json",
+    "verdict",
+    "write_json",
+]

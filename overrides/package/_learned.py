@@ -58,6 +58,13 @@ def nested_model(tp: Any) -> tuple[type[M3terModel] | None, bool]:
     return None, False
 
 
+def _nullable(tp: Any) -> bool:
+    """Whether a field's type admits None (an optional field accepts the null a server may send)."""
+    return (isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union) and type(None) in typing.get_args(
+        tp
+    )
+
+
 def _model_at(root: type[M3terModel], path: str) -> type[M3terModel] | None:
     model = root
     for key, _index in _STEP.findall(path.removeprefix("$")):
@@ -142,6 +149,8 @@ def _build(base: type[M3terModel]) -> type[M3terModel]:
         if derived is nested:
             continue
         kind: Any = list[derived] if is_list else derived  # type: ignore[valid-type]
+        if _nullable(field.type):
+            kind = kind | None
         if field.default is msgspec.UNSET:
             fields.append(
                 (field.name, kind | msgspec.UnsetType, msgspec.field(name=field.encode_name, default=msgspec.UNSET))

@@ -298,6 +298,8 @@ def _merge_extras(obj: M3terModel, out: dict[str, Any]) -> None:
         if nested is None or encode_name not in out:
             continue
         value = getattr(obj, name)
+        if value is None:  # a null the server sent in an optional field
+            continue
         if is_list:
             for element, element_out in zip(value, out[encode_name], strict=True):
                 _merge_extras(element, element_out)

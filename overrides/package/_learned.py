@@ -5,8 +5,10 @@ of the object are in the error. We record the name for the model class found at 
 once, a subclass of that model (same class name, ``isinstance`` holds) that declares the learned names as
 extra fields typed ``Any``; its parents get subclasses whose nested fields use it. The next decode of the
 same shape then runs entirely in msgspec's C code, and ``to_builtins`` writes the extra fields back under
-their wire names. At most ``MAX_LEARNED`` names are learned per model class (a server inventing a new key
-per response must not grow memory without bound); past that, ``_model`` uses its lenient slow path.
+their wire names. At most ``MAX_LEARNED`` names of at most ``MAX_NAME_LENGTH`` characters are learned per
+model class (a server inventing a new key per response, or sending megabyte-long keys, must not grow memory
+without bound); other unknown fields take ``_model``'s lenient slow path, which keeps them just the same.
+``forget`` releases what was learned (``M3terModel.forget_learned_fields`` is the public way).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from ._model import M3terModel
 
 MAX_LEARNED = 64
+MAX_NAME_LENGTH = 128
 EXTRA_PREFIX = "_m3ter_extra_"
 
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*?)`(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
@@ -89,7 +92,7 @@ def learn(root: type[M3terModel], name: str, path: str) -> bool:
     if base is None:
         return False
     base = typing.cast("type[M3terModel]", getattr(base, "_drift_base", None) or base)
-    if not _declarable(name):
+    if len(name) > MAX_NAME_LENGTH or len(_names.get(base, ())) >= MAX_LEARNED or not _declarable(name):
         return False
     with _lock:
         names = _names.setdefault(base, {})
@@ -180,12 +183,52 @@ def _build(base: type[M3terModel]) -> type[M3terModel]:
     return result
 
 
-def forget() -> None:
-    """Drop every learned field (for tests)."""
+def learned() -> dict[type[M3terModel], tuple[str, ...]]:
+    """The field names learned so far, by model class."""
     with _lock:
-        _names.clear()
+        return {model: tuple(names) for model, names in _names.items() if names}
+
+
+def forget(root: type[M3terModel] | None = None) -> int:
+    """Drop the names learned for ``root`` and every model it holds (all of them when ``root`` is None);
+    returns how many were dropped. Derived classes and decoders are rebuilt on the next decode; objects
+    decoded before keep their fields."""
+    with _lock:
+        if root is None:
+            dropped = sum(len(names) for names in _names.values())
+            _names.clear()
+        else:
+            dropped = sum(len(_names.pop(model, {})) for model in tree(root))
         _classes.clear()
         _decoders.clear()
+    return dropped
 
 
-__all__ = ["MAX_LEARNED", "class_for", "decoder_for", "forget", "learn", "nested_model", "unknown_field"]
+def tree(root: type[M3terModel]) -> set[type[M3terModel]]:
+    """``root`` (its spec class) and every model class reachable through its fields."""
+    seen: set[type[M3terModel]] = set()
+    todo = [typing.cast("type[M3terModel]", getattr(root, "_drift_base", None) or root)]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in msgspec.structs.fields(model):
+            nested, _ = nested_model(field.type)
+            if nested is not None:
+                todo.append(typing.cast("type[M3terModel]", getattr(nested, "_drift_base", None) or nested))
+    return seen
+
+
+__all__ = [
+    "MAX_LEARNED",
+    "MAX_NAME_LENGTH",
+    "class_for",
+    "decoder_for",
+    "forget",
+    "learn",
+    "learned",
+    "nested_model",
+    "tree",
+    "unknown_field",
+]

@@ -66,6 +66,24 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         except RecursionError as exc:
             raise _unreadable(exc, None, b"") from None
 
+    @classmethod
+    def learned_fields(cls) -> dict[str, tuple[str, ...]]:
+        """Unknown field names learned so far in this process (by model class name) for this model and the
+        models it holds; on ``M3terModel`` itself, for every model."""
+        scope = None if cls is M3terModel else _learned.tree(cls)
+        return {model.__name__: names for model, names in _learned.learned().items() if scope is None or model in scope}
+
+    @classmethod
+    def forget_learned_fields(cls) -> int:
+        """Release the unknown field names learned for this model and the models it holds (on
+        ``M3terModel`` itself: for every model), with the classes and decoders derived for them; returns
+        how many names were released. Later bodies learn again; objects decoded before are unchanged.
+
+        At most ``MAX_LEARNED`` (64) names of at most ``MAX_NAME_LENGTH`` (128) characters are learned per
+        model class; unknown fields past either limit take a slower path that keeps them all the same.
+        """
+        return _learned.forget(None if cls is M3terModel else cls)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict with wire names: absent fields stay absent, unknown fields come back."""
         out = typing.cast(dict[str, Any], msgspec.to_builtins(self))

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 MAX_LEARNED = 64
 MAX_NAME_LENGTH = 128
 EXTRA_PREFIX = "_m3ter_extra_"
+# The field of a lenient variant that holds the unknown fields the lenient path found on an object (a dict).
+# Lenient variants only ever convert trees ``_model`` has stripped of unknown keys, so a server cannot fill it.
+LENIENT_ATTR = f"{EXTRA_PREFIX}lenient"
+LENIENT_WIRE = "_m3ter_additional_properties"
 
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*?)`(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
@@ -36,6 +40,7 @@ _lock = threading.RLock()
 _names: dict[type[M3terModel], dict[str, None]] = {}
 _classes: dict[type[M3terModel], type[M3terModel]] = {}
 _decoders: dict[type[M3terModel], msgspec.json.Decoder[Any]] = {}
+_lenient: dict[type[M3terModel], type[M3terModel]] = {}
 
 
 def unknown_field(exc: msgspec.ValidationError) -> tuple[str, str] | None:
@@ -73,16 +78,29 @@ def _model_at(root: type[M3terModel], path: str) -> type[M3terModel] | None:
     for key, _index in _STEP.findall(path.removeprefix("$")):
         if not key:
             continue
-        for field in msgspec.structs.fields(model):
-            if field.encode_name == key:
-                nested, _ = nested_model(field.type)
-                if nested is None:
-                    return None
-                model = nested
-                break
-        else:
+        nested = _nested_by_wire(model).get(key)
+        if nested is None:
             return None
+        model = nested
     return model
+
+
+_wire_index: dict[type[M3terModel], dict[str, type[M3terModel]]] = {}
+
+
+def _nested_by_wire(model: type[M3terModel]) -> dict[str, type[M3terModel]]:
+    """Wire name -> nested model class, for the fields of ``model`` that hold models (cached per spec class:
+    ``msgspec.structs.fields`` is too costly, and leaves cyclic garbage, to call on every lenient decode)."""
+    base = typing.cast("type[M3terModel]", getattr(model, "_drift_base", None) or model)
+    index = _wire_index.get(base)
+    if index is None:
+        index = {}
+        for field in msgspec.structs.fields(base):
+            nested, _ = nested_model(field.type)
+            if nested is not None:
+                index[field.encode_name] = nested
+        _wire_index[base] = index
+    return index
 
 
 def learn(root: type[M3terModel], name: str, path: str) -> bool:
@@ -133,22 +151,37 @@ def class_for(base: type[M3terModel]) -> type[M3terModel]:
     return cached
 
 
-def _build(base: type[M3terModel]) -> type[M3terModel]:
-    """Derive (or find) the class for ``base``; the caller holds ``_lock``.
+def lenient_class_for(base: type[M3terModel]) -> type[M3terModel]:
+    """The lenient variant of ``base``: a subclass with one more field, ``LENIENT_ATTR``, for the unknown
+    fields of an object, whose nested models are lenient variants too. One per model class."""
+    cached = _lenient.get(base)
+    if cached is None:
+        with _lock:
+            cached = _build_lenient(base)
+    return cached
 
-    msgspec completes a Struct type's internal description on first use, and two threads doing that at
-    once for a freshly derived type can crash the interpreter. So the class is derived, a Decoder is
-    built for it (which completes it) and only then is either published in the caches.
-    """
-    cached = _classes.get(base)
+
+def _build_lenient(base: type[M3terModel]) -> type[M3terModel]:
+    cached = _lenient.get(base)
     if cached is not None:
         return cached
+    fields = _retyped(base, _build_lenient)
+    fields.append((LENIENT_ATTR, Any, msgspec.field(name=LENIENT_WIRE, default=msgspec.UNSET)))
+    result = _derive(base, fields)
+    result._lenient_attr = LENIENT_ATTR
+    msgspec.json.Decoder(result)  # completes the type before it is published (see _build)
+    _lenient[base] = result
+    return result
+
+
+def _retyped(base: type[M3terModel], derive: Any) -> list[tuple[str, Any, Any]]:
+    """The fields of ``base`` that hold models, typed with ``derive(model)`` where that is another class."""
     fields: list[tuple[str, Any, Any]] = []
     for field in msgspec.structs.fields(base):
         nested, is_list = nested_model(field.type)
         if nested is None:
             continue
-        derived = _build(nested)
+        derived = derive(nested)
         if derived is nested:
             continue
         kind: Any = list[derived] if is_list else derived  # type: ignore[valid-type]
@@ -160,23 +193,43 @@ def _build(base: type[M3terModel]) -> type[M3terModel]:
             )
         else:
             fields.append((field.name, kind, msgspec.field(name=field.encode_name)))
+    return fields
+
+
+def _derive(base: type[M3terModel], fields: list[tuple[str, Any, Any]]) -> type[M3terModel]:
+    """A subclass of ``base`` (same name, so ``isinstance`` and reprs hold) declaring ``fields``."""
+    result: type[M3terModel] = msgspec.defstruct(  # type: ignore[assignment]
+        base.__name__,
+        fields,
+        bases=(base,),
+        module=base.__module__,
+        kw_only=True,
+        forbid_unknown_fields=True,
+        omit_defaults=True,
+        gc=False,
+    )
+    result._drift_base = base
+    return result
+
+
+def _build(base: type[M3terModel]) -> type[M3terModel]:
+    """Derive (or find) the class for ``base``; the caller holds ``_lock``.
+
+    msgspec completes a Struct type's internal description on first use, and two threads doing that at
+    once for a freshly derived type can crash the interpreter. So the class is derived, a Decoder is
+    built for it (which completes it) and only then is either published in the caches.
+    """
+    cached = _classes.get(base)
+    if cached is not None:
+        return cached
+    fields = _retyped(base, _build)
     learned = list(_names.get(base, {}))
     extras = tuple((f"{EXTRA_PREFIX}{index}", wire) for index, wire in enumerate(learned))
     fields.extend((attr, Any, msgspec.field(name=wire, default=msgspec.UNSET)) for attr, wire in extras)
     result: type[M3terModel] = base
     if fields:
-        result = msgspec.defstruct(  # type: ignore[assignment]
-            base.__name__,
-            fields,
-            bases=(base,),
-            module=base.__module__,
-            kw_only=True,
-            forbid_unknown_fields=True,
-            omit_defaults=True,
-            dict=True,
-        )
+        result = _derive(base, fields)
         result._extra_fields = extras
-        result._drift_base = base
     decoder = msgspec.json.Decoder(result)
     _decoders[base] = decoder
     _classes[base] = result
@@ -221,6 +274,8 @@ def tree(root: type[M3terModel]) -> set[type[M3terModel]]:
 
 
 __all__ = [
+    "LENIENT_ATTR",
+    "LENIENT_WIRE",
     "MAX_LEARNED",
     "MAX_NAME_LENGTH",
     "class_for",
@@ -228,6 +283,7 @@ __all__ = [
     "forget",
     "learn",
     "learned",
+    "lenient_class_for",
     "nested_model",
     "tree",
     "unknown_field",

@@ -5,7 +5,9 @@
     python3 scripts/check.py tests -- -k auth  # arguments after -- go to pytest
 
 Steps: lint (ruff check), format (ruff format --check), types (mypy --strict), regen (generated/ equals a
-fresh regeneration), tests (pytest, warnings are errors). Exits non-zero when any step fails.
+fresh regeneration), tests (pytest, warnings are errors), floors (the client tests again, in a scratch venv
+with the lowest dependency versions generated/pyproject.toml allows; needs PyPI).
+Exits non-zero when any step fails.
 ``--no-bootstrap`` uses the current interpreter as it is (tox does this).
 """
 
@@ -25,6 +27,7 @@ STEPS: dict[str, list[str]] = {
     "types": ["-m", "mypy", "--strict", "generated/m3ter_billing", "contract_tests/m3ter_contract", "scripts"],
     "regen": ["scripts/regenerate.py", "--check"],
     "tests": ["-m", "pytest"],
+    "floors": ["scripts/check_floors.py"],
 }
 
 

@@ -176,10 +176,16 @@ def _decode(cls: type[M], data: bytes | str, status_code: int | None) -> M:
             if not _learned.learn(cls, *unknown):
                 break
         except msgspec.DecodeError as exc:
-            raise ResponseValidationError(
-                f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data)
-            ) from None
-    return _build(cls, msgspec.json.decode(data), "$", status_code, data, owned=True)
+            raise _invalid_json(exc, status_code, data) from None
+    try:  # msgspec reports an unknown field as soon as it reads its key, before a later syntax error
+        tree = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise _invalid_json(exc, status_code, data) from None
+    return _build(cls, tree, "$", status_code, data, owned=True)
+
+
+def _invalid_json(exc: msgspec.DecodeError, status_code: int | None, data: bytes | str) -> ResponseValidationError:
+    return ResponseValidationError(f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data))
 
 
 def _convert(cls: type[M], src: Mapping[str, Any]) -> M:

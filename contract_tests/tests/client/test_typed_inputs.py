@@ -134,3 +134,19 @@ def test_non_ascii_utf8_credentials_are_accepted_and_sent() -> None:
     with client, pytest.raises(Exception):  # noqa: B017,PT011 - the bill body is a token body; only the token matters
         client.bills.retrieve("bill-1")
     assert seen[0].startswith("Basic ")
+
+
+@pytest.mark.parametrize("token", ["0' Z€", "with space-123", "tab\there", ""])
+def test_a_token_that_cannot_be_a_header_is_a_response_validation_error(token: str) -> None:
+    """Found by test_fuzz: a non-ASCII access_token escaped as a bare UnicodeEncodeError."""
+    from m3ter_billing import ResponseValidationError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": token, "expires_in": 60})
+        return httpx.Response(200, json={"id": "job-1"})
+
+    client = M3terBilling(**_SETTINGS, transport=httpx.MockTransport(handler))
+    with client, pytest.raises(ResponseValidationError) as caught:
+        client.statement_jobs.retrieve("job-1")
+    assert caught.value.path == "$.access_token"

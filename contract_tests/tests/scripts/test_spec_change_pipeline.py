@@ -184,7 +184,7 @@ def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None
     assert returncode == 0, output
     assert report["pipeline"][0]["detail"] == "generated/ rewritten"
     model = (repo / "generated" / "m3ter_billing" / "models" / "bill_response.py").read_text()
-    assert 'invoice_note: int | Unset = msgspec.field(name="invoiceNote", default=UNSET)' in model
+    assert 'invoice_note: int | None | Unset = msgspec.field(name="invoiceNote", default=UNSET)' in model
     log = (repo / "generated" / "CHANGELOG.md").read_text()
     [entry] = log.split("\n## ")[1:]  # same package version: its entry was rewritten, not a second one added
     assert "Spec changes since this version was first generated: 0 breaking, 0 announced, 1 compatible." in entry

@@ -347,7 +347,8 @@ def test_json_statement_that_cannot_be_decoded_raises_response_validation_error(
     router.get(JSON_URL).respond(200, content=body)
     with pytest.raises(ResponseValidationError) as info:
         make_client().statement_jobs.download(_job(complete()))
-    assert info.value.body == body
+    assert info.value.body == body[: 64 * 1024]  # a bounded prefix
+    assert info.value.body_length == len(body)
 
 
 @pytest.mark.parametrize(

@@ -82,11 +82,11 @@ def as_timeout(value: object) -> httpx.Timeout:
     return httpx.Timeout(check_seconds("timeout", value, allow_none=True))
 
 
-def derived_total(timeout: httpx.Timeout, max_retries: int) -> float | None:
-    """The default total timeout of a call: its longest socket timeout once per attempt (None when the
-    timeout has no value at all)."""
+def derived_total(timeout: httpx.Timeout, max_retries: int, backoff: float) -> float | None:
+    """The default total timeout of a call: its longest socket timeout once per attempt, plus ``backoff``
+    (the longest the waits between attempts can add up to); None when the timeout has no value at all."""
     values = [seconds for seconds in timeout.as_dict().values() if seconds is not None]
-    return max(values) * (max_retries + 1) if values else None
+    return max(values) * (max_retries + 1) + backoff if values else None
 
 
 def check_max_response_bytes(value: object) -> int:

@@ -38,7 +38,7 @@ from ._deadline import (
 )
 from ._exceptions import EventLoopMismatchError, InvalidParameterError, translated_transport_errors
 from ._redact import install_log_redaction
-from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, retrying_transport
+from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, backoff_budget, retrying_transport
 from ._settings import DEFAULT_TIMEOUT, Settings
 from ._statement_urls import Resolver, check_statement_url, system_resolver
 from ._statements import Fetch, Plan, Retrieve, Sleep, Statement, statement_plan, wait_plan
@@ -98,7 +98,7 @@ class _Options:
 
     def total(self) -> float | None:
         if isinstance(self.total_timeout, NotGiven):
-            return derived_total(self.timeout, self.retry.total)
+            return derived_total(self.timeout, self.retry.total, backoff_budget(self.retry))
         return self.total_timeout
 
     def request_args(self, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> dict[str, Any]:
@@ -272,7 +272,8 @@ class M3terBilling(_Base):
 
     - ``timeout``: socket timeouts of each request (seconds or an ``httpx.Timeout``; default 60 s, 5 s
       to connect). ``total_timeout``: seconds one call may take in all, token request, retries, waits
-      and body included (default: the longest socket timeout once per attempt, 180 s).
+      and body included (default: the longest socket timeout once per attempt plus the longest backoff,
+      181.5 s).
     - ``max_retries`` (default 2) or ``retry`` (an ``httpx_retries.Retry``; default :class:`M3terRetry`).
     - ``max_response_bytes``: the largest (decompressed) body accepted, default 256 MiB.
     - ``trust_env``: honour ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` as httpx does

@@ -122,6 +122,11 @@ class M3terRetry(Retry):
         return None
 
 
+def backoff_budget(retry: Retry) -> float:
+    """The longest the backoff waits of ``retry`` can add up to (server-requested waits aside)."""
+    return sum(min(retry.backoff_factor * 2.0**n, BACKOFF_CAP) for n in range(retry.total))
+
+
 def retrying_transport(
     transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
     retry: Retry,
@@ -137,4 +142,4 @@ def retrying_transport(
     return RetryTransport(transport=BoundedTransport(transport, max_response_bytes=max_response_bytes), retry=retry)
 
 
-__all__ = ["DEFAULT_MAX_RETRIES", "M3terRetry", "retrying_transport"]
+__all__ = ["DEFAULT_MAX_RETRIES", "M3terRetry", "backoff_budget", "retrying_transport"]

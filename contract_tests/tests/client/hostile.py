@@ -8,6 +8,7 @@ ends every handler (handlers loop on ``exchange.stopped``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -136,10 +137,8 @@ class RawServer:
         with self._lock:
             sockets = list(self._sockets)
         for conn in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -169,7 +168,7 @@ class RawServer:
                 if head is None:
                     return
                 lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = (lines[0].split(" ") + ["", ""])[:3]
+                method, target, _ = ([*lines[0].split(" "), "", ""])[:3]
                 headers = {}
                 for line in lines[1:]:
                     name, _, value = line.partition(":")

@@ -14,6 +14,8 @@ only; a body in another encoding is a decoding error.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -24,6 +26,8 @@ from ._deadline import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, Deadline,
 from ._exceptions import ResponseTooLargeError
 
 ACCEPT_ENCODING = "gzip, deflate"
+MAX_IN_FLIGHT = 20
+_QUEUED = "waiting for a free connection"
 MAX_ENCODINGS = 5
 _STEP = 64 * 1024
 _DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
@@ -140,43 +144,70 @@ def _prepare(request: httpx.Request) -> None:
 
 class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Wraps a network transport: clips socket timeouts to the call's deadline and returns responses whose
-    body has been read whole, decompressed, within ``max_response_bytes`` and before the deadline."""
+    body has been read whole, decompressed, within ``max_response_bytes`` and before the deadline.
+
+    At most ``max_in_flight`` requests (httpx's default pool size) are handed to the transport at once;
+    the others wait here, within their deadline. httpcore's pool scans every queued request against every
+    connection each time one frees up, so 2,000 tasks queued in it cost seconds of CPU; queued here they
+    cost nothing.
+    """
 
     def __init__(
         self,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport,
         *,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._transport = transport
         self._limit = max_response_bytes
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._async_slots = asyncio.BoundedSemaphore(max_in_flight)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self._transport, httpx.BaseTransport):
             raise RuntimeError("a sync request reached an async transport")
-        _prepare(request)
-        response = self._transport.handle_request(request)
+        deadline = deadline_of(request)
+        if not self._slots.acquire(timeout=None if deadline is None else max(deadline.remaining(), 0.0)):
+            assert deadline is not None
+            raise deadline.exceeded(request, _QUEUED)
         try:
-            body = _Body(request, response, self._limit)
-            stream: Any = response.stream
-            for raw in stream:
-                body.add(raw)
+            _prepare(request)
+            response = self._transport.handle_request(request)
+            try:
+                body = _Body(request, response, self._limit)
+                stream: Any = response.stream
+                for raw in stream:
+                    body.add(raw)
+            finally:
+                response.close()
         finally:
-            response.close()
+            self._slots.release()
         return body.response(response)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self._transport, httpx.AsyncBaseTransport):
             raise RuntimeError("an async request reached a sync transport")
-        _prepare(request)
-        response = await self._transport.handle_async_request(request)
+        deadline = deadline_of(request)
         try:
-            body = _Body(request, response, self._limit)
-            stream: AsyncIterator[bytes] = response.stream  # type: ignore[assignment]
-            async for raw in stream:
-                body.add(raw)
+            await asyncio.wait_for(
+                self._async_slots.acquire(), timeout=None if deadline is None else max(deadline.remaining(), 0.0)
+            )
+        except TimeoutError:
+            assert deadline is not None
+            raise deadline.exceeded(request, _QUEUED) from None
+        try:
+            _prepare(request)
+            response = await self._transport.handle_async_request(request)
+            try:
+                body = _Body(request, response, self._limit)
+                stream: AsyncIterator[bytes] = response.stream  # type: ignore[assignment]
+                async for raw in stream:
+                    body.add(raw)
+            finally:
+                await response.aclose()
         finally:
-            await response.aclose()
+            self._async_slots.release()
         return body.response(response)
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import copy
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
@@ -391,16 +391,27 @@ class M3terBilling(_Base):
             return stop.value
 
 
+async def _closed_with_the_loop(http: httpx.AsyncClient) -> AsyncIterator[None]:
+    """Suspended for as long as the loop runs; ``loop.shutdown_asyncgens()`` (``asyncio.run`` and
+    ``asyncio.Runner`` call it before closing the loop) resumes it, and it closes ``http`` on its own loop."""
+    try:
+        yield
+    finally:
+        await http.aclose()
+
+
 class _AsyncHttp:
     """The ``httpx.AsyncClient`` of an async client and the event loop its connections belong to; shared
-    by every ``with_options`` view. A client whose loop has closed gets a fresh pool on the next loop."""
+    by every ``with_options`` view. Its connections are closed when that loop shuts down, and the next
+    loop gets a fresh client."""
 
     def __init__(self, build: Callable[[], httpx.AsyncClient]) -> None:
         self._build = build
         self.client = build()
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._closer: AsyncIterator[None] | None = None
 
-    def for_running_loop(self) -> httpx.AsyncClient:
+    async def for_running_loop(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         first = self._loop() if self._loop is not None else None
         if first is not loop:
@@ -410,17 +421,20 @@ class _AsyncHttp:
                     "create one client per event loop"
                 )
             if self._loop is not None:
-                # Its connections belonged to a closed loop: they cannot be used (or closed) from this one.
+                # The connections belonged to a loop that has closed: they cannot be used from this one.
                 self.client = self._build()
             self._loop = weakref.ref(loop)
+            self._closer = _closed_with_the_loop(self.client)
+            await anext(self._closer)
         return self.client
 
 
 class AsyncM3terBilling(_Base):
     """The m3ter billing client (asyncio): the same surface and options as :class:`M3terBilling`, awaited.
 
-    Use it from one event loop at a time: after that loop has closed it opens new connections on the next
-    one; while it is still open, another loop gets :class:`EventLoopMismatchError`.
+    Use it from one event loop at a time: its connections are closed when that loop shuts down (as
+    ``asyncio.run`` does) and the next loop gets new ones; while the first loop is still open, another
+    loop gets :class:`EventLoopMismatchError`.
     """
 
     def __init__(
@@ -517,7 +531,7 @@ class AsyncM3terBilling(_Base):
         await self.close()
 
     async def _send(self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven) -> httpx.Response:
-        http = self._http.for_running_loop()
+        http = await self._http.for_running_loop()
         with translated_transport_errors():
             return await http.request(**kwargs, **self._options.request_args(timeout))
 

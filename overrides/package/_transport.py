@@ -26,7 +26,7 @@ from ._deadline import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, Deadline,
 from ._exceptions import ResponseTooLargeError
 
 ACCEPT_ENCODING = "gzip, deflate"
-MAX_IN_FLIGHT = 20
+MAX_IN_FLIGHT = 100  # httpx's default max_connections: the pool would queue the rest anyway
 _QUEUED = "waiting for a free connection"
 MAX_ENCODINGS = 5
 _STEP = 64 * 1024
@@ -148,7 +148,7 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     At most ``max_in_flight`` requests (httpx's default pool size) are handed to the transport at once;
     the others wait here, within their deadline. httpcore's pool scans every queued request against every
-    connection each time one frees up, so 2,000 tasks queued in it cost seconds of CPU; queued here they
+    connection each time one frees up, so 2,000 tasks queued in it cost minutes of CPU; queued here they
     cost nothing.
     """
 

@@ -72,7 +72,8 @@ class TokenServer:
         args = [sys.executable, "-m", "client.token_server", *(["--wrong-org"] if wrong_org else [])]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
         self._process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        assert self._process.stdout is not None and self._process.stdin is not None
+        assert self._process.stdout is not None
+        assert self._process.stdin is not None
         self._stdin, self._stdout = self._process.stdin, self._process.stdout
         self.url = self._stdout.readline().strip()
 

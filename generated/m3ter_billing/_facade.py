@@ -17,7 +17,7 @@ import copy
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -95,11 +95,16 @@ class _Options:
     retry: Retry
     max_response_bytes: int
     allow_private_statement_hosts: bool
+    _total: float | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        total = self.total_timeout
+        if isinstance(total, NotGiven):
+            total = derived_total(self.timeout, self.retry.total, backoff_budget(self.retry))
+        object.__setattr__(self, "_total", total)
 
     def total(self) -> float | None:
-        if isinstance(self.total_timeout, NotGiven):
-            return derived_total(self.timeout, self.retry.total, backoff_budget(self.retry))
-        return self.total_timeout
+        return self._total
 
     def request_args(self, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> dict[str, Any]:
         """The ``timeout`` and ``extensions`` of one call's request: its deadline starts now."""

@@ -68,7 +68,10 @@ class M3terRetry(Retry):
 
     def until(self, deadline: Deadline | None) -> M3terRetry:
         """A copy of this policy for one call that must be done by ``deadline``."""
-        new = self.copy_with()
+        # A shallow copy (copy_with would revalidate every field): the policy's fields are never mutated,
+        # and increment() makes its copies with copy_with, which carries the deadline along.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
         new._deadline = deadline
         return new
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import zlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -83,6 +83,7 @@ class _Decoder:
             if name not in ("gzip", "x-gzip", "deflate"):
                 raise httpx.DecodingError(f"unsupported Content-Encoding {name[:40]!r} (asked for {ACCEPT_ENCODING})")
         self._layers = [_Inflate(name) for name in reversed(names)]
+        self.decodes = bool(self._layers)
 
     def feed(self, data: bytes) -> Iterable[bytes]:
         pieces: Iterable[bytes] = (data,)
@@ -128,12 +129,15 @@ class _Body:
         if self.deadline is not None and self.deadline.remaining() <= 0:
             raise self.deadline.exceeded(self.request, "while reading the response body")
 
-    def response(self, response: httpx.Response) -> httpx.Response:
-        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
-        extensions = {k: v for k, v in response.extensions.items() if k != "network_stream"}
-        return httpx.Response(
-            response.status_code, headers=headers, content=b"".join(self.parts), extensions=extensions
-        )
+    def into(self, response: httpx.Response) -> httpx.Response:
+        """``response`` with the body read here as its (already decoded) content."""
+        content = b"".join(self.parts)
+        if self.decoder.decodes:
+            for name in _DROPPED_HEADERS:
+                response.headers.pop(name, None)
+            response.headers["Content-Length"] = str(len(content))
+        response.stream = httpx.ByteStream(content)
+        return response
 
 
 def _prepare(request: httpx.Request) -> None:
@@ -174,16 +178,16 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         try:
             _prepare(request)
             response = self._transport.handle_request(request)
+            stream: Any = response.stream
             try:
                 body = _Body(request, response, self._limit)
-                stream: Any = response.stream
                 for raw in stream:
                     body.add(raw)
             finally:
-                response.close()
+                stream.close()  # the connection goes back to the pool; the response gets the body read here
         finally:
             self._slots.release()
-        return body.response(response)
+        return body.into(response)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self._transport, httpx.AsyncBaseTransport):
@@ -199,16 +203,16 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         try:
             _prepare(request)
             response = await self._transport.handle_async_request(request)
+            astream: Any = response.stream
             try:
                 body = _Body(request, response, self._limit)
-                stream: AsyncIterator[bytes] = response.stream  # type: ignore[assignment]
-                async for raw in stream:
+                async for raw in astream:
                     body.add(raw)
             finally:
-                await response.aclose()
+                await astream.aclose()  # the connection goes back to the pool
         finally:
             self._async_slots.release()
-        return body.response(response)
+        return body.into(response)
 
     def close(self) -> None:
         if isinstance(self._transport, httpx.BaseTransport):

@@ -122,12 +122,20 @@ class _Body:
 
     def add(self, raw: bytes) -> None:
         for piece in self.decoder.feed(raw):
-            self.size += len(piece)
-            if self.size > self.limit:
-                raise self.too_large()
-            self.parts.append(piece)
+            self._keep(piece)
         if self.deadline is not None and self.deadline.remaining() <= 0:
             raise self.deadline.exceeded(self.request, "while reading the response body")
+
+    def add_read(self, response: httpx.Response) -> None:
+        """Take the body a wrapped transport has already read (and httpx has decoded)."""
+        self._keep(response.content)
+        self.decoder.decodes = self.decoder.decodes or "content-encoding" in response.headers
+
+    def _keep(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise self.too_large()
+        self.parts.append(piece)
 
     def into(self, response: httpx.Response) -> httpx.Response:
         """``response`` with the body read here as its (already decoded) content."""
@@ -181,8 +189,11 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             stream: Any = response.stream
             try:
                 body = _Body(request, response, self._limit)
-                for raw in stream:
-                    body.add(raw)
+                if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
+                    body.add_read(response)
+                else:
+                    for raw in stream:
+                        body.add(raw)
             finally:
                 stream.close()  # the connection goes back to the pool; the response gets the body read here
         finally:
@@ -206,8 +217,11 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             astream: Any = response.stream
             try:
                 body = _Body(request, response, self._limit)
-                async for raw in astream:
-                    body.add(raw)
+                if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
+                    body.add_read(response)
+                else:
+                    async for raw in astream:
+                        body.add(raw)
             finally:
                 await astream.aclose()  # the connection goes back to the pool
         finally:

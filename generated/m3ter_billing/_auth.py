@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import httpx
 from httpx_retries import Retry
 
+from ._deadline import DEADLINE, MAX_RESPONSE_BYTES, Deadline, deadline_of
 from ._exceptions import AuthenticationError, ResponseValidationError, error_for_response
 from ._redact import Secret
 from .models.bearer_access_token_response import BearerAccessTokenResponse
@@ -33,6 +34,8 @@ TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 REFUSED_TOKEN_STATUSES = frozenset({401, 403})
 # A longer ``expires_in`` is taken as this (about 31 years): it keeps the expiry a finite float.
 MAX_TOKEN_LIFETIME = 10**9
+# What the token request inherits from the request that needs the token.
+_CARRIED = ("timeout", DEADLINE, MAX_RESPONSE_BYTES)
 
 
 _BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
@@ -54,8 +57,14 @@ class ClientCredentialsAuth(httpx.Auth):
     an org id the credentials do not belong to, and a fresh token cannot fix that, so a wrong org id costs
     one extra token request per token lifetime, not one per call.
 
-    ``token_retry`` is the retry policy of the token request (a POST, but safe to repeat); None sends it
-    once.
+    The token request is sent on behalf of the request that needs it: it gets that request's socket
+    timeouts, total deadline, size limit and retry policy. Waiting for another caller's token request is
+    bounded by the caller's deadline. A refused response (401/403) is read and closed before the flow
+    waits for the token, so waiting callers hold no pooled connection.
+
+    ``token_retry`` is the retry policy of a token request whose trigger carries none (a POST, but safe to
+    repeat); None sends it once. ``default_total`` is the total timeout given to requests that carry no
+    deadline (those sent with ``client.http`` directly).
     """
 
     requires_response_body = True
@@ -69,6 +78,7 @@ class ClientCredentialsAuth(httpx.Auth):
         skew: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         token_retry: Retry | None = None,
+        default_total: float | None = None,
     ) -> None:
         self._token_url = token_url
         self._basic = httpx.BasicAuth(api_key, api_secret)
@@ -80,7 +90,9 @@ class ClientCredentialsAuth(httpx.Auth):
         self._token: _Token | None = None
         # The last token fetched because of a 403: another 403 with it is final (no further refresh).
         self._fetched_after_403: Secret | None = None
-        self._thread_lock = threading.Lock()
+        self._default_total = default_total
+        self._token_lock = threading.Lock()  # held while a token request is in flight
+        self._locks_lock = threading.Lock()  # guards _async_locks (never held across I/O)
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -98,16 +110,23 @@ class ClientCredentialsAuth(httpx.Auth):
             return None
         return token.value
 
-    def _token_request(self) -> httpx.Request:
+    def _token_request(self, trigger: httpx.Request) -> httpx.Request:
+        """The token request sent on behalf of ``trigger``: with its socket timeouts, deadline, size limit
+        and retry policy (the token POST is safe to repeat, so it is retried like a GET)."""
+        extensions = {key: trigger.extensions[key] for key in _CARRIED if key in trigger.extensions}
+        retry = trigger.extensions.get("retry")
+        if isinstance(retry, Retry):
+            extensions["retry"] = retry.copy_with(allowed_methods=["POST"])
+        elif self._token_retry is not None:
+            extensions["retry"] = self._token_retry  # read by httpx-retries' RetryTransport
         request = httpx.Request(
             "POST",
             self._token_url,
             data={"grant_type": "client_credentials"},
             headers={"Accept": "application/json"},
+            extensions=extensions,
         )
         request.headers["Authorization"] = self._basic._auth_header
-        if self._token_retry is not None:
-            request.extensions["retry"] = self._token_retry  # read by httpx-retries' RetryTransport
         self.token_requests += 1
         return request
 
@@ -156,55 +175,94 @@ class ClientCredentialsAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token.reveal()}"
         return request
 
+    def _stamp(self, request: httpx.Request) -> None:
+        """Give a request sent without the facade (the low-level API on ``client.http``) the default deadline."""
+        if DEADLINE not in request.extensions and self._default_total is not None:
+            request.extensions[DEADLINE] = Deadline.after(self._default_total)
+
     # -- sync --------------------------------------------------------------------------------------------
 
+    def _acquire(self, request: httpx.Request) -> None:
+        """Take the token lock, waiting no longer than the call's deadline."""
+        deadline = deadline_of(request)
+        wait = -1.0 if deadline is None else max(deadline.remaining(), 0.0)
+        if not self._token_lock.acquire(timeout=wait):
+            assert deadline is not None
+            raise deadline.exceeded(request, "waiting for another caller's token request")
+
     def _sync_token(
-        self, stale: Secret | None, refused_with: int | None = None
+        self, request: httpx.Request, stale: Secret | None, refused_with: int | None = None
     ) -> Generator[httpx.Request, httpx.Response, Secret]:
         token = self._usable(stale)
         if token is not None:
             return token
-        with self._thread_lock:
+        self._acquire(request)
+        try:
             token = self._usable(stale)
             if token is None:
-                response = yield self._token_request()
+                response = yield self._token_request(request)
                 response.read()  # httpx reads bodies for Auth.auth_flow only; these flows are overridden
                 token = self._store(response, refused_with)
+        finally:
+            self._token_lock.release()
         return token
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = yield from self._sync_token(None)
+        self._stamp(request)
+        token = yield from self._sync_token(request, None)
         response = yield self._authorize(request, token)
         if self._refreshes(response.status_code, token):
+            # Release the refused response (and its connection) before waiting for the token lock: a caller
+            # holding a connection while it waits could starve the token request of one.
+            response.read()
+            response.close()
             logger.debug("got %s, refreshing the bearer token once", response.status_code)
-            token = yield from self._sync_token(token, response.status_code)
+            token = yield from self._sync_token(request, token, response.status_code)
             yield self._authorize(request, token)
 
     # -- async -------------------------------------------------------------------------------------------
 
     def _async_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
-        with self._thread_lock:
+        with self._locks_lock:
             lock = self._async_locks.get(loop)
             if lock is None:
                 lock = self._async_locks[loop] = asyncio.Lock()
         return lock
 
+    async def _async_acquire(self, request: httpx.Request) -> asyncio.Lock:
+        lock = self._async_lock()
+        deadline = deadline_of(request)
+        if deadline is None:
+            await lock.acquire()
+            return lock
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=max(deadline.remaining(), 0.0))
+        except TimeoutError:
+            raise deadline.exceeded(request, "waiting for another caller's token request") from None
+        return lock
+
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        self._stamp(request)
         stale: Secret | None = None
         refused_with: int | None = None
         for attempt in range(2):
             token = self._usable(stale)
             if token is None:
-                async with self._async_lock():
+                lock = await self._async_acquire(request)
+                try:
                     token = self._usable(stale)
                     if token is None:
-                        response = yield self._token_request()
+                        response = yield self._token_request(request)
                         await response.aread()
                         token = self._store(response, refused_with)
+                finally:
+                    lock.release()
             response = yield self._authorize(request, token)
             if attempt or not self._refreshes(response.status_code, token):
                 return
+            await response.aread()
+            await response.aclose()
             logger.debug("got %s, refreshing the bearer token once", response.status_code)
             stale, refused_with = token, response.status_code
 

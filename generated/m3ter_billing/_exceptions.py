@@ -16,6 +16,7 @@ import httpx
 from ._redact import scrub
 
 _MESSAGE_LIMIT = 300
+BODY_PREFIX_LIMIT = 64 * 1024  # what ResponseValidationError.body keeps of a body
 
 
 class M3terError(Exception):
@@ -46,6 +47,27 @@ class APIConnectionError(M3terError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out (connect, read, write or pool)."""
+
+
+class ResponseTooLargeError(M3terError):
+    """The response body (decompressed) is larger than ``max_response_bytes``; the rest was not read.
+
+    ``limit`` is the limit in bytes; ``method`` and ``url`` name the request (``url`` scrubbed).
+    """
+
+    def __init__(self, message: str, *, limit: int, method: str = "", url: str = "") -> None:
+        super().__init__(scrub(message))
+        self.limit = limit
+        self.method = method
+        self.url = scrub(url) if url else ""
+
+
+class EventLoopMismatchError(M3terError, RuntimeError):
+    """An ``AsyncM3terBilling`` was used from a second event loop while the first one is still open.
+
+    A client whose first event loop has been closed recovers by itself (it opens new connections on the
+    new loop); a client shared by two live loops cannot, because its connections belong to the first.
+    """
 
 
 class APIStatusError(M3terError):
@@ -142,14 +164,15 @@ class ResponseValidationError(M3terError):
     """A body that does not match the spec: invalid JSON, a wrong type, a bad date, a missing field.
 
     ``path`` is the JSON path of the offending value (``$.lineItems[3].quantity``), ``status_code`` the
-    response status (None when the payload did not come from a response). The body is kept on ``body`` and
-    is not part of the message.
+    response status (None when the payload did not come from a response). The first 64 KiB of the body are
+    kept on ``body`` (``body_length`` is the whole body's length); the body is not part of the message.
     """
 
     def __init__(self, message: str, *, path: str = "$", status_code: int | None = None, body: bytes = b"") -> None:
         self.path = path
         self.status_code = status_code
-        self.body = body
+        self.body = bytes(body[:BODY_PREFIX_LIMIT])
+        self.body_length = len(body)
         self.message = scrub(message)
         prefix = f"{status_code} response body" if status_code is not None else "payload"
         super().__init__(f"{prefix} does not match the spec at {path}: {self.message}")
@@ -169,6 +192,17 @@ class StatementNotReadyError(StatementError):
 
 class StatementDownloadError(StatementError):
     """A statement document could not be downloaded, even after re-fetching the job for fresh URLs."""
+
+
+class StatementURLRefusedError(StatementDownloadError):
+    """A presigned statement URL was refused before anything was sent: not ``https`` (nor the base URL's own
+    scheme and host), carrying credentials, or naming a loopback, link-local, private or unspecified
+    address. ``reason`` says which; ``url`` is the URL with its signature redacted."""
+
+    def __init__(self, reason: str, *, url: str) -> None:
+        self.reason = reason
+        self.url = scrub(url)
+        super().__init__(f"refused to download a statement from {self.url}: {reason}")
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
@@ -257,17 +291,20 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "EventLoopMismatchError",
     "InternalServerError",
     "InvalidParameterError",
     "M3terError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "StatementDownloadError",
     "StatementError",
     "StatementJobTimeoutError",
     "StatementNotReadyError",
+    "StatementURLRefusedError",
     "UnexpectedStatusError",
     "UnprocessableEntityError",
     "error_for_response",

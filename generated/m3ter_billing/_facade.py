@@ -9,27 +9,43 @@
     statement = client.statement_jobs.download(job)
 
 Both build an httpx client with OAuth2 client credentials (``_auth``), default timeouts (60 s, 5 s to
-connect) and retries (``_retry``), and call the generated endpoint functions in ``api/``.
+connect), retries (``_retry``) and bounded bodies (``_transport``), and send the requests the generated
+endpoint modules in ``api/`` describe, each with the limits of its call (``_deadline``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from httpx_retries import Retry
 
 from . import __version__
 from ._auth import TOKEN_PATH, ClientCredentialsAuth
-from ._exceptions import InvalidParameterError, translated_transport_errors
+from ._deadline import (
+    DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_RESPONSE_BYTES,
+    Deadline,
+    as_timeout,
+    check_max_response_bytes,
+    check_seconds,
+    derived_total,
+)
+from ._exceptions import EventLoopMismatchError, InvalidParameterError, translated_transport_errors
 from ._redact import install_log_redaction
-from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, retrying_transport
+from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, backoff_budget, retrying_transport
 from ._settings import DEFAULT_TIMEOUT, Settings
+from ._statement_urls import Resolver, check_statement_url, system_resolver
 from ._statements import Fetch, Plan, Retrieve, Sleep, Statement, statement_plan, wait_plan
+from ._transport import ACCEPT_ENCODING
 from .api.bill import get_bill
 from .api.statement_job import get_statement_job
 from .client import Client
@@ -52,8 +68,91 @@ def _additional(additional: Sequence[str] | str | None) -> list[str] | Unset:
     return values
 
 
+class NotGiven:
+    """The default of an option left as the client (or ``with_options``) set it."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_GIVEN = NotGiven()
+TimeoutArg = httpx.Timeout | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """The per-call options of one client view (``with_options`` makes another view, same pool)."""
+
+    timeout: httpx.Timeout
+    total_timeout: float | NotGiven | None  # NOT_GIVEN: derived from the timeout and the retries
+    retry: Retry
+    max_response_bytes: int
+    allow_private_statement_hosts: bool
+    _total: float | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        total = self.total_timeout
+        if isinstance(total, NotGiven):
+            total = derived_total(self.timeout, self.retry.total, backoff_budget(self.retry))
+        object.__setattr__(self, "_total", total)
+
+    def total(self) -> float | None:
+        return self._total
+
+    def request_args(self, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> dict[str, Any]:
+        """The ``timeout`` and ``extensions`` of one call's request: its deadline starts now."""
+        options = self if isinstance(timeout, NotGiven) else replace(self, timeout=as_timeout(timeout))
+        deadline = Deadline.after(options.total())
+        retry = options.retry.until(deadline) if isinstance(options.retry, M3terRetry) else options.retry
+        return {
+            "timeout": options.timeout,
+            "extensions": {"retry": retry, DEADLINE: deadline, MAX_RESPONSE_BYTES: options.max_response_bytes},
+        }
+
+    def changed(
+        self,
+        *,
+        timeout: TimeoutArg | NotGiven,
+        total_timeout: float | NotGiven | None,
+        max_retries: int | NotGiven,
+        max_response_bytes: int | NotGiven,
+        allow_private_statement_hosts: bool | NotGiven,
+    ) -> _Options:
+        options = self
+        if not isinstance(timeout, NotGiven):
+            options = replace(options, timeout=as_timeout(timeout))
+        if not isinstance(total_timeout, NotGiven):
+            options = replace(options, total_timeout=check_seconds("total_timeout", total_timeout, allow_none=True))
+        if not isinstance(max_retries, NotGiven):
+            options = replace(options, retry=options.retry.copy_with(total=_check_retries(max_retries)))
+        if not isinstance(max_response_bytes, NotGiven):
+            options = replace(options, max_response_bytes=check_max_response_bytes(max_response_bytes))
+        if not isinstance(allow_private_statement_hosts, NotGiven):
+            options = replace(options, allow_private_statement_hosts=bool(allow_private_statement_hosts))
+        return options
+
+
+def _check_retries(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise InvalidParameterError(f"max_retries must be an int >= 0, got {value!r}")
+
+
+_View = TypeVar("_View", bound="_Base")
+
+
 class _Base:
-    """What both facades share: settings, auth and the httpx client options."""
+    """What both facades share: settings, auth, the httpx client options and the per-call options."""
 
     def __init__(
         self,
@@ -62,26 +161,53 @@ class _Base:
         org_id: str | None,
         api_key: str | None,
         api_secret: str | None,
-        timeout: httpx.Timeout | float | None,
+        timeout: TimeoutArg,
+        total_timeout: float | NotGiven | None,
+        max_retries: int,
+        retry: Retry | None,
+        max_response_bytes: int,
+        allow_private_statement_hosts: bool,
+        custom_transport: bool,
+        resolve_host: Resolver | None,
         clock: Callable[[], float],
-        policy: Retry,
+        policy: Callable[[int], Retry],
     ) -> None:
         install_log_redaction()
         self._settings = Settings.resolve(base_url=base_url, org_id=org_id, api_key=api_key, api_secret=api_secret)
         self._clock = clock
+        self._options = _Options(
+            timeout=as_timeout(timeout),
+            total_timeout=NOT_GIVEN,
+            retry=retry if retry is not None else policy(_check_retries(max_retries)),
+            max_response_bytes=check_max_response_bytes(max_response_bytes),
+            allow_private_statement_hosts=bool(allow_private_statement_hosts),
+        ).changed(
+            timeout=NOT_GIVEN,
+            total_timeout=total_timeout,
+            max_retries=NOT_GIVEN,
+            max_response_bytes=NOT_GIVEN,
+            allow_private_statement_hosts=NOT_GIVEN,
+        )
+        self._resolve_host = resolve_host if resolve_host is not None or custom_transport else system_resolver
+        policy_ = self._options.retry
         self.auth = ClientCredentialsAuth(
             token_url=self._settings.base_url + TOKEN_PATH,
             api_key=self._settings.api_key,
             api_secret=self._settings.api_secret.reveal(),
             clock=clock,
             # Asking for a client-credentials token again is harmless, so its POST is retried like a GET.
-            token_retry=policy.copy_with(allowed_methods=["POST"]) if isinstance(policy, Retry) else None,
+            token_retry=policy_.copy_with(allowed_methods=["POST"]),
+            default_total=self._options.total(),
         )
         self._client_options: dict[str, Any] = {
             "base_url": self._settings.base_url,
             "auth": self.auth,
-            "timeout": timeout,
-            "headers": {"User-Agent": f"m3ter-billing/{__version__}", "Accept": "application/json"},
+            "timeout": self._options.timeout,
+            "headers": {
+                "User-Agent": f"m3ter-billing/{__version__}",
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             "follow_redirects": False,
         }
 
@@ -93,17 +219,78 @@ class _Base:
     def base_url(self) -> str:
         return self._settings.base_url
 
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The socket timeouts of each request (``with_options`` or ``timeout=`` on a call change them)."""
+        return self._options.timeout
+
+    @property
+    def total_timeout(self) -> float | None:
+        """Seconds one call may take in all (token request, retries, waits, body); None: no limit."""
+        return self._options.total()
+
+    @property
+    def max_retries(self) -> int:
+        return self._options.retry.total
+
+    @property
+    def max_response_bytes(self) -> int:
+        return self._options.max_response_bytes
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, org_id={self.org_id!r})"
+
+    def _view(
+        self: _View,
+        *,
+        timeout: TimeoutArg | NotGiven,
+        total_timeout: float | NotGiven | None,
+        max_retries: int | NotGiven,
+        max_response_bytes: int | NotGiven,
+        allow_private_statement_hosts: bool | NotGiven,
+    ) -> _View:
+        view = copy.copy(self)
+        view._options = self._options.changed(
+            timeout=timeout,
+            total_timeout=total_timeout,
+            max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            allow_private_statement_hosts=allow_private_statement_hosts,
+        )
+        view._attach()
+        return view
+
+    def _attach(self) -> None:
+        raise NotImplementedError
+
+    def _check_statement_url(self, url: str) -> None:
+        check_statement_url(
+            url,
+            base_url=self.base_url,
+            allow_private=self._options.allow_private_statement_hosts,
+            resolve=self._resolve_host,
+        )
 
 
 class M3terBilling(_Base):
     """The m3ter billing client (sync). Thread-safe; close it, or use it as a context manager.
 
     Arguments not given are read from ``M3TER_BASE_URL`` (default ``https://api.m3ter.com``),
-    ``M3TER_ORG_ID``, ``M3TER_API_KEY`` and ``M3TER_API_SECRET``. ``transport`` replaces httpx's network
-    transport (a respx mock, the sandbox, ``httpx.MockTransport``); retries wrap it. ``retry`` replaces the
-    retry policy (an ``httpx_retries.Retry``; default :class:`M3terRetry` with ``max_retries``).
+    ``M3TER_ORG_ID``, ``M3TER_API_KEY`` and ``M3TER_API_SECRET``.
+
+    - ``timeout``: socket timeouts of each request (seconds or an ``httpx.Timeout``; default 60 s, 5 s
+      to connect). ``total_timeout``: seconds one call may take in all, token request, retries, waits
+      and body included (default: the longest socket timeout once per attempt plus the longest backoff,
+      181.5 s).
+    - ``max_retries`` (default 2) or ``retry`` (an ``httpx_retries.Retry``; default :class:`M3terRetry`).
+    - ``max_response_bytes``: the largest (decompressed) body accepted, default 256 MiB.
+    - ``trust_env``: honour ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` as httpx does
+      (default True).
+    - ``allow_private_statement_hosts``: let ``statement_jobs.download()`` fetch from loopback, private
+      and link-local addresses (default False). ``resolve_host(host, port)`` resolves statement hosts
+      for that check (default ``socket.getaddrinfo``).
+    - ``transport`` replaces httpx's network transport (a respx mock, the sandbox, ``httpx.MockTransport``);
+      the size limit, deadline and retries wrap it, proxies do not apply.
     """
 
     def __init__(
@@ -114,29 +301,70 @@ class M3terBilling(_Base):
         api_key: str | None = None,
         api_secret: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        timeout: TimeoutArg = DEFAULT_TIMEOUT,
+        total_timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry: Retry | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        trust_env: bool = True,
+        allow_private_statement_hosts: bool = False,
+        resolve_host: Resolver | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        policy = retry if retry is not None else M3terRetry(max_retries, sleep=sleep)
         super().__init__(
             base_url=base_url,
             org_id=org_id,
             api_key=api_key,
             api_secret=api_secret,
             timeout=timeout,
+            total_timeout=total_timeout,
+            max_retries=max_retries,
+            retry=retry,
+            max_response_bytes=max_response_bytes,
+            allow_private_statement_hosts=allow_private_statement_hosts,
+            custom_transport=transport is not None,
+            resolve_host=resolve_host,
             clock=clock,
-            policy=policy,
+            policy=lambda total: M3terRetry(total, sleep=sleep),
         )
         self._sleep = sleep
         self.http = httpx.Client(
-            transport=retrying_transport(transport, policy, is_async=False), **self._client_options
+            transport=retrying_transport(
+                transport,
+                self._options.retry,
+                is_async=False,
+                trust_env=trust_env,
+                max_response_bytes=self._options.max_response_bytes,
+            ),
+            trust_env=trust_env,
+            **self._client_options,
         )
         self._client = Client(httpx_client=self.http)
+        self._attach()
+
+    def _attach(self) -> None:
         self.bills = Bills(self)
         self.statement_jobs = StatementJobs(self)
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        total_timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven = NOT_GIVEN,
+        allow_private_statement_hosts: bool | NotGiven = NOT_GIVEN,
+    ) -> M3terBilling:
+        """This client with other per-call options; it shares the connection pool and the token cache
+        (closing either closes both)."""
+        return self._view(
+            timeout=timeout,
+            total_timeout=total_timeout,
+            max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            allow_private_statement_hosts=allow_private_statement_hosts,
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -149,17 +377,21 @@ class M3terBilling(_Base):
     ) -> None:
         self.close()
 
-    def _run(self, plan: Plan) -> Any:
+    def _send(self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven) -> httpx.Response:
+        with translated_transport_errors():
+            return self.http.request(**kwargs, **self._options.request_args(timeout))
+
+    def _run(self, plan: Plan, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Any:
         """Carry out a statement plan with blocking I/O."""
         result: Any = None
         try:
             while True:
                 action = plan.send(result)
                 if isinstance(action, Retrieve):
-                    result = self.statement_jobs.retrieve(action.job_id)
+                    result = self.statement_jobs.retrieve(action.job_id, timeout=timeout)
                 elif isinstance(action, Fetch):
-                    with translated_transport_errors():
-                        result = self.http.get(action.url, auth=None)
+                    self._check_statement_url(action.url)
+                    result = self._send({"method": "GET", "url": action.url, "auth": None}, timeout)
                 elif isinstance(action, Sleep):
                     self._sleep(action.seconds)
                     result = None
@@ -167,8 +399,51 @@ class M3terBilling(_Base):
             return stop.value
 
 
+async def _closed_with_the_loop(http: httpx.AsyncClient) -> AsyncIterator[None]:
+    """Suspended for as long as the loop runs; ``loop.shutdown_asyncgens()`` (``asyncio.run`` and
+    ``asyncio.Runner`` call it before closing the loop) resumes it, and it closes ``http`` on its own loop."""
+    try:
+        yield
+    finally:
+        await http.aclose()
+
+
+class _AsyncHttp:
+    """The ``httpx.AsyncClient`` of an async client and the event loop its connections belong to; shared
+    by every ``with_options`` view. Its connections are closed when that loop shuts down, and the next
+    loop gets a fresh client."""
+
+    def __init__(self, build: Callable[[], httpx.AsyncClient]) -> None:
+        self._build = build
+        self.client = build()
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._closer: AsyncIterator[None] | None = None
+
+    async def for_running_loop(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        first = self._loop() if self._loop is not None else None
+        if first is not loop:
+            if first is not None and not first.is_closed():
+                raise EventLoopMismatchError(
+                    "this AsyncM3terBilling is in use on another event loop that is still open; "
+                    "create one client per event loop"
+                )
+            if self._loop is not None:
+                # The connections belonged to a loop that has closed: they cannot be used from this one.
+                self.client = self._build()
+            self._loop = weakref.ref(loop)
+            self._closer = _closed_with_the_loop(self.client)
+            await anext(self._closer)
+        return self.client
+
+
 class AsyncM3terBilling(_Base):
-    """The m3ter billing client (asyncio): the same surface as :class:`M3terBilling`, awaited."""
+    """The m3ter billing client (asyncio): the same surface and options as :class:`M3terBilling`, awaited.
+
+    Use it from one event loop at a time: its connections are closed when that loop shuts down (as
+    ``asyncio.run`` does) and the next loop gets new ones; while the first loop is still open, another
+    loop gets :class:`EventLoopMismatchError`.
+    """
 
     def __init__(
         self,
@@ -178,32 +453,82 @@ class AsyncM3terBilling(_Base):
         api_key: str | None = None,
         api_secret: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        timeout: TimeoutArg = DEFAULT_TIMEOUT,
+        total_timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry: Retry | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        trust_env: bool = True,
+        allow_private_statement_hosts: bool = False,
+        resolve_host: Resolver | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        policy = retry if retry is not None else M3terRetry(max_retries, async_sleep=sleep)
         super().__init__(
             base_url=base_url,
             org_id=org_id,
             api_key=api_key,
             api_secret=api_secret,
             timeout=timeout,
+            total_timeout=total_timeout,
+            max_retries=max_retries,
+            retry=retry,
+            max_response_bytes=max_response_bytes,
+            allow_private_statement_hosts=allow_private_statement_hosts,
+            custom_transport=transport is not None,
+            resolve_host=resolve_host,
             clock=clock,
-            policy=policy,
+            policy=lambda total: M3terRetry(total, async_sleep=sleep),
         )
         self._sleep = sleep
-        self.http = httpx.AsyncClient(
-            transport=retrying_transport(transport, policy, is_async=True), **self._client_options
-        )
-        self._client = Client(async_httpx_client=self.http)
+        policy = self._options.retry
+        limit = self._options.max_response_bytes
+
+        def build() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                transport=retrying_transport(
+                    transport, policy, is_async=True, trust_env=trust_env, max_response_bytes=limit
+                ),
+                trust_env=trust_env,
+                **self._client_options,
+            )
+
+        self._http = _AsyncHttp(build)
+        self._attach()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` requests go through (a new one after the event loop changed)."""
+        return self._http.client
+
+    @property
+    def _client(self) -> Client:
+        return Client(async_httpx_client=self._http.client)
+
+    def _attach(self) -> None:
         self.bills = AsyncBills(self)
         self.statement_jobs = AsyncStatementJobs(self)
 
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        total_timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven = NOT_GIVEN,
+        allow_private_statement_hosts: bool | NotGiven = NOT_GIVEN,
+    ) -> AsyncM3terBilling:
+        """This client with other per-call options; see :meth:`M3terBilling.with_options`."""
+        return self._view(
+            timeout=timeout,
+            total_timeout=total_timeout,
+            max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            allow_private_statement_hosts=allow_private_statement_hosts,
+        )
+
     async def close(self) -> None:
-        await self.http.aclose()
+        await self._http.client.aclose()
 
     async def __aenter__(self) -> AsyncM3terBilling:
         return self
@@ -213,17 +538,25 @@ class AsyncM3terBilling(_Base):
     ) -> None:
         await self.close()
 
-    async def _run(self, plan: Plan) -> Any:
+    async def _send(self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven) -> httpx.Response:
+        http = await self._http.for_running_loop()
+        with translated_transport_errors():
+            return await http.request(**kwargs, **self._options.request_args(timeout))
+
+    async def _run(self, plan: Plan, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Any:
         """Carry out a statement plan with asyncio I/O."""
         result: Any = None
         try:
             while True:
                 action = plan.send(result)
                 if isinstance(action, Retrieve):
-                    result = await self.statement_jobs.retrieve(action.job_id)
+                    result = await self.statement_jobs.retrieve(action.job_id, timeout=timeout)
                 elif isinstance(action, Fetch):
-                    with translated_transport_errors():
-                        result = await self.http.get(action.url, auth=None)
+                    if self._resolve_host is None:
+                        self._check_statement_url(action.url)
+                    else:  # resolving a name blocks: not on the event loop
+                        await asyncio.to_thread(self._check_statement_url, action.url)
+                    result = await self._send({"method": "GET", "url": action.url, "auth": None}, timeout)
                 elif isinstance(action, Sleep):
                     await self._sleep(action.seconds)
                     result = None
@@ -240,11 +573,11 @@ class BillsWithRawResponse:
     def __init__(self, owner: M3terBilling) -> None:
         self._owner = owner
 
-    def retrieve(self, id: str, *, additional: Sequence[str] | str | None = None) -> Response[BillResponse]:
-        with translated_transport_errors():
-            return get_bill.sync_detailed(
-                org_id=self._owner.org_id, id=id, client=self._owner._client, additional=_additional(additional)
-            )
+    def retrieve(
+        self, id: str, *, additional: Sequence[str] | str | None = None, timeout: TimeoutArg | NotGiven = NOT_GIVEN
+    ) -> Response[BillResponse]:
+        kwargs = get_bill._get_kwargs(org_id=self._owner.org_id, id=id, additional=_additional(additional))
+        return get_bill._build_response(self._owner._send(kwargs, timeout))
 
 
 class Bills:
@@ -253,23 +586,27 @@ class Bills:
     def __init__(self, owner: M3terBilling) -> None:
         self.with_raw_response = BillsWithRawResponse(owner)
 
-    def retrieve(self, id: str, *, additional: Sequence[str] | str | None = None) -> BillResponse:
+    def retrieve(
+        self, id: str, *, additional: Sequence[str] | str | None = None, timeout: TimeoutArg | NotGiven = NOT_GIVEN
+    ) -> BillResponse:
         """Retrieve the Bill ``id`` (GET /organizations/{orgId}/bills/{id}).
 
         ``additional`` names additional fields to include; it is sent as one comma-joined value.
+        ``timeout`` replaces the client's socket timeouts for this call (and the total timeout derived
+        from them).
         """
-        return self.with_raw_response.retrieve(id, additional=additional).parsed
+        return self.with_raw_response.retrieve(id, additional=additional, timeout=timeout).parsed
 
 
 class AsyncBillsWithRawResponse:
     def __init__(self, owner: AsyncM3terBilling) -> None:
         self._owner = owner
 
-    async def retrieve(self, id: str, *, additional: Sequence[str] | str | None = None) -> Response[BillResponse]:
-        with translated_transport_errors():
-            return await get_bill.asyncio_detailed(
-                org_id=self._owner.org_id, id=id, client=self._owner._client, additional=_additional(additional)
-            )
+    async def retrieve(
+        self, id: str, *, additional: Sequence[str] | str | None = None, timeout: TimeoutArg | NotGiven = NOT_GIVEN
+    ) -> Response[BillResponse]:
+        kwargs = get_bill._get_kwargs(org_id=self._owner.org_id, id=id, additional=_additional(additional))
+        return get_bill._build_response(await self._owner._send(kwargs, timeout))
 
 
 class AsyncBills:
@@ -278,9 +615,11 @@ class AsyncBills:
     def __init__(self, owner: AsyncM3terBilling) -> None:
         self.with_raw_response = AsyncBillsWithRawResponse(owner)
 
-    async def retrieve(self, id: str, *, additional: Sequence[str] | str | None = None) -> BillResponse:
+    async def retrieve(
+        self, id: str, *, additional: Sequence[str] | str | None = None, timeout: TimeoutArg | NotGiven = NOT_GIVEN
+    ) -> BillResponse:
         """Retrieve the Bill ``id``; see :meth:`Bills.retrieve`."""
-        return (await self.with_raw_response.retrieve(id, additional=additional)).parsed
+        return (await self.with_raw_response.retrieve(id, additional=additional, timeout=timeout)).parsed
 
 
 # -- statement jobs ---------------------------------------------------------------------------------------
@@ -290,9 +629,9 @@ class StatementJobsWithRawResponse:
     def __init__(self, owner: M3terBilling) -> None:
         self._owner = owner
 
-    def retrieve(self, id: str) -> Response[StatementJobResponse]:
-        with translated_transport_errors():
-            return get_statement_job.sync_detailed(org_id=self._owner.org_id, id=id, client=self._owner._client)
+    def retrieve(self, id: str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Response[StatementJobResponse]:
+        kwargs = get_statement_job._get_kwargs(org_id=self._owner.org_id, id=id)
+        return get_statement_job._build_response(self._owner._send(kwargs, timeout))
 
 
 class StatementJobs:
@@ -302,9 +641,9 @@ class StatementJobs:
         self._owner = owner
         self.with_raw_response = StatementJobsWithRawResponse(owner)
 
-    def retrieve(self, id: str) -> StatementJobResponse:
+    def retrieve(self, id: str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> StatementJobResponse:
         """Get the StatementJob ``id`` (GET /organizations/{orgId}/statementjobs/{id})."""
-        return self.with_raw_response.retrieve(id).parsed
+        return self.with_raw_response.retrieve(id, timeout=timeout).parsed
 
     def wait(
         self,
@@ -315,6 +654,8 @@ class StatementJobs:
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
     ) -> StatementJobResponse:
         """Poll until the job is COMPLETE, FAILED or CANCELLED and return it.
+
+        ``timeout`` here is the whole wait; each poll is a call with the client's own limits.
 
         Raises:
             StatementJobTimeoutError: still PENDING or RUNNING after ``timeout`` seconds.
@@ -329,17 +670,20 @@ class StatementJobs:
         job: StatementJobResponse = self._owner._run(plan)
         return job
 
-    def download(self, job: StatementJobResponse | str) -> Statement:
+    def download(self, job: StatementJobResponse | str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Statement:
         """Download a COMPLETE job's JSON statement and, with ``includeCsvFormat``, its CSV statement.
 
-        A presigned URL that has expired makes the helper re-fetch the job once for fresh URLs.
+        A presigned URL that has expired makes the helper re-fetch the job once for fresh URLs. Each GET
+        is a call with the client's limits (``timeout`` replaces its socket timeouts); the URLs are vetted
+        first and fetched without credentials.
 
         Raises:
             StatementNotReadyError: the job is not COMPLETE or has no URL for a format.
+            StatementURLRefusedError: a URL is not one the client fetches (``reason`` says why).
             StatementDownloadError: the download failed even with fresh URLs.
         """
-        resolved = self.retrieve(job) if isinstance(job, str) else job
-        statement: Statement = self._owner._run(statement_plan(resolved))
+        resolved = self.retrieve(job, timeout=timeout) if isinstance(job, str) else job
+        statement: Statement = self._owner._run(statement_plan(resolved), timeout)
         return statement
 
 
@@ -347,11 +691,9 @@ class AsyncStatementJobsWithRawResponse:
     def __init__(self, owner: AsyncM3terBilling) -> None:
         self._owner = owner
 
-    async def retrieve(self, id: str) -> Response[StatementJobResponse]:
-        with translated_transport_errors():
-            return await get_statement_job.asyncio_detailed(
-                org_id=self._owner.org_id, id=id, client=self._owner._client
-            )
+    async def retrieve(self, id: str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Response[StatementJobResponse]:
+        kwargs = get_statement_job._get_kwargs(org_id=self._owner.org_id, id=id)
+        return get_statement_job._build_response(await self._owner._send(kwargs, timeout))
 
 
 class AsyncStatementJobs:
@@ -361,9 +703,9 @@ class AsyncStatementJobs:
         self._owner = owner
         self.with_raw_response = AsyncStatementJobsWithRawResponse(owner)
 
-    async def retrieve(self, id: str) -> StatementJobResponse:
+    async def retrieve(self, id: str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> StatementJobResponse:
         """Get the StatementJob ``id``; see :meth:`StatementJobs.retrieve`."""
-        return (await self.with_raw_response.retrieve(id)).parsed
+        return (await self.with_raw_response.retrieve(id, timeout=timeout)).parsed
 
     async def wait(
         self,
@@ -384,11 +726,13 @@ class AsyncStatementJobs:
         job: StatementJobResponse = await self._owner._run(plan)
         return job
 
-    async def download(self, job: StatementJobResponse | str) -> Statement:
+    async def download(
+        self, job: StatementJobResponse | str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN
+    ) -> Statement:
         """Download the job's statements; see :meth:`StatementJobs.download`."""
-        resolved = await self.retrieve(job) if isinstance(job, str) else job
-        statement: Statement = await self._owner._run(statement_plan(resolved))
+        resolved = await self.retrieve(job, timeout=timeout) if isinstance(job, str) else job
+        statement: Statement = await self._owner._run(statement_plan(resolved), timeout)
         return statement
 
 
-__all__ = ["AsyncM3terBilling", "M3terBilling"]
+__all__ = ["NOT_GIVEN", "AsyncM3terBilling", "M3terBilling", "NotGiven"]

@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 from httpx_retries import Retry, RetryTransport
 
+from ._deadline import DEFAULT_MAX_RESPONSE_BYTES, Deadline
+from ._transport import BoundedTransport, network_transport
+
 logger = logging.getLogger("m3ter_billing.retry")
 
 DEFAULT_MAX_RETRIES = 2
@@ -33,7 +36,8 @@ class M3terRetry(Retry):
     Waits what the server asks for (``retry-after-ms``, else ``Retry-After`` in seconds or as an HTTP date)
     when that is more than 0 and at most 60 seconds, as the official SDK does; otherwise
     ``min(0.5 * 2**n, 8)`` seconds less up to 25 % jitter. ``total`` is the number of retries (default 2,
-    so at most three attempts).
+    so at most three attempts). A copy made by :meth:`until` for one call does not wait past that call's
+    deadline: when the wait would end after it, the call fails with ``APITimeoutError`` at once.
     """
 
     def __init__(
@@ -52,12 +56,23 @@ class M3terRetry(Retry):
         super().__init__(total=total, **kwargs)
         self._sleep = sleep
         self._async_sleep = async_sleep
+        self._deadline: Deadline | None = None
 
     def copy_with(self, *args: Any, **kwargs: Any) -> M3terRetry:
         new = super().copy_with(*args, **kwargs)
         assert isinstance(new, M3terRetry)
         new._sleep = self._sleep
         new._async_sleep = self._async_sleep
+        new._deadline = self._deadline
+        return new
+
+    def until(self, deadline: Deadline | None) -> M3terRetry:
+        """A copy of this policy for one call that must be done by ``deadline``."""
+        # A shallow copy (copy_with would revalidate every field): the policy's fields are never mutated,
+        # and increment() makes its copies with copy_with, which carries the deadline along.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._deadline = deadline
         return new
 
     def __reduce__(self) -> Any:  # pragma: no cover - retries are not pickled
@@ -85,6 +100,8 @@ class M3terRetry(Retry):
         if self.total_timeout is not None:
             seconds = min(seconds, max(0.0, self.total_timeout - self.elapsed_sleep))
         what = response.status_code if isinstance(response, httpx.Response) else type(response).__name__
+        if self._deadline is not None and seconds >= self._deadline.remaining():
+            raise self._deadline.exceeded(None, f"waiting {seconds:.2f}s to retry after {what}")
         logger.info("retrying after %s (retry %d of %d) in %.2fs", what, self.attempts_made, self.total, seconds)
         return seconds
 
@@ -108,13 +125,24 @@ class M3terRetry(Retry):
         return None
 
 
+def backoff_budget(retry: Retry) -> float:
+    """The longest the backoff waits of ``retry`` can add up to (server-requested waits aside)."""
+    return sum(min(retry.backoff_factor * 2.0**n, BACKOFF_CAP) for n in range(retry.total))
+
+
 def retrying_transport(
-    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None, retry: Retry, *, is_async: bool
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+    retry: Retry,
+    *,
+    is_async: bool,
+    trust_env: bool = True,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> RetryTransport:
-    """Wrap ``transport`` (or httpx's default one) so requests are retried according to ``retry``."""
+    """Wrap ``transport`` (or httpx's network transport, through the environment's proxies when
+    ``trust_env``) so bodies are read within the call's limits and requests are retried per ``retry``."""
     if transport is None:
-        transport = httpx.AsyncHTTPTransport() if is_async else httpx.HTTPTransport()
-    return RetryTransport(transport=transport, retry=retry)
+        transport = network_transport(is_async=is_async, trust_env=trust_env)
+    return RetryTransport(transport=BoundedTransport(transport, max_response_bytes=max_response_bytes), retry=retry)
 
 
-__all__ = ["DEFAULT_MAX_RETRIES", "M3terRetry", "retrying_transport"]
+__all__ = ["DEFAULT_MAX_RETRIES", "M3terRetry", "backoff_budget", "retrying_transport"]

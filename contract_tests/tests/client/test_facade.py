@@ -61,7 +61,7 @@ async def test_sync_and_async_surfaces_match(make_client: ClientFactory, make_as
                 continue
             other = async_api[name]
             assert _shape(member) == _shape(other), f"{type(sync_obj).__name__}.{name}"
-            if name != "http":
+            if name not in ("http", "with_options"):  # with_options builds a view: no I/O
                 assert inspect.iscoroutinefunction(other), f"{type(async_obj).__name__}.{name} should be async"
                 assert not inspect.iscoroutinefunction(member)
 

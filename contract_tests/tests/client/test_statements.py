@@ -17,6 +17,7 @@ from m3ter_billing import (
 )
 
 from .support import (
+    BASE_URL,
     ORG_ID,
     AsyncClientFactory,
     AsyncSleepRecorder,
@@ -347,7 +348,8 @@ def test_json_statement_that_cannot_be_decoded_raises_response_validation_error(
     router.get(JSON_URL).respond(200, content=body)
     with pytest.raises(ResponseValidationError) as info:
         make_client().statement_jobs.download(_job(complete()))
-    assert info.value.body == body
+    assert info.value.body == body[: 64 * 1024]  # a bounded prefix
+    assert info.value.body_length == len(body)
 
 
 @pytest.mark.parametrize(
@@ -372,3 +374,91 @@ async def test_async_presigned_url_httpx_refuses_is_an_api_connection_error(
     url = f"{S3}/job-1.json?X-Amz-Signature=aaaa1111&pad=" + "a" * 70_000
     with pytest.raises(APIConnectionError):
         await make_async_client().statement_jobs.download(_job(complete(presignedJsonStatementUrl=url)))
+
+
+# -- which URLs a download fetches (SSRF, downgrade, credentials) ------------------------------------------
+
+REFUSED = {
+    "http on another host": ("http://statements.s3.amazonaws.com/org/job-1.json?X-Amz-Signature=eeee5555", "not https"),
+    "loopback literal": ("https://127.0.0.1/job-1.json?X-Amz-Signature=eeee5555", "loopback"),
+    "loopback v6": ("https://[::1]:8443/job-1.json?X-Amz-Signature=eeee5555", "loopback"),
+    "mapped loopback": ("https://[::ffff:127.0.0.1]/job-1.json?X-Amz-Signature=eeee5555", "loopback"),
+    "metadata": ("https://169.254.169.254/latest/meta-data?X-Amz-Signature=eeee5555", "link-local"),
+    "private": ("https://10.1.2.3/job-1.json?X-Amz-Signature=eeee5555", "private"),
+    "unspecified": ("https://0.0.0.0/job-1.json?X-Amz-Signature=eeee5555", "unspecified"),
+    "localhost": ("https://localhost/job-1.json?X-Amz-Signature=eeee5555", "loopback"),
+    "credentials": ("https://user:pw@statements.s3.amazonaws.com/job-1.json?X-Amz-Signature=eeee5555", "password"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_a_url_the_client_must_not_fetch_is_refused_before_sending(make_client: ClientFactory, case: str) -> None:
+    from m3ter_billing import StatementDownloadError, StatementURLRefusedError
+
+    url, reason = REFUSED[case]
+    # The router has no route for these URLs: sending one would fail the test with respx's own error.
+    with pytest.raises(StatementURLRefusedError) as info:
+        make_client().statement_jobs.download(_job(complete(presignedJsonStatementUrl=url)))
+    assert isinstance(info.value, StatementDownloadError)
+    assert reason in info.value.reason
+    assert "eeee5555" not in str(info.value)
+    assert "eeee5555" not in info.value.url
+
+
+async def test_async_download_refuses_the_same_urls(make_async_client: AsyncClientFactory) -> None:
+    from m3ter_billing import StatementURLRefusedError
+
+    for url, reason in REFUSED.values():
+        with pytest.raises(StatementURLRefusedError, match=reason):
+            await make_async_client().statement_jobs.download(_job(complete(presignedJsonStatementUrl=url)))
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused(make_client: ClientFactory) -> None:
+    from m3ter_billing import StatementURLRefusedError
+
+    asked: list[tuple[str, int]] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["52.216.0.1", "192.168.0.7"]  # one public, one private: refused
+
+    client = make_client(resolve_host=resolve)
+    with pytest.raises(StatementURLRefusedError, match="private"):
+        client.statement_jobs.download(_job(complete()))
+    assert asked == [("statements.s3.amazonaws.com", 443)]
+
+
+def test_a_name_that_resolves_to_public_addresses_is_fetched(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(JSON_URL).respond(200, json=DOCUMENT)
+    client = make_client(resolve_host=lambda host, port: ["52.216.0.1", "2600:1f18::1"])
+    assert client.statement_jobs.download(_job(complete())).json == DOCUMENT
+
+
+def test_private_hosts_can_be_allowed(router: respx.Router, make_client: ClientFactory) -> None:
+    url = "https://10.1.2.3/job-1.json?X-Amz-Signature=eeee5555"
+    router.get(url).respond(200, json=DOCUMENT)
+    client = make_client().with_options(allow_private_statement_hosts=True)
+    assert client.statement_jobs.download(_job(complete(presignedJsonStatementUrl=url))).json == DOCUMENT
+
+
+def test_the_base_url_origin_is_always_allowed(router: respx.Router, make_client: ClientFactory) -> None:
+    url = f"{BASE_URL}/statements/job-1.json?signature=eeee5555"
+    route = router.get(url).respond(200, json=DOCUMENT)
+    assert make_client().statement_jobs.download(_job(complete(presignedJsonStatementUrl=url))).json == DOCUMENT
+    assert "authorization" not in route.calls.last.request.headers
+
+
+def test_a_redirect_from_the_statement_host_is_not_followed(router: respx.Router, make_client: ClientFactory) -> None:
+    from m3ter_billing import StatementDownloadError
+
+    router.get(JSON_URL).respond(302, headers={"Location": "http://169.254.169.254/latest/meta-data"})
+    with pytest.raises(StatementDownloadError, match="302"):
+        make_client().statement_jobs.download(_job(complete()))
+
+
+def test_a_statement_past_max_response_bytes_is_refused(router: respx.Router, make_client: ClientFactory) -> None:
+    from m3ter_billing import ResponseTooLargeError
+
+    router.get(JSON_URL).respond(200, content=b"[" + b"0," * 600_000 + b"0]")
+    with pytest.raises(ResponseTooLargeError):
+        make_client(max_response_bytes=1024 * 1024).statement_jobs.download(_job(complete()))

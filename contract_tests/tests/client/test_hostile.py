@@ -1,0 +1,248 @@
+"""The client against hostile and broken servers on raw sockets (127.0.0.1): every call ends, in bounded time
+and memory, with a result or a typed error. Deadlines are small (tenths of a second) and asserted by the
+error they produce, never by measuring durations."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from m3ter_billing import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncM3terBilling,
+    M3terBilling,
+    ResponseTooLargeError,
+)
+
+from .hostile import Exchange, RawServer, api, chunk, gzip_bomb
+from .support import API_KEY, API_SECRET, ORG_ID, bill_body
+
+BILL = "bill-1"
+BILL_BYTES = b'{"id": "bill-1", "version": 1, "status": "PENDING", "billingFrequency": "MONTHLY"}'
+
+
+def options(server: RawServer, **extra: Any) -> dict[str, Any]:
+    return {
+        "base_url": server.url,
+        "org_id": ORG_ID,
+        "api_key": API_KEY,
+        "api_secret": API_SECRET,
+        "trust_env": False,
+        **extra,
+    }
+
+
+def sync_call(server: RawServer, **extra: Any) -> Any:
+    with M3terBilling(sleep=lambda s: None, **options(server, **extra)) as client:
+        return client.bills.retrieve(BILL)
+
+
+def async_call(server: RawServer, **extra: Any) -> Any:
+    async def nap(seconds: float) -> None:
+        return None
+
+    async def go() -> Any:
+        async with AsyncM3terBilling(sleep=nap, **options(server, **extra)) as client:
+            return await client.bills.retrieve(BILL)
+
+    return asyncio.run(go())
+
+
+CALLS = {"sync": sync_call, "async": async_call}
+
+
+@pytest.fixture(params=sorted(CALLS))
+def call(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    return CALLS[request.param]
+
+
+# -- bounded time ------------------------------------------------------------------------------------------
+
+
+def drip(exchange: Exchange) -> None:
+    """Headers at once, then one byte of the body every 20 ms for as long as anyone listens."""
+    exchange.head(200, {"Content-Type": "application/json", "Content-Length": "100000"})
+    while exchange.wait(0.02) and exchange.send(b" "):
+        pass
+
+
+def test_slow_drip_body_ends_at_the_total_timeout(call: Callable[..., Any]) -> None:
+    with RawServer(api(drip)) as server, pytest.raises(APITimeoutError, match="total timeout"):
+        call(server, total_timeout=0.3)
+
+
+def test_slow_drip_token_endpoint_ends_at_the_total_timeout(call: Callable[..., Any]) -> None:
+    with RawServer(api(token=drip)) as server:
+        with pytest.raises(APITimeoutError):
+            call(server, total_timeout=0.3)
+        assert server.count("GET", BILL) == 0
+
+
+def silent(exchange: Exchange) -> None:
+    """Read the request, never answer."""
+    while exchange.wait(0.05):
+        pass
+
+
+def test_silent_token_endpoint_times_out_with_the_client_timeouts(call: Callable[..., Any]) -> None:
+    with RawServer(api(token=silent)) as server:
+        with pytest.raises(APITimeoutError):
+            call(server, timeout=0.2, total_timeout=5, max_retries=1)
+        # the token request was retried once (its own timeout, then the retry's), then gave up
+        assert server.count("POST", "/oauth/token") == 2
+
+
+def test_per_call_timeout_keyword_bounds_a_silent_server() -> None:
+    with RawServer(api(bill=silent)) as server, M3terBilling(**options(server, max_retries=0)) as client:
+        with pytest.raises(APITimeoutError):
+            client.bills.retrieve(BILL, timeout=0.2)
+        with pytest.raises(APITimeoutError):
+            client.with_options(timeout=0.2).statement_jobs.retrieve("job-1")
+
+
+# -- retries that cover the body ------------------------------------------------------------------------
+
+
+def half_then_reset(exchange: Exchange) -> None:
+    exchange.head(200, {"Content-Type": "application/json", "Content-Length": str(len(BILL_BYTES))})
+    exchange.send(BILL_BYTES[:20])
+    exchange.reset()
+
+
+def half_then_close(exchange: Exchange) -> None:
+    exchange.head(200, {"Content-Type": "application/json", "Content-Length": str(len(BILL_BYTES))})
+    exchange.send(BILL_BYTES[:20])
+    exchange.close()
+
+
+def chunked_then_close(exchange: Exchange) -> None:
+    exchange.head(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    exchange.send(chunk(BILL_BYTES[:20]))
+    exchange.close()  # no terminating zero-length chunk
+
+
+BROKEN = {"reset": half_then_reset, "early-close": half_then_close, "incomplete-chunked": chunked_then_close}
+
+
+def first_broken(broken: Callable[[Exchange], None], good: Callable[[Exchange], None]) -> Callable[[Exchange], None]:
+    seen: list[int] = []
+
+    def handle(exchange: Exchange) -> None:
+        seen.append(1)
+        (broken if len(seen) == 1 else good)(exchange)
+
+    return handle
+
+
+@pytest.mark.parametrize("fault", sorted(BROKEN))
+def test_a_body_broken_mid_read_is_retried(call: Callable[..., Any], fault: str) -> None:
+    good = lambda exchange: exchange.respond(200, BILL_BYTES)  # noqa: E731
+    with RawServer(api(first_broken(BROKEN[fault], good))) as server:
+        bill = call(server)
+        assert bill.id == BILL
+        assert server.count("GET", BILL) == 2
+
+
+@pytest.mark.parametrize("fault", sorted(BROKEN))
+def test_a_token_body_broken_mid_read_is_retried(call: Callable[..., Any], fault: str) -> None:
+    def broken(exchange: Exchange) -> None:
+        exchange.head(200, {"Content-Type": "application/json", "Content-Length": "200"})
+        exchange.send(b'{"token_type": "Bearer", ')
+        exchange.reset() if fault == "reset" else exchange.close()
+
+    with RawServer(api(token=first_broken(broken, Exchange.token))) as server:
+        assert call(server).id == BILL
+        assert server.count("POST", "/oauth/token") == 2
+
+
+def test_a_body_that_always_breaks_exhausts_the_retries(call: Callable[..., Any]) -> None:
+    with RawServer(api(half_then_reset)) as server:
+        with pytest.raises(APIConnectionError):
+            call(server)
+        assert server.count("GET", BILL) == 3  # the first attempt and two retries
+
+
+# -- bounded memory --------------------------------------------------------------------------------------
+
+
+def endless_chunked(exchange: Exchange) -> None:
+    exchange.head(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    piece = chunk(b" " * 65536)
+    while not exchange.stopped and exchange.send(piece):
+        pass
+
+
+def endless_gzip_bomb(exchange: Exchange) -> None:
+    exchange.head(200, {"Content-Type": "application/json", "Content-Encoding": "gzip", "Transfer-Encoding": "chunked"})
+    for data in gzip_bomb():
+        if exchange.stopped or not exchange.send(chunk(data)):
+            return
+
+
+def gzip_in_gzip_bomb(exchange: Exchange) -> None:
+    """64 MiB of zeros, gzipped twice (a few hundred bytes on the wire)."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    once = b"".join(inner.compress(bytes(1 << 20)) for _ in range(64)) + inner.flush()
+    outer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    twice = outer.compress(once) + outer.flush()
+    exchange.respond(200, twice, {"Content-Encoding": "gzip, gzip"})
+
+
+def announced_huge(exchange: Exchange) -> None:
+    """Announce a 1 GB body, send none of it, and wait: the client must not wait for it."""
+    exchange.head(200, {"Content-Type": "application/json", "Content-Length": str(10**9)})
+    while exchange.wait(0.05):
+        pass
+
+
+@pytest.mark.parametrize("body", [endless_chunked, endless_gzip_bomb, gzip_in_gzip_bomb, announced_huge])
+def test_a_body_past_max_response_bytes_is_refused(call: Callable[..., Any], body: Callable[[Exchange], None]) -> None:
+    with RawServer(api(body)) as server:
+        with pytest.raises(ResponseTooLargeError) as info:
+            call(server, max_response_bytes=1024 * 1024)
+        assert info.value.limit == 1024 * 1024
+        assert server.count("GET", BILL) == 1  # not retried
+
+
+def test_a_gzip_body_within_the_limit_is_decoded(call: Callable[..., Any]) -> None:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    body = compressor.compress(BILL_BYTES) + compressor.flush()
+
+    with RawServer(api(lambda e: e.respond(200, body, {"Content-Encoding": "gzip"}))) as server:
+        assert call(server, max_response_bytes=4096).id == BILL
+
+
+def test_raw_deflate_and_zlib_deflate_are_both_decoded() -> None:
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    bodies = [zlib.compress(BILL_BYTES), raw.compress(BILL_BYTES) + raw.flush()]
+    for body in bodies:
+        with RawServer(api(lambda e, b=body: e.respond(200, b, {"Content-Encoding": "deflate"}))) as server:
+            assert sync_call(server).id == BILL
+
+
+def test_a_body_that_is_not_what_its_encoding_says_is_a_connection_error(call: Callable[..., Any]) -> None:
+    server = RawServer(api(lambda e: e.respond(200, BILL_BYTES, {"Content-Encoding": "gzip"})))
+    with server, pytest.raises(APIConnectionError, match="Content-Encoding"):
+        call(server)
+
+
+def test_an_encoding_not_asked_for_is_refused(call: Callable[..., Any]) -> None:
+    server = RawServer(api(lambda e: e.respond(200, BILL_BYTES, {"Content-Encoding": "br"})))
+    with server, pytest.raises(APIConnectionError, match="unsupported Content-Encoding"):
+        call(server)
+
+
+def test_the_client_asks_for_gzip_and_deflate_only() -> None:
+    seen: list[str] = []
+
+    def record(exchange: Exchange) -> None:
+        seen.append(exchange.headers.get("accept-encoding", ""))
+        exchange.json(200, bill_body())
+
+    with RawServer(api(record)) as server:
+        sync_call(server)
+    assert seen == ["gzip, deflate"]

@@ -1,0 +1,239 @@
+"""Per-call options in the official SDK's shape (``with_options``, ``timeout=`` on each method), the total
+deadline, proxies from the environment, and an async client moved to another event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from m3ter_billing import (
+    APITimeoutError,
+    AsyncM3terBilling,
+    EventLoopMismatchError,
+    InternalServerError,
+    InvalidParameterError,
+    M3terBilling,
+    ResponseValidationError,
+)
+
+from .hostile import Exchange, RawServer, api
+from .support import (
+    API_KEY,
+    API_SECRET,
+    ORG_ID,
+    AsyncClientFactory,
+    ClientFactory,
+    SleepRecorder,
+    bill_body,
+    token_calls,
+)
+
+BILL_PATH = f"/organizations/{ORG_ID}/bills/bill-1"
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
+
+
+# -- with_options and timeout= ---------------------------------------------------------------------------
+
+
+def test_with_options_shares_the_pool_and_the_token_cache(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(200, json=bill_body())
+    client = make_client()
+    fast = client.with_options(timeout=5, max_retries=0, max_response_bytes=4096)
+    client.bills.retrieve("bill-1")
+    fast.bills.retrieve("bill-1")
+    assert token_calls(router) == 1
+    assert fast.http is client.http
+    assert fast.auth is client.auth
+    assert (fast.timeout.read, fast.max_retries, fast.max_response_bytes) == (5, 0, 4096)
+    assert (client.timeout.read, client.max_retries) == (60, 2)  # the original is unchanged
+
+
+def test_with_options_max_retries_applies_to_the_view_only(router: respx.Router, make_client: ClientFactory) -> None:
+    route = router.get(BILL_PATH).respond(503, json={"message": "down"})
+    client = make_client()
+    with pytest.raises(InternalServerError):
+        client.with_options(max_retries=0).bills.retrieve("bill-1")
+    assert route.call_count == 1
+    with pytest.raises(InternalServerError):
+        client.bills.retrieve("bill-1")
+    assert route.call_count == 4
+
+
+def test_the_timeout_keyword_reaches_the_request(router: respx.Router, make_client: ClientFactory) -> None:
+    route = router.get(BILL_PATH).respond(200, json=bill_body())
+    make_client().bills.retrieve("bill-1", timeout=httpx.Timeout(7, connect=2))
+    sent = route.calls.last.request.extensions["timeout"]
+    assert (sent["connect"], sent["read"]) == (2, 7)
+
+
+def test_default_total_timeout_is_derived_from_the_timeout(make_client: ClientFactory) -> None:
+    client = make_client()
+    assert client.total_timeout == 60 * 3 + 0.5 + 1.0  # a full timeout per attempt, and the backoff waits
+    assert client.with_options(timeout=None).total_timeout is None
+    assert client.with_options(total_timeout=20).total_timeout == 20
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"timeout": float("nan")},
+        {"timeout": -1},
+        {"total_timeout": 0},
+        {"total_timeout": float("inf")},
+        {"max_retries": -1},
+        {"max_response_bytes": 0},
+        {"max_response_bytes": True},
+    ],
+    ids=str,
+)
+def test_impossible_options_are_refused(make_client: ClientFactory, options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidParameterError):
+        make_client().with_options(**options)
+    with pytest.raises(InvalidParameterError):
+        make_client(**options)
+
+
+def test_every_method_takes_a_timeout_keyword(
+    make_client: ClientFactory, make_async_client: AsyncClientFactory
+) -> None:
+    for client in (make_client(), make_async_client()):
+        for method in (
+            client.bills.retrieve,
+            client.bills.with_raw_response.retrieve,
+            client.statement_jobs.retrieve,
+            client.statement_jobs.with_raw_response.retrieve,
+            client.statement_jobs.download,
+        ):
+            assert "timeout" in inspect.signature(method).parameters
+
+
+def test_the_deadline_cuts_a_retry_wait_short(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(503, headers={"Retry-After": "30"}, json={"message": "down"})
+    sleeps = SleepRecorder()
+    with pytest.raises(APITimeoutError, match="total timeout"):
+        make_client(sleep=sleeps, total_timeout=5).bills.retrieve("bill-1")
+    assert sleeps.calls == []  # it did not sleep 30 s only to fail afterwards
+
+
+async def test_async_deadline_cuts_a_retry_wait_short(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(BILL_PATH).respond(503, headers={"Retry-After": "30"}, json={"message": "down"})
+    with pytest.raises(APITimeoutError):
+        await make_async_client(total_timeout=5).bills.retrieve("bill-1")
+
+
+def test_validation_error_keeps_a_bounded_prefix_of_a_huge_body(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    body = b'{"id": ' + b" " * 5_000_000 + b"1}"
+    router.get(BILL_PATH).respond(200, content=body)
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.body == body[: 64 * 1024]
+    assert info.value.body_length == len(body)
+
+
+# -- proxies -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+def _proxy_answers(exchange: Exchange) -> None:
+    """A forward proxy that answers for the API itself: it never connects anywhere."""
+    assert exchange.target.startswith("http://m3ter.proxied.test/")
+    api()(exchange)
+
+
+def _client_options(base_url: str, **extra: Any) -> dict[str, Any]:
+    return {"base_url": base_url, "org_id": ORG_ID, "api_key": API_KEY, "api_secret": API_SECRET, **extra}
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY", "http_proxy"])
+def test_proxy_variables_are_honoured(no_proxy_env: pytest.MonkeyPatch, variable: str) -> None:
+    with RawServer(_proxy_answers) as proxy:
+        no_proxy_env.setenv(variable, proxy.url)
+        with M3terBilling(**_client_options("http://m3ter.proxied.test")) as client:
+            assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert [target for _, target in proxy.requests] == [
+        "http://m3ter.proxied.test/oauth/token",
+        f"http://m3ter.proxied.test{BILL_PATH}",
+    ]
+
+
+async def test_async_proxy_variables_are_honoured(no_proxy_env: pytest.MonkeyPatch) -> None:
+    with RawServer(_proxy_answers) as proxy:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        async with AsyncM3terBilling(**_client_options("http://m3ter.proxied.test")) as client:
+            assert (await client.bills.retrieve("bill-1")).id == "bill-1"
+    assert len(proxy.requests) == 2
+
+
+@pytest.mark.parametrize("bypass", ["NO_PROXY", "trust_env"])
+def test_no_proxy_and_trust_env_false_bypass_the_proxy(no_proxy_env: pytest.MonkeyPatch, bypass: str) -> None:
+    with RawServer(_proxy_answers) as proxy, RawServer(api()) as direct:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        extra: dict[str, Any] = {}
+        if bypass == "NO_PROXY":
+            no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        else:
+            extra["trust_env"] = False
+        with M3terBilling(**_client_options(direct.url, **extra)) as client:
+            assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert proxy.requests == []
+    assert len(direct.requests) == 2
+
+
+# -- event loops ---------------------------------------------------------------------------------------------
+
+
+def test_an_async_client_recovers_on_a_new_loop_after_the_first_closed() -> None:
+    with RawServer(api()) as server:
+        client = AsyncM3terBilling(**_client_options(server.url, trust_env=False))
+
+        async def call() -> str:
+            return (await client.bills.retrieve("bill-1")).id
+
+        assert asyncio.run(call()) == "bill-1"
+        assert asyncio.run(call()) == "bill-1"  # the first loop is closed: a fresh pool on this one
+
+        async def close() -> None:
+            await client.close()
+
+        asyncio.run(close())
+    # Each loop's connections were closed as it shut down: no unclosed socket is left to warn about.
+    assert server.connections == 2
+
+
+def test_an_async_client_on_two_live_loops_raises_a_typed_error(router: respx.Router) -> None:
+    router.get(BILL_PATH).respond(200, json=bill_body())
+    client = AsyncM3terBilling(
+        **_client_options("https://api.m3ter.test", transport=httpx.MockTransport(router.handler))
+    )
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(client.bills.retrieve("bill-1"))
+        with pytest.raises(EventLoopMismatchError, match="one client per event loop"):
+            asyncio.run(client.bills.retrieve("bill-1"))
+    finally:
+        first.run_until_complete(client.close())
+        first.close()

@@ -1,0 +1,97 @@
+"""Which presigned statement URLs the client fetches: a job's URL comes from the server, so a compromised
+or mistaken server must not be able to point the client at the caller's own network (SSRF), downgrade it
+to plain http, or collect credentials.
+
+A URL is fetched when it has the exact scheme, host and port of ``base_url`` (the sandbox serves its
+statements there), or when it is ``https`` and its host is a public address: a loopback, link-local,
+private, unspecified, multicast or reserved address (an IP literal, or any address its name resolves to)
+is refused unless the caller opts in with ``allow_private_statement_hosts=True``. A URL carrying a user
+name or password is always refused (httpx would send them as Basic credentials).
+
+Names are resolved with ``resolve_host`` (default ``socket.getaddrinfo``). A name that does not resolve
+is let through: a direct connection to it fails, and through a proxy the proxy decides. When the client
+has a custom ``transport`` and no ``resolve_host``, names are not resolved (that transport decides where
+they go); IP literals and ``localhost`` are still checked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+
+import httpx
+
+from ._exceptions import StatementURLRefusedError
+
+Resolver = Callable[[str, int], Iterable[str]]
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (empty when it does not resolve)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
+def _kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What makes ``address`` unfit for a statement download (None when it is a public address)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for name in ("unspecified", "loopback", "link_local", "private", "multicast", "reserved"):
+        if getattr(address, f"is_{name}"):
+            return name.replace("_", "-")
+    return None if address.is_global else "non-global"
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def check_statement_url(url: str, *, base_url: str, allow_private: bool, resolve: Resolver | None) -> None:
+    """Raise :class:`StatementURLRefusedError` unless ``url`` may be fetched (see the module docstring).
+
+    A URL httpx cannot parse is left to httpx, which refuses it with its own error."""
+    try:
+        target = httpx.URL(url)
+        base = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        return
+    if target.userinfo:
+        raise StatementURLRefusedError("the URL carries a user name or password", url=url)
+    if (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port):
+        return
+    if target.scheme != "https":
+        raise StatementURLRefusedError(
+            f"not https (a {target.scheme or 'schemeless'} URL on another host than base_url)", url=url
+        )
+    if not target.host:
+        raise StatementURLRefusedError("the URL has no host", url=url)
+    if allow_private:
+        return
+    host = target.host
+    literal = _address(host)
+    if literal is not None:
+        addresses = [str(literal)]
+    elif host.rstrip(".").lower() == "localhost" or host.rstrip(".").lower().endswith(".localhost"):
+        addresses = ["127.0.0.1"]
+    elif resolve is not None:
+        addresses = list(resolve(host, target.port or 443))
+    else:
+        addresses = []
+    for text in addresses:
+        address = _address(text)
+        kind = "unparsable" if address is None else _kind(address)
+        if kind is not None:
+            raise StatementURLRefusedError(
+                f"{host} is a {kind} address ({text}); pass allow_private_statement_hosts=True to allow it",
+                url=url,
+            )
+
+
+__all__ = ["Resolver", "check_statement_url", "system_resolver"]

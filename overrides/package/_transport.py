@@ -1,0 +1,299 @@
+"""The transports under the retry layer: the response body is read (bounded in size and time) before a
+response leaves the transport, and the network transport honours the proxy environment variables.
+
+Reading the body inside the transport does three things at once. A reset, an early close or a truncated
+chunked body surfaces while the retry transport above is still in charge, so it is retried like a
+connection error. The connection goes back to the pool before anyone (the auth flow waiting for a token,
+say) holds on to the response. And the size limit and the call's deadline can be checked chunk by chunk.
+
+The size limit counts decompressed bytes. gzip and deflate are inflated here, at most 64 KiB at a time
+(``zlib``'s ``max_length``), so a small compressed body cannot expand in memory before it is counted;
+at most five encodings may be chained (as urllib3 2.6 allows). The request asks for ``gzip, deflate``
+only; a body in another encoding is a decoding error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import httpx
+
+from ._deadline import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, Deadline, clip_timeouts, deadline_of
+from ._exceptions import ResponseTooLargeError
+
+ACCEPT_ENCODING = "gzip, deflate"
+MAX_IN_FLIGHT = 100  # httpx's default max_connections: the pool would queue the rest anyway
+_QUEUED = "waiting for a free connection"
+MAX_ENCODINGS = 5
+_STEP = 64 * 1024
+_DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+class _Inflate:
+    """One gzip or deflate layer, giving out at most ``_STEP`` bytes per piece."""
+
+    def __init__(self, encoding: str) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._raw_deflate_tried = False
+        self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data and not self._inflater.eof:
+            try:
+                out = self._inflater.decompress(data, _STEP)
+            except zlib.error as exc:
+                if self._gzip or self._started or self._raw_deflate_tried:
+                    raise httpx.DecodingError(f"the body does not match its Content-Encoding: {exc}") from None
+                # "deflate" is sent both zlib-wrapped and raw; httpx tries one, then the other, as we do.
+                self._raw_deflate_tried = True
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            self._started = True
+            data = self._inflater.unconsumed_tail
+            if out:
+                yield out
+            elif not data:
+                return
+        # Drain what zlib holds back after the last input (bounded pieces as well).
+        while not self._inflater.eof:
+            out = self._inflater.decompress(b"", _STEP)
+            if not out:
+                return
+            yield out
+
+
+class _Decoder:
+    """The ``Content-Encoding`` chain of a response, undone in reverse order, piece by bounded piece."""
+
+    def __init__(self, headers: httpx.Headers) -> None:
+        names = [
+            name.strip().lower()
+            for value in headers.get_list("content-encoding")
+            for name in value.split(",")
+            if name.strip() and name.strip().lower() != "identity"
+        ]
+        if len(names) > MAX_ENCODINGS:
+            raise httpx.DecodingError(f"the body has {len(names)} content encodings (at most {MAX_ENCODINGS})")
+        for name in names:
+            if name not in ("gzip", "x-gzip", "deflate"):
+                raise httpx.DecodingError(f"unsupported Content-Encoding {name[:40]!r} (asked for {ACCEPT_ENCODING})")
+        self._layers = [_Inflate(name) for name in reversed(names)]
+        self.decodes = bool(self._layers)
+
+    def feed(self, data: bytes) -> Iterable[bytes]:
+        pieces: Iterable[bytes] = (data,)
+        for layer in self._layers:
+            pieces = _through(layer, pieces)
+        return pieces
+
+
+def _through(layer: _Inflate, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    for piece in pieces:
+        yield from layer.feed(piece)
+
+
+class _Body:
+    """Collects a decoded body, refusing it past the limit and past the deadline."""
+
+    def __init__(self, request: httpx.Request, response: httpx.Response, default_limit: int) -> None:
+        limit = request.extensions.get(MAX_RESPONSE_BYTES, default_limit)
+        self.limit = limit if isinstance(limit, int) else default_limit
+        self.request = request
+        self.deadline: Deadline | None = deadline_of(request)
+        self.decoder = _Decoder(response.headers)
+        self.parts: list[bytes] = []
+        self.size = 0
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and not response.headers.get("content-encoding") and int(declared) > self.limit:
+            raise self.too_large()
+
+    def too_large(self) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"the response body is larger than max_response_bytes ({self.limit} bytes); the rest was not read",
+            limit=self.limit,
+            method=self.request.method,
+            url=str(self.request.url),
+        )
+
+    def add(self, raw: bytes) -> None:
+        for piece in self.decoder.feed(raw):
+            self._keep(piece)
+        if self.deadline is not None and self.deadline.remaining() <= 0:
+            raise self.deadline.exceeded(self.request, "while reading the response body")
+
+    def add_read(self, response: httpx.Response) -> None:
+        """Take the body a wrapped transport has already read (and httpx has decoded)."""
+        self._keep(response.content)
+        self.decoder.decodes = self.decoder.decodes or "content-encoding" in response.headers
+
+    def _keep(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise self.too_large()
+        self.parts.append(piece)
+
+    def into(self, response: httpx.Response) -> httpx.Response:
+        """``response`` with the body read here as its (already decoded) content."""
+        content = b"".join(self.parts)
+        if self.decoder.decodes:
+            for name in _DROPPED_HEADERS:
+                response.headers.pop(name, None)
+            response.headers["Content-Length"] = str(len(content))
+        response.stream = httpx.ByteStream(content)
+        return response
+
+
+def _prepare(request: httpx.Request) -> None:
+    deadline = deadline_of(request)
+    if deadline is not None:
+        clip_timeouts(request, deadline)
+
+
+class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Wraps a network transport: clips socket timeouts to the call's deadline and returns responses whose
+    body has been read whole, decompressed, within ``max_response_bytes`` and before the deadline.
+
+    At most ``max_in_flight`` requests (httpx's default pool size) are handed to the transport at once;
+    the others wait here, within their deadline. httpcore's pool scans every queued request against every
+    connection each time one frees up, so 2,000 tasks queued in it cost minutes of CPU; queued here they
+    cost nothing.
+    """
+
+    def __init__(
+        self,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport,
+        *,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        self._transport = transport
+        self._limit = max_response_bytes
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._async_slots = asyncio.BoundedSemaphore(max_in_flight)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(self._transport, httpx.BaseTransport):
+            raise RuntimeError("a sync request reached an async transport")
+        deadline = deadline_of(request)
+        if not self._slots.acquire(timeout=None if deadline is None else max(deadline.remaining(), 0.0)):
+            assert deadline is not None
+            raise deadline.exceeded(request, _QUEUED)
+        try:
+            _prepare(request)
+            response = self._transport.handle_request(request)
+            stream: Any = response.stream
+            try:
+                body = _Body(request, response, self._limit)
+                if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
+                    body.add_read(response)
+                else:
+                    for raw in stream:
+                        body.add(raw)
+            finally:
+                stream.close()  # the connection goes back to the pool; the response gets the body read here
+        finally:
+            self._slots.release()
+        return body.into(response)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(self._transport, httpx.AsyncBaseTransport):
+            raise RuntimeError("an async request reached a sync transport")
+        deadline = deadline_of(request)
+        try:
+            await asyncio.wait_for(
+                self._async_slots.acquire(), timeout=None if deadline is None else max(deadline.remaining(), 0.0)
+            )
+        except TimeoutError:
+            assert deadline is not None
+            raise deadline.exceeded(request, _QUEUED) from None
+        try:
+            _prepare(request)
+            response = await self._transport.handle_async_request(request)
+            astream: Any = response.stream
+            try:
+                body = _Body(request, response, self._limit)
+                if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
+                    body.add_read(response)
+                else:
+                    async for raw in astream:
+                        body.add(raw)
+            finally:
+                await astream.aclose()  # the connection goes back to the pool
+        finally:
+            self._async_slots.release()
+        return body.into(response)
+
+    def close(self) -> None:
+        if isinstance(self._transport, httpx.BaseTransport):
+            self._transport.close()
+
+    async def aclose(self) -> None:
+        if isinstance(self._transport, httpx.AsyncBaseTransport):
+            await self._transport.aclose()
+
+
+# -- the network, through the proxies the environment names ----------------------------------------------
+
+
+class _ProxyRouter(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Sends each request through the transport of the first proxy pattern that matches its URL, as
+    ``httpx.Client(trust_env=True)`` does with the ``mounts`` it builds from the environment."""
+
+    def __init__(self, default: Any, mounts: list[tuple[Any, Any]]) -> None:
+        self._default = default
+        self._mounts = mounts
+
+    def _pick(self, url: httpx.URL) -> Any:
+        for pattern, transport in self._mounts:
+            if pattern.matches(url):
+                return self._default if transport is None else transport
+        return self._default
+
+    def _all(self) -> list[Any]:
+        return [self._default, *(transport for _, transport in self._mounts if transport is not None)]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = self._pick(request.url).handle_request(request)
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await self._pick(request.url).handle_async_request(request)
+        return response
+
+    def close(self) -> None:
+        for transport in self._all():
+            transport.close()
+
+    async def aclose(self) -> None:
+        for transport in self._all():
+            await transport.aclose()
+
+
+def network_transport(*, is_async: bool, trust_env: bool) -> httpx.BaseTransport | httpx.AsyncBaseTransport:
+    """httpx's network transport; with ``trust_env``, routed through the proxies that ``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` name, exactly as httpx reads them."""
+    kind: Any = httpx.AsyncHTTPTransport if is_async else httpx.HTTPTransport
+    default = kind(trust_env=trust_env)
+    if not trust_env:
+        return default  # type: ignore[no-any-return]
+    # httpx's own reading of the environment (the function and pattern class its Client uses).
+    from httpx._utils import URLPattern, get_environment_proxies
+
+    mounts = sorted(
+        (
+            (URLPattern(key), None if proxy is None else kind(trust_env=trust_env, proxy=proxy))
+            for key, proxy in get_environment_proxies().items()
+        ),
+        key=lambda mount: mount[0],
+    )
+    if not mounts:
+        return default  # type: ignore[no-any-return]
+    return _ProxyRouter(default, mounts)
+
+
+__all__ = ["ACCEPT_ENCODING", "BoundedTransport", "network_transport"]

@@ -44,6 +44,7 @@ from ._facade import AsyncM3terBilling, M3terBilling
 from ._model import M3terModel
 from ._redact import install_log_redaction
 from ._retry import M3terRetry
+from ._statement_urls import check_statement_url
 from ._statements import Statement
 from .client import Client
 from .models import (
@@ -110,4 +111,5 @@ __all__ = [
     "UnprocessableEntityError",
     "Unset",
     "__version__",
+    "check_statement_url",
 ]

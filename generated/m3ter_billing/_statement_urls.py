@@ -56,8 +56,13 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def check_statement_url(url: str, *, base_url: str, allow_private: bool, resolve: Resolver | None) -> None:
+def check_statement_url(
+    url: str, *, base_url: str, allow_private: bool = False, resolve: Resolver | None = system_resolver
+) -> None:
     """Raise :class:`StatementURLRefusedError` unless ``url`` may be fetched (see the module docstring).
+
+    Public so that other tools that fetch a job's statement URLs (the conformance check) apply the same policy;
+    ``resolve=None`` checks IP literals and ``localhost`` only.
 
     A URL httpx cannot parse is left to httpx, which refuses it with its own error."""
     try:

@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not download and judge the statements behind a COMPLETE job's presigned URLs",
     )
+    how.add_argument(
+        "--allow-private-statement-hosts",
+        action="store_true",
+        help="download statements from loopback, link-local or private addresses too (refused by default: a "
+        "statement URL comes from the server and must not point the check at your own network)",
+    )
     out = parser.add_argument_group("state and reports")
     out.add_argument(
         "--state",
@@ -251,6 +257,7 @@ def _options(args: argparse.Namespace, *, embedded: bool) -> Options:
         max_retries=args.max_retries,
         strict_inferred=args.strict_inferred,
         statement_downloads=not args.no_statement_downloads,
+        allow_private_statement_hosts=args.allow_private_statement_hosts,
     )
 
 

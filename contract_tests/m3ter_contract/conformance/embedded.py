@@ -8,7 +8,7 @@ generated ones (``--extra-bills`` / ``--extra-statement-jobs``, for load and tim
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
@@ -88,6 +88,7 @@ async def check_sandbox(
     transport: httpx.AsyncBaseTransport | None = None,
     bill_ids: Sequence[str] | None = None,
     statement_job_ids: Sequence[str] | None = None,
+    resolve_host: Callable[[str, int], Iterable[str]] | None = None,
 ) -> RunResult:
     """Run the conformance check in-process against ``sandbox`` (its ASGI app, no socket).
 
@@ -113,6 +114,7 @@ async def check_sandbox(
         remembered=remembered,
         sleep=sleep if isinstance(clock, ManualClock) else _real_sleep,
         clock=clock.now,
+        resolve_host=resolve_host,
     )
 
 

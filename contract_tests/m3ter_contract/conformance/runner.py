@@ -17,7 +17,7 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -34,6 +34,8 @@ from m3ter_billing import (
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
+    StatementURLRefusedError,
+    check_statement_url,
 )
 from m3ter_billing._auth import TOKEN_PATH
 from m3ter_billing._paths import path_segment
@@ -102,6 +104,7 @@ class Options:
     timeout: float = 30.0
     strict_inferred: bool = False
     statement_downloads: bool = True
+    allow_private_statement_hosts: bool = False
     statement_max_bytes: int = STATEMENT_MAX_BYTES
     statement_timeout: float = STATEMENT_TIMEOUT
 
@@ -289,9 +292,15 @@ class Runner:
         progress: Progress | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        resolve_host: Callable[[str, int], Iterable[str]] | None = None,
     ) -> None:
         self.target = target
         self.options = options
+        # Statement hosts are resolved (to refuse private addresses) only on the real network: a custom
+        # transport (the embedded sandbox, a test) decides where names go, as in the client.
+        self._resolve: dict[str, Any] = {} if transport is None else {"resolve": None}
+        if resolve_host is not None:
+            self._resolve = {"resolve": resolve_host}
         self.judge = Judge(
             spec,
             remembered=remembered,
@@ -583,6 +592,27 @@ class Runner:
                 Problem("statement", f"{field_name} of job {job_id} is not an http(s) URL", job_id, endpoint)
             )
             return None
+        try:
+            # The client's own policy, written once: https (or exactly the API's scheme and host), never a
+            # loopback, link-local, private or unspecified address unless the user opts in, no credentials.
+            await asyncio.to_thread(
+                check_statement_url,
+                url,
+                base_url=self.target.base_url,
+                allow_private=self.options.allow_private_statement_hosts,
+                **self._resolve,
+            )
+        except StatementURLRefusedError as exc:
+            self._problems.append(
+                Problem(
+                    "statement",
+                    f"{field_name} of job {job_id} was not fetched: {clean(exc)} (--allow-private-statement-hosts "
+                    "lets the check fetch statements from a private network)",
+                    job_id,
+                    endpoint,
+                )
+            )
+            return None
         self.guard.allow(request.url)
         attempt = 0
         while True:
@@ -665,9 +695,18 @@ async def run(
     progress: Progress | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.time,
+    resolve_host: Callable[[str, int], Iterable[str]] | None = None,
 ) -> RunResult:
     runner = Runner(
-        target, options, spec, transport=transport, remembered=remembered, progress=progress, sleep=sleep, clock=clock
+        target,
+        options,
+        spec,
+        transport=transport,
+        remembered=remembered,
+        progress=progress,
+        sleep=sleep,
+        clock=clock,
+        resolve_host=resolve_host,
     )
     return await runner.run()
 

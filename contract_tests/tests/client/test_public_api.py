@@ -58,6 +58,7 @@ PUBLIC = [
     "UnprocessableEntityError",
     "Unset",
     "__version__",
+    "check_statement_url",
 ]
 
 

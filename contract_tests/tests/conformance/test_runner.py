@@ -181,3 +181,63 @@ async def test_a_statement_store_that_always_resets_is_a_problem_not_a_finding(s
     assert result.exit_code == 2
     assert {problem.kind for problem in result.problems} == {"statement"}
     assert not [finding for finding in result.findings if finding.rule.startswith("statement.")]
+
+
+class Counting(Recording):
+    """Records every request, and answers any statement URL on a foreign host itself (never the network)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, str(request.url)))
+        if request.url.host != "sandbox.invalid":  # the embedded check's in-process base URL
+            return httpx.Response(200, json={"lines": []}, headers={"Content-Type": "application/json"})
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data?X-Amz-Signature=abc",  # plain http on another host
+        "https://169.254.169.254/latest/meta-data?X-Amz-Signature=abc",  # link-local metadata address
+        "https://10.0.0.7/statement.json?X-Amz-Signature=abc",  # private range
+        "https://[::1]/statement.json",  # loopback on another port than the API's
+        "https://user:pw@statements.example/statement.json",  # credentials in the URL
+        "https://internal.example/statement.json",  # a name resolving to a private address
+    ],
+)
+async def test_a_statement_url_into_a_private_network_is_never_fetched(sandbox: Sandbox, url: str) -> None:
+    job = sandbox.seeded.jobs["complete_csv"]
+    sandbox.mutate_responses(job, lambda body: {**body, "presignedJsonStatementUrl": url})
+    transport = Counting(httpx.ASGITransport(app=sandbox.asgi_app()))
+    options = Options(observe=1, rate=100_000)
+    result = await check_sandbox_with_resolver(sandbox, options, transport, {"internal.example": ["10.1.2.3"]}, job)
+    assert not [seen for seen in transport.seen if "statement.json" in seen[1] or "meta-data" in seen[1]]
+    problems = [problem for problem in result.problems if problem.kind == "statement"]
+    assert len(problems) == 1
+    assert "was not fetched" in problems[0].message
+    assert "X-Amz-Signature=abc" not in problems[0].message
+    assert "pw@" not in problems[0].message
+    assert result.exit_code == 2
+
+
+async def test_allow_private_statement_hosts_lets_the_check_fetch_them(sandbox: Sandbox) -> None:
+    job = sandbox.seeded.jobs["complete_csv"]
+    url = "https://10.0.0.7/statement.json"
+    sandbox.mutate_responses(job, lambda body: {**body, "presignedJsonStatementUrl": url})
+    transport = Counting(httpx.ASGITransport(app=sandbox.asgi_app()))
+    options = Options(observe=1, rate=100_000, allow_private_statement_hosts=True)
+    result = await check_sandbox_with_resolver(sandbox, options, transport, {}, job)
+    assert ("GET", url) in transport.seen  # answered by the mock transport above, never the network
+    assert not [problem for problem in result.problems if "was not fetched" in problem.message]
+
+
+async def check_sandbox_with_resolver(
+    sandbox: Sandbox, options: Options, transport: httpx.AsyncBaseTransport, names: dict[str, list[str]], job: str
+) -> Any:
+    """Run the check on one job with an injected resolver (a name never reaches DNS)."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        return names.get(host, ["93.184.216.34"])
+
+    return await check_sandbox(
+        sandbox, options, transport=transport, bill_ids=[], statement_job_ids=[job], resolve_host=resolve
+    )

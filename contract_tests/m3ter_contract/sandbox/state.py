@@ -115,8 +115,12 @@ class SandboxState:
             return token
 
     def _evict_expired(self, live: OrderedDict[str, Token], now: float) -> None:
-        expired = [value for value, token in live.items() if now >= token.expires_at]
-        for value in expired:
+        # Oldest first, so expired tokens lead (a token outliving an older one after token_lifetime shrank
+        # waits for the cap; valid_token refuses it meanwhile).
+        while live:
+            value, token = next(iter(live.items()))
+            if now < token.expires_at:
+                return
             del live[value]
             del self.tokens[value]
 

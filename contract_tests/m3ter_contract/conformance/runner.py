@@ -494,7 +494,7 @@ class Runner:
         body, issues = wire.decode(content)
         media = wire.media_type_issue(headers.get("content-type"))
         obs = Observation(kind, entity_id, self.target.org_id, body, seq=seq)
-        fresh = self.judge.observe(obs)
+        fresh = self.judge.observe(obs, content)
         fresh += self.judge.report(wire.wire_findings(obs, [*issues, *([media] if media else [])]))
         self._done += 1
         if self._progress is not None:

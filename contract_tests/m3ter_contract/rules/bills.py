@@ -326,7 +326,12 @@ def compare_locked(before: Observation, after: Observation) -> Iterator[Finding]
 
 
 CHECKS = (
-    Check((EXTERNAL_INVOICE_DATE,), across=check_external_invoice_date, name="external-invoice-date"),
+    Check(
+        (EXTERNAL_INVOICE_DATE,),
+        across=check_external_invoice_date,
+        name="external-invoice-date",
+        keeps=frozenset({"billingFrequency", "externalInvoiceDate", "startDate", "endDate"}),
+    ),
     Check((BILL_TOTAL,), snapshot=check_total, name="total"),
     Check((BILL_PERIOD,), snapshot=check_period, name="period"),
     Check((APPROVAL_AUDIT, LOCK_AUDIT), snapshot=check_audit, name="audit"),

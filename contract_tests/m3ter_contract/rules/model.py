@@ -226,6 +226,9 @@ class Check:
     anchor: Callable[[Observation], bool] | None = None
     """A pair check that compares with the last earlier read for which ``anchor`` is true (e.g. the last read
     showing a bill locked), however many reads came between."""
+    keeps: frozenset[str] | None = None
+    """An across check: the top-level body fields it reads. The judge keeps only those of each read until the
+    run ends (None: whole bodies)."""
 
 
 def json_path(base: str, *parts: str | int) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -26,6 +28,16 @@ RULES_BY_NAME: Mapping[str, Rule] = {rule.name: rule for rule in RULES}
 assert len(RULES_BY_NAME) == len(RULES), "rule names must be unique"
 
 EntityKey = tuple[str, str]  # (kind, entity id)
+
+_ACROSS = [check for check in CHECKS if check.across is not None]
+ACROSS_FIELDS: frozenset[str] | None = (
+    None
+    if any(check.keeps is None for check in _ACROSS)
+    else frozenset(field for check in _ACROSS for field in check.keeps or ())
+)
+"""The body fields the across checks read (None: they need whole bodies)."""
+SNAPSHOT_CACHE_SIZE = 1_024
+"""Distinct responses whose snapshot findings the judge remembers (a repeated identical read is not re-judged)."""
 
 
 def snapshot_findings(obs: Observation, spec: Spec) -> list[Finding]:
@@ -120,6 +132,8 @@ class Judge:
                         self._anchored[(index, key)] = obs
         self._seen: set[tuple[str, str, str, str, str]] = set()
         self._all: list[Observation] = []
+        self._kept: dict[EntityKey, Observation] = {}
+        self._snapshots: OrderedDict[tuple[str, str, str, bytes], list[Finding]] = OrderedDict()
         self.findings: list[Finding] = []
         self.observations = 0
 
@@ -135,12 +149,14 @@ class Judge:
         self.findings.extend(fresh)
         return fresh
 
-    def observe(self, obs: Observation) -> list[Finding]:
-        """Judge ``obs``; return the findings it adds (new ones only)."""
+    def observe(self, obs: Observation, raw: bytes | None = None) -> list[Finding]:
+        """Judge ``obs``; return the findings it adds (new ones only). ``raw``, the bytes ``obs.body`` was
+        decoded from, lets a read identical to a recent one of the same entity reuse its snapshot findings
+        (same bytes, same verdict) instead of judging the body again."""
         self.observations += 1
-        self._all.append(obs)
         key = (str(obs.kind), obs.entity_id)
-        found = snapshot_findings(obs, self.spec)
+        self._keep(key, obs)
+        found = list(self._snapshot(obs, raw))
         if isinstance(obs.body, dict):
             for index, check in enumerate(CHECKS):
                 if check.pair is None:
@@ -153,6 +169,33 @@ class Judge:
                     self._anchored[(index, key)] = obs
             self._last[key] = obs
         return self._add(found)
+
+    def _snapshot(self, obs: Observation, raw: bytes | None) -> list[Finding]:
+        if raw is None:
+            return snapshot_findings(obs, self.spec)
+        digest = hashlib.blake2b(raw, digest_size=16).digest()
+        cache_key = (str(obs.kind), obs.entity_id, obs.org_id, digest)
+        found = self._snapshots.get(cache_key)
+        if found is None:
+            found = snapshot_findings(obs, self.spec)
+            self._snapshots[cache_key] = found
+            if len(self._snapshots) > SNAPSHOT_CACHE_SIZE:
+                self._snapshots.popitem(last=False)
+        else:
+            self._snapshots.move_to_end(cache_key)
+        return found
+
+    def _keep(self, key: EntityKey, obs: Observation) -> None:
+        """Remember for :meth:`finish` only what the across checks read; a read that shows them nothing new
+        about its entity (the same fields as its last read) is not kept twice."""
+        if ACROSS_FIELDS is not None and isinstance(obs.body, dict):
+            body = obs.body
+            obs = replace(obs, body={name: body[name] for name in ACROSS_FIELDS if name in body})
+            previous = self._kept.get(key)
+            if previous is not None and previous.body == obs.body and previous.org_id == obs.org_id:
+                return
+            self._kept[key] = obs
+        self._all.append(obs)
 
     def report(self, found: Iterable[Finding]) -> list[Finding]:
         """Add findings judged outside :meth:`observe` (the wire, statement downloads); the new ones only."""
@@ -193,9 +236,11 @@ def rule_table() -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "ACROSS_FIELDS",
     "CHECKS",
     "RULES",
     "RULES_BY_NAME",
+    "SNAPSHOT_CACHE_SIZE",
     "Judge",
     "across_findings",
     "evaluate",

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -159,6 +160,8 @@ class Spec:
         self._registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
         self._format_checker = FormatChecker(formats=["date", "date-time"])
         self._validators: dict[str, Draft202012Validator] = {}
+        self._fast: dict[str, Any] = {}
+        self._shapes: dict[str | int, tuple[Mapping[str, Any], Shape]] = {}
 
     def _response_component(self, kind: EntityKind) -> str:
         method, path = ENDPOINTS[kind].split(" ", 1)
@@ -202,6 +205,28 @@ class Spec:
     def response_validator(self, kind: EntityKind) -> Draft202012Validator:
         return self.validator(self.responses[kind])
 
+    def _fast_validator(self, component: str) -> Any:
+        """The component compiled once by ``jsonschema_rs`` (Rust), formats checked; None when it cannot
+        compile the schema (then every body takes the detailed path)."""
+        if component not in self._fast:
+            root = {"$ref": f"{_COMPONENTS}{component}", "components": {"schemas": dict(self.components)}}
+            try:
+                self._fast[component] = jsonschema_rs.Draft202012Validator(root, validate_formats=True)
+            except (ValueError, jsonschema_rs.ValidationError):
+                self._fast[component] = None
+        return self._fast[component]
+
+    def response_errors(self, kind: EntityKind, body: Any) -> list[ValidationError]:
+        """Every validation error of ``body`` against the response schema of ``kind`` (jsonschema's, which the
+        schema rules turn into findings). A body the compiled validator accepts has none, so only a failing body
+        pays for the detailed walk; the compiled one is never trusted to say a body fails (its formats are
+        stricter than the two this tool checks): jsonschema decides then."""
+        component = self.responses[kind]
+        fast = self._fast_validator(component)
+        if fast is not None and fast.is_valid(body):
+            return []
+        return list(self.validator(component).iter_errors(body))
+
     def resolve(self, schema: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
         """Follow a component ``$ref``: (component name or None, the schema it names)."""
         ref = schema.get("$ref")
@@ -212,7 +237,20 @@ class Spec:
 
     def shape(self, schema: Mapping[str, Any]) -> Shape:
         """Properties, required names, additionalProperties and items of ``schema``, ``$ref`` and ``allOf``
-        followed (later parts win, as they add to the earlier ones)."""
+        followed (later parts win, as they add to the earlier ones). Computed once per schema node (a bare
+        ``$ref`` once per target); treat the result as read-only."""
+        ref = schema.get("$ref")
+        key: str | int = ref if isinstance(ref, str) and len(schema) == 1 else id(schema)
+        hit = self._shapes.get(key)
+        if hit is not None and (isinstance(key, str) or hit[0] is schema):
+            return hit[1]
+        if len(self._shapes) > 10_000:  # only ever reached by callers passing fresh dicts
+            self._shapes.clear()
+        out = self._shape(schema)
+        self._shapes[key] = (schema, out)
+        return out
+
+    def _shape(self, schema: Mapping[str, Any]) -> Shape:
         name, resolved = self.resolve(schema)
         out = Shape(component=name)
         for part in resolved.get("allOf", []):

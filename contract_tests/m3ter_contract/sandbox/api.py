@@ -9,6 +9,7 @@ import binascii
 import re
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -24,6 +25,10 @@ from .model import Entity
 from .state import STATEMENTS_PREFIX, SandboxState
 
 _DECODER = msgspec.json.Decoder()
+ENCODED_PER_VERSION = 8
+"""Encoded bodies kept per entity version (one per base URL, for bodies holding presigned URLs)."""
+MAX_REQUEST_BODY = 64 * 1024
+"""Largest request body the sandbox reads (the token call's form is ~50 bytes); larger ones get 413."""
 _SECRET_PARAMS = re.compile(r"((?:X-Amz-Signature|X-Amz-Credential)=)[^&]*")
 
 
@@ -112,15 +117,30 @@ class SandboxAPI:
         rate_limit: int | None = 50,
         ip_rate_limit: int | None = 20_000,
         log_size: int = 1_000,
+        max_request_body: int = MAX_REQUEST_BODY,
     ) -> None:
         self.state = state
+        self.max_request_body = max_request_body
         self.faults = faults
         self.limiter = RateLimiter(rate_limit, state.clock)
         self.ip_limiter = RollingLimiter(ip_rate_limit, 300, state.clock)
         self.log: deque[RequestRecord] = deque(maxlen=log_size)
 
+    def wants_body(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
+        """Whether the request's body is worth reading: only the token call uses one, and only when it
+        carries Basic credentials (anything else is refused without reading it)."""
+        if method != "POST" or path != "/oauth/token":
+            return False
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "basic" and bool(value.strip())
+
+    def refuse(self, request: Request, status: int, message: str) -> Response:
+        """Answer ``status`` without handling the request (413 for an oversized body), logged like any other."""
+        return self._finish(request, error(status, message), None)
+
     def handle(self, request: Request) -> Response:
-        additional: tuple[str, ...] | None = None
+        if len(request.body) > self.max_request_body:
+            return self.refuse(request, 413, "Request body too large")
         path = request.path
         operation: Operation | None = None
         entity_id: str | None = None
@@ -146,8 +166,11 @@ class SandboxAPI:
         else:
             response = self.faults.before(operation, entity_id) or self._dispatch(request, operation, org_id, entity_id)
             response = self.faults.after(operation, entity_id, response)
-        if operation == "GetBill":
-            additional = parse_additional(request.query)
+        return self._finish(request, response, operation)
+
+    def _finish(self, request: Request, response: Response, operation: Operation | None) -> Response:
+        path = request.path
+        additional = parse_additional(request.query) if operation == "GetBill" else None
         # Like any HTTP server, the sandbox dates its answers, on its own clock (RFC 9110 section 6.6.1).
         response.headers.append(("date", formatdate(self.state.clock.now(), usegmt=True)))
         query = _SECRET_PARAMS.sub(r"\1REDACTED", request.query) if operation == "GetStatement" else request.query
@@ -178,18 +201,25 @@ class SandboxAPI:
             return Response(200, self._body(entity, request.base_url))
 
     def _body(self, entity: Entity, base_url: str) -> bytes:
-        """The entity's JSON, cached per version and base URL; mutations (faults) are applied to a copy."""
-        body = entity.encoded.get(base_url)
+        """The entity's JSON, cached per version (any change clears the cache); only a body that holds
+        presigned URLs depends on the base URL, and at most ``ENCODED_PER_VERSION`` of those are kept (the
+        most recently used), so a flood of distinct Host headers cannot grow memory. Mutations (faults) are
+        applied to a copy."""
+        json_url = getattr(entity, "json_url", None)
+        key = "" if json_url is None else base_url
+        encoded = entity.encoded
+        body = encoded.pop(key, None)
         if body is None:
             wire = entity.wire
-            json_url = getattr(entity, "json_url", None)
             if json_url is not None:
                 wire = {**wire, "presignedJsonStatementUrl": base_url + json_url}
                 csv_url = getattr(entity, "csv_url", None)
                 if csv_url is not None:
                     wire["presignedCsvStatementUrl"] = base_url + csv_url
             body = encode(wire)
-            entity.encoded[base_url] = body
+            while len(encoded) >= ENCODED_PER_VERSION:
+                del encoded[next(iter(encoded))]
+        encoded[key] = body  # re-inserted last: the dict is in least- to most-recently-used order
         if self.faults.mutates(entity.id):
             data: dict[str, Any] = _DECODER.decode(body)
             body = encode(self.faults.mutate(entity.id, data))
@@ -201,11 +231,12 @@ class SandboxAPI:
         if scheme.lower() != "bearer" or not value.strip():
             return error(401, "Unauthorized")
         value = value.strip()
-        token = self.state.tokens.get(value)
+        token = self.state.valid_token(value)
         if token is None:
+            # Expired (kept or already forgotten): m3ter's documented answer; unknown or evicted: 403.
+            if self.state.expired_token(value):
+                return error(403, "The incoming token has expired")
             return error(403, "Forbidden")
-        if self.state.valid_token(value) is None:
-            return error(403, "The incoming token has expired")
         if token.org_id != org_id or org_id not in self.state.orgs:
             return error(403, "Forbidden")
         if not self.limiter.allow(org_id):
@@ -271,4 +302,12 @@ def _s3_error(status: int, code: str, message: str) -> Response:
     return Response(status, body.encode(), "application/xml")
 
 
-__all__ = ["RateLimiter", "RequestRecord", "RollingLimiter", "SandboxAPI", "parse_additional"]
+__all__ = [
+    "ENCODED_PER_VERSION",
+    "MAX_REQUEST_BODY",
+    "RateLimiter",
+    "RequestRecord",
+    "RollingLimiter",
+    "SandboxAPI",
+    "parse_additional",
+]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .api import RequestRecord, SandboxAPI
+from .api import MAX_REQUEST_BODY, RequestRecord, SandboxAPI
 from .clock import Clock, ManualClock, SystemClock
 from .data import bill_wire, new_id
 from .faults import FaultPresets, FaultRegistry
@@ -37,6 +37,10 @@ class Sandbox:
       requests per rolling 5 minutes per source IP (m3ter: 20,000). ``rate_limit=None`` disables both.
     - ``url_lifetime``: seconds a presigned statement URL lives; reading a COMPLETE job whose URLs have
       expired renews them (a change, so its version goes up) unless ``refresh_expired_urls`` is False.
+    - Memory stays bounded: expired tokens are forgotten and a service user holds at most
+      ``max_tokens_per_user`` live tokens (issuing one more retires the oldest, which then gets 403);
+      request bodies above ``max_request_body`` bytes get 413 (only the token call's body is ever read, and
+      only with Basic credentials); encoded bodies are cached once per entity version.
     """
 
     def __init__(
@@ -53,6 +57,8 @@ class Sandbox:
         job_pending_seconds: float = 2.0,
         job_running_seconds: float = 5.0,
         api_secret: str | None = None,
+        max_tokens_per_user: int = 100,
+        max_request_body: int = MAX_REQUEST_BODY,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
@@ -61,6 +67,7 @@ class Sandbox:
             url_lifetime=url_lifetime,
             token_lifetime=token_lifetime,
             refresh_expired_urls=refresh_expired_urls,
+            max_tokens_per_user=max_tokens_per_user,
         )
         self.seeded: Seeded = seed_state(
             self.state,
@@ -77,6 +84,7 @@ class Sandbox:
             self._registry,
             rate_limit=rate_limit,
             ip_rate_limit=ip_rate_limit if rate_limit is not None else None,
+            max_request_body=max_request_body,
         )
         self._id_counter = 0
 

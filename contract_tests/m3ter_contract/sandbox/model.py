@@ -93,8 +93,9 @@ class Token:
 
 
 class Entity:
-    """A versioned entity kept in wire form. ``encoded`` caches serialised bodies per base URL; any change
-    (even one that breaks the rules on purpose) clears it."""
+    """A versioned entity kept in wire form. ``encoded`` caches the serialised body of the current version
+    (keyed by base URL only for bodies holding presigned URLs, a few at most); any change (even one that
+    breaks the rules on purpose) clears it."""
 
     __slots__ = ("encoded", "id", "modified_at", "org_id", "wire")
 

@@ -12,6 +12,7 @@ import io
 import json
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -60,15 +61,22 @@ class SandboxState:
         url_lifetime: float = 3600.0,
         token_lifetime: int = 18_000,
         refresh_expired_urls: bool = True,
+        max_tokens_per_user: int = 100,
     ) -> None:
+        if max_tokens_per_user < 1:
+            raise ValueError("max_tokens_per_user must be at least 1")
         self.clock = clock
         self.url_lifetime = url_lifetime
         self.token_lifetime = token_lifetime
+        self.max_tokens_per_user = max_tokens_per_user
         self.refresh_expired_urls = refresh_expired_urls
         self.lock = threading.RLock()
         self.orgs: dict[str, Organization] = {}
         self.users: dict[str, ServiceUser] = {}  # by api key
         self.tokens: dict[str, Token] = {}
+        # Live tokens per service user, oldest first: expired ones are evicted and at most
+        # max_tokens_per_user are kept, so memory stays bounded however many tokens are asked for.
+        self._user_tokens: dict[str, OrderedDict[str, Token]] = {}
         self.bills: dict[str, Bill] = {}
         self.jobs: dict[str, StatementJob] = {}
         self._signing_key = secrets.token_bytes(32)
@@ -89,22 +97,63 @@ class SandboxState:
             return user
 
     def issue_token(self, api_key: str, api_secret: str) -> Token | None:
-        """A new bearer token for valid credentials, None otherwise."""
+        """A new bearer token for valid credentials, None otherwise. The user's expired tokens are forgotten,
+        and so is the oldest live one when the user already holds ``max_tokens_per_user`` (it stops working)."""
         with self.lock:
             user = self.users.get(api_key)
             if user is None or not hmac.compare_digest(user.api_secret.encode(), api_secret.encode()):
                 return None
             now = self.clock.now()
-            token = Token(_jwt_like(user, now, self.token_lifetime), user.org_id, user.id, now + self.token_lifetime)
-            self.tokens[token.value] = token
+            value = _jwt_like(user, now, self.token_lifetime, self._signing_key)
+            token = Token(value, user.org_id, user.id, now + self.token_lifetime)
+            live = self._user_tokens.setdefault(user.id, OrderedDict())
+            self._evict_expired(live, now)
+            while len(live) >= self.max_tokens_per_user:
+                del self.tokens[live.popitem(last=False)[0]]
+            live[value] = token
+            self.tokens[value] = token
             return token
 
+    def _evict_expired(self, live: OrderedDict[str, Token], now: float) -> None:
+        # Oldest first, so expired tokens lead (a token outliving an older one after token_lifetime shrank
+        # waits for the cap; valid_token refuses it meanwhile).
+        while live:
+            value, token = next(iter(live.items()))
+            if now < token.expires_at:
+                return
+            del live[value]
+            del self.tokens[value]
+
+    def evict_expired_tokens(self) -> int:
+        """Forget every expired token (issuing does it for the user asking); how many were forgotten."""
+        with self.lock:
+            before = len(self.tokens)
+            now = self.clock.now()
+            for live in self._user_tokens.values():
+                self._evict_expired(live, now)
+            return before - len(self.tokens)
+
     def valid_token(self, value: str) -> Token | None:
-        """The token if it exists and has not expired."""
+        """The token if it is live (issued, not expired, not evicted)."""
         token = self.tokens.get(value)
         if token is None or self.clock.now() >= token.expires_at:
             return None
         return token
+
+    def expired_token(self, value: str) -> bool:
+        """Whether ``value`` is a token this sandbox signed whose lifetime is over (evicted or not): m3ter
+        answers it "The incoming token has expired", not as an unknown token."""
+        header, _, rest = value.partition(".")
+        payload, _, signature = rest.partition(".")
+        expected = _sign(f"{header}.{payload}", self._signing_key)
+        if not signature or not hmac.compare_digest(signature.encode(), expected.encode()):
+            return False
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            expires = float(claims["exp"])
+        except (ValueError, TypeError, KeyError):
+            return False
+        return self.clock.now() >= expires
 
     # ---- Bills --------------------------------------------------------------------------------------------
 
@@ -467,15 +516,28 @@ def _render_statement(job: StatementJob, bill: dict[str, Any], fmt: str) -> byte
     return out.getvalue().encode()
 
 
-def _jwt_like(user: ServiceUser, now: float, lifetime: int) -> str:
-    """An opaque bearer token shaped like a JWT (header.payload.signature), unique per issue."""
+def _jwt_like(user: ServiceUser, now: float, lifetime: int, key: bytes) -> str:
+    """A bearer token shaped like a JWT (header.payload.signature), unique per issue (``jti``) and signed with
+    the sandbox's key, so an expired token is recognised after it has been forgotten."""
 
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode()
 
-    header = part({"alg": "RS256", "typ": "JWT"})
-    payload = part({"sub": user.id, "m3ter:org": user.org_id, "iat": int(now), "exp": int(now) + lifetime})
-    return f"{header}.{payload}.{secrets.token_urlsafe(32)}"
+    header = part({"alg": "HS256", "typ": "JWT"})
+    claims = {
+        "sub": user.id,
+        "m3ter:org": user.org_id,
+        "iat": int(now),
+        "exp": now + lifetime,
+        "jti": secrets.token_urlsafe(16),
+    }
+    signed = f"{header}.{part(claims)}"
+    return f"{signed}.{_sign(signed, key)}"
+
+
+def _sign(data: str, key: bytes) -> str:
+    digest = hmac.new(key, data.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 __all__ = ["ABSENT", "STATEMENTS_PREFIX", "SandboxState", "statement_items"]

@@ -56,10 +56,10 @@ async def test_an_internal_failure_judging_one_entity_is_a_problem_and_the_other
     broken = sandbox.seeded.bills["daily"]
     observe = Judge.observe
 
-    def failing(self: Judge, obs: Any) -> Any:
+    def failing(self: Judge, obs: Any, *rest: Any) -> Any:
         if obs.entity_id == broken:
             raise ZeroDivisionError("a bug in a rule")
-        return observe(self, obs)
+        return observe(self, obs, *rest)
 
     monkeypatch.setattr(Judge, "observe", failing)
     sandbox.mutate_responses(sandbox.seeded.bills["monthly"], lambda body: {**body, "status": "UNDER_REVIEW"})

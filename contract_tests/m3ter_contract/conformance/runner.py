@@ -35,8 +35,7 @@ from m3ter_billing import (
     RateLimitError,
     ResponseValidationError,
 )
-from m3ter_billing._auth import TOKEN_PATH
-from m3ter_billing._paths import path_segment
+from m3ter_billing.paths import TOKEN_PATH, path_segment
 
 from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
 from ..rules.registry import EntityKey

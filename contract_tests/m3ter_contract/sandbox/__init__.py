@@ -7,7 +7,8 @@ from .asgi import SandboxASGI
 from .clock import DEFAULT_START, Clock, ManualClock, SystemClock
 from .core import DEFAULT_BASE_URL, Sandbox
 from .faults import FaultPresets, Mutator, Operation
-from .messages import Request, Response
+from .messages import Handler, Request, Response
+from .mocking import mock_m3ter
 from .model import (
     BILL_STATUSES,
     BILLING_FREQUENCIES,
@@ -17,7 +18,7 @@ from .model import (
     TERMINAL_JOB_STATUSES,
     SandboxError,
 )
-from .respx_adapter import mock_m3ter, respx_router
+from .respx_adapter import respx_router
 from .seed import Credentials, Seeded
 from .server import SandboxServer
 
@@ -33,6 +34,7 @@ __all__ = [
     "Clock",
     "Credentials",
     "FaultPresets",
+    "Handler",
     "ManualClock",
     "Mutator",
     "Operation",

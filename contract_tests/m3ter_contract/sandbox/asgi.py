@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .messages import Request
-
-if TYPE_CHECKING:
-    from .core import Sandbox
+from .messages import Handler, Request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -18,8 +15,10 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class SandboxASGI:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    """An ASGI app answering every HTTP request with ``handler.handle`` (a ``Sandbox``, say)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -55,7 +54,7 @@ class SandboxASGI:
             base_url=f"{scope.get('scheme', 'http')}://{host}",
             client=(scope.get("client") or ("127.0.0.1", 0))[0],
         )
-        response = self.sandbox.handle(request)
+        response = self.handler.handle(request)
         if response.delay:
             await asyncio.sleep(response.delay)
         raw_headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.header_list()]

@@ -6,26 +6,22 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
+import respx
 
 from .api import RequestRecord, SandboxAPI
+from .asgi import SandboxASGI
 from .clock import Clock, ManualClock, SystemClock
 from .data import bill_wire, new_id
 from .faults import FaultPresets, FaultRegistry
-from .messages import Request, Response
+from .messages import DEFAULT_BASE_URL, Request, Response
 from .model import JobOutcome, SandboxError
+from .respx_adapter import respx_router
 from .seed import Credentials, Seeded, seed_state
+from .server import SandboxServer
 from .state import SandboxState
-
-if TYPE_CHECKING:
-    import respx
-
-    from .asgi import SandboxASGI
-    from .server import SandboxServer
-
-DEFAULT_BASE_URL = "https://api.m3ter.com"
 
 
 class Sandbox:
@@ -275,19 +271,13 @@ class Sandbox:
     # ---- serving ------------------------------------------------------------------------------------------
 
     def asgi_app(self) -> SandboxASGI:
-        from .asgi import SandboxASGI
-
         return SandboxASGI(self)
 
     def respx_router(self, base_url: str = DEFAULT_BASE_URL) -> respx.MockRouter:
-        from .respx_adapter import respx_router
-
         return respx_router(self, base_url)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
         """Start the HTTP sandbox in a background thread (stop it with ``.stop()`` or a ``with`` block)."""
-        from .server import SandboxServer
-
         return SandboxServer(self, host=host, port=port).start()
 
 

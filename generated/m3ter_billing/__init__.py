@@ -44,7 +44,7 @@ from ._redact import install_log_redaction
 from ._retry import M3terRetry
 from ._statements import Statement
 from ._version import __version__
-from .client import Client
+from .client import LowLevelClient
 from .models import (
     BillingFrequency,
     BillLineItem,
@@ -74,7 +74,6 @@ __all__ = [
     "BillResponse",
     "BillStatus",
     "BillingFrequency",
-    "Client",
     "ClientCredentialsAuth",
     "ConfigurationError",
     "ConflictError",
@@ -83,6 +82,7 @@ __all__ = [
     "InternalServerError",
     "InvalidParameterError",
     "LineItemType",
+    "LowLevelClient",
     "M3terBilling",
     "M3terError",
     "M3terModel",
@@ -110,3 +110,30 @@ __all__ = [
     "Unset",
     "__version__",
 ]
+
+# Public classes defined in a private module report the package as their module
+# (``m3ter_billing.NotFoundError`` in tracebacks and reprs), as httpx does. Not the msgspec models
+# (``M3terModel`` and ``models.*``): msgspec resolves their annotations in the module they name.
+for _name in __all__:
+    _value = globals()[_name]
+    if (
+        isinstance(_value, type)
+        and _value.__module__.startswith(__name__ + "._")
+        and not issubclass(_value, M3terModel)
+    ):
+        _value.__module__ = __name__
+del _name, _value
+
+
+def __getattr__(name: str) -> object:
+    if name == "Client":
+        import warnings
+
+        warnings.warn(
+            "m3ter_billing.Client is the low-level client of the generated endpoint functions, now named "
+            "m3ter_billing.LowLevelClient; the main client is m3ter_billing.M3terBilling",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return LowLevelClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -414,3 +414,11 @@ def test_invalid_token_body_is_not_kept_on_the_error(router: respx.Router, make_
     assert info.value.path == "$.expires_in"
     assert TOKEN not in str(info.value)
     assert TOKEN not in repr(info.value.__dict__)
+
+
+@pytest.mark.parametrize(("key", "secret"), [("key", "secret"), ("k:ey", "sé cret/+="), ("", "")])
+def test_the_basic_header_is_what_httpx_basic_auth_sends(key: str, secret: str) -> None:
+    from m3ter_billing._auth import basic_authorization
+
+    sent = next(httpx.BasicAuth(key, secret).auth_flow(httpx.Request("POST", "https://api.m3ter.com/oauth/token")))
+    assert basic_authorization(key, secret) == sent.headers["Authorization"]

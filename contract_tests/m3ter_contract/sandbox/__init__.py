@@ -6,10 +6,7 @@ from .api import RequestRecord, parse_additional
 from .asgi import SandboxASGI
 from .clock import DEFAULT_START, Clock, ManualClock, SystemClock
 from .core import DEFAULT_BASE_URL, Sandbox
-from .faults import FaultPresets, Mutator, Operation
-from .messages import Handler, Request, Response
-from .mocking import mock_m3ter
-from .model import (
+from .entities import (
     BILL_STATUSES,
     BILLING_FREQUENCIES,
     JOB_STATUSES,
@@ -18,6 +15,9 @@ from .model import (
     TERMINAL_JOB_STATUSES,
     SandboxError,
 )
+from .faults import FaultPresets, Mutator, Operation
+from .messages import Handler, Request, Response
+from .mocking import mock_m3ter
 from .respx_adapter import respx_router
 from .seed import Credentials, Seeded
 from .server import SandboxServer

@@ -18,9 +18,9 @@ from xml.sax.saxutils import escape
 import msgspec
 
 from .clock import Clock
+from .entities import Entity
 from .faults import FaultRegistry, Operation
 from .messages import JSON, Request, Response, encode, error, json_response
-from .model import Entity
 from .state import STATEMENTS_PREFIX, SandboxState
 
 _DECODER = msgspec.json.Decoder()

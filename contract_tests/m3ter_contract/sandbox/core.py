@@ -15,9 +15,9 @@ from .api import RequestRecord, SandboxAPI
 from .asgi import SandboxASGI
 from .clock import Clock, ManualClock, SystemClock
 from .data import bill_wire, new_id
+from .entities import JobOutcome, SandboxError
 from .faults import FaultPresets, FaultRegistry
 from .messages import DEFAULT_BASE_URL, Request, Response
-from .model import JobOutcome, SandboxError
 from .respx_adapter import respx_router
 from .seed import Credentials, Seeded, seed_state
 from .server import SandboxServer

@@ -42,7 +42,7 @@ from ..rules.registry import EntityKey
 from ..rules.statement_jobs import COMPLETE, TERMINAL
 from ..rules.statements import URL_FIELDS, Download, Format, check_download
 from .redact import clean
-from .transport import LAST_API, LAST_RESPONSE, STATEMENT, GuardedTransport, RateLimiter, ReadOnlyViolation
+from .transport import LAST_API, LAST_RESPONSE, STATEMENT, GuardedTransport, ReadOnlyViolation, RequestPacer
 
 DEFAULT_RATE = 20.0
 DEFAULT_CONCURRENCY = 8
@@ -299,7 +299,7 @@ class Runner:
         self._progress = progress
         self._sleep = sleep
         self._clock = clock
-        self.limiter = RateLimiter(options.rate, sleep=sleep)
+        self.limiter = RequestPacer(options.rate, sleep=sleep)
         self.guard = GuardedTransport(
             transport or httpx.AsyncHTTPTransport(),
             self.limiter,

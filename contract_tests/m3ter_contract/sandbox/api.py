@@ -39,7 +39,7 @@ class RequestRecord:
     additional: tuple[str, ...] | None = None
 
 
-class RateLimiter:
+class FixedWindowLimiter:
     """``limit`` requests per clock second per key (None: no limit), in fixed one-second windows."""
 
     def __init__(self, limit: int | None, clock: Clock) -> None:
@@ -115,7 +115,7 @@ class SandboxAPI:
     ) -> None:
         self.state = state
         self.faults = faults
-        self.limiter = RateLimiter(rate_limit, state.clock)
+        self.limiter = FixedWindowLimiter(rate_limit, state.clock)
         self.ip_limiter = RollingLimiter(ip_rate_limit, 300, state.clock)
         self.log: deque[RequestRecord] = deque(maxlen=log_size)
 
@@ -271,4 +271,4 @@ def _s3_error(status: int, code: str, message: str) -> Response:
     return Response(status, body.encode(), "application/xml")
 
 
-__all__ = ["RateLimiter", "RequestRecord", "RollingLimiter", "SandboxAPI", "parse_additional"]
+__all__ = ["FixedWindowLimiter", "RequestRecord", "RollingLimiter", "SandboxAPI", "parse_additional"]

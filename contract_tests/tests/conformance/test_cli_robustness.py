@@ -15,7 +15,7 @@ import httpx
 import pytest
 from m3ter_contract.conformance import cli, state
 from m3ter_contract.conformance.cli import main
-from m3ter_contract.conformance.transport import GuardedTransport, RateLimiter, ReadOnlyViolation
+from m3ter_contract.conformance.transport import GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
 
@@ -220,7 +220,7 @@ async def test_the_rate_is_a_ceiling_over_any_second() -> None:
     async def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    limiter = RateLimiter(30.0, clock=lambda: now[0], sleep=sleep)
+    limiter = RequestPacer(30.0, clock=lambda: now[0], sleep=sleep)
     for _ in range(90):
         await limiter.acquire()
         granted.append(now[0])
@@ -286,7 +286,7 @@ async def test_the_guard_talks_to_the_base_url_only(method: str, url: str) -> No
         return httpx.Response(200)
 
     guard = GuardedTransport(
-        httpx.MockTransport(handler), RateLimiter(1000), token_url="http://h/oauth/token", base_url="http://h"
+        httpx.MockTransport(handler), RequestPacer(1000), token_url="http://h/oauth/token", base_url="http://h"
     )
     with pytest.raises(ReadOnlyViolation):
         await guard.handle_async_request(httpx.Request(method, url))

@@ -12,7 +12,7 @@ import pytest
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
 from m3ter_contract.conformance.state import State
-from m3ter_contract.conformance.transport import GuardedTransport, RateLimiter, ReadOnlyViolation
+from m3ter_contract.conformance.transport import GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.sandbox import Sandbox
 
 
@@ -56,7 +56,7 @@ async def test_the_guard_refuses_anything_else_before_sending(method: str, path:
         return httpx.Response(200)
 
     guard = GuardedTransport(
-        httpx.MockTransport(handler), RateLimiter(1000), token_url="http://h/oauth/token", base_url="http://h"
+        httpx.MockTransport(handler), RequestPacer(1000), token_url="http://h/oauth/token", base_url="http://h"
     )
     with pytest.raises(ReadOnlyViolation):
         await guard.handle_async_request(httpx.Request(method, f"http://h{path}"))
@@ -90,7 +90,7 @@ async def test_the_rate_limiter_keeps_to_its_rate() -> None:
     async def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    limiter = RateLimiter(10.0, clock=lambda: now[0], sleep=sleep)
+    limiter = RequestPacer(10.0, clock=lambda: now[0], sleep=sleep)
     for _ in range(21):
         await limiter.acquire()
     assert now[0] == pytest.approx(2.0)

@@ -125,15 +125,19 @@ for _name in __all__:
 del _name, _value
 
 
-def __getattr__(name: str) -> object:
-    if name == "Client":
-        import warnings
+from typing import TYPE_CHECKING
 
-        warnings.warn(
-            "m3ter_billing.Client is the low-level client of the generated endpoint functions, now named "
-            "m3ter_billing.LowLevelClient; the main client is m3ter_billing.M3terBilling",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return LowLevelClient
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:  # type checkers keep refusing unknown names, Client included
+
+    def __getattr__(name: str) -> object:
+        if name == "Client":
+            import warnings
+
+            warnings.warn(
+                "m3ter_billing.Client is the low-level client of the generated endpoint functions, now named "
+                "m3ter_billing.LowLevelClient; the main client is m3ter_billing.M3terBilling",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return LowLevelClient
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -299,7 +299,9 @@ class Runner:
         self._progress = progress
         self._sleep = sleep
         self._clock = clock
-        self.limiter = RequestPacer(options.rate, sleep=sleep)
+        # The pacer runs on the injected clock when there is one (a sandbox's manual clock moves with the
+        # injected sleep), else on the monotonic clock: the wall clock may jump.
+        self.limiter = RequestPacer(options.rate, sleep=sleep, clock=time.monotonic if clock is time.time else clock)
         self.guard = GuardedTransport(
             transport or httpx.AsyncHTTPTransport(),
             self.limiter,

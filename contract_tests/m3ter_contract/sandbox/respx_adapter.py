@@ -5,6 +5,7 @@ by a handler (the sandbox core), including the presigned statement downloads. ``
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ import respx
 from .messages import DEFAULT_BASE_URL, Handler, Request
 
 
-def _handler(handler: Handler, base_url: str) -> Any:
+def _handler(handler: Handler, base_url: str, sleep: Callable[[float], None]) -> Any:
     base = base_url.rstrip("/")
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -30,17 +31,20 @@ def _handler(handler: Handler, base_url: str) -> Any:
             )
         )
         if response.delay:
-            time.sleep(response.delay)
+            sleep(response.delay)
         return httpx.Response(response.status, headers=response.header_list(), content=response.body)
 
     return answer
 
 
-def respx_router(handler: Handler, base_url: str = DEFAULT_BASE_URL) -> respx.MockRouter:
+def respx_router(
+    handler: Handler, base_url: str = DEFAULT_BASE_URL, *, sleep: Callable[[float], None] = time.sleep
+) -> respx.MockRouter:
     """A respx router (not started) sending every request under ``base_url`` to ``handler`` (a sandbox); use it as a
-    context manager or decorator. Requests elsewhere fail as unmocked."""
+    context manager or decorator. Requests elsewhere fail as unmocked. ``sleep`` waits out a slow response
+    (``faults.slow``)."""
     router = respx.MockRouter(base_url=base_url.rstrip("/"), assert_all_called=False, assert_all_mocked=True)
-    router.route().mock(side_effect=_handler(handler, base_url))
+    router.route().mock(side_effect=_handler(handler, base_url, sleep))
     return router
 
 

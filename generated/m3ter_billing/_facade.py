@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 import httpx
 from httpx_retries import Retry
 
-from . import __version__
 from ._auth import TOKEN_PATH, ClientCredentialsAuth
 from ._deadline import (
     DEADLINE,
@@ -46,6 +45,7 @@ from ._settings import DEFAULT_TIMEOUT, Settings
 from ._statement_urls import Resolver, check_statement_url, system_resolver
 from ._statements import Fetch, Plan, Retrieve, Sleep, Statement, statement_plan, wait_plan
 from ._transport import ACCEPT_ENCODING
+from ._version import __version__
 from .api.bill import get_bill
 from .api.statement_job import get_statement_job
 from .client import Client

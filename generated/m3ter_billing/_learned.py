@@ -20,12 +20,19 @@ import re
 import threading
 import types
 import typing
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 import msgspec
 
-if TYPE_CHECKING:
-    from ._model import M3terModel
+
+class LearningStruct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    """The base of ``M3terModel``: what this module derives classes from and marks on them. Declared here,
+    not in ``_model``, so that this module needs nothing of ``_model`` (which calls it)."""
+
+    _extra_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
+    _drift_base: ClassVar[type[LearningStruct] | None] = None
+    _lenient_attr: ClassVar[str | None] = None
+
 
 MAX_LEARNED = 64
 MAX_NAME_LENGTH = 128
@@ -40,10 +47,10 @@ _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 # Guards the learned names and the derived classes and decoders; every writer of the three holds it.
 _lock = threading.RLock()
-_names: dict[type[M3terModel], dict[str, None]] = {}
-_classes: dict[type[M3terModel], type[M3terModel]] = {}
-_decoders: dict[type[M3terModel], msgspec.json.Decoder[Any]] = {}
-_lenient: dict[type[M3terModel], type[M3terModel]] = {}
+_names: dict[type[LearningStruct], dict[str, None]] = {}
+_classes: dict[type[LearningStruct], type[LearningStruct]] = {}
+_decoders: dict[type[LearningStruct], msgspec.json.Decoder[Any]] = {}
+_lenient: dict[type[LearningStruct], type[LearningStruct]] = {}
 
 
 def unknown_field(exc: msgspec.ValidationError) -> tuple[str, str] | None:
@@ -54,17 +61,15 @@ def unknown_field(exc: msgspec.ValidationError) -> tuple[str, str] | None:
     return match["name"], match["path"] or "$"
 
 
-def nested_model(tp: Any) -> tuple[type[M3terModel] | None, bool]:
+def nested_model(tp: Any) -> tuple[type[LearningStruct] | None, bool]:
     """The model a field holds (directly or as a list), and whether it is a list."""
-    from ._model import M3terModel
-
     options = typing.get_args(tp) if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union else (tp,)
     for option in options:
-        if isinstance(option, type) and issubclass(option, M3terModel):
+        if isinstance(option, type) and issubclass(option, LearningStruct):
             return option, False
         if typing.get_origin(option) is list:
             (inner,) = typing.get_args(option)
-            if isinstance(inner, type) and issubclass(inner, M3terModel):
+            if isinstance(inner, type) and issubclass(inner, LearningStruct):
                 return inner, True
     return None, False
 
@@ -76,7 +81,7 @@ def _nullable(tp: Any) -> bool:
     )
 
 
-def _model_at(root: type[M3terModel], path: str) -> type[M3terModel] | None:
+def _model_at(root: type[LearningStruct], path: str) -> type[LearningStruct] | None:
     model = root
     for key, _index in _STEP.findall(path.removeprefix("$")):
         if not key:
@@ -88,13 +93,13 @@ def _model_at(root: type[M3terModel], path: str) -> type[M3terModel] | None:
     return model
 
 
-_wire_index: dict[type[M3terModel], dict[str, type[M3terModel]]] = {}
+_wire_index: dict[type[LearningStruct], dict[str, type[LearningStruct]]] = {}
 
 
-def _nested_by_wire(model: type[M3terModel]) -> dict[str, type[M3terModel]]:
+def _nested_by_wire(model: type[LearningStruct]) -> dict[str, type[LearningStruct]]:
     """Wire name -> nested model class, for the fields of ``model`` that hold models (cached per spec class:
     ``msgspec.structs.fields`` is too costly, and leaves cyclic garbage, to call on every lenient decode)."""
-    base = typing.cast("type[M3terModel]", getattr(model, "_drift_base", None) or model)
+    base = typing.cast("type[LearningStruct]", getattr(model, "_drift_base", None) or model)
     index = _wire_index.get(base)
     if index is None:
         index = {}
@@ -106,13 +111,13 @@ def _nested_by_wire(model: type[M3terModel]) -> dict[str, type[M3terModel]]:
     return index
 
 
-def learn(root: type[M3terModel], name: str, path: str) -> bool:
+def learn(root: type[LearningStruct], name: str, path: str) -> bool:
     """Record that objects at ``path`` under ``root`` carry the field ``name``. False when it cannot be
     learned (unresolvable path, a name already learned, or the per-class limit reached)."""
     base = _model_at(root, path)
     if base is None:
         return False
-    base = typing.cast("type[M3terModel]", getattr(base, "_drift_base", None) or base)
+    base = typing.cast("type[LearningStruct]", getattr(base, "_drift_base", None) or base)
     if len(name) > MAX_NAME_LENGTH or len(_names.get(base, ())) >= MAX_LEARNED or not _declarable(name):
         return False
     with _lock:
@@ -135,7 +140,7 @@ def _declarable(name: str) -> bool:
     return True
 
 
-def decoder_for(base: type[M3terModel]) -> msgspec.json.Decoder[Any]:
+def decoder_for(base: type[LearningStruct]) -> msgspec.json.Decoder[Any]:
     """A JSON decoder for ``base`` that knows every field learned so far."""
     decoder = _decoders.get(base)
     if decoder is None:
@@ -145,7 +150,7 @@ def decoder_for(base: type[M3terModel]) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
-def class_for(base: type[M3terModel]) -> type[M3terModel]:
+def class_for(base: type[LearningStruct]) -> type[LearningStruct]:
     """``base``, or its subclass declaring the learned fields of it and of the models it holds."""
     cached = _classes.get(base)
     if cached is None:
@@ -154,7 +159,7 @@ def class_for(base: type[M3terModel]) -> type[M3terModel]:
     return cached
 
 
-def lenient_class_for(base: type[M3terModel]) -> type[M3terModel]:
+def lenient_class_for(base: type[LearningStruct]) -> type[LearningStruct]:
     """The lenient variant of ``base``: a subclass with one more field, ``LENIENT_ATTR``, for the unknown
     fields of an object, whose nested models are lenient variants too. One per model class."""
     cached = _lenient.get(base)
@@ -164,7 +169,7 @@ def lenient_class_for(base: type[M3terModel]) -> type[M3terModel]:
     return cached
 
 
-def _build_lenient(base: type[M3terModel]) -> type[M3terModel]:
+def _build_lenient(base: type[LearningStruct]) -> type[LearningStruct]:
     cached = _lenient.get(base)
     if cached is not None:
         return cached
@@ -177,7 +182,7 @@ def _build_lenient(base: type[M3terModel]) -> type[M3terModel]:
     return result
 
 
-def _retyped(base: type[M3terModel], derive: Any) -> list[tuple[str, Any, Any]]:
+def _retyped(base: type[LearningStruct], derive: Any) -> list[tuple[str, Any, Any]]:
     """The fields of ``base`` that hold models, typed with ``derive(model)`` where that is another class."""
     fields: list[tuple[str, Any, Any]] = []
     for field in msgspec.structs.fields(base):
@@ -199,9 +204,9 @@ def _retyped(base: type[M3terModel], derive: Any) -> list[tuple[str, Any, Any]]:
     return fields
 
 
-def _derive(base: type[M3terModel], fields: list[tuple[str, Any, Any]]) -> type[M3terModel]:
+def _derive(base: type[LearningStruct], fields: list[tuple[str, Any, Any]]) -> type[LearningStruct]:
     """A subclass of ``base`` (same name, so ``isinstance`` and reprs hold) declaring ``fields``."""
-    result: type[M3terModel] = msgspec.defstruct(  # type: ignore[assignment]
+    result: type[LearningStruct] = msgspec.defstruct(  # type: ignore[assignment]
         base.__name__,
         fields,
         bases=(base,),
@@ -215,7 +220,7 @@ def _derive(base: type[M3terModel], fields: list[tuple[str, Any, Any]]) -> type[
     return result
 
 
-def _build(base: type[M3terModel]) -> type[M3terModel]:
+def _build(base: type[LearningStruct]) -> type[LearningStruct]:
     """Derive (or find) the class for ``base``; the caller holds ``_lock``.
 
     msgspec completes a Struct type's internal description on first use, and two threads doing that at
@@ -229,7 +234,7 @@ def _build(base: type[M3terModel]) -> type[M3terModel]:
     learned = list(_names.get(base, {}))
     extras = tuple((f"{EXTRA_PREFIX}{index}", wire) for index, wire in enumerate(learned))
     fields.extend((attr, Any, msgspec.field(name=wire, default=msgspec.UNSET)) for attr, wire in extras)
-    result: type[M3terModel] = base
+    result: type[LearningStruct] = base
     if fields:
         result = _derive(base, fields)
         result._extra_fields = extras
@@ -239,13 +244,13 @@ def _build(base: type[M3terModel]) -> type[M3terModel]:
     return result
 
 
-def learned() -> dict[type[M3terModel], tuple[str, ...]]:
+def learned() -> dict[type[LearningStruct], tuple[str, ...]]:
     """The field names learned so far, by model class."""
     with _lock:
         return {model: tuple(names) for model, names in _names.items() if names}
 
 
-def forget(root: type[M3terModel] | None = None) -> int:
+def forget(root: type[LearningStruct] | None = None) -> int:
     """Drop the names learned for ``root`` and every model it holds (all of them when ``root`` is None);
     returns how many were dropped. Derived classes and decoders are rebuilt on the next decode; objects
     decoded before keep their fields."""
@@ -260,10 +265,10 @@ def forget(root: type[M3terModel] | None = None) -> int:
     return dropped
 
 
-def tree(root: type[M3terModel]) -> set[type[M3terModel]]:
+def tree(root: type[LearningStruct]) -> set[type[LearningStruct]]:
     """``root`` (its spec class) and every model class reachable through its fields."""
-    seen: set[type[M3terModel]] = set()
-    todo = [typing.cast("type[M3terModel]", getattr(root, "_drift_base", None) or root)]
+    seen: set[type[LearningStruct]] = set()
+    todo = [typing.cast("type[LearningStruct]", getattr(root, "_drift_base", None) or root)]
     while todo:
         model = todo.pop()
         if model in seen:
@@ -272,7 +277,7 @@ def tree(root: type[M3terModel]) -> set[type[M3terModel]]:
         for field in msgspec.structs.fields(model):
             nested, _ = nested_model(field.type)
             if nested is not None:
-                todo.append(typing.cast("type[M3terModel]", getattr(nested, "_drift_base", None) or nested))
+                todo.append(typing.cast("type[LearningStruct]", getattr(nested, "_drift_base", None) or nested))
     return seen
 
 
@@ -281,6 +286,7 @@ __all__ = [
     "LENIENT_WIRE",
     "MAX_LEARNED",
     "MAX_NAME_LENGTH",
+    "LearningStruct",
     "class_for",
     "decoder_for",
     "forget",

@@ -34,7 +34,7 @@ _MAX_ROUNDS = 16
 _FieldPlan = tuple[str, "type[M3terModel] | None", bool]
 
 
-class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+class M3terModel(_learned.LearningStruct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     """Common behaviour of the generated models. Fields that were absent on the wire are ``UNSET``.
 
     Models are not tracked by Python's cyclic garbage collector (``gc=False``): a decoded tree holds only
@@ -46,9 +46,6 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
 
     _plan: ClassVar[dict[str, _FieldPlan] | None] = None
     _nested: ClassVar[Any] = None
-    _extra_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
-    _drift_base: ClassVar[type[M3terModel] | None] = None
-    _lenient_attr: ClassVar[str | None] = None
 
     @classmethod
     def from_json(cls: type[M], data: bytes | str, *, status_code: int | None = None) -> M:
@@ -212,7 +209,7 @@ def _unreadable(exc: UnicodeDecodeError | RecursionError, status_code: int | Non
     return ResponseValidationError(message, path="$", status_code=status_code, body=_as_bytes(data))
 
 
-def _base_of(obj: M3terModel) -> type[M3terModel]:
+def _base_of(obj: M3terModel) -> type[_learned.LearningStruct]:
     return type(obj)._drift_base or type(obj)
 
 

@@ -4,4 +4,7 @@
 """Every exception the package raises (re-exported from the private module that defines them)."""
 
 from ._exceptions import *  # noqa: F403
-from ._exceptions import __all__ as __all__
+from ._exceptions import __all__ as _exported
+
+# The exception classes only: _exceptions also exports helpers for the client's own modules.
+__all__ = [name for name in _exported if name.endswith("Error")]

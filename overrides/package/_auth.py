@@ -8,6 +8,7 @@ back, and has separate sync and async entry points, so one class serves both cli
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import threading
@@ -44,6 +45,13 @@ class _Token:
     expires_at: float  # on the auth's monotonic clock
 
 
+def basic_authorization(username: str, password: str) -> str:
+    """The ``Authorization`` value of HTTP Basic authentication (RFC 7617): ``Basic`` and the base64 of
+    ``username:password`` in UTF-8, as httpx's ``BasicAuth`` sends it."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
 class ClientCredentialsAuth(httpx.Auth):
     """Fetch a bearer token with HTTP Basic (access key id : API secret) and send it on every request.
 
@@ -78,9 +86,8 @@ class ClientCredentialsAuth(httpx.Auth):
         default_total: float | None = None,
     ) -> None:
         self._token_url = token_url
-        self._basic = httpx.BasicAuth(api_key, api_secret)
         Secret(api_secret)  # registers the secret with the scrubber
-        Secret(self._basic._auth_header)
+        self._basic = Secret(basic_authorization(api_key, api_secret))
         self._skew = skew
         self._clock = clock
         self._token_retry = token_retry
@@ -123,7 +130,7 @@ class ClientCredentialsAuth(httpx.Auth):
             headers={"Accept": "application/json"},
             extensions=extensions,
         )
-        request.headers["Authorization"] = self._basic._auth_header
+        request.headers["Authorization"] = self._basic.reveal()
         self.token_requests += 1
         return request
 

@@ -146,8 +146,28 @@ _LOGGERS = (
 )
 
 
+_log_redaction = True
+
+
+def set_log_redaction(enabled: bool) -> None:
+    """Switch the redacting log filter on (the default) or off, process-wide. Off removes it from every
+    logger it was attached to (httpx, httpcore, httpx-retries and this package's) and clients created later
+    no longer attach it: for an application that filters those loggers itself. Reprs and exception messages
+    are redacted either way."""
+    global _log_redaction
+    _log_redaction = enabled
+    if enabled:
+        install_log_redaction()
+        return
+    for name in _LOGGERS:
+        logging.getLogger(name).removeFilter(_FILTER)
+
+
 def install_log_redaction() -> None:
-    """Attach the redacting filter to this package's logger and to the loggers of the libraries it uses."""
+    """Attach the redacting filter to this package's logger and to the loggers of the libraries it uses
+    (nothing while ``set_log_redaction(False)`` is in force)."""
+    if not _log_redaction:
+        return
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
@@ -179,4 +199,12 @@ class Secret:
         return hash(self._value)
 
 
-__all__ = ["REDACTED", "RedactingFilter", "Secret", "install_log_redaction", "redact_text", "scrub"]
+__all__ = [
+    "REDACTED",
+    "RedactingFilter",
+    "Secret",
+    "install_log_redaction",
+    "redact_text",
+    "scrub",
+    "set_log_redaction",
+]

@@ -5,13 +5,14 @@ tests and their branch coverage.
     python3 scripts/check.py lint tests        # some steps
     python3 scripts/check.py tests -- -k auth  # arguments after -- go to pytest
 
-Steps: lint (ruff check), format (ruff format --check), types (mypy --strict), regen (generated/ equals a
-fresh regeneration: the one regeneration check of a run), tests (pytest under coverage, warnings are
-errors), coverage (branch coverage of the last tests step against the floor, ``fail_under`` in
-pyproject.toml; skipped when pytest got arguments, since a partial run covers less) and floors (the client
-tests again, in a scratch venv with the lowest dependency versions generated/pyproject.toml allows; needs
-PyPI). Exits non-zero when
-any step fails. ``--no-bootstrap`` uses the current interpreter as it is (tox and pre-commit do this).
+Steps: lint (ruff check), format (ruff format --check), types (mypy --strict over the client, the harness,
+the dev tools and the tests), imports (the import-linter contracts of .importlinter: ARCHITECTURE.md's
+layering), regen (generated/ equals a fresh regeneration: the one regeneration check of a run), tests
+(pytest under coverage, warnings are errors), coverage (branch coverage of the last tests step against the
+floor, ``fail_under`` in pyproject.toml; skipped when pytest got arguments, since a partial run covers
+less) and floors (the client tests again, in a scratch venv with the lowest dependency versions
+generated/pyproject.toml allows; needs PyPI). Exits non-zero when any step fails. ``--no-bootstrap`` uses
+the current interpreter as it is (tox and pre-commit do this).
 """
 
 from __future__ import annotations
@@ -26,7 +27,19 @@ from .layout import ROOT
 STEPS: dict[str, list[str]] = {
     "lint": ["-m", "ruff", "check", "."],
     "format": ["-m", "ruff", "format", "--check", "."],
-    "types": ["-m", "mypy", "--strict", "generated/m3ter_billing", "contract_tests/m3ter_contract", "scripts"],
+    "types": [
+        "-m",
+        "mypy",
+        "--strict",
+        # Module names from mypy_path (tests.client.x, not client.x, which scripts/*.py would shadow).
+        "--explicit-package-bases",
+        "generated/m3ter_billing",
+        "contract_tests/m3ter_contract",
+        "scripts",
+        "contract_tests/tests",
+    ],
+    # The layering of ARCHITECTURE.md: the contracts in .importlinter (every import, also inside functions).
+    "imports": ["-c", "import sys, importlinter.cli as cli; sys.exit(cli.lint_imports_command())"],
     "regen": ["scripts/regenerate.py", "--check"],
     "tests": ["-m", "coverage", "run", "-m", "pytest"],
     "coverage": ["-m", "coverage", "report"],

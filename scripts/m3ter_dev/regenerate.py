@@ -102,6 +102,15 @@ def _add_headers(destination: Path, spec: Path, overrides: Path) -> None:
         for target in sorted(destination.glob(pattern)):
             sources = [repo_path(spec), f"openapi-python-client's built-in {template}"]
             target.write_text(provenance.with_header(target, target.read_text(), sources))
+    version = destination / PACKAGE / "_version.py"
+    version.write_text(
+        provenance.with_header(
+            version,
+            f'"""The package version: the spec\'s info.version and overrides/REVISION."""\n\n'
+            f'__version__ = "{changelog.package_version(spec, overrides)}"\n',
+            [repo_path(spec), repo_path(overrides / "REVISION")],
+        )
+    )
     (destination / PACKAGE / "py.typed").write_text("")
     shutil.copyfile(LICENSE, destination / "LICENSE")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from m3ter_billing import ConfigurationError
-from m3ter_billing._settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID, Settings
+from m3ter_billing.settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID, Settings
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text

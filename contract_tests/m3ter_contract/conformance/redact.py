@@ -1,6 +1,6 @@
 """Secrets out, server text tamed: what every report, the terminal and the state file pass text through.
 
-The client's :func:`m3ter_billing._redact.scrub` knows the API secret, bearer tokens and the signature
+The client's :func:`m3ter_billing.redaction.scrub` knows the API secret, bearer tokens and the signature
 parameters of the presigned URLs m3ter hands out today. The check also stores and prints fields the spec
 does not know yet, so it redacts more broadly: the value of *any* URL query parameter whose name says it
 signs or authorises (``sig``, ``signature``, ``token``, ``credential``, ``secret``, ``key``, ``policy``,
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from m3ter_billing._redact import REDACTED, scrub
+from m3ter_billing.redaction import REDACTED, scrub
 
 _QUERY_SECRET = re.compile(
     r"(?i)([?&;][^=&#\s\"'<>]*(?:sig|token|credential|secret|password|policy|session|auth|key)"

@@ -37,15 +37,14 @@ from m3ter_billing import (
     StatementURLRefusedError,
     check_statement_url,
 )
-from m3ter_billing._auth import TOKEN_PATH
-from m3ter_billing._paths import path_segment
+from m3ter_billing.paths import TOKEN_PATH, path_segment
 
 from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
 from ..rules.registry import EntityKey
 from ..rules.statement_jobs import COMPLETE, TERMINAL
 from ..rules.statements import URL_FIELDS, Download, Format, check_download
 from .redact import clean
-from .transport import LAST_API, LAST_RESPONSE, STATEMENT, GuardedTransport, RateLimiter, ReadOnlyViolation
+from .transport import LAST_API, LAST_RESPONSE, STATEMENT, GuardedTransport, ReadOnlyViolation, RequestPacer
 
 DEFAULT_RATE = 20.0
 DEFAULT_CONCURRENCY = 8
@@ -309,7 +308,9 @@ class Runner:
         self._progress = progress
         self._sleep = sleep
         self._clock = clock
-        self.limiter = RateLimiter(options.rate, sleep=sleep)
+        # The pacer runs on the injected clock when there is one (a sandbox's manual clock moves with the
+        # injected sleep), else on the monotonic clock: the wall clock may jump.
+        self.limiter = RequestPacer(options.rate, sleep=sleep, clock=time.monotonic if clock is time.time else clock)
         self.guard = GuardedTransport(
             transport or httpx.AsyncHTTPTransport(),
             self.limiter,

@@ -27,7 +27,7 @@ class ReadOnlyViolation(RuntimeError):
     """The check tried to send something other than a GET or the token POST (never sent)."""
 
 
-class RateLimiter:
+class RequestPacer:
     """At most ``rate`` requests in any one-second window, evenly spaced.
 
     Two guards, both needed: requests are spaced at least ``1 / rate`` apart (no burst: a token bucket of
@@ -107,7 +107,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """Wraps the real transport: refuses writes, rate limits, counts what was sent, backs off on 429."""
 
     def __init__(
-        self, inner: httpx.AsyncBaseTransport, limiter: RateLimiter, *, token_url: str, base_url: str | None = None
+        self, inner: httpx.AsyncBaseTransport, limiter: RequestPacer, *, token_url: str, base_url: str | None = None
     ) -> None:
         self._inner = inner
         self._limiter = limiter
@@ -182,4 +182,4 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-__all__ = ["LAST_API", "LAST_RESPONSE", "STATEMENT", "GuardedTransport", "RateLimiter", "ReadOnlyViolation"]
+__all__ = ["LAST_API", "LAST_RESPONSE", "STATEMENT", "GuardedTransport", "ReadOnlyViolation", "RequestPacer"]

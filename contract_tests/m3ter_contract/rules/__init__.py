@@ -11,7 +11,9 @@ inferred: our reading, a warning unless ``Context(strict_inferred=True)``). Rule
 the server sent (not what a client model kept), against the curated spec (or one given to ``Spec.load``).
 """
 
-from .model import (
+from .registry import RULES, RULES_BY_NAME, Judge, evaluate, pair_findings, snapshot_findings
+from .spec import Spec, SpecError
+from .vocabulary import (
     EXTERNAL_INVOICE_DATE_SETTINGS,
     Context,
     EntityKind,
@@ -23,8 +25,6 @@ from .model import (
     Severity,
     SourceKind,
 )
-from .registry import RULES, RULES_BY_NAME, Judge, evaluate, pair_findings, snapshot_findings
-from .spec import Spec, SpecError
 
 __all__ = [
     "EXTERNAL_INVOICE_DATE_SETTINGS",

@@ -10,7 +10,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ._values import date_at, datetime_at, present, same_value, str_at
-from .model import (
+from .sources import component, operation, schema_field
+from .vocabulary import (
     EXTERNAL_INVOICE_DATE_SETTINGS,
     Check,
     Context,
@@ -22,7 +23,6 @@ from .model import (
     documented,
     inferred,
 )
-from .sources import component, operation, schema_field
 
 BILL = frozenset({EntityKind.BILL})
 

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .model import Rule, SourceKind
 from .registry import RULES
+from .vocabulary import Rule, SourceKind
 
 HEADER = """# Conformance rules
 

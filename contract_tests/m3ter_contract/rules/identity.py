@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ._values import same_value
-from .model import Check, EntityKind, Finding, Observation, Rule, Severity, documented, inferred
 from .sources import operation, schema_field
+from .vocabulary import Check, EntityKind, Finding, Observation, Rule, Severity, documented, inferred
 
 ENTITY_ID = Rule(
     "entity.id",

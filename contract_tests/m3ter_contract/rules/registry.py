@@ -11,8 +11,8 @@ from typing import Any
 
 from . import bills, identity, schema, statement_jobs, statements, versioning, wire
 from ._values import version_at
-from .model import Check, Context, Finding, Observation, Rule, SourceKind
 from .spec import Spec
+from .vocabulary import Check, Context, Finding, Observation, Rule, SourceKind
 
 CHECKS: tuple[Check, ...] = (
     *schema.CHECKS,

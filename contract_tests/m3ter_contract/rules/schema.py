@@ -16,9 +16,9 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from .model import Check, Finding, NotJSON, Observation, Rule, Severity, inferred, json_path, standard
 from .sources import JSON_SCHEMA, OAS_303
 from .spec import Spec
+from .vocabulary import Check, Finding, NotJSON, Observation, Rule, Severity, inferred, json_path, standard
 
 RESPONSE_JSON = Rule(
     "response.json",

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .model import ENDPOINTS, SCHEMAS, EntityKind
+from .vocabulary import ENDPOINTS, SCHEMAS, EntityKind
 
 SPEC_ENV = "M3TER_SPEC_PATH"
 SPEC_URI = "urn:m3ter-billing-spec"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ._values import present, str_at
-from .model import Check, EntityKind, Finding, Observation, Rule, Severity, documented, inferred
 from .sources import component, operation, schema_field
+from .vocabulary import Check, EntityKind, Finding, Observation, Rule, Severity, documented, inferred
 
 JOB = frozenset({EntityKind.STATEMENT_JOB})
 PENDING, RUNNING, COMPLETE, CANCELLED, FAILED = "PENDING", "RUNNING", "COMPLETE", "CANCELLED", "FAILED"

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from .model import Check, EntityKind, Finding, NotJSON, Observation, Rule, Severity, documented, standard
 from .sources import RFC_4180, operation, schema_field
 from .statement_jobs import CSV_URL, JSON_URL
+from .vocabulary import Check, EntityKind, Finding, NotJSON, Observation, Rule, Severity, documented, standard
 from .wire import decode
 
 JOB = frozenset({EntityKind.STATEMENT_JOB})

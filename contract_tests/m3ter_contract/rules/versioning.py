@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._values import datetime_at, normalise_datetimes, version_at
-from .model import Check, Finding, Observation, Rule, Severity, documented
 from .sources import schema_field
+from .vocabulary import Check, Finding, Observation, Rule, Severity, documented
 
 _CREATE = documented(
     "On initial Create to insert a new entity, the version is set at 1 in the response.",

@@ -20,9 +20,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Check, Finding, NotJSON, Observation, Rule, Severity, json_path, standard
 from .sources import OAS_303, OAS_303_FORMATS, RFC_8259
 from .spec import Spec
+from .vocabulary import Check, Finding, NotJSON, Observation, Rule, Severity, json_path, standard
 
 JSON_LITERAL = Rule(
     "response.json-literal",

@@ -6,9 +6,7 @@ from .api import RequestRecord, parse_additional
 from .asgi import SandboxASGI
 from .clock import DEFAULT_START, Clock, ManualClock, SystemClock
 from .core import DEFAULT_BASE_URL, Sandbox
-from .faults import FaultPresets, Mutator, Operation
-from .messages import Request, Response
-from .model import (
+from .entities import (
     BILL_STATUSES,
     BILLING_FREQUENCIES,
     JOB_STATUSES,
@@ -17,7 +15,10 @@ from .model import (
     TERMINAL_JOB_STATUSES,
     SandboxError,
 )
-from .respx_adapter import mock_m3ter, respx_router
+from .faults import FaultPresets, Mutator, Operation
+from .messages import Handler, Request, Response
+from .mocking import mock_m3ter
+from .respx_adapter import respx_router
 from .seed import Credentials, Seeded
 from .server import SandboxServer
 
@@ -33,6 +34,7 @@ __all__ = [
     "Clock",
     "Credentials",
     "FaultPresets",
+    "Handler",
     "ManualClock",
     "Mutator",
     "Operation",

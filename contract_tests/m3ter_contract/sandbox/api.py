@@ -19,9 +19,9 @@ from xml.sax.saxutils import escape
 import msgspec
 
 from .clock import Clock
+from .entities import Entity
 from .faults import FaultRegistry, Operation
 from .messages import JSON, Request, Response, encode, error, json_response
-from .model import Entity
 from .state import STATEMENTS_PREFIX, SandboxState
 
 _DECODER = msgspec.json.Decoder()
@@ -44,7 +44,7 @@ class RequestRecord:
     additional: tuple[str, ...] | None = None
 
 
-class RateLimiter:
+class FixedWindowLimiter:
     """``limit`` requests per clock second per key (None: no limit), in fixed one-second windows."""
 
     def __init__(self, limit: int | None, clock: Clock) -> None:
@@ -122,7 +122,7 @@ class SandboxAPI:
         self.state = state
         self.max_request_body = max_request_body
         self.faults = faults
-        self.limiter = RateLimiter(rate_limit, state.clock)
+        self.limiter = FixedWindowLimiter(rate_limit, state.clock)
         self.ip_limiter = RollingLimiter(ip_rate_limit, 300, state.clock)
         self.log: deque[RequestRecord] = deque(maxlen=log_size)
 
@@ -305,7 +305,7 @@ def _s3_error(status: int, code: str, message: str) -> Response:
 __all__ = [
     "ENCODED_PER_VERSION",
     "MAX_REQUEST_BODY",
-    "RateLimiter",
+    "FixedWindowLimiter",
     "RequestRecord",
     "RollingLimiter",
     "SandboxAPI",

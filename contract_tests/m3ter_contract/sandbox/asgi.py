@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .messages import Request
-
-if TYPE_CHECKING:
-    from .core import Sandbox
+from .messages import Handler, Request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,8 +23,10 @@ class _Disconnected(Exception):
 
 
 class SandboxASGI:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    """An ASGI app answering every HTTP request with ``handler.handle`` (a ``Sandbox``, say)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -56,19 +55,18 @@ class SandboxASGI:
             base_url=f"{scope.get('scheme', 'http')}://{host}",
             client=(scope.get("client") or ("127.0.0.1", 0))[0],
         )
-        api = self.sandbox.api
-        if api.wants_body(method, path, headers):
+        if self.handler.wants_body(method, path, headers):
             # Only an authenticated token call's body is read, and only up to the cap (413 beyond it).
             try:
-                body = await _read_body(receive, api.max_request_body, headers.get("content-length"))
+                body = await _read_body(receive, self.handler.max_request_body, headers.get("content-length"))
             except _Disconnected:
                 return
             if body is None:
-                response = api.refuse(request, 413, "Request body too large")
+                response = self.handler.refuse(request, 413, "Request body too large")
             else:
-                response = self.sandbox.handle(replace(request, body=body))
+                response = self.handler.handle(replace(request, body=body))
         else:
-            response = self.sandbox.handle(request)
+            response = self.handler.handle(request)
         if response.delay:
             await asyncio.sleep(response.delay)
         raw_headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.header_list()]

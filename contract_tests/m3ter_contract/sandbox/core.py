@@ -4,28 +4,24 @@ serve it (respx router in-process, ASGI app, HTTP server in a thread)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
+import respx
 
 from .api import MAX_REQUEST_BODY, RequestRecord, SandboxAPI
+from .asgi import SandboxASGI
 from .clock import Clock, ManualClock, SystemClock
 from .data import bill_wire, new_id
+from .entities import JobOutcome, SandboxError
 from .faults import FaultPresets, FaultRegistry
-from .messages import Request, Response
-from .model import JobOutcome, SandboxError
+from .messages import DEFAULT_BASE_URL, Request, Response
+from .respx_adapter import respx_router
 from .seed import Credentials, Seeded, seed_state
+from .server import SandboxServer
 from .state import SandboxState
-
-if TYPE_CHECKING:
-    import respx
-
-    from .asgi import SandboxASGI
-    from .server import SandboxServer
-
-DEFAULT_BASE_URL = "https://api.m3ter.com"
 
 
 class Sandbox:
@@ -149,6 +145,16 @@ class Sandbox:
     def handle(self, request: Request) -> Response:
         """Answer one request (what both adapters call)."""
         return self.api.handle(request)
+
+    @property
+    def max_request_body(self) -> int:
+        return self.api.max_request_body
+
+    def wants_body(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
+        return self.api.wants_body(method, path, headers)
+
+    def refuse(self, request: Request, status: int, message: str) -> Response:
+        return self.api.refuse(request, status, message)
 
     def issue_token(self, org_id: str | None = None) -> str:
         """A fresh bearer token for an Organization's service user, without the token call."""
@@ -283,19 +289,13 @@ class Sandbox:
     # ---- serving ------------------------------------------------------------------------------------------
 
     def asgi_app(self) -> SandboxASGI:
-        from .asgi import SandboxASGI
-
         return SandboxASGI(self)
 
     def respx_router(self, base_url: str = DEFAULT_BASE_URL) -> respx.MockRouter:
-        from .respx_adapter import respx_router
-
         return respx_router(self, base_url)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
         """Start the HTTP sandbox in a background thread (stop it with ``.stop()`` or a ``with`` block)."""
-        from .server import SandboxServer
-
         return SandboxServer(self, host=host, port=port).start()
 
 

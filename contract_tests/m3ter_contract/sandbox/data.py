@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from .clock import iso_date_start
-from .model import LINE_ITEM_TYPES, ExternalInvoiceDateSetting, Organization
+from .entities import LINE_ITEM_TYPES, ExternalInvoiceDateSetting, Organization
 
 # Types whose subtotal is a credit (negative).
 _CREDITS = frozenset(

@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from .clock import iso_datetime
+from .entities import Bill, SandboxError, StatementJob
 from .messages import Response, error
-from .model import Bill, SandboxError, StatementJob
 from .state import STATEMENTS_PREFIX, SandboxState
 
 Operation = Literal["GenerateToken", "GetBill", "GetStatementJob", "GetStatement"]

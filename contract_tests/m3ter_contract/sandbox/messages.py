@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
 JSON = "application/json"
+# Where m3ter serves its API: the origin the sandbox answers for unless told otherwise.
+DEFAULT_BASE_URL = "https://api.m3ter.com"
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -22,7 +24,7 @@ class Request:
     query: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
-    base_url: str = "https://api.m3ter.com"
+    base_url: str = DEFAULT_BASE_URL
     client: str = "127.0.0.1"
 
 
@@ -56,4 +58,24 @@ def error(status: int, message: str, headers: list[tuple[str, str]] | None = Non
     return json_response(status, {"message": message}, headers)
 
 
-__all__ = ["JSON", "Request", "Response", "encode", "error", "json_response"]
+class Handler(Protocol):
+    """What an adapter (ASGI, respx, the HTTP server) serves: one request in, one response out. The sandbox
+    (``Sandbox``) is one; the adapters depend on this protocol only, never on the sandbox itself."""
+
+    def handle(self, request: Request) -> Response: ...
+
+    @property
+    def max_request_body(self) -> int:
+        """The largest request body the handler reads (413 beyond it)."""
+        ...
+
+    def wants_body(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
+        """Whether a request's body is worth reading at all (an unauthenticated body is never read)."""
+        ...
+
+    def refuse(self, request: Request, status: int, message: str) -> Response:
+        """Answer ``status`` without handling ``request`` (413 for an oversized body)."""
+        ...
+
+
+__all__ = ["DEFAULT_BASE_URL", "JSON", "Handler", "Request", "Response", "encode", "error", "json_response"]

@@ -14,7 +14,7 @@ import pytest
 
 from .clock import ManualClock
 from .core import Sandbox
-from .respx_adapter import mock_m3ter
+from .mocking import mock_m3ter
 from .server import SandboxServer
 
 

@@ -11,7 +11,7 @@ from datetime import date
 
 from .clock import epoch_of
 from .data import bill_wire, new_id
-from .model import JobOutcome, Organization, ServiceUser
+from .entities import JobOutcome, Organization, ServiceUser
 from .state import SandboxState
 
 

@@ -10,15 +10,16 @@ from types import TracebackType
 
 import uvicorn
 
-from .core import Sandbox
+from .asgi import SandboxASGI
+from .messages import Handler
 
 
 class SandboxServer:
-    """``SandboxServer(sandbox).start()`` serves on ``host``:``port`` (0: a free port) until ``stop()``;
-    also a context manager. ``url`` is the base URL to give clients."""
+    """``SandboxServer(handler).start()`` serves ``handler`` (a ``Sandbox``) on ``host``:``port`` (0: a free
+    port) until ``stop()``; also a context manager. ``url`` is the base URL to give clients."""
 
-    def __init__(self, sandbox: Sandbox | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.sandbox = sandbox if sandbox is not None else Sandbox()
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.handler = handler
         self.host = host
         self._requested_port = port
         self._socket: socket.socket | None = None
@@ -41,7 +42,7 @@ class SandboxServer:
         if self._thread is not None:
             raise RuntimeError("the server is already started")
         self._socket = bind(self.host, self._requested_port)
-        self._server = make_server(self.sandbox)
+        self._server = make_server(self.handler)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="m3ter-sandbox", daemon=True
         )
@@ -92,9 +93,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(sandbox: Sandbox, *, log_level: str = "warning") -> uvicorn.Server:
+def make_server(handler: Handler, *, log_level: str = "warning") -> uvicorn.Server:
     config = uvicorn.Config(
-        sandbox.asgi_app(),
+        SandboxASGI(handler),
         lifespan="on",
         log_level=log_level,
         access_log=False,

@@ -22,7 +22,7 @@ import msgspec
 
 from .clock import Clock, iso_datetime
 from .data import USAGE_LINE_ITEM_TYPES, recalculated_items
-from .model import (
+from .entities import (
     ABSENT,
     BILL_STATUSES,
     Bill,

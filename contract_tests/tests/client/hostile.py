@@ -80,7 +80,7 @@ class Exchange:
         return not self.stop.wait(seconds)
 
 
-Handler = Callable[[Exchange], None]
+Handler = Callable[[Exchange], object]  # what a handler returns is ignored
 
 
 def _read_head(conn: socket.socket, buffer: bytearray) -> bytes | None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from re import _constants as c  # type: ignore[attr-defined]
-from re import _parser  # type: ignore[attr-defined]
+from re import _constants as c
+from re import _parser
 from typing import Any
 
 Cont = Callable[[int], int | None]
@@ -34,6 +34,14 @@ class Counter:
         self.steps += n
         if self.steps > self.budget:
             raise BudgetExceeded(self.steps)
+
+
+def _is_code(code: int) -> Callable[[str], bool]:
+    return lambda ch: ord(ch) == code
+
+
+def _in_range(low: int, high: int) -> Callable[[str], bool]:
+    return lambda ch: low <= ord(ch) <= high
 
 
 def _is_word(ch: str) -> bool:
@@ -64,9 +72,9 @@ def _char_test(op: Any, av: Any, icase: bool) -> Callable[[str], bool] | None:
             if item_op is c.NEGATE:
                 negate = True
             elif item_op is c.LITERAL:
-                tests.append(lambda ch, v=item_av: ord(ch) == v)
+                tests.append(_is_code(item_av))
             elif item_op is c.RANGE:
-                tests.append(lambda ch, lo=item_av[0], hi=item_av[1]: lo <= ord(ch) <= hi)
+                tests.append(_in_range(item_av[0], item_av[1]))
             elif item_op is c.CATEGORY:
                 tests.append(_CATEGORIES[item_av])
             else:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import pytest
 import respx
 from m3ter_billing import AsyncM3terBilling, M3terBilling
@@ -151,6 +152,16 @@ async def make_async_client(router: respx.Router, async_sleeps: AsyncSleepRecord
     yield factory
     for client in made:
         await client.close()
+
+
+T = TypeVar("T")
+
+
+def present(value: T | msgspec.UnsetType | None) -> T:
+    """``value`` of an optional model field, asserted present (neither UNSET nor None)."""
+    assert value is not None
+    assert not isinstance(value, msgspec.UnsetType)
+    return value
 
 
 def api_calls(router: respx.Router) -> list[httpx.Request]:

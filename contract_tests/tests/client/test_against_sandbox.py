@@ -7,6 +7,7 @@ stream them. These tests pin that the whole flow (token, retrieve, wait, downloa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from m3ter_billing import (
@@ -35,7 +36,7 @@ def base_url(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[str]:
             yield server.url
 
 
-def client_options(sandbox: Sandbox, base_url: str) -> dict[str, str]:
+def client_options(sandbox: Sandbox, base_url: str) -> dict[str, Any]:
     creds = sandbox.credentials
     return {"base_url": base_url, "org_id": creds.org_id, "api_key": creds.api_key, "api_secret": creds.api_secret}
 

@@ -1,4 +1,4 @@
-"""The generated endpoint functions, used directly with the low-level Client."""
+"""The generated endpoint functions, used directly with the LowLevelClient."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
-from m3ter_billing import BillResponse, Client, NotFoundError, StatementJobResponse
+from m3ter_billing import BillResponse, LowLevelClient, NotFoundError, StatementJobResponse
 from m3ter_billing.api.auth import generate_token
 from m3ter_billing.api.bill import get_bill
 from m3ter_billing.api.statement_job import get_statement_job
@@ -18,12 +18,12 @@ from .support import BASE_URL, ORG_ID, TOKEN, bill_body, job_body
 
 
 @pytest.fixture
-def low_level(router: respx.Router) -> Iterator[Client]:
+def low_level(router: respx.Router) -> Iterator[LowLevelClient]:
     with httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(router.handler)) as sync:
-        yield Client(httpx_client=sync)
+        yield LowLevelClient(httpx_client=sync)
 
 
-def test_generate_token_sends_one_form_encoded_body(router: respx.Router, low_level: Client) -> None:
+def test_generate_token_sends_one_form_encoded_body(router: respx.Router, low_level: LowLevelClient) -> None:
     body = BearerAccessTokenRequest(grant_type=GrantType.CLIENT_CREDENTIALS)
     token = generate_token.sync(client=low_level, body=body)
     assert token.access_token == TOKEN
@@ -32,7 +32,7 @@ def test_generate_token_sends_one_form_encoded_body(router: respx.Router, low_le
     assert parse_qs(request.content.decode()) == {"grant_type": ["client_credentials"]}
 
 
-def test_get_bill_and_statement_job(router: respx.Router, low_level: Client) -> None:
+def test_get_bill_and_statement_job(router: respx.Router, low_level: LowLevelClient) -> None:
     router.get(f"/organizations/{ORG_ID}/bills/b1").respond(200, json=bill_body("b1"))
     router.get(f"/organizations/{ORG_ID}/statementjobs/j1").respond(200, json=job_body("j1"))
     bill = get_bill.sync(ORG_ID, "b1", client=low_level, additional=["a", "b"])
@@ -45,7 +45,7 @@ def test_get_bill_and_statement_job(router: respx.Router, low_level: Client) -> 
     assert detailed.parsed == job
 
 
-def test_endpoint_errors_are_typed(router: respx.Router, low_level: Client) -> None:
+def test_endpoint_errors_are_typed(router: respx.Router, low_level: LowLevelClient) -> None:
     router.get(f"/organizations/{ORG_ID}/bills/missing").respond(404, json={"message": "Not found"})
     with pytest.raises(NotFoundError, match="Not found"):
         get_bill.sync(ORG_ID, "missing", client=low_level)
@@ -54,7 +54,7 @@ def test_endpoint_errors_are_typed(router: respx.Router, low_level: Client) -> N
 async def test_async_endpoints(router: respx.Router) -> None:
     router.get(f"/organizations/{ORG_ID}/bills/b1").respond(200, json=bill_body("b1"))
     async with httpx.AsyncClient(base_url=BASE_URL, transport=httpx.MockTransport(router.async_handler)) as http:
-        client = Client(async_httpx_client=http)
+        client = LowLevelClient(async_httpx_client=http)
         bill = await get_bill.asyncio(ORG_ID, "b1", client=client)
         assert bill.id == "b1"
         token = await generate_token.asyncio(
@@ -65,8 +65,8 @@ async def test_async_endpoints(router: respx.Router) -> None:
 
 def test_client_needs_an_httpx_client() -> None:
     with pytest.raises(ValueError, match="httpx"):
-        Client()
+        LowLevelClient()
     with httpx.Client() as http:
-        client = Client(httpx_client=http)
+        client = LowLevelClient(httpx_client=http)
         with pytest.raises(RuntimeError):
             client.get_async_httpx_client()

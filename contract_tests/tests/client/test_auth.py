@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
@@ -37,14 +37,33 @@ def _serve_bill(router: respx.Router) -> respx.Route:
     return router.get(BILL_PATH, name="bill").respond(200, json=bill_body())
 
 
-def _numbered_tokens(router: respx.Router, delay: float = 0.0) -> list[str]:
-    """Make the token route issue token-1, token-2, ... (after ``delay`` seconds in the calling thread)."""
+class _Arrivals:
+    """Counts threads that have arrived somewhere; ``wait()`` blocks until ``parties`` have (10 s at most)."""
+
+    def __init__(self, parties: int) -> None:
+        self._parties = parties
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def arrive(self) -> None:
+        with self._changed:
+            self._count += 1
+            self._changed.notify_all()
+
+    def wait(self) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self._count >= self._parties, timeout=10)
+
+
+def _numbered_tokens(router: respx.Router, hold: Callable[[int], None] | None = None) -> list[str]:
+    """Make the token route issue token-1, token-2, ...; ``hold(n)`` runs first (n: tokens issued so far), so
+    a test can keep a token request in flight until every thread it races with has started."""
     issued: list[str] = []
     lock = threading.Lock()
 
     def issue(request: httpx.Request) -> httpx.Response:
-        if delay:
-            time.sleep(delay)
+        if hold is not None:
+            hold(len(issued))
         with lock:
             issued.append(f"token-{len(issued) + 1}-abcdefgh")
             return httpx.Response(200, json=token_body(issued[-1]))
@@ -106,7 +125,9 @@ def test_one_token_request_under_50_threads_at_expiry(
     router: respx.Router, make_client: ClientFactory, clock: FakeClock
 ) -> None:
     _serve_bill(router)
-    issued = _numbered_tokens(router, delay=0.02)
+    started = _Arrivals(50)
+    # The refresh is answered only once all 50 threads have started their call.
+    issued = _numbered_tokens(router, hold=lambda n: started.wait() if n == 1 else None)
     client = make_client(clock=clock)
     client.bills.retrieve("bill-1")
     assert len(issued) == 1
@@ -116,6 +137,7 @@ def test_one_token_request_under_50_threads_at_expiry(
 
     def call(_: int) -> str:
         barrier.wait()
+        started.arrive()
         bill = client.bills.retrieve("bill-1")
         return bill.id
 
@@ -130,10 +152,16 @@ def test_one_token_request_under_50_threads_at_expiry(
 
 def test_one_token_request_under_50_threads_from_cold(router: respx.Router, make_client: ClientFactory) -> None:
     _serve_bill(router)
-    issued = _numbered_tokens(router, delay=0.02)
+    started = _Arrivals(50)
+    issued = _numbered_tokens(router, hold=lambda n: started.wait())  # answered once all 50 have started
     client = make_client()
+
+    def call(_: int) -> str:
+        started.arrive()
+        return client.bills.retrieve("bill-1").id
+
     with ThreadPoolExecutor(max_workers=50) as pool:
-        list(pool.map(lambda _: client.bills.retrieve("bill-1"), range(50)))
+        assert list(pool.map(call, range(50))) == ["bill-1"] * 50
     assert len(issued) == 1
 
 
@@ -216,12 +244,15 @@ async def test_async_refresh_once_and_retry_once_on_401_and_403(
 
 
 def test_one_refresh_when_50_threads_get_403_together(router: respx.Router, make_client: ClientFactory) -> None:
-    issued = _numbered_tokens(router, delay=0.01)
+    refused = _Arrivals(50)
+    # The refresh is answered only once all 50 threads have had their 403.
+    issued = _numbered_tokens(router, hold=lambda n: refused.wait() if n == 1 else None)
     gate = threading.Barrier(50)
 
     def handle(request: httpx.Request) -> httpx.Response:
         if request.headers["Authorization"] == f"Bearer {issued[0]}":
             gate.wait(timeout=10)  # all 50 hold the old token before any is answered
+            refused.arrive()
             return httpx.Response(403, json={"message": "token expired"})
         return httpx.Response(200, json=bill_body())
 
@@ -414,3 +445,11 @@ def test_invalid_token_body_is_not_kept_on_the_error(router: respx.Router, make_
     assert info.value.path == "$.expires_in"
     assert TOKEN not in str(info.value)
     assert TOKEN not in repr(info.value.__dict__)
+
+
+@pytest.mark.parametrize(("key", "secret"), [("key", "secret"), ("k:ey", "sé cret/+="), ("", "")])
+def test_the_basic_header_is_what_httpx_basic_auth_sends(key: str, secret: str) -> None:
+    from m3ter_billing._auth import basic_authorization
+
+    sent = next(httpx.BasicAuth(key, secret).auth_flow(httpx.Request("POST", "https://api.m3ter.com/oauth/token")))
+    assert basic_authorization(key, secret) == sent.headers["Authorization"]

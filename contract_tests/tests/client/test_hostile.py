@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -128,7 +129,9 @@ def chunked_then_close(exchange: Exchange) -> None:
 BROKEN = {"reset": half_then_reset, "early-close": half_then_close, "incomplete-chunked": chunked_then_close}
 
 
-def first_broken(broken: Callable[[Exchange], None], good: Callable[[Exchange], None]) -> Callable[[Exchange], None]:
+def first_broken(
+    broken: Callable[[Exchange], object], good: Callable[[Exchange], object]
+) -> Callable[[Exchange], None]:
     seen: list[int] = []
 
     def handle(exchange: Exchange) -> None:
@@ -216,11 +219,15 @@ def test_a_gzip_body_within_the_limit_is_decoded(call: Callable[..., Any]) -> No
         assert call(server, max_response_bytes=4096).id == BILL
 
 
+def _deflated(exchange: Exchange, body: bytes) -> bool:
+    return exchange.respond(200, body, {"Content-Encoding": "deflate"})
+
+
 def test_raw_deflate_and_zlib_deflate_are_both_decoded() -> None:
     raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
     bodies = [zlib.compress(BILL_BYTES), raw.compress(BILL_BYTES) + raw.flush()]
     for body in bodies:
-        with RawServer(api(lambda e, b=body: e.respond(200, b, {"Content-Encoding": "deflate"}))) as server:
+        with RawServer(api(partial(_deflated, body=body))) as server:
             assert sync_call(server).id == BILL
 
 

@@ -141,6 +141,7 @@ def test_unknown_fields_on_statement_job_and_its_filters() -> None:
     job = StatementJobResponse.from_json(json.dumps(body))
     assert job.additional_properties == {"newJobField": "x"}
     assert job.filters is not UNSET
+    assert job.filters is not None
     assert job.filters.additional_properties == {"newFilter": 1}
     assert job.to_dict() == body
 

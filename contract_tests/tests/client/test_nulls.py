@@ -25,7 +25,7 @@ from m3ter_billing.models import (
     StatementJobFilters,
 )
 
-from .support import REQUIRED_LINE_ITEM, token_body
+from .support import REQUIRED_LINE_ITEM, present, token_body
 
 MODELS = [
     BillResponse,
@@ -40,7 +40,7 @@ MODELS = [
 
 def _minimal(model: type[Any]) -> dict[str, Any]:
     """A body with only the required fields of ``model`` (values of the right JSON type)."""
-    samples = {
+    samples: dict[type[Any], dict[str, Any]] = {
         BillResponse: {"id": "bill-1"},
         BillLineItem: dict(REQUIRED_LINE_ITEM),
         CurrencyConversion: {"from": "GBP", "to": "USD"},
@@ -94,11 +94,12 @@ def test_nulls_nested_in_line_items_bands_and_conversions() -> None:
     bill = BillResponse.from_json(json.dumps(body))
     assert bill.status is None
     assert bill.billing_frequency is None
-    assert bill.line_items[0].segment is None
-    assert bill.line_items[0].additional is None
-    assert bill.line_items[0].usage_per_pricing_band[0].band_quantity is None
-    assert bill.line_items[1].usage_per_pricing_band is None
-    assert bill.currency_conversions[0].multiplier is None
+    line_items = present(bill.line_items)
+    assert line_items[0].segment is None
+    assert line_items[0].additional is None
+    assert present(line_items[0].usage_per_pricing_band)[0].band_quantity is None
+    assert line_items[1].usage_per_pricing_band is None
+    assert present(bill.currency_conversions)[0].multiplier is None
     assert bill.additional_properties == {}  # nulls are not drift: the fast path took them
     assert bill.to_dict()["lineItems"][0] == {key: value for key, value in item.items()} | {
         "quantity": 1.0,
@@ -123,7 +124,7 @@ def test_null_with_unknown_fields_round_trips_on_the_learned_and_lenient_paths()
         bill = BillResponse.from_json(json.dumps(body))
         assert bill.account_code is None
         assert bill.additional_properties == {"anotherNewField": None}
-        assert bill.line_items[0].additional_properties == {"brandNewNullField": None}
+        assert present(bill.line_items)[0].additional_properties == {"brandNewNullField": None}
         assert bill.to_dict()["lineItems"][0]["usagePerPricingBand"] is None
         assert bill.to_dict()["anotherNewField"] is None
     assert BillResponse.from_dict(body).to_dict() == BillResponse.from_json(json.dumps(body)).to_dict()
@@ -158,7 +159,8 @@ def test_token_response_with_null_required_field_is_refused() -> None:
 
 
 def test_client_returns_bill_and_job_with_nulls() -> None:
-    bill = {"id": "bill-1", "accountId": None, "lineItems": [{**REQUIRED_LINE_ITEM, "segment": None}]}
+    line_item: dict[str, Any] = {**REQUIRED_LINE_ITEM, "segment": None}
+    bill: dict[str, Any] = {"id": "bill-1", "accountId": None, "lineItems": [line_item]}
     job = {"id": "job-1", "billId": None, "presignedJsonStatementUrl": None, "filters": None}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -175,8 +177,8 @@ def test_client_returns_bill_and_job_with_nulls() -> None:
     ) as client:
         got = client.bills.retrieve("bill-1")
         assert got.account_id is None
-        assert got.line_items[0].segment is None
-        assert got.to_dict() == {**bill, "lineItems": [BillLineItem.from_dict(bill["lineItems"][0]).to_dict()]}
+        assert present(got.line_items)[0].segment is None
+        assert got.to_dict() == {**bill, "lineItems": [BillLineItem.from_dict(line_item).to_dict()]}
         statement_job = client.statement_jobs.retrieve("job-1")
         assert statement_job.bill_id is None
         assert statement_job.filters is None

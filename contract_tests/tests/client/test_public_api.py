@@ -23,7 +23,6 @@ PUBLIC = [
     "BillResponse",
     "BillStatus",
     "BillingFrequency",
-    "Client",
     "ClientCredentialsAuth",
     "ConfigurationError",
     "ConflictError",
@@ -32,6 +31,7 @@ PUBLIC = [
     "InternalServerError",
     "InvalidParameterError",
     "LineItemType",
+    "LowLevelClient",
     "M3terBilling",
     "M3terError",
     "M3terModel",
@@ -98,3 +98,48 @@ def test_importing_the_package_pulls_in_nothing_from_the_harness() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT / "generated"
     )
     assert result.stdout.strip() == ""
+
+
+def test_public_classes_report_the_package_as_their_module() -> None:
+    classes = [getattr(m3ter_billing, name) for name in PUBLIC if isinstance(getattr(m3ter_billing, name), type)]
+    assert len(classes) > 30
+    # Defined in a private module: reported as the package's. Defined in a public one (models, client, types):
+    # kept. M3terModel keeps its own (msgspec resolves its annotations there); Unset is msgspec's type.
+    for cls in classes:
+        if cls is m3ter_billing.M3terModel:
+            assert cls.__module__ == "m3ter_billing._model"
+        elif cls is not m3ter_billing.Unset:
+            assert cls.__module__.startswith("m3ter_billing"), cls
+            assert "._" not in cls.__module__, cls
+    assert m3ter_billing.NotFoundError.__module__ == "m3ter_billing"
+    assert m3ter_billing.M3terBilling.__module__ == "m3ter_billing"
+
+
+def test_errors_exports_exception_classes_only() -> None:
+    import m3ter_billing.errors
+
+    for name in m3ter_billing.errors.__all__:
+        value = getattr(m3ter_billing.errors, name)
+        assert isinstance(value, type), name
+        assert issubclass(value, Exception), name
+    assert "M3terError" in m3ter_billing.errors.__all__
+
+
+def test_the_low_level_client_has_a_name_of_its_own() -> None:
+    import pytest
+    from m3ter_billing.client import Client
+
+    assert Client is m3ter_billing.LowLevelClient
+    with pytest.warns(DeprecationWarning, match="LowLevelClient"):
+        assert m3ter_billing.Client is m3ter_billing.LowLevelClient  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        m3ter_billing.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_the_public_building_blocks_for_tools() -> None:
+    from m3ter_billing import paths, redaction, settings
+
+    assert paths.TOKEN_PATH == "/oauth/token"
+    assert paths.path_segment("id", "a/b") == "a%2Fb"
+    assert redaction.scrub("x") == "x"
+    assert settings.ENV_ORG_ID == "M3TER_ORG_ID"

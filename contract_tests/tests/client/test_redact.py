@@ -231,3 +231,26 @@ def test_log_redaction_is_installed_when_the_package_is_imported() -> None:
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert child.stdout.count(REDACTED) >= 2, child.stdout
     assert_clean([child.stdout, child.stderr], "logs of a process that only imported the package")
+
+
+def test_log_redaction_can_be_switched_off_and_on_again() -> None:
+    from m3ter_billing.redaction import set_log_redaction
+
+    def filtered(name: str) -> bool:
+        return any(type(f).__name__ == "RedactingFilter" for f in logging.getLogger(name).filters)
+
+    assert filtered("httpx")
+    assert filtered("m3ter_billing")
+    try:
+        set_log_redaction(False)
+        assert not filtered("httpx")
+        assert not filtered("httpcore.http11")
+        assert not filtered("m3ter_billing")
+        from m3ter_billing._redact import install_log_redaction
+
+        install_log_redaction()  # what every new client calls: a no-op while switched off
+        assert not filtered("httpx")
+    finally:
+        set_log_redaction(True)
+    assert filtered("httpx")
+    assert filtered("httpcore.http11")

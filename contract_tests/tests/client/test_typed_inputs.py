@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -61,7 +62,7 @@ def test_retry_after_of_any_header_can_be_slept_on(seconds: str, millis: str) ->
         time.sleep(min(value, 0))  # accepted by time.sleep (the cap keeps the test instant)
 
 
-_SETTINGS = {"base_url": BASE_URL, "org_id": ORG_ID, "api_key": API_KEY, "api_secret": API_SECRET}
+_SETTINGS: dict[str, Any] = {"base_url": BASE_URL, "org_id": ORG_ID, "api_key": API_KEY, "api_secret": API_SECRET}
 
 
 @pytest.mark.parametrize("setting", ["base_url", "org_id", "api_key", "api_secret"])

@@ -12,7 +12,7 @@ import json
 import sys
 import threading
 
-from client.hostile import Exchange, RawServer
+from .hostile import Exchange, RawServer
 
 JOB = {"id": "job-1", "version": 1, "orgId": "org", "billId": "bill-1", "statementJobStatus": "COMPLETE"}
 

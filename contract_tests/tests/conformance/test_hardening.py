@@ -18,7 +18,7 @@ from m3ter_contract.conformance import baseline
 from m3ter_contract.conformance.cli import main
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
-from m3ter_contract.conformance.transport import STATEMENT, GuardedTransport, RateLimiter, ReadOnlyViolation
+from m3ter_contract.conformance.transport import STATEMENT, GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.rules import Judge
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
@@ -126,7 +126,7 @@ async def test_the_guard_lets_out_exactly_the_statement_urls_the_api_returned() 
         return httpx.Response(200, content=b"{}")
 
     guard = GuardedTransport(
-        httpx.MockTransport(handler), RateLimiter(1000), token_url="http://h/oauth/token", base_url="http://h"
+        httpx.MockTransport(handler), RequestPacer(1000), token_url="http://h/oauth/token", base_url="http://h"
     )
     returned = "https://bucket.s3.amazonaws.com/s.json?X-Amz-Signature=abc"
     guard.allow(returned)

@@ -4,6 +4,7 @@ and remembering across runs through SQLite."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
 from m3ter_contract.conformance.state import State
-from m3ter_contract.conformance.transport import GuardedTransport, RateLimiter, ReadOnlyViolation
+from m3ter_contract.conformance.transport import GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.sandbox import Sandbox
 
 
@@ -47,6 +48,33 @@ async def test_a_run_sends_only_gets_and_the_token_post(sandbox: Sandbox) -> Non
     assert len(recording.seen) == sum(result.requests.values())
 
 
+async def test_the_rate_holds_on_the_wire(sandbox: Sandbox) -> None:
+    """--rate 30 on the sandbox's manual clock: the run's sleeps move it, so no second of it ever holds more
+    than 30 requests reaching the wire, and 35 requests take at least a second of it."""
+    seen: list[float] = []
+
+    class Stamping(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner = inner
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(sandbox.clock.now())
+            return await self.inner.handle_async_request(request)
+
+    options = Options(observe=16, interval=0.0, rate=30)
+    result = await check_sandbox(
+        sandbox,
+        options,
+        transport=Stamping(httpx.ASGITransport(app=sandbox.asgi_app())),
+        bill_ids=[sandbox.seeded.bills["monthly"]],
+        statement_job_ids=[sandbox.seeded.jobs["complete_csv"]],
+    )
+    assert result.exit_code == 0
+    assert len(seen) == 35  # 32 reads, the token and the job's two statements (JSON and CSV)
+    assert seen[-1] - seen[0] >= 1.0
+    assert max(bisect.bisect_left(seen, t + 1.0) - i for i, t in enumerate(seen)) <= 30
+
+
 @pytest.mark.parametrize(("method", "path"), [("POST", "/organizations/o/bills/b"), ("PUT", "/x"), ("DELETE", "/x")])
 async def test_the_guard_refuses_anything_else_before_sending(method: str, path: str) -> None:
     sent: list[httpx.Request] = []
@@ -56,7 +84,7 @@ async def test_the_guard_refuses_anything_else_before_sending(method: str, path:
         return httpx.Response(200)
 
     guard = GuardedTransport(
-        httpx.MockTransport(handler), RateLimiter(1000), token_url="http://h/oauth/token", base_url="http://h"
+        httpx.MockTransport(handler), RequestPacer(1000), token_url="http://h/oauth/token", base_url="http://h"
     )
     with pytest.raises(ReadOnlyViolation):
         await guard.handle_async_request(httpx.Request(method, f"http://h{path}"))
@@ -90,7 +118,7 @@ async def test_the_rate_limiter_keeps_to_its_rate() -> None:
     async def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    limiter = RateLimiter(10.0, clock=lambda: now[0], sleep=sleep)
+    limiter = RequestPacer(10.0, clock=lambda: now[0], sleep=sleep)
     for _ in range(21):
         await limiter.acquire()
     assert now[0] == pytest.approx(2.0)

@@ -69,8 +69,8 @@ def test_package_version_comes_from_the_spec_and_the_overrides_revision() -> Non
     version = changelog.package_version()
     pyproject = (GENERATED / "pyproject.toml").read_text()
     assert f'version = "{version}"' in pyproject
-    init = (GENERATED / PACKAGE / "__init__.py").read_text()
-    assert f'__version__ = "{version}"' in init
+    module = (GENERATED / PACKAGE / "_version.py").read_text()
+    assert f'__version__ = "{version}"' in module
 
 
 def test_check_reports_a_binary_file_instead_of_crashing(tmp_path: Path) -> None:

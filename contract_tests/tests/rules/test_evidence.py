@@ -16,8 +16,8 @@ from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
 from m3ter_contract.rules import RULES, Context, EntityKind, Observation, Rule, Severity, SourceKind, Spec, evaluate
 from m3ter_contract.rules import doc as rules_doc
-from m3ter_contract.rules.model import inferred
 from m3ter_contract.rules.sources import STANDARDS, UPSTREAM_EXCERPTS, UPSTREAM_SUBSET
+from m3ter_contract.rules.vocabulary import inferred
 from m3ter_contract.sandbox import Sandbox
 from m3ter_contract.spec_facts import SHARED_REFERENCE
 

@@ -19,7 +19,7 @@ from schemathesis.generation.jsonschema.builder import build
 from schemathesis.specs.openapi.formats import get_default_format_strategies
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-MODELS = {
+MODELS: dict[str, type[m3ter_billing.M3terModel]] = {
     "BillResponse": m3ter_billing.BillResponse,
     "StatementJobResponse": m3ter_billing.StatementJobResponse,
     "BillLineItem": m3ter_billing.BillLineItem,

@@ -36,7 +36,9 @@ def test_drift_findings_carry_a_suggested_spec_change(sandbox: Sandbox, spec: Sp
     org, body = _bill(sandbox, "monthly")
     body = copy.deepcopy(body)
     body["taxTotal"] = 12.5
-    body["lineItems"][0]["lineItemType"] = "CARBON_OFFSET"
+    line_items = body["lineItems"]
+    assert isinstance(line_items, list)
+    line_items[0]["lineItemType"] = "CARBON_OFFSET"
     findings = {f.rule: f for f in evaluate([Observation(EntityKind.BILL, str(body["id"]), org, body)], spec)}
     assert set(findings) == {"drift.unknown-field", "schema.enum"}
     field = findings["drift.unknown-field"]

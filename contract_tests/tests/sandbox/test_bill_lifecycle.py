@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from m3ter_contract.sandbox import Sandbox, SandboxError
 
@@ -52,13 +54,14 @@ def test_nothing_changes_a_locked_bill(sandbox: Sandbox) -> None:
     bill_id = sandbox.seeded.bills["weekly"]  # seeded APPROVED and locked
     before = sandbox.bill(bill_id)
     assert (before["status"], before["locked"]) == ("APPROVED", True)
-    for change in (
+    changes: tuple[Callable[[], object], ...] = (
         lambda: sandbox.approve_bill(bill_id),
         lambda: sandbox.update_bill_status(bill_id, "PENDING"),
         lambda: sandbox.lock_bill(bill_id),
         lambda: sandbox.recalculate_bill(bill_id),
         lambda: sandbox.invalidate_statements(bill_id),
-    ):
+    )
+    for change in changes:
         with pytest.raises(SandboxError, match="locked") as refused:
             change()
         assert refused.value.status == 400

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
-from m3ter_contract.sandbox import Sandbox, SandboxError
+from m3ter_contract.sandbox import DEFAULT_BASE_URL, Sandbox, SandboxError, respx_router
 
 
 def bill_url(sandbox: Sandbox, name: str = "monthly") -> str:
@@ -69,13 +68,20 @@ def test_rate_limited_with_and_without_retry_after(
     assert api.get(bill_url(mocked)).status_code == 200
 
 
-def test_slow_responses(api: httpx.Client, mocked: Sandbox) -> None:
-    mocked.faults.slow(0.05)
-    started = time.perf_counter()
-    assert api.get(bill_url(mocked)).status_code == 200
-    assert time.perf_counter() - started >= 0.05
+def test_slow_responses(sandbox: Sandbox) -> None:
+    sandbox.faults.slow(0.05)
+    slept: list[float] = []
+    headers = {"Authorization": f"Bearer {sandbox.issue_token()}"}
+    with (
+        respx_router(sandbox, sleep=slept.append),
+        httpx.Client(base_url=DEFAULT_BASE_URL, headers=headers) as api,
+    ):
+        assert api.get(bill_url(sandbox)).status_code == 200
+        assert slept == [0.05]
+        assert api.get(bill_url(sandbox)).status_code == 200  # count=1: the next one is not slow
+    assert slept == [0.05]
     with pytest.raises(ValueError, match="at most"):
-        mocked.faults.slow(60)
+        sandbox.faults.slow(60)
 
 
 def test_truncated_non_json_and_wrong_content_type(api: httpx.Client, mocked: Sandbox) -> None:

@@ -38,7 +38,15 @@ def _runtime_requirements() -> list[Requirement]:
 
 
 def _extra_requirements() -> list[Requirement]:
-    return [Requirement(r) for extra in _project()["optional-dependencies"].values() for r in extra]
+    """Every tool of the extras (an extra may include another: ``m3ter-billing-contract[test]``)."""
+    project = _project()
+    requirements = [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    for requirement in requirements:
+        if requirement.name == project["name"]:
+            assert requirement.extras <= set(project["optional-dependencies"]), requirement
+            assert not requirement.specifier, f"{requirement}: include the extra, without a version"
+            assert not requirement.url, f"{requirement}: include the extra, without a URL"
+    return [r for r in requirements if r.name != project["name"]]
 
 
 def test_every_tool_in_the_extras_is_pinned_exactly_and_the_same_in_constraints() -> None:

@@ -8,6 +8,7 @@ Three cases run the full regeneration; the others classify only (--no-regenerate
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from m3ter_dev import provenance
+from m3ter_dev import provenance, spec_change
 
 from .support import ROOT
 
@@ -283,3 +284,86 @@ def test_an_unreadable_base_still_writes_a_report(repo: Path, base: str, message
     report = json.loads((repo / "report" / "report.json").read_text())
     assert report["exit_code"] == 2
     assert message in report["error"]
+
+
+def _commit_mode(repo: Path, *args: str) -> tuple[int, str, dict[str, str]]:
+    """``spec_change.py --commit`` as the workflow runs it: exit code, output, what it wrote to GITHUB_OUTPUT."""
+    github_output = repo.parent / "github_output"
+    github_output.write_text("")
+    env = {key: value for key, value in os.environ.items() if key not in ("GITHUB_ACTIONS", "GITHUB_OUTPUT")}
+    result = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "spec_change.py"), "--no-bootstrap", "--commit", *args],
+        cwd=repo,
+        env={**env, "GITHUB_OUTPUT": str(github_output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    return result.returncode, result.stdout + result.stderr, outputs
+
+
+def _head(repo: Path) -> str:
+    return subprocess.run([GIT, "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def test_commit_mode_commits_the_regeneration_once(repo: Path) -> None:
+    _edit(repo, EDITS["new-optional-field"][0])
+    _git(repo, "commit", "-q", "-am", "Add invoiceNote")  # the author's spec change, without generated/
+    before = _head(repo)
+    returncode, output, outputs = _commit_mode(repo)
+    assert returncode == 0, output
+    assert outputs["committed"] == "true"
+    assert outputs["sha"] == _head(repo).strip() != before.strip()
+    author = subprocess.run(
+        [GIT, "log", "-1", "--format=%an <%ae>%n%s"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+    assert author == f"{spec_change.BOT[0]} <{spec_change.BOT[1]}>\n{spec_change.COMMIT_MESSAGE.splitlines()[0]}\n"
+    files = subprocess.run(
+        [GIT, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "generated/m3ter_billing/models/bill_response.py" in files
+    assert all(name.startswith("generated/") for name in files), files  # the regeneration, nothing else
+    assert _regenerate_check(repo) == 0
+    # run again: nothing left to commit
+    after = _head(repo)
+    returncode, output, outputs = _commit_mode(repo)
+    assert (returncode, outputs, _head(repo)) == (0, {"committed": "false"}, after), output
+
+
+def test_commit_mode_for_a_fork_names_the_command_and_commits_nothing(repo: Path) -> None:
+    _edit(repo, EDITS["new-enum-value"][0])
+    _git(repo, "commit", "-q", "-am", "Add VOID")
+    before = _head(repo)
+    returncode, output, outputs = _commit_mode(repo, "--cannot-push")
+    assert returncode == 3, output
+    assert outputs == {"committed": "false"}
+    assert spec_change.COMMIT_COMMAND in output
+    assert "generated/m3ter_billing/models/bill_status.py" in output
+    assert _head(repo) == before
+
+
+def test_commit_mode_refuses_uncommitted_changes_to_generated(repo: Path) -> None:
+    (repo / "generated" / "README.md").write_text("edited by hand\n")
+    returncode, output, _ = _commit_mode(repo)
+    assert returncode == 2
+    assert "uncommitted changes in generated/README.md" in output
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cannot-push"], "--cannot-push goes with --commit"),
+        (["--commit", "--tests"], "--commit only regenerates"),
+        (["--commit", "--check"], "--commit only regenerates"),
+    ],
+)
+def test_spec_change_refuses_commit_mode_mixes(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert spec_change.main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -3,7 +3,14 @@
 Used by the spec-parity test: ``facts(upstream) `` and ``facts(curated)`` must agree everywhere except
 where spec/deviations.yaml lists the difference with its reason. Both OpenAPI 3.0 and 3.1 idioms are
 normalised (``exclusiveMinimum: true`` + ``minimum`` becomes ``exclusiveMinimum: <number>``; ``type`` is
-always a sorted list; ``allOf`` is merged; a ``$ref`` records the referenced component's name).
+always a sorted list, ``nullable: true`` adding ``null``; ``allOf`` is merged; a ``$ref`` records the
+referenced component's name).
+
+Every keyword counts, with OpenAPI's defaults filled in (a parameter's ``required``, ``style``, ``explode``,
+``allowEmptyValue``, ``allowReserved``, ``deprecated``; a request body's ``required``), for every parameter,
+request body and response (each code's media types, headers and body schema) of the three operations.
+Only documentation (``description``, ``summary``, ``title``, ``example``, ``examples``, ``externalDocs``) and
+vendor extensions (``x-*``: hints for m3ter's SDK generator, or ours) are left out.
 """
 
 from __future__ import annotations
@@ -19,7 +26,12 @@ CURATED_SPEC = ROOT / "spec" / "m3ter-billing.yaml"
 # A committed copy of m3ter's published OpenAPI subset, so the parity test needs nothing outside the repo;
 # a test checks it still equals ../shared/reference/ when that folder is present.
 UPSTREAM_SPEC = ROOT / "spec" / "upstream" / "m3ter-upstream-subset.json"
-SHARED_UPSTREAM_SPEC = ROOT.parent / "shared" / "reference" / "m3ter-upstream-subset.json"
+# The shared reference folder beside the checkout (or beside the folder of worktrees it is one of).
+SHARED_REFERENCE = next(
+    (parent / "shared" / "reference" for parent in ROOT.parents if (parent / "shared" / "reference").is_dir()),
+    ROOT.parent / "shared" / "reference",
+)
+SHARED_UPSTREAM_SPEC = SHARED_REFERENCE / "m3ter-upstream-subset.json"
 DEVIATIONS = ROOT / "spec" / "deviations.yaml"
 
 # The component schemas the curated spec must carry faithfully (issue 2).
@@ -38,7 +50,11 @@ COMPARED_SCHEMAS = (
     "StatementJobStatus",
     "StatementStatus",
 )
-_SCHEMA_KEYWORDS = ("format", "minLength", "maxItems", "minimum", "exclusiveMinimum", "default", "nullable")
+# Schema keywords that are structure (compared through their parts) or documentation (not compared).
+_SCHEMA_STRUCTURE = frozenset({"type", "nullable", "enum", "properties", "required", "items", "additionalProperties"})
+_DOCUMENTATION = frozenset({"description", "summary", "title", "example", "examples", "externalDocs"})
+_NONE: frozenset[str] = frozenset()
+_PARAMETER_DEFAULTS: dict[str, Any] = {"required": False, "deprecated": False, "allowEmptyValue": False}
 
 Facts = dict[str, Any]
 
@@ -83,6 +99,25 @@ def _types(node: Mapping[str, Any]) -> list[str] | None:
     return sorted(set(kinds))
 
 
+def _keyword_facts(
+    node: Mapping[str, Any], prefix: str, out: Facts, *, structure: frozenset[str] = _SCHEMA_STRUCTURE
+) -> None:
+    """Every keyword of ``node`` that is neither ``structure`` (compared through its parts) nor documentation,
+    3.0 forms normalised. Parameters, responses and security schemes pass ``structure=frozenset()``."""
+    for keyword, value in node.items():
+        if keyword in structure or keyword in _DOCUMENTATION or keyword.startswith("x-"):
+            continue
+        if keyword in ("allOf", "anyOf", "oneOf", "not", "$ref"):
+            continue
+        out[f"{prefix}.{keyword}"] = value
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(exclusive), bool):  # OpenAPI 3.0 boolean form
+            out.pop(f"{prefix}.{exclusive}")
+            if node[exclusive]:
+                out[f"{prefix}.{exclusive}"] = node.get(bound)
+                out.pop(f"{prefix}.{bound}", None)
+
+
 def _schema_facts(doc: Mapping[str, Any], node: Mapping[str, Any], prefix: str, out: Facts) -> None:
     if "allOf" in node and "properties" not in node and len(node["allOf"]) <= 2:
         # `allOf: [{$ref}, {description}]` is how 3.0 documents put a description next to a $ref.
@@ -94,19 +129,15 @@ def _schema_facts(doc: Mapping[str, Any], node: Mapping[str, Any], prefix: str, 
         if "enum" in target:  # a named enum and an inline one with the same values are the same contract
             out[f"{prefix}.enum"] = sorted(target["enum"])
             out[f"{prefix}.type"] = _types(target)
-            for keyword in _SCHEMA_KEYWORDS:
-                if keyword in target and keyword != "nullable":
-                    out[f"{prefix}.{keyword}"] = target[keyword]
+            _keyword_facts(target, prefix, out)
         else:
             out[f"{prefix}.$ref"] = _ref_name(node["$ref"])
         return
     out[f"{prefix}.type"] = _types(node)
-    for keyword in _SCHEMA_KEYWORDS:
-        if keyword in node and keyword != "nullable":
-            out[f"{prefix}.{keyword}"] = node[keyword]
-    if node.get("exclusiveMinimum") is True:  # OpenAPI 3.0 boolean form
-        out[f"{prefix}.exclusiveMinimum"] = node.get("minimum")
-        out.pop(f"{prefix}.minimum", None)
+    _keyword_facts(node, prefix, out)
+    for combinator in ("anyOf", "oneOf", "not"):
+        if combinator in node:
+            out[f"{prefix}.{combinator}"] = node[combinator]
     if "enum" in node:
         out[f"{prefix}.enum"] = sorted(node["enum"])
     if "items" in node:
@@ -134,39 +165,100 @@ def schema_facts(doc: Mapping[str, Any], name: str) -> Facts:
     return out
 
 
+def _body_facts(doc: Mapping[str, Any], schema: Mapping[str, Any], prefix: str, out: Facts) -> None:
+    """A request or response body: a compared component by name; any other component (an error body) or
+    inline schema by its content, so ``$ref: Error`` and the same schema written inline agree."""
+    if "$ref" in schema and _ref_name(schema["$ref"]) not in COMPARED_SCHEMAS:
+        schema = _resolve(doc, schema)
+    if "$ref" in schema or "properties" not in schema:
+        _schema_facts(doc, schema, prefix, out)
+        return
+    properties, required = _merged(doc, schema)
+    out[f"{prefix}.type"] = _types(schema)
+    out[f"{prefix}.required"] = sorted(required)
+    out[f"{prefix}.properties"] = sorted(properties)
+    for prop, node in properties.items():
+        _schema_facts(doc, node, f"{prefix}.{prop}", out)
+
+
+def _response(doc: Mapping[str, Any], response: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in response:
+        response = doc["components"]["responses"][_ref_name(response["$ref"])]
+    return response
+
+
+def _response_facts(doc: Mapping[str, Any], response: Mapping[str, Any], prefix: str) -> Facts:
+    out: Facts = {}
+    response = _response(doc, response)
+    content = response.get("content", {})
+    out[f"{prefix}.content"] = sorted(content)
+    out[f"{prefix}.headers"] = sorted(response.get("headers", {}))
+    plain = {k: v for k, v in response.items() if k not in ("content", "headers", "links")}
+    _keyword_facts(plain, prefix, out, structure=_NONE)
+    for media, body in content.items():
+        if "schema" in body:
+            _body_facts(doc, body["schema"], f"{prefix}.{media}", out)
+        _keyword_facts({k: v for k, v in body.items() if k != "schema"}, f"{prefix}.{media}", out, structure=_NONE)
+    return out
+
+
 def operation_facts(doc: Mapping[str, Any]) -> Facts:
-    """Facts about each operation: path, method, parameters, request bodies, response codes, security."""
+    """Facts about each operation: path, method, every keyword of every parameter (OpenAPI's defaults filled
+    in), the request body, every response, security."""
     out: Facts = {}
     for path, item in doc["paths"].items():
         for method, operation in item.items():
             op = operation["operationId"]
             out[f"{op}.path"] = f"{method.upper()} {path}"
+            out[f"{op}.parameters"] = [f"{param['in']}:{param['name']}" for param in operation.get("parameters", [])]
             for param in operation.get("parameters", []):
                 key = f"{op}.param.{param['name']}"
-                out[f"{key}.in"] = param["in"]
-                out[f"{key}.required"] = bool(param.get("required", False))
-                out[f"{key}.style"] = param.get("style", "form" if param["in"] == "query" else "simple")
-                out[f"{key}.explode"] = param.get("explode", out[f"{key}.style"] == "form")
-                out[f"{key}.deprecated"] = bool(param["schema"].get("deprecated", False))
-                _schema_facts(doc, param["schema"], f"{key}.schema", out)
-            for media, content in operation.get("requestBody", {}).get("content", {}).items():
-                _schema_facts(doc, content["schema"], f"{op}.requestBody.{media}", out)
-            out[f"{op}.responses"] = sorted(operation["responses"])
-            success = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
-            if "schema" in success:
-                _schema_facts(doc, success["schema"], f"{op}.responses.200", out)
+                style = param.get("style", "form" if param["in"] in ("query", "cookie") else "simple")
+                values = {
+                    **_PARAMETER_DEFAULTS,
+                    "style": style,
+                    "explode": style == "form",
+                    **({"allowReserved": False} if param["in"] == "query" else {}),
+                    **param,
+                }
+                plain = {k: v for k, v in values.items() if k not in ("name", "schema", "content")}
+                _keyword_facts(plain, key, out, structure=_NONE)
+                if "schema" in param:
+                    _schema_facts(doc, param["schema"], f"{key}.schema", out)
+            body = operation.get("requestBody")
+            if body is not None:
+                out[f"{op}.requestBody.required"] = bool(body.get("required", False))
+                out[f"{op}.requestBody.content"] = sorted(body.get("content", {}))
+                for media, content in body.get("content", {}).items():
+                    _body_facts(doc, content["schema"], f"{op}.requestBody.{media}", out)
+                    plain = {k: v for k, v in content.items() if k != "schema"}
+                    _keyword_facts(plain, f"{op}.requestBody.{media}", out, structure=_NONE)
+            responses = operation["responses"]
+            out[f"{op}.responses"] = sorted(responses)
+            errors: dict[str, set[str]] = {}
+            for code, response in responses.items():
+                if code.startswith("2"):
+                    out.update(_response_facts(doc, response, f"{op}.responses.{code}"))
+                    continue
+                # Every error code carries the same {message} body: compared once, whatever the codes are.
+                for fact, value in _response_facts(doc, response, f"{op}.responses.error").items():
+                    errors.setdefault(fact, set()).add(repr(value))
+                    out[fact] = value if len(errors[fact]) == 1 else sorted(errors[fact])
             security = operation.get("security", doc.get("security", []))
             out[f"{op}.security"] = sorted(name for requirement in security for name in requirement)
     return out
 
 
 def security_facts(doc: Mapping[str, Any]) -> Facts:
+    """Every keyword of every security scheme and OAuth2 flow (documentation and extensions left out)."""
     out: Facts = {}
     for name, scheme in doc["components"].get("securitySchemes", {}).items():
-        out[f"securityScheme.{name}.type"] = scheme["type"]
+        plain = {k: v for k, v in scheme.items() if k != "flows"}
+        _keyword_facts(plain, f"securityScheme.{name}", out, structure=_NONE)
         for flow, details in scheme.get("flows", {}).items():
-            out[f"securityScheme.{name}.flows.{flow}.tokenUrl"] = details.get("tokenUrl")
-            out[f"securityScheme.{name}.flows.{flow}.scopes"] = sorted(details.get("scopes", {}))
+            prefix = f"securityScheme.{name}.flows.{flow}"
+            _keyword_facts({k: v for k, v in details.items() if k != "scopes"}, prefix, out, structure=_NONE)
+            out[f"{prefix}.scopes"] = sorted(details.get("scopes", {}))
     return out
 
 

@@ -83,7 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help='ids from a file: JSON {"bills": [...], "statement_jobs": [...]}, or lines "bill ID" / "statement_job ID"',
     )
-    target.add_argument("--spec", type=Path, help="the OpenAPI spec (default: spec/m3ter-billing.yaml)")
+    target.add_argument(
+        "--spec",
+        type=Path,
+        help="the OpenAPI 3.0/3.1 spec to judge responses by, e.g. m3ter's published document "
+        "(default: spec/m3ter-billing.yaml)",
+    )
+    target.add_argument(
+        "--strict-inferred",
+        action="store_true",
+        help="report the findings of inferred rules (not stated by m3ter or a standard) as errors, not warnings",
+    )
     target.add_argument(
         "--external-invoice-date",
         choices=EXTERNAL_INVOICE_DATE_SETTINGS,
@@ -177,6 +187,7 @@ def _options(args: argparse.Namespace, *, embedded: bool) -> Options:
         rate=args.rate,
         concurrency=args.concurrency,
         max_retries=args.max_retries,
+        strict_inferred=args.strict_inferred,
     )
 
 

@@ -70,6 +70,7 @@ class Options:
     concurrency: int = DEFAULT_CONCURRENCY
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = 30.0
+    strict_inferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +163,11 @@ class Runner:
     ) -> None:
         self.target = target
         self.options = options
-        self.judge = Judge(spec, remembered=remembered, context=Context(target.external_invoice_date))
+        self.judge = Judge(
+            spec,
+            remembered=remembered,
+            context=Context(target.external_invoice_date, strict_inferred=options.strict_inferred),
+        )
         self._progress = progress
         self._sleep = sleep
         self.limiter = RateLimiter(options.rate, sleep=sleep)

@@ -1,4 +1,4 @@
-"""m3ter's documented rules, written once: each with a stable name, a severity and its source sentence.
+"""m3ter's API rules, written once: each with a stable name, a severity and the evidence it stands on.
 
 The tests, the sandbox's self-checks and the conformance check all judge responses with these::
 
@@ -6,10 +6,23 @@ The tests, the sandbox's self-checks and the conformance check all judge respons
 
     findings = evaluate([Observation(EntityKind.BILL, "bill-id", "org-id", body)])
 
-Rules judge the decoded JSON the server sent (not what a client model kept), against the curated spec.
+Each rule states its evidence (documented: m3ter's words; standard: an RFC, JSON Schema or OpenAPI;
+inferred: our reading, a warning unless ``Context(strict_inferred=True)``). Rules judge the decoded JSON
+the server sent (not what a client model kept), against the curated spec (or one given to ``Spec.load``).
 """
 
-from .model import EXTERNAL_INVOICE_DATE_SETTINGS, Context, EntityKind, Finding, NotJSON, Observation, Rule, Severity
+from .model import (
+    EXTERNAL_INVOICE_DATE_SETTINGS,
+    Context,
+    EntityKind,
+    Evidence,
+    Finding,
+    NotJSON,
+    Observation,
+    Rule,
+    Severity,
+    SourceKind,
+)
 from .registry import RULES, RULES_BY_NAME, Judge, evaluate, pair_findings, snapshot_findings
 from .spec import Spec, SpecError
 
@@ -19,12 +32,14 @@ __all__ = [
     "RULES_BY_NAME",
     "Context",
     "EntityKind",
+    "Evidence",
     "Finding",
     "Judge",
     "NotJSON",
     "Observation",
     "Rule",
     "Severity",
+    "SourceKind",
     "Spec",
     "SpecError",
     "evaluate",

@@ -9,15 +9,28 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ._values import date_at, datetime_at, present, str_at
-from .model import EXTERNAL_INVOICE_DATE_SETTINGS, Check, Context, EntityKind, Finding, Observation, Rule, Severity
+from ._values import date_at, datetime_at, present, same_value, str_at
+from .model import (
+    EXTERNAL_INVOICE_DATE_SETTINGS,
+    Check,
+    Context,
+    EntityKind,
+    Finding,
+    Observation,
+    Rule,
+    Severity,
+    documented,
+    inferred,
+)
+from .sources import component, operation, schema_field
 
 BILL = frozenset({EntityKind.BILL})
 
-_EXAMPLE = (
-    "if the retrieved Bill was on a monthly billing frequency and the billing period for the Bill is September "
-    "2023 and the External invoice date is set at FIRST_DAY_OF_NEXT_PERIOD, then the externalInvoiceDate will "
-    "be 2023-10-01"
+_EXAMPLE = documented(
+    "For example, if the retrieved Bill was on a monthly billing frequency and the billing period for the Bill is "
+    "September 2023 and the *External invoice date* is set at `FIRST_DAY_OF_NEXT_PERIOD`, then the "
+    '`externalInvoiceDate` will be `"2023-10-01"`.',
+    schema_field("BillResponse", "externalInvoiceDate"),
 )
 EXTERNAL_INVOICE_DATE = Rule(
     "bill.external-invoice-date",
@@ -34,37 +47,70 @@ EXTERNAL_INVOICE_DATE = Rule(
 BILL_TOTAL = Rule(
     "bill.total",
     Severity.WARNING,
-    "billTotal: The sum total for the Bill.",
-    "billTotal equals the sum of the line items' subtotals (within half a cent per line item). A warning: "
-    "bill-level credits, taxes or currency conversions may legitimately make them differ.",
+    inferred(
+        'billTotal is "The sum total for the Bill", so we infer it equals the sum of the line items\' subtotals, '
+        "which bill-level credits, taxes or currency conversions may legitimately break.",
+        schema_field("BillResponse", "billTotal"),
+        strict=False,
+    ),
+    "billTotal equals the sum of the line items' subtotals (within half a cent per line item). A warning, even "
+    "with --strict-inferred: bill-level credits, taxes or currency conversions may legitimately make them differ.",
     BILL,
 )
 BILL_PERIOD = Rule(
     "bill.period",
     Severity.WARNING,
-    "BillingFrequency: Daily. Starting at midnight each day, covering a twenty-four hour period following. / "
-    "Weekly. Starting at midnight on a Monday morning covering the seven-day period following. / Monthly. "
-    "Starting at midnight on the morning of the first day of each month covering the entire calendar month "
-    "following. / Annually. Starting at midnight on the morning of the first day of each year covering the "
-    "entire calendar year following.",
+    documented(
+        "**Monthly**. Starting at midnight on the morning of the first day of each month covering the entire "
+        "calendar month following.",
+        component("BillingFrequency"),
+    ),
     "startDate and the exclusive endDate span billFrequencyInterval (default 1) whole periods of the billing "
-    "frequency (DAILY, WEEKLY from a Monday, MONTHLY from the 1st, ANNUALLY from January 1st). A warning: an "
-    "account's first or last bill, or a custom bill date, may cover a part period; AD_HOC and MIXED are skipped.",
+    "frequency (DAILY, WEEKLY from a Monday, MONTHLY from the 1st, ANNUALLY from January 1st, as BillingFrequency "
+    "describes each). A warning: an account's first or last bill, or a custom bill date, may cover a part period; "
+    "AD_HOC and MIXED are skipped.",
     BILL,
 )
 APPROVAL_AUDIT = Rule(
     "bill.approval-audit",
-    Severity.ERROR,
-    "dtApproved/approvedBy: when and by whom the bill was approved.",
-    "An APPROVED bill carries dtApproved and approvedBy; a PENDING one carries neither; dtApproved is not "
-    "before dtCreated.",
+    Severity.WARNING,
+    inferred(
+        'dtApproved is "The DateTime when the bill was approved" and approvedBy "The id of the user who approved '
+        'this bill", so we infer an APPROVED bill carries both, set after it was created.',
+        schema_field("BillResponse", "dtApproved"),
+    ),
+    "An APPROVED bill carries dtApproved and approvedBy, and dtApproved is not before dtCreated. A PENDING bill "
+    "may carry them or not: Update Bill Status moves a bill between Pending and Approved, and nothing says "
+    "going back clears them.",
     BILL,
 )
 LOCK_AUDIT = Rule(
     "bill.lock-audit",
-    Severity.ERROR,
-    "dtLocked/lockedBy: when and by whom the bill was locked.",
+    Severity.WARNING,
+    inferred(
+        'dtLocked is "The DateTime when the bill was locked" and lockedBy "The id of the user who locked this '
+        'bill", so we infer a locked bill carries both, set after it was created, and an unlocked one neither.',
+        schema_field("BillResponse", "dtLocked"),
+    ),
     "A locked bill carries dtLocked and lockedBy; an unlocked one carries neither; dtLocked is not before dtCreated.",
+    BILL,
+)
+LOCKED_APPROVED = Rule(
+    "bill.locked-approved",
+    Severity.ERROR,
+    documented("You cannot lock a Bill whose current status is `PENDING`.", operation("LockBill", excerpt=True)),
+    "A locked bill is APPROVED (status is the one other value m3ter lists).",
+    BILL,
+)
+LOCKED_UNCHANGED = Rule(
+    "bill.locked-unchanged",
+    Severity.ERROR,
+    documented("Once a Bill is locked, no further changes can be made to it.", operation("LockBill", excerpt=True)),
+    "Once a read shows a bill locked, no later read (at any version, in this run or a later one) shows other "
+    "content: every field but the ones locking sets (locked, dtLocked, lockedBy) and the version bookkeeping "
+    "(version, dtLastModified, lastModifiedBy) stays the same, date-times compared as instants. A change limited "
+    "to the statement flags (jsonStatementGenerated, csvStatementGenerated, statementStale) is a warning: m3ter "
+    "sets them when it generates a statement, which may not count as a change to the bill.",
     BILL,
 )
 
@@ -217,11 +263,51 @@ def _audit(obs: Observation, rule: Rule, flag: str, is_set: bool | None, at: str
 
 
 def check_audit(obs: Observation, spec: object) -> Iterator[Finding]:
-    status = str_at(obs.obj, "status")
-    approved = {"APPROVED": True, "PENDING": False}.get(status or "")
+    approved = True if str_at(obs.obj, "status") == "APPROVED" else None  # a PENDING bill may keep them
     yield from _audit(obs, APPROVAL_AUDIT, "approved", approved, "dtApproved", "approvedBy")
     locked = obs.obj.get("locked")
     yield from _audit(obs, LOCK_AUDIT, "locked", locked if isinstance(locked, bool) else None, "dtLocked", "lockedBy")
+
+
+def check_locked_approved(obs: Observation, spec: object) -> Iterator[Finding]:
+    status = str_at(obs.obj, "status")
+    if obs.obj.get("locked") is True and status is not None and status != "APPROVED":
+        yield LOCKED_APPROVED.finding(obs, "$.status", f"the bill is locked but its status is {status}")
+
+
+# What locking sets, and the version bookkeeping the version rules judge.
+_LOCK_OWN = frozenset({"locked", "dtLocked", "lockedBy", "version", "dtLastModified", "lastModifiedBy"})
+# Flags m3ter sets when it generates a statement for the bill (see versioning.DERIVED_FIELDS).
+_STATEMENT_FLAGS = frozenset({"jsonStatementGenerated", "csvStatementGenerated", "statementStale"})
+
+
+def is_locked(obs: Observation) -> bool:
+    return isinstance(obs.body, dict) and obs.body.get("locked") is True
+
+
+def compare_locked(before: Observation, after: Observation) -> Iterator[Finding]:
+    """``before`` is the last read that showed the bill locked (see ``Check.anchor``)."""
+    if not is_locked(before):
+        return
+    old = {key: value for key, value in before.obj.items() if key not in _LOCK_OWN}
+    new = {key: value for key, value in after.obj.items() if key not in _LOCK_OWN}
+    changed = [key for key in sorted(old.keys() | new.keys()) if not same_value(old.get(key), new.get(key))]
+    if not changed:
+        return
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    where = "a previous run" if before.remembered else "an earlier read"
+    if all(key in _STATEMENT_FLAGS for key in changed):
+        yield LOCKED_UNCHANGED.finding(
+            after,
+            f"$.{changed[0]}",
+            f"statement flags of a locked bill changed ({shown}) since {where}; m3ter may set these when it "
+            "generates a statement, so this is a warning",
+            severity=Severity.WARNING,
+        )
+        return
+    yield LOCKED_UNCHANGED.finding(
+        after, f"$.{changed[0]}", f"the bill was locked in {where}, yet {shown} changed since"
+    )
 
 
 CHECKS = (
@@ -229,6 +315,8 @@ CHECKS = (
     Check((BILL_TOTAL,), snapshot=check_total, name="total"),
     Check((BILL_PERIOD,), snapshot=check_period, name="period"),
     Check((APPROVAL_AUDIT, LOCK_AUDIT), snapshot=check_audit, name="audit"),
+    Check((LOCKED_APPROVED,), snapshot=check_locked_approved, name="locked-approved"),
+    Check((LOCKED_UNCHANGED,), pair=compare_locked, name="locked-unchanged", anchor=is_locked),
 )
 
-__all__ = ["CHECKS"]
+__all__ = ["CHECKS", "is_locked"]

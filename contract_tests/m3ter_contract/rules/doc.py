@@ -6,16 +6,27 @@ import argparse
 import sys
 from pathlib import Path
 
+from .model import Rule, SourceKind
 from .registry import RULES
 
 HEADER = """# Conformance rules
 
 Generated from `contract_tests/m3ter_contract/rules/` by `python -m m3ter_contract.rules.doc`; do not edit
 by hand (a test fails when this file is stale). Each rule has a stable name (used in reports), a severity
-(`error` fails `m3ter-conformance`, `warning` does not) and the documentation sentence it stands on.
+(`error` fails `m3ter-conformance`, `warning` does not) and the evidence it stands on, of one of three kinds:
 
-| rule | severity | what is checked | source sentence |
-|---|---|---|---|
+- **documented**: m3ter's own words, quoted verbatim from its published OpenAPI document
+  (`spec/upstream/m3ter-upstream-subset.json`, `spec/upstream/m3ter-upstream-rule-excerpts.json`);
+- **standard**: the words of a standard the spec is written in (OpenAPI, JSON Schema), quoted verbatim from
+  `spec/upstream/standards-excerpts.json` (each document there names its URL, commit and retrieval date);
+- **inferred**: our reading of what m3ter wrote, in one sentence. An inferred rule is a warning by default;
+  `--strict-inferred` makes its findings errors (the column *strict* shows the severity then).
+
+A test fails when an `error` rule is not documented or standard, or when a quote is not found verbatim in
+the committed reference material.
+
+| rule | severity | strict | kind | what is checked | evidence | where |
+|---|---|---|---|---|---|---|
 """
 
 
@@ -23,8 +34,17 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _evidence(rule: Rule) -> str:
+    text = _cell(rule.source.text)
+    return text if rule.source.kind is SourceKind.INFERRED else f"\u201c{text}\u201d"
+
+
 def render() -> str:
-    rows = [f"| `{rule.name}` | {rule.severity} | {_cell(rule.summary)} | {_cell(rule.source)} |" for rule in RULES]
+    rows = [
+        f"| `{rule.name}` | {rule.severity} | {rule.strict_severity} | {rule.source.kind} | {_cell(rule.summary)} "
+        f"| {_evidence(rule)} | {_cell(rule.source.where)} |"
+        for rule in RULES
+    ]
     return HEADER + "\n".join(rows) + "\n"
 
 

@@ -5,31 +5,50 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ._values import same_value
-from .model import Check, EntityKind, Finding, Observation, Rule, Severity
+from .model import Check, EntityKind, Finding, Observation, Rule, Severity, documented, inferred
+from .sources import operation, schema_field
 
 ENTITY_ID = Rule(
     "entity.id",
     Severity.ERROR,
-    "Retrieve the Bill with the given UUID. / Retrieves the details of a specific StatementJob using its UUID.",
-    "The body's id is the id in the request path.",
+    documented("Retrieve the Bill with the given UUID.", operation("GetBill")),
+    "The body's id is the id in the request path (Retrieve Bill; Get StatementJob \"Retrieves the details of a "
+    'specific StatementJob using its UUID").',
 )
 ENTITY_ORG_ID = Rule(
     "entity.org-id",
     Severity.ERROR,
-    "This endpoint retrieves the Bill with the given unique identifier (UUID) and specific Organization.",
+    documented(
+        "This endpoint retrieves the Bill with the given unique identifier (UUID) and specific Organization.",
+        operation("GetBill"),
+    ),
     "An orgId in the body equals the organization in the request path.",
 )
 ENTITY_IMMUTABLE = Rule(
     "entity.immutable",
     Severity.ERROR,
-    "dtCreated: The date and time (in ISO 8601 format) when the Bill was first created.",
-    "What is fixed at creation never changes between reads: id, orgId, dtCreated, createdBy (and a "
-    "statement job's billId and includeCsvFormat, a bill's accountId); date-times compare as instants.",
+    documented(
+        "The date and time *(in ISO 8601 format)* when the Bill was first created.",
+        schema_field("BillResponse", "dtCreated"),
+    ),
+    "What records the creation never changes between reads: id, orgId, dtCreated, createdBy (date-times "
+    "compare as instants).",
+)
+ENTITY_FIXED_REFERENCES = Rule(
+    "entity.fixed-references",
+    Severity.WARNING,
+    inferred(
+        "A StatementJob is created for one bill with includeCsvFormat as a request field, and a Bill is "
+        "calculated for one Account, so we infer these references never change, though no sentence says so.",
+        f"{operation('CreateStatementJob', excerpt=True)}; {schema_field('StatementJobResponse', 'billId')}",
+    ),
+    "A statement job's billId and includeCsvFormat and a bill's accountId never change between reads.",
 )
 
-_IMMUTABLE = {
-    EntityKind.BILL: ("id", "orgId", "dtCreated", "createdBy", "accountId"),
-    EntityKind.STATEMENT_JOB: ("id", "orgId", "dtCreated", "createdBy", "billId", "includeCsvFormat"),
+_IMMUTABLE = ("id", "orgId", "dtCreated", "createdBy")
+_FIXED = {
+    EntityKind.BILL: ("accountId",),
+    EntityKind.STATEMENT_JOB: ("billId", "includeCsvFormat"),
 }
 
 
@@ -42,16 +61,15 @@ def check_identity(obs: Observation, spec: object) -> Iterator[Finding]:
 
 
 def compare_immutable(before: Observation, after: Observation) -> Iterator[Finding]:
-    for key in _IMMUTABLE[after.kind]:
-        if key in before.obj and key in after.obj and not same_value(before.obj[key], after.obj[key]):
-            yield ENTITY_IMMUTABLE.finding(
-                after, f"$.{key}", f"{key} changed from {before.obj[key]!r} to {after.obj[key]!r}"
-            )
+    for rule, keys in ((ENTITY_IMMUTABLE, _IMMUTABLE), (ENTITY_FIXED_REFERENCES, _FIXED[after.kind])):
+        for key in keys:
+            if key in before.obj and key in after.obj and not same_value(before.obj[key], after.obj[key]):
+                yield rule.finding(after, f"$.{key}", f"{key} changed from {before.obj[key]!r} to {after.obj[key]!r}")
 
 
 CHECKS = (
     Check((ENTITY_ID, ENTITY_ORG_ID), snapshot=check_identity, name="identity"),
-    Check((ENTITY_IMMUTABLE,), pair=compare_immutable, name="immutable"),
+    Check((ENTITY_IMMUTABLE, ENTITY_FIXED_REFERENCES), pair=compare_immutable, name="immutable"),
 )
 
 __all__ = ["CHECKS"]

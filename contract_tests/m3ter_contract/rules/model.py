@@ -101,16 +101,70 @@ class Finding:
         return out
 
 
+class SourceKind(enum.StrEnum):
+    """What a rule stands on. Only ``documented`` and ``standard`` rules may be errors by default."""
+
+    DOCUMENTED = "documented"
+    """m3ter's own words: a verbatim quote from its published OpenAPI document or API docs."""
+    STANDARD = "standard"
+    """A standard the spec is written in: a verbatim quote from an RFC, JSON Schema or the OpenAPI spec."""
+    INFERRED = "inferred"
+    """Our reading of what m3ter wrote, in one sentence: a warning unless the user opts in (strict)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a rule exists. ``text`` is the verbatim quote (documented, standard) or the one-sentence
+    reasoning (inferred); ``where`` names the document and the place in it the quote comes from (for an
+    inferred rule: what the reasoning reads). ``strict``: an inferred rule's findings become errors under
+    ``--strict-inferred`` (False for a rule whose weaker reading stays a warning even then)."""
+
+    kind: SourceKind
+    text: str
+    where: str
+    strict: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.text.strip() or not self.where.strip():
+            raise ValueError("evidence needs its text and where it comes from")
+
+
+def documented(quote: str, where: str) -> Evidence:
+    """m3ter's words, verbatim (a test finds them in spec/upstream/)."""
+    return Evidence(SourceKind.DOCUMENTED, quote, where)
+
+
+def standard(quote: str, where: str) -> Evidence:
+    """A standard's words, verbatim (a test finds them in spec/upstream/standards-excerpts.json)."""
+    return Evidence(SourceKind.STANDARD, quote, where)
+
+
+def inferred(reasoning: str, where: str, *, strict: bool = True) -> Evidence:
+    """Our reasoning in one sentence; the rule is a warning by default."""
+    return Evidence(SourceKind.INFERRED, reasoning, where, strict)
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A documented rule: a stable ``name``, a ``severity``, the documentation ``source`` sentence it stands
-    on, and a one-line ``summary`` of what is checked."""
+    """A rule: a stable ``name``, a default ``severity``, the ``source`` it stands on (its evidence), and a
+    one-line ``summary`` of what is checked. A rule that rests on an inference is never an error by default."""
 
     name: str
     severity: Severity
-    source: str
+    source: Evidence
     summary: str
     kinds: frozenset[EntityKind] = BOTH
+
+    def __post_init__(self) -> None:
+        if self.source.kind is SourceKind.INFERRED and self.severity is Severity.ERROR:
+            raise ValueError(f"{self.name}: an inferred rule is a warning by default (--strict-inferred raises it)")
+
+    @property
+    def strict_severity(self) -> Severity:
+        """The severity of this rule's findings under ``--strict-inferred``."""
+        if self.source.kind is SourceKind.INFERRED and self.source.strict:
+            return Severity.ERROR
+        return self.severity
 
     def finding(
         self,
@@ -150,6 +204,8 @@ class Context:
     """
 
     external_invoice_date: str | None = None
+    strict_inferred: bool = False
+    """``--strict-inferred``: findings of inferred rules are errors (see :attr:`Rule.strict_severity`)."""
 
 
 AcrossFn = Callable[[Sequence[Observation], Context], Iterable[Finding]]
@@ -167,6 +223,9 @@ class Check:
     across: AcrossFn | None = None
     versioned: bool = False
     """A pair check that compares with the last read carrying a usable version (not merely the last read)."""
+    anchor: Callable[[Observation], bool] | None = None
+    """A pair check that compares with the last earlier read for which ``anchor`` is true (e.g. the last read
+    showing a bill locked), however many reads came between."""
 
 
 def json_path(base: str, *parts: str | int) -> str:
@@ -186,6 +245,7 @@ __all__ = [
     "Check",
     "Context",
     "EntityKind",
+    "Evidence",
     "Finding",
     "NotJSON",
     "Observation",
@@ -193,5 +253,9 @@ __all__ = [
     "Rule",
     "Severity",
     "SnapshotFn",
+    "SourceKind",
+    "documented",
+    "inferred",
     "json_path",
+    "standard",
 ]

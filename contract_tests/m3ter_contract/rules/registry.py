@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from . import bills, identity, schema, statement_jobs, versioning
 from ._values import version_at
-from .model import Check, Context, Finding, Observation, Rule
+from .model import Check, Context, Finding, Observation, Rule, SourceKind
 from .spec import Spec
 
 CHECKS: tuple[Check, ...] = (
@@ -73,14 +73,30 @@ def _has_version(obs: Observation) -> bool:
     return isinstance(obs.body, dict) and version_at(obs.body) is not None
 
 
+def _anchor(check: Check) -> Callable[[Observation], bool] | None:
+    """Which earlier read a pair check compares with: None for the last one."""
+    return check.anchor or (_has_version if check.versioned else None)
+
+
+def strict_finding(finding: Finding) -> Finding:
+    """``finding`` as ``--strict-inferred`` reports it: an inferred rule's warning becomes an error (unless the
+    rule says its weaker reading stays a warning)."""
+    rule = RULES_BY_NAME.get(finding.rule)
+    if rule is None or rule.source.kind is not SourceKind.INFERRED:
+        return finding
+    return replace(finding, severity=rule.strict_severity)
+
+
 class Judge:
     """Applies every rule to observations as they arrive.
 
     Each observation is judged alone and against the previous observation of the same entity (which may be
     one remembered from an earlier run); the version rules compare with the last read that carried a usable
-    version, so a read without one does not hide a version that went back. A finding is reported once per
-    entity, rule, severity and schema path (array indexes as ``[*]``), however many reads or items show it.
-    :meth:`finish` adds the findings that need every read of the run (consistency across entities).
+    version, so a read without one does not hide a version that went back (and the lock rule with the last
+    read showing the bill locked). A finding is reported once per entity, rule, severity and schema path
+    (array indexes as ``[*]``), however many reads or items show it. :meth:`finish` adds the findings that need
+    every read of the run (consistency across entities). With ``context.strict_inferred`` the findings of
+    inferred rules are errors.
     """
 
     def __init__(
@@ -93,7 +109,13 @@ class Judge:
         self.spec = spec
         self.context = context or Context()
         self._last: dict[EntityKey, Observation] = dict(remembered or {})
-        self._versioned: dict[EntityKey, Observation] = {k: o for k, o in self._last.items() if _has_version(o)}
+        self._anchored: dict[tuple[int, EntityKey], Observation] = {}
+        for index, check in enumerate(CHECKS):
+            anchor = _anchor(check)
+            if check.pair is not None and anchor is not None:
+                for key, obs in self._last.items():
+                    if anchor(obs):
+                        self._anchored[(index, key)] = obs
         self._seen: set[tuple[str, str, str, str, str]] = set()
         self._all: list[Observation] = []
         self.findings: list[Finding] = []
@@ -101,6 +123,8 @@ class Judge:
 
     def _add(self, found: Iterable[Finding]) -> list[Finding]:
         fresh: list[Finding] = []
+        if self.context.strict_inferred:
+            found = map(strict_finding, found)
         for finding in map(group_path, found):
             key = (finding.entity_id, finding.endpoint, finding.rule, str(finding.severity), finding.path)
             if key not in self._seen:
@@ -116,14 +140,16 @@ class Judge:
         key = (str(obs.kind), obs.entity_id)
         found = snapshot_findings(obs, self.spec)
         if isinstance(obs.body, dict):
-            for check in CHECKS:
-                previous = (self._versioned if check.versioned else self._last).get(key)
-                if check.pair is None or previous is None or not isinstance(previous.body, dict):
+            for index, check in enumerate(CHECKS):
+                if check.pair is None:
                     continue
-                found.extend(f for f in check.pair(previous, obs) if obs.kind in RULES_BY_NAME[f.rule].kinds)
+                anchor = _anchor(check)
+                previous = self._last.get(key) if anchor is None else self._anchored.get((index, key))
+                if previous is not None and isinstance(previous.body, dict):
+                    found.extend(f for f in check.pair(previous, obs) if obs.kind in RULES_BY_NAME[f.rule].kinds)
+                if anchor is not None and anchor(obs):
+                    self._anchored[(index, key)] = obs
             self._last[key] = obs
-            if _has_version(obs):
-                self._versioned[key] = obs
         return self._add(found)
 
     def finish(self) -> list[Finding]:
@@ -146,7 +172,18 @@ def evaluate(
 
 
 def rule_table() -> list[dict[str, Any]]:
-    return [{"name": r.name, "severity": str(r.severity), "source": r.source, "summary": r.summary} for r in RULES]
+    return [
+        {
+            "name": r.name,
+            "severity": str(r.severity),
+            "strict_severity": str(r.strict_severity),
+            "kind": str(r.source.kind),
+            "source": r.source.text,
+            "where": r.source.where,
+            "summary": r.summary,
+        }
+        for r in RULES
+    ]
 
 
 __all__ = [
@@ -161,4 +198,5 @@ __all__ = [
     "rule_table",
     "schema_path",
     "snapshot_findings",
+    "strict_finding",
 ]

@@ -1,9 +1,10 @@
 """Schema conformance and drift: the response body against the spec's component schemas.
 
 Validation is jsonschema Draft 2020-12 with ``$ref`` resolved inside the loaded spec and format checking
-on (``date``, ``date-time``). Each validation error becomes a finding of the rule its keyword names. An
-enum value the spec lacks is drift the spec must learn (an error); a field the spec lacks is drift too
-(a warning). Both come with the JSON path and a suggested spec change.
+on (``date``, ``date-time``). Each validation error becomes a finding of the rule its keyword names. A null
+in an optional property the spec does not declare nullable is ``schema.null`` (a warning); any other null
+is a type error. An enum value the spec lacks is drift the spec must learn (an error); a field the spec
+lacks is drift too (a warning). Both come with the JSON path and a suggested spec change.
 """
 
 from __future__ import annotations
@@ -15,66 +16,122 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from .model import Check, Finding, NotJSON, Observation, Rule, Severity, json_path
+from .model import Check, Finding, NotJSON, Observation, Rule, Severity, inferred, json_path, standard
+from .sources import JSON_SCHEMA, OAS_303
 from .spec import Spec
 
 RESPONSE_JSON = Rule(
     "response.json",
     Severity.ERROR,
-    'Error body: {"message": "..."}; the 200 body is BillResponse / StatementJobResponse (JSON).',
-    "A 200 response body is a JSON document.",
+    standard("A map containing descriptions of potential response payloads.", f"{OAS_303}, Response Object content"),
+    "A 200 response body is a JSON document (both operations declare only application/json for 200).",
 )
 SCHEMA_TYPE = Rule(
     "schema.type",
     Severity.ERROR,
-    "Nothing is declared nullable; absent fields are absent, not null.",
-    "Every value has the JSON type the spec declares (no nulls, integers where int32/int64 is declared).",
+    standard(
+        'If the value of "type" is a string, then an instance validates successfully if its type matches the type '
+        "represented by the value of the string.",
+        f"{JSON_SCHEMA}, 6.1.1 type",
+    ),
+    "Every value has the JSON type the spec declares (integers where int32/int64 is declared). A null in a "
+    "required property, an array item or a map value is a type error too (for an optional property see "
+    "schema.null).",
+)
+SCHEMA_NULL = Rule(
+    "schema.null",
+    Severity.WARNING,
+    standard(
+        'A `true` value adds `"null"` to the allowed type specified by the `type` keyword, only if `type` is '
+        "explicitly defined within the same Schema Object.",
+        f"{OAS_303}, Schema Object nullable",
+    ),
+    'An optional property is null where the spec does not allow null (no `nullable: true`, no "null" type). '
+    "A warning: no m3ter document says the server never sends null (its own token example sends "
+    '`"scope": null`) and every official SDK reads it as absent.',
 )
 SCHEMA_FORMAT = Rule(
     "schema.format",
     Severity.ERROR,
-    "Dates (startDate, endDate, billDate, dueDate, externalInvoiceDate) and date-times (startDateTimeUTC, "
-    "endDateTimeUTC, createdDate, lastCalculatedDate, dtCreated, dtLastModified, dtApproved, dtLocked).",
+    standard(
+        "As defined by `full-date` - [RFC3339](https://datatracker.ietf.org/doc/html/rfc3339#section-5.6)",
+        f"{OAS_303}, Data Types (format date; date-time likewise)",
+    ),
     "Every `format: date` value is an RFC 3339 full-date and every `format: date-time` an RFC 3339 date-time.",
 )
 SCHEMA_REQUIRED = Rule(
     "schema.required",
     Severity.ERROR,
-    "BillResponse: 37 properties, only id required. BillLineItem: 10 required (description, quantity, units, "
-    "unit, subtotal, currency, conversionRate, convertedSubtotal, averageUnitPrice, lineItemType).",
+    standard(
+        "An object instance is valid against this keyword if every item in the array is the name of a property "
+        "in the instance.",
+        f"{JSON_SCHEMA}, 6.5.3 required",
+    ),
     "Every property the spec requires is present (id; the ten required line-item fields; from/to).",
 )
 SCHEMA_ENUM = Rule(
     "schema.enum",
     Severity.ERROR,
-    "The enums have grown over time (AD_HOC line items, MIXED frequency, the statement status fields arrived "
-    "in 2026): a client must expect values it does not know yet.",
+    standard(
+        "An instance validates successfully against this keyword if its value is equal to one of the elements in "
+        "this keyword's array value.",
+        f"{JSON_SCHEMA}, 6.1.2 enum",
+    ),
     "Every enum value (status, billingFrequency, lineItems[].lineItemType, statementJobStatus, statement "
-    "statuses) is one the spec lists; a new one is drift the spec must learn.",
+    "statuses) is one the spec lists; a new one is drift the spec must learn (m3ter's enums have grown: AD_HOC "
+    "line items, MIXED frequency, the statement statuses).",
 )
 SCHEMA_MIN_LENGTH = Rule(
     "schema.min-length",
     Severity.ERROR,
-    "CurrencyConversion: from, to required (minLength 1), multiplier > 0.",
+    standard(
+        "A string instance is valid against this keyword if its length is greater than, or equal to, the value "
+        "of this keyword.",
+        f"{JSON_SCHEMA}, 6.3.2 minLength",
+    ),
     "Strings with `minLength` (currency codes, line-item description and currency) are long enough.",
 )
 SCHEMA_MAX_ITEMS = Rule(
     "schema.max-items",
     Severity.ERROR,
-    "StatementJobResponse: ... filters.meterIds (max 10).",
+    standard(
+        'An array instance is valid against "maxItems" if its size is less than, or equal to, the value of this '
+        "keyword.",
+        f"{JSON_SCHEMA}, 6.4.1 maxItems",
+    ),
     "Arrays with `maxItems` (filters.meterIds) hold no more items than allowed.",
 )
 SCHEMA_EXCLUSIVE_MINIMUM = Rule(
     "schema.exclusive-minimum",
     Severity.ERROR,
-    "CurrencyConversion: from, to required (minLength 1), multiplier > 0.",
+    standard(
+        "If the instance is a number, then the instance is valid only if it has a value strictly greater than "
+        '(not equal to) "exclusiveMinimum".',
+        f"{JSON_SCHEMA}, 6.2.5 exclusiveMinimum",
+    ),
     "Numbers with `exclusiveMinimum` (currencyConversions[].multiplier) are above it.",
+)
+SCHEMA_CONSTRAINT = Rule(
+    "schema.constraint",
+    Severity.ERROR,
+    standard(
+        "Validation keywords in a schema impose requirements for successful validation of an instance.",
+        f"{JSON_SCHEMA}, 6 Keywords for Structural Validation",
+    ),
+    "Any other validation keyword a spec given to --spec uses (maximum, maxLength, pattern, minItems, "
+    "uniqueItems, const, ...) holds; the curated spec uses none of them.",
 )
 DRIFT_UNKNOWN_FIELD = Rule(
     "drift.unknown-field",
     Severity.WARNING,
-    "Loose parsing by default (unknown enum values and extra fields kept).",
-    "A field the server returns that the spec does not declare: the spec should learn it.",
+    inferred(
+        "JSON Schema allows properties a schema does not list, so an unlisted field breaks nothing, and we "
+        "report it only because the spec should learn it.",
+        f"{JSON_SCHEMA}, additionalProperties (absent: any property allowed)",
+        strict=False,
+    ),
+    "A field the server returns that the spec does not declare: the spec should learn it (a warning, even with "
+    "--strict-inferred).",
 )
 
 _BY_KEYWORD: Mapping[str, Rule] = {
@@ -115,7 +172,7 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if keyword in _DELEGATED and "x-m3ter-rule" in schema:
         return
-    rule = _BY_KEYWORD[keyword]
+    rule = _BY_KEYWORD.get(keyword, SCHEMA_CONSTRAINT)
     path = json_path("$", *error.absolute_path)
     value = error.instance
     if keyword == "required":
@@ -132,11 +189,14 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
             f"{_short(value)} is not a value the spec lists ({', '.join(map(str, schema.get('enum', [])))})",
             suggestion=f"add {_short(value)} to {where}",
         )
+    elif keyword == "type" and value is None:
+        yield rule.finding(
+            obs, path, f"null where the spec declares {error.validator_value}: null in {_null_place(error)} is an error"
+        )
     elif keyword == "type":
-        message = f"{_json_type(value)} {_short(value)} where the spec declares {error.validator_value}"
-        if value is None:
-            message += " (the spec declares nothing nullable: an absent value must be absent, not null)"
-        yield rule.finding(obs, path, message)
+        yield rule.finding(
+            obs, path, f"{_json_type(value)} {_short(value)} where the spec declares {error.validator_value}"
+        )
     elif keyword == "format":
         yield rule.finding(obs, path, f"{_short(value)} is not a valid {error.validator_value}")
     elif keyword == "minLength":
@@ -147,8 +207,17 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
             path,
             f"{len(value) if isinstance(value, list) else '?'} items where maxItems is {error.validator_value}",
         )
-    else:
+    elif keyword == "exclusiveMinimum":
         yield rule.finding(obs, path, f"{_short(value)} is not greater than {error.validator_value}")
+    else:
+        yield rule.finding(obs, path, f"{_short(value)} breaks {keyword} {_short(error.validator_value)}")
+
+
+def _null_place(error: ValidationError) -> str:
+    last = error.absolute_path[-1] if error.absolute_path else None
+    if last is None:
+        return "the body"
+    return "an array item" if isinstance(last, int) else "a required property or a map value"
 
 
 def check_schema(obs: Observation, spec: Spec) -> Iterator[Finding]:
@@ -156,30 +225,53 @@ def check_schema(obs: Observation, spec: Spec) -> Iterator[Finding]:
     if isinstance(obs.body, NotJSON):
         yield RESPONSE_JSON.finding(obs, "$", f"the 200 body is not JSON ({obs.body.error})")
         return
-    validator = spec.validator(obs.kind.schema_name)
+    validator = spec.response_validator(obs.kind)
     errors = sorted(validator.iter_errors(obs.body), key=lambda e: (json_path("$", *e.absolute_path), e.message))
+    nulls: set[tuple[str | int, ...]] = set()
     for error in errors:
+        where = tuple(error.absolute_path)
+        if error.instance is None and where in nulls:
+            continue  # one finding per null (its enum or format errors say the same)
+        if error.instance is None and spec.is_optional_property(obs.kind, where):
+            nulls.add(where)
+            yield SCHEMA_NULL.finding(
+                obs,
+                json_path("$", *where),
+                f"null where the spec declares {_declared(error)}: the optional property is sent as null instead "
+                "of being left out (every official SDK reads it as absent)",
+            )
+            continue
+        if error.instance is None:
+            if str(error.validator) != "type":
+                continue  # the type error of the same null is the finding
+            nulls.add(where)
         yield from _error_findings(obs, spec, error)
+
+
+def _declared(error: ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if str(error.validator) == "type":
+        return str(error.validator_value)
+    return str(schema.get("type", str(error.validator)))
 
 
 def _spec_type_of(value: Any) -> str:
     kind = _json_type(value)
-    return "string  # or null: the spec declares nothing nullable" if kind == "null" else kind
+    return "string, nullable: true  # the value was null: check its type" if kind == "null" else kind
 
 
 def _walk_unknown(
     obs: Observation, spec: Spec, schema: Mapping[str, Any], component: str | None, value: Any, path: str
 ) -> Iterator[Finding]:
-    name, resolved = spec.resolve(schema)
-    component = name or component
-    if isinstance(value, dict) and "properties" in resolved:
-        properties: Mapping[str, Any] = resolved["properties"]
-        free_form = resolved.get("additionalProperties") not in (None, False)
+    shape = spec.shape(schema)
+    component = shape.component or component
+    if isinstance(value, dict) and shape.properties:
+        free_form = shape.additional not in (None, False)
         for key, item in value.items():
-            sub = properties.get(key)
-            if sub is not None:
+            sub = shape.properties.get(key)
+            if isinstance(sub, Mapping):
                 yield from _walk_unknown(obs, spec, sub, component, item, json_path(path, key))
-            elif not free_form:
+            elif sub is None and not free_form:
                 where = f"components.schemas.{component}.properties" if component else f"the object at {path}"
                 yield DRIFT_UNKNOWN_FIELD.finding(
                     obs,
@@ -187,15 +279,15 @@ def _walk_unknown(
                     f"field {key!r} ({_json_type(item)}) is not in the spec",
                     suggestion=f"add `{key}: {{type: {_spec_type_of(item)}}}` to {where}",
                 )
-    elif isinstance(value, list) and isinstance(resolved.get("items"), Mapping):
+    elif isinstance(value, list) and isinstance(shape.items, Mapping):
         for index, item in enumerate(value):
-            yield from _walk_unknown(obs, spec, resolved["items"], component, item, json_path(path, index))
+            yield from _walk_unknown(obs, spec, shape.items, component, item, json_path(path, index))
 
 
 def check_unknown_fields(obs: Observation, spec: Spec) -> Iterator[Finding]:
     """A warning, with a suggested spec change, for every field the spec's schemas do not declare."""
     if isinstance(obs.body, dict):
-        root = {"$ref": f"#/components/schemas/{obs.kind.schema_name}"}
+        root = {"$ref": f"#/components/schemas/{spec.responses[obs.kind]}"}
         yield from _walk_unknown(obs, spec, root, None, obs.body, "$")
 
 
@@ -204,12 +296,14 @@ CHECKS = (
         (
             RESPONSE_JSON,
             SCHEMA_TYPE,
+            SCHEMA_NULL,
             SCHEMA_FORMAT,
             SCHEMA_REQUIRED,
             SCHEMA_ENUM,
             SCHEMA_MIN_LENGTH,
             SCHEMA_MAX_ITEMS,
             SCHEMA_EXCLUSIVE_MINIMUM,
+            SCHEMA_CONSTRAINT,
         ),
         snapshot=check_schema,
         name="schema",

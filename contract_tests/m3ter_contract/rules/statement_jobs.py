@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ._values import present, str_at
-from .model import Check, EntityKind, Finding, Observation, Rule, Severity
+from .model import Check, EntityKind, Finding, Observation, Rule, Severity, documented, inferred
+from .sources import component, operation, schema_field
 
 JOB = frozenset({EntityKind.STATEMENT_JOB})
 PENDING, RUNNING, COMPLETE, CANCELLED, FAILED = "PENDING", "RUNNING", "COMPLETE", "CANCELLED", "FAILED"
@@ -13,31 +14,50 @@ TERMINAL = frozenset({COMPLETE, CANCELLED, FAILED})
 _RANK = {PENDING: 0, RUNNING: 1, COMPLETE: 2, CANCELLED: 2, FAILED: 2}
 JSON_URL, CSV_URL = "presignedJsonStatementUrl", "presignedCsvStatementUrl"
 
-_GET_JOB = (
+_GET_JOB_QUOTE = (
     "Use this call to obtain the time-bound pre-signed download URL for the generated Bill Statement if the "
-    "initial Create StatementJob returned a response showing the statementJobStatus not yet complete and as "
-    "PENDING or RUNNING."
+    "initial [Create StatementJob](https://www.m3ter.com/docs/api#tag/StatementJob/operation/CreateStatementJob) "
+    "returned a response showing the `statementJobStatus` not yet complete and as `PENDING` or `RUNNING`."
+)
+_GET_JOB = documented(_GET_JOB_QUOTE, operation("GetStatementJob"))
+_LIFECYCLE = (
+    f"{operation('GetStatementJob')}; {operation('CreateStatementJob', excerpt=True)}; "
+    f"{operation('CancelStatementJob', excerpt=True)}"
 )
 
 TRANSITION = Rule(
     "statement-job.transition",
-    Severity.ERROR,
-    _GET_JOB,
+    Severity.WARNING,
+    inferred(
+        'Get StatementJob is for a job "not yet complete and as PENDING or RUNNING" and Create StatementJob '
+        'says to "wait a few minutes to allow the StatementJob to complete", so we infer the status moves '
+        "PENDING -> RUNNING -> a final status, though no sentence lists the transitions.",
+        _LIFECYCLE,
+    ),
     "Status only moves forward: PENDING -> RUNNING -> COMPLETE / FAILED / CANCELLED (steps may be skipped "
     "between reads, never reversed).",
     JOB,
 )
 TERMINAL_FINAL = Rule(
     "statement-job.terminal-final",
-    Severity.ERROR,
-    _GET_JOB,
+    Severity.WARNING,
+    inferred(
+        "A job that completed, failed or was halted by Cancel StatementJob has nothing left to run, so we infer "
+        "its status never changes again, though no sentence says so.",
+        _LIFECYCLE,
+    ),
     "A COMPLETE, FAILED or CANCELLED job never changes status again (to any status, known or not).",
     JOB,
 )
 NO_URL_WHILE_PENDING = Rule(
     "statement-job.no-url-while-pending",
-    Severity.ERROR,
-    "While the job is PENDING or RUNNING you will not receive the pre-signed URL in the response.",
+    Severity.WARNING,
+    inferred(
+        "m3ter says a PENDING or RUNNING answer to Create StatementJob carries no pre-signed URL and that Get "
+        "StatementJob gives it once the job completes, so we infer a Get of a PENDING or RUNNING job carries "
+        "none either.",
+        _LIFECYCLE,
+    ),
     "A PENDING or RUNNING job carries neither presigned URL.",
     JOB,
 )
@@ -45,13 +65,17 @@ JSON_URL_ON_COMPLETE = Rule(
     "statement-job.json-url-on-complete",
     Severity.ERROR,
     _GET_JOB,
-    "A COMPLETE job carries presignedJsonStatementUrl.",
+    "A COMPLETE job carries presignedJsonStatementUrl (Get StatementJob is the call that obtains it).",
     JOB,
 )
 CSV_URL_RULE = Rule(
     "statement-job.csv-url",
-    Severity.ERROR,
-    "includeCsvFormat: TRUE - includes the statement in CSV format. FALSE - no CSV format statement.",
+    Severity.WARNING,
+    inferred(
+        'includeCsvFormat "TRUE - includes the statement in CSV format" does not say where its URL is, so we '
+        "infer a COMPLETE job asked for CSV carries presignedCsvStatementUrl and one that was not never does.",
+        schema_field("StatementJobResponse", "includeCsvFormat"),
+    ),
     "A COMPLETE job with includeCsvFormat true carries presignedCsvStatementUrl; a job with includeCsvFormat "
     "false never does (an absent includeCsvFormat says nothing).",
     JOB,
@@ -59,11 +83,12 @@ CSV_URL_RULE = Rule(
 STATEMENT_STATUS = Rule(
     "statement-job.statement-status",
     Severity.WARNING,
-    'Inferred (no sentence states it) from: "While the job is PENDING or RUNNING you will not receive the '
-    'pre-signed URL in the response" and the StatementStatus values (LATEST, STALE, INVALIDATED), which '
-    "describe a generated statement.",
-    "jsonStatementStatus / csvStatementStatus appear only alongside the presigned URL of the same format "
-    "(a warning: inferred, not documented).",
+    inferred(
+        "The StatementStatus values (LATEST, STALE, INVALIDATED) describe a generated statement, so we infer "
+        "jsonStatementStatus and csvStatementStatus appear only with the URL of that statement.",
+        component("StatementStatus"),
+    ),
+    "jsonStatementStatus / csvStatementStatus appear only alongside the presigned URL of the same format.",
     JOB,
 )
 

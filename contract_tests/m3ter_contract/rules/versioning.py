@@ -6,10 +6,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._values import datetime_at, normalise_datetimes, version_at
-from .model import Check, Finding, Observation, Rule, Severity
+from .model import Check, Finding, Observation, Rule, Severity, documented
+from .sources import schema_field
 
-_CREATE = "On initial Create to insert a new entity, the version is set at 1 in the response."
-_UPDATE = "On successful Update, the version is incremented by 1 in the response."
+_CREATE = documented(
+    "On initial Create to insert a new entity, the version is set at 1 in the response.",
+    schema_field("AbstractResponse", "version"),
+)
+_UPDATE = documented(
+    "On successful Update, the version is incremented by 1 in the response.",
+    schema_field("AbstractResponse", "version"),
+)
 
 VERSION_MINIMUM = Rule(
     "version.minimum",
@@ -35,14 +42,20 @@ VERSION_BUMP_ON_CHANGE = Rule(
 VERSION_DT_LAST_MODIFIED = Rule(
     "version.dt-last-modified",
     Severity.ERROR,
-    "dtLastModified: The date and time (in ISO 8601 format) when the Bill was last modified.",
+    documented(
+        "The date and time *(in ISO 8601 format)* when the Bill was last modified.",
+        schema_field("BillResponse", "dtLastModified"),
+    ),
     "dtLastModified moves with the version: later when the version rose (the same instant is a warning: two "
     "updates within the timestamp's resolution; earlier is an error), the same when it did not.",
 )
 VERSION_DT_ORDER = Rule(
     "version.dt-order",
     Severity.ERROR,
-    "dtCreated: The date and time (in ISO 8601 format) when the Bill was first created.",
+    documented(
+        "The date and time *(in ISO 8601 format)* when the Bill was first created.",
+        schema_field("BillResponse", "dtCreated"),
+    ),
     "dtLastModified never precedes dtCreated.",
 )
 

@@ -175,9 +175,19 @@ class Sandbox:
         self.clock.advance(seconds)
 
     def approve_bill(self, bill_id: str, by: str | None = None) -> None:
+        """Approve Bills: PENDING -> APPROVED (version + 1, dtApproved/approvedBy set). A locked or already
+        approved bill is refused with :class:`SandboxError` (``status`` 400)."""
         self.state.approve_bill(bill_id, by or self.seeded.approver_id)
 
+    def update_bill_status(self, bill_id: str, status: str, by: str | None = None) -> None:
+        """Update Bill Status: ``"APPROVED"`` or back to ``"PENDING"`` (version + 1; going back keeps
+        dtApproved/approvedBy). A locked bill is refused (``SandboxError``, ``status`` 400)."""
+        self.state.update_bill_status(bill_id, status, by or self.seeded.approver_id)
+
     def lock_bill(self, bill_id: str, by: str | None = None) -> None:
+        """Lock Bill (version + 1, dtLocked/lockedBy set). A PENDING bill is refused as m3ter refuses it (400,
+        "You cannot lock a Bill whose current status is PENDING"), and so is a locked one; once locked, every
+        change to the bill (approve, status, recalculate, invalidate statements) is refused."""
         self.state.lock_bill(bill_id, by or self.seeded.approver_id)
 
     def recalculate_bill(self, bill_id: str, by: str | None = None) -> None:

@@ -26,9 +26,14 @@ _CREDITS = frozenset(
     }
 )
 _USAGE_LIKE = frozenset({"USAGE", "OVERAGE_USAGE", "USAGE_CREDIT"})
+USAGE_LINE_ITEM_TYPES = _USAGE_LIKE
+"""The line item types that carry usage (a meter or a compound aggregation, pricing bands)."""
 _UNITS = ("call", "GB", "request", "event", "minute", "seat")
 _PRODUCTS = (("Platform", "platform"), ("Analytics", "analytics"), ("Storage", "storage"), ("Support", "support"))
 _REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
+# Line item types that book revenue to an accounting product (the general-ledger mapping m3ter exports).
+_ACCOUNTED = frozenset({"STANDING_CHARGE", "USAGE", "OVERAGE_USAGE", "MINIMUM_SPEND", "COMMITMENT_FEE", "AD_HOC"})
+_CHILD_ACCOUNTS = (("ACME-EU", 1), ("ACME-US", 2), ("ACME-APAC", 3))
 
 
 def new_id(rng: random.Random) -> str:
@@ -161,6 +166,7 @@ def _line_item(
             item["pricingId"] = new_id(rng)
         if rng.random() < 0.1:
             item["additional"] = {"note": "seeded", "weight": rng.randint(1, 5)}
+    _references(item, product_name, product_code)
     signed = sign * cents
     item["subtotal"] = _money(signed)
     item["convertedSubtotal"] = round(_money(signed) * rate, 2)
@@ -168,6 +174,35 @@ def _line_item(
     if rng.random() < 0.15:
         item["contractId"] = new_id(rng)
     return item, signed
+
+
+def _references(item: dict[str, Any], product_name: str, product_code: str) -> None:
+    """The references a line item carries besides its product: the accounting product it books to, the
+    ad-hoc charge, the plan group of a minimum spend, the child account of a parent/child hierarchy, a
+    compound aggregation instead of a meter, the credit type of a credit's bands. Drawn from the item's own id
+    so adding them left every other seeded value as it was."""
+    draw = random.Random(item["id"])
+    item_type = item["lineItemType"]
+    if item_type in _ACCOUNTED:
+        item["accountingProductId"] = str(uuid.UUID(int=draw.getrandbits(128), version=4))
+        item["accountingProductCode"] = f"GL-4{_PRODUCTS.index((product_name, product_code)) + 1:03d}"
+        item["accountingProductName"] = f"{product_name} revenue"
+    if item_type == "AD_HOC":
+        item["chargeId"] = str(uuid.UUID(int=draw.getrandbits(128), version=4))
+    elif item_type in ("MINIMUM_SPEND", "MINIMUM_SPEND_REFUND"):
+        item["planGroupId"] = str(uuid.UUID(int=draw.getrandbits(128), version=4))
+    if item_type in _USAGE_LIKE and draw.random() < 0.3:
+        code, number = draw.choice(_CHILD_ACCOUNTS)
+        item["childAccountCode"] = code
+        item["childAccountId"] = str(uuid.UUID(int=number * 7919 + 0xC0FFEE, version=4))
+    if item_type in ("USAGE", "OVERAGE_USAGE") and draw.random() < 0.2:
+        # priced from a compound aggregation (a calculation over other aggregations): no meter of its own
+        del item["aggregationId"], item["meterId"]
+        item["compoundAggregationId"] = str(uuid.UUID(int=draw.getrandbits(128), version=4))
+    if item_type == "USAGE_CREDIT":
+        credit_type = str(uuid.UUID(int=draw.getrandbits(128), version=4))
+        for band in item["usagePerPricingBand"]:
+            band["creditTypeId"] = credit_type
 
 
 def line_items(
@@ -244,7 +279,15 @@ def bill_wire(
     invoice_number = org.take_invoice_number()
     if invoice_number is not None:
         wire["sequentialInvoiceNumber"] = invoice_number
+        _number_items(items, invoice_number)
     return wire
+
+
+def _number_items(items: list[dict[str, Any]], invoice_number: str) -> None:
+    """Line items of a sequentially numbered bill carry the invoice's number (``sequenceNumber``)."""
+    number = int("".join(ch for ch in invoice_number if ch.isdigit()))
+    for item in items:
+        item["sequenceNumber"] = number
 
 
 def recalculated_items(bill: dict[str, Any], seed: str) -> tuple[list[dict[str, Any]], float]:
@@ -256,7 +299,17 @@ def recalculated_items(bill: dict[str, Any], seed: str) -> tuple[list[dict[str, 
     end = date.fromisoformat(bill["endDate"])
     rate = old[0]["conversionRate"] if old else 1.0
     items, total = line_items(rng, len(types), currency=bill["currency"], rate=rate, start=start, end=end, types=types)
+    if "sequentialInvoiceNumber" in bill:
+        _number_items(items, bill["sequentialInvoiceNumber"])
     return items, _money(total)
 
 
-__all__ = ["bill_wire", "billing_period", "external_invoice_date", "line_items", "new_id", "recalculated_items"]
+__all__ = [
+    "USAGE_LINE_ITEM_TYPES",
+    "bill_wire",
+    "billing_period",
+    "external_invoice_date",
+    "line_items",
+    "new_id",
+    "recalculated_items",
+]

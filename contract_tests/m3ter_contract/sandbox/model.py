@@ -45,7 +45,18 @@ ABSENT: Final = object()
 
 
 class SandboxError(Exception):
-    """An operation the documented lifecycle does not allow (approving twice, moving a terminal job, ...)."""
+    """An operation the documented lifecycle does not allow (approving twice, locking a PENDING bill, changing a
+    locked one, moving a terminal job, ...). ``status`` is the HTTP status m3ter answers such a request with
+    (400 for a refused change, 404 for an unknown id) and :attr:`body` its error body."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def body(self) -> dict[str, str]:
+        """The error body m3ter sends: ``{"message": ...}``."""
+        return {"message": str(self)}
 
 
 @dataclass(eq=False, slots=True)

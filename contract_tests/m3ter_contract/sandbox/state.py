@@ -20,9 +20,10 @@ from urllib.parse import parse_qs, quote
 import msgspec
 
 from .clock import Clock, iso_datetime
-from .data import recalculated_items
+from .data import USAGE_LINE_ITEM_TYPES, recalculated_items
 from .model import (
     ABSENT,
+    BILL_STATUSES,
     Bill,
     JobOutcome,
     Organization,
@@ -118,23 +119,50 @@ class SandboxState:
     def bill(self, bill_id: str) -> Bill:
         bill = self.bills.get(bill_id)
         if bill is None:
-            raise SandboxError(f"unknown bill {bill_id!r}")
+            raise SandboxError(f"unknown bill {bill_id!r}", status=404)
+        return bill
+
+    def changeable_bill(self, bill_id: str) -> Bill:
+        """The bill, unless it is locked: "Once a Bill is locked, no further changes can be made to it"."""
+        bill = self.bill(bill_id)
+        if bill.locked:
+            raise SandboxError(f"Bill {bill_id} is locked: no further changes can be made to it")
         return bill
 
     def approve_bill(self, bill_id: str, by: str, at: float | None = None) -> Bill:
+        """Approve Bills: a PENDING bill becomes APPROVED (dtApproved and approvedBy set)."""
         with self.lock:
-            bill = self.bill(bill_id)
+            bill = self.changeable_bill(bill_id)
             if bill.status == "APPROVED":
-                raise SandboxError(f"bill {bill_id} is already approved")
-            when = self._at(at)
-            bill.touch(when, by, {"status": "APPROVED", "dtApproved": iso_datetime(when), "approvedBy": by})
-            return bill
+                raise SandboxError(f"Bill {bill_id} is already APPROVED; only PENDING bills can be approved")
+            return self._set_status(bill, "APPROVED", by, self._at(at))
+
+    def update_bill_status(self, bill_id: str, status: str, by: str, at: float | None = None) -> Bill:
+        """Update Bill Status: PENDING -> APPROVED (as approving) or APPROVED -> PENDING (dtApproved and
+        approvedBy are kept: m3ter does not say they are cleared). The same status again changes nothing."""
+        with self.lock:
+            if status not in BILL_STATUSES:
+                raise SandboxError(f"status must be one of {', '.join(BILL_STATUSES)}, not {status!r}")
+            bill = self.changeable_bill(bill_id)
+            if bill.status == status:
+                return bill
+            return self._set_status(bill, status, by, self._at(at))
+
+    def _set_status(self, bill: Bill, status: str, by: str, when: float) -> Bill:
+        changes: dict[str, Any] = {"status": status}
+        if status == "APPROVED":
+            changes.update(dtApproved=iso_datetime(when), approvedBy=by)
+        bill.touch(when, by, changes)
+        return bill
 
     def lock_bill(self, bill_id: str, by: str, at: float | None = None) -> Bill:
+        """Lock Bill: only an APPROVED bill ("You cannot lock a Bill whose current status is `PENDING`")."""
         with self.lock:
-            bill = self.bill(bill_id)
-            if bill.locked:
-                raise SandboxError(f"bill {bill_id} is already locked")
+            bill = self.changeable_bill(bill_id)
+            if bill.status == "PENDING":
+                raise SandboxError(
+                    f"You cannot lock Bill {bill_id}: its current status is PENDING. Approve it before locking it"
+                )
             when = self._at(at)
             bill.touch(when, by, {"locked": True, "dtLocked": iso_datetime(when), "lockedBy": by})
             return bill
@@ -142,11 +170,9 @@ class SandboxState:
     def recalculate_bill(self, bill_id: str, by: str, at: float | None = None) -> Bill:
         """New line item amounts and total; statements already generated for the bill go stale."""
         with self.lock:
-            bill = self.bill(bill_id)
-            if bill.locked or bill.status == "APPROVED":
-                raise SandboxError(
-                    f"bill {bill_id} is {'locked' if bill.locked else 'approved'}; it cannot be recalculated"
-                )
+            bill = self.changeable_bill(bill_id)
+            if bill.status == "APPROVED":
+                raise SandboxError(f"Bill {bill_id} is APPROVED; it cannot be recalculated")
             when = self._at(at)
             items, total = recalculated_items(bill.wire, f"{bill.id}:{bill.version}")
             changes: dict[str, Any] = {"lineItems": items, "billTotal": total, "lastCalculatedDate": iso_datetime(when)}
@@ -159,9 +185,9 @@ class SandboxState:
             return bill
 
     def invalidate_statements(self, bill_id: str, by: str, at: float | None = None) -> None:
-        """Mark the bill's generated statements INVALIDATED (and the bill's statement stale)."""
+        """Mark the bill's generated statements INVALIDATED (and the bill's statement stale); not for a locked bill."""
         with self.lock:
-            bill = self.bill(bill_id)
+            bill = self.changeable_bill(bill_id)
             when = self._at(at)
             if not bill.wire.get("statementStale"):
                 bill.touch(when, by, {"statementStale": True})
@@ -299,7 +325,8 @@ class SandboxState:
         bill_changes: dict[str, Any] = {"jsonStatementGenerated": True, "statementStale": False}
         if job.include_csv:
             bill_changes["csvStatementGenerated"] = True
-        if any(bill.wire.get(key) != value for key, value in bill_changes.items()):
+        # A locked bill never changes, not even its statement flags (the statement is still generated).
+        if not bill.locked and any(bill.wire.get(key) != value for key, value in bill_changes.items()):
             bill.touch(at, by, bill_changes)
 
     # ---- Presigned statement URLs -------------------------------------------------------------------------
@@ -378,13 +405,16 @@ class SandboxState:
 
 
 def statement_items(job: StatementJob, bill: dict[str, Any]) -> list[dict[str, Any]]:
-    """The bill's line items a statement includes: with a meterIds filter, usage items only for those meters."""
+    """The bill's line items a statement includes: with a meterIds filter ("Include usage line items whose
+    meterId matches one of these values"), the usage items of those meters and every other item."""
     items: list[dict[str, Any]] = bill.get("lineItems", [])
     meters = job.wire.get("filters", {}).get("meterIds")
     if not meters:
         return items
     wanted = set(meters)
-    return [item for item in items if "meterId" not in item or item["meterId"] in wanted]
+    return [
+        item for item in items if item["lineItemType"] not in USAGE_LINE_ITEM_TYPES or item.get("meterId") in wanted
+    ]
 
 
 def _render_statement(job: StatementJob, bill: dict[str, Any], fmt: str) -> bytes:

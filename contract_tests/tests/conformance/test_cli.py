@@ -84,7 +84,7 @@ def test_findings_exit_1_and_the_reports_match_their_snapshots(
     assert rules == {
         ("drift.unknown-field", "warning", "$.taxTotal"),
         ("schema.enum", "error", "$.lineItems[*].lineItemType"),
-        ("statement-job.no-url-while-pending", "error", "$.presignedJsonStatementUrl"),
+        ("statement-job.no-url-while-pending", "warning", "$.presignedJsonStatementUrl"),  # inferred
     }
     for finding in document["findings"]:
         assert set(finding) >= {"entity_id", "endpoint", "rule", "severity", "path", "message"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from m3ter_contract.rules import RULES, EntityKind, Observation, Spec, evaluate
 from m3ter_contract.rules import doc as rules_doc
-from m3ter_contract.rules.spec import KNOWN_KEYWORDS, top_level_keywords
+from m3ter_contract.rules.spec import ANNOTATIONS, KNOWN_KEYWORDS, STRUCTURE, top_level_keywords
 from m3ter_contract.rules.versioning import content_view
 from m3ter_contract.sandbox import Sandbox
 
@@ -48,11 +48,50 @@ def test_drift_findings_carry_a_suggested_spec_change(sandbox: Sandbox, spec: Sp
     assert enum.suggestion == 'add "CARBON_OFFSET" to components.schemas.LineItemType.enum'
 
 
-def test_null_is_a_type_error_not_an_absent_field(spec: Spec) -> None:
-    body = {"id": "j1", "statementJobStatus": "PENDING", "presignedJsonStatementUrl": None}
+def test_null_in_an_optional_field_is_a_schema_null_warning(spec: Spec) -> None:
+    body = {"id": "j1", "statementJobStatus": None, "presignedJsonStatementUrl": None, "filters": None}
     findings = evaluate([Observation(EntityKind.STATEMENT_JOB, "j1", "org", body)], spec)
-    assert [(f.rule, f.path) for f in findings] == [("schema.type", "$.presignedJsonStatementUrl")]
+    assert [(f.rule, f.severity, f.path) for f in findings] == [
+        ("schema.null", "warning", "$.filters"),
+        ("schema.null", "warning", "$.presignedJsonStatementUrl"),
+        ("schema.null", "warning", "$.statementJobStatus"),  # one finding, not also an enum error
+    ]
     assert "absent" in findings[0].message
+
+
+def test_null_in_a_required_field_an_item_or_a_map_value_stays_a_type_error(spec: Spec) -> None:
+    item = {
+        "description": None,
+        "quantity": 1,
+        "units": 1,
+        "unit": "call",
+        "subtotal": 1.0,
+        "currency": "USD",
+        "conversionRate": 1.0,
+        "convertedSubtotal": 1.0,
+        "averageUnitPrice": 1.0,
+        "lineItemType": "USAGE",
+        "segment": {"region": None},
+    }
+    body = {"id": "b1", "lineItems": [item, None], "currencyConversions": [{"from": "EUR", "to": None}]}
+    findings = evaluate([Observation(EntityKind.BILL, "b1", "org", body)], spec)
+    assert sorted((f.rule, f.severity, f.path) for f in findings) == [
+        ("schema.type", "error", "$.currencyConversions[*].to"),
+        ("schema.type", "error", "$.lineItems[*]"),
+        ("schema.type", "error", "$.lineItems[*].description"),
+        ("schema.type", "error", "$.lineItems[*].segment.region"),
+    ]
+    assert all("null" in f.message for f in findings)
+
+
+def test_a_nullable_field_may_be_null(spec: Spec) -> None:
+    document = copy.deepcopy(dict(spec.document))
+    document["components"]["schemas"]["BillResponse"]["properties"]["purchaseOrderNumber"]["type"] = [
+        "string",
+        "null",
+    ]
+    body = {"id": "b1", "purchaseOrderNumber": None}
+    assert evaluate([Observation(EntityKind.BILL, "b1", "org", body)], Spec(document)) == []
 
 
 def test_presigned_urls_are_compared_by_presence_only() -> None:
@@ -63,21 +102,16 @@ def test_presigned_urls_are_compared_by_presence_only() -> None:
 
 
 def test_the_schema_rules_name_every_keyword_the_spec_uses(spec: Spec) -> None:
-    validation = top_level_keywords(spec.components) - {
-        "$ref",
-        "properties",
-        "items",
-        "additionalProperties",
-        "x-m3ter-rule",
-    }
+    validation = top_level_keywords(spec.components) - STRUCTURE - ANNOTATIONS - {"x-m3ter-rule"}
     assert validation <= KNOWN_KEYWORDS
 
 
-def test_every_rule_has_a_source_sentence_and_a_unique_name() -> None:
+def test_every_rule_has_evidence_and_a_unique_name() -> None:
     names = [rule.name for rule in RULES]
     assert len(names) == len(set(names)) >= 25
     for rule in RULES:
-        assert rule.source.strip(), rule.name
+        assert rule.source.text.strip(), rule.name
+        assert rule.source.where.strip(), rule.name
         assert rule.summary.strip(), rule.name
         assert rule.severity in ("error", "warning")
 

@@ -5,6 +5,7 @@ And a clean sandbox, read repeatedly and watched to the end of every job, yields
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,11 +71,17 @@ class Case:
     mutate: Callable[[], Callable[[Body], Body]] | None = None
     path: str = "$"
     fault: str | None = None  # a FaultPresets method instead of a mutation
+    spec_edit: Callable[[dict[str, Any]], None] | None = None  # judge by an edited copy of the curated spec
+
+
+def _max_length(document: dict[str, Any]) -> None:
+    document["components"]["schemas"]["BillResponse"]["properties"]["accountCode"]["maxLength"] = 4
 
 
 CASES = [
     Case("response.json", "bill", "monthly", fault="non_json_body"),
     Case("schema.type", "bill", "monthly", lambda: always(set_(billTotal="12.50")), "$.billTotal"),
+    Case("schema.null", "bill", "monthly", lambda: always(set_(purchaseOrderNumber=None)), "$.purchaseOrderNumber"),
     Case("schema.format", "bill", "monthly", lambda: always(set_(billDate="2023-02-30")), "$.billDate"),
     Case(
         "schema.required",
@@ -105,6 +112,7 @@ CASES = [
         lambda: always(lambda b: b["currencyConversions"][0].update(multiplier=0)),
         "$.currencyConversions[*].multiplier",
     ),
+    Case("schema.constraint", "bill", "monthly", None, "$.accountCode", spec_edit=_max_length),
     Case(
         "drift.unknown-field", "bill", "monthly", lambda: always(line_item(taxCode="VAT20")), "$.lineItems[*].taxCode"
     ),
@@ -139,6 +147,13 @@ CASES = [
         "complete_csv",
         lambda: on_read(2, set_(dtCreated="2025-01-15T11:50:01.000Z", version=9, dtLastModified=LATER)),
         "$.dtCreated",
+    ),
+    Case(
+        "entity.fixed-references",
+        "job",
+        "complete_csv",
+        lambda: on_read(2, set_(billId="another-bill", version=9, dtLastModified=LATER)),
+        "$.billId",
     ),
     Case(
         "statement-job.no-url-while-pending",
@@ -207,11 +222,19 @@ CASES = [
     ),
     Case("bill.approval-audit", "bill", "daily", lambda: always(drop("approvedBy")), "$.approvedBy"),
     Case("bill.lock-audit", "bill", "weekly", lambda: always(drop("dtLocked")), "$.dtLocked"),
+    Case("bill.locked-approved", "bill", "weekly", lambda: always(set_(status="PENDING")), "$.status"),
+    Case(
+        "bill.locked-unchanged",
+        "bill",
+        "weekly",
+        lambda: on_read(2, lambda b: b.update(billTotal=1.0, version=b["version"] + 1, dtLastModified=LATER)),
+        "$.billTotal",
+    ),
 ]
 
 
-# Violations that necessarily break a second rule too.
-ALSO: dict[str, tuple[str, ...]] = {}
+# Violations that necessarily break a second rule too (a locked bill's total no longer adds up).
+ALSO: dict[str, tuple[str, ...]] = {"bill.locked-unchanged": ("bill.total",)}
 
 
 def test_every_rule_has_a_violation_case() -> None:
@@ -227,9 +250,12 @@ async def test_violation_is_found(case: Case, sandbox: Sandbox, spec: Spec) -> N
     entity_id = _entity(sandbox, case)
     if case.fault is not None:
         getattr(sandbox.faults, case.fault)(count=None, entity_id=entity_id)
-    else:
-        assert case.mutate is not None
+    elif case.mutate is not None:
         sandbox.mutate_responses(entity_id, case.mutate())
+    if case.spec_edit is not None:
+        document = copy.deepcopy(dict(spec.document))
+        case.spec_edit(document)
+        spec = Spec(document)
     bills, jobs = ([entity_id], []) if case.kind == "bill" else ([], [entity_id])
     result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=bills, statement_job_ids=jobs)
     rule = next(r for r in RULES if r.name == case.rule)
@@ -261,8 +287,32 @@ async def test_clean_sandbox_through_its_lifecycle_operations(sandbox: Sandbox, 
     sandbox.advance(60)
     sandbox.recalculate_bill(bills["monthly"])
     sandbox.approve_bill(bills["monthly"])
-    sandbox.lock_bill(bills["monthly"])
     sandbox.invalidate_statements(bills["monthly"])
+    sandbox.lock_bill(bills["monthly"])
+    sandbox.create_statement_job(bills["monthly"], include_csv=True)  # a statement of a locked bill
+    sandbox.update_bill_status(bills["daily"], "PENDING")  # APPROVED -> PENDING keeps dtApproved/approvedBy
     sandbox.create_statement_job(bills["mixed"], include_csv=True)
-    second = await check_sandbox(sandbox, Options(observe=2, rate=100_000), spec=spec, remembered=first.last)
+    second = await check_sandbox(
+        sandbox, Options(observe=2, watch=True, watch_interval=1.0, rate=100_000), spec=spec, remembered=first.last
+    )
     assert second.findings == []
+    sandbox.advance(60)
+    sandbox.update_bill_status(bills["daily"], "APPROVED")  # and back: the round trip
+    third = await check_sandbox(sandbox, Options(observe=2, rate=100_000), spec=spec, remembered=second.last)
+    assert third.findings == []
+    assert [obs.obj["status"] for key, obs in third.last.items() if key[1] == bills["daily"]] == ["APPROVED"]
+
+
+async def test_nulls_are_judged_from_the_raw_json_whatever_the_client_makes_of_them(
+    sandbox: Sandbox, spec: Spec
+) -> None:
+    """Optional fields sent as null: schema.null warnings, no problem (exit 2) even if the client refuses them."""
+    bill_id = sandbox.seeded.bills["monthly"]
+    sandbox.mutate_responses(bill_id, always(set_(purchaseOrderNumber=None, externalInvoiceReference=None)))
+    result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=[bill_id], statement_job_ids=[])
+    assert result.problems == []
+    assert sorted((f.rule, f.severity, f.path) for f in result.findings) == [
+        ("schema.null", "warning", "$.externalInvoiceReference"),
+        ("schema.null", "warning", "$.purchaseOrderNumber"),
+    ]
+    assert result.exit_code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -88,6 +89,49 @@ def test_fact_extraction_sees_a_changed_type(upstream: dict[str, Any], curated: 
     edited = yaml.safe_load(yaml.safe_dump(curated))
     edited["components"]["schemas"]["BillLineItem"]["properties"]["quantity"]["type"] = "string"
     assert set(differences(curated, edited)) == {"BillLineItem.quantity.type"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "fact"),
+    [
+        (lambda d: _param(d, "additional").update(allowEmptyValue=True), "GetBill.param.additional.allowEmptyValue"),
+        (lambda d: _param(d, "additional").update(style="spaceDelimited"), "GetBill.param.additional.style"),
+        (lambda d: _param(d, "additional").update(explode=True), "GetBill.param.additional.explode"),
+        (lambda d: _param(d, "additional").update(allowReserved=True), "GetBill.param.additional.allowReserved"),
+        (lambda d: _param(d, "id")["schema"].update(nullable=True), "GetBill.param.id.schema.type"),
+        (lambda d: _param(d, "id")["schema"].update(format="uuid"), "GetBill.param.id.schema.format"),
+        (lambda d: _param(d, "id")["schema"].update(deprecated=True), "GetBill.param.id.schema.deprecated"),
+        (
+            lambda d: d["paths"]["/oauth/token"]["post"]["requestBody"].update(required=False),
+            "GenerateToken.requestBody.required",
+        ),
+        (
+            lambda d: d["components"]["schemas"]["Error"]["properties"]["message"].update(minLength=1),
+            "GetBill.responses.error.application/json.message.minLength",
+        ),
+        (
+            lambda d: d["components"]["schemas"]["BillLineItem"]["properties"]["quantity"].update(maximum=9),
+            "BillLineItem.quantity.maximum",
+        ),
+    ],
+)
+def test_fact_extraction_sees_every_keyword(curated: dict[str, Any], edit: Any, fact: str) -> None:
+    """Parameters, request bodies, responses and schemas: a single changed keyword is a difference."""
+    edited = copy.deepcopy(curated)
+    edit(edited)
+    assert fact in differences(curated, edited)
+
+
+def test_documentation_and_extensions_are_not_compared(curated: dict[str, Any]) -> None:
+    edited = copy.deepcopy(curated)
+    _param(edited, "additional").update(description="other words", example="lineItems", **{"x-hint": 1})
+    assert differences(curated, edited) == {}
+
+
+def _param(document: dict[str, Any], name: str) -> dict[str, Any]:
+    parameters = document["paths"]["/organizations/{orgId}/bills/{id}"]["get"]["parameters"]
+    found: dict[str, Any] = next(p for p in parameters if p["name"] == name)
+    return found
 
 
 def test_version_documents_its_rule(curated: dict[str, Any]) -> None:

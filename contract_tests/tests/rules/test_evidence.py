@@ -1,0 +1,149 @@
+"""Every rule is honest about its source: errors rest on m3ter's words or a standard's, quoted verbatim from
+the committed reference material; inferences are warnings unless the user opts in."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from m3ter_contract.conformance.cli import _options, build_parser
+from m3ter_contract.conformance.embedded import check_sandbox
+from m3ter_contract.conformance.runner import Options
+from m3ter_contract.rules import RULES, Context, EntityKind, Observation, Rule, Severity, SourceKind, Spec, evaluate
+from m3ter_contract.rules import doc as rules_doc
+from m3ter_contract.rules.model import inferred
+from m3ter_contract.rules.sources import STANDARDS, UPSTREAM_EXCERPTS, UPSTREAM_SUBSET
+from m3ter_contract.sandbox import Sandbox
+from m3ter_contract.spec_facts import SHARED_REFERENCE
+
+ROOT = Path(__file__).resolve().parents[3]
+SHARED = SHARED_REFERENCE
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _corpus(*paths: str) -> list[str]:
+    return [_flat(text) for path in paths for text in _strings(json.loads((ROOT / path).read_text("utf-8")))]
+
+
+M3TER = _corpus(UPSTREAM_SUBSET, UPSTREAM_EXCERPTS)
+STANDARD = _corpus(STANDARDS)
+
+
+def _found(quote: str, corpus: list[str]) -> bool:
+    wanted = _flat(quote)
+    return any(wanted in text for text in corpus)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[rule.name for rule in RULES])
+def test_error_rules_are_documented_or_standard(rule: Rule) -> None:
+    if rule.severity is Severity.ERROR:
+        assert rule.source.kind in (SourceKind.DOCUMENTED, SourceKind.STANDARD), rule.name
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[rule.name for rule in RULES])
+def test_every_quote_is_verbatim_in_the_committed_reference_material(rule: Rule) -> None:
+    if rule.source.kind is SourceKind.DOCUMENTED:
+        assert _found(rule.source.text, M3TER), f"{rule.name}: quote not in {UPSTREAM_SUBSET} / {UPSTREAM_EXCERPTS}"
+        assert "spec/upstream/m3ter-upstream" in rule.source.where
+    elif rule.source.kind is SourceKind.STANDARD:
+        assert _found(rule.source.text, STANDARD), f"{rule.name}: quote not in {STANDARDS}"
+        assert STANDARDS in rule.source.where
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[rule.name for rule in RULES])
+def test_an_inference_is_one_sentence(rule: Rule) -> None:
+    if rule.source.kind is SourceKind.INFERRED:
+        text = rule.source.text.strip()
+        assert text.endswith("."), rule.name
+        assert len(re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)) == 1, f"{rule.name}: one sentence, please"
+
+
+def test_the_quote_check_fails_on_a_paraphrase() -> None:
+    """The check is not vacuous: m3ter's words, slightly reworded, are not found."""
+    assert _found("Once a Bill is locked, no further changes can be made to it.", M3TER)
+    assert not _found("Once a Bill is locked, no changes can be made to it.", M3TER)
+    assert not _found("Nothing is declared nullable; absent fields are absent, not null.", M3TER)
+
+
+def test_an_inferred_rule_cannot_be_an_error_by_default() -> None:
+    with pytest.raises(ValueError, match="inferred"):
+        Rule("x.y", Severity.ERROR, inferred("We guess.", "nowhere"), "a guess")
+
+
+def test_each_reference_document_names_its_origin() -> None:
+    standards = json.loads((ROOT / STANDARDS).read_text("utf-8"))
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", standards["retrieved"])
+    for document in standards["documents"]:
+        assert document["url"].startswith("https://")
+        assert re.fullmatch(r"[0-9a-f]{40}", document["commit"])
+        assert document["quotes"]
+    excerpts = json.loads((ROOT / UPSTREAM_EXCERPTS).read_text("utf-8"))
+    assert re.fullmatch(r"[0-9a-f]{40}", excerpts["source"]["commit"])
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="no ../shared/reference beside this checkout")
+def test_committed_excerpts_copy_is_current() -> None:
+    copy = ROOT / UPSTREAM_EXCERPTS
+    assert copy.read_bytes() == (SHARED / copy.name).read_bytes()
+
+
+def test_rules_table_shows_kind_and_evidence() -> None:
+    table = rules_doc.render()
+    for rule in RULES:
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{rule.name}` |"))
+        assert f"| {rule.source.kind} |" in row
+        assert rules_doc._cell(rule.source.text) in row
+
+
+def test_strict_inferred_raises_inferred_warnings_to_errors(spec: Spec) -> None:
+    job = {"id": "j1", "version": 1, "statementJobStatus": "PENDING", "presignedJsonStatementUrl": "https://s3/x"}
+    bill = {"id": "b1", "version": 1, "billTotal": 5.0, "lineItems": [], "taxCode": "VAT"}
+    observations = [
+        Observation(EntityKind.STATEMENT_JOB, "j1", "o1", job),
+        Observation(EntityKind.BILL, "b1", "o1", bill),
+    ]
+    default = {(f.rule, str(f.severity)) for f in evaluate(observations, spec)}
+    strict = {(f.rule, str(f.severity)) for f in evaluate(observations, spec, context=Context(strict_inferred=True))}
+    assert default == {
+        ("statement-job.no-url-while-pending", "warning"),
+        ("bill.total", "warning"),
+        ("drift.unknown-field", "warning"),
+    }
+    # bill.total and drift.unknown-field say their weaker reading stays a warning even then
+    assert strict == {
+        ("statement-job.no-url-while-pending", "error"),
+        ("bill.total", "warning"),
+        ("drift.unknown-field", "warning"),
+    }
+
+
+async def test_strict_inferred_reaches_the_check_from_the_command_line(sandbox: Sandbox, spec: Spec) -> None:
+    args = build_parser().parse_args(["--strict-inferred"])
+    options = replace(_options(args, embedded=True), rate=100_000)
+    assert options.strict_inferred is True
+    job_id = sandbox.seeded.jobs["pending"]
+    sandbox.mutate_responses(job_id, lambda body: {**body, "presignedJsonStatementUrl": "https://s3.example/x"})
+    result = await check_sandbox(sandbox, options, spec=spec, bill_ids=[], statement_job_ids=[job_id])
+    assert [(f.rule, f.severity) for f in result.findings] == [("statement-job.no-url-while-pending", "error")]
+    assert result.exit_code == 1
+    relaxed = await check_sandbox(sandbox, Options(rate=100_000), spec=spec, bill_ids=[], statement_job_ids=[job_id])
+    assert relaxed.exit_code == 0

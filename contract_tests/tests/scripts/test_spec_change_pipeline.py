@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,14 @@ from .support import ROOT
 
 Doc = dict[str, Any]
 SPEC = Path("spec") / "m3ter-billing.yaml"
+# Read from the spec, never written down: the spec may have grown or moved on since these tests were written.
+_CURRENT = yaml.safe_load((ROOT / SPEC).read_text())
+VERSION = _CURRENT["info"]["version"]
+NEXT_MAJOR = f"{int(VERSION.split('.')[0]) + 1}.0.0"
+PROBE_FIELD, PROBE_ATTRIBUTE = "pipelineProbeNote", "pipeline_probe_note"  # names no spec will learn
+PROBE_VALUE = "PIPELINE_PROBE"
+assert PROBE_FIELD not in _CURRENT["components"]["schemas"]["BillResponse"]["properties"]
+assert PROBE_VALUE not in _CURRENT["components"]["schemas"]["BillStatus"]["enum"]
 
 
 GIT = shutil.which("git") or "git"
@@ -100,19 +109,19 @@ def bill(doc: Doc) -> Doc:
 
 EDITS: dict[str, tuple[Callable[[Doc], object], str, int, set[str]]] = {
     "new-optional-field": (
-        lambda d: bill(d)["properties"].__setitem__("invoiceNote", {"type": "integer", "description": "A note."}),
+        lambda d: bill(d)["properties"].__setitem__(PROBE_FIELD, {"type": "integer", "description": "A note."}),
         "compatible",
         0,
         {"property-added-optional"},
     ),
     "new-enum-value": (
-        lambda d: schemas(d)["BillStatus"]["enum"].append("VOID"),
+        lambda d: schemas(d)["BillStatus"]["enum"].append(PROBE_VALUE),
         "announced",
         0,
         {"enum-value-added"},
     ),
     "removed-enum-value": (
-        lambda d: schemas(d)["LineItemType"]["enum"].remove("AD_HOC"),
+        lambda d: schemas(d)["LineItemType"]["enum"].pop(),
         "breaking",
         1,
         {"enum-value-removed"},
@@ -142,7 +151,7 @@ EDITS: dict[str, tuple[Callable[[Doc], object], str, int, set[str]]] = {
         {"doc-changed"},
     ),
     "major-bump-and-breaking": (
-        lambda d: [d["info"].update(version="2.0.0"), bill(d)["properties"].pop("locked")],
+        lambda d: [d["info"].update(version=NEXT_MAJOR), bill(d)["properties"].pop("locked")],
         "breaking (major version raised)",
         0,
         {"property-removed", "info-version-changed"},
@@ -161,7 +170,8 @@ def test_verdict_for_each_kind_of_spec_edit(repo: Path, name: str) -> None:
     assert f"**Verdict: {verdict}**" in markdown
     assert "| spec diff |" in markdown
     version_kept = "info-version-changed" not in kinds  # the changelog folds the edit into a released entry
-    assert ("**Warning:** the spec changed but its info.version did not (1.0.0)" in markdown) == version_kept
+    warning = f"**Warning:** the spec changed but its info.version did not ({VERSION})"
+    assert (warning in markdown) == version_kept
     assert len(report["warnings"]) == int(version_kept)
     assert ("warning: the spec changed but its info.version did not" in output) == version_kept
 
@@ -178,18 +188,29 @@ def _regenerate_check(repo: Path) -> int:
     ).returncode
 
 
+def _counts(entry: str) -> tuple[int, int, int]:
+    """(breaking, announced, compatible) of a changelog entry's summary line; zeros when it has none."""
+    found = re.search(r"(\d+) breaking, (\d+) announced, (\d+) compatible", entry)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else (0, 0, 0)
+
+
 def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None:
+    assert (repo / "generated" / "CHANGELOG.md").read_text() == (ROOT / "generated" / "CHANGELOG.md").read_text()
     _edit(repo, EDITS["new-optional-field"][0])
     assert _regenerate_check(repo) == 1  # the spec changed, generated/ not yet
     returncode, report, output = _run(repo)
     assert returncode == 0, output
     assert report["pipeline"][0]["detail"] == "generated/ rewritten"
     model = (repo / "generated" / "m3ter_billing" / "models" / "bill_response.py").read_text()
-    assert 'invoice_note: int | Unset = msgspec.field(name="invoiceNote", default=UNSET)' in model
+    assert f'{PROBE_ATTRIBUTE}: int | Unset = msgspec.field(name="{PROBE_FIELD}", default=UNSET)' in model
     log = (repo / "generated" / "CHANGELOG.md").read_text()
-    [entry] = log.split("\n## ")[1:]  # same package version: its entry was rewritten, not a second one added
-    assert "Spec changes since this version was first generated: 0 breaking, 0 announced, 1 compatible." in entry
-    assert "`BillResponse.invoiceNote` added (optional) (property-added-optional;" in entry
+    entries = log.split("\n## ")[1:]
+    before = (ROOT / "generated" / "CHANGELOG.md").read_text().split("\n## ")[1:]
+    # same package version: its entry was rewritten, not a second one added; it counts one more compatible
+    assert len(entries) == len(before)
+    entry = entries[0]
+    assert _counts(entry) == tuple(a + b for a, b in zip(_counts(before[0]), (0, 0, 1), strict=True))
+    assert f"`BillResponse.{PROBE_FIELD}` added (optional) (property-added-optional;" in entry
     assert _regenerate_check(repo) == 0  # deterministic: a second regeneration changes nothing
     snapshot = (repo / "generated" / "spec-snapshot.yaml").read_text()
     assert provenance.without_header(snapshot) == (repo / SPEC).read_text()
@@ -216,10 +237,10 @@ def test_major_bump_starts_a_new_changelog_entry(repo: Path) -> None:
     assert report["verdict"] == "breaking (major version raised)"
     pyproject = (repo / "generated" / "pyproject.toml").read_text()
     revision = (repo / "overrides" / "REVISION").read_text().strip()
-    assert f'version = "2.0.0.{revision}"' in pyproject
+    assert f'version = "{NEXT_MAJOR}.{revision}"' in pyproject
     log = (repo / "generated" / "CHANGELOG.md").read_text()
     top = log.split("\n## ")[1]
-    assert top.startswith(f"2.0.0.{revision}\n")
+    assert top.startswith(f"{NEXT_MAJOR}.{revision}\n")
     assert "The major version was raised for the breaking changes." in top
     assert "### Breaking\n\n- `BillResponse.locked` removed (property-removed;" in top
     base = provenance.without_header((repo / "generated" / "spec-changelog-base.yaml").read_text())
@@ -309,7 +330,7 @@ def _head(repo: Path) -> str:
 
 def test_commit_mode_commits_the_regeneration_once(repo: Path) -> None:
     _edit(repo, EDITS["new-optional-field"][0])
-    _git(repo, "commit", "-q", "-am", "Add invoiceNote")  # the author's spec change, without generated/
+    _git(repo, "commit", "-q", "-am", "Add a field")  # the author's spec change, without generated/
     before = _head(repo)
     returncode, output, outputs = _commit_mode(repo)
     assert returncode == 0, output
@@ -337,7 +358,7 @@ def test_commit_mode_commits_the_regeneration_once(repo: Path) -> None:
 
 def test_commit_mode_for_a_fork_names_the_command_and_commits_nothing(repo: Path) -> None:
     _edit(repo, EDITS["new-enum-value"][0])
-    _git(repo, "commit", "-q", "-am", "Add VOID")
+    _git(repo, "commit", "-q", "-am", "Add an enum value")
     before = _head(repo)
     returncode, output, outputs = _commit_mode(repo, "--cannot-push")
     assert returncode == 3, output

@@ -27,7 +27,6 @@ from ._redact import scrub
 
 M = TypeVar("M", bound="M3terModel")
 
-_EXTRA = "_m3ter_additional_properties"
 # How many unknown fields one decode may learn before it falls back to the slow path.
 _MAX_ROUNDS = 16
 
@@ -35,13 +34,21 @@ _MAX_ROUNDS = 16
 _FieldPlan = tuple[str, "type[M3terModel] | None", bool]
 
 
-class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, dict=True):
-    """Common behaviour of the generated models. Fields that were absent on the wire are ``UNSET``."""
+class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    """Common behaviour of the generated models. Fields that were absent on the wire are ``UNSET``.
+
+    Models are not tracked by Python's cyclic garbage collector (``gc=False``): a decoded tree holds only
+    JSON values and other models and can never contain a reference cycle, and a collector that scanned the
+    millions of objects of a huge bill would make each line item cost more the bigger the bill. Freeing a
+    model is still immediate (reference counting). Only a cycle you build yourself, by storing a model inside
+    its own ``additional``/``segment``/``group`` dict or list, would never be freed.
+    """
 
     _plan: ClassVar[dict[str, _FieldPlan] | None] = None
     _nested: ClassVar[Any] = None
     _extra_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
     _drift_base: ClassVar[type[M3terModel] | None] = None
+    _lenient_attr: ClassVar[str | None] = None
 
     @classmethod
     def from_json(cls: type[M], data: bytes | str, *, status_code: int | None = None) -> M:
@@ -69,6 +76,24 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         except RecursionError as exc:
             raise _unreadable(exc, None, b"") from None
 
+    @classmethod
+    def learned_fields(cls) -> dict[str, tuple[str, ...]]:
+        """Unknown field names learned so far in this process (by model class name) for this model and the
+        models it holds; on ``M3terModel`` itself, for every model."""
+        scope = None if cls is M3terModel else _learned.tree(cls)
+        return {model.__name__: names for model, names in _learned.learned().items() if scope is None or model in scope}
+
+    @classmethod
+    def forget_learned_fields(cls) -> int:
+        """Release the unknown field names learned for this model and the models it holds (on
+        ``M3terModel`` itself: for every model), with the classes and decoders derived for them; returns
+        how many names were released. Later bodies learn again; objects decoded before are unchanged.
+
+        At most ``MAX_LEARNED`` (64) names of at most ``MAX_NAME_LENGTH`` (128) characters are learned per
+        model class; unknown fields past either limit take a slower path that keeps them all the same.
+        """
+        return _learned.forget(None if cls is M3terModel else cls)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict with wire names: absent fields stay absent, unknown fields come back."""
         out = typing.cast(dict[str, Any], msgspec.to_builtins(self))
@@ -85,8 +110,7 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
     def __eq__(self, other: object) -> bool:
         if type(self) is type(other):
             assert isinstance(other, M3terModel)
-            same = super().__eq__(other)
-            return same is True and self.__dict__.get(_EXTRA) == other.__dict__.get(_EXTRA)
+            return super().__eq__(other) is True
         if isinstance(other, M3terModel) and _base_of(self) is _base_of(other):
             return self.to_dict() == other.to_dict()
         return NotImplemented
@@ -100,17 +124,16 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
     # copy, deepcopy and pickle keep the unknown fields (msgspec's own versions know only the declared ones).
 
     def __copy__(self: M) -> M:
-        return _restore(type(self), self._field_values(), self.__dict__.get(_EXTRA))
+        return _restore(type(self), self._field_values())
 
     def __deepcopy__(self: M, memo: dict[int, Any]) -> M:
-        extra = self.__dict__.get(_EXTRA)
-        return _restore(type(self), copy.deepcopy(self._field_values(), memo), copy.deepcopy(extra, memo))
+        return _restore(type(self), copy.deepcopy(self._field_values(), memo))
 
     def __reduce__(self) -> tuple[Any, ...]:
         base = type(self)._drift_base
         if base is not None:  # a class derived at run time is rebuilt from its wire form
             return _from_wire, (base, self.to_dict())
-        return _restore, (type(self), self._field_values(), self.__dict__.get(_EXTRA))
+        return _restore, (type(self), self._field_values())
 
     def _field_values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__struct_fields__)
@@ -121,7 +144,10 @@ class M3terModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         extra = {
             wire: getattr(self, attr) for attr, wire in self._extra_fields if getattr(self, attr) is not msgspec.UNSET
         }
-        extra.update(self.__dict__.get(_EXTRA, {}))
+        if self._lenient_attr is not None:
+            lenient = getattr(self, self._lenient_attr)
+            if lenient is not msgspec.UNSET:
+                extra.update(lenient)
         return extra
 
     def _set_fields(self) -> Iterator[tuple[str, Any]]:
@@ -153,10 +179,16 @@ def _decode(cls: type[M], data: bytes | str, status_code: int | None) -> M:
             if not _learned.learn(cls, *unknown):
                 break
         except msgspec.DecodeError as exc:
-            raise ResponseValidationError(
-                f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data)
-            ) from None
-    return _build(cls, msgspec.json.decode(data), "$", status_code, data, owned=True)
+            raise _invalid_json(exc, status_code, data) from None
+    try:  # msgspec reports an unknown field as soon as it reads its key, before a later syntax error
+        tree = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise _invalid_json(exc, status_code, data) from None
+    return _build(cls, tree, "$", status_code, data, owned=True)
+
+
+def _invalid_json(exc: msgspec.DecodeError, status_code: int | None, data: bytes | str) -> ResponseValidationError:
+    return ResponseValidationError(f"invalid JSON: {exc}", path="$", status_code=status_code, body=_as_bytes(data))
 
 
 def _convert(cls: type[M], src: Mapping[str, Any]) -> M:
@@ -184,11 +216,8 @@ def _base_of(obj: M3terModel) -> type[M3terModel]:
     return type(obj)._drift_base or type(obj)
 
 
-def _restore(cls: type[M], values: tuple[Any, ...], extra: dict[str, Any] | None) -> M:
-    obj = cls(**dict(zip(cls.__struct_fields__, values, strict=True)))
-    if extra:
-        obj.__dict__[_EXTRA] = dict(extra)
-    return obj
+def _restore(cls: type[M], values: tuple[Any, ...]) -> M:
+    return cls(**dict(zip(cls.__struct_fields__, values, strict=True)))
 
 
 def _from_wire(cls: type[M], wire: dict[str, Any]) -> M:
@@ -269,7 +298,8 @@ def _strip_list(model: type[M3terModel], items: list[Any], where: _Location, key
 def _build(
     cls: type[M], value: Any, path: str, status_code: int | None, data: bytes | str, *, owned: bool = False
 ) -> M:
-    """Build ``cls`` from decoded JSON, keeping unknown fields: strip them, convert once, re-attach them.
+    """Build ``cls`` from decoded JSON, keeping unknown fields: strip them, put each object's set back under
+    one hidden key, and convert once into the lenient variant of ``cls``, which holds them.
 
     ``owned`` says the tree may be changed in place (it was just decoded); otherwise it is copied first.
     """
@@ -280,27 +310,27 @@ def _build(
     tree = value if owned and isinstance(value, dict) else copy.deepcopy(dict(value))
     found: _Found = []
     _strip(cls, tree, (), found)
+    for where, extra in found:
+        node: Any = tree
+        for step in where:
+            node = node[step]
+        node[_learned.LENIENT_WIRE] = extra
     try:
-        obj = msgspec.convert(tree, cls)
+        return typing.cast(M, msgspec.convert(tree, _learned.lenient_class_for(cls) if found else cls))
     except msgspec.ValidationError as exc:
         raise _validation_error(exc, path, status_code, data) from None
-    for where, extra in found:
-        target: Any = obj
-        for step in where:
-            target = target[step] if isinstance(step, int) else getattr(target, _plan_for(type(target))[step][0])
-        target.__dict__[_EXTRA] = extra
-    return obj
 
 
 def _merge_extras(obj: M3terModel, out: dict[str, Any]) -> None:
-    extra = obj.__dict__.get(_EXTRA)
-    if extra:
-        for key, item in extra.items():
+    if obj._lenient_attr is not None:
+        for key, item in (out.pop(_learned.LENIENT_WIRE, None) or {}).items():
             out.setdefault(key, item)
     for encode_name, (name, nested, is_list) in _plan_for(type(obj)).items():
         if nested is None or encode_name not in out:
             continue
         value = getattr(obj, name)
+        if value is None:  # a null the server sent in an optional field
+            continue
         if is_list:
             for element, element_out in zip(value, out[encode_name], strict=True):
                 _merge_extras(element, element_out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 import weakref
@@ -29,6 +30,9 @@ TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 REFUSED_TOKEN_STATUSES = frozenset({401, 403})
 # A longer ``expires_in`` is taken as this (about 31 years): it keeps the expiry a finite float.
 MAX_TOKEN_LIFETIME = 10**9
+
+
+_BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,13 @@ class ClientCredentialsAuth(httpx.Auth):
             raise ResponseValidationError(
                 f"the token response: {exc.message}", path=exc.path, status_code=200, body=b""
             ) from None
+        if _BEARER_TOKEN.fullmatch(body.access_token) is None:  # it must fit an Authorization header
+            raise ResponseValidationError(
+                "the token response: access_token is not a bearer token (printable ASCII, no spaces)",
+                path="$.access_token",
+                status_code=200,
+                body=b"",
+            )
         value = Secret(body.access_token, issued=True)
         if refused_with == 403:
             self._fetched_after_403 = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -102,12 +103,28 @@ class RateLimitError(APIStatusError):
 
     @property
     def retry_after(self) -> float | None:
-        """Seconds the server asked to wait, when it sent ``Retry-After`` as a number."""
-        value = self.headers.get("retry-after", "")
-        try:
-            return float(value)
-        except ValueError:
-            return None
+        """Seconds the server asked to wait: ``retry-after-ms`` / 1000 or ``Retry-After``, when sent as a plain
+        non-negative decimal number. Always a finite float in [0, 10⁹] that ``time.sleep`` accepts, or None
+        (absent, an HTTP date, NaN, infinite, negative, absurdly large or otherwise unreadable)."""
+        for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+            seconds = _delay(self.headers.get(name), scale)
+            if seconds is not None:
+                return seconds
+        return None
+
+
+_DELAY = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
+_MAX_DELAY = 1e9  # seconds (about 31 years); a longer wait is no plausible answer
+
+
+def _delay(value: str | None, scale: float) -> float | None:
+    if value is None:
+        return None
+    text = value.strip(" \t")
+    if _DELAY.fullmatch(text) is None:
+        return None
+    seconds = float(text) / scale
+    return seconds if seconds <= _MAX_DELAY else None
 
 
 class InternalServerError(APIStatusError):

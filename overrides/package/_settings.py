@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -49,6 +50,10 @@ class Settings:
         if missing:
             args = ", ".join(name.removeprefix("M3TER_").lower() for name in missing)
             raise ConfigurationError(f"missing {', '.join(missing)}: pass {args} or set the environment variable")
+        for name, value in values.items():
+            _check_text(name, value)
+        if ":" in values[ENV_API_KEY]:
+            raise ConfigurationError(f"api_key ({ENV_API_KEY}) must not contain ':' (HTTP Basic cannot carry it)")
         url = _base_url(values[ENV_BASE_URL])
         try:
             path_segment("org_id", values[ENV_ORG_ID])
@@ -60,6 +65,24 @@ class Settings:
             api_key=values[ENV_API_KEY],
             api_secret=Secret(values[ENV_API_SECRET]),
         )
+
+
+def _check_text(name: str, value: object) -> None:
+    """Refuse a setting that cannot go into a header or URL: not a str, not valid UTF-8 text (an undecodable
+    byte in an environment variable arrives as a lone surrogate) or holding control characters. The
+    message names the setting and never shows its value."""
+    label = f"{name.removeprefix('M3TER_').lower()} ({name})"
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{label} must be a string, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError(f"{label} is not valid UTF-8 text (an undecodable byte?)") from None
+    if _CONTROL.search(value):
+        raise ConfigurationError(f"{label} must not contain control characters (such as NUL, CR or LF)")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _base_url(value: str) -> httpx.URL:

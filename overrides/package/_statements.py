@@ -116,7 +116,7 @@ def _url_of(job: StatementJobResponse, fmt: Format) -> str:
     if job.statement_job_status != StatementJobStatus.COMPLETE:
         raise StatementNotReadyError(f"statement job {job.id!r} is {job.statement_job_status}, not COMPLETE")
     url = job.presigned_json_statement_url if fmt == "json" else job.presigned_csv_statement_url
-    if url is UNSET:
+    if url is UNSET or url is None:
         raise StatementNotReadyError(f"statement job {job.id!r} carries no {fmt.upper()} statement URL")
     return url
 

@@ -7,8 +7,10 @@ tests and their branch coverage.
 
 Steps: lint (ruff check), format (ruff format --check), types (mypy --strict), regen (generated/ equals a
 fresh regeneration: the one regeneration check of a run), tests (pytest under coverage, warnings are
-errors) and coverage (branch coverage of the last tests step against the floor, ``fail_under`` in
-pyproject.toml; skipped when pytest got arguments, since a partial run covers less). Exits non-zero when
+errors), coverage (branch coverage of the last tests step against the floor, ``fail_under`` in
+pyproject.toml; skipped when pytest got arguments, since a partial run covers less) and floors (the client
+tests again, in a scratch venv with the lowest dependency versions generated/pyproject.toml allows; needs
+PyPI). Exits non-zero when
 any step fails. ``--no-bootstrap`` uses the current interpreter as it is (tox and pre-commit do this).
 """
 
@@ -28,6 +30,7 @@ STEPS: dict[str, list[str]] = {
     "regen": ["scripts/regenerate.py", "--check"],
     "tests": ["-m", "coverage", "run", "-m", "pytest"],
     "coverage": ["-m", "coverage", "report"],
+    "floors": ["scripts/check_floors.py"],
 }
 
 

@@ -13,8 +13,8 @@ Distributions (``DISTRIBUTIONS``):
 - ``harness``: the root project's ``[tool.hatch.metadata.hooks.custom] dependencies`` at their floors, with
   the client from generated/ and the ``test`` extra; runs the client, sandbox, rules and conformance tests and
   the embedded ``m3ter-conformance``.
-- the client's floors (generated/pyproject.toml) are checked by its own lowest-version check; it joins here
-  as a ``client`` entry of ``DISTRIBUTIONS`` (and of the matrix of the ``lowest`` job in ci.yml).
+- the client's floors (generated/pyproject.toml) are checked by the ``floors`` step of scripts/check.py
+  (``m3ter_dev.floors``, with uv), so on every Python of CI's matrix; a ``client`` entry here would repeat it.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@
       m3ter-conformance --base-url https://api.m3ter.com --bill-id B1 --statement-job-id J1 \\
         --observe 3 --interval 10 --report-json report.json --junit-xml junit.xml --markdown summary.md
 
-Exit codes: 0 no error findings, 1 error findings, 2 usage / configuration / connection / authentication
-(or a report or the state that could not be written), 130 interrupted.
+Exit codes: 0 no error findings (baseline findings aside), 1 error findings, 2 the check could not judge
+everything (usage / configuration / connection / authentication, an entity that could not be read, an
+internal failure, a report or the state that could not be written), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,21 +15,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
-from m3ter_billing._redact import scrub
-from m3ter_billing._settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID
+from m3ter_billing import ConfigurationError
+from m3ter_billing._settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID, Settings
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Finding, Spec, SpecError
-from . import report
+from . import baseline, report
+from .redact import clean, shown
 from .runner import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_RATE, Options, RunResult, Target, run
 from .state import DEFAULT_STATE, State, StateError
 
@@ -43,25 +47,41 @@ class UsageProblem(Exception):
     """A configuration the check cannot run with; the message says what to fix."""
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+def _float(low: float, high: float, *, low_inclusive: bool = True) -> Callable[[str], float]:
+    """A finite number in [low, high] (or (low, high]): NaN and infinities never reach the run."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        below = value < low if low_inclusive else value <= low
+        if not math.isfinite(value) or below or value > high:
+            bound = "at least" if low_inclusive else "more than"
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {bound} {low:g} and at most {high:g}, got {text}"
+            )
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
+def _int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {text}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
+DAY = 86_400.0
+_positive_float = _float(0.0, 1e6, low_inclusive=False)
+_positive_int = _int(1, 10_000)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,14 +121,30 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: inferred from the bills of the run; embedded: the sandbox's own setting)",
     )
     how = parser.add_argument_group("reading")
-    how.add_argument("--observe", type=_positive_int, default=1, metavar="N", help="read each entity N times")
-    how.add_argument("--interval", type=_non_negative_float, default=1.0, metavar="S", help="seconds between reads")
+    how.add_argument(
+        "--observe", type=_int(1, 1_000), default=1, metavar="N", help="read each entity N times (1 to 1000)"
+    )
+    how.add_argument(
+        "--interval", type=_float(0.0, DAY), default=1.0, metavar="S", help="seconds between reads (0 to 86400)"
+    )
     how.add_argument("--watch", action="store_true", help="follow statement jobs until they are terminal")
-    how.add_argument("--watch-interval", type=_positive_float, default=2.0, metavar="S")
-    how.add_argument("--watch-timeout", type=_positive_float, default=300.0, metavar="S")
+    how.add_argument(
+        "--watch-interval",
+        type=_float(0.0, 3_600.0, low_inclusive=False),
+        default=2.0,
+        metavar="S",
+        help="seconds between watch reads (above 0, at most 3600)",
+    )
+    how.add_argument(
+        "--watch-timeout",
+        type=_float(0.0, 7 * DAY, low_inclusive=False),
+        default=300.0,
+        metavar="S",
+        help="seconds to watch a job at most (above 0, at most a week)",
+    )
     how.add_argument(
         "--rate",
-        type=_positive_float,
+        type=_float(0.0, 10_000.0, low_inclusive=False),
         default=DEFAULT_RATE,
         metavar="R",
         help=f"requests per second at most (default {DEFAULT_RATE:g}; m3ter allows {M3TER_ORG_RATE:g} per org)",
@@ -118,8 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"allow --rate above m3ter's {M3TER_ORG_RATE:g} requests/s per organization against a live API",
     )
-    how.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N")
-    how.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES, metavar="N")
+    how.add_argument(
+        "--concurrency",
+        type=_int(1, 256),
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"workers reading at once (1 to 256, default {DEFAULT_CONCURRENCY})",
+    )
+    how.add_argument(
+        "--max-retries",
+        type=_int(0, 20),
+        default=DEFAULT_MAX_RETRIES,
+        metavar="N",
+        help=f"retries per request on 429/5xx/connection errors (0 to 20, default {DEFAULT_MAX_RETRIES})",
+    )
+    how.add_argument(
+        "--no-statement-downloads",
+        action="store_true",
+        help="do not download and judge the statements behind a COMPLETE job's presigned URLs",
+    )
     out = parser.add_argument_group("state and reports")
     out.add_argument(
         "--state",
@@ -130,11 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--report-json", type=Path, metavar="PATH")
     out.add_argument("--junit-xml", type=Path, metavar="PATH")
     out.add_argument("--markdown", type=Path, metavar="PATH", help="Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    out.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="PATH",
+        help="accepted findings (entity, rule, path): reported as known, never failing",
+    )
+    out.add_argument("--write-baseline", type=Path, metavar="PATH", help="write this run's findings as a baseline file")
     out.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     embedded = parser.add_argument_group("embedded sandbox (no --base-url)")
-    embedded.add_argument("--seed", type=int, default=0)
-    embedded.add_argument("--extra-bills", type=int, default=0, metavar="N", help="add N generated bills")
-    embedded.add_argument("--extra-statement-jobs", type=int, default=0, metavar="N", help="add N statement jobs")
+    embedded.add_argument("--seed", type=_int(0, 2**63 - 1), default=0)
+    embedded.add_argument(
+        "--extra-bills", type=_int(0, 100_000), default=0, metavar="N", help="add N generated bills (at most 100000)"
+    )
+    embedded.add_argument(
+        "--extra-statement-jobs", type=_int(0, 100_000), default=0, metavar="N", help="add N statement jobs"
+    )
     return parser
 
 
@@ -170,8 +234,6 @@ def read_ids_file(path: Path) -> tuple[list[str], list[str]]:
 
 
 def _options(args: argparse.Namespace, *, embedded: bool) -> Options:
-    if args.max_retries < 0:
-        raise UsageProblem("--max-retries must not be negative")
     if not embedded and args.rate > M3TER_ORG_RATE and not args.i_know_the_rate_limit:
         raise UsageProblem(
             f"--rate {args.rate:g} is above m3ter's limit of {M3TER_ORG_RATE:g} requests/s per organization, which "
@@ -188,7 +250,20 @@ def _options(args: argparse.Namespace, *, embedded: bool) -> Options:
         concurrency=args.concurrency,
         max_retries=args.max_retries,
         strict_inferred=args.strict_inferred,
+        statement_downloads=not args.no_statement_downloads,
     )
+
+
+def _text_setting(name: str, value: str) -> None:
+    """Environment values are text: refuse what no HTTP request can carry, naming the variable, never the value."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageProblem(
+            f"{name} is not valid UTF-8 text (an undecodable byte in the environment): set it again"
+        ) from None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise UsageProblem(f"{name} holds a control character (a stray newline?): set it again")
 
 
 def live_target(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> Target:
@@ -201,9 +276,18 @@ def live_target(args: argparse.Namespace, environ: dict[str, str] | os._Environ[
         if not value
     ]
     if missing:
-        raise UsageProblem(f"set {', '.join(missing)} to check {base_url} (credentials come from the environment)")
+        raise UsageProblem(
+            f"set {', '.join(missing)} to check {clean(base_url)} (credentials come from the environment)"
+        )
     if not base_url.startswith(("http://", "https://")):
-        raise UsageProblem(f"--base-url must be an http(s) URL, got {base_url!r}")
+        raise UsageProblem(f"--base-url must be an http(s) URL, got {clean(base_url)!r}")
+    settings = {ENV_BASE_URL: base_url, ENV_ORG_ID: org_id, ENV_API_KEY: api_key, ENV_API_SECRET: api_secret}
+    for name, value in settings.items():
+        _text_setting(name, value)
+    try:  # the client's own checks, before anything is sent: a URL with user-info, a query; an impossible org id
+        Settings.resolve(base_url=base_url, org_id=org_id, api_key=api_key, api_secret=api_secret)
+    except ConfigurationError as exc:
+        raise UsageProblem(f"{clean(exc)}: check --base-url / {ENV_BASE_URL} and --org-id / {ENV_ORG_ID}") from None
     bills, jobs = list(args.bill_id), list(args.statement_job_id)
     if args.ids_file:
         more_bills, more_jobs = read_ids_file(args.ids_file)
@@ -220,6 +304,50 @@ def _state_path(args: argparse.Namespace, embedded: bool) -> Path | str | None:
     if args.state is not None:
         return Path(args.state)
     return None if embedded else DEFAULT_STATE
+
+
+_OUTPUTS = ("report_json", "junit_xml", "markdown", "write_baseline")
+
+
+def _option(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _writable(option: str, path: Path) -> None:
+    """Refuse, before the run, a path no report could be written to (the message says which option)."""
+    if path.is_dir():
+        raise UsageProblem(f"cannot write {option} {path}: it is a directory; pass a writable path")
+    parent = path.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UsageProblem(f"cannot write {option} {path}: {existing} is not a directory; pass a writable path")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageProblem(f"cannot write {option} {path}: {existing} is not writable; pass a writable path")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageProblem(f"cannot write {option} {path}: the file is not writable; pass a writable path")
+
+
+def check_paths(args: argparse.Namespace, state_path: Path | str | None) -> None:
+    """Every output path writable, and no two the same file (a report must never overwrite the state)."""
+    seen: dict[Path, str] = {}
+    named = [(_option(dest), getattr(args, dest)) for dest in _OUTPUTS]
+    if isinstance(state_path, Path):
+        named.append(("--state", state_path))
+    for option, path in named:
+        if path is None:
+            continue
+        _writable(option, path)
+        resolved = path.resolve()
+        if resolved in seen:
+            raise UsageProblem(
+                f"{seen[resolved]} and {option} are the same file ({path}): one would overwrite the other; "
+                "pass different paths"
+            )
+        seen[resolved] = option
+    if args.baseline is not None and args.baseline.resolve() in seen:
+        other = seen[args.baseline.resolve()]
+        if other != "--write-baseline":
+            raise UsageProblem(f"--baseline and {other} are the same file ({args.baseline}): pass different paths")
 
 
 async def check(
@@ -246,7 +374,7 @@ async def check(
                     counts[str(f.severity)] += 1
                     if f.severity == "error":
                         line = Text("error", style="red")
-                        line.append(f" {f.rule} {scrub(f.entity_id)} {scrub(f.path)}: {scrub(f.message)}")
+                        line.append(f" {f.rule} {shown(f.entity_id)} {shown(f.path)}: {shown(f.message)}")
                         bar.console.print(line, highlight=False)
                 bar.update(task, completed=done, total=planned, errors=counts["error"], warnings=counts["warning"])
 
@@ -257,27 +385,39 @@ async def check(
 
 
 def write_reports(result: RunResult, args: argparse.Namespace) -> list[str]:
-    """Write the reports asked for; the ones that could not be written, each with what to fix."""
+    """Write the reports asked for, each on its own; the ones that could not be written, with what to fix."""
     failed: list[str] = []
-    for option, path, render in (
-        ("--report-json", args.report_json, report.json_text),
-        ("--junit-xml", args.junit_xml, report.junit_xml),
-        ("--markdown", args.markdown, report.markdown),
+    for option, path, write in (
+        ("--report-json", args.report_json, report.write_json),
+        ("--junit-xml", args.junit_xml, _text(report.junit_xml)),
+        ("--markdown", args.markdown, _text(report.markdown)),
+        ("--write-baseline", args.write_baseline, _text(baseline.dump)),
     ):
         if path is None:
             continue
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(result), encoding="utf-8")
+            with path.open("w", encoding="utf-8") as handle:
+                write(result, handle)
         except OSError as exc:
             failed.append(f"cannot write {option} {path}: {exc.strerror or exc}; pass a writable path")
+        except Exception as exc:  # a bug of the check: the other reports are still written
+            failed.append(f"could not render {option}: {type(exc).__name__}: {clean(exc)} (a bug; please report it)")
     return failed
+
+
+def _text(render: Callable[[RunResult], str]) -> Callable[[RunResult, TextIO], None]:
+    def write(result: RunResult, handle: TextIO) -> None:
+        handle.write(render(result))
+
+    return write
 
 
 def target_line(target: Target, options: Options) -> str:
     """The one line naming what is checked, printed before the run."""
-    where = f"embedded sandbox at {target.base_url}" if target.embedded else scrub(target.base_url)
-    bills, jobs = len(dict.fromkeys(target.bill_ids)), len(dict.fromkeys(target.statement_job_ids))
+    where = f"embedded sandbox at {target.base_url}" if target.embedded else shown(target.base_url)
+    counts = target.counts()
+    bills, jobs = counts["bill"], counts["statement_job"]
     reads = f"observe {options.observe}x" + (f" every {options.interval:g}s" if options.observe > 1 else "")
     watch = (
         f"watch jobs every {options.watch_interval:g}s up to {options.watch_timeout:g}s"
@@ -285,15 +425,15 @@ def target_line(target: Target, options: Options) -> str:
         else "no watch"
     )
     return (
-        f"checking {where} · org {target.org_id} · {bills} bill(s), {jobs} statement job(s) · {reads} · {watch} · "
-        f"at most {options.rate:g} requests/s"
+        f"checking {where} · org {shown(target.org_id)} · {bills} bill(s), {jobs} statement job(s) · {reads} · "
+        f"{watch} · at most {options.rate:g} requests/s"
     )
 
 
 def _say(console: Console, label: str, message: str) -> None:
     """One error line: the label styled, the message as plain text (server text is never markup)."""
     line = Text(label, style="bold red")
-    line.append(f" {message}")
+    line.append(f" {shown(message)}")
     console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -308,6 +448,13 @@ def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = 
     except KeyboardInterrupt:
         _say(console, "m3ter-conformance:", "interrupted; no report written and nothing remembered")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # never a traceback and exit 1 (which means "the API broke a rule")
+        _say(
+            console,
+            "m3ter-conformance: internal error:",
+            f"{type(exc).__name__}: {exc}; the check could not complete (a bug; please report it)",
+        )
+        return EXIT_PROBLEM
 
 
 def _main(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], console: Console, out: Console) -> int:
@@ -316,6 +463,8 @@ def _main(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], cons
         spec = Spec.load(args.spec)
         embedded = not (args.base_url or env.get(ENV_BASE_URL))
         options = _options(args, embedded=embedded)
+        check_paths(args, _state_path(args, embedded))
+        accepted = baseline.load(args.baseline) if args.baseline is not None else frozenset()
         with ExitStack() as stack:
             if embedded:
                 from .embedded import start_embedded
@@ -340,20 +489,27 @@ def _main(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], cons
             if not args.quiet:
                 out.print(Text(target_line(target, options)), highlight=False, soft_wrap=True)
             result = asyncio.run(check(target, options, spec, state=state, console=None if args.quiet else console))
+            result.baseline = accepted
+            gone = baseline.unused(result)
+            if gone:
+                result.notes.append(
+                    f"{gone} baseline finding(s) no longer seen: fixed, or not read this run; rewrite the baseline "
+                    "with --write-baseline to ratchet"
+                )
             failures = write_reports(result, args)
             if state is not None:
                 try:
                     state.save(result.last.values())
                 except StateError as exc:
                     failures.append(f"{exc} (this run's observations were not remembered)")
-    except (UsageProblem, SpecError, StateError) as exc:
+    except (UsageProblem, SpecError, StateError, baseline.BaselineError) as exc:
         _say(console, "m3ter-conformance:", str(exc))
         return EXIT_PROBLEM
     if not args.quiet:
         report.print_summary(result, out)
     elif result.problems:
         for problem in result.problems:
-            _say(console, f"{problem.kind}:", scrub(problem.message))
+            _say(console, f"{problem.kind}:", problem.message)
     for failure in failures:
         _say(console, "m3ter-conformance:", failure)
     return EXIT_PROBLEM if failures else result.exit_code

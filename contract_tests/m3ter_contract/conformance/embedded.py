@@ -112,6 +112,7 @@ async def check_sandbox(
         transport=transport or httpx.ASGITransport(app=sandbox.asgi_app()),
         remembered=remembered,
         sleep=sleep if isinstance(clock, ManualClock) else _real_sleep,
+        clock=clock.now,
     )
 
 

@@ -1,17 +1,20 @@
 """The run, told four ways: JSON (``--report-json``), JUnit XML, a Markdown summary and a rich table.
 
-Every text that reaches a report goes through the client's scrubber, so tokens, secrets and URL signatures
-never appear. Findings are sorted (entity, endpoint, rule, path) so reports are stable from run to run.
+Every text that reaches a report goes through :func:`~.redact.clean` (the client's scrubber and more), so
+tokens, secrets, URL signatures and URL user-info never appear; server-chosen text is escaped for each
+format (control characters spelled out for XML 1.0 and the terminal, table syntax for Markdown, never rich
+markup). Findings are sorted (entity, endpoint, rule, path) so reports are stable from run to run; findings
+of the ``--baseline`` are marked known and fail nothing.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, TextIO
 
-from m3ter_billing._redact import scrub
 from rich import box
 from rich.console import Console, Group
 from rich.table import Table
@@ -19,18 +22,18 @@ from rich.text import Text
 
 from .. import rules
 from ..rules import Finding
+from .redact import clean, shown
 from .runner import RunResult
 
 TOOL = "m3ter-conformance"
 REPORT_VERSION = 1
 MARKDOWN_ROWS = 50
+JUNIT_PROBLEM_LINES = 1_000
 
 
-def _finding(f: Finding) -> dict[str, Any]:
-    out = f.to_dict()
-    out["message"] = scrub(out["message"])
-    if "suggestion" in out:
-        out["suggestion"] = scrub(out["suggestion"])
+def _finding(f: Finding, known: bool) -> dict[str, Any]:
+    out = {key: clean(value) if isinstance(value, str) else value for key, value in f.to_dict().items()}
+    out["known"] = known
     return out
 
 
@@ -45,25 +48,39 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "report_version": REPORT_VERSION,
         "result": verdict(result),
         "exit_code": result.exit_code,
-        "target": {"base_url": scrub(result.base_url), "org_id": result.org_id, "embedded": result.embedded},
+        "target": {"base_url": clean(result.base_url), "org_id": clean(result.org_id), "embedded": result.embedded},
         "summary": {
             "entities": result.entities,
             "observations": result.observations,
             "requests": result.requests,
             "errors": result.errors,
             "warnings": result.warnings,
+            "known": result.known,
             "problems": len(result.problems),
+            "statements": result.statements,
             "rules_checked": len(rules.RULES),
             "duration_seconds": round(result.duration, 3),
         },
-        "findings": [_finding(f) for f in result.findings],
-        "problems": [{**p.to_dict(), "message": scrub(p.message)} for p in result.problems],
-        "notes": [scrub(n) for n in result.notes],
+        "findings": [_finding(f, result.is_known(f)) for f in result.findings],
+        "problems": [
+            {key: clean(value) if isinstance(value, str) else value for key, value in p.to_dict().items()}
+            for p in result.problems
+        ],
+        "notes": [clean(n) for n in result.notes],
     }
 
 
+def write_json(result: RunResult, handle: TextIO) -> None:
+    """The ``--report-json`` document, streamed: a run with 100,000 problems never holds its whole text."""
+    for chunk in json.JSONEncoder(indent=2).iterencode(to_json(result)):
+        handle.write(chunk)
+    handle.write("\n")
+
+
 def json_text(result: RunResult) -> str:
-    return json.dumps(to_json(result), indent=2, sort_keys=False) + "\n"
+    out = io.StringIO()
+    write_json(result, out)
+    return out.getvalue()
 
 
 def _family(rule: str) -> str:
@@ -75,30 +92,41 @@ def junit_xml(result: RunResult) -> str:
     by_rule: dict[str, list[Finding]] = defaultdict(list)
     for f in result.findings:
         by_rule[f.rule].append(f)
+
+    def failing(found: list[Finding]) -> list[Finding]:
+        return [f for f in found if f.severity == "error" and not result.is_known(f)]
+
     suite = ET.Element(
         "testsuite",
         name=TOOL,
         tests=str(len(rules.RULES) + 1),
-        failures=str(sum(1 for r in rules.RULES if any(f.severity == "error" for f in by_rule[r.name]))),
+        failures=str(sum(1 for r in rules.RULES if failing(by_rule[r.name]))),
         errors=str(1 if result.problems else 0),
         skipped="0",
         time=f"{result.duration:.3f}",
     )
     props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="base_url", value=scrub(result.base_url))
-    ET.SubElement(props, "property", name="org_id", value=result.org_id)
+    ET.SubElement(props, "property", name="base_url", value=shown(result.base_url))
+    ET.SubElement(props, "property", name="org_id", value=shown(result.org_id))
     run_case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.run", name="reach the API and read every entity")
     if result.problems:
-        error = ET.SubElement(run_case, "error", message=scrub(result.problems[0].message), type="problem")
-        error.text = "\n".join(f"[{p.kind}] {scrub(p.message)}" for p in result.problems)
+        error = ET.SubElement(run_case, "error", message=shown(result.problems[0].message), type="problem")
+        lines = [f"[{p.kind}] {shown(p.message)}" for p in result.problems[:JUNIT_PROBLEM_LINES]]
+        if len(result.problems) > JUNIT_PROBLEM_LINES:
+            lines.append(f"... and {len(result.problems) - JUNIT_PROBLEM_LINES} more in the JSON report")
+        error.text = "\n".join(lines)
     for rule in rules.RULES:
         case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.{_family(rule.name)}", name=rule.name)
         found = by_rule[rule.name]
-        errors = [f for f in found if f.severity == "error"]
-        lines = [f"{f.severity} {f.entity_id} {f.path}: {scrub(f.message)}" for f in found]
+        errors = failing(found)
+        lines = [
+            f"{f.severity}{' (known)' if result.is_known(f) else ''} {shown(f.entity_id)} {shown(f.path)}: "
+            f"{shown(f.message)}"
+            for f in found
+        ]
         if errors:
             failure = ET.SubElement(
-                case, "failure", message=f"{len(errors)} finding(s): {scrub(errors[0].message)}", type=rule.name
+                case, "failure", message=f"{len(errors)} finding(s): {shown(errors[0].message)}", type=rule.name
             )
             failure.text = "\n".join(lines)
         elif found:
@@ -107,8 +135,23 @@ def junit_xml(result: RunResult) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
 
+_MD_SPECIAL = str.maketrans({"|": "\\|", "\n": " ", "\r": " ", "<": "&lt;", ">": "&gt;", "`": "'"})
+
+
 def _md(text: str) -> str:
-    return scrub(text).replace("|", "\\|").replace("\n", " ")
+    """Server text in a Markdown table cell: no cell break (``|``), no line break, no HTML, no code span end."""
+    return shown(text).translate(_MD_SPECIAL)
+
+
+def _code(text: str) -> str:
+    """Server text as inline code in a table cell (backticks become quotes, pipes stay escaped)."""
+    inner = shown(text).replace("`", "'").replace("|", "\\|").replace("\n", " ")
+    return "`" + inner + "`"
+
+
+def _md_line(text: str) -> str:
+    """Generated text that quotes server names in code spans (a suggestion): one line, no HTML."""
+    return shown(text).replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def markdown(result: RunResult) -> str:
@@ -119,22 +162,26 @@ def markdown(result: RunResult) -> str:
     lines = [
         f"## {icon} m3ter conformance: {verdict(result)}",
         "",
-        f"`{_md(result.base_url)}` · org `{result.org_id}` · {entities} · {result.observations} reads · "
+        f"{_code(result.base_url)} · org {_code(result.org_id)} · {entities} · {result.observations} reads · "
         f"requests: {requests} · {result.duration:.1f} s",
         "",
         f"**{result.errors} error(s), {result.warnings} warning(s), {len(result.problems)} problem(s)** "
-        f"against {len(rules.RULES)} rules.",
+        f"against {len(rules.RULES)} rules"
+        + (f"; {result.known} known finding(s) from the baseline." if result.known else "."),
     ]
     if result.problems:
         lines += ["", "### Problems (exit code 2)", ""]
-        lines += [f"- **{p.kind}**: {_md(p.message)}" for p in result.problems]
+        lines += [f"- **{p.kind}**: {_md(p.message)}" for p in result.problems[:MARKDOWN_ROWS]]
+        if len(result.problems) > MARKDOWN_ROWS:
+            lines.append(f"\n… and {len(result.problems) - MARKDOWN_ROWS} more in the JSON report.")
     if result.findings:
         lines += ["", "### Findings", "", "| severity | rule | entity | path | message |", "|---|---|---|---|---|"]
         for f in result.findings[:MARKDOWN_ROWS]:
-            lines.append(f"| {f.severity} | `{f.rule}` | `{f.entity_id}` | `{_md(f.path)}` | {_md(f.message)} |")
+            severity = f"{f.severity} (known)" if result.is_known(f) else str(f.severity)
+            lines.append(f"| {severity} | `{f.rule}` | {_code(f.entity_id)} | {_code(f.path)} | {_md(f.message)} |")
         if len(result.findings) > MARKDOWN_ROWS:
             lines.append(f"\n… and {len(result.findings) - MARKDOWN_ROWS} more in the JSON report.")
-    suggestions = sorted({(f.rule, _md(f.suggestion)) for f in result.findings if f.suggestion})
+    suggestions = sorted({(f.rule, _md_line(f.suggestion)) for f in result.findings if f.suggestion})
     if suggestions:
         lines += ["", "### Suggested spec changes", ""]
         lines += [f"- {text} (`{rule}`)" for rule, text in suggestions]
@@ -153,24 +200,25 @@ def summary_table(result: RunResult) -> Group:
     firsts: dict[str, Finding] = {}
     for f in result.findings:
         firsts.setdefault(f.rule, f)
-    errors = {f.rule for f in result.findings if f.severity == "error"}
+    errors = {f.rule for f in result.findings if f.severity == "error" and not result.is_known(f)}
     for rule in rules.RULES:
         n = counts.get(rule.name, 0)
         style = "green" if n == 0 else ("red" if rule.name in errors else "yellow")
         first = firsts.get(rule.name)
-        example = f"{first.entity_id} {first.path}: {scrub(first.message)}" if first else ""
+        example = f"{shown(first.entity_id)} {shown(first.path)}: {shown(first.message)}" if first else ""
         # Every cell is Text: server values (ids, enum values, messages) are never read as rich markup.
         table.add_row(Text(rule.name), Text(str(rule.severity)), Text(str(n), style=style), Text(example))
     parts: list[Any] = [table]
     for p in result.problems:
-        parts.append(Text(f"problem [{p.kind}]: {scrub(p.message)}", style="bold red"))
+        parts.append(Text(f"problem [{p.kind}]: {shown(p.message)}", style="bold red"))
     for note in result.notes:
-        parts.append(Text(f"note: {scrub(note)}", style="yellow"))
+        parts.append(Text(f"note: {shown(note)}", style="yellow"))
     style = {0: "bold green", 1: "bold red", 2: "bold yellow"}[result.exit_code]
     parts.append(
         Text(
             f"{verdict(result).upper()}: {result.errors} error(s), {result.warnings} warning(s), "
-            f"{len(result.problems)} problem(s); {result.observations} reads in {result.duration:.1f}s "
+            + (f"{result.known} known, " if result.known else "")
+            + f"{len(result.problems)} problem(s); {result.observations} reads in {result.duration:.1f}s "
             f"(exit {result.exit_code})",
             style=style,
         )
@@ -182,4 +230,13 @@ def print_summary(result: RunResult, console: Console) -> None:
     console.print(summary_table(result))
 
 
-__all__ = ["json_text", "junit_xml", "markdown", "print_summary", "summary_table", "to_json", "verdict"]
+__all__ = [
+    "json_text",
+    "junit_xml",
+    "markdown",
+    "print_summary",
+    "summary_table",
+    "to_json",
+    "verdict",
+    "write_json",
+]

@@ -1,17 +1,25 @@
 """The check itself: read every entity (N times, or until its job is terminal), judge each response.
 
-Concurrent (one task per entity, a bounded number of requests in flight), rate limited and read-only
-through :class:`~.transport.GuardedTransport`. Fetching goes through the generated client's raw-response
-calls, so auth, retries and typed errors are the client's own; the rules judge the raw JSON it received.
+A pool of ``--concurrency`` workers pulls reads from a schedule: entity ids are admitted lazily (at most
+:data:`ADMITTED_PER_WORKER` per worker in flight, so memory does not grow with the number of ids), and an
+entity waiting for its next read (``--interval``, ``--watch-interval``) waits in the schedule, not in a
+worker. Rate limited and read-only through :class:`~.transport.GuardedTransport`. Fetching goes through the
+generated client's raw-response calls, so auth, retries and typed errors are the client's own; the rules
+judge the raw bytes it received. A COMPLETE statement job's presigned statements are downloaded (a plain
+GET, no credentials, bounded) and judged too.
+
+Nothing that goes wrong while judging one entity stops the others: it becomes a per-entity problem (exit 2).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import heapq
+import itertools
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -21,22 +29,31 @@ from m3ter_billing import (
     AsyncM3terBilling,
     AuthenticationError,
     InvalidParameterError,
+    M3terError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
 )
 from m3ter_billing._auth import TOKEN_PATH
-from m3ter_billing._redact import scrub
+from m3ter_billing._paths import path_segment
 
-from ..rules import Context, EntityKind, Finding, Judge, NotJSON, Observation, Spec
+from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
 from ..rules.registry import EntityKey
-from ..rules.statement_jobs import TERMINAL
-from .transport import LAST_RESPONSE, GuardedTransport, RateLimiter, ReadOnlyViolation
+from ..rules.statement_jobs import COMPLETE, TERMINAL
+from ..rules.statements import URL_FIELDS, Download, Format, check_download
+from .redact import clean
+from .transport import LAST_API, LAST_RESPONSE, STATEMENT, GuardedTransport, RateLimiter, ReadOnlyViolation
 
 DEFAULT_RATE = 20.0
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_RETRIES = 4
+ADMITTED_PER_WORKER = 16
+"""Entities in flight (being read, or waiting for their next read) per worker: the run's memory bound."""
+STATEMENT_MAX_BYTES = 32 * 1024 * 1024
+STATEMENT_TIMEOUT = 60.0
+MAX_URL_LENGTH = 8192
+"""Longer request URLs are refused by common servers and proxies (414); such an id is a per-id problem."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +71,22 @@ class Target:
     """The organization's External invoice date setting when known (``--external-invoice-date``)."""
 
     def entities(self) -> list[tuple[EntityKind, str]]:
-        bills = [(EntityKind.BILL, i) for i in dict.fromkeys(self.bill_ids)]
-        jobs = [(EntityKind.STATEMENT_JOB, i) for i in dict.fromkeys(self.statement_job_ids)]
-        return bills + jobs
+        return list(self.iter_entities())
+
+    def iter_entities(self) -> Iterator[tuple[EntityKind, str]]:
+        """Every (kind, id) once, bills first, lazily."""
+        for kind, ids in ((EntityKind.BILL, self.bill_ids), (EntityKind.STATEMENT_JOB, self.statement_job_ids)):
+            seen: set[str] = set()
+            for entity_id in ids:
+                if entity_id not in seen:
+                    seen.add(entity_id)
+                    yield kind, entity_id
+
+    def counts(self) -> dict[str, int]:
+        return {
+            str(EntityKind.BILL): len(set(self.bill_ids)),
+            str(EntityKind.STATEMENT_JOB): len(set(self.statement_job_ids)),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +101,30 @@ class Options:
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = 30.0
     strict_inferred: bool = False
+    statement_downloads: bool = True
+    statement_max_bytes: int = STATEMENT_MAX_BYTES
+    statement_timeout: float = STATEMENT_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Something that kept the check from judging: exit code 2, with what to fix."""
 
-    kind: str  # auth | connection | not-found | status | rate-limit | config
+    kind: str  # auth | connection | not-found | status | rate-limit | config | bad-id | statement | internal
     message: str
     entity_id: str | None = None
     endpoint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "entity_id": self.entity_id, "endpoint": self.endpoint, "message": self.message}
+
+
+FindingKey = tuple[str, str, str]
+"""(entity id, rule, path): how a baseline names a finding."""
+
+
+def finding_key(finding: Finding) -> FindingKey:
+    return (finding.entity_id, finding.rule, finding.path)
 
 
 @dataclass(slots=True)
@@ -99,14 +140,25 @@ class RunResult:
     requests: dict[str, int] = field(default_factory=dict)
     duration: float = 0.0
     last: Mapping[EntityKey, Observation] = field(default_factory=dict)
+    baseline: frozenset[FindingKey] = frozenset()
+    """Accepted findings (``--baseline``): reported as known, never failing the run."""
+    statements: int = 0
+    """Statement documents downloaded and judged."""
+
+    def is_known(self, finding: Finding) -> bool:
+        return finding_key(finding) in self.baseline
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
+        return sum(1 for f in self.findings if f.severity == "error" and not self.is_known(f))
 
     @property
     def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
+        return sum(1 for f in self.findings if f.severity == "warning" and not self.is_known(f))
+
+    @property
+    def known(self) -> int:
+        return sum(1 for f in self.findings if self.is_known(f))
 
     @property
     def exit_code(self) -> int:
@@ -126,10 +178,8 @@ Progress = Callable[[int, int, list[Finding]], None]
 
 
 def decode(content: bytes) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError as exc:
-        return NotJSON(content[:200].decode("utf-8", "replace"), str(exc))
+    """The body as the rules judge it (a :class:`~m3ter_contract.rules.NotJSON` when it is not JSON)."""
+    return wire.decode(content)[0]
 
 
 def _what_to_fix(exc: Exception, target: Target) -> Problem:
@@ -142,13 +192,91 @@ def _what_to_fix(exc: Exception, target: Target) -> Problem:
     if isinstance(exc, APIConnectionError):
         return Problem(
             "connection",
-            f"could not reach {target.base_url}: {scrub(exc)}; check --base-url / M3TER_BASE_URL and the network",
+            f"could not reach {clean(target.base_url)}: {clean(exc)}; check --base-url / M3TER_BASE_URL and the "
+            "network",
         )
-    return Problem("config", scrub(exc))
+    return Problem("config", clean(exc))
+
+
+@dataclass(slots=True)
+class _Follow:
+    """One entity being read: how many reads so far, how long it has been watched, what was downloaded."""
+
+    kind: EntityKind
+    entity_id: str
+    reads: int = 0
+    waited: float = 0.0
+    downloaded: bool = False
+
+
+class _Schedule:
+    """The reads to do, for a pool of workers: due reads first, then new entities (while fewer than ``cap``
+    are in flight). One worker at a time sleeps until the next due read; the others wait for news."""
+
+    def __init__(
+        self,
+        entities: Iterator[tuple[EntityKind, str]],
+        cap: int,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._source = entities
+        self._cap = cap
+        self._clock = clock
+        self._sleep = sleep
+        self._heap: list[tuple[float, int, _Follow]] = []
+        self._order = itertools.count()
+        self._news = asyncio.Event()
+        self._timer = False
+        self.active = 0
+        self.exhausted = False
+        self.halted = False
+
+    async def next(self) -> _Follow | None:
+        while True:
+            if self.halted:
+                return None
+            now = self._clock()
+            if self._heap and self._heap[0][0] <= now:
+                return heapq.heappop(self._heap)[2]
+            if self.active < self._cap and not self.exhausted:
+                item = next(self._source, None)
+                if item is not None:
+                    self.active += 1
+                    return _Follow(*item)
+                self.exhausted = True
+            if self.exhausted and self.active == 0:
+                self._news.set()
+                return None
+            if self._heap and not self._timer:
+                self._timer = True
+                try:
+                    await self._sleep(max(0.0, self._heap[0][0] - now))
+                finally:
+                    self._timer = False
+                self._news.set()
+                continue
+            self._news.clear()
+            await self._news.wait()
+
+    def later(self, follow: _Follow, delay: float) -> None:
+        heapq.heappush(self._heap, (self._clock() + delay, next(self._order), follow))
+        self._news.set()
+
+    def done(self) -> None:
+        self.active -= 1
+        self._news.set()
+
+    def halt(self) -> int:
+        """Stop handing out reads; how many admitted or waiting entities are left unfinished."""
+        self.halted = True
+        self._news.set()
+        return sum(1 for _ in self._source) + len(self._heap)
 
 
 class Runner:
-    """One run against one target. ``transport`` replaces httpx's network transport (tests, the sandbox)."""
+    """One run against one target. ``transport`` replaces httpx's network transport (tests, the sandbox);
+    ``clock`` is seconds since the epoch (the presigned URLs' expiry is judged against it)."""
 
     def __init__(
         self,
@@ -160,6 +288,7 @@ class Runner:
         remembered: Mapping[EntityKey, Observation] | None = None,
         progress: Progress | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.target = target
         self.options = options
@@ -170,6 +299,7 @@ class Runner:
         )
         self._progress = progress
         self._sleep = sleep
+        self._clock = clock
         self.limiter = RateLimiter(options.rate, sleep=sleep)
         self.guard = GuardedTransport(
             transport or httpx.AsyncHTTPTransport(),
@@ -177,41 +307,58 @@ class Runner:
             token_url=target.base_url.rstrip("/") + TOKEN_PATH,
             base_url=target.base_url,
         )
-        self._slots = asyncio.Semaphore(max(1, options.concurrency))
+        self._workers = max(1, options.concurrency)
         self._done = 0
         self._planned = 0
         self._problems: list[Problem] = []
         self._notes: list[str] = []
         self._seq: dict[EntityKey, int] = {}
+        self._statements = 0
+        self._schedule = _Schedule(
+            target.iter_entities(), self._workers * ADMITTED_PER_WORKER, clock=clock, sleep=sleep
+        )
 
     async def run(self) -> RunResult:
         started = time.perf_counter()
-        entities = self.target.entities()
-        self._planned = len(entities) * self.options.observe
-        counts = {str(kind): sum(1 for k, _ in entities if k is kind) for kind in EntityKind}
-        client = AsyncM3terBilling(
-            base_url=self.target.base_url,
-            org_id=self.target.org_id,
-            api_key=self.target.api_key,
-            api_secret=self.target.api_secret,
-            transport=self.guard,
-            timeout=self.options.timeout,
-            max_retries=self.options.max_retries,
-            sleep=self._sleep,
+        counts = self.target.counts()
+        self._planned = sum(counts.values()) * self.options.observe
+        try:
+            client = AsyncM3terBilling(
+                base_url=self.target.base_url,
+                org_id=self.target.org_id,
+                api_key=self.target.api_key,
+                api_secret=self.target.api_secret,
+                transport=self.guard,
+                timeout=self.options.timeout,
+                max_retries=self.options.max_retries,
+                sleep=self._sleep,
+            )
+        except M3terError as exc:
+            self._problems.append(Problem("config", f"the client refused the settings: {clean(exc)}"))
+            return self._result(started, counts)
+        downloads = httpx.AsyncClient(
+            transport=self.guard, timeout=self.options.statement_timeout, follow_redirects=False
         )
         try:
-            async with client, asyncio.TaskGroup() as group:
-                for kind, entity_id in entities:
-                    group.create_task(self._follow(client, kind, entity_id))
+            async with client, downloads, asyncio.TaskGroup() as group:
+                for _ in range(self._workers):
+                    group.create_task(self._worker(client, downloads))
         except* _Fatal as fatal:
             first = fatal.exceptions[0]
             assert isinstance(first, _Fatal)
             self._problems.insert(0, first.problem)
         except* ReadOnlyViolation:
             raise
-        fresh = self.judge.finish()
+        try:
+            fresh = self.judge.finish()
+        except Exception as exc:  # an internal failure of a rule over the whole run: say so, keep the rest
+            fresh = []
+            self._problems.append(_internal("judging the run as a whole", exc))
         if fresh and self._progress is not None:
             self._progress(self._done, max(self._planned, self._done), fresh)
+        return self._result(started, counts)
+
+    def _result(self, started: float, counts: dict[str, int]) -> RunResult:
         return RunResult(
             base_url=self.target.base_url,
             org_id=self.target.org_id,
@@ -224,43 +371,87 @@ class Runner:
             requests=dict(sorted(self.guard.sent.items())),
             duration=time.perf_counter() - started,
             last=self.judge.last(),
+            statements=self._statements,
         )
 
-    async def _follow(self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str) -> None:
-        """Read one entity ``observe`` times, then (``--watch``) until its statement job is terminal."""
-        body: Any = None
-        for index in range(self.options.observe):
-            if index:
-                await self._sleep(self.options.interval)
-            body = await self._read(client, kind, entity_id)
-            if body is None:
-                return
-        if not (self.options.watch and kind is EntityKind.STATEMENT_JOB):
-            return
-        waited = 0.0  # counted in the waits asked for, so an injected sleep (tests, a manual clock) works too
-        while not (isinstance(body, dict) and body.get("statementJobStatus") in TERMINAL):
-            if waited >= self.options.watch_timeout:
-                status = body.get("statementJobStatus") if isinstance(body, dict) else None
-                self._notes.append(
-                    f"statement job {entity_id} still {status} after watching {self.options.watch_timeout:g}s"
-                )
-                return
-            await self._sleep(self.options.watch_interval)
-            waited += self.options.watch_interval
+    async def _worker(self, client: AsyncM3terBilling, downloads: httpx.AsyncClient) -> None:
+        while (follow := await self._schedule.next()) is not None:
+            try:
+                delay = await self._step(client, downloads, follow)
+            except (_Fatal, ReadOnlyViolation):
+                raise
+            except Exception as exc:  # a bug of the check, not a finding about the API: this entity only
+                self._problems.append(_internal(f"{follow.kind} {follow.entity_id}", exc, follow))
+                delay = None
+            if delay is None:
+                self._schedule.done()
+            else:
+                self._schedule.later(follow, delay)
+
+    async def _step(self, client: AsyncM3terBilling, downloads: httpx.AsyncClient, follow: _Follow) -> float | None:
+        """One read of ``follow``; the seconds until its next read, or None when it is finished."""
+        if follow.reads >= self.options.observe:
             self._planned += 1
-            body = await self._read(client, kind, entity_id)
-            if body is None:
-                return
+        body = await self._read(client, follow.kind, follow.entity_id)
+        follow.reads += 1
+        if body is None:
+            return None
+        status = body.get("statementJobStatus") if isinstance(body, dict) else None
+        if status == COMPLETE and self.options.statement_downloads and not follow.downloaded:
+            follow.downloaded = True
+            await self._download_statements(downloads, follow.entity_id, body, self._read_at())
+        if follow.reads < self.options.observe:
+            return self.options.interval
+        if not (self.options.watch and follow.kind is EntityKind.STATEMENT_JOB) or status in TERMINAL:
+            return None
+        # counted in the waits asked for, so an injected sleep (tests, a manual clock) works too
+        if follow.waited >= self.options.watch_timeout:
+            self._notes.append(
+                f"statement job {follow.entity_id} still {status} after watching {self.options.watch_timeout:g}s"
+            )
+            return None
+        follow.waited += self.options.watch_interval
+        return self.options.watch_interval
+
+    def _id_problem(self, kind: EntityKind, entity_id: str) -> str | None:
+        """Why ``entity_id`` cannot be part of a request URL, or None."""
+        try:
+            segment = path_segment("id", entity_id)
+        except InvalidParameterError as exc:
+            return clean(exc)
+        collection = "bills" if kind is EntityKind.BILL else "statementjobs"
+        url = f"{self.target.base_url}/organizations/{path_segment('orgId', self.target.org_id)}/{collection}/{segment}"
+        if len(url) > MAX_URL_LENGTH:
+            return f"the request URL would be {len(url)} characters long, more than servers accept ({MAX_URL_LENGTH})"
+        try:
+            httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            return f"it cannot form a URL ({exc})"
+        return None
+
+    def _bad_id(self, kind: EntityKind, entity_id: str, why: str) -> None:
+        option = "--bill-id" if kind is EntityKind.BILL else "--statement-job-id"
+        self._problems.append(
+            Problem("bad-id", f"{kind} id {entity_id!r} was not read: {why}; check {option}", entity_id, kind.endpoint)
+        )
 
     async def _read(self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str) -> Any:
         """One GET, judged; the decoded body, or None when the entity could not be read."""
+        why = self._id_problem(kind, entity_id)
+        if why is not None:
+            self._bad_id(kind, entity_id, why)
+            return None
         try:
-            async with self._slots:
-                content = await self._get(client, kind, entity_id)
-        except (AuthenticationError, PermissionDeniedError, APIConnectionError, InvalidParameterError) as exc:
-            if isinstance(exc, InvalidParameterError):
-                self._problems.append(Problem("config", f"{kind} id {entity_id!r}: {scrub(exc)}", entity_id))
+            content, headers = await self._get(client, kind, entity_id)
+        except InvalidParameterError as exc:
+            self._bad_id(kind, entity_id, clean(exc))
+            return None
+        except APIConnectionError as exc:
+            if str(exc).startswith("invalid URL"):
+                self._bad_id(kind, entity_id, clean(exc))
                 return None
+            raise _Fatal(_what_to_fix(exc, self.target)) from None
+        except (AuthenticationError, PermissionDeniedError) as exc:
             raise _Fatal(_what_to_fix(exc, self.target)) from None
         except NotFoundError:
             option = "--bill-id" if kind is EntityKind.BILL else "--statement-job-id"
@@ -274,10 +465,12 @@ class Runner:
             )
             return None
         except RateLimitError:
+            left = self._schedule.halt()
+            unread = f"; stopped reading: {left} more entit{'y' if left == 1 else 'ies'} not read" if left else ""
             self._problems.append(
                 Problem(
                     "rate-limit",
-                    f"still rate limited (429) after {self.options.max_retries} retries: lower --rate "
+                    f"still rate limited (429) after {self.options.max_retries} retries{unread}: lower --rate "
                     f"(now {self.limiter.rate:g}/s) or run when the organization is quieter",
                     entity_id,
                     kind.endpoint,
@@ -285,22 +478,28 @@ class Runner:
             )
             return None
         except APIStatusError as exc:
-            self._problems.append(Problem("status", f"the server answered {scrub(exc)}", entity_id, kind.endpoint))
+            self._problems.append(Problem("status", f"the server answered {clean(exc)}", entity_id, kind.endpoint))
             return None
         key = (str(kind), entity_id)
         seq = self._seq[key] = self._seq.get(key, 0) + 1
-        body = decode(content)
-        fresh = self.judge.observe(Observation(kind, entity_id, self.target.org_id, body, seq=seq))
+        body, issues = wire.decode(content)
+        media = wire.media_type_issue(headers.get("content-type"))
+        obs = Observation(kind, entity_id, self.target.org_id, body, seq=seq)
+        fresh = self.judge.observe(obs)
+        fresh += self.judge.report(wire.wire_findings(obs, [*issues, *([media] if media else [])]))
         self._done += 1
         if self._progress is not None:
             self._progress(self._done, max(self._planned, self._done), fresh)
         return body
 
-    async def _get(self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str) -> bytes:
+    async def _get(self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str) -> tuple[bytes, httpx.Headers]:
+        LAST_API.set(None)
         try:
             if kind is EntityKind.BILL:
-                return (await client.bills.with_raw_response.retrieve(entity_id)).content
-            return (await client.statement_jobs.with_raw_response.retrieve(entity_id)).content
+                content = (await client.bills.with_raw_response.retrieve(entity_id)).content
+            else:
+                content = (await client.statement_jobs.with_raw_response.retrieve(entity_id)).content
+            return content, self._last_headers()
         except ResponseValidationError as exc:
             # The client refused a body. The entity's 200 body goes to the rules, which judge what was sent; the
             # token endpoint's (the auth flow raises the same error, with no body) is a problem, not a finding.
@@ -308,15 +507,152 @@ class Runner:
                 raise _Fatal(
                     Problem(
                         "auth",
-                        f"the token endpoint {self.target.base_url}{TOKEN_PATH} answered a body that is not a "
-                        f"BearerAccessTokenResponse ({exc.message}): check --base-url / M3TER_BASE_URL points at "
-                        "the m3ter API and not at a proxy or login page",
+                        f"the token endpoint {clean(self.target.base_url)}{TOKEN_PATH} answered a body that is not "
+                        f"a BearerAccessTokenResponse ({clean(exc.message)}): check --base-url / M3TER_BASE_URL "
+                        "points at the m3ter API and not at a proxy or login page",
                         endpoint=f"POST {TOKEN_PATH}",
                     )
                 ) from None
             if exc.status_code == 200:
-                return exc.body
+                return exc.body, self._last_headers()
             raise
+        except M3terError:
+            raise
+        except Exception as exc:
+            # The client failed on a 200 body with something other than its typed error (a client bug): the
+            # rules still judge the body the server sent, and a note names the failure.
+            last = LAST_API.get()
+            if last is None or last.status_code != 200 or LAST_RESPONSE.get() != "api":
+                raise
+            self._notes.append(
+                f"the client raised {type(exc).__name__} instead of ResponseValidationError on the body of "
+                f"{kind} {entity_id} ({clean(exc)}); the check judged the body itself"
+            )
+            return last.content, last.headers
+
+    def _last_headers(self) -> httpx.Headers:
+        last = LAST_API.get()
+        return last.headers if last is not None else httpx.Headers()
+
+    def _read_at(self) -> float:
+        """When the last read happened: the server's ``Date`` (its clock signs and expires the URLs), else ours."""
+        stamp = self._last_headers().get("date")
+        if stamp:
+            try:
+                return parsedate_to_datetime(stamp).timestamp()
+            except (TypeError, ValueError, OverflowError, IndexError):
+                pass
+        return self._clock()
+
+    async def _download_statements(
+        self, downloads: httpx.AsyncClient, job_id: str, body: dict[str, Any], read_at: float
+    ) -> None:
+        formats: tuple[Format, ...] = ("json", "csv")
+        for fmt in formats:
+            url = body.get(URL_FIELDS[fmt])
+            if not isinstance(url, str) or not url:
+                continue
+            download = await self._download(downloads, job_id, fmt, url, read_at)
+            if download is None:
+                continue
+            fresh = self.judge.report(check_download(download))
+            if self._progress is not None and fresh:
+                self._progress(self._done, max(self._planned, self._done), fresh)
+
+    async def _download(
+        self, downloads: httpx.AsyncClient, job_id: str, fmt: Format, url: str, read_at: float
+    ) -> Download | None:
+        """GET one presigned URL (no credentials, at most ``statement_max_bytes``); None when it could not be
+        judged (a problem or a note says why)."""
+        field_name = URL_FIELDS[fmt]
+        endpoint = EntityKind.STATEMENT_JOB.endpoint
+        try:
+            request = downloads.build_request("GET", url, extensions={STATEMENT: True})
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError, TypeError) as exc:
+            self._problems.append(
+                Problem(
+                    "statement",
+                    f"{field_name} of job {job_id} is not a URL that can be fetched: {clean(exc)}",
+                    job_id,
+                    endpoint,
+                )
+            )
+            return None
+        if request.url.scheme not in ("http", "https"):
+            self._problems.append(
+                Problem("statement", f"{field_name} of job {job_id} is not an http(s) URL", job_id, endpoint)
+            )
+            return None
+        self.guard.allow(request.url)
+        attempt = 0
+        while True:
+            try:
+                response, chunks, too_large = await self._fetch(downloads, request)
+                break
+            except httpx.TransportError as exc:
+                # A GET is idempotent: a reset, an early close or a stale keep-alive connection is retried like
+                # the client retries its own reads (same budget, same backoff).
+                if attempt < self.options.max_retries:
+                    await self._sleep(min(0.5 * 2**attempt, 8.0))
+                    attempt += 1
+                    continue
+                error: httpx.HTTPError = exc
+            except httpx.HTTPError as exc:
+                error = exc
+            self._problems.append(
+                Problem(
+                    "statement",
+                    f"could not download the {fmt.upper()} statement of job {job_id}: {type(error).__name__}: "
+                    f"{clean(error)}; check the network path to the statement store",
+                    job_id,
+                    endpoint,
+                )
+            )
+            return None
+        if too_large:
+            self._notes.append(
+                f"the {fmt.upper()} statement of job {job_id} is larger than "
+                f"{self.options.statement_max_bytes} bytes: its content was not judged"
+            )
+            return Download(job_id, self.target.org_id, fmt, url, read_at, status=None)
+        self._statements += 1
+        return Download(
+            job_id,
+            self.target.org_id,
+            fmt,
+            url,
+            read_at,
+            status=response.status_code,
+            content_type=response.headers.get("content-type"),
+            body=b"".join(chunks),
+        )
+
+    async def _fetch(
+        self, downloads: httpx.AsyncClient, request: httpx.Request
+    ) -> tuple[httpx.Response, list[bytes], bool]:
+        """Send ``request`` and read at most ``statement_max_bytes`` of its body: (response, chunks, too large)."""
+        response = await downloads.send(request, stream=True)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.options.statement_max_bytes:
+                    return response, [], True
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return response, chunks, False
+
+
+def _internal(what: str, exc: BaseException, follow: _Follow | None = None) -> Problem:
+    return Problem(
+        "internal",
+        f"m3ter-conformance could not judge {what}: {type(exc).__name__}: {clean(exc)} (a bug of the check, not a "
+        "finding about the API; please report it)",
+        follow.entity_id if follow else None,
+        follow.kind.endpoint if follow else None,
+    )
 
 
 async def run(
@@ -328,9 +664,24 @@ async def run(
     remembered: Mapping[EntityKey, Observation] | None = None,
     progress: Progress | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> RunResult:
-    runner = Runner(target, options, spec, transport=transport, remembered=remembered, progress=progress, sleep=sleep)
+    runner = Runner(
+        target, options, spec, transport=transport, remembered=remembered, progress=progress, sleep=sleep, clock=clock
+    )
     return await runner.run()
 
 
-__all__ = ["DEFAULT_RATE", "Options", "Problem", "RunResult", "Runner", "Target", "decode", "run"]
+__all__ = [
+    "ADMITTED_PER_WORKER",
+    "DEFAULT_RATE",
+    "FindingKey",
+    "Options",
+    "Problem",
+    "RunResult",
+    "Runner",
+    "Target",
+    "decode",
+    "finding_key",
+    "run",
+]

@@ -1,7 +1,8 @@
 """What earlier runs saw, in SQLite: the last observation of every entity, per base URL and organization.
 
 The next run judges its first read of an entity against the remembered one, so a version that goes back
-between two runs is caught. Presigned URLs are stored redacted (the rules compare them by presence only).
+between two runs is caught. Presigned URLs are stored redacted (the rules compare them by presence only), and
+so is every other string that holds a signed URL, a token or URL user-info, in any field, known or not.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ..rules import EntityKind, Observation
 from ..rules._values import version_at
 from ..rules.registry import EntityKey
 from ..rules.versioning import VOLATILE_VALUES
+from ..rules.wire import INT64
+from .redact import redact_json
 
 DEFAULT_STATE = Path(".m3ter-conformance") / "state.sqlite"
 _SCHEMA = """
@@ -42,9 +45,16 @@ class StateError(Exception):
 
 def _stored_body(body: Mapping[str, Any]) -> str:
     kept = {
-        key: (_REDACTED_URL if key in VOLATILE_VALUES and value is not None else value) for key, value in body.items()
+        key: (_REDACTED_URL if key in VOLATILE_VALUES and value is not None else redact_json(value))
+        for key, value in body.items()
     }
     return json.dumps(kept, sort_keys=True, separators=(",", ":"))
+
+
+def _stored_version(body: Mapping[str, Any]) -> int | None:
+    """The version column: an integer SQLite can hold (int64), else None (the body keeps the value)."""
+    version = version_at(body)
+    return version if version is not None and INT64[0] <= version <= INT64[1] else None
 
 
 class State:
@@ -122,7 +132,7 @@ class State:
                 str(obs.kind),
                 obs.entity_id,
                 _stored_body(obs.obj),
-                version_at(obs.obj),
+                _stored_version(obs.obj),
                 now,
             )
             for obs in observations
@@ -133,6 +143,8 @@ class State:
                 self._db.executemany("INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?)", rows)
         except sqlite3.Error as exc:
             raise StateError(self._advice(exc)) from exc
+        except (OverflowError, ValueError, UnicodeEncodeError) as exc:  # a value SQLite cannot store
+            raise StateError(f"could not store this run in {self.path}: {exc}") from exc
         return len(rows)
 
     def close(self) -> None:

@@ -1,9 +1,10 @@
 """The wire under the conformance check: read-only by construction, rate limited, backing off on 429.
 
 :class:`GuardedTransport` sits below the client's retries, so every request that reaches the network,
-retries and the token request included, passes through it. It refuses anything but a GET under the base
-URL and the token POST to exactly ``{base}/oauth/token`` before it is sent, waits for the rate limiter, and
-slows it down when the server answers 429.
+retries and the token request included, passes through it. Before anything is sent it refuses all but a
+GET under the base URL, the token POST to exactly ``{base}/oauth/token``, and a credential-free GET of
+exactly a presigned statement URL the API returned in this run (:meth:`GuardedTransport.allow`); it waits
+for the rate limiter, and slows it down when the server answers 429.
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ class RateLimiter:
 # The kind of the last response the guard handed up in this task: "token" or "api". The client's auth flow
 # and its request run in the caller's task, so the runner can tell a failed token response from the entity's.
 LAST_RESPONSE: ContextVar[str | None] = ContextVar("m3ter_conformance_last_response", default=None)
+# The last API GET response handed up in this task (read): the client's errors carry neither its headers nor,
+# when the client itself fails on a body, its bytes.
+LAST_API: ContextVar[httpx.Response | None] = ContextVar("m3ter_conformance_last_api", default=None)
+STATEMENT = "m3ter_conformance_statement"
+"""The request extension that marks a statement download: streamed (the caller bounds its size), not read here."""
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
@@ -109,6 +115,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._base = httpx.URL(base_url) if base_url is not None else self._token.copy_with(path="/")
         self.sent: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
+        self._returned: set[str] = set()
+        self._closed = False
+
+    def allow(self, url: httpx.URL | str) -> None:
+        """Allow credential-free GETs of exactly ``url``: a presigned URL the API returned in this run."""
+        self._returned.add(str(url))
 
     def _same_origin(self, url: httpx.URL, origin: httpx.URL) -> bool:
         return (url.scheme, url.host, url.port) == (origin.scheme, origin.host, origin.port)
@@ -118,6 +130,13 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return self._same_origin(url, self._token) and url.path == self._token.path and not url.query
 
     def _allowed(self, request: httpx.Request) -> bool:
+        if request.extensions.get(STATEMENT):
+            return (
+                request.method == "GET"
+                and str(request.url) in self._returned
+                and "authorization" not in request.headers
+                and "cookie" not in request.headers
+            )
         if request.method == "POST":
             return self._is_token(request)
         if request.method != "GET" or not self._same_origin(request.url, self._base):
@@ -129,21 +148,30 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         if not self._allowed(request):
             raise ReadOnlyViolation(
                 f"refusing to send {request.method} {request.url.scheme}://{request.url.host}{request.url.path}: "
-                "the check is read-only and talks to its base URL only"
+                "the check is read-only and talks to its base URL only (and to the presigned statement URLs "
+                "the API returned, without credentials)"
             )
         await self._limiter.acquire()
-        self.sent["POST " + TOKEN_PATH if request.method == "POST" else "GET"] += 1
+        statement = bool(request.extensions.get(STATEMENT))
+        self.sent["GET statement" if statement else "POST " + TOKEN_PATH if request.method == "POST" else "GET"] += 1
         response = await self._inner.handle_async_request(request)
+        if statement:
+            self.statuses[response.status_code] += 1
+            return response
         # Read the whole body here: the rules judge all of it, and every layer above may use ``.content``.
         await response.aread()
         LAST_RESPONSE.set("token" if request.method == "POST" else "api")
+        if request.method == "GET":
+            LAST_API.set(response)
         self.statuses[response.status_code] += 1
         if response.status_code == 429:
             self._limiter.back_off(_retry_after(response))
         return response
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        if not self._closed:  # the client and the statement downloader share this transport
+            self._closed = True
+            await self._inner.aclose()
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -154,4 +182,4 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-__all__ = ["LAST_RESPONSE", "GuardedTransport", "RateLimiter", "ReadOnlyViolation"]
+__all__ = ["LAST_API", "LAST_RESPONSE", "STATEMENT", "GuardedTransport", "RateLimiter", "ReadOnlyViolation"]

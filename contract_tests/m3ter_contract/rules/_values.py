@@ -66,7 +66,10 @@ def normalise_datetimes(value: Any) -> Any:
     else as it is. The result is still JSON."""
     if isinstance(value, str):
         parsed = parse_datetime(value)
-        return parsed.astimezone(dt.UTC).isoformat() if parsed is not None else value
+        try:
+            return parsed.astimezone(dt.UTC).isoformat() if parsed is not None else value
+        except OverflowError:  # an instant before year 1 or after year 9999 in UTC: compared as spelled
+            return value
     if isinstance(value, dict):
         return {key: normalise_datetimes(item) for key, item in value.items()}
     if isinstance(value, list):

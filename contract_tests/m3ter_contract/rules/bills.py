@@ -134,7 +134,7 @@ def _invoice_severity(body: Mapping[str, Any]) -> Severity | None:
 def _followed_setting(body: Mapping[str, Any]) -> tuple[str | None, dt.date, dt.date] | None:
     """(the setting the bill's externalInvoiceDate follows or None, endDate, endDate - 1) or None if unjudgeable."""
     invoice, end = date_at(body, "externalInvoiceDate"), date_at(body, "endDate")
-    if invoice is None or end is None:
+    if invoice is None or end is None or end == dt.date.min:  # no day before 0001-01-01
         return None
     last = end - dt.timedelta(days=1)
     return (_FIRST if invoice == end else _LAST if invoice == last else None), end, last
@@ -220,6 +220,14 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last_day))
 
 
+_UNITS = {
+    "DAILY": "day",
+    "WEEKLY": "week from a Monday",
+    "MONTHLY": "calendar month from the 1st",
+    "ANNUALLY": "calendar year from January 1st",
+}
+
+
 def check_period(obs: Observation, spec: object) -> Iterator[Finding]:
     body = obs.obj
     frequency, start, end = str_at(body, "billingFrequency"), date_at(body, "startDate"), date_at(body, "endDate")
@@ -227,22 +235,29 @@ def check_period(obs: Observation, spec: object) -> Iterator[Finding]:
         return
     interval = body.get("billFrequencyInterval")
     n = interval if isinstance(interval, int) and not isinstance(interval, bool) and interval >= 1 else 1
-    if frequency == "DAILY":
-        aligned, expected, unit = True, start + dt.timedelta(days=n), "day"
-    elif frequency == "WEEKLY":
-        aligned, expected, unit = start.weekday() == 0, start + dt.timedelta(weeks=n), "week from a Monday"
-    elif frequency == "MONTHLY":
-        aligned, expected, unit = start.day == 1, _add_months(start, n), "calendar month from the 1st"
-    else:
-        aligned, expected = (start.month, start.day) == (1, 1), _add_months(start, 12 * n)
-        unit = "calendar year from January 1st"
+    aligned = {
+        "DAILY": True,
+        "WEEKLY": start.weekday() == 0,
+        "MONTHLY": start.day == 1,
+        "ANNUALLY": (start.month, start.day) == (1, 1),
+    }[frequency]
+    unit = _UNITS[frequency]
+    expected: dt.date | None
+    try:  # total over every schema-valid interval: a period ending after 9999-12-31 has no date
+        if frequency in ("DAILY", "WEEKLY"):
+            expected = start + dt.timedelta(days=n * (1 if frequency == "DAILY" else 7))
+        else:
+            expected = _add_months(start, n * (1 if frequency == "MONTHLY" else 12))
+    except (OverflowError, ValueError):
+        expected = None
     if aligned and end == expected:
         return
+    shown = expected if expected is not None else "after 9999-12-31, the last date there is"
     yield BILL_PERIOD.finding(
         obs,
         "$.endDate" if aligned else "$.startDate",
         f"a {frequency} bill (interval {n}) covers whole periods of a {unit}, but its period is {start} to {end} "
-        + (f"(expected endDate {expected})" if aligned else "(startDate is not on a period boundary)")
+        + (f"(expected endDate {shown})" if aligned else "(startDate is not on a period boundary)")
         + "; an account's first or last bill, or a custom bill date, may explain it",
     )
 

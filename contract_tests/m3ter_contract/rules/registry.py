@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import bills, identity, schema, statement_jobs, versioning
+from . import bills, identity, schema, statement_jobs, statements, versioning, wire
 from ._values import version_at
 from .model import Check, Context, Finding, Observation, Rule, SourceKind
 from .spec import Spec
@@ -18,6 +18,8 @@ CHECKS: tuple[Check, ...] = (
     *identity.CHECKS,
     *statement_jobs.CHECKS,
     *bills.CHECKS,
+    *wire.CHECKS,
+    *statements.CHECKS,
 )
 RULES: tuple[Rule, ...] = tuple(rule for check in CHECKS for rule in check.rules)
 RULES_BY_NAME: Mapping[str, Rule] = {rule.name: rule for rule in RULES}
@@ -150,6 +152,10 @@ class Judge:
                 if anchor is not None and anchor(obs):
                     self._anchored[(index, key)] = obs
             self._last[key] = obs
+        return self._add(found)
+
+    def report(self, found: Iterable[Finding]) -> list[Finding]:
+        """Add findings judged outside :meth:`observe` (the wire, statement downloads); the new ones only."""
         return self._add(found)
 
     def finish(self) -> list[Finding]:

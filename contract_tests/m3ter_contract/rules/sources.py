@@ -31,11 +31,17 @@ def component(name: str) -> str:
 
 OAS_303 = f"OpenAPI Specification 3.0.3 ({STANDARDS})"
 JSON_SCHEMA = f"JSON Schema Validation 2020-12 ({STANDARDS})"
+OAS_303_FORMATS = f"OpenAPI Specification 3.0.3, Data Types (formats table) ({STANDARDS})"
+RFC_8259 = f"RFC 8259 ({STANDARDS})"
+RFC_4180 = f"RFC 4180 ({STANDARDS})"
 
 __all__ = [
     "JSON_SCHEMA",
     "M3TER_SPEC",
     "OAS_303",
+    "OAS_303_FORMATS",
+    "RFC_4180",
+    "RFC_8259",
     "STANDARDS",
     "UPSTREAM_EXCERPTS",
     "UPSTREAM_SUBSET",

@@ -10,6 +10,7 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
@@ -147,6 +148,8 @@ class SandboxAPI:
             response = self.faults.after(operation, entity_id, response)
         if operation == "GetBill":
             additional = parse_additional(request.query)
+        # Like any HTTP server, the sandbox dates its answers, on its own clock (RFC 9110 section 6.6.1).
+        response.headers.append(("date", formatdate(self.state.clock.now(), usegmt=True)))
         query = _SECRET_PARAMS.sub(r"\1REDACTED", request.query) if operation == "GetStatement" else request.query
         self.log.append(RequestRecord(request.method, path, query, response.status, additional))
         return response

@@ -4,6 +4,8 @@ break each documented rule on purpose so the contract tests can prove they notic
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,11 +15,13 @@ from typing import Any, Literal
 from .clock import iso_datetime
 from .messages import Response, error
 from .model import Bill, SandboxError, StatementJob
-from .state import SandboxState
+from .state import STATEMENTS_PREFIX, SandboxState
 
 Operation = Literal["GenerateToken", "GetBill", "GetStatementJob", "GetStatement"]
 Mutator = Callable[[dict[str, Any]], dict[str, Any]]
-TransportKind = Literal["status", "delay", "truncate", "non_json", "content_type"]
+Rewriter = Callable[[Response], None]
+"""Changes a successful response in place (its body bytes, its content type): the wire faults."""
+TransportKind = Literal["status", "delay", "truncate", "non_json", "content_type", "rewrite"]
 MAX_DELAY = 5.0
 
 
@@ -32,6 +36,7 @@ class TransportFault:
     retry_after: str | None = None
     delay: float = 0.0
     content_type: str = "text/html"
+    rewrite: Rewriter | None = None
 
     def matches(self, operation: Operation, entity_id: str | None) -> bool:
         return (self.operation is None or self.operation == operation) and (
@@ -119,8 +124,11 @@ class FaultRegistry:
         """Spoil a successful response: delay it, truncate it, replace it with HTML, or relabel it."""
         if not self._transport or not 200 <= response.status < 300:
             return response
-        for fault in self._take(("delay", "truncate", "non_json", "content_type"), operation, entity_id):
-            if fault.kind == "delay":
+        for fault in self._take(("delay", "truncate", "non_json", "content_type", "rewrite"), operation, entity_id):
+            if fault.kind == "rewrite":
+                assert fault.rewrite is not None
+                fault.rewrite(response)
+            elif fault.kind == "delay":
                 response.delay += fault.delay
             elif fault.kind == "truncate":
                 response.body = response.body[: max(1, len(response.body) // 2)]
@@ -223,6 +231,94 @@ class FaultPresets:
     ) -> None:
         """200 answers with the right JSON body but another Content-Type."""
         self._registry.add(TransportFault("content_type", count, operation, entity_id, content_type=content_type))
+
+    def rewrite_body(
+        self,
+        fn: Callable[[bytes], bytes],
+        count: int | None = None,
+        *,
+        operation: Operation | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        """200 answers whose body bytes pass through ``fn`` (anything at all, JSON or not)."""
+
+        def rewrite(response: Response) -> None:
+            response.body = fn(response.body)
+
+        self._registry.add(TransportFault("rewrite", count, operation, entity_id, rewrite=rewrite))
+
+    # ---- the wire, broken on purpose (RFC 8259) -----------------------------------------------------------
+
+    def json_literal(self, entity_id: str, *, field: str = "billTotal", literal: str = "NaN") -> None:
+        """Rule `response.json-literal`: the first number value of ``field`` is sent as ``NaN`` / ``Infinity``."""
+        self._require(entity_id)
+        self.rewrite_body(_set_raw(field, literal), entity_id=entity_id)
+
+    def raw_number(self, entity_id: str, *, field: str, text: str) -> None:
+        """Rules `schema.int-range` / `schema.finite-number`: the first value of ``field`` is sent as the JSON
+        number ``text`` (``9223372036854775808``, ``1e400``), which no JSON encoder of a real type writes."""
+        self._require(entity_id)
+        self.rewrite_body(_set_raw(field, text), entity_id=entity_id)
+
+    def byte_order_mark(self, entity_id: str) -> None:
+        """Rule `response.json-bom`: the body starts with a UTF-8 byte order mark."""
+        self._require(entity_id)
+        self.rewrite_body(lambda body: b"\xef\xbb\xbf" + body, entity_id=entity_id)
+
+    def duplicate_member(self, entity_id: str, *, field: str = "status", value: Any = "APPROVED") -> None:
+        """Rule `response.duplicate-member`: the top-level object names ``field`` twice, ``value`` first and the
+        real value last (a first-wins reader sees ``value``, a last-wins reader the real one)."""
+        self._require(entity_id)
+        injected = b"{" + encode_member(field, value) + b","
+        self.rewrite_body(lambda body: injected + body[1:] if body.startswith(b"{") else body, entity_id=entity_id)
+
+    # ---- statements ---------------------------------------------------------------------------------------
+
+    def broken_statement(self, job_id: str, *, status: int = 403, count: int | None = None) -> None:
+        """Rule `statement.download`: the job's presigned statement URLs answer ``status`` (an S3-style error)."""
+        self._ensure_complete(job_id)
+        code = "AccessDenied" if status == 403 else "InternalError"
+
+        def rewrite(response: Response) -> None:
+            response.status = status
+            response.body = f'<?xml version="1.0"?><Error><Code>{code}</Code></Error>'.encode()
+            response.content_type = "application/xml"
+
+        self._registry.add(TransportFault("rewrite", count, "GetStatement", job_id, rewrite=rewrite))
+
+    def mislabelled_statement(self, job_id: str, *, fmt: Literal["json", "csv"] = "json") -> None:
+        """Rules `statement.json` / `statement.csv`: the statement at the job's JSON (or CSV) URL is something
+        else under the right label: an HTML error page served as application/json, a JSON document as text/csv."""
+        job = self._ensure_complete(job_id)
+        if fmt == "csv" and not job.include_csv:
+            raise SandboxError(f"statement job {job_id} has no CSV format")
+
+        def rewrite(response: Response) -> None:
+            label = (response.content_type or "").lower()
+            if fmt == "json" and label.startswith("application/json"):
+                response.body = b"<html><body><h1>Statement</h1><p>see the portal</p></body></html>"
+            elif fmt == "csv" and label.startswith("text/csv"):
+                response.body = b'{"statementJobId": "' + job_id.encode() + b'"}\n'
+
+        self._registry.add(TransportFault("rewrite", None, "GetStatement", job_id, rewrite=rewrite))
+
+    def expired_statement_url(self, job_id: str) -> None:
+        """Rule `statement.url-expiry`: the job hands out presigned URLs (correctly signed) that expired an hour
+        before they are read; downloading them answers 403 Request has expired."""
+        self._ensure_complete(job_id)
+        state = self._state
+
+        def fn(body: dict[str, Any]) -> dict[str, Any]:
+            issued = state.clock.now() - 2 * state.url_lifetime - 3600
+            for key in ("presignedJsonStatementUrl", "presignedCsvStatementUrl"):
+                url = body.get(key)
+                if isinstance(url, str) and "?" in url:
+                    path = url.split("?", 1)[0]
+                    origin = path[: path.index(STATEMENTS_PREFIX)] if STATEMENTS_PREFIX in path else ""
+                    body[key] = origin + state.presign(path[len(origin) :], issued)
+            return body
+
+        self._registry.add_mutation(job_id, fn, None)
 
     # ---- content ------------------------------------------------------------------------------------------
 
@@ -445,6 +541,22 @@ class FaultPresets:
         return job
 
 
+def _set_raw(field: str, text: str) -> Callable[[bytes], bytes]:
+    """A body rewrite that sends the first value of ``"field":`` as the raw JSON text ``text``."""
+    pattern = re.compile(rb'("' + re.escape(field.encode()) + rb'"\s*:\s*)(-?[0-9][0-9.eE+-]*|"(?:[^"\\]|\\.)*")')
+    raw = text.encode()
+
+    def fn(body: bytes) -> bytes:
+        return pattern.sub(lambda m: m.group(1) + raw, body, count=1)
+
+    return fn
+
+
+def encode_member(name: str, value: Any) -> bytes:
+    """``"name":value`` as JSON bytes."""
+    return json.dumps(name).encode() + b":" + json.dumps(value).encode()
+
+
 def _drop(key: str) -> Mutator:
     def fn(body: dict[str, Any]) -> dict[str, Any]:
         body.pop(key, None)
@@ -458,4 +570,4 @@ def _later(stamp: str) -> str:
     return iso_datetime(moment.timestamp() + 1)
 
 
-__all__ = ["MAX_DELAY", "FaultPresets", "FaultRegistry", "Mutator", "Operation", "TransportFault"]
+__all__ = ["MAX_DELAY", "FaultPresets", "FaultRegistry", "Mutator", "Operation", "Rewriter", "TransportFault"]

@@ -337,6 +337,10 @@ class SandboxState:
         job.csv_url = self._presign(base + ".csv", at) if job.include_csv else None
         job.url_expires_at = int(at) + self.url_lifetime
 
+    def presign(self, path: str, at: float) -> str:
+        """``path`` signed as if at ``at`` (the URL's query holds X-Amz-Date and X-Amz-Expires)."""
+        return self._presign(path, at)
+
     def _presign(self, path: str, at: float) -> str:
         stamp = datetime.fromtimestamp(int(at), UTC).strftime("%Y%m%dT%H%M%SZ")
         expires = int(self.url_lifetime)

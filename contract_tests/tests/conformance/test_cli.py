@@ -113,7 +113,8 @@ def test_clean_run_exits_0_with_a_pass_report(
     reports = _reports(tmp_path, server)
     snapshot("clean.summary.md", reports["summary.md"])
     snapshot("clean.report.json", reports["report.json"])
-    assert json.loads(reports["report.json"])["summary"]["requests"] == {"GET": 8, "POST /oauth/token": 1}
+    requests = {"GET": 8, "GET statement": 2, "POST /oauth/token": 1}  # the COMPLETE job's JSON and CSV statements
+    assert json.loads(reports["report.json"])["summary"]["requests"] == requests
 
 
 def test_unknown_entity_exits_2_and_says_which_option_to_fix(

@@ -37,10 +37,14 @@ async def test_a_run_sends_only_gets_and_the_token_post(sandbox: Sandbox) -> Non
     methods = {(method, path if method == "POST" else "") for method, path in recording.seen}
     assert methods == {("GET", ""), ("POST", "/oauth/token")}
     assert sum(1 for method, _ in recording.seen if method == "POST") == 1
+    # API reads, and the statements behind the presigned URLs the API returned (no other GET)
     assert all(
-        path.startswith(f"/organizations/{sandbox.org_id}/") for method, path in recording.seen if method == "GET"
+        path.startswith((f"/organizations/{sandbox.org_id}/", f"/_statements/{sandbox.org_id}/"))
+        for method, path in recording.seen
+        if method == "GET"
     )
-    assert len(recording.seen) == result.requests["GET"] + result.requests["POST /oauth/token"]
+    assert result.requests["GET statement"] == result.statements > 0
+    assert len(recording.seen) == sum(result.requests.values())
 
 
 @pytest.mark.parametrize(("method", "path"), [("POST", "/organizations/o/bills/b"), ("PUT", "/x"), ("DELETE", "/x")])
@@ -140,3 +144,40 @@ def test_hundred_bills_and_jobs_on_the_embedded_sandbox_are_clean() -> None:
     result = asyncio.run(check_sandbox(sandbox, Options(rate=200)))
     assert result.exit_code == 0, [*result.findings, *result.problems]
     assert result.observations == 200
+
+
+class ResetsStatementsOnce(httpx.AsyncBaseTransport):
+    """The statement store drops the first connection of every statement GET (a stale keep-alive, a reset)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.reset: set[str] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/_statements/") and str(request.url) not in self.reset:
+            self.reset.add(str(request.url))
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_statement_download_that_is_reset_once_is_retried(sandbox: Sandbox) -> None:
+    transport = ResetsStatementsOnce(httpx.ASGITransport(app=sandbox.asgi_app()))
+    options = Options(observe=1, watch=True, watch_interval=1.0, rate=100_000)
+    result = await check_sandbox(sandbox, options, transport=transport)
+    assert transport.reset  # the fault happened
+    assert result.exit_code == 0, result.problems
+    assert result.statements > 0
+
+
+async def test_a_statement_store_that_always_resets_is_a_problem_not_a_finding(sandbox: Sandbox) -> None:
+    class AlwaysResets(ResetsStatementsOnce):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.startswith("/_statements/"):
+                raise httpx.ReadError("connection reset by peer", request=request)
+            return await self.inner.handle_async_request(request)
+
+    options = Options(observe=1, watch=True, watch_interval=1.0, rate=100_000, max_retries=1)
+    result = await check_sandbox(sandbox, options, transport=AlwaysResets(httpx.ASGITransport(app=sandbox.asgi_app())))
+    assert result.exit_code == 2
+    assert {problem.kind for problem in result.problems} == {"statement"}
+    assert not [finding for finding in result.findings if finding.rule.startswith("statement.")]

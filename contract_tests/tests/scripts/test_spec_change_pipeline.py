@@ -202,7 +202,7 @@ def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None
     assert returncode == 0, output
     assert report["pipeline"][0]["detail"] == "generated/ rewritten"
     model = (repo / "generated" / "m3ter_billing" / "models" / "bill_response.py").read_text()
-    assert f'{PROBE_ATTRIBUTE}: int | Unset = msgspec.field(name="{PROBE_FIELD}", default=UNSET)' in model
+    assert f'{PROBE_ATTRIBUTE}: int | None | Unset = msgspec.field(name="{PROBE_FIELD}", default=UNSET)' in model
     log = (repo / "generated" / "CHANGELOG.md").read_text()
     entries = log.split("\n## ")[1:]
     before = (ROOT / "generated" / "CHANGELOG.md").read_text().split("\n## ")[1:]

@@ -171,6 +171,7 @@ base_url = "https://api.m3ter.com"
 ids_file = "ci/us.json"
 environment = "m3ter-us-prod-like"
 api_key_env = "M3TER_API_KEY"
+baseline = "ci/us-baseline.json"
 """
 
 
@@ -186,6 +187,7 @@ def test_the_matrix_lists_each_org_with_its_environment(tmp_path: Path) -> None:
             "base_url": "https://api.m3ter.com",
             "ids_file": "ci/eu.json",
             "rate": "10",
+            "baseline": "",
         },
         {
             "name": "us",
@@ -193,6 +195,7 @@ def test_the_matrix_lists_each_org_with_its_environment(tmp_path: Path) -> None:
             "base_url": "https://api.m3ter.com",
             "ids_file": "ci/us.json",
             "rate": "20",
+            "baseline": "ci/us-baseline.json",
         },
     ]
     code, matrix, printed = run_matrix(config, tmp_path, only="us")

@@ -18,5 +18,5 @@ class BearerAccessTokenRequest(M3terModel, kw_only=True):
 
     grant_type: GrantType = msgspec.field(name="grant_type")
     """ The grant type. """
-    scope: str | Unset = msgspec.field(name="scope", default=UNSET)
+    scope: str | None | Unset = msgspec.field(name="scope", default=UNSET)
     """ Not used. The JWT scope. """

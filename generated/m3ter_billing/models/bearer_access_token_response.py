@@ -21,5 +21,5 @@ class BearerAccessTokenResponse(M3terModel, kw_only=True):
     """ Token expiry time in seconds. """
     scope: None | str | Unset = msgspec.field(name="scope", default=UNSET)
     """ Not used. m3ter sends `null` here (see spec/deviations.yaml). """
-    token_type: str | Unset = msgspec.field(name="token_type", default=UNSET)
+    token_type: str | None | Unset = msgspec.field(name="token_type", default=UNSET)
     """ The token type, which in this case is "bearer". """

@@ -21,16 +21,16 @@ class BillResponse(M3terModel, kw_only=True):
 
     id: str = msgspec.field(name="id")
     """ The UUID of the entity. """
-    account_code: str | Unset = msgspec.field(name="accountCode", default=UNSET)
-    account_id: str | Unset = msgspec.field(name="accountId", default=UNSET)
-    approved_by: str | Unset = msgspec.field(name="approvedBy", default=UNSET)
+    account_code: str | None | Unset = msgspec.field(name="accountCode", default=UNSET)
+    account_id: str | None | Unset = msgspec.field(name="accountId", default=UNSET)
+    approved_by: str | None | Unset = msgspec.field(name="approvedBy", default=UNSET)
     """ The id of the user who approved this bill. """
-    bill_date: datetime.date | Unset = msgspec.field(name="billDate", default=UNSET)
-    bill_frequency_interval: int | Unset = msgspec.field(name="billFrequencyInterval", default=UNSET)
-    bill_job_id: str | Unset = msgspec.field(name="billJobId", default=UNSET)
-    bill_total: float | Unset = msgspec.field(name="billTotal", default=UNSET)
+    bill_date: datetime.date | None | Unset = msgspec.field(name="billDate", default=UNSET)
+    bill_frequency_interval: int | None | Unset = msgspec.field(name="billFrequencyInterval", default=UNSET)
+    bill_job_id: str | None | Unset = msgspec.field(name="billJobId", default=UNSET)
+    bill_total: float | None | Unset = msgspec.field(name="billTotal", default=UNSET)
     """ The sum total for the Bill. """
-    billing_frequency: BillingFrequency | Unset = msgspec.field(name="billingFrequency", default=UNSET)
+    billing_frequency: BillingFrequency | None | Unset = msgspec.field(name="billingFrequency", default=UNSET)
     """ Defines how often Bills are generated.
 
     * **Daily**. Starting at midnight each day, covering a twenty-four hour period following.
@@ -45,28 +45,30 @@ class BillResponse(M3terModel, kw_only=True):
 
     * **Ad_Hoc**. Use this setting when a custom billing schedule is used for billing an Account, such as for
     billing of Prepayment/Commitment fees using a custom billing schedule. """
-    created_by: str | Unset = msgspec.field(name="createdBy", default=UNSET)
+    created_by: str | None | Unset = msgspec.field(name="createdBy", default=UNSET)
     """ The unique identifier (UUID) for the user who created the Bill. """
-    created_date: datetime.datetime | Unset = msgspec.field(name="createdDate", default=UNSET)
-    csv_statement_generated: bool | Unset = msgspec.field(name="csvStatementGenerated", default=UNSET)
+    created_date: datetime.datetime | None | Unset = msgspec.field(name="createdDate", default=UNSET)
+    csv_statement_generated: bool | None | Unset = msgspec.field(name="csvStatementGenerated", default=UNSET)
     """ Flag to indicate that the statement in CSV format has been generated for the Bill.
 
     * **TRUE** - CSV statement has been generated.
     * **FALSE** - no CSV statement generated. """
-    currency: str | Unset = msgspec.field(name="currency", default=UNSET)
-    currency_conversions: list[CurrencyConversion] | Unset = msgspec.field(name="currencyConversions", default=UNSET)
-    dt_approved: datetime.datetime | Unset = msgspec.field(name="dtApproved", default=UNSET)
+    currency: str | None | Unset = msgspec.field(name="currency", default=UNSET)
+    currency_conversions: list[CurrencyConversion] | None | Unset = msgspec.field(
+        name="currencyConversions", default=UNSET
+    )
+    dt_approved: datetime.datetime | None | Unset = msgspec.field(name="dtApproved", default=UNSET)
     """ The DateTime when the bill was approved. """
-    dt_created: datetime.datetime | Unset = msgspec.field(name="dtCreated", default=UNSET)
+    dt_created: datetime.datetime | None | Unset = msgspec.field(name="dtCreated", default=UNSET)
     """ The date and time *(in ISO 8601 format)* when the Bill was first created. """
-    dt_last_modified: datetime.datetime | Unset = msgspec.field(name="dtLastModified", default=UNSET)
+    dt_last_modified: datetime.datetime | None | Unset = msgspec.field(name="dtLastModified", default=UNSET)
     """ The date and time *(in ISO 8601 format)* when the Bill was last modified. """
-    dt_locked: datetime.datetime | Unset = msgspec.field(name="dtLocked", default=UNSET)
+    dt_locked: datetime.datetime | None | Unset = msgspec.field(name="dtLocked", default=UNSET)
     """ The DateTime when the bill was locked. """
-    due_date: datetime.date | Unset = msgspec.field(name="dueDate", default=UNSET)
-    end_date: datetime.date | Unset = msgspec.field(name="endDate", default=UNSET)
-    end_date_time_utc: datetime.datetime | Unset = msgspec.field(name="endDateTimeUTC", default=UNSET)
-    external_invoice_date: datetime.date | Unset = msgspec.field(name="externalInvoiceDate", default=UNSET)
+    due_date: datetime.date | None | Unset = msgspec.field(name="dueDate", default=UNSET)
+    end_date: datetime.date | None | Unset = msgspec.field(name="endDate", default=UNSET)
+    end_date_time_utc: datetime.datetime | None | Unset = msgspec.field(name="endDateTimeUTC", default=UNSET)
+    external_invoice_date: datetime.date | None | Unset = msgspec.field(name="externalInvoiceDate", default=UNSET)
     """ For accounting purposes, the date set at Organization level to use for external invoicing with respect to
     billing periods - two options:
     * `FIRST_DAY_OF_NEXT_PERIOD` *(Default)*.
@@ -79,40 +81,40 @@ class BillResponse(M3terModel, kw_only=True):
     **NOTE:** To change the `externalInvoiceDate` setting for your Organization, you can use the [Update
     OrganizationConfig](https://www.m3ter.com/docs/api#tag/OrganizationConfig/operation/GetOrganizationConfig)
     call. """
-    external_invoice_reference: str | Unset = msgspec.field(name="externalInvoiceReference", default=UNSET)
+    external_invoice_reference: str | None | Unset = msgspec.field(name="externalInvoiceReference", default=UNSET)
     """ The reference ID to use for external invoice. """
-    json_statement_generated: bool | Unset = msgspec.field(name="jsonStatementGenerated", default=UNSET)
+    json_statement_generated: bool | None | Unset = msgspec.field(name="jsonStatementGenerated", default=UNSET)
     """ Flag to indicate that the statement in JSON format has been generated for the Bill.
 
     * **TRUE** - JSON statement has been generated.
     * **FALSE** - no JSON statement generated. """
-    last_calculated_date: datetime.datetime | Unset = msgspec.field(name="lastCalculatedDate", default=UNSET)
-    last_modified_by: str | Unset = msgspec.field(name="lastModifiedBy", default=UNSET)
+    last_calculated_date: datetime.datetime | None | Unset = msgspec.field(name="lastCalculatedDate", default=UNSET)
+    last_modified_by: str | None | Unset = msgspec.field(name="lastModifiedBy", default=UNSET)
     """ The unique identifier (UUID) for the user who last modified this Bill. """
-    line_items: list[BillLineItem] | Unset = msgspec.field(name="lineItems", default=UNSET)
+    line_items: list[BillLineItem] | None | Unset = msgspec.field(name="lineItems", default=UNSET)
     """ An array of the Bill line items. """
-    locked: bool | Unset = msgspec.field(name="locked", default=UNSET)
-    locked_by: str | Unset = msgspec.field(name="lockedBy", default=UNSET)
+    locked: bool | None | Unset = msgspec.field(name="locked", default=UNSET)
+    locked_by: str | None | Unset = msgspec.field(name="lockedBy", default=UNSET)
     """ The id of the user who locked this bill. """
-    purchase_order_number: str | Unset = msgspec.field(name="purchaseOrderNumber", default=UNSET)
+    purchase_order_number: str | None | Unset = msgspec.field(name="purchaseOrderNumber", default=UNSET)
     """ Purchase Order number linked to the Account the Bill is for. """
-    sequential_invoice_number: str | Unset = msgspec.field(name="sequentialInvoiceNumber", default=UNSET)
+    sequential_invoice_number: str | None | Unset = msgspec.field(name="sequentialInvoiceNumber", default=UNSET)
     """ The sequential invoice number of the Bill.
 
     **NOTE:** If you have not defined a `billPrefix` for your Organization, a `sequentialInvoiceNumber` is not
     returned in the response. See [Update
     OrganizationConfig](https://www.m3ter.com/docs/api#tag/OrganizationConfig/operation/UpdateOrganizationConfig) """
-    start_date: datetime.date | Unset = msgspec.field(name="startDate", default=UNSET)
-    start_date_time_utc: datetime.datetime | Unset = msgspec.field(name="startDateTimeUTC", default=UNSET)
-    statement_stale: bool | Unset = msgspec.field(name="statementStale", default=UNSET)
+    start_date: datetime.date | None | Unset = msgspec.field(name="startDate", default=UNSET)
+    start_date_time_utc: datetime.datetime | None | Unset = msgspec.field(name="startDateTimeUTC", default=UNSET)
+    statement_stale: bool | None | Unset = msgspec.field(name="statementStale", default=UNSET)
     """ True if the existing bill statement (JSON or CSV) is marked as stale/outdated. """
-    status: BillStatus | Unset = msgspec.field(name="status", default=UNSET)
+    status: BillStatus | None | Unset = msgspec.field(name="status", default=UNSET)
     """ Indicates whether the Bill has passed human/manual approval.
 
     * **Pending** - Bill has not yet been passed by a human reviewer.
     * **Approved** - Bill has been approved after manual review. """
-    timezone: str | Unset = msgspec.field(name="timezone", default=UNSET)
-    version: int | Unset = msgspec.field(name="version", default=UNSET)
+    timezone: str | None | Unset = msgspec.field(name="timezone", default=UNSET)
+    version: int | None | Unset = msgspec.field(name="version", default=UNSET)
     """ The version number of the entity, an optimistic-locking counter:
     - **Create:** On initial Create to insert a new entity, the version is set at 1 in the response.
     - **Update:** On successful Update, the version is incremented by 1 in the response.

@@ -21,5 +21,5 @@ class CurrencyConversion(M3terModel, kw_only=True):
     """ Currency to convert from. For example: GBP. """
     to: str = msgspec.field(name="to")
     """ Currency to convert to. For example: USD. """
-    multiplier: float | Unset = msgspec.field(name="multiplier", default=UNSET)
+    multiplier: float | None | Unset = msgspec.field(name="multiplier", default=UNSET)
     """ Conversion rate between currencies. """

@@ -15,5 +15,5 @@ from ..types import UNSET, Unset  # noqa: F401
 class Error(M3terModel, kw_only=True):
     """The error body m3ter sends with every 4xx and 5xx answer."""
 
-    message: str | Unset = msgspec.field(name="message", default=UNSET)
+    message: str | None | Unset = msgspec.field(name="message", default=UNSET)
     """ Human-readable reason. """

@@ -15,5 +15,5 @@ from ..types import UNSET, Unset  # noqa: F401
 class StatementJobFilters(M3terModel, kw_only=True):
     """StatementJobFilters"""
 
-    meter_ids: list[str] | Unset = msgspec.field(name="meterIds", default=UNSET)
+    meter_ids: list[str] | None | Unset = msgspec.field(name="meterIds", default=UNSET)
     """ Include usage line items whose meterId matches one of these values. """

@@ -1,0 +1,142 @@
+"""Huge bills: 10k, 50k and 100k line items through m3ter-billing, bare httpx + ``orjson.loads``, and the
+official ``m3ter`` SDK, side by side in one run: time per line item, how it grows with the bill, and the
+peak RSS growth of one retrieve.
+
+    .venv/bin/python benchmarks/large_bill.py [--sizes 10000,50000,100000] [--runs 3] [--skip-sdk]
+
+Not a test. Every contender runs in a fresh subprocess per size (so neither pays for the other's heap or
+caches), over the same in-memory ``httpx.MockTransport``, with the body read from a file (built by this
+process, so building it does not count in the child's peak RSS). Each child warms up on a 1-item bill,
+measures the peak RSS growth of one retrieve (Linux: the peak ``VmHWM`` is reset through
+``/proc/self/clear_refs`` first, so earlier peaks do not hide it), then the best of ``--runs`` retrieves with
+``time.perf_counter``. Targets (issue 10): per-item cost at 100k within 1.15x of 10k; at most 0.7x the time
+of httpx + orjson.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_retrieve_bill as bench  # same body, transport and contenders
+
+_CHILD = r"""
+import gc, json, sys, time
+sys.path.insert(0, {bench_dir!r})
+import httpx
+import bench_retrieve_bill as bench
+
+body = open({path!r}, "rb").read()
+small = bench.bill_body(1)
+current = {{"body": small}}
+
+
+def transport():
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, content=bench.TOKEN_BODY, headers={{"Content-Type": "application/json"}})
+        return httpx.Response(200, content=current["body"], headers={{"Content-Type": "application/json"}})
+    return httpx.MockTransport(handler)
+
+
+name = {name!r}
+if name == "m3ter-billing":
+    from m3ter_billing import M3terBilling
+    client = M3terBilling(base_url=bench.BASE_URL, org_id=bench.ORG_ID, api_key="key", api_secret="secret-value",
+                          transport=transport())
+    call = lambda: client.bills.retrieve(bench.BILL_ID)
+    count = lambda bill: len(bill.line_items)
+elif name == "httpx + orjson":
+    import orjson
+    http = httpx.Client(transport=transport(), base_url=bench.BASE_URL)
+    url = f"/organizations/{{bench.ORG_ID}}/bills/{{bench.BILL_ID}}"
+    call = lambda: orjson.loads(http.get(url, headers={{"Authorization": "Bearer bench-token"}}).content)
+    count = lambda bill: len(bill["lineItems"])
+else:
+    import m3ter
+    http = httpx.Client(transport=transport())
+    client = m3ter.M3ter(api_key="key", api_secret="secret-value", org_id=bench.ORG_ID, base_url=bench.BASE_URL,
+                         http_client=http)
+    call = lambda: client.bills.retrieve(bench.BILL_ID)
+    count = lambda bill: len(bill.line_items)
+
+def status_kib(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+call()  # warm up on a 1-item bill: token, imports, decoders
+current["body"] = body
+gc.collect()
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")  # reset the peak (VmHWM) to the current RSS
+before = status_kib("VmRSS")
+result = call()
+peak = status_kib("VmHWM") - before
+items = count(result)
+del result
+best = float("inf")
+for _ in range({runs}):
+    start = time.perf_counter()
+    result = call()
+    best = min(best, time.perf_counter() - start)
+    del result
+print(json.dumps({{"items": items, "seconds": best, "peak_kib": peak}}))
+"""
+
+CONTENDERS = ("m3ter-billing", "httpx + orjson", "official m3ter SDK")
+
+
+def run_child(name: str, path: Path, runs: int) -> dict[str, float]:
+    code = _CHILD.format(bench_dir=str(Path(__file__).resolve().parent), path=str(path), name=name, runs=runs)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,50000,100000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-sdk", action="store_true", help="leave out the official SDK (slow at 100k)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    names = [n for n in CONTENDERS if not (args.skip_sdk and n == "official m3ter SDK")]
+
+    print(f"Python {sys.version.split()[0]}, best of {args.runs}, in-memory transport, fresh process each")
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for items in sizes:
+            path = Path(tmp) / f"bill-{items}.json"
+            path.write_bytes(bench.bill_body(items))
+            print(f"\n{items:,} line items ({path.stat().st_size / 1e6:.1f} MB)")
+            for name in names:
+                got = results[(name, items)] = run_child(name, path, args.runs)
+                assert got["items"] == items, (name, got)
+                print(
+                    f"  {name:<20} {got['seconds'] * 1e3:9.1f} ms  {got['seconds'] / items * 1e6:6.2f} us/item  "
+                    f"peak RSS +{got['peak_kib'] / 1024:7.1f} MiB"
+                )
+            ours = results[("m3ter-billing", items)]
+            for name in names[1:]:
+                other = results[(name, items)]
+                print(
+                    f"  m3ter-billing / {name:<19} time {ours['seconds'] / other['seconds']:5.2f}x   "
+                    f"peak RSS {ours['peak_kib'] / max(other['peak_kib'], 1):5.2f}x"
+                )
+    first, last = sizes[0], sizes[-1]
+    print(f"\nper-item cost at {last:,} / at {first:,} (target for m3ter-billing <= 1.15x)")
+    for name in names:
+        ratio = (results[(name, last)]["seconds"] / last) / (results[(name, first)]["seconds"] / first)
+        print(f"  {name:<20} {ratio:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

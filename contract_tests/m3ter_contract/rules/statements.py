@@ -1,0 +1,164 @@
+"""The statement documents behind a COMPLETE job's presigned URLs: downloadable, parseable, not yet expired.
+
+The conformance check downloads each URL (a plain GET, no credentials, bounded in size and time) and hands
+the outcome to :func:`check_download` as a :class:`Download`. Nothing documents what a statement holds, so
+the JSON statement is judged as JSON and the CSV one as CSV with a header row (RFC 4180).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from .model import Check, EntityKind, Finding, NotJSON, Observation, Rule, Severity, documented, standard
+from .sources import RFC_4180, operation, schema_field
+from .statement_jobs import CSV_URL, JSON_URL
+from .wire import decode
+
+JOB = frozenset({EntityKind.STATEMENT_JOB})
+Format = Literal["json", "csv"]
+URL_FIELDS: dict[Format, str] = {"json": JSON_URL, "csv": CSV_URL}
+
+_GET_JOB = documented(
+    "Use this call to obtain the time-bound pre-signed download URL for the generated Bill Statement",
+    operation("GetStatementJob"),
+)
+STATEMENT_DOWNLOAD = Rule(
+    "statement.download",
+    Severity.ERROR,
+    _GET_JOB,
+    "A COMPLETE job's presigned URL answers a plain GET (no credentials) with 200: a URL that does not "
+    "download the statement is not a download URL.",
+    JOB,
+)
+STATEMENT_JSON = Rule(
+    "statement.json",
+    Severity.ERROR,
+    documented(
+        "The URL to access the generated statement in JSON format.",
+        schema_field("StatementJobResponse", "presignedJsonStatementUrl"),
+    ),
+    "The JSON statement is a JSON document (strict RFC 8259: no NaN, no byte order mark).",
+    JOB,
+)
+STATEMENT_CSV = Rule(
+    "statement.csv",
+    Severity.ERROR,
+    standard(
+        "Within the header and each record, there may be one or more fields, separated by commas. Each line "
+        "should contain the same number of fields throughout the file.",
+        f'{RFC_4180}, section 2 (the CSV statement: includeCsvFormat "TRUE - includes the statement in CSV format")',
+    ),
+    "The CSV statement is UTF-8 CSV with a header row of non-empty names, every record as wide as the header.",
+    JOB,
+)
+STATEMENT_URL_EXPIRY = Rule(
+    "statement.url-expiry",
+    Severity.ERROR,
+    _GET_JOB,
+    "A presigned URL has not expired when the job carrying it is read (time-bound: valid for some time after "
+    "it is handed out; X-Amz-Date + X-Amz-Expires for AWS SigV4, Expires for SigV2/CloudFront-style URLs); a "
+    "URL without either is not judged.",
+    JOB,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """One statement URL and what a GET of it answered (``status`` None: nothing was fetched)."""
+
+    job_id: str
+    org_id: str
+    format: Format
+    url: str
+    read_at: float
+    """When the job carrying the URL was read (seconds since the epoch, the check's clock)."""
+    status: int | None = None
+    content_type: str | None = None
+    body: bytes = b""
+    error: str | None = None
+    """Why nothing usable came back when no status did (the runner reports that as a problem instead)."""
+
+
+def url_expiry(url: str) -> float | None:
+    """When a presigned URL stops working (seconds since the epoch), or None if it does not say."""
+    params = {key.lower(): value for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    stamp, lifetime = params.get("x-amz-date"), params.get("x-amz-expires")
+    if stamp is not None and lifetime is not None:
+        try:
+            issued = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+            seconds = int(lifetime)
+        except (ValueError, OverflowError):
+            return None
+        return issued + seconds
+    expires = params.get("expires")
+    if expires is not None and expires.isdigit() and len(expires) <= 12:
+        return float(expires)
+    return None
+
+
+def _when(seconds: float) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return f"{seconds:g} s after the epoch"
+
+
+def _csv_problem(body: bytes) -> str | None:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte {exc.start})"
+    if not text.strip():
+        return "empty: no header row"
+    if text.lstrip()[:1] in ("<", "{", "["):
+        return f"starts with {text.lstrip()[:1]!r}: markup or JSON, not a CSV header row"
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        return f"not CSV ({exc})"
+    header = rows[0]
+    if any(not name.strip() for name in header):
+        return f"the header row {header[:8]!r} has an empty column name"
+    for number, row in enumerate(rows[1:], 2):
+        if row and len(row) != len(header):
+            return f"line {number} has {len(row)} fields, the header {len(header)}"
+    return None
+
+
+def check_download(download: Download) -> Iterator[Finding]:
+    """The findings about one downloaded statement (reported against its job and URL field)."""
+    obs = Observation(EntityKind.STATEMENT_JOB, download.job_id, download.org_id, None)
+    path = f"$.{URL_FIELDS[download.format]}"
+    expiry = url_expiry(download.url)
+    if expiry is not None and expiry <= download.read_at:
+        yield STATEMENT_URL_EXPIRY.finding(
+            obs, path, f"the URL expired at {_when(expiry)}, before the job was read at {_when(download.read_at)}"
+        )
+    if download.status is None:
+        return
+    if download.status != 200:
+        yield STATEMENT_DOWNLOAD.finding(
+            obs, path, f"GET of the {download.format.upper()} statement answered {download.status}"
+        )
+        return
+    if download.format == "json":
+        body, issues = decode(download.body)
+        if isinstance(body, NotJSON):
+            yield STATEMENT_JSON.finding(obs, path, f"the JSON statement is not JSON ({body.error})")
+        elif issues:
+            yield STATEMENT_JSON.finding(obs, path, f"the JSON statement is not strict JSON: {issues[0].message}")
+    else:
+        problem = _csv_problem(download.body)
+        if problem is not None:
+            yield STATEMENT_CSV.finding(obs, path, f"the CSV statement is {problem}")
+
+
+CHECKS = (Check((STATEMENT_DOWNLOAD, STATEMENT_JSON, STATEMENT_CSV, STATEMENT_URL_EXPIRY), name="statements"),)
+
+__all__ = ["CHECKS", "URL_FIELDS", "Download", "Format", "check_download", "url_expiry"]

@@ -1,0 +1,205 @@
+"""The wire rules (RFC 8259, the media type, number ranges) and the statement download rules: each violation
+injected through the sandbox is found, at its path and severity, and nothing else fires; each has a clean
+control that is close to the violation and passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from m3ter_contract.conformance.embedded import check_sandbox
+from m3ter_contract.conformance.runner import Options
+from m3ter_contract.rules import RULES_BY_NAME, Spec
+from m3ter_contract.sandbox import Sandbox
+
+FAST = Options(observe=2, interval=1.0, rate=100_000, concurrency=4)
+Inject = Callable[[Sandbox, str], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    kind: str  # "bill" | "job"
+    name: str  # the seeded entity
+    inject: Inject
+    path: str
+    also: tuple[str, ...] = ()
+    severity: str | None = None  # when the finding is the rule's weaker case
+
+
+CASES = [
+    Case("response.json-literal", "bill", "monthly", lambda s, i: s.faults.json_literal(i), "$.billTotal"),
+    Case(
+        "response.json-literal",
+        "bill",
+        "monthly",
+        lambda s, i: s.faults.json_literal(i, field="quantity", literal="-Infinity"),
+        "$.lineItems[*].quantity",
+    ),
+    Case("response.json-bom", "bill", "monthly", lambda s, i: s.faults.byte_order_mark(i), "$"),
+    Case(
+        "response.duplicate-member",
+        "bill",
+        "monthly",
+        lambda s, i: s.faults.duplicate_member(i, field="status", value="APPROVED"),
+        "$.status",
+    ),
+    Case(
+        "response.media-type",
+        "job",
+        "complete_csv",
+        lambda s, i: s.faults.wrong_content_type(None, content_type="text/plain", entity_id=i),
+        "$",
+    ),
+    Case(
+        "schema.int-range",
+        "bill",
+        "monthly",
+        lambda s, i: s.faults.raw_number(i, field="version", text="9223372036854775808"),
+        "$.version",
+    ),
+    Case(
+        "schema.int-range",
+        "bill",
+        "monthly",
+        lambda s, i: s.faults.raw_number(i, field="billFrequencyInterval", text="2147483648"),
+        "$.billFrequencyInterval",
+        also=("bill.period",),  # 2^31 months is not the bill's period either (and must not crash bill.period)
+    ),
+    Case(
+        "schema.finite-number",
+        "bill",
+        "monthly",
+        lambda s, i: s.faults.raw_number(i, field="billTotal", text="1e400"),
+        "$.billTotal",
+    ),
+    Case(
+        "statement.download",
+        "job",
+        "complete_json",
+        lambda s, i: s.faults.broken_statement(i),
+        "$.presignedJsonStatementUrl",
+    ),
+    Case(
+        "statement.json",
+        "job",
+        "complete_json",
+        lambda s, i: s.faults.mislabelled_statement(i),
+        "$.presignedJsonStatementUrl",
+    ),
+    Case(
+        "statement.csv",
+        "job",
+        "complete_csv",
+        lambda s, i: s.faults.mislabelled_statement(i, fmt="csv"),
+        "$.presignedCsvStatementUrl",
+    ),
+    Case(
+        "statement.url-expiry",
+        "job",
+        "complete_json",
+        lambda s, i: s.faults.expired_statement_url(i),
+        "$.presignedJsonStatementUrl",
+        also=("statement.download",),  # an expired URL answers 403 too
+    ),
+]
+
+
+def _entity(sandbox: Sandbox, case: Case) -> str:
+    return (sandbox.seeded.bills if case.kind == "bill" else sandbox.seeded.jobs)[case.name]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{case.rule}:{case.path}" for case in CASES])
+async def test_violation_is_found(case: Case, sandbox: Sandbox, spec: Spec) -> None:
+    entity_id = _entity(sandbox, case)
+    case.inject(sandbox, entity_id)
+    bills, jobs = ([entity_id], []) if case.kind == "bill" else ([], [entity_id])
+    result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=bills, statement_job_ids=jobs)
+    assert result.problems == []
+    found = [f for f in result.findings if f.rule == case.rule]
+    assert found, f"{case.rule} not reported; got {[(f.rule, f.path) for f in result.findings]}"
+    assert {f.rule for f in result.findings} <= {case.rule, *case.also}, "no other rule fires"
+    assert found[0].path == case.path
+    assert found[0].severity == (case.severity or RULES_BY_NAME[case.rule].severity)
+    assert found[0].entity_id == entity_id
+
+
+def test_every_new_rule_has_a_case() -> None:
+    new = {name for name in RULES_BY_NAME if name.startswith(("response.json-", "statement.")) or name in NEW_NAMES}
+    assert new == {case.rule for case in CASES}
+
+
+NEW_NAMES = {"response.duplicate-member", "response.media-type", "schema.int-range", "schema.finite-number"}
+
+
+# ---- clean controls: the legal neighbours of each violation ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=UTF-8", "Application/JSON", "application/vnd.m3ter+json"],
+)
+async def test_json_media_types_with_parameters_or_a_json_suffix_pass(
+    content_type: str, sandbox: Sandbox, spec: Spec
+) -> None:
+    bill = sandbox.seeded.bills["monthly"]
+    sandbox.faults.wrong_content_type(None, content_type=content_type, entity_id=bill)
+    result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=[bill], statement_job_ids=[])
+    assert result.findings == []
+
+
+async def test_a_repeated_member_with_the_same_value_is_only_a_warning(sandbox: Sandbox, spec: Spec) -> None:
+    bill = sandbox.seeded.bills["monthly"]
+    sandbox.faults.duplicate_member(bill, field="currency", value=sandbox.bill(bill)["currency"])
+    result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=[bill], statement_job_ids=[])
+    assert [(f.rule, f.severity, f.path) for f in result.findings] == [
+        ("response.duplicate-member", "warning", "$.currency")
+    ]
+    assert result.exit_code == 0
+    assert "'currency' appears 2 times" in result.findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [("version", "9223372036854775807"), ("billFrequencyInterval", "1"), ("billTotal", "1.7976931348623157e308")],
+)
+async def test_numbers_at_the_edge_of_their_range_pass(field: str, text: str, sandbox: Sandbox, spec: Spec) -> None:
+    bill = sandbox.seeded.bills["monthly"]
+    sandbox.faults.raw_number(bill, field=field, text=text)
+    result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=[bill], statement_job_ids=[])
+    assert {f.rule for f in result.findings} <= {"bill.total"}  # a huge total is not the sum of its items
+
+
+async def test_a_clean_sandbox_downloads_and_passes_every_statement(sandbox: Sandbox, spec: Spec) -> None:
+    jobs = [sandbox.seeded.jobs[name] for name in ("complete_csv", "complete_json")]
+    result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=[], statement_job_ids=jobs)
+    assert result.findings == []
+    assert result.problems == []
+    assert result.statements == 3  # JSON for both jobs, CSV for the one with includeCsvFormat
+
+
+async def test_no_statement_downloads_fetches_none(sandbox: Sandbox, spec: Spec) -> None:
+    job = sandbox.seeded.jobs["complete_json"]
+    sandbox.faults.broken_statement(job)
+    options = Options(observe=1, rate=100_000, statement_downloads=False)
+    result = await check_sandbox(sandbox, options, spec=spec, bill_ids=[], statement_job_ids=[job])
+    assert result.findings == []
+    assert "GET statement" not in result.requests
+    assert not any(record.path.startswith("/_statements/") for record in sandbox.requests)
+
+
+async def test_each_complete_job_is_downloaded_once_per_run(sandbox: Sandbox, spec: Spec) -> None:
+    job = sandbox.seeded.jobs["complete_csv"]
+    options = Options(observe=3, interval=1.0, rate=100_000)
+    result = await check_sandbox(sandbox, options, spec=spec, bill_ids=[], statement_job_ids=[job])
+    assert result.requests["GET statement"] == 2
+    assert result.findings == []
+
+
+async def test_a_watched_job_is_downloaded_when_it_completes(sandbox: Sandbox, spec: Spec) -> None:
+    job = sandbox.seeded.jobs["pending"]
+    options = Options(observe=1, watch=True, watch_interval=1.0, rate=100_000)
+    result = await check_sandbox(sandbox, options, spec=spec, bill_ids=[], statement_job_ids=[job])
+    assert result.findings == []
+    assert result.requests["GET statement"] == 2  # the pending job has CSV too

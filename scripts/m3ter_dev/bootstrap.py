@@ -21,8 +21,9 @@ from pathlib import Path
 
 from .layout import CONSTRAINTS, GENERATED, ROOT
 
-INPUTS = (ROOT / "pyproject.toml", GENERATED / "pyproject.toml", CONSTRAINTS)
+INPUTS = (ROOT / "pyproject.toml", ROOT / "hatch_build.py", GENERATED / "pyproject.toml", CONSTRAINTS)
 PIP = "25.3"
+CLIENT_REQUIREMENT_ENV = "M3TER_CLIENT_REQUIREMENT"  # read by hatch_build.py: "path" (default) or "version"
 
 
 def venv_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -92,7 +93,10 @@ def _install(extras: str, *, fresh: bool) -> bool:
         [*pip, "install", f"pip=={PIP}"],
         [*pip, "install", *constraints, "-e", str(ROOT / "generated"), "-e", target],
     ]
-    return all(subprocess.run(step, check=False).returncode == 0 for step in steps)
+    # generated/ is installed editable here, so the root names the client by version, not by path
+    # (hatch_build.py); pip refuses a path dependency and an editable install of the same folder.
+    env = {**os.environ, CLIENT_REQUIREMENT_ENV: "version"}
+    return all(subprocess.run(step, check=False, env=env).returncode == 0 for step in steps)
 
 
 def reexec_in_venv(extras: str = "dev") -> None:

@@ -2,18 +2,26 @@
 
     python3 scripts/spec_change.py                         # base: merge-base with origin/main, else HEAD~1
     python3 scripts/spec_change.py --base v1.0.0 --tests   # also run the test suite
-    python3 scripts/spec_change.py --check --tests         # CI: generated/ must already be committed
+    python3 scripts/spec_change.py --check --tests         # generated/ must already be committed
+    python3 scripts/spec_change.py --commit                # CI, first job: regenerate, commit what changed
+    python3 scripts/spec_change.py --check --checks        # CI, second job: the full check, then classify
 
 Steps: regenerate generated/ (scripts/regenerate.py, which also writes the CHANGELOG entry; with --check,
 ``regenerate.py --check``, which writes nothing and fails when generated/ is stale); classify the spec
-changes against the base (scripts/spec_diff.py); optionally run the tests. Writes report.md (the
+changes against the base (scripts/spec_diff.py); optionally run the tests (``--tests``: pytest; ``--checks``:
+every step of scripts/check.py but the regeneration, which is done already). Writes report.md (the
 pull-request comment) and report.json into --report-dir and prints the Markdown. Warns (in the report too)
 when the spec changed but its info.version did not: the changelog then folds the changes into the entry of
 a version that may already be released.
 
+``--commit`` only regenerates: when that changes ``REGENERATED`` (generated/), it commits the result (the
+workflow then pushes it to the pull request's branch) and writes ``committed=true`` to $GITHUB_OUTPUT. With
+``--cannot-push`` (a pull request from a fork, whose branch the workflow cannot push to) it commits nothing
+and exits 3 with the exact command to run instead: ``COMMIT_COMMAND``.
+
 Exit status: 0 fine; 1 a breaking change without a new major version; 2 usage error (unreadable base, e.g.
 the all-zero revision of a new branch or a commit gone after a force-push, or a bad spec; report.md says
-so); 3 a step failed (regeneration, generated/ stale with --check, tests).
+so); 3 a step failed (regeneration, generated/ stale with --check or --cannot-push, tests, checks).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -92,6 +101,96 @@ def run_tests(pytest_args: list[str]) -> Step:
     return step
 
 
+CHECK_STEPS = ("lint", "format", "types", "tests", "coverage")  # scripts/check.py's, but regen (done already)
+
+
+def run_checks(pytest_args: list[str]) -> Step:
+    command = [sys.executable, str(ROOT / "scripts" / "check.py"), "--no-bootstrap", *CHECK_STEPS]
+    step, output = _run("checks", [*command, *(["--", *pytest_args] if pytest_args else [])])
+    sys.stderr.write(output[-6000:])
+    return step
+
+
+# What a regeneration may rewrite, as git pathspecs: --commit commits these and nothing else.
+REGENERATED = ("generated",)
+COMMIT_COMMAND = "python3 scripts/spec_change.py --commit && git push"
+COMMIT_MESSAGE = "Regenerate the client from spec/ and overrides/\n\nWritten by scripts/spec_change.py --commit."
+BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
+
+
+def _changed(paths: tuple[str, ...]) -> list[str]:
+    """The changed or new files under ``paths`` (``git status``; NUL-separated, so any name is exact)."""
+    result = subprocess.run(
+        ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--", *paths],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise regenerate.RegenerationError(f"git status failed: {result.stderr.decode(errors='replace').strip()}")
+    return [entry[3:].decode(errors="replace") for entry in result.stdout.split(b"\0") if entry]
+
+
+def _github_output(**values: str) -> None:
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as output:
+            output.writelines(f"{key}={value}\n" for key, value in values.items())
+
+
+def commit_regeneration(*, can_push: bool) -> int:
+    """Regenerate; commit what changed in ``REGENERATED`` (or, when it cannot be pushed, say how to)."""
+    try:
+        before = _changed(REGENERATED)
+        if before:
+            print(
+                f"spec_change: uncommitted changes in {', '.join(before[:5])}; commit or stash them first",
+                file=sys.stderr,
+            )
+            return 2
+        regenerate.rewrite()
+        changed = _changed(REGENERATED)
+    except regenerate.RegenerationError as exc:
+        print(f"spec_change: regenerate: {exc}", file=sys.stderr)
+        return 3
+    if not changed:
+        print("spec_change: generated/ is current: nothing to commit")
+        _github_output(committed="false")
+        return 0
+    listed = "\n".join(f"  {path}" for path in changed[:20]) + ("\n  ..." if len(changed) > 20 else "")
+    if not can_push:
+        message = (
+            f"generated/ is stale ({len(changed)} file(s) differ from a regeneration) and this workflow cannot "
+            f"push to the pull request's branch (a fork). Run this in your branch and push:\n\n    {COMMIT_COMMAND}"
+        )
+        print(f"spec_change: {message}\n\n{listed}", file=sys.stderr)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            print(f"::error title=generated/ is stale::{message.replace(chr(10), ' ')}")
+        _github_output(committed="false")
+        return 3
+    name, email = BOT
+    if _git("add", "--all", "--", *REGENERATED) is None or (
+        _git(
+            "-c",
+            f"user.name={name}",
+            "-c",
+            f"user.email={email}",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "-m",
+            COMMIT_MESSAGE,
+        )
+        is None
+    ):
+        print("spec_change: git could not commit the regenerated files", file=sys.stderr)
+        return 3
+    print(f"spec_change: committed the regeneration ({len(changed)} file(s)):\n{listed}")
+    _github_output(committed="true", sha=_git("rev-parse", "HEAD") or "")
+    return 0
+
+
 def pipeline_markdown(steps: list[Step]) -> str:
     lines = ["### Pipeline", "", "| Step | Result | Details |", "|---|---|---|"]
     for step in steps:
@@ -152,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write report.md and report.json",
     )
     parser.add_argument("--tests", action="store_true", help="run the test suite (arguments after -- go to pytest)")
+    parser.add_argument(
+        "--checks", action="store_true", help="run scripts/check.py's steps but regen (arguments after -- go to pytest)"
+    )
+    parser.add_argument("--commit", action="store_true", help="only regenerate, and commit what changed (CI)")
+    parser.add_argument(
+        "--cannot-push", action="store_true", help="with --commit: fail with the command to run instead (a fork)"
+    )
     parser.add_argument("--check", action="store_true", help="fail when regeneration changes generated/ (CI)")
     parser.add_argument("--no-regenerate", action="store_true", help="skip the regeneration (diff only)")
     parser.add_argument("--no-bootstrap", action="store_true", help="use this interpreter, not .venv (scripts/)")
@@ -159,6 +265,14 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
+    if args.cannot_push and not args.commit:
+        print("spec_change: --cannot-push goes with --commit", file=sys.stderr)
+        return 2
+    if args.commit:
+        if args.check or args.tests or args.checks:
+            print("spec_change: --commit only regenerates; run --check/--tests/--checks separately", file=sys.stderr)
+            return 2
+        return commit_regeneration(can_push=not args.cannot_push)
     base = args.base or default_base()
     steps: list[Step] = []
     if not args.no_regenerate:
@@ -182,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     steps.append(Step("spec diff", result.exit_code == 0, result.summary(), round(time.perf_counter() - started, 1)))
     if args.tests:
         steps.append(run_tests(pytest_args))
+    if args.checks:
+        steps.append(run_checks(pytest_args))
     warning = version_warning(result)
     markdown = result.markdown()
     if warning:

@@ -1,9 +1,12 @@
 """Pytest fixtures for the sandbox, registered as a pytest plugin (entry point ``pytest11``) wherever
-m3ter-billing-contract is installed.
+m3ter-billing-contract is installed: no import or conftest.py needed. ``pytest --fixtures`` lists them.
 
-- ``m3ter_sandbox``: a fresh Sandbox with a ManualClock and no rate limit (tests move the clock).
+- ``m3ter_sandbox``: a fresh :class:`Sandbox` with a :class:`ManualClock` and no rate limit.
 - ``m3ter_mock``: the same sandbox answering every httpx request to https://api.m3ter.com (respx).
-- ``m3ter_server``: the same sandbox on a real HTTP server on 127.0.0.1 (a free port), stopped afterwards.
+- ``m3ter_server``: a :class:`SandboxServer` serving the same sandbox on 127.0.0.1 (a free port).
+
+The three share one sandbox per test: a test that asks for ``m3ter_server`` and ``m3ter_sandbox`` gets the
+server and the sandbox behind it.
 """
 
 from __future__ import annotations
@@ -20,16 +23,39 @@ from .server import SandboxServer
 
 @pytest.fixture
 def m3ter_sandbox() -> Sandbox:
+    """A fresh, seeded ``Sandbox`` with a ``ManualClock`` and no rate limit (nothing is served):
+    ``m3ter_sandbox.credentials``, ``.seeded.bills["monthly"]``, ``.seeded.jobs["pending"]``, ``.advance(s)``.
+
+    The ``Sandbox``: ``.credentials`` (``org_id``, ``api_key``, ``api_secret`` of the primary org's
+    service user), ``.seeded.bills["monthly"]`` / ``.seeded.jobs["pending"]`` (ids by name; also
+    ``.bill_ids``, ``.statement_job_ids``), ``.clock`` (the ``ManualClock``: ``.now()``, ``.advance(s)``),
+    ``.advance(seconds)`` (move time: jobs progress, tokens and URLs expire), ``.approve_bill(id)``,
+    ``.faults.*`` (``server_errors``, ``rate_limited``, ``unknown_enum_values``, ...), ``.requests`` (what
+    was received). Also the sandbox behind ``m3ter_mock`` and ``m3ter_server`` in the same test.
+    """
     return Sandbox(clock=ManualClock(), rate_limit=None)
 
 
 @pytest.fixture
 def m3ter_mock(m3ter_sandbox: Sandbox) -> Iterator[Sandbox]:
+    """Yields the ``Sandbox`` of ``m3ter_sandbox``, answering every httpx request to https://api.m3ter.com
+    (respx) during the test: pass ``m3ter_mock.credentials`` to the client, no ``base_url``.
+
+    Sync and async httpx clients are both routed, the statement downloads included. The yielded object is
+    the same ``Sandbox`` as ``m3ter_sandbox`` (``.credentials``, ``.seeded``, ``.advance``, ``.faults``).
+    """
     with mock_m3ter(m3ter_sandbox) as sandbox:
         yield sandbox
 
 
 @pytest.fixture
 def m3ter_server(m3ter_sandbox: Sandbox) -> Iterator[SandboxServer]:
+    """Yields a ``SandboxServer`` serving ``m3ter_sandbox`` on 127.0.0.1 (a free port) during the test:
+    ``m3ter_server.url`` is the ``base_url``, ``m3ter_server.sandbox.credentials`` the credentials.
+
+    For clients that are not httpx, or that run in another process. The ``SandboxServer``: ``.url``
+    (``http://127.0.0.1:PORT``), ``.port``, and ``.sandbox`` (the ``Sandbox``: ``.credentials``,
+    ``.seeded``, ``.advance``, ``.faults``, ...).
+    """
     with SandboxServer(m3ter_sandbox) as server:
         yield server

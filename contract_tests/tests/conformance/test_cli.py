@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from m3ter_contract.conformance.cli import main
 from m3ter_contract.sandbox import Sandbox, SandboxServer
+from m3ter_contract.spec_facts import CURATED_SPEC, load
 
 from .conftest import normalise
 
@@ -44,12 +45,20 @@ def _args(server: SandboxServer, sandbox: Sandbox, tmp_path: Path, *extra: str) 
     ]
 
 
+# Drift the spec can never have learned (a spec that adds what the check suggests stays green).
+UNLISTED_TYPE = "NOT_IN_THE_SPEC_CHARGE"
+UNLISTED_FIELD = "notInTheSpecTotal"
+
+
 def _break(sandbox: Sandbox) -> None:
     seeded = sandbox.seeded
+    schemas = load(CURATED_SPEC)["components"]["schemas"]
+    assert UNLISTED_TYPE not in schemas["LineItemType"]["enum"]
+    assert UNLISTED_FIELD not in schemas["BillResponse"]["properties"]
 
     def bill(body: dict[str, Any]) -> dict[str, Any]:
-        body["taxTotal"] = 12.5
-        body["lineItems"][0]["lineItemType"] = "CARBON_OFFSET"
+        body[UNLISTED_FIELD] = 12.5
+        body["lineItems"][0]["lineItemType"] = UNLISTED_TYPE
         return body
 
     def job(body: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +91,7 @@ def test_findings_exit_1_and_the_reports_match_their_snapshots(
     document = json.loads(reports["report.json"])
     rules = {(f["rule"], f["severity"], f["path"]) for f in document["findings"]}
     assert rules == {
-        ("drift.unknown-field", "warning", "$.taxTotal"),
+        ("drift.unknown-field", "warning", f"$.{UNLISTED_FIELD}"),
         ("schema.enum", "error", "$.lineItems[*].lineItemType"),
         ("statement-job.no-url-while-pending", "warning", "$.presignedJsonStatementUrl"),  # inferred
     }

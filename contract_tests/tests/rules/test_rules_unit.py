@@ -10,6 +10,7 @@ from m3ter_contract.rules import doc as rules_doc
 from m3ter_contract.rules.spec import ANNOTATIONS, KNOWN_KEYWORDS, STRUCTURE, top_level_keywords
 from m3ter_contract.rules.versioning import content_view
 from m3ter_contract.sandbox import Sandbox
+from m3ter_contract.spec_facts import CURATED_SPEC, load
 
 
 def _bill(sandbox: Sandbox, name: str) -> tuple[str, dict[str, object]]:
@@ -32,22 +33,31 @@ def test_both_external_invoice_date_settings_pass_and_a_day_off_fails(sandbox: S
     assert "2023-09-30 (LAST_DAY_OF_ARREARS)" in findings[0].message
 
 
+# Drift the spec can never have learned: a spec that adds CARBON_OFFSET or taxTotal (what the check suggests)
+# must not turn this test red.
+UNLISTED_TYPE = "NOT_IN_THE_SPEC_CHARGE"
+UNLISTED_FIELD = "notInTheSpecTotal"
+
+
 def test_drift_findings_carry_a_suggested_spec_change(sandbox: Sandbox, spec: Spec) -> None:
+    schemas = load(CURATED_SPEC)["components"]["schemas"]
+    assert UNLISTED_TYPE not in schemas["LineItemType"]["enum"]
+    assert UNLISTED_FIELD not in schemas["BillResponse"]["properties"]
     org, body = _bill(sandbox, "monthly")
     body = copy.deepcopy(body)
-    body["taxTotal"] = 12.5
+    body[UNLISTED_FIELD] = 12.5
     line_items = body["lineItems"]
     assert isinstance(line_items, list)
-    line_items[0]["lineItemType"] = "CARBON_OFFSET"
+    line_items[0]["lineItemType"] = UNLISTED_TYPE
     findings = {f.rule: f for f in evaluate([Observation(EntityKind.BILL, str(body["id"]), org, body)], spec)}
     assert set(findings) == {"drift.unknown-field", "schema.enum"}
     field = findings["drift.unknown-field"]
-    assert (field.severity, field.path) == ("warning", "$.taxTotal")
-    assert field.suggestion == "add `taxTotal: {type: number}` to components.schemas.BillResponse.properties"
+    assert (field.severity, field.path) == ("warning", f"$.{UNLISTED_FIELD}")
+    assert field.suggestion == f"add `{UNLISTED_FIELD}: {{type: number}}` to components.schemas.BillResponse.properties"
     enum = findings["schema.enum"]
     assert (enum.severity, enum.path) == ("error", "$.lineItems[*].lineItemType")
     assert "(first at $.lineItems[0].lineItemType)" in enum.message
-    assert enum.suggestion == 'add "CARBON_OFFSET" to components.schemas.LineItemType.enum'
+    assert enum.suggestion == f'add "{UNLISTED_TYPE}" to components.schemas.LineItemType.enum'
 
 
 def test_null_in_an_optional_field_is_a_schema_null_warning(spec: Spec) -> None:

@@ -14,6 +14,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+CLIENT = "m3ter-billing"
+
 
 def _constraints() -> dict[str, Version]:
     pins: dict[str, Version] = {}
@@ -29,19 +31,46 @@ def _project() -> dict[str, Any]:
     return project
 
 
-def _root_requirements() -> list[Requirement]:
+def _runtime_requirements() -> list[Requirement]:
+    """The harness's runtime dependencies (hatch_build.py adds the client to these)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return [Requirement(r) for r in config["tool"]["hatch"]["metadata"]["hooks"]["custom"]["dependencies"]]
+
+
+def _extra_requirements() -> list[Requirement]:
+    """Every tool of the extras (an extra may include another: ``m3ter-billing-contract[test]``)."""
     project = _project()
-    names = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
-    return [Requirement(r) for r in names if Requirement(r).name != "m3ter-billing"]
+    requirements = [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    for requirement in requirements:
+        if requirement.name == project["name"]:
+            assert requirement.extras <= set(project["optional-dependencies"]), requirement
+            assert not requirement.specifier, f"{requirement}: include the extra, without a version"
+            assert not requirement.url, f"{requirement}: include the extra, without a URL"
+    return [r for r in requirements if r.name != project["name"]]
 
 
-def test_every_pyproject_pin_is_exact_and_the_same_in_constraints() -> None:
+def test_every_tool_in_the_extras_is_pinned_exactly_and_the_same_in_constraints() -> None:
     constraints = _constraints()
-    for requirement in _root_requirements():
+    for requirement in _extra_requirements():
         [spec] = requirement.specifier
         assert spec.operator == "==", f"{requirement} is not pinned exactly"
         constrained = constraints.get(canonicalize_name(requirement.name))
         assert constrained == Version(spec.version), f"{requirement} in pyproject.toml, {constrained} in constraints"
+
+
+def test_the_runtime_dependencies_are_ranges_that_admit_the_pins() -> None:
+    constraints = _constraints()
+    runtime = _runtime_requirements()
+    assert runtime, "the harness declares its runtime dependencies"
+    for requirement in runtime:
+        assert requirement.specifier, f"{requirement} has no floor"
+        assert all(spec.operator != "==" for spec in requirement.specifier), f"{requirement}: a range, not a pin"
+        pinned = constraints.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"{requirement.name} is not pinned in scripts/constraints.txt"
+        assert pinned in requirement.specifier, f"{requirement} excludes the pinned {pinned}"
+    names = {canonicalize_name(r.name) for r in runtime}
+    assert CLIENT not in names, "hatch_build.py adds the client (a path or a version range)"
+    assert not names & {canonicalize_name(r.name) for r in _extra_requirements()}, "a dependency in two places"
 
 
 def test_the_regeneration_pins_are_the_installed_pins() -> None:

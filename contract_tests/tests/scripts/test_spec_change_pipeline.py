@@ -8,6 +8,8 @@ Three cases run the full regeneration; the others classify only (--no-regenerate
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,12 +19,20 @@ from typing import Any
 
 import pytest
 import yaml
-from m3ter_dev import provenance
+from m3ter_dev import provenance, spec_change
 
 from .support import ROOT
 
 Doc = dict[str, Any]
 SPEC = Path("spec") / "m3ter-billing.yaml"
+# Read from the spec, never written down: the spec may have grown or moved on since these tests were written.
+_CURRENT = yaml.safe_load((ROOT / SPEC).read_text())
+VERSION = _CURRENT["info"]["version"]
+NEXT_MAJOR = f"{int(VERSION.split('.')[0]) + 1}.0.0"
+PROBE_FIELD, PROBE_ATTRIBUTE = "pipelineProbeNote", "pipeline_probe_note"  # names no spec will learn
+PROBE_VALUE = "PIPELINE_PROBE"
+assert PROBE_FIELD not in _CURRENT["components"]["schemas"]["BillResponse"]["properties"]
+assert PROBE_VALUE not in _CURRENT["components"]["schemas"]["BillStatus"]["enum"]
 
 
 GIT = shutil.which("git") or "git"
@@ -99,19 +109,19 @@ def bill(doc: Doc) -> Doc:
 
 EDITS: dict[str, tuple[Callable[[Doc], object], str, int, set[str]]] = {
     "new-optional-field": (
-        lambda d: bill(d)["properties"].__setitem__("invoiceNote", {"type": "integer", "description": "A note."}),
+        lambda d: bill(d)["properties"].__setitem__(PROBE_FIELD, {"type": "integer", "description": "A note."}),
         "compatible",
         0,
         {"property-added-optional"},
     ),
     "new-enum-value": (
-        lambda d: schemas(d)["BillStatus"]["enum"].append("VOID"),
+        lambda d: schemas(d)["BillStatus"]["enum"].append(PROBE_VALUE),
         "announced",
         0,
         {"enum-value-added"},
     ),
     "removed-enum-value": (
-        lambda d: schemas(d)["LineItemType"]["enum"].remove("AD_HOC"),
+        lambda d: schemas(d)["LineItemType"]["enum"].pop(),
         "breaking",
         1,
         {"enum-value-removed"},
@@ -141,7 +151,7 @@ EDITS: dict[str, tuple[Callable[[Doc], object], str, int, set[str]]] = {
         {"doc-changed"},
     ),
     "major-bump-and-breaking": (
-        lambda d: [d["info"].update(version="2.0.0"), bill(d)["properties"].pop("locked")],
+        lambda d: [d["info"].update(version=NEXT_MAJOR), bill(d)["properties"].pop("locked")],
         "breaking (major version raised)",
         0,
         {"property-removed", "info-version-changed"},
@@ -160,7 +170,8 @@ def test_verdict_for_each_kind_of_spec_edit(repo: Path, name: str) -> None:
     assert f"**Verdict: {verdict}**" in markdown
     assert "| spec diff |" in markdown
     version_kept = "info-version-changed" not in kinds  # the changelog folds the edit into a released entry
-    assert ("**Warning:** the spec changed but its info.version did not (1.0.0)" in markdown) == version_kept
+    warning = f"**Warning:** the spec changed but its info.version did not ({VERSION})"
+    assert (warning in markdown) == version_kept
     assert len(report["warnings"]) == int(version_kept)
     assert ("warning: the spec changed but its info.version did not" in output) == version_kept
 
@@ -177,18 +188,29 @@ def _regenerate_check(repo: Path) -> int:
     ).returncode
 
 
+def _counts(entry: str) -> tuple[int, int, int]:
+    """(breaking, announced, compatible) of a changelog entry's summary line; zeros when it has none."""
+    found = re.search(r"(\d+) breaking, (\d+) announced, (\d+) compatible", entry)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else (0, 0, 0)
+
+
 def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None:
+    assert (repo / "generated" / "CHANGELOG.md").read_text() == (ROOT / "generated" / "CHANGELOG.md").read_text()
     _edit(repo, EDITS["new-optional-field"][0])
     assert _regenerate_check(repo) == 1  # the spec changed, generated/ not yet
     returncode, report, output = _run(repo)
     assert returncode == 0, output
     assert report["pipeline"][0]["detail"] == "generated/ rewritten"
     model = (repo / "generated" / "m3ter_billing" / "models" / "bill_response.py").read_text()
-    assert 'invoice_note: int | None | Unset = msgspec.field(name="invoiceNote", default=UNSET)' in model
+    assert f'{PROBE_ATTRIBUTE}: int | None | Unset = msgspec.field(name="{PROBE_FIELD}", default=UNSET)' in model
     log = (repo / "generated" / "CHANGELOG.md").read_text()
-    [entry] = log.split("\n## ")[1:]  # same package version: its entry was rewritten, not a second one added
-    assert "Spec changes since this version was first generated: 0 breaking, 0 announced, 1 compatible." in entry
-    assert "`BillResponse.invoiceNote` added (optional) (property-added-optional;" in entry
+    entries = log.split("\n## ")[1:]
+    before = (ROOT / "generated" / "CHANGELOG.md").read_text().split("\n## ")[1:]
+    # same package version: its entry was rewritten, not a second one added; it counts one more compatible
+    assert len(entries) == len(before)
+    entry = entries[0]
+    assert _counts(entry) == tuple(a + b for a, b in zip(_counts(before[0]), (0, 0, 1), strict=True))
+    assert f"`BillResponse.{PROBE_FIELD}` added (optional) (property-added-optional;" in entry
     assert _regenerate_check(repo) == 0  # deterministic: a second regeneration changes nothing
     snapshot = (repo / "generated" / "spec-snapshot.yaml").read_text()
     assert provenance.without_header(snapshot) == (repo / SPEC).read_text()
@@ -215,10 +237,10 @@ def test_major_bump_starts_a_new_changelog_entry(repo: Path) -> None:
     assert report["verdict"] == "breaking (major version raised)"
     pyproject = (repo / "generated" / "pyproject.toml").read_text()
     revision = (repo / "overrides" / "REVISION").read_text().strip()
-    assert f'version = "2.0.0.{revision}"' in pyproject
+    assert f'version = "{NEXT_MAJOR}.{revision}"' in pyproject
     log = (repo / "generated" / "CHANGELOG.md").read_text()
     top = log.split("\n## ")[1]
-    assert top.startswith(f"2.0.0.{revision}\n")
+    assert top.startswith(f"{NEXT_MAJOR}.{revision}\n")
     assert "The major version was raised for the breaking changes." in top
     assert "### Breaking\n\n- `BillResponse.locked` removed (property-removed;" in top
     base = provenance.without_header((repo / "generated" / "spec-changelog-base.yaml").read_text())
@@ -283,3 +305,86 @@ def test_an_unreadable_base_still_writes_a_report(repo: Path, base: str, message
     report = json.loads((repo / "report" / "report.json").read_text())
     assert report["exit_code"] == 2
     assert message in report["error"]
+
+
+def _commit_mode(repo: Path, *args: str) -> tuple[int, str, dict[str, str]]:
+    """``spec_change.py --commit`` as the workflow runs it: exit code, output, what it wrote to GITHUB_OUTPUT."""
+    github_output = repo.parent / "github_output"
+    github_output.write_text("")
+    env = {key: value for key, value in os.environ.items() if key not in ("GITHUB_ACTIONS", "GITHUB_OUTPUT")}
+    result = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "spec_change.py"), "--no-bootstrap", "--commit", *args],
+        cwd=repo,
+        env={**env, "GITHUB_OUTPUT": str(github_output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    return result.returncode, result.stdout + result.stderr, outputs
+
+
+def _head(repo: Path) -> str:
+    return subprocess.run([GIT, "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def test_commit_mode_commits_the_regeneration_once(repo: Path) -> None:
+    _edit(repo, EDITS["new-optional-field"][0])
+    _git(repo, "commit", "-q", "-am", "Add a field")  # the author's spec change, without generated/
+    before = _head(repo)
+    returncode, output, outputs = _commit_mode(repo)
+    assert returncode == 0, output
+    assert outputs["committed"] == "true"
+    assert outputs["sha"] == _head(repo).strip() != before.strip()
+    author = subprocess.run(
+        [GIT, "log", "-1", "--format=%an <%ae>%n%s"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+    assert author == f"{spec_change.BOT[0]} <{spec_change.BOT[1]}>\n{spec_change.COMMIT_MESSAGE.splitlines()[0]}\n"
+    files = subprocess.run(
+        [GIT, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "generated/m3ter_billing/models/bill_response.py" in files
+    assert all(name.startswith("generated/") for name in files), files  # the regeneration, nothing else
+    assert _regenerate_check(repo) == 0
+    # run again: nothing left to commit
+    after = _head(repo)
+    returncode, output, outputs = _commit_mode(repo)
+    assert (returncode, outputs, _head(repo)) == (0, {"committed": "false"}, after), output
+
+
+def test_commit_mode_for_a_fork_names_the_command_and_commits_nothing(repo: Path) -> None:
+    _edit(repo, EDITS["new-enum-value"][0])
+    _git(repo, "commit", "-q", "-am", "Add an enum value")
+    before = _head(repo)
+    returncode, output, outputs = _commit_mode(repo, "--cannot-push")
+    assert returncode == 3, output
+    assert outputs == {"committed": "false"}
+    assert spec_change.COMMIT_COMMAND in output
+    assert "generated/m3ter_billing/models/bill_status.py" in output
+    assert _head(repo) == before
+
+
+def test_commit_mode_refuses_uncommitted_changes_to_generated(repo: Path) -> None:
+    (repo / "generated" / "README.md").write_text("edited by hand\n")
+    returncode, output, _ = _commit_mode(repo)
+    assert returncode == 2
+    assert "uncommitted changes in generated/README.md" in output
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cannot-push"], "--cannot-push goes with --commit"),
+        (["--commit", "--tests"], "--commit only regenerates"),
+        (["--commit", "--check"], "--commit only regenerates"),
+    ],
+)
+def test_spec_change_refuses_commit_mode_mixes(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert spec_change.main(argv) == 2
+    assert message in capsys.readouterr().err

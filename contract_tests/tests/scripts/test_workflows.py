@@ -1,0 +1,253 @@
+"""The GitHub workflows (.github/workflows): actionlint and zizmor pass (both from wheels, offline), every
+action is pinned by commit, every job has least-privilege permissions, the conformance workflow restores
+its state before the check and saves it after, and its org matrix (read from ci/m3ter-orgs.toml by the
+workflow's own script, run here as written) is what the README documents."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from m3ter_dev.layout import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+CONFORMANCE = WORKFLOWS / "conformance.yml"
+ORGS = ROOT / "ci" / "m3ter-orgs.toml"
+BIN = Path(sys.executable).parent
+BASH = shutil.which("bash") or "bash"
+SHA_PIN = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
+
+Workflow = dict[str, Any]
+
+
+def _load(path: Path) -> Workflow:
+    # BaseLoader builds only strings, lists and dicts: `on` stays the key "on", `false` the string "false".
+    workflow: Workflow = yaml.load(path.read_text(), Loader=yaml.BaseLoader)  # noqa: S506
+    return workflow
+
+
+def _workflows() -> dict[str, Workflow]:
+    return {path.name: _load(path) for path in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def _tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = BIN / name
+    assert binary.exists(), f"{name} is not installed in {BIN}: run python3 scripts/bootstrap.py"
+    return subprocess.run([str(binary), *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_the_three_workflows_are_there() -> None:
+    assert set(_workflows()) == {"ci.yml", "spec-change.yml", "conformance.yml"}
+
+
+def test_actionlint_passes_with_shellcheck() -> None:
+    result = _tool("actionlint", "-shellcheck", str(BIN / "shellcheck"), *map(str, sorted(WORKFLOWS.glob("*.yml"))))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_passes_offline() -> None:
+    result = _tool("zizmor", "--offline", "--no-progress", "--persona", "auditor", str(WORKFLOWS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout + result.stderr
+
+
+def test_every_action_is_pinned_by_commit_with_its_version() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"^\s*(-\s+)?uses:", line):
+                assert SHA_PIN.match(line), f"{path.name}:{number}: pin by full commit SHA and name the version"
+
+
+def test_every_job_asks_for_the_least_it_needs() -> None:
+    writes: dict[tuple[str, str], dict[str, str]] = {}
+    for name, workflow in _workflows().items():
+        assert workflow["permissions"] == {}, f"{name}: no permission for the whole workflow"
+        for job_name, job in workflow["jobs"].items():
+            permissions = job.get("permissions")
+            assert isinstance(permissions, dict), f"{name}/{job_name}: permissions of its own"
+            assert permissions.get("contents") in ("read", "write"), f"{name}/{job_name}"
+            extra = {scope: level for scope, level in permissions.items() if level == "write"}
+            if extra:
+                writes[(name, job_name)] = extra
+    assert writes == {
+        ("spec-change.yml", "regenerate"): {"contents": "write"},
+        ("spec-change.yml", "check"): {"pull-requests": "write"},
+        ("conformance.yml", "conformance"): {"checks": "write"},
+    }
+
+
+def test_no_checkout_keeps_the_token() -> None:
+    for name, workflow in _workflows().items():
+        for job_name, job in workflow["jobs"].items():
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] == "false", f"{name}/{job_name}"
+
+
+def test_ci_runs_the_check_on_every_supported_python_and_the_lowest_dependencies() -> None:
+    jobs = _load(WORKFLOWS / "ci.yml")["jobs"]
+    assert jobs["check"]["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
+    assert jobs["check"]["steps"][-1]["run"] == "bash .ci/run"
+    assert jobs["lowest"]["steps"][-1]["run"] == 'python3 scripts/lowest.py run "$DISTRIBUTION"'
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    classifiers = {c.rsplit(" ", 1)[-1] for c in project["classifiers"] if re.search(r":: 3\.\d+$", c)}
+    assert classifiers == set(jobs["check"]["strategy"]["matrix"]["python"])
+
+
+def _steps(job: Workflow) -> list[str]:
+    return [step.get("uses", "").split("@")[0] or step.get("name", "") for step in job["steps"]]
+
+
+def test_the_conformance_workflow_restores_state_before_the_check_and_saves_it_after() -> None:
+    workflow = _load(CONFORMANCE)
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    job = workflow["jobs"]["conformance"]
+    steps = _steps(job)
+    order = [
+        steps.index("Install m3ter-conformance"),
+        steps.index("actions/cache/restore"),
+        next(i for i, s in enumerate(steps) if s.startswith("Check ")),
+        steps.index("actions/cache/save"),
+    ]
+    assert order == sorted(order), steps
+    restore = job["steps"][steps.index("actions/cache/restore")]
+    save = job["steps"][steps.index("actions/cache/save")]
+    assert save["if"].startswith("always()")
+    assert restore["with"]["key"] == save["with"]["key"]
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+    assert restore["with"]["path"] == save["with"]["path"] == ".m3ter-conformance"
+    check = job["steps"][order[2]]
+    assert "--state .m3ter-conformance/state.sqlite" in check["run"]
+    assert '--markdown "$GITHUB_STEP_SUMMARY"' in check["run"]
+    assert "--junit-xml reports/m3ter-conformance.xml" in check["run"]
+    assert "mikepenz/action-junit-report" in steps
+    # credentials from the org's environment, never on the command line
+    assert check["env"]["M3TER_API_SECRET"] == "${{ secrets.M3TER_API_SECRET }}"
+    assert "secrets." not in check["run"]
+    assert job["environment"] == "${{ matrix.org.environment }}"
+
+
+def _matrix_script() -> str:
+    [step] = [s for s in _load(CONFORMANCE)["jobs"]["orgs"]["steps"] if s.get("id") == "orgs"]
+    script: str = step["run"]
+    return script
+
+
+def run_matrix(config: Path, tmp_path: Path, only: str = "") -> tuple[int, list[dict[str, str]], str]:
+    """Run the workflow's own step on ``config``: exit code, matrix, and what it printed."""
+    output = tmp_path / "github_output"
+    output.write_text("")
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "CONFIG": str(config),
+        "ONLY": only,
+        "GITHUB_OUTPUT": str(output),
+    }
+    result = subprocess.run(
+        [BASH, "-e", "-c", _matrix_script()], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    lines = [line for line in output.read_text().splitlines() if line.startswith("matrix=")]
+    matrix = json.loads(lines[0].removeprefix("matrix=")) if lines else []
+    return result.returncode, matrix, result.stdout + result.stderr
+
+
+TWO_ORGS = """
+[orgs.eu-sandbox]
+ids_file = "ci/eu.json"
+rate = 10
+
+[orgs.us]
+base_url = "https://api.m3ter.com"
+ids_file = "ci/us.json"
+environment = "m3ter-us-prod-like"
+api_key_env = "M3TER_API_KEY"
+baseline = "ci/us-baseline.json"
+"""
+
+
+def test_the_matrix_lists_each_org_with_its_environment(tmp_path: Path) -> None:
+    config = tmp_path / "orgs.toml"
+    config.write_text(TWO_ORGS)
+    code, matrix, printed = run_matrix(config, tmp_path)
+    assert code == 0, printed
+    assert matrix == [
+        {
+            "name": "eu-sandbox",
+            "environment": "m3ter-eu-sandbox",
+            "base_url": "https://api.m3ter.com",
+            "ids_file": "ci/eu.json",
+            "rate": "10",
+            "baseline": "",
+        },
+        {
+            "name": "us",
+            "environment": "m3ter-us-prod-like",
+            "base_url": "https://api.m3ter.com",
+            "ids_file": "ci/us.json",
+            "rate": "20",
+            "baseline": "ci/us-baseline.json",
+        },
+    ]
+    code, matrix, printed = run_matrix(config, tmp_path, only="us")
+    assert code == 0, printed
+    assert [org["name"] for org in matrix] == ["us"]
+
+
+@pytest.mark.parametrize(
+    ("config", "only", "problem"),
+    [
+        (TWO_ORGS, "asia", "no [orgs.asia]"),
+        ("[orgs.eu]\nrate = 5\n", "", "ids_file is required"),
+        ('[orgs.eu]\nids_file = "x"\napi_key_env = "EU_KEY"\n', "", "passes the org's credentials as M3TER_API_KEY"),
+        ('[orgs.eu]\nids_file = "x"\napi_secret = "s3cr3t"\n', "", "unknown key 'api_secret'"),
+        ('[orgs."eu sandbox"]\nids_file = "x"\n', "", "letters, digits"),
+    ],
+)
+def test_a_bad_org_list_fails_with_what_to_fix(tmp_path: Path, config: str, only: str, problem: str) -> None:
+    path = tmp_path / "orgs.toml"
+    path.write_text(config)
+    code, _, printed = run_matrix(path, tmp_path, only=only)
+    assert code == 2
+    assert problem in printed
+    assert "::error file=" in printed
+    assert "s3cr3t" not in printed
+
+
+def test_the_shipped_org_list_is_empty_and_the_nightly_run_checks_nothing(tmp_path: Path) -> None:
+    code, matrix, printed = run_matrix(ORGS, tmp_path)
+    assert code == 0, printed
+    assert matrix == []
+    assert "no organizations listed" in printed
+    assert _load(CONFORMANCE)["jobs"]["conformance"]["if"] == "needs.orgs.outputs.matrix != '[]'"
+
+
+def _readme_block(language: str, after: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(after)
+    match = re.compile(rf"^```{language}\n(.*?)^```$", re.S | re.M).search(readme, start)
+    assert match, f"no ```{language} block after {after!r} in README.md"
+    return match.group(1)
+
+
+def test_the_readme_shows_the_conformance_workflow_as_it_is() -> None:
+    block = _readme_block("yaml", "#### The workflow")
+    assert block == CONFORMANCE.read_text()
+
+
+def test_the_readme_org_list_example_runs_through_the_workflows_matrix(tmp_path: Path) -> None:
+    config = tmp_path / "orgs.toml"
+    config.write_text(_readme_block("toml", "#### The organizations"))
+    code, matrix, printed = run_matrix(config, tmp_path)
+    assert code == 0, printed
+    assert len(matrix) >= 2
+    assert all(org["ids_file"] and org["environment"].startswith("m3ter-") for org in matrix)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .layout import CONSTRAINTS, GENERATED, ROOT
 
-INPUTS = (ROOT / "pyproject.toml", ROOT / "hatch_build.py", GENERATED / "pyproject.toml", CONSTRAINTS)
+INPUTS = (ROOT / "pyproject.toml", ROOT / "scripts" / "hatch_build.py", GENERATED / "pyproject.toml", CONSTRAINTS)
 PIP = "25.3"
 CLIENT_REQUIREMENT_ENV = "M3TER_CLIENT_REQUIREMENT"  # read by hatch_build.py: "path" (default) or "version"
 

@@ -90,7 +90,9 @@ def test_the_sdists_hold_what_a_build_needs_and_nothing_else(built: dict[str, di
     assert _sdist_names(built[CLIENT].sdist) == ALWAYS_IN_SDIST | _files_under(GENERATED / "m3ter_billing")
     harness = _files_under(ROOT / "contract_tests" / "m3ter_contract")
     assert _sdist_names(built[HARNESS].sdist) == (
-        ALWAYS_IN_SDIST | {"hatch_build.py", "spec/m3ter-billing.yaml"} | {f"contract_tests/{name}" for name in harness}
+        ALWAYS_IN_SDIST
+        | {"scripts/hatch_build.py", "spec/m3ter-billing.yaml"}
+        | {f"contract_tests/{name}" for name in harness}
     )
 
 

@@ -1,6 +1,6 @@
 """The GitHub workflows (.github/workflows): actionlint and zizmor pass (both from wheels, offline), every
 action is pinned by commit, every job has least-privilege permissions, the conformance workflow restores
-its state before the check and saves it after, and its org matrix (read from ci/m3ter-orgs.toml by the
+its state before the check and saves it after, and its org matrix (read from .ci/m3ter-orgs.toml by the
 workflow's own script, run here as written) is what the README documents."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from m3ter_dev.layout import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CONFORMANCE = WORKFLOWS / "conformance.yml"
-ORGS = ROOT / "ci" / "m3ter-orgs.toml"
+ORGS = ROOT / ".ci" / "m3ter-orgs.toml"
 BIN = Path(sys.executable).parent
 BASH = shutil.which("bash") or "bash"
 SHA_PIN = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")

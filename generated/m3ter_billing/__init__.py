@@ -43,6 +43,9 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._facade import AsyncM3terBilling, M3terBilling
+
+M3ter = M3terBilling  # the official SDK's names: `import m3ter_billing as m3ter` is the whole migration
+AsyncM3ter = AsyncM3terBilling
 from ._model import M3terModel
 from ._redact import install_log_redaction
 from ._retry import M3terRetry
@@ -62,7 +65,7 @@ from .models import (
     StatementJobStatus,
     StatementStatus,
 )
-from .types import UNSET, Response, Unset
+from .types import UNSET, AsyncResponse, Response, Unset
 
 install_log_redaction()  # idempotent; also done by every client, in case a handler reset the filters
 setup_logging()  # M3TER_LOG=info|debug, as in the official SDK
@@ -73,6 +76,8 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncM3ter",
+    "AsyncResponse",
     "AsyncM3terBilling",
     "AuthenticationError",
     "BadRequestError",
@@ -91,6 +96,7 @@ __all__ = [
     "InternalServerError",
     "InvalidParameterError",
     "LineItemType",
+    "M3ter",
     "M3terBilling",
     "M3terError",
     "M3terModel",

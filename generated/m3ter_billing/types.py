@@ -65,4 +65,17 @@ class Response(Generic[T]):
         return f"Response(status_code={self.status_code}, parsed={self.parsed!r})"
 
 
-__all__ = ["UNSET", "Response", "Unset"]
+@dataclass(frozen=True, slots=True)
+class AsyncResponse(Response[T]):
+    """A :class:`Response` of the async client: ``await response.parse()``, as in the official SDK's
+    async client (``parsed`` is the same model, already there)."""
+
+    async def parse(self) -> T:  # type: ignore[override]  # awaitable, as the official SDK's async parse()
+        return self.parsed
+
+    @classmethod
+    def of(cls, response: Response[T]) -> "AsyncResponse[T]":
+        return cls(response.status_code, response.content, response.headers, response.parsed, response.http_response)
+
+
+__all__ = ["UNSET", "AsyncResponse", "Response", "Unset"]

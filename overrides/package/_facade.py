@@ -54,7 +54,7 @@ from .api.statement_job import get_statement_job
 from .client import Client
 from .models.bill_response import BillResponse
 from .models.statement_job_response import StatementJobResponse
-from .types import UNSET, Response, Unset
+from .types import UNSET, AsyncResponse, Response, Unset
 
 DEFAULT_WAIT_TIMEOUT = 600.0
 DEFAULT_POLL_INTERVAL = 1.0
@@ -729,12 +729,12 @@ class AsyncBillsWithRawResponse:
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-    ) -> Response[BillResponse]:
+    ) -> AsyncResponse[BillResponse]:
         owner = self._owner
         kwargs = get_bill._get_kwargs(org_id=org_id or owner.org_id, id=id, additional=_additional(additional))
         if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
             kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
-        return get_bill._build_response(await owner._send(kwargs, timeout))
+        return AsyncResponse.of(get_bill._build_response(await owner._send(kwargs, timeout)))
 
 
 class AsyncBills:
@@ -864,12 +864,12 @@ class AsyncStatementJobsWithRawResponse:
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
-    ) -> Response[StatementJobResponse]:
+    ) -> AsyncResponse[StatementJobResponse]:
         owner = self._owner
         kwargs = get_statement_job._get_kwargs(org_id=org_id or owner.org_id, id=id)
         if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
             kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
-        return get_statement_job._build_response(await owner._send(kwargs, timeout))
+        return AsyncResponse.of(get_statement_job._build_response(await owner._send(kwargs, timeout)))
 
 
 class AsyncStatementJobs:

@@ -186,7 +186,9 @@ def _with_carried(options: dict[str, Any], carried: dict[str, Any]) -> dict[str,
     """The httpx client options with what a caller's ``http_client`` brings (its headers beneath ours)."""
     if not carried:
         return options
-    return {**options, "event_hooks": carried["event_hooks"], "headers": {**carried["headers"], **options["headers"]}}
+    headers = httpx.Headers(carried["headers"])
+    headers.update(options["headers"])
+    return {**options, "event_hooks": carried["event_hooks"], "headers": headers}
 
 
 _View = TypeVar("_View", bound="_Base")

@@ -1,3 +1,4 @@
+# ruff: noqa: PT017 - the official SDK README catches errors with try/except, and this module copies it
 """The official ``m3ter`` SDK's README examples for Retrieve Bill and Get StatementJob, run unchanged
 against the sandbox with both clients: the official SDK (0.9.0) and ``import m3ter_billing as m3ter``.
 

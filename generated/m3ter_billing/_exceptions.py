@@ -188,6 +188,8 @@ class APIResponseValidationError(APIError):
     kept on ``body`` (``body_length`` is the whole body's length); the body is not part of the message.
     """
 
+    body: bytes  # the raw body's first 64 KiB (the official SDK keeps the decoded body here)
+
     def __init__(self, message: str, *, path: str = "$", status_code: int | None = None, body: bytes = b"") -> None:
         self.path = path
         self.status_code = status_code

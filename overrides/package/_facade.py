@@ -349,6 +349,12 @@ class M3terBilling(_Base):
       for that check (default ``socket.getaddrinfo``).
     - ``transport`` replaces httpx's network transport (a respx mock, the sandbox, ``httpx.MockTransport``);
       the size limit, deadline and retries wrap it, proxies do not apply.
+
+    The official SDK's switches: ``token`` (or ``M3TER_API_TOKEN``) is a fixed bearer token (no token
+    requests; ``api_key``/``api_secret`` not needed; 401/403 raise at once); ``default_headers`` and
+    ``default_query`` go on every API request (not on statement downloads); ``http_client`` is a caller's
+    ``httpx.Client`` whose transport, headers and event hooks are kept under our auth, retries, limits
+    and redaction (``ConfigurationError`` when it has its own auth or proxy mounts, see ``_http_client``).
     """
 
     def __init__(

@@ -20,6 +20,7 @@ from m3ter_billing import (
     InternalServerError,
     M3terBilling,
     PermissionDeniedError,
+    Response,
 )
 
 from .support import (
@@ -195,3 +196,39 @@ def test_m3ter_log_output_is_redacted(
     assert caplog.records
     assert TOKEN not in caplog.text
     assert API_SECRET not in caplog.text
+
+
+def test_raw_response_has_the_official_accessors(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(200, json=bill_body())
+    raw = make_client().with_raw_response.bills.retrieve("bill-1")
+    assert raw.parse() is raw.parsed
+    assert raw.method == "GET"
+    assert raw.url is not None
+    assert raw.url.path == BILL_PATH
+    assert raw.json()["id"] == "bill-1"
+    assert '"bill-1"' in raw.text
+    assert raw.http_response is not None
+    assert raw.http_response.status_code == 200
+    bare = Response(status_code=200, content=b"{}", headers={}, parsed=None)
+    assert (bare.http_request, bare.url, bare.method) == (None, None, None)
+    unsent = Response(status_code=200, content=b"", headers={}, parsed=None, http_response=httpx.Response(200))
+    assert unsent.http_request is None
+
+
+def test_setup_logging_sets_the_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    from m3ter_billing._settings import setup_logging
+
+    for name in ("m3ter_billing", "httpx"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
+    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
+    setup_logging({"M3TER_LOG": "nonsense"})
+    setup_logging({"M3TER_LOG": " Debug "})
+    assert logging.getLogger("m3ter_billing").level == logging.DEBUG
+    assert logging.getLogger("httpx").level == logging.DEBUG
+
+
+def test_a_closed_http_client_is_refused() -> None:
+    closed = httpx.Client()
+    closed.close()
+    with pytest.raises(ConfigurationError, match="closed"):
+        M3terBilling(base_url=BASE_URL, org_id=ORG_ID, api_key=API_KEY, api_secret=API_SECRET, http_client=closed)

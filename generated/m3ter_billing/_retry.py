@@ -30,11 +30,11 @@ DEFAULT_MAX_RETRIES = 2
 RETRY_AFTER_CAP = 60.0  # a server wait above this (or not above 0) is ignored in favour of the backoff
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
-RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
+RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})  # the official SDK's list
 
 
 class M3terRetry(Retry):
-    """The retry policy: GETs only, on connection errors and timeouts, 408, 429 and every 5xx.
+    """The retry policy: GETs only, on connection errors and timeouts, 408, 409, 429 and every 5xx.
 
     Waits what the server asks for (``retry-after-ms``, else ``Retry-After`` in seconds or as an HTTP date)
     when that is more than 0 and at most 60 seconds, as the official SDK does; otherwise

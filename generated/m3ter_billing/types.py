@@ -3,10 +3,12 @@
 
 """Shared types: the UNSET marker (msgspec's own, so absent fields stay absent on the wire) and Response."""
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+import httpx
 from msgspec import UNSET, UnsetType
 
 Unset = UnsetType
@@ -17,15 +19,63 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Response(Generic[T]):
-    """A successful response: the status code, headers, raw body and the parsed model."""
+    """A successful response: the status code, headers, raw body and the parsed model.
+
+    The official SDK's raw-response names work too: ``parse()`` (the model, as ``parsed``),
+    ``http_request`` and ``http_response`` (the httpx objects; None when built without them), ``url``,
+    ``method``, ``text`` and ``json()``.
+    """
 
     status_code: int
     content: bytes
     headers: Mapping[str, str]
     parsed: T
+    http_response: httpx.Response | None = None
+
+    def parse(self) -> T:
+        """The parsed model (the same object as ``parsed``; parsing happened when the response arrived)."""
+        return self.parsed
+
+    @property
+    def http_request(self) -> httpx.Request | None:
+        try:
+            return self.http_response.request if self.http_response is not None else None
+        except RuntimeError:  # an httpx.Response built without a request
+            return None
+
+    @property
+    def url(self) -> httpx.URL | None:
+        request = self.http_request
+        return request.url if request is not None else None
+
+    @property
+    def method(self) -> str | None:
+        request = self.http_request
+        return request.method if request is not None else None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body decoded as JSON (plain dicts and lists, not the model)."""
+        return json.loads(self.content)
 
     def __repr__(self) -> str:
         return f"Response(status_code={self.status_code}, parsed={self.parsed!r})"
 
 
-__all__ = ["UNSET", "Response", "Unset"]
+@dataclass(frozen=True, slots=True)
+class AsyncResponse(Response[T]):
+    """A :class:`Response` of the async client: ``await response.parse()``, as in the official SDK's
+    async client (``parsed`` is the same model, already there)."""
+
+    async def parse(self) -> T:  # type: ignore[override]  # awaitable, as the official SDK's async parse()
+        return self.parsed
+
+    @classmethod
+    def of(cls, response: Response[T]) -> "AsyncResponse[T]":
+        return cls(response.status_code, response.content, response.headers, response.parsed, response.http_response)
+
+
+__all__ = ["UNSET", "AsyncResponse", "Response", "Unset"]

@@ -21,7 +21,7 @@ import httpx
 from httpx_retries import Retry
 
 from ._deadline import DEADLINE, MAX_RESPONSE_BYTES, Deadline, deadline_of
-from ._exceptions import AuthenticationError, ResponseValidationError, error_for_response
+from ._exceptions import AuthenticationError, ConfigurationError, ResponseValidationError, error_for_response
 from ._redact import Secret
 from .models.bearer_access_token_response import BearerAccessTokenResponse
 
@@ -150,6 +150,8 @@ class ClientCredentialsAuth(httpx.Auth):
                     headers=response.headers,
                     method="POST",
                     url=self._token_url,
+                    response=response,
+                    body=error.body,
                 )
             raise error
         try:
@@ -271,4 +273,26 @@ class ClientCredentialsAuth(httpx.Auth):
             stale, refused_with = token, response.status_code
 
 
-__all__ = ["ClientCredentialsAuth"]
+class FixedTokenAuth(httpx.Auth):
+    """A bearer token given by the caller (``token=`` or ``M3TER_API_TOKEN``), sent as is on every request.
+
+    No token request is ever sent; a 401 or 403 is final (the facade raises ``AuthenticationError`` or
+    ``PermissionDeniedError``), because the client has no way to get another token.
+    """
+
+    token_requests = 0  # never sends one; the same attribute as ClientCredentialsAuth for diagnostics
+
+    def __init__(self, token: str) -> None:
+        if _BEARER_TOKEN.fullmatch(token) is None:
+            raise ConfigurationError("token (M3TER_API_TOKEN) must be a bearer token: printable ASCII, no spaces")
+        self._token = Secret(token)
+
+    def __repr__(self) -> str:
+        return "FixedTokenAuth(token='[REDACTED]')"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        yield request
+
+
+__all__ = ["ClientCredentialsAuth", "FixedTokenAuth"]

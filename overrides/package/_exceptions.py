@@ -28,7 +28,19 @@ class InvalidParameterError(M3terError, ValueError):
     """An argument can never make a valid request (an empty id, an id with CR/LF, ...). Nothing was sent."""
 
 
-class APIConnectionError(M3terError):
+class APIError(M3terError):
+    """An API call failed: no response (:class:`APIConnectionError`), an error status
+    (:class:`APIStatusError`) or a body that does not match the spec (:class:`APIResponseValidationError`).
+
+    The layer the official ``m3ter`` SDK has: ``message`` is the (redacted) message; ``body`` the decoded
+    JSON body, or its text when it is not JSON, or None when there was no response.
+    """
+
+    message: str
+    body: object | None = None
+
+
+class APIConnectionError(APIError):
     """The request did not get an HTTP response: DNS, connect, TLS or protocol failure, a URL httpx
     refuses, or a client already closed.
 
@@ -37,7 +49,8 @@ class APIConnectionError(M3terError):
     """
 
     def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
-        super().__init__(scrub(message))
+        self.message = scrub(message)
+        super().__init__(self.message)
         self.method = method
         self.url = scrub(url) if url else ""
 
@@ -67,14 +80,17 @@ class EventLoopMismatchError(M3terError, RuntimeError):
     """
 
 
-class APIStatusError(M3terError):
+class APIStatusError(APIError):
     """The server answered with a status this operation does not succeed with.
 
     ``status_code`` is the HTTP status, ``message`` the server's ``{"message": ...}`` (or the start of the
-    body when it is not that shape), ``headers`` the response headers.
+    body when it is not that shape), ``headers`` the response headers. ``response`` is the
+    ``httpx.Response`` (its body already read, within ``max_response_bytes``; None when the error was built
+    without one) and ``body`` its decoded JSON, or its text when it is not JSON.
     """
 
     status_code: int
+    response: httpx.Response | None
 
     def __init__(
         self,
@@ -84,8 +100,12 @@ class APIStatusError(M3terError):
         headers: Mapping[str, str] | None = None,
         method: str = "",
         url: str = "",
+        response: httpx.Response | None = None,
+        body: object | None = None,
     ) -> None:
         self.status_code = status_code
+        self.response = response
+        self.body = body
         self.message = scrub(message)
         self.headers: Mapping[str, str] = headers if headers is not None else {}
         try:
@@ -157,13 +177,15 @@ class UnexpectedStatusError(APIStatusError):
     """Any other status, including non-standard codes such as 520."""
 
 
-class ResponseValidationError(M3terError):
+class APIResponseValidationError(APIError):
     """A body that does not match the spec: invalid JSON, a wrong type, a bad date, a missing field.
 
     ``path`` is the JSON path of the offending value (``$.lineItems[3].quantity``), ``status_code`` the
     response status (None when the payload did not come from a response). The first 64 KiB of the body are
     kept on ``body`` (``body_length`` is the whole body's length); the body is not part of the message.
     """
+
+    body: bytes  # the raw body's first 64 KiB (the official SDK keeps the decoded body here)
 
     def __init__(self, message: str, *, path: str = "$", status_code: int | None = None, body: bytes = b"") -> None:
         self.path = path
@@ -173,6 +195,10 @@ class ResponseValidationError(M3terError):
         self.message = scrub(message)
         prefix = f"{status_code} response body" if status_code is not None else "payload"
         super().__init__(f"{prefix} does not match the spec at {path}: {self.message}")
+
+
+ResponseValidationError = APIResponseValidationError
+"""The earlier name of :class:`APIResponseValidationError` (the same class)."""
 
 
 class StatementError(M3terError):
@@ -248,7 +274,17 @@ def error_for_response(response: httpx.Response) -> APIStatusError:
         headers=response.headers,
         method=method,
         url=url,
+        response=response,
+        body=decoded_body(response.content),
     )
+
+
+def decoded_body(content: bytes) -> object:
+    """The decoded JSON of an error body, or its text (UTF-8, undecodable bytes replaced) when not JSON."""
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError):
+        return content.decode("utf-8", "replace")
 
 
 @contextmanager
@@ -282,6 +318,8 @@ def _request_of(exc: httpx.RequestError) -> dict[str, str]:
 
 __all__ = [
     "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",

@@ -16,7 +16,7 @@ import asyncio
 import copy
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, TypeVar
@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import httpx
 from httpx_retries import Retry
 
-from ._auth import TOKEN_PATH, ClientCredentialsAuth
+from ._auth import TOKEN_PATH, ClientCredentialsAuth, FixedTokenAuth
 from ._deadline import (
     DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -35,7 +35,13 @@ from ._deadline import (
     check_seconds,
     derived_total,
 )
-from ._exceptions import EventLoopMismatchError, InvalidParameterError, translated_transport_errors
+from ._exceptions import (
+    ConfigurationError,
+    EventLoopMismatchError,
+    InvalidParameterError,
+    translated_transport_errors,
+)
+from ._http_client import borrowed
 from ._redact import install_log_redaction
 from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, backoff_budget, retrying_transport
 from ._settings import DEFAULT_TIMEOUT, Settings
@@ -48,7 +54,7 @@ from .api.statement_job import get_statement_job
 from .client import Client
 from .models.bill_response import BillResponse
 from .models.statement_job_response import StatementJobResponse
-from .types import UNSET, Response, Unset
+from .types import UNSET, AsyncResponse, Response, Unset
 
 DEFAULT_WAIT_TIMEOUT = 600.0
 DEFAULT_POLL_INTERVAL = 1.0
@@ -84,6 +90,8 @@ class NotGiven:
 
 NOT_GIVEN = NotGiven()
 TimeoutArg = httpx.Timeout | float | None
+Headers = Mapping[str, str]
+Query = Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,8 @@ class _Options:
     retry: Retry
     max_response_bytes: int
     allow_private_statement_hosts: bool
+    default_headers: Headers = field(default_factory=dict)
+    default_query: Query = field(default_factory=dict)
     _total: float | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +115,19 @@ class _Options:
 
     def total(self) -> float | None:
         return self._total
+
+    def api_request(
+        self, kwargs: dict[str, Any], extra_headers: Headers | None, extra_query: Query | None
+    ) -> dict[str, Any]:
+        """An API call's request with the default and per-call headers and query parameters (per-call win;
+        the operation's own parameters win over the defaults). Never applied to statement downloads."""
+        headers = {**self.default_headers, **(extra_headers or {})}
+        query = {**self.default_query, **kwargs.get("params", {}), **(extra_query or {})}
+        if headers:
+            kwargs = {**kwargs, "headers": headers}
+        if query:
+            kwargs = {**kwargs, "params": query}
+        return kwargs
 
     def request_args(self, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> dict[str, Any]:
         """The ``timeout`` and ``extensions`` of one call's request: its deadline starts now."""
@@ -124,8 +147,14 @@ class _Options:
         max_retries: int | NotGiven,
         max_response_bytes: int | NotGiven,
         allow_private_statement_hosts: bool | NotGiven,
+        default_headers: Headers | None = None,
+        default_query: Query | None = None,
     ) -> _Options:
         options = self
+        if default_headers is not None:
+            options = replace(options, default_headers={**options.default_headers, **default_headers})
+        if default_query is not None:
+            options = replace(options, default_query={**options.default_query, **default_query})
         if not isinstance(timeout, NotGiven):
             options = replace(options, timeout=as_timeout(timeout))
         if not isinstance(total_timeout, NotGiven):
@@ -145,6 +174,23 @@ def _check_retries(value: object) -> int:
     raise InvalidParameterError(f"max_retries must be an int >= 0, got {value!r}")
 
 
+def _borrow(
+    http_client: httpx.Client | httpx.AsyncClient, transport: Any, *, is_async: bool
+) -> tuple[Any, dict[str, Any]]:
+    if transport is not None:
+        raise ConfigurationError("pass transport= or http_client=, not both")
+    return borrowed(http_client, is_async=is_async)
+
+
+def _with_carried(options: dict[str, Any], carried: dict[str, Any]) -> dict[str, Any]:
+    """The httpx client options with what a caller's ``http_client`` brings (its headers beneath ours)."""
+    if not carried:
+        return options
+    headers = httpx.Headers(carried["headers"])
+    headers.update(options["headers"])
+    return {**options, "event_hooks": carried["event_hooks"], "headers": headers}
+
+
 _View = TypeVar("_View", bound="_Base")
 
 
@@ -158,6 +204,9 @@ class _Base:
         org_id: str | None,
         api_key: str | None,
         api_secret: str | None,
+        token: str | None,
+        default_headers: Headers | None,
+        default_query: Query | None,
         timeout: TimeoutArg,
         total_timeout: float | NotGiven | None,
         max_retries: int,
@@ -170,7 +219,9 @@ class _Base:
         policy: Callable[[int], Retry],
     ) -> None:
         install_log_redaction()
-        self._settings = Settings.resolve(base_url=base_url, org_id=org_id, api_key=api_key, api_secret=api_secret)
+        self._settings = Settings.resolve(
+            base_url=base_url, org_id=org_id, api_key=api_key, api_secret=api_secret, token=token
+        )
         self._clock = clock
         self._options = _Options(
             timeout=as_timeout(timeout),
@@ -184,18 +235,24 @@ class _Base:
             max_retries=NOT_GIVEN,
             max_response_bytes=NOT_GIVEN,
             allow_private_statement_hosts=NOT_GIVEN,
+            default_headers=default_headers,
+            default_query=default_query,
         )
         self._resolve_host = resolve_host if resolve_host is not None or custom_transport else system_resolver
         policy_ = self._options.retry
-        self.auth = ClientCredentialsAuth(
-            token_url=self._settings.base_url + TOKEN_PATH,
-            api_key=self._settings.api_key,
-            api_secret=self._settings.api_secret.reveal(),
-            clock=clock,
-            # Asking for a client-credentials token again is harmless, so its POST is retried like a GET.
-            token_retry=policy_.copy_with(allowed_methods=["POST"]),
-            default_total=self._options.total(),
-        )
+        self.auth: ClientCredentialsAuth | FixedTokenAuth
+        if self._settings.token is not None:
+            self.auth = FixedTokenAuth(self._settings.token.reveal())
+        else:
+            self.auth = ClientCredentialsAuth(
+                token_url=self._settings.base_url + TOKEN_PATH,
+                api_key=self._settings.api_key,
+                api_secret=self._settings.api_secret.reveal(),
+                clock=clock,
+                # Asking for a client-credentials token again is harmless, so its POST is retried like a GET.
+                token_retry=policy_.copy_with(allowed_methods=["POST"]),
+                default_total=self._options.total(),
+            )
         self._client_options: dict[str, Any] = {
             "base_url": self._settings.base_url,
             "auth": self.auth,
@@ -245,6 +302,8 @@ class _Base:
         max_retries: int | NotGiven,
         max_response_bytes: int | NotGiven,
         allow_private_statement_hosts: bool | NotGiven,
+        default_headers: Headers | None,
+        default_query: Query | None,
     ) -> _View:
         view = copy.copy(self)
         view._options = self._options.changed(
@@ -253,6 +312,8 @@ class _Base:
             max_retries=max_retries,
             max_response_bytes=max_response_bytes,
             allow_private_statement_hosts=allow_private_statement_hosts,
+            default_headers=default_headers,
+            default_query=default_query,
         )
         view._attach()
         return view
@@ -288,6 +349,12 @@ class M3terBilling(_Base):
       for that check (default ``socket.getaddrinfo``).
     - ``transport`` replaces httpx's network transport (a respx mock, the sandbox, ``httpx.MockTransport``);
       the size limit, deadline and retries wrap it, proxies do not apply.
+
+    The official SDK's switches: ``token`` (or ``M3TER_API_TOKEN``) is a fixed bearer token (no token
+    requests; ``api_key``/``api_secret`` not needed; 401/403 raise at once); ``default_headers`` and
+    ``default_query`` go on every API request (not on statement downloads); ``http_client`` is a caller's
+    ``httpx.Client`` whose transport, headers and event hooks are kept under our auth, retries, limits
+    and redaction (``ConfigurationError`` when it has its own auth or proxy mounts, see ``_http_client``).
     """
 
     def __init__(
@@ -297,7 +364,11 @@ class M3terBilling(_Base):
         org_id: str | None = None,
         api_key: str | None = None,
         api_secret: str | None = None,
+        token: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+        default_headers: Headers | None = None,
+        default_query: Query | None = None,
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
         total_timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -314,6 +385,9 @@ class M3terBilling(_Base):
             org_id=org_id,
             api_key=api_key,
             api_secret=api_secret,
+            token=token,
+            default_headers=default_headers,
+            default_query=default_query,
             timeout=timeout,
             total_timeout=total_timeout,
             max_retries=max_retries,
@@ -326,6 +400,9 @@ class M3terBilling(_Base):
             policy=lambda total: M3terRetry(total, sleep=sleep),
         )
         self._sleep = sleep
+        carried: dict[str, Any] = {}
+        if http_client is not None:
+            transport, carried = _borrow(http_client, transport, is_async=False)
         self.http = httpx.Client(
             transport=retrying_transport(
                 transport,
@@ -335,7 +412,7 @@ class M3terBilling(_Base):
                 max_response_bytes=self._options.max_response_bytes,
             ),
             trust_env=trust_env,
-            **self._client_options,
+            **_with_carried(self._client_options, carried),
         )
         self._client = Client(httpx_client=self.http)
         self._attach()
@@ -343,6 +420,8 @@ class M3terBilling(_Base):
     def _attach(self) -> None:
         self.bills = Bills(self)
         self.statement_jobs = StatementJobs(self)
+        self.statements = Statements(self.statement_jobs)
+        self.with_raw_response = WithRawResponse(self.bills.with_raw_response, self.statement_jobs.with_raw_response)
 
     def with_options(
         self,
@@ -352,15 +431,19 @@ class M3terBilling(_Base):
         max_retries: int | NotGiven = NOT_GIVEN,
         max_response_bytes: int | NotGiven = NOT_GIVEN,
         allow_private_statement_hosts: bool | NotGiven = NOT_GIVEN,
+        default_headers: Headers | None = None,
+        default_query: Query | None = None,
     ) -> M3terBilling:
         """This client with other per-call options; it shares the connection pool and the token cache
-        (closing either closes both)."""
+        (closing either closes both). ``default_headers`` / ``default_query`` are added to the client's."""
         return self._view(
             timeout=timeout,
             total_timeout=total_timeout,
             max_retries=max_retries,
             max_response_bytes=max_response_bytes,
             allow_private_statement_hosts=allow_private_statement_hosts,
+            default_headers=default_headers,
+            default_query=default_query,
         )
 
     def close(self) -> None:
@@ -449,7 +532,11 @@ class AsyncM3terBilling(_Base):
         org_id: str | None = None,
         api_key: str | None = None,
         api_secret: str | None = None,
+        token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        default_headers: Headers | None = None,
+        default_query: Query | None = None,
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
         total_timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -466,6 +553,9 @@ class AsyncM3terBilling(_Base):
             org_id=org_id,
             api_key=api_key,
             api_secret=api_secret,
+            token=token,
+            default_headers=default_headers,
+            default_query=default_query,
             timeout=timeout,
             total_timeout=total_timeout,
             max_retries=max_retries,
@@ -480,6 +570,10 @@ class AsyncM3terBilling(_Base):
         self._sleep = sleep
         policy = self._options.retry
         limit = self._options.max_response_bytes
+        carried: dict[str, Any] = {}
+        if http_client is not None:
+            transport, carried = _borrow(http_client, transport, is_async=True)
+        client_options = _with_carried(self._client_options, carried)
 
         def build() -> httpx.AsyncClient:
             return httpx.AsyncClient(
@@ -487,7 +581,7 @@ class AsyncM3terBilling(_Base):
                     transport, policy, is_async=True, trust_env=trust_env, max_response_bytes=limit
                 ),
                 trust_env=trust_env,
-                **self._client_options,
+                **client_options,
             )
 
         self._http = _AsyncHttp(build)
@@ -505,6 +599,10 @@ class AsyncM3terBilling(_Base):
     def _attach(self) -> None:
         self.bills = AsyncBills(self)
         self.statement_jobs = AsyncStatementJobs(self)
+        self.statements = AsyncStatements(self.statement_jobs)
+        self.with_raw_response = AsyncWithRawResponse(
+            self.bills.with_raw_response, self.statement_jobs.with_raw_response
+        )
 
     def with_options(
         self,
@@ -514,6 +612,8 @@ class AsyncM3terBilling(_Base):
         max_retries: int | NotGiven = NOT_GIVEN,
         max_response_bytes: int | NotGiven = NOT_GIVEN,
         allow_private_statement_hosts: bool | NotGiven = NOT_GIVEN,
+        default_headers: Headers | None = None,
+        default_query: Query | None = None,
     ) -> AsyncM3terBilling:
         """This client with other per-call options; see :meth:`M3terBilling.with_options`."""
         return self._view(
@@ -522,6 +622,8 @@ class AsyncM3terBilling(_Base):
             max_retries=max_retries,
             max_response_bytes=max_response_bytes,
             allow_private_statement_hosts=allow_private_statement_hosts,
+            default_headers=default_headers,
+            default_query=default_query,
         )
 
     async def close(self) -> None:
@@ -562,6 +664,9 @@ class AsyncM3terBilling(_Base):
 
 
 # -- bills ----------------------------------------------------------------------------------------------
+# Every call takes the official SDK's per-call arguments: ``org_id`` (instead of the client's),
+# ``extra_headers`` and ``extra_query`` (added to this request only; they win over the defaults) and
+# ``timeout`` (replaces the client's socket timeouts, and the total derived from them, for this call).
 
 
 class BillsWithRawResponse:
@@ -571,10 +676,20 @@ class BillsWithRawResponse:
         self._owner = owner
 
     def retrieve(
-        self, id: str, *, additional: Sequence[str] | str | None = None, timeout: TimeoutArg | NotGiven = NOT_GIVEN
+        self,
+        id: str,
+        *,
+        org_id: str | None = None,
+        additional: Sequence[str] | str | None = None,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> Response[BillResponse]:
-        kwargs = get_bill._get_kwargs(org_id=self._owner.org_id, id=id, additional=_additional(additional))
-        return get_bill._build_response(self._owner._send(kwargs, timeout))
+        owner = self._owner
+        kwargs = get_bill._get_kwargs(org_id=org_id or owner.org_id, id=id, additional=_additional(additional))
+        if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
+            kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+        return get_bill._build_response(owner._send(kwargs, timeout))
 
 
 class Bills:
@@ -584,7 +699,14 @@ class Bills:
         self.with_raw_response = BillsWithRawResponse(owner)
 
     def retrieve(
-        self, id: str, *, additional: Sequence[str] | str | None = None, timeout: TimeoutArg | NotGiven = NOT_GIVEN
+        self,
+        id: str,
+        *,
+        org_id: str | None = None,
+        additional: Sequence[str] | str | None = None,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> BillResponse:
         """Retrieve the Bill ``id`` (GET /organizations/{orgId}/bills/{id}).
 
@@ -592,7 +714,14 @@ class Bills:
         ``timeout`` replaces the client's socket timeouts for this call (and the total timeout derived
         from them).
         """
-        return self.with_raw_response.retrieve(id, additional=additional, timeout=timeout).parsed
+        return self.with_raw_response.retrieve(
+            id,
+            org_id=org_id,
+            additional=additional,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            timeout=timeout,
+        ).parsed
 
 
 class AsyncBillsWithRawResponse:
@@ -600,10 +729,20 @@ class AsyncBillsWithRawResponse:
         self._owner = owner
 
     async def retrieve(
-        self, id: str, *, additional: Sequence[str] | str | None = None, timeout: TimeoutArg | NotGiven = NOT_GIVEN
-    ) -> Response[BillResponse]:
-        kwargs = get_bill._get_kwargs(org_id=self._owner.org_id, id=id, additional=_additional(additional))
-        return get_bill._build_response(await self._owner._send(kwargs, timeout))
+        self,
+        id: str,
+        *,
+        org_id: str | None = None,
+        additional: Sequence[str] | str | None = None,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> AsyncResponse[BillResponse]:
+        owner = self._owner
+        kwargs = get_bill._get_kwargs(org_id=org_id or owner.org_id, id=id, additional=_additional(additional))
+        if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
+            kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+        return AsyncResponse.of(get_bill._build_response(await owner._send(kwargs, timeout)))
 
 
 class AsyncBills:
@@ -613,10 +752,25 @@ class AsyncBills:
         self.with_raw_response = AsyncBillsWithRawResponse(owner)
 
     async def retrieve(
-        self, id: str, *, additional: Sequence[str] | str | None = None, timeout: TimeoutArg | NotGiven = NOT_GIVEN
+        self,
+        id: str,
+        *,
+        org_id: str | None = None,
+        additional: Sequence[str] | str | None = None,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> BillResponse:
         """Retrieve the Bill ``id``; see :meth:`Bills.retrieve`."""
-        return (await self.with_raw_response.retrieve(id, additional=additional, timeout=timeout)).parsed
+        response = await self.with_raw_response.retrieve(
+            id,
+            org_id=org_id,
+            additional=additional,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            timeout=timeout,
+        )
+        return response.parsed
 
 
 # -- statement jobs ---------------------------------------------------------------------------------------
@@ -626,21 +780,43 @@ class StatementJobsWithRawResponse:
     def __init__(self, owner: M3terBilling) -> None:
         self._owner = owner
 
-    def retrieve(self, id: str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Response[StatementJobResponse]:
-        kwargs = get_statement_job._get_kwargs(org_id=self._owner.org_id, id=id)
-        return get_statement_job._build_response(self._owner._send(kwargs, timeout))
+    def retrieve(
+        self,
+        id: str,
+        *,
+        org_id: str | None = None,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> Response[StatementJobResponse]:
+        owner = self._owner
+        kwargs = get_statement_job._get_kwargs(org_id=org_id or owner.org_id, id=id)
+        if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
+            kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+        return get_statement_job._build_response(owner._send(kwargs, timeout))
 
 
 class StatementJobs:
-    """``client.statement_jobs``: Get StatementJob, waiting for a job, downloading its statement."""
+    """``client.statement_jobs`` (also ``client.statements.statement_jobs``): Get StatementJob, waiting for
+    a job, downloading its statement."""
 
     def __init__(self, owner: M3terBilling) -> None:
         self._owner = owner
         self.with_raw_response = StatementJobsWithRawResponse(owner)
 
-    def retrieve(self, id: str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> StatementJobResponse:
+    def retrieve(
+        self,
+        id: str,
+        *,
+        org_id: str | None = None,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> StatementJobResponse:
         """Get the StatementJob ``id`` (GET /organizations/{orgId}/statementjobs/{id})."""
-        return self.with_raw_response.retrieve(id, timeout=timeout).parsed
+        return self.with_raw_response.retrieve(
+            id, org_id=org_id, extra_headers=extra_headers, extra_query=extra_query, timeout=timeout
+        ).parsed
 
     def wait(
         self,
@@ -688,9 +864,20 @@ class AsyncStatementJobsWithRawResponse:
     def __init__(self, owner: AsyncM3terBilling) -> None:
         self._owner = owner
 
-    async def retrieve(self, id: str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Response[StatementJobResponse]:
-        kwargs = get_statement_job._get_kwargs(org_id=self._owner.org_id, id=id)
-        return get_statement_job._build_response(await self._owner._send(kwargs, timeout))
+    async def retrieve(
+        self,
+        id: str,
+        *,
+        org_id: str | None = None,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> AsyncResponse[StatementJobResponse]:
+        owner = self._owner
+        kwargs = get_statement_job._get_kwargs(org_id=org_id or owner.org_id, id=id)
+        if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
+            kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+        return AsyncResponse.of(get_statement_job._build_response(await owner._send(kwargs, timeout)))
 
 
 class AsyncStatementJobs:
@@ -700,9 +887,20 @@ class AsyncStatementJobs:
         self._owner = owner
         self.with_raw_response = AsyncStatementJobsWithRawResponse(owner)
 
-    async def retrieve(self, id: str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> StatementJobResponse:
+    async def retrieve(
+        self,
+        id: str,
+        *,
+        org_id: str | None = None,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> StatementJobResponse:
         """Get the StatementJob ``id``; see :meth:`StatementJobs.retrieve`."""
-        return (await self.with_raw_response.retrieve(id, timeout=timeout)).parsed
+        response = await self.with_raw_response.retrieve(
+            id, org_id=org_id, extra_headers=extra_headers, extra_query=extra_query, timeout=timeout
+        )
+        return response.parsed
 
     async def wait(
         self,
@@ -730,6 +928,50 @@ class AsyncStatementJobs:
         resolved = await self.retrieve(job, timeout=timeout) if isinstance(job, str) else job
         statement: Statement = await self._owner._run(statement_plan(resolved), timeout)
         return statement
+
+
+# -- the official SDK's namespaces --------------------------------------------------------------------------
+
+
+class _StatementsWithRawResponse:
+    def __init__(self, statement_jobs: Any) -> None:
+        self.statement_jobs = statement_jobs
+
+
+class Statements:
+    """``client.statements``: the official SDK's path to the same :class:`StatementJobs`
+    (``client.statements.statement_jobs is client.statement_jobs``)."""
+
+    def __init__(self, statement_jobs: StatementJobs) -> None:
+        self.statement_jobs = statement_jobs
+        self.with_raw_response = _StatementsWithRawResponse(statement_jobs.with_raw_response)
+
+
+class AsyncStatements:
+    """``client.statements`` (async); see :class:`Statements`."""
+
+    def __init__(self, statement_jobs: AsyncStatementJobs) -> None:
+        self.statement_jobs = statement_jobs
+        self.with_raw_response = _StatementsWithRawResponse(statement_jobs.with_raw_response)
+
+
+class WithRawResponse:
+    """``client.with_raw_response``: ``.bills.retrieve(...)`` and ``.statements.statement_jobs.retrieve(...)``
+    returning :class:`Response`, as in the official SDK."""
+
+    def __init__(self, bills: BillsWithRawResponse, statement_jobs: StatementJobsWithRawResponse) -> None:
+        self.bills = bills
+        self.statement_jobs = statement_jobs
+        self.statements = _StatementsWithRawResponse(statement_jobs)
+
+
+class AsyncWithRawResponse:
+    """``client.with_raw_response`` (async); see :class:`WithRawResponse`."""
+
+    def __init__(self, bills: AsyncBillsWithRawResponse, statement_jobs: AsyncStatementJobsWithRawResponse) -> None:
+        self.bills = bills
+        self.statement_jobs = statement_jobs
+        self.statements = _StatementsWithRawResponse(statement_jobs)
 
 
 __all__ = ["NOT_GIVEN", "AsyncM3terBilling", "M3terBilling", "NotGiven"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +21,8 @@ ENV_BASE_URL = "M3TER_BASE_URL"
 ENV_ORG_ID = "M3TER_ORG_ID"
 ENV_API_KEY = "M3TER_API_KEY"
 ENV_API_SECRET = "M3TER_API_SECRET"  # noqa: S105 - the variable name
+ENV_API_TOKEN = "M3TER_API_TOKEN"  # noqa: S105 - the variable name
+ENV_LOG = "M3TER_LOG"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,7 @@ class Settings:
     org_id: str
     api_key: str
     api_secret: Secret = field(repr=False)
+    token: Secret | None = field(default=None, repr=False)
 
     @classmethod
     def resolve(
@@ -37,22 +41,29 @@ class Settings:
         org_id: str | None,
         api_key: str | None,
         api_secret: str | None,
+        token: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
+        """Without a ``token`` (or ``M3TER_API_TOKEN``) the key and secret are required; with one they are
+        not read, and no token request is ever sent."""
         env = os.environ if environ is None else environ
+        fixed = token or env.get(ENV_API_TOKEN, "")
         values = {
             ENV_BASE_URL: base_url or env.get(ENV_BASE_URL) or DEFAULT_BASE_URL,
             ENV_ORG_ID: org_id or env.get(ENV_ORG_ID, ""),
-            ENV_API_KEY: api_key or env.get(ENV_API_KEY, ""),
-            ENV_API_SECRET: api_secret or env.get(ENV_API_SECRET, ""),
         }
+        if fixed:
+            values[ENV_API_TOKEN] = fixed
+        else:
+            values[ENV_API_KEY] = api_key or env.get(ENV_API_KEY, "")
+            values[ENV_API_SECRET] = api_secret or env.get(ENV_API_SECRET, "")
         missing = [name for name, value in values.items() if not value]
         if missing:
             args = ", ".join(name.removeprefix("M3TER_").lower() for name in missing)
             raise ConfigurationError(f"missing {', '.join(missing)}: pass {args} or set the environment variable")
         for name, value in values.items():
             _check_text(name, value)
-        if ":" in values[ENV_API_KEY]:
+        if ":" in values.get(ENV_API_KEY, ""):
             raise ConfigurationError(f"api_key ({ENV_API_KEY}) must not contain ':' (HTTP Basic cannot carry it)")
         url = _base_url(values[ENV_BASE_URL])
         try:
@@ -62,8 +73,9 @@ class Settings:
         return cls(
             base_url=str(url).rstrip("/"),
             org_id=values[ENV_ORG_ID],
-            api_key=values[ENV_API_KEY],
-            api_secret=Secret(values[ENV_API_SECRET]),
+            api_key=values.get(ENV_API_KEY, ""),
+            api_secret=Secret(values.get(ENV_API_SECRET, "")),
+            token=Secret(fixed) if fixed else None,
         )
 
 
@@ -102,4 +114,20 @@ def _base_url(value: str) -> httpx.URL:
     return url
 
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "Settings"]
+_LOG_LEVELS = {"info": logging.INFO, "debug": logging.DEBUG}
+_LOGGED = ("m3ter_billing", "httpx")
+
+
+def setup_logging(environ: Mapping[str, str] | None = None) -> None:
+    """``M3TER_LOG=info|debug`` (as in the official SDK): log this package and httpx at that level to
+    stderr, through ``logging`` and its redacting filter. Anything else (or unset) leaves logging alone."""
+    env = os.environ if environ is None else environ
+    level = _LOG_LEVELS.get(env.get(ENV_LOG, "").strip().lower())
+    if level is None:
+        return
+    logging.basicConfig(format="[%(asctime)s - %(name)s:%(lineno)d - %(levelname)s] %(message)s")
+    for name in _LOGGED:
+        logging.getLogger(name).setLevel(level)
+
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "Settings", "setup_logging"]

@@ -13,8 +13,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 PUBLIC = [
     "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncM3ter",
+    "AsyncResponse",
     "AsyncM3terBilling",
     "AuthenticationError",
     "BadRequestError",
@@ -27,11 +31,13 @@ PUBLIC = [
     "ConfigurationError",
     "ConflictError",
     "EventLoopMismatchError",
+    "FixedTokenAuth",
     "CurrencyConversion",
     "InternalServerError",
     "InvalidParameterError",
     "LineItemType",
     "LowLevelClient",
+    "M3ter",
     "M3terBilling",
     "M3terError",
     "M3terModel",
@@ -66,6 +72,14 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(m3ter_billing.__all__) == sorted(PUBLIC)
     for name in PUBLIC:
         assert hasattr(m3ter_billing, name), name
+
+
+def test_the_official_sdk_error_layers_are_there() -> None:
+    assert m3ter_billing.ResponseValidationError is m3ter_billing.APIResponseValidationError
+    for name in ("APIConnectionError", "APIStatusError", "APIResponseValidationError"):
+        assert issubclass(getattr(m3ter_billing, name), m3ter_billing.APIError)
+    assert issubclass(m3ter_billing.APIError, m3ter_billing.M3terError)
+    assert issubclass(m3ter_billing.NotFoundError, m3ter_billing.APIStatusError)
 
 
 def test_star_import_gives_exactly_the_public_surface() -> None:

@@ -56,7 +56,7 @@ def test_two_retries_by_default_then_the_typed_error(
     assert token_calls(router) == 1
 
 
-@pytest.mark.parametrize("status", [400, 404, 409, 413, 418, 422])
+@pytest.mark.parametrize("status", [400, 404, 413, 418, 422])
 def test_client_errors_are_not_retried(
     router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder, status: int
 ) -> None:
@@ -66,6 +66,17 @@ def test_client_errors_are_not_retried(
     assert info.value.status_code == status
     assert route.call_count == 1
     assert sleeps.calls == []
+
+
+def test_a_conflict_is_retried_as_the_official_sdk_does(
+    router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder
+) -> None:
+    route = router.get(BILL_PATH).respond(409, json={"message": "busy"})
+    with pytest.raises(APIStatusError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.status_code == 409
+    assert route.call_count == 3
+    assert len(sleeps.calls) == 2
 
 
 def test_max_retries_is_configurable(router: respx.Router, make_client: ClientFactory) -> None:
@@ -179,9 +190,9 @@ def test_retry_policy_defaults() -> None:
     assert retry.total == 2
     assert retry.is_retryable_method("GET")
     assert not retry.is_retryable_method("POST")
-    for status in (408, 429, 500, 502, 503, 504, 520):
+    for status in (408, 409, 429, 500, 502, 503, 504, 520):  # 409 too, as the official SDK does
         assert retry.is_retryable_status_code(status)
-    for status in (200, 400, 401, 403, 404, 409, 422):
+    for status in (200, 400, 401, 403, 404, 422):
         assert not retry.is_retryable_status_code(status)
 
 

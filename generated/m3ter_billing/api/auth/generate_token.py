@@ -44,6 +44,7 @@ def _build_response(response: httpx.Response) -> Response[BearerAccessTokenRespo
         content=response.content,
         headers=response.headers,
         parsed=_parse_response(response),
+        http_response=response,
     )
 
 

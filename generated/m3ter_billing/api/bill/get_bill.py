@@ -48,6 +48,7 @@ def _build_response(response: httpx.Response) -> Response[BillResponse]:
         content=response.content,
         headers=response.headers,
         parsed=_parse_response(response),
+        http_response=response,
     )
 
 

@@ -41,6 +41,7 @@ def _build_response(response: httpx.Response) -> Response[StatementJobResponse]:
         content=response.content,
         headers=response.headers,
         parsed=_parse_response(response),
+        http_response=response,
     )
 
 

@@ -36,6 +36,7 @@ from m3ter_billing import (
     ResponseValidationError,
 )
 from m3ter_billing._auth import TOKEN_PATH
+from m3ter_billing._backends import async_network_transport, preferred_backend
 from m3ter_billing._paths import path_segment
 
 from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
@@ -301,8 +302,10 @@ class Runner:
         self._sleep = sleep
         self._clock = clock
         self.limiter = RateLimiter(options.rate, sleep=sleep)
+        # The guard wraps the network transport itself, whichever backend it is (aiohttp when the client's
+        # extra is installed): every request of the run, API call or download, still passes through it.
         self.guard = GuardedTransport(
-            transport or httpx.AsyncHTTPTransport(),
+            transport or async_network_transport(preferred_backend(), trust_env=False),
             self.limiter,
             token_url=target.base_url.rstrip("/") + TOKEN_PATH,
             base_url=target.base_url,

@@ -192,8 +192,12 @@ CONTENDERS: dict[str, Callable[[Sandbox], Awaitable[tuple[Call, Callable[[], Awa
 async def run_cell(name: str, sandbox: Sandbox, bill_id: str, tasks: int, requests: int, limit: float) -> Cell:
     call, close = await CONTENDERS[name](sandbox)
     try:
-        for _ in range(3):  # warm-up: the token, and the connections a burst of `tasks` calls needs
+        # Warm-up, bounded like the cell: the token, and the connections a burst of `tasks` calls needs.
+        warm_until = time.monotonic() + limit / 2
+        for _ in range(3):
             await asyncio.gather(*(call(bill_id) for _ in range(tasks)))
+            if time.monotonic() > warm_until:
+                break
         opened = OPENED
         issued = 0
         done = 0

@@ -24,6 +24,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from ._redact import scrub
+
 # Most specific first: the first class the exception is an instance of names the httpx error.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
@@ -46,7 +48,8 @@ _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
 def _translated(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
     for kind, error in _ERRORS:
         if isinstance(exc, kind):
-            return error(f"{type(exc).__name__}: {exc}"[:500], request=request)
+            # aiohttp's text can carry the whole URL (a presigned signature): scrubbed, and not chained.
+            return error(scrub(f"{type(exc).__name__}: {exc}")[:500], request=request)
     raise exc
 
 
@@ -64,7 +67,7 @@ class _Body(httpx.AsyncByteStream):
                     return
                 yield chunk
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise _translated(exc, self._request) from exc
+            raise _translated(exc, self._request) from None
 
     async def aclose(self) -> None:
         if self._response.content.at_eof():
@@ -125,7 +128,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 ),
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise _translated(exc, request) from exc
+            raise _translated(exc, request) from None
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")

@@ -8,12 +8,15 @@ import importlib.util
 import json
 import subprocess
 import sys
+import traceback
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from m3ter_billing import AsyncM3terBilling, ConfigurationError
 
+from .hostile import Exchange, RawServer
 from .support import API_KEY, API_SECRET, ORG_ID, bill_body, token_body
 
 # The client-only floors run (scripts/check_floors.py) installs no extra: there the aiohttp cases skip.
@@ -140,3 +143,31 @@ async def test_64_concurrent_calls_reuse_their_connections(server: KeepAliveServ
     assert sum(map(len, results)) == 192
     assert server.requests == 1 + 192  # one token, then every call
     assert 64 <= server.accepted <= 65  # one per task (the token's connection may be one of them), never more
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_malformed_response_error_names_no_url_signature(backend: str) -> None:
+    def garbage(exchange: Exchange) -> None:
+        exchange.send(b"HTTP/1.1 2OO NOT-A-STATUS\r\n\r\n")
+
+    signed = "?X-Amz-Signature=feedfacecafe0123456789&X-Amz-Credential=AKIDEXAMPLE"
+
+    async def go(url: str) -> BaseException:
+        client = AsyncM3terBilling(
+            org_id=ORG_ID,
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            trust_env=False,
+            max_retries=0,
+            http_backend=backend,  # type: ignore[arg-type]
+        )
+        async with client:
+            with pytest.raises(httpx.TransportError) as caught:
+                await client.http.get(url + "/statement.json" + signed)
+        return caught.value
+
+    with RawServer(garbage) as server:
+        error = asyncio.run(go(server.url))
+    text = "".join(traceback.format_exception(error))
+    assert "feedfacecafe0123456789" not in text
+    assert "AKIDEXAMPLE" not in text

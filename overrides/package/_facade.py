@@ -25,6 +25,7 @@ import httpx
 from httpx_retries import Retry
 
 from ._auth import TOKEN_PATH, ClientCredentialsAuth, FixedTokenAuth
+from ._backends import HttpBackend, async_network_transport, checked_backend
 from ._deadline import (
     DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -523,6 +524,9 @@ class AsyncM3terBilling(_Base):
     Use it from one event loop at a time: its connections are closed when that loop shuts down (as
     ``asyncio.run`` does) and the next loop gets new ones; while the first loop is still open, another
     loop gets :class:`EventLoopMismatchError`.
+
+    ``http_backend="aiohttp"`` sends requests over aiohttp (the ``m3ter-billing[aiohttp]`` extra; several
+    times the throughput under fan-out) with every other behaviour unchanged; ``"httpx"`` is the default.
     """
 
     def __init__(
@@ -547,7 +551,9 @@ class AsyncM3terBilling(_Base):
         resolve_host: Resolver | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        http_backend: HttpBackend = "httpx",
     ) -> None:
+        backend = checked_backend(http_backend)
         super().__init__(
             base_url=base_url,
             org_id=org_id,
@@ -578,7 +584,11 @@ class AsyncM3terBilling(_Base):
         def build() -> httpx.AsyncClient:
             return httpx.AsyncClient(
                 transport=retrying_transport(
-                    transport, policy, is_async=True, trust_env=trust_env, max_response_bytes=limit
+                    transport if transport is not None else async_network_transport(backend, trust_env=trust_env),
+                    policy,
+                    is_async=True,
+                    trust_env=trust_env,
+                    max_response_bytes=limit,
                 ),
                 trust_env=trust_env,
                 **client_options,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -26,7 +26,15 @@ from ._deadline import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, Deadline,
 from ._exceptions import ResponseTooLargeError
 
 ACCEPT_ENCODING = "gzip, deflate"
-MAX_IN_FLIGHT = 100  # httpx's default max_connections: the pool would queue the rest anyway
+# One number for the pool and the queue in front of it: up to POOL_SIZE requests in flight, each on a
+# connection that is kept alive afterwards. httpx's default keeps only 20 idle connections, so with more
+# than 20 in flight every response past the 20th closed its connection and the next request opened one.
+# An idle connection is kept 15 s (aiohttp's default; httpx's is 5 s), well inside the 60 s idle timeout of
+# the load balancers in front of APIs such as m3ter's; one the server closed first is retried like any reset.
+POOL_SIZE = 100
+KEEPALIVE_EXPIRY = 15.0
+LIMITS = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE, keepalive_expiry=KEEPALIVE_EXPIRY)
+MAX_IN_FLIGHT = POOL_SIZE
 _QUEUED = "waiting for a free connection"
 MAX_ENCODINGS = 5
 _STEP = 64 * 1024
@@ -204,13 +212,16 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if not isinstance(self._transport, httpx.AsyncBaseTransport):
             raise RuntimeError("an async request reached a sync transport")
         deadline = deadline_of(request)
-        try:
-            await asyncio.wait_for(
-                self._async_slots.acquire(), timeout=None if deadline is None else max(deadline.remaining(), 0.0)
-            )
-        except TimeoutError:
-            assert deadline is not None
-            raise deadline.exceeded(request, _QUEUED) from None
+        if not self._async_slots.locked():
+            await self._async_slots.acquire()  # a free slot: taken at once, without a timer
+        else:
+            try:
+                await asyncio.wait_for(
+                    self._async_slots.acquire(), timeout=None if deadline is None else max(deadline.remaining(), 0.0)
+                )
+            except TimeoutError:
+                assert deadline is not None
+                raise deadline.exceeded(request, _QUEUED) from None
         try:
             _prepare(request)
             response = await self._transport.handle_async_request(request)
@@ -275,25 +286,40 @@ class _ProxyRouter(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
 
 def network_transport(*, is_async: bool, trust_env: bool) -> httpx.BaseTransport | httpx.AsyncBaseTransport:
-    """httpx's network transport; with ``trust_env``, routed through the proxies that ``HTTP_PROXY``,
-    ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` name, exactly as httpx reads them."""
+    """httpx's network transport (pool of :data:`POOL_SIZE`, all kept alive); with ``trust_env``, routed
+    through the proxies that ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` name, exactly
+    as httpx reads them."""
     kind: Any = httpx.AsyncHTTPTransport if is_async else httpx.HTTPTransport
-    default = kind(trust_env=trust_env)
+    built: httpx.BaseTransport | httpx.AsyncBaseTransport = routed(
+        lambda proxy: kind(trust_env=trust_env, proxy=proxy, limits=LIMITS), trust_env=trust_env
+    )
+    return built
+
+
+def routed(make: Callable[[str | None], Any], *, trust_env: bool) -> Any:
+    """``make(None)``, or with ``trust_env`` a router sending each request through ``make(proxy)`` for the
+    proxy the environment names for its URL (httpx's reading of the environment, whatever the backend)."""
+    default = make(None)
     if not trust_env:
-        return default  # type: ignore[no-any-return]
+        return default
     # httpx's own reading of the environment (the function and pattern class its Client uses).
     from httpx._utils import URLPattern, get_environment_proxies
 
     mounts = sorted(
-        (
-            (URLPattern(key), None if proxy is None else kind(trust_env=trust_env, proxy=proxy))
-            for key, proxy in get_environment_proxies().items()
-        ),
+        ((URLPattern(key), None if proxy is None else make(proxy)) for key, proxy in get_environment_proxies().items()),
         key=lambda mount: mount[0],
     )
     if not mounts:
-        return default  # type: ignore[no-any-return]
+        return default
     return _ProxyRouter(default, mounts)
 
 
-__all__ = ["ACCEPT_ENCODING", "BoundedTransport", "network_transport"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "KEEPALIVE_EXPIRY",
+    "LIMITS",
+    "POOL_SIZE",
+    "BoundedTransport",
+    "network_transport",
+    "routed",
+]

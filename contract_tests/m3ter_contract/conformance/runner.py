@@ -37,6 +37,7 @@ from m3ter_billing import (
     StatementURLRefusedError,
     check_statement_url,
 )
+from m3ter_billing.backends import async_network_transport, preferred_backend
 from m3ter_billing.paths import TOKEN_PATH, path_segment
 
 from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
@@ -311,8 +312,10 @@ class Runner:
         # The pacer runs on the injected clock when there is one (a sandbox's manual clock moves with the
         # injected sleep), else on the monotonic clock: the wall clock may jump.
         self.limiter = RequestPacer(options.rate, sleep=sleep, clock=time.monotonic if clock is time.time else clock)
+        # The guard wraps the network transport itself, whichever backend it is (aiohttp when the client's
+        # extra is installed): every request of the run, API call or download, still passes through it.
         self.guard = GuardedTransport(
-            transport or httpx.AsyncHTTPTransport(),
+            transport or async_network_transport(preferred_backend(), trust_env=False),
             self.limiter,
             token_url=target.base_url.rstrip("/") + TOKEN_PATH,
             base_url=target.base_url,

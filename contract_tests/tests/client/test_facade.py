@@ -52,7 +52,8 @@ async def test_sync_and_async_surfaces_match(make_client: ClientFactory, make_as
     sync, asyn = make_client(), make_async_client()
     sync_init = [p for p in _shape(M3terBilling.__init__)]
     async_init = [p for p in _shape(AsyncM3terBilling.__init__)]
-    assert [p[0] for p in sync_init] == [p[0] for p in async_init]
+    # http_backend is the async client's alone: it chooses between httpcore and aiohttp.
+    assert [p[0] for p in sync_init] == [p[0] for p in async_init if p[0] != "http_backend"]
     for sync_obj, async_obj in _resource_pairs(sync, asyn):
         sync_api, async_api = _public(sync_obj), _public(async_obj)
         assert sorted(sync_api) == sorted(async_api), type(sync_obj).__name__

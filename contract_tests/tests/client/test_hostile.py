@@ -5,6 +5,7 @@ error they produce, never by measuring durations."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import zlib
 from collections.abc import Callable
 from functools import partial
@@ -18,6 +19,7 @@ from m3ter_billing import (
     M3terBilling,
     ResponseTooLargeError,
 )
+from m3ter_billing.backends import HttpBackend
 
 from .hostile import Exchange, RawServer, api, chunk, gzip_bomb
 from .support import API_KEY, API_SECRET, ORG_ID, bill_body
@@ -43,20 +45,33 @@ def sync_call(server: RawServer, **extra: Any) -> Any:
 
 
 def async_call(server: RawServer, **extra: Any) -> Any:
+    return _async_call(server, "httpx", **extra)
+
+
+def aiohttp_call(server: RawServer, **extra: Any) -> Any:
+    return _async_call(server, "aiohttp", **extra)
+
+
+def _async_call(server: RawServer, backend: HttpBackend, **extra: Any) -> Any:
     async def nap(seconds: float) -> None:
         return None
 
     async def go() -> Any:
-        async with AsyncM3terBilling(sleep=nap, **options(server, **extra)) as client:
+        async with AsyncM3terBilling(sleep=nap, http_backend=backend, **options(server, **extra)) as client:
             return await client.bills.retrieve(BILL)
 
     return asyncio.run(go())
 
 
-CALLS = {"sync": sync_call, "async": async_call}
+# "aiohttp": the async client over the aiohttp extra (a dev dependency), held to the same behaviour.
+CALLS = {"sync": sync_call, "async": async_call, "aiohttp": aiohttp_call}
 
 
-@pytest.fixture(params=sorted(CALLS))
+# The client-only floors run (scripts/check_floors.py) installs no extra: there the aiohttp cases skip.
+WITHOUT_AIOHTTP = pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="aiohttp not installed")
+
+
+@pytest.fixture(params=[pytest.param(name, marks=WITHOUT_AIOHTTP) if name == "aiohttp" else name for name in CALLS])
 def call(request: pytest.FixtureRequest) -> Callable[..., Any]:
     return CALLS[request.param]
 

@@ -98,7 +98,10 @@ def test_generated_package_depends_on_exactly_httpx_httpx_retries_and_msgspec() 
         dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for dep in project["dependencies"]
     )
     assert names == ["httpx", "httpx-retries", "msgspec"]
-    assert project.get("optional-dependencies", {}) == {}
+    # One extra, for AsyncM3terBilling(http_backend="aiohttp"): aiohttp and nothing else.
+    extras = project.get("optional-dependencies", {})
+    assert sorted(extras) == ["aiohttp"]
+    assert [dep.split(">")[0].split("=")[0].strip() for dep in extras["aiohttp"]] == ["aiohttp"]
 
 
 def test_importing_the_package_pulls_in_nothing_from_the_harness() -> None:

@@ -1,0 +1,259 @@
+"""Async fan-out of Retrieve Bill against the sandbox over loopback HTTP (127.0.0.1, rate limit off): our
+async client on its default backend (httpx) and on the aiohttp extra, bare ``httpx.AsyncClient`` +
+msgspec, ``aiohttp`` + ``msgspec.json.decode``, and the official SDK's async client, side by side in one run.
+
+    .venv/bin/python benchmarks/async_fanout.py [--tasks 32,256] [--requests 2000] [--max-seconds 20]
+
+Not a test: for each body (the seeded 3-item bill and the 2,000-item bill) and each number of concurrent
+tasks it prints requests per second, client CPU per request (``time.process_time`` of this process; the
+sandbox runs in its own), TCP connections the client opened (counted at ``loop.create_connection``, which
+httpcore and aiohttp both go through) and ratios. Each cell is bounded in requests and in seconds. Targets
+(issue 10): the aiohttp extra at 32 tasks on small bills at least 0.6x aiohttp + msgspec and at least 5x
+the default async client of before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+ROOT = Path(__file__).resolve().parent.parent
+Call = Callable[[str], Awaitable[Any]]
+
+
+@dataclass
+class Sandbox:
+    url: str
+    org_id: str
+    api_key: str
+    api_secret: str
+    token: str
+    small: str
+    large: str
+
+
+@dataclass
+class Cell:
+    name: str
+    done: int
+    seconds: float
+    cpu: float
+    connections: int
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu / self.done if self.done else float("nan")
+
+
+# -- connections opened ----------------------------------------------------------------------------------
+
+OPENED = 0
+
+
+def count_connections() -> None:
+    original = asyncio.base_events.BaseEventLoop.create_connection
+
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global OPENED
+        OPENED += 1
+        return await original(self, *args, **kwargs)
+
+    asyncio.base_events.BaseEventLoop.create_connection = counted  # type: ignore[method-assign]
+
+
+# -- the sandbox -----------------------------------------------------------------------------------------
+
+
+def start_sandbox() -> tuple[subprocess.Popen[str], Sandbox]:
+    command = [sys.executable, "-m", "m3ter_contract.sandbox.cli", "serve", "--port", "0", "--json"]
+    command += ["--rate-limit", "0"]
+    extra = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "contract_tests"), extra]))}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    details = json.loads(process.stdout.readline())
+    basic = base64.b64encode(f"{details['api_key']}:{details['api_secret']}".encode()).decode()
+    request = urllib.request.Request(
+        f"{details['url']}/oauth/token",
+        data=b"grant_type=client_credentials",
+        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        token = json.load(response)["access_token"]
+    sizes: dict[str, int] = {}
+    for bill_id in details["bill_ids"]:
+        request = urllib.request.Request(
+            f"{details['url']}/organizations/{details['org_id']}/bills/{bill_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                sizes[bill_id] = len(json.load(response).get("lineItems") or [])
+        except urllib.error.HTTPError:
+            continue  # a bill of the other Organization
+    small = min((b for b, n in sizes.items() if n > 0), key=lambda b: sizes[b])
+    large = max(sizes, key=lambda b: sizes[b])
+    print(f"sandbox {details['url']}: small bill {sizes[small]} line items, large bill {sizes[large]} line items")
+    sandbox = Sandbox(details["url"], details["org_id"], details["api_key"], details["api_secret"], token, small, large)
+    return process, sandbox
+
+
+# -- the contenders --------------------------------------------------------------------------------------
+
+
+async def ours(sandbox: Sandbox, backend: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    from m3ter_billing import AsyncM3terBilling
+
+    # The keyword only when it is not the default: an older checkout (PYTHONPATH=<old>/generated, to compare
+    # with the client before this change) does not know it.
+    choice: dict[str, Any] = {} if backend == "httpx" else {"http_backend": backend}
+    client = AsyncM3terBilling(
+        base_url=sandbox.url,
+        org_id=sandbox.org_id,
+        api_key=sandbox.api_key,
+        api_secret=sandbox.api_secret,
+        trust_env=False,
+        **choice,
+    )
+    return client.bills.retrieve, client.close
+
+
+async def bare_httpx(sandbox: Sandbox) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    client = httpx.AsyncClient(headers={"Authorization": f"Bearer {sandbox.token}"}, trust_env=False)
+    base = f"{sandbox.url}/organizations/{sandbox.org_id}/bills/"
+
+    async def call(bill_id: str) -> Any:
+        response = await client.get(base + bill_id)
+        response.raise_for_status()
+        return msgspec.json.decode(response.content)
+
+    return call, client.aclose
+
+
+async def bare_aiohttp(sandbox: Sandbox) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    import aiohttp
+
+    session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {sandbox.token}"})
+    base = f"{sandbox.url}/organizations/{sandbox.org_id}/bills/"
+
+    async def call(bill_id: str) -> Any:
+        async with session.get(base + bill_id) as response:
+            response.raise_for_status()
+            return msgspec.json.decode(await response.read())
+
+    return call, session.close
+
+
+async def official_sdk(sandbox: Sandbox) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    from m3ter import AsyncM3ter
+
+    # The SDK's async client never fetches a token itself: it is given the one fetched up front.
+    client = AsyncM3ter(
+        api_key=sandbox.api_key,
+        api_secret=sandbox.api_secret,
+        token=sandbox.token,
+        org_id=sandbox.org_id,
+        base_url=sandbox.url,
+    )
+
+    async def call(bill_id: str) -> Any:
+        return await client.bills.retrieve(bill_id)
+
+    return call, client.close
+
+
+CONTENDERS: dict[str, Callable[[Sandbox], Awaitable[tuple[Call, Callable[[], Awaitable[None]]]]]] = {
+    "ours (httpx, default)": lambda s: ours(s, "httpx"),
+    "ours (aiohttp extra)": lambda s: ours(s, "aiohttp"),
+    "httpx.AsyncClient + msgspec": bare_httpx,
+    "aiohttp + msgspec": bare_aiohttp,
+    "official SDK async": official_sdk,
+}
+
+
+async def run_cell(name: str, sandbox: Sandbox, bill_id: str, tasks: int, requests: int, limit: float) -> Cell:
+    call, close = await CONTENDERS[name](sandbox)
+    try:
+        # Warm-up, bounded like the cell: the token, and the connections a burst of `tasks` calls needs.
+        warm_until = time.monotonic() + limit / 2
+        for _ in range(3):
+            await asyncio.gather(*(call(bill_id) for _ in range(tasks)))
+            if time.monotonic() > warm_until:
+                break
+        opened = OPENED
+        issued = 0
+        done = 0
+        stop_at = time.monotonic() + limit
+
+        async def worker() -> None:
+            nonlocal issued, done
+            while issued < requests and time.monotonic() < stop_at:
+                issued += 1
+                await call(bill_id)
+                done += 1
+
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(tasks)))
+        return Cell(name, done, time.perf_counter() - wall, time.process_time() - cpu, OPENED - opened)
+    finally:
+        await close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default="32,256", help="concurrent tasks, comma separated")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per cell (small bills)")
+    parser.add_argument("--large-requests", type=int, default=400, help="requests per cell (2,000-item bill)")
+    parser.add_argument("--max-seconds", type=float, default=20.0, help="time bound per cell")
+    parser.add_argument("--only", default="", help="comma separated contender names to run (default all)")
+    args = parser.parse_args()
+    names = [n for n in CONTENDERS if not args.only or any(part in n for part in args.only.split(","))]
+    count_connections()
+    process, sandbox = start_sandbox()
+    import m3ter_billing
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; the sandbox runs in its own process")
+    print(f"m3ter_billing from {Path(m3ter_billing.__file__).parent}")
+    try:
+        for label, bill_id, requests in (
+            ("small bill", sandbox.small, args.requests),
+            ("2,000-item bill", sandbox.large, args.large_requests),
+        ):
+            for tasks in (int(t) for t in args.tasks.split(",")):
+                print(f"\n{label}, {tasks} tasks (at most {requests} requests, {args.max_seconds:.0f} s per cell)")
+                print(f"  {'client':30} {'req/s':>8} {'CPU ms/req':>10} {'TCP opened':>10} {'vs default':>10}")
+                cells = [asyncio.run(run_cell(n, sandbox, bill_id, tasks, requests, args.max_seconds)) for n in names]
+                base = next((c.rate for c in cells if c.name.startswith("ours (httpx")), 0.0)
+                for c in cells:
+                    ratio = f"{c.rate / base:.2f}x" if base else "-"
+                    print(f"  {c.name:30} {c.rate:8.0f} {c.cpu_ms:10.3f} {c.connections:10d} {ratio:>10}")
+                fast = next((c for c in cells if c.name.startswith("ours (aiohttp")), None)
+                floor = next((c for c in cells if c.name == "aiohttp + msgspec"), None)
+                if fast and floor and floor.rate:
+                    print(f"  aiohttp extra / aiohttp + msgspec: {fast.rate / floor.rate:.2f}x req/s")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

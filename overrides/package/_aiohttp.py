@@ -1,0 +1,146 @@
+"""An httpx transport that sends requests over aiohttp (the ``aiohttp`` extra); imported only when the
+``aiohttp`` backend is chosen.
+
+It sits where httpx's network transport sits, under the retry layer and the bounded body reading of
+``_transport``, so auth, retries, deadlines, size caps and redaction are the default path's own. It only
+moves bytes: no redirects, no decompression (``_transport`` inflates, bounded), no cookie jar (httpx keeps
+the cookies), no proxy lookup (``_transport`` routes through the proxies the environment names, as for
+httpx), URLs sent exactly as given (a presigned signature is not re-quoted). aiohttp's exceptions become
+httpx's, so the typed errors and the retry decisions are the same on both backends.
+
+Written for us rather than taken from ``httpx-aiohttp`` 0.2.0, which leaks aiohttp's own exceptions for a
+malformed response, reports a server that disconnects as a connect timeout and lets aiohttp re-quote URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx
+from yarl import URL
+
+from ._redact import scrub
+
+# Most specific first: the first class the exception is an instance of names the httpx error.
+_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (TimeoutError, httpx.PoolTimeout),  # aiohttp's "connect" timeout covers the wait for the pool
+    (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
+    (aiohttp.ClientHttpProxyError, httpx.ProxyError),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),  # a malformed status line or header
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    (aiohttp.ClientOSError, httpx.ReadError),
+    (aiohttp.ClientError, httpx.NetworkError),
+    (OSError, httpx.NetworkError),
+)
+
+
+def _translated(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+    for kind, error in _ERRORS:
+        if isinstance(exc, kind):
+            # aiohttp's text can carry the whole URL (a presigned signature): scrubbed, and not chained.
+            return error(scrub(f"{type(exc).__name__}: {exc}")[:500], request=request)
+    raise exc
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    return
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise _translated(exc, self._request) from None
+
+    async def aclose(self) -> None:
+        if self._response.content.at_eof():
+            self._response.release()  # the connection goes back to the pool
+        else:
+            self._response.close()  # an unfinished body: the connection cannot be reused
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Sends httpx requests through one ``aiohttp.ClientSession`` (made on first use, in the running loop)
+    with at most ``max_connections`` connections, every idle one kept alive for ``keepalive_expiry``."""
+
+    def __init__(
+        self, *, max_connections: int, keepalive_expiry: float, proxy: str | None = None, trust_env: bool = True
+    ) -> None:
+        self._ssl = httpx.create_ssl_context(trust_env=trust_env)
+        self._max_connections = max_connections
+        self._keepalive_expiry = keepalive_expiry
+        self._proxy = proxy
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            limit_per_host=0,
+            keepalive_timeout=self._keepalive_expiry,
+            ssl=self._ssl,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+        )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session or self._open()
+        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
+        data = await request.aread()
+        try:
+            response = await session.request(
+                request.method,
+                URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=data or None,
+                allow_redirects=False,
+                proxy=self._proxy,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=timeouts.get("pool"),
+                    sock_connect=timeouts.get("connect"),
+                    sock_read=timeouts.get("read"),
+                ),
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise _translated(exc, request) from None
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+        return httpx.Response(
+            response.status,
+            headers=list(response.raw_headers),
+            stream=_Body(response, request),
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+
+
+__all__ = ["AiohttpTransport"]

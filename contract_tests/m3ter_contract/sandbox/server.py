@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -32,6 +33,12 @@ class SandboxServer:
             raise RuntimeError("the server is not started")
         port: int = self._socket.getsockname()[1]
         return port
+
+    @property
+    def sandbox(self) -> Any:
+        """The handler this server serves: the ``Sandbox`` when it is the pytest fixture ``m3ter_server`` or
+        ``Sandbox.serve()`` (typed loosely so that this adapter depends on the ``Handler`` protocol only)."""
+        return self.handler
 
     @property
     def url(self) -> str:

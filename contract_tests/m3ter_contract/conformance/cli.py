@@ -635,9 +635,10 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
         return EXIT_PROBLEM
     if not args.quiet:
         report.print_summary(result, out)
-    else:
-        for line in report.quiet_summary(result):
-            out.print(line, highlight=False, soft_wrap=True)
+    else:  # the first problems (stderr), the first findings and the verdict (stdout)
+        for stream, lines in ((console, report.quiet_problems(result)), (out, report.quiet_findings(result))):
+            for line in lines:
+                stream.print(line, highlight=False, soft_wrap=True)
     for failure in failures:
         _say(console, "m3ter-conformance:", failure)
     return EXIT_PROBLEM if failures else result.exit_code

@@ -314,12 +314,18 @@ def print_summary(result: RunResult, console: Console) -> None:
     console.print(summary_table(result))
 
 
-def quiet_summary(result: RunResult, shown_at_most: int = QUIET_SHOWN) -> list[Text]:
-    """What ``--quiet`` prints: the first problems, the first findings outside the baseline (errors first),
-    each list followed by how many more there are, and the verdict line."""
+def quiet_problems(result: RunResult, shown_at_most: int = QUIET_SHOWN) -> list[Text]:
+    """What ``--quiet`` prints on stderr: the first problems, then how many more there are."""
     lines = [_problem(p) for p in result.problems[:shown_at_most]]
     if len(result.problems) > shown_at_most:
         lines.append(Text(f"… and {len(result.problems) - shown_at_most} more problem(s) in the reports"))
+    return lines
+
+
+def quiet_findings(result: RunResult, shown_at_most: int = QUIET_SHOWN) -> list[Text]:
+    """What ``--quiet`` prints on stdout: the first findings outside the baseline (errors first), how many
+    more there are, and the verdict line."""
+    lines: list[Text] = []
     fresh = [f for f in result.findings if not result.is_known(f)]
     fresh.sort(key=lambda f: f.severity != "error")  # stable: errors first, each in report order
     for f in fresh[:shown_at_most]:
@@ -340,7 +346,8 @@ __all__ = [
     "junit_xml",
     "markdown",
     "print_summary",
-    "quiet_summary",
+    "quiet_findings",
+    "quiet_problems",
     "summary_table",
     "to_json",
     "verdict",

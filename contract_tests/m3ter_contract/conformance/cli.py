@@ -456,6 +456,7 @@ async def _logged(
         console.print(Text(line), highlight=False, soft_wrap=True)
 
     log = LogProgress(write, target.counts())
+    log.planned = sum(log.totals.values()) * options.observe  # until the first read says more (--watch)
     runner = Runner(target, options, spec, remembered=remembered, progress=log)
     log.finished = lambda: runner.finished
     log.traffic = lambda: Traffic(sum(runner.guard.sent.values()), runner.guard.statuses[429])

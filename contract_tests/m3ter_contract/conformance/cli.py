@@ -7,7 +7,8 @@
 
 Exit codes: 0 no error findings (baseline findings aside), 1 error findings, 2 the check could not judge
 everything (usage / configuration / connection / authentication, an entity that could not be read, an
-internal failure, a report or the state that could not be written), 130 interrupted.
+internal failure, a report or the state that could not be written; the reports asked for are still written,
+with the problem: :mod:`.failed_run`), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
         add_help=not lenient,
         description="Check that the m3ter API keeps the curated spec and m3ter's documented rules (read-only).",
         epilog="Credentials come from M3TER_API_KEY, M3TER_API_SECRET and M3TER_ORG_ID. "
-        "Exit codes: 0 no errors, 1 error findings, 2 usage/configuration/connection/authentication.",
+        "Exit codes: 0 no errors, 1 error findings, 2 usage/configuration/connection/authentication (the "
+        "requested reports still say why). Not a terminal: a progress line at most every 10 s.",
     )
     if not lenient:
         parser.add_argument("--version", action=VersionAction, extra=_spec_version)

@@ -7,7 +7,8 @@
 
 Exit codes: 0 no error findings (baseline findings aside), 1 error findings, 2 the check could not judge
 everything (usage / configuration / connection / authentication, an entity that could not be read, an
-internal failure, a report or the state that could not be written), 130 interrupted.
+internal failure, a report or the state that could not be written; the reports asked for are still written,
+with the problem: :mod:`.failed_run`), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from m3ter_billing import ConfigurationError
 from m3ter_billing.settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID, Settings
@@ -30,10 +31,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Finding, Spec, SpecError
-from . import baseline, report
+from ..about import VersionAction, spec_fingerprint
+from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Finding, Observation, Spec, SpecError
+from ..rules.registry import EntityKey
+from ..rules.spec import default_spec_path
+from . import baseline, failed_run, report
+from .failed_run import LenientError
+from .progress import LogProgress, Traffic
 from .redact import clean, shown
-from .runner import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_RATE, Options, RunResult, Target, run
+from .runner import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RATE,
+    Options,
+    Problem,
+    Runner,
+    RunResult,
+    Target,
+    run,
+)
 from .state import DEFAULT_STATE, State, StateError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -84,13 +100,32 @@ _positive_float = _float(0.0, 1e6, low_inclusive=False)
 _positive_int = _int(1, 10_000)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """Remembers its last error (for the reports of a refused command line); a lenient one raises it."""
+
+    last_error: str | None = None
+    raises = False
+
+    def error(self, message: str) -> NoReturn:
+        self.last_error = message
+        if self.raises:
+            raise LenientError(message)
+        super().error(message)
+
+
+def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
+    """The command line. ``lenient``: the same options with no conversion, no choices, nothing required, no
+    help and no version, raising on error: to find the report paths of a command line argparse refused."""
+    parser = _Parser(
         prog="m3ter-conformance",
+        add_help=not lenient,
         description="Check that the m3ter API keeps the curated spec and m3ter's documented rules (read-only).",
         epilog="Credentials come from M3TER_API_KEY, M3TER_API_SECRET and M3TER_ORG_ID. "
-        "Exit codes: 0 no errors, 1 error findings, 2 usage/configuration/connection/authentication.",
+        "Exit codes: 0 no errors, 1 error findings, 2 usage/configuration/connection/authentication (the "
+        "requested reports still say why). Not a terminal: a progress line at most every 10 s.",
     )
+    if not lenient:
+        parser.add_argument("--version", action=VersionAction, extra=_spec_version)
     target = parser.add_argument_group("target")
     target.add_argument("--base-url", help=f"the API to check (or {ENV_BASE_URL}); none: the embedded sandbox")
     target.add_argument("--org-id", help=f"the organization (default: {ENV_ORG_ID})")
@@ -196,7 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted findings (entity, rule, path): reported as known, never failing",
     )
     out.add_argument("--write-baseline", type=Path, metavar="PATH", help="write this run's findings as a baseline file")
-    out.add_argument("--quiet", action="store_true", help="no progress and no summary table")
+    out.add_argument(
+        "--quiet",
+        action="store_true",
+        help=f"print only the first {report.QUIET_SHOWN} problems and findings (and how many more) and the verdict",
+    )
     embedded = parser.add_argument_group("embedded sandbox (no --base-url)")
     embedded.add_argument("--seed", type=_int(0, 2**63 - 1), default=0)
     embedded.add_argument(
@@ -205,7 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     embedded.add_argument(
         "--extra-statement-jobs", type=_int(0, 100_000), default=0, metavar="N", help="add N statement jobs"
     )
+    if lenient:
+        parser.raises = True
+        for action in parser._actions:  # argparse has no public way to relax the options it holds
+            action.type, action.choices, action.required = None, None, False
     return parser
+
+
+def _spec_version() -> list[str]:
+    """``--version``'s part about the spec a run judges by default (its file name and hash)."""
+    try:
+        return [f"spec {spec_fingerprint(default_spec_path())}"]
+    except SpecError as exc:
+        return [f"spec not found ({exc})"]
 
 
 def read_ids_file(path: Path) -> tuple[list[str], list[str]]:
@@ -273,7 +324,7 @@ def _text_setting(name: str, value: str) -> None:
         raise UsageProblem(f"{name} holds a control character (a stray newline?): set it again")
 
 
-def live_target(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> Target:
+def live_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
     base_url = args.base_url or environ.get(ENV_BASE_URL, "")
     org_id = args.org_id or environ.get(ENV_ORG_ID, "")
     api_key, api_secret = environ.get(ENV_API_KEY, ""), environ.get(ENV_API_SECRET, "")
@@ -360,10 +411,13 @@ def check_paths(args: argparse.Namespace, state_path: Path | str | None) -> None
 async def check(
     target: Target, options: Options, spec: Spec, *, state: State | None, console: Console | None
 ) -> RunResult:
-    """Run the check (with a progress bar on a terminal). The state is read here, saved by the caller."""
+    """Run the check: with a progress bar on a terminal, a progress line at most every 10 s in a log (stderr
+    not a terminal), nothing without a console (``--quiet``). The state is read here, saved by the caller."""
     remembered = state.remembered() if state is not None else None
-    if console is None or not console.is_terminal:
+    if console is None:
         result = await run(target, options, spec, remembered=remembered)
+    elif not console.is_terminal:
+        result = await _logged(target, options, spec, remembered, console)
     else:
         columns = (
             TextColumn("[bold]checking"),
@@ -391,17 +445,53 @@ async def check(
     return result
 
 
+async def _logged(
+    target: Target,
+    options: Options,
+    spec: Spec,
+    remembered: Mapping[EntityKey, Observation] | None,
+    console: Console,
+) -> RunResult:
+    """The run with :class:`~.progress.LogProgress` lines on ``console`` (a log, not a terminal)."""
+
+    def write(line: str) -> None:
+        console.print(Text(line), highlight=False, soft_wrap=True)
+
+    log = LogProgress(write, target.counts())
+    log.planned = sum(log.totals.values()) * options.observe  # until the first read says more (--watch)
+    runner = Runner(target, options, spec, remembered=remembered, progress=log)
+    log.finished = lambda: runner.finished
+    log.traffic = lambda: Traffic(sum(runner.guard.sent.values()), runner.guard.statuses[429])
+    heartbeat = asyncio.create_task(log.heartbeat())
+    try:
+        return await runner.run()
+    finally:
+        heartbeat.cancel()
+        with suppress(asyncio.CancelledError):
+            await heartbeat
+
+
+def _writers() -> dict[str, Callable[[RunResult, TextIO], None]]:
+    return {
+        "--report-json": report.write_json,
+        "--junit-xml": _text(report.junit_xml),
+        "--markdown": _text(report.markdown),
+        "--write-baseline": _text(baseline.dump),
+    }
+
+
 def write_reports(result: RunResult, args: argparse.Namespace) -> list[str]:
     """Write the reports asked for, each on its own; the ones that could not be written, with what to fix."""
+    paths = {option: getattr(args, option[2:].replace("-", "_")) for option in _writers()}
+    return write_outputs(result, {option: path for option, path in paths.items() if path is not None})
+
+
+def write_outputs(result: RunResult, paths: Mapping[str, Path]) -> list[str]:
+    """Write ``result`` to each ``option -> path``; the ones that could not be written, with what to fix."""
     failed: list[str] = []
-    for option, path, write in (
-        ("--report-json", args.report_json, report.write_json),
-        ("--junit-xml", args.junit_xml, _text(report.junit_xml)),
-        ("--markdown", args.markdown, _text(report.markdown)),
-        ("--write-baseline", args.write_baseline, _text(baseline.dump)),
-    ):
-        if path is None:
-            continue
+    writers = _writers()
+    for option, path in paths.items():
+        write = writers[option]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("w", encoding="utf-8") as handle:
@@ -418,6 +508,16 @@ def _text(render: Callable[[RunResult], str]) -> Callable[[RunResult, TextIO], N
         handle.write(render(result))
 
     return write
+
+
+def report_failure(
+    problem: Problem, requested: failed_run.Requested, environ: Mapping[str, str], console: Console
+) -> None:
+    """Exit 2 before the run: every requested report (at a usable path) says why; stderr says which were not."""
+    paths, skipped = failed_run.usable(requested, _writable)
+    result = failed_run.failed_result(problem, requested, environ)
+    for line in [*write_outputs(result, paths), *skipped]:
+        _say(console, "m3ter-conformance:", line)
 
 
 def target_line(target: Target, options: Options) -> str:
@@ -444,27 +544,48 @@ def _say(console: Console, label: str, message: str) -> None:
     console.print(line, highlight=False, soft_wrap=True)
 
 
-def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = None) -> int:
+class _Session:
+    """What one invocation has produced so far (an internal failure after the run still reports its findings)."""
+
+    result: RunResult | None = None
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # usage errors exit 2 here
+    arguments = sys.argv[1:] if argv is None else list(argv)
     env = os.environ if environ is None else environ
     console = Console(stderr=True)
     out = Console()
     try:
-        return _main(args, env, console, out)
+        args = parser.parse_args(arguments)  # usage errors exit 2 here, after their reports are written
+    except SystemExit as stop:
+        message = getattr(parser, "last_error", None)
+        if stop.code not in (0, None) and message is not None:
+            requested = failed_run.report_paths(build_parser(lenient=True), arguments)
+            report_failure(
+                Problem("usage", f"{message} (m3ter-conformance --help lists the options)"), requested, env, console
+            )
+        raise
+    session = _Session()
+    try:
+        return _main(args, env, console, out, session)
     except KeyboardInterrupt:
         _say(console, "m3ter-conformance:", "interrupted; no report written and nothing remembered")
         return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback and exit 1 (which means "the API broke a rule")
-        _say(
-            console,
-            "m3ter-conformance: internal error:",
-            f"{type(exc).__name__}: {exc}; the check could not complete (a bug; please report it)",
-        )
+        message = f"{type(exc).__name__}: {clean(exc)}; the check could not complete (a bug; please report it)"
+        _say(console, "m3ter-conformance: internal error:", message)
+        problem = Problem("internal", f"m3ter-conformance failed: {message}")
+        if session.result is None:
+            report_failure(problem, failed_run.from_namespace(args), env, console)
+        else:
+            session.result.problems.append(problem)
+            for failure in write_reports(session.result, args):
+                _say(console, "m3ter-conformance:", failure)
         return EXIT_PROBLEM
 
 
-def _main(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], console: Console, out: Console) -> int:
+def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, out: Console, session: _Session) -> int:
     state: State | None = None
     try:
         spec = Spec.load(args.spec)
@@ -496,6 +617,7 @@ def _main(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], cons
             if not args.quiet:
                 out.print(Text(target_line(target, options)), highlight=False, soft_wrap=True)
             result = asyncio.run(check(target, options, spec, state=state, console=None if args.quiet else console))
+            session.result = result
             result.baseline = accepted
             gone = baseline.unused(result)
             if gone:
@@ -511,12 +633,15 @@ def _main(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], cons
                     failures.append(f"{exc} (this run's observations were not remembered)")
     except (UsageProblem, SpecError, StateError, baseline.BaselineError) as exc:
         _say(console, "m3ter-conformance:", str(exc))
+        if session.result is None:
+            report_failure(Problem("config", str(exc)), failed_run.from_namespace(args), env, console)
         return EXIT_PROBLEM
     if not args.quiet:
         report.print_summary(result, out)
-    elif result.problems:
-        for problem in result.problems:
-            _say(console, f"{problem.kind}:", problem.message)
+    else:  # the first problems (stderr), the first findings and the verdict (stdout)
+        for stream, lines in ((console, report.quiet_problems(result)), (out, report.quiet_findings(result))):
+            for line in lines:
+                stream.print(line, highlight=False, soft_wrap=True)
     for failure in failures:
         _say(console, "m3ter-conformance:", failure)
     return EXIT_PROBLEM if failures else result.exit_code

@@ -16,14 +16,15 @@ from collections import Counter, defaultdict
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from .. import rules
 from ..rules import Finding
 from .redact import clean, shown
-from .runner import RunResult
+from .runner import Problem, RunResult
 
 TOOL = "m3ter-conformance"
 REPORT_VERSION = 1
@@ -96,13 +97,15 @@ def junit_xml(result: RunResult) -> str:
     def failing(found: list[Finding]) -> list[Finding]:
         return [f for f in found if f.severity == "error" and not result.is_known(f)]
 
+    # No response judged because of a problem: the rules were not checked, so none of them passed.
+    unjudged = bool(result.problems) and result.observations == 0 and not result.findings
     suite = ET.Element(
         "testsuite",
         name=TOOL,
         tests=str(len(rules.RULES) + 1),
         failures=str(sum(1 for r in rules.RULES if failing(by_rule[r.name]))),
         errors=str(1 if result.problems else 0),
-        skipped="0",
+        skipped=str(len(rules.RULES) if unjudged else 0),
         time=f"{result.duration:.3f}",
     )
     props = ET.SubElement(suite, "properties")
@@ -117,6 +120,9 @@ def junit_xml(result: RunResult) -> str:
         error.text = "\n".join(lines)
     for rule in rules.RULES:
         case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.{_family(rule.name)}", name=rule.name)
+        if unjudged:
+            ET.SubElement(case, "skipped", message="not judged: no response was read (see the run's error)")
+            continue
         found = by_rule[rule.name]
         errors = failing(found)
         lines = [
@@ -159,11 +165,25 @@ def markdown(result: RunResult) -> str:
     icon = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}[verdict(result)]
     entities = ", ".join(f"{n} {kind.replace('_', ' ')}s" for kind, n in result.entities.items())
     requests = ", ".join(f"{n} {what}" for what, n in result.requests.items()) or "none"
+    if result.entities:
+        covered = (
+            f"{_code(result.base_url)} · org {_code(result.org_id)} · {entities} · {result.observations} reads · "
+            f"requests: {requests} · {result.duration:.1f} s"
+        )
+    else:  # a run that did not start (a usage or configuration error): no target worth a line, nothing read
+        target = " · ".join(
+            part
+            for part in (
+                _code(result.base_url) if result.base_url else "",
+                f"org {_code(result.org_id)}" if result.org_id else "",
+            )
+            if part
+        )
+        covered = (f"{target} · " if target else "") + "**the check did not start: nothing was read.**"
     lines = [
         f"## {icon} m3ter conformance: {verdict(result)}",
         "",
-        f"{_code(result.base_url)} · org {_code(result.org_id)} · {entities} · {result.observations} reads · "
-        f"requests: {requests} · {result.duration:.1f} s",
+        covered,
         "",
         f"**{result.errors} error(s), {result.warnings} warning(s), {len(result.problems)} problem(s)** "
         f"against {len(rules.RULES)} rules"
@@ -189,54 +209,148 @@ def markdown(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def summary_table(result: RunResult) -> Group:
-    """The terminal summary: findings per rule, then problems and the verdict."""
-    table = Table(title="m3ter conformance", box=box.SIMPLE_HEAVY, show_lines=False)
-    table.add_column("rule", style="bold")
-    table.add_column("severity")
-    table.add_column("findings", justify="right")
-    table.add_column("first", overflow="fold")
-    counts = Counter(f.rule for f in result.findings)
+WIDE = 110
+"""Terminal columns from which the summary table shows each rule's first finding beside it; below, the table
+keeps the rule names whole and the first findings follow it, stacked (an id on a line of its own)."""
+QUIET_SHOWN = 5
+"""Problems, and findings, that ``--quiet`` prints before saying how many more there are."""
+_RULE_WIDTH = max(len(rule.name) for rule in rules.RULES)
+
+
+def _firsts(result: RunResult) -> dict[str, Finding]:
     firsts: dict[str, Finding] = {}
     for f in result.findings:
         firsts.setdefault(f.rule, f)
+    return firsts
+
+
+def _rule_table(result: RunResult, *, wide: bool) -> Table:
+    table = Table(title="m3ter conformance", box=box.SIMPLE_HEAVY, show_lines=False)
+    # A rule name is never cut or wrapped: it is what the reader looks up in RULES.md.
+    table.add_column("rule", style="bold", no_wrap=True, min_width=_RULE_WIDTH)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("findings", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("first", ratio=1, overflow="fold")
+    counts = Counter(f.rule for f in result.findings)
+    firsts = _firsts(result)
     errors = {f.rule for f in result.findings if f.severity == "error" and not result.is_known(f)}
     for rule in rules.RULES:
         n = counts.get(rule.name, 0)
         style = "green" if n == 0 else ("red" if rule.name in errors else "yellow")
-        first = firsts.get(rule.name)
-        example = f"{shown(first.entity_id)} {shown(first.path)}: {shown(first.message)}" if first else ""
         # Every cell is Text: server values (ids, enum values, messages) are never read as rich markup.
-        table.add_row(Text(rule.name), Text(str(rule.severity)), Text(str(n), style=style), Text(example))
-    parts: list[Any] = [table]
-    for p in result.problems:
-        parts.append(Text(f"problem [{p.kind}]: {shown(p.message)}", style="bold red"))
-    for note in result.notes:
-        parts.append(Text(f"note: {shown(note)}", style="yellow"))
+        row = [Text(rule.name), Text(str(rule.severity)), Text(str(n), style=style)]
+        if wide:
+            first = firsts.get(rule.name)
+            # The entity id on a line of its own, so the cell wraps the message, not the id.
+            row.append(
+                Text(f"{shown(first.entity_id)}\n{shown(first.path)}: {shown(first.message)}") if first else Text("")
+            )
+        table.add_row(*row)
+    return table
+
+
+def _stacked_firsts(result: RunResult) -> list[Any]:
+    """Each rule's first finding below the table, one field a line: for terminals narrower than :data:`WIDE`."""
+    firsts = _firsts(result)
+    if not firsts:
+        return []
+    counts = Counter(f.rule for f in result.findings)
+    parts: list[Any] = [Text("first finding of each rule:", style="bold")]
+    for name, first in sorted(firsts.items(), key=lambda item: _RULE_ORDER[item[0]]):
+        head = Text(name, style="bold")
+        known = " (known)" if result.is_known(first) else ""
+        head.append(f" · {first.severity}{known} · {counts[name]} finding(s)")
+        body = Text(f"entity {shown(first.entity_id)}\npath   {shown(first.path)}\n{shown(first.message)}")
+        parts += [head, Padding(body, (0, 0, 0, 2))]
+    return parts
+
+
+_RULE_ORDER = {rule.name: index for index, rule in enumerate(rules.RULES)}
+
+
+def verdict_line(result: RunResult) -> Text:
+    """The one-line verdict every summary ends with (``--quiet`` included)."""
     style = {0: "bold green", 1: "bold red", 2: "bold yellow"}[result.exit_code]
-    parts.append(
-        Text(
-            f"{verdict(result).upper()}: {result.errors} error(s), {result.warnings} warning(s), "
-            + (f"{result.known} known, " if result.known else "")
-            + f"{len(result.problems)} problem(s); {result.observations} reads in {result.duration:.1f}s "
-            f"(exit {result.exit_code})",
-            style=style,
-        )
+    return Text(
+        f"{verdict(result).upper()}: {result.errors} error(s), {result.warnings} warning(s), "
+        + (f"{result.known} known, " if result.known else "")
+        + f"{len(result.problems)} problem(s); {result.observations} reads in {result.duration:.1f}s "
+        f"(exit {result.exit_code})",
+        style=style,
     )
-    return Group(*parts)
+
+
+def _problem(p: Problem) -> Text:
+    return Text(f"problem [{p.kind}]: {shown(p.message)}", style="bold red")
+
+
+class Summary:
+    """The terminal summary: findings per rule, then problems, notes and the verdict. Its layout follows the
+    width it is rendered at (see :data:`WIDE`)."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        result = self.result
+        wide = options.max_width >= WIDE
+        yield _rule_table(result, wide=wide)
+        if not wide:
+            yield from _stacked_firsts(result)
+        for p in result.problems:
+            yield _problem(p)
+        for note in result.notes:
+            yield Text(f"note: {shown(note)}", style="yellow")
+        yield verdict_line(result)
+
+
+def summary_table(result: RunResult) -> Summary:
+    """The terminal summary (a rich renderable): see :class:`Summary`."""
+    return Summary(result)
 
 
 def print_summary(result: RunResult, console: Console) -> None:
     console.print(summary_table(result))
 
 
+def quiet_problems(result: RunResult, shown_at_most: int = QUIET_SHOWN) -> list[Text]:
+    """What ``--quiet`` prints on stderr: the first problems, then how many more there are."""
+    lines = [_problem(p) for p in result.problems[:shown_at_most]]
+    if len(result.problems) > shown_at_most:
+        lines.append(Text(f"… and {len(result.problems) - shown_at_most} more problem(s) in the reports"))
+    return lines
+
+
+def quiet_findings(result: RunResult, shown_at_most: int = QUIET_SHOWN) -> list[Text]:
+    """What ``--quiet`` prints on stdout: the first findings outside the baseline (errors first), how many
+    more there are, and the verdict line."""
+    lines: list[Text] = []
+    fresh = [f for f in result.findings if not result.is_known(f)]
+    fresh.sort(key=lambda f: f.severity != "error")  # stable: errors first, each in report order
+    for f in fresh[:shown_at_most]:
+        line = Text(str(f.severity), style="red" if f.severity == "error" else "yellow")
+        line.append(f" {f.rule} {shown(f.entity_id)} {shown(f.path)}: {shown(f.message)}")
+        lines.append(line)
+    if len(fresh) > shown_at_most:
+        lines.append(Text(f"… and {len(fresh) - shown_at_most} more finding(s) in the reports"))
+    lines.append(verdict_line(result))
+    return lines
+
+
 __all__ = [
+    "QUIET_SHOWN",
+    "WIDE",
+    "Summary",
     "json_text",
     "junit_xml",
     "markdown",
     "print_summary",
+    "quiet_findings",
+    "quiet_problems",
     "summary_table",
     "to_json",
     "verdict",
+    "verdict_line",
     "write_json",
 ]

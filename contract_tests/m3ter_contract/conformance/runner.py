@@ -17,6 +17,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -321,6 +322,8 @@ class Runner:
             base_url=target.base_url,
         )
         self._workers = max(1, options.concurrency)
+        self.finished: Counter[str] = Counter()
+        """Entities finished so far (read to the end, or given up with a problem), per kind: for progress."""
         self._done = 0
         self._planned = 0
         self._problems: list[Problem] = []
@@ -398,6 +401,7 @@ class Runner:
                 delay = None
             if delay is None:
                 self._schedule.done()
+                self.finished[str(follow.kind)] += 1
             else:
                 self._schedule.later(follow, delay)
 

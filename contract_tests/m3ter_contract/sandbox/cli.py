@@ -7,12 +7,14 @@ import json
 import sys
 from collections.abc import Sequence
 
+from ..about import VersionAction
 from .core import Sandbox
 from .server import bind, make_server
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="m3ter-sandbox", description="A stateful m3ter billing API sandbox.")
+    parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the sandbox over HTTP until interrupted")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

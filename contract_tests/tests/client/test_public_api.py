@@ -160,3 +160,22 @@ def test_the_public_building_blocks_for_tools() -> None:
     assert paths.path_segment("id", "a/b") == "a%2Fb"
     assert redaction.scrub("x") == "x"
     assert settings.ENV_ORG_ID == "M3TER_ORG_ID"
+
+
+def test_errors_expose_their_request_and_response() -> None:
+    # What tools on the client (the conformance check) read instead of reaching into the client.
+    status = m3ter_billing.NotFoundError("gone", status_code=404, method="GET", url="https://h/x?Signature=s3cr3t")
+    invalid = m3ter_billing.APIResponseValidationError("bad", method="POST", url="https://h/oauth/token")
+    assert (status.method, status.url, status.headers, status.response) == (
+        "GET",
+        "https://h/x?Signature=[REDACTED]",
+        {},
+        None,
+    )
+    assert (invalid.method, invalid.url, invalid.headers, invalid.response) == (
+        "POST",
+        "https://h/oauth/token",
+        {},
+        None,
+    )
+    assert "s3cr3t" not in f"{status!s} {status!r}"

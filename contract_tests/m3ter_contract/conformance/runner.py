@@ -30,6 +30,7 @@ from m3ter_billing import (
     AuthenticationError,
     InvalidParameterError,
     M3terError,
+    M3terRetry,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -606,21 +607,19 @@ class Runner:
             )
             return None
         self.guard.allow(request.url)
-        attempt = 0
+        # A GET is idempotent: a reset, an early close or a stale keep-alive connection is retried by the
+        # client's own policy (its budget, its backoff, its list of retryable errors).
+        retry = M3terRetry(self.options.max_retries, async_sleep=self._sleep)
         while True:
             try:
                 response, chunks, too_large = await self._fetch(downloads, request)
                 break
-            except httpx.TransportError as exc:
-                # A GET is idempotent: a reset, an early close or a stale keep-alive connection is retried like
-                # the client retries its own reads (same budget, same backoff).
-                if attempt < self.options.max_retries:
-                    await self._sleep(min(0.5 * 2**attempt, 8.0))
-                    attempt += 1
+            except httpx.HTTPError as exc:
+                if retry.is_retryable_exception(exc) and not retry.is_exhausted():
+                    retry = retry.increment()
+                    await retry.asleep(exc)
                     continue
                 error: httpx.HTTPError = exc
-            except httpx.HTTPError as exc:
-                error = exc
             self._problems.append(
                 Problem(
                     "statement",

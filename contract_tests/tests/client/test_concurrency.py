@@ -33,12 +33,12 @@ def sandbox() -> Sandbox:
 
 
 @pytest.fixture
-def server(sandbox: Sandbox) -> Iterator[SandboxServer]:
+def server(sandbox: Sandbox) -> Iterator[SandboxServer[Sandbox]]:
     with SandboxServer(sandbox) as running:
         yield running
 
 
-def options(sandbox: Sandbox, server: SandboxServer, **extra: Any) -> dict[str, Any]:
+def options(sandbox: Sandbox, server: SandboxServer[Sandbox], **extra: Any) -> dict[str, Any]:
     creds = sandbox.credentials
     return {
         "base_url": server.url,
@@ -182,7 +182,7 @@ def test_wrong_org_id_with_500_tasks() -> None:
         assert m3ter.issued() <= 2
 
 
-def test_wrong_org_id_with_500_threads_on_the_sandbox(sandbox: Sandbox, server: SandboxServer) -> None:
+def test_wrong_org_id_with_500_threads_on_the_sandbox(sandbox: Sandbox, server: SandboxServer[Sandbox]) -> None:
     """The same against the sandbox's own 403 for an org the credentials do not belong to."""
     job_id = sandbox.seeded.jobs["complete_json"]
     with M3terBilling(**options(sandbox, server, org_id=WRONG_ORG)) as client:

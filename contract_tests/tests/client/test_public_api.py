@@ -179,3 +179,20 @@ def test_errors_expose_their_request_and_response() -> None:
         None,
     )
     assert "s3cr3t" not in f"{status!s} {status!r}"
+
+
+def test_the_model_base_keeps_its_module_because_msgspec_resolves_annotations_there() -> None:
+    # Why M3terModel reports m3ter_billing._model (ARCHITECTURE.md, "The generated package"): msgspec builds a
+    # model's decoder from the annotations of every class in its MRO, evaluated in the module each class
+    # names. Renamed to the package, the base's annotations (ClassVar[...]) no longer resolve and decoding
+    # fails. When this test fails, msgspec resolves them another way: report the package there too.
+    code = (
+        "import m3ter_billing as m;"
+        "m.M3terModel.__module__ = 'm3ter_billing';"
+        "m.BillResponse.from_json(b'{\"id\": \"b\", \"version\": 1}')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "generated")
+    assert result.returncode != 0
+    assert "NameError" in result.stderr
+    # As shipped, the same decode works.
+    assert m3ter_billing.BillResponse.from_json(b'{"id": "b", "version": 1}').id == "b"

@@ -1,6 +1,8 @@
-"""Shared helpers and fixtures of the client tests: a respx router serving the token route, and client factories.
+"""Shared helpers and fixtures of the client tests: a respx router serving the token route, client factories,
+and the sandbox served in process (respx) and on loopback HTTP.
 
-Every request goes to a respx router through ``httpx.MockTransport``: nothing touches the network.
+Every request goes to a respx router through ``httpx.MockTransport`` or to the sandbox on 127.0.0.1: nothing
+touches the network.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import msgspec
 import pytest
 import respx
 from m3ter_billing import AsyncM3terBilling, M3terBilling
+from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer, mock_m3ter
 
 BASE_URL = "https://api.m3ter.test"
 ORG_ID = "org-1234"
@@ -21,6 +24,7 @@ API_KEY = "key-id-5678"
 API_SECRET = "api-secret-do-not-leak-9f8e7d6c"
 TOKEN = "bearer-token-do-not-leak-0a1b2c3d4e5f"
 TOKEN_LIFETIME = 18_000
+SANDBOX_URL = "https://sandbox.m3ter.test"  # the respx-mocked sandbox's base URL (never resolved)
 
 # A line item with only its 10 required fields.
 REQUIRED_LINE_ITEM: dict[str, Any] = {
@@ -103,6 +107,19 @@ def async_sleeps() -> AsyncSleepRecorder:
     return AsyncSleepRecorder()
 
 
+def _mocked(handler: Any, sleep: object, overrides: dict[str, Any]) -> dict[str, Any]:
+    """A client's keyword arguments: the test credentials, ``handler`` as its transport, ``sleep`` recorded."""
+    options: dict[str, Any] = {
+        "base_url": BASE_URL,
+        "org_id": ORG_ID,
+        "api_key": API_KEY,
+        "api_secret": API_SECRET,
+        "transport": httpx.MockTransport(handler),
+        "sleep": sleep,
+    }
+    return options | overrides
+
+
 ClientFactory = Callable[..., M3terBilling]
 AsyncClientFactory = Callable[..., AsyncM3terBilling]
 
@@ -113,16 +130,7 @@ def make_client(router: respx.Router, sleeps: SleepRecorder) -> Iterator[ClientF
     made: list[M3terBilling] = []
 
     def factory(**kwargs: Any) -> M3terBilling:
-        options: dict[str, Any] = {
-            "base_url": BASE_URL,
-            "org_id": ORG_ID,
-            "api_key": API_KEY,
-            "api_secret": API_SECRET,
-            "transport": httpx.MockTransport(router.handler),
-            "sleep": sleeps,
-        }
-        options.update(kwargs)
-        client = M3terBilling(**options)
+        client = M3terBilling(**_mocked(router.handler, sleeps, kwargs))
         made.append(client)
         return client
 
@@ -136,16 +144,7 @@ async def make_async_client(router: respx.Router, async_sleeps: AsyncSleepRecord
     made: list[AsyncM3terBilling] = []
 
     def factory(**kwargs: Any) -> AsyncM3terBilling:
-        options: dict[str, Any] = {
-            "base_url": BASE_URL,
-            "org_id": ORG_ID,
-            "api_key": API_KEY,
-            "api_secret": API_SECRET,
-            "transport": httpx.MockTransport(router.async_handler),
-            "sleep": async_sleeps,
-        }
-        options.update(kwargs)
-        client = AsyncM3terBilling(**options)
+        client = AsyncM3terBilling(**_mocked(router.async_handler, async_sleeps, kwargs))
         made.append(client)
         return client
 
@@ -175,3 +174,33 @@ def token_calls(router: respx.Router) -> int:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value).encode()
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    """A seeded sandbox on a manual clock (``advance()`` moves it), without its rate limit."""
+    return Sandbox(seed=5, clock=ManualClock(), rate_limit=None)
+
+
+@pytest.fixture(params=["respx", "http"])
+def sandbox_url(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[str]:
+    """The base URL of ``sandbox``, mocked in process with respx and served on 127.0.0.1: a test asking for it
+    runs on both."""
+    if request.param == "respx":
+        with mock_m3ter(sandbox, base_url=SANDBOX_URL):
+            yield SANDBOX_URL
+    else:
+        with SandboxServer(sandbox) as server:
+            yield server.url
+
+
+def sandbox_options(sandbox: Sandbox, base_url: str, **extra: Any) -> dict[str, Any]:
+    """A client's keyword arguments for ``sandbox`` at ``base_url``: its credentials, and ``extra``."""
+    creds = sandbox.credentials
+    return {
+        "base_url": base_url,
+        "org_id": creds.org_id,
+        "api_key": creds.api_key,
+        "api_secret": creds.api_secret,
+        **extra,
+    }

@@ -18,18 +18,13 @@ from typing import Any
 
 import pytest
 from m3ter_billing import AsyncM3terBilling, M3terBilling, PermissionDeniedError, StatementJobResponse
-from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer
+from m3ter_contract.sandbox import Sandbox, SandboxServer
 
-from .support import API_KEY, API_SECRET, ORG_ID, FakeClock
+from .support import API_KEY, API_SECRET, ORG_ID, FakeClock, sandbox_options
 
 THREADS = 500
 TASKS = 2_000
 WRONG_ORG = "0c0ffee0-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def sandbox() -> Sandbox:
-    return Sandbox(seed=5, clock=ManualClock(), rate_limit=None)
 
 
 @pytest.fixture
@@ -39,15 +34,7 @@ def server(sandbox: Sandbox) -> Iterator[SandboxServer[Sandbox]]:
 
 
 def options(sandbox: Sandbox, server: SandboxServer[Sandbox], **extra: Any) -> dict[str, Any]:
-    creds = sandbox.credentials
-    return {
-        "base_url": server.url,
-        "org_id": creds.org_id,
-        "api_key": creds.api_key,
-        "api_secret": creds.api_secret,
-        "trust_env": False,
-        **extra,
-    }
+    return sandbox_options(sandbox, server.url, trust_env=False, **extra)
 
 
 def in_threads(count: int, call: Any) -> list[Any]:

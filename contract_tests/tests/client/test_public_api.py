@@ -189,7 +189,7 @@ def test_the_model_base_keeps_its_module_because_msgspec_resolves_annotations_th
     code = (
         "import m3ter_billing as m;"
         "m.M3terModel.__module__ = 'm3ter_billing';"
-        "m.BillResponse.from_json(b'{\"id\": \"b\", \"version\": 1}')"
+        'm.BillResponse.from_json(b\'{"id": "b", "version": 1}\')'
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "generated")
     assert result.returncode != 0

@@ -17,29 +17,8 @@ from m3ter_contract.conformance.cli import main
 from m3ter_contract.conformance.transport import GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
-
-def _args(
-    server: SandboxServer[Sandbox], sandbox: Sandbox, tmp_path: Path, *extra: str, quiet: bool = True
-) -> list[str]:
-    seeded = sandbox.seeded
-    return [
-        "--base-url",
-        server.url,
-        "--bill-id",
-        seeded.bills["monthly"],
-        "--statement-job-id",
-        seeded.jobs["complete_csv"],
-        "--report-json",
-        str(tmp_path / "report.json"),
-        "--max-retries",
-        "0",
-        *(["--quiet"] if quiet else []),
-        *extra,
-    ]
-
-
-def _report(tmp_path: Path) -> dict[str, Any]:
-    return dict(json.loads((tmp_path / "report.json").read_text(encoding="utf-8")))
+from .support import cli_args as _args
+from .support import json_report as _report
 
 
 def test_a_token_endpoint_answering_non_json_is_an_auth_problem_not_findings(

@@ -5,7 +5,6 @@ accepted findings into known ones."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -22,29 +21,10 @@ from m3ter_contract.conformance.transport import STATEMENT, GuardedTransport, Re
 from m3ter_contract.rules import Judge
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
+from .support import cli_args as _args
+from .support import json_report as _report
+
 FAST = Options(observe=1, rate=100_000, concurrency=4)
-
-
-def _args(server: SandboxServer[Sandbox], sandbox: Sandbox, tmp_path: Path, *extra: str) -> list[str]:
-    seeded = sandbox.seeded
-    return [
-        "--base-url",
-        server.url,
-        "--bill-id",
-        seeded.bills["monthly"],
-        "--statement-job-id",
-        seeded.jobs["complete_csv"],
-        "--report-json",
-        str(tmp_path / "report.json"),
-        "--max-retries",
-        "0",
-        "--quiet",
-        *extra,
-    ]
-
-
-def _report(tmp_path: Path) -> dict[str, Any]:
-    return dict(json.loads((tmp_path / "report.json").read_text(encoding="utf-8")))
 
 
 # ---- never crash -------------------------------------------------------------------------------------------

@@ -6,7 +6,5 @@ from .support import (  # noqa: F401
     make_async_client,
     make_client,
     router,
-    sandbox,
-    sandbox_url,
     sleeps,
 )

@@ -1,8 +1,8 @@
-"""Shared helpers and fixtures of the client tests: a respx router serving the token route, client factories,
-and the sandbox served in process (respx) and on loopback HTTP.
+"""Shared helpers and fixtures of the client tests: a respx router serving the token route, and client factories.
 
-Every request goes to a respx router through ``httpx.MockTransport`` or to the sandbox on 127.0.0.1: nothing
-touches the network.
+Every request goes to a respx router through ``httpx.MockTransport``: nothing touches the network. Nothing
+here imports the harness (the client's tests at the dependency floors run without it): the sandbox fixtures
+are in ``sandbox_support.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import msgspec
 import pytest
 import respx
 from m3ter_billing import AsyncM3terBilling, M3terBilling
-from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer, mock_m3ter
 
 BASE_URL = "https://api.m3ter.test"
 ORG_ID = "org-1234"
@@ -24,7 +23,6 @@ API_KEY = "key-id-5678"
 API_SECRET = "api-secret-do-not-leak-9f8e7d6c"
 TOKEN = "bearer-token-do-not-leak-0a1b2c3d4e5f"
 TOKEN_LIFETIME = 18_000
-SANDBOX_URL = "https://sandbox.m3ter.test"  # the respx-mocked sandbox's base URL (never resolved)
 
 # A line item with only its 10 required fields.
 REQUIRED_LINE_ITEM: dict[str, Any] = {
@@ -174,33 +172,3 @@ def token_calls(router: respx.Router) -> int:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value).encode()
-
-
-@pytest.fixture
-def sandbox() -> Sandbox:
-    """A seeded sandbox on a manual clock (``advance()`` moves it), without its rate limit."""
-    return Sandbox(seed=5, clock=ManualClock(), rate_limit=None)
-
-
-@pytest.fixture(params=["respx", "http"])
-def sandbox_url(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[str]:
-    """The base URL of ``sandbox``, mocked in process with respx and served on 127.0.0.1: a test asking for it
-    runs on both."""
-    if request.param == "respx":
-        with mock_m3ter(sandbox, base_url=SANDBOX_URL):
-            yield SANDBOX_URL
-    else:
-        with SandboxServer(sandbox) as server:
-            yield server.url
-
-
-def sandbox_options(sandbox: Sandbox, base_url: str, **extra: Any) -> dict[str, Any]:
-    """A client's keyword arguments for ``sandbox`` at ``base_url``: its credentials, and ``extra``."""
-    creds = sandbox.credentials
-    return {
-        "base_url": base_url,
-        "org_id": creds.org_id,
-        "api_key": creds.api_key,
-        "api_secret": creds.api_secret,
-        **extra,
-    }

@@ -17,7 +17,8 @@ from m3ter_billing import (
 )
 from m3ter_contract.sandbox import Sandbox
 
-from .support import sandbox_options as client_options
+from .sandbox_support import sandbox_fixture, sandbox_url_fixture  # noqa: F401 - fixtures
+from .sandbox_support import sandbox_options as client_options
 
 
 def test_sync_flow(sandbox: Sandbox, sandbox_url: str) -> None:

@@ -20,7 +20,8 @@ import pytest
 from m3ter_billing import AsyncM3terBilling, M3terBilling, PermissionDeniedError, StatementJobResponse
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
-from .support import API_KEY, API_SECRET, ORG_ID, FakeClock, sandbox_options
+from .sandbox_support import sandbox_fixture, sandbox_options  # noqa: F401 - fixtures
+from .support import API_KEY, API_SECRET, ORG_ID, FakeClock
 
 THREADS = 500
 TASKS = 2_000

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from m3ter_contract.sandbox import Sandbox
 
-from .support import sandbox_options
+from .sandbox_support import sandbox_fixture, sandbox_options, sandbox_url_fixture  # noqa: F401 - fixtures
 
 
 @pytest.fixture(params=["m3ter", "m3ter_billing"])

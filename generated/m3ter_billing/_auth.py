@@ -161,14 +161,21 @@ class ClientCredentialsAuth(httpx.Auth):
             body = BearerAccessTokenResponse.from_json(response.content, status_code=200)
         except ResponseValidationError as exc:  # the message names types and paths; the body stays out
             raise ResponseValidationError(
-                f"the token response: {exc.message}", path=exc.path, status_code=200, body=b""
+                f"the token response: {exc.message}",
+                path=exc.path,
+                status_code=200,
+                method="POST",
+                url=self._token_url,
+                headers=response.headers,
             ) from None
         if _BEARER_TOKEN.fullmatch(body.access_token) is None:  # it must fit an Authorization header
             raise ResponseValidationError(
                 "the token response: access_token is not a bearer token (printable ASCII, no spaces)",
                 path="$.access_token",
                 status_code=200,
-                body=b"",
+                method="POST",
+                url=self._token_url,
+                headers=response.headers,
             )
         value = Secret(body.access_token, issued=True)
         if refused_with == 403:

@@ -87,9 +87,11 @@ class APIStatusError(APIError):
     """The server answered with a status this operation does not succeed with.
 
     ``status_code`` is the HTTP status, ``message`` the server's ``{"message": ...}`` (or the start of the
-    body when it is not that shape), ``headers`` the response headers. ``response`` is the
-    ``httpx.Response`` (its body already read, within ``max_response_bytes``; None when the error was built
-    without one) and ``body`` its decoded JSON, or its text when it is not JSON.
+    body when it is not that shape), ``headers`` the response headers. ``method`` and ``url`` name the
+    request that got the answer (``url`` scrubbed of presigned-URL signatures; both empty when the error was
+    built without them): ``POST`` and the token URL for the token request, which the client sends itself.
+    ``response`` is the ``httpx.Response`` (its body already read, within ``max_response_bytes``; None when
+    the error was built without one) and ``body`` its decoded JSON, or its text when it is not JSON.
     """
 
     status_code: int
@@ -111,6 +113,8 @@ class APIStatusError(APIError):
         self.body = body
         self.message = scrub(message)
         self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.method = method
+        self.url = scrub(url) if url else ""
         try:
             reason = HTTPStatus(status_code).phrase
         except ValueError:
@@ -186,16 +190,38 @@ class APIResponseValidationError(APIError):
     ``path`` is the JSON path of the offending value (``$.lineItems[3].quantity``), ``status_code`` the
     response status (None when the payload did not come from a response). The first 64 KiB of the body are
     kept on ``body`` (``body_length`` is the whole body's length); the body is not part of the message.
+
+    When the payload came from a response, ``method`` and ``url`` name the request (``url`` scrubbed of
+    presigned-URL signatures), ``headers`` are the response headers and ``response`` is the
+    ``httpx.Response`` itself, its whole body read (within ``max_response_bytes``). The token response is
+    the exception: it may hold a bearer token, so its error keeps ``method`` (``POST``), ``url`` and
+    ``headers`` but neither ``body`` nor ``response``. Otherwise they are empty, ``{}`` and None.
     """
 
     body: bytes  # the raw body's first 64 KiB (the official SDK keeps the decoded body here)
+    response: httpx.Response | None
 
-    def __init__(self, message: str, *, path: str = "$", status_code: int | None = None, body: bytes = b"") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "$",
+        status_code: int | None = None,
+        body: bytes = b"",
+        method: str = "",
+        url: str = "",
+        headers: Mapping[str, str] | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
         self.path = path
         self.status_code = status_code
         self.body = bytes(body[:BODY_PREFIX_LIMIT])
         self.body_length = len(body)
         self.message = scrub(message)
+        self.method = method
+        self.url = scrub(url) if url else ""
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.response = response
         prefix = f"{status_code} response body" if status_code is not None else "payload"
         super().__init__(f"{prefix} does not match the spec at {path}: {self.message}")
 
@@ -262,14 +288,17 @@ def error_class_for_status(status_code: int) -> type[APIStatusError]:
     return UnexpectedStatusError
 
 
+def _request_line(response: httpx.Response) -> tuple[str, str]:
+    try:
+        request = response.request
+    except RuntimeError:
+        return "", ""
+    return request.method, str(request.url)
+
+
 def error_for_response(response: httpx.Response) -> APIStatusError:
     """The typed exception for a response whose status is not the operation's success status."""
-    try:
-        request: httpx.Request | None = response.request
-    except RuntimeError:
-        request = None
-    method = request.method if request is not None else ""
-    url = str(request.url) if request is not None else ""
+    method, url = _request_line(response)
     cls = error_class_for_status(response.status_code)
     return cls(
         server_message(response.content),
@@ -280,6 +309,15 @@ def error_for_response(response: httpx.Response) -> APIStatusError:
         response=response,
         body=decoded_body(response.content),
     )
+
+
+def with_response(error: APIResponseValidationError, response: httpx.Response) -> APIResponseValidationError:
+    """``error`` (raised decoding ``response``'s body) with the request and the response it came from."""
+    error.method, url = _request_line(response)
+    error.url = scrub(url) if url else ""
+    error.headers = response.headers
+    error.response = response
+    return error
 
 
 def decoded_body(content: bytes) -> object:
@@ -347,4 +385,5 @@ __all__ = [
     "UnprocessableEntityError",
     "error_for_response",
     "translated_transport_errors",
+    "with_response",
 ]

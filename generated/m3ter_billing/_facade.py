@@ -22,7 +22,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from httpx_retries import Retry
@@ -196,6 +196,7 @@ def _with_carried(options: dict[str, Any], carried: dict[str, Any]) -> dict[str,
 
 
 _View = TypeVar("_View", bound="_Base")
+_T = TypeVar("_T")
 
 
 class _Base:
@@ -465,9 +466,9 @@ class M3terBilling(_Base):
         with translated_transport_errors():
             return self.http.request(**kwargs, **self._options.request_args(timeout))
 
-    def _run(self, plan: Plan, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Any:
+    def _run(self, plan: Plan[_T], timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> _T:
         """Carry out a statement plan with blocking I/O."""
-        result: Any = None
+        result: object = None
         try:
             while True:
                 action = plan.send(result)
@@ -480,7 +481,7 @@ class M3terBilling(_Base):
                     self._sleep(action.seconds)
                     result = None
         except StopIteration as stop:
-            return stop.value
+            return cast(_T, stop.value)  # the plan's return value: a _T by its type
 
 
 async def _closed_with_the_loop(http: httpx.AsyncClient) -> AsyncIterator[None]:
@@ -655,9 +656,9 @@ class AsyncM3terBilling(_Base):
         with translated_transport_errors():
             return await http.request(**kwargs, **self._options.request_args(timeout))
 
-    async def _run(self, plan: Plan, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Any:
+    async def _run(self, plan: Plan[_T], timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> _T:
         """Carry out a statement plan with asyncio I/O."""
-        result: Any = None
+        result: object = None
         try:
             while True:
                 action = plan.send(result)
@@ -673,7 +674,7 @@ class AsyncM3terBilling(_Base):
                     await self._sleep(action.seconds)
                     result = None
         except StopIteration as stop:
-            return stop.value
+            return cast(_T, stop.value)  # the plan's return value: a _T by its type
 
 
 # -- bills ----------------------------------------------------------------------------------------------
@@ -853,8 +854,7 @@ class StatementJobs:
             max_poll_interval=max_poll_interval,
             clock=self._owner._clock,
         )
-        job: StatementJobResponse = self._owner._run(plan)
-        return job
+        return self._owner._run(plan)
 
     def download(self, job: StatementJobResponse | str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Statement:
         """Download a COMPLETE job's JSON statement and, with ``includeCsvFormat``, its CSV statement.
@@ -869,8 +869,7 @@ class StatementJobs:
             StatementDownloadError: the download failed even with fresh URLs.
         """
         resolved = self.retrieve(job, timeout=timeout) if isinstance(job, str) else job
-        statement: Statement = self._owner._run(statement_plan(resolved), timeout)
-        return statement
+        return self._owner._run(statement_plan(resolved), timeout)
 
 
 class AsyncStatementJobsWithRawResponse:
@@ -931,16 +930,14 @@ class AsyncStatementJobs:
             max_poll_interval=max_poll_interval,
             clock=self._owner._clock,
         )
-        job: StatementJobResponse = await self._owner._run(plan)
-        return job
+        return await self._owner._run(plan)
 
     async def download(
         self, job: StatementJobResponse | str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN
     ) -> Statement:
         """Download the job's statements; see :meth:`StatementJobs.download`."""
         resolved = await self.retrieve(job, timeout=timeout) if isinstance(job, str) else job
-        statement: Statement = await self._owner._run(statement_plan(resolved), timeout)
-        return statement
+        return await self._owner._run(statement_plan(resolved), timeout)
 
 
 # -- the official SDK's namespaces --------------------------------------------------------------------------

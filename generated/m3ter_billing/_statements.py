@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import httpx
 import msgspec
@@ -53,7 +53,10 @@ class Sleep:
 
 
 Action = Retrieve | Fetch | Sleep
-Plan = Generator[Action, Any, Any]
+_T = TypeVar("_T")
+Plan: TypeAlias = Generator[Action, Any, _T]
+"""A plan that returns a ``_T``: it yields actions and is sent each one's result (the job for
+:class:`Retrieve`, the ``httpx.Response`` for :class:`Fetch`, None for :class:`Sleep`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ def is_terminal(job: StatementJobResponse) -> bool:
 
 def wait_plan(
     job_id: str, *, timeout: float, poll_interval: float, max_poll_interval: float, clock: Callable[[], float]
-) -> Plan:
+) -> Plan[StatementJobResponse]:
     """Poll the job until it is COMPLETE, FAILED or CANCELLED; back off from ``poll_interval`` doubling up
     to ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds.
 
@@ -124,7 +127,7 @@ def _url_of(job: StatementJobResponse, fmt: Format) -> str:
     return url
 
 
-def download_plan(job: StatementJobResponse, fmt: Format) -> Plan:
+def download_plan(job: StatementJobResponse, fmt: Format) -> Plan[tuple[StatementJobResponse, bytes]]:
     """GET the job's presigned URL for ``fmt``; when the URL has expired, re-fetch the job once for a
     fresh one. Returns ``(job, body bytes)``."""
     for attempt in range(2):
@@ -143,7 +146,7 @@ def download_plan(job: StatementJobResponse, fmt: Format) -> Plan:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def statement_plan(job: StatementJobResponse) -> Plan:
+def statement_plan(job: StatementJobResponse) -> Plan[Statement]:
     """Download the JSON statement and, when the job includes CSV, the CSV statement."""
     # Refuse a job that cannot give every document before downloading any of them.
     _url_of(job, "json")

@@ -66,6 +66,10 @@ class M3terRetry(Retry):
         new._deadline = self._deadline
         return new
 
+    def increment(self) -> M3terRetry:
+        """This policy after one more attempt (the same as ``Retry.increment``, typed as this class)."""
+        return self.copy_with(attempts_made=self.attempts_made + 1)
+
     def until(self, deadline: Deadline | None) -> M3terRetry:
         """A copy of this policy for one call that must be done by ``deadline``."""
         # A shallow copy (copy_with would revalidate every field): the policy's fields are never mutated,

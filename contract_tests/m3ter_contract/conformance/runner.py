@@ -31,6 +31,7 @@ from m3ter_billing import (
     AuthenticationError,
     InvalidParameterError,
     M3terError,
+    M3terRetry,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -46,7 +47,7 @@ from ..rules.registry import EntityKey
 from ..rules.statement_jobs import COMPLETE, TERMINAL
 from ..rules.statements import URL_FIELDS, Download, Format, check_download
 from .redact import clean
-from .transport import LAST_API, LAST_RESPONSE, STATEMENT, GuardedTransport, ReadOnlyViolation, RequestPacer
+from .transport import STATEMENT, GuardedTransport, ReadOnlyViolation, RequestPacer
 
 DEFAULT_RATE = 20.0
 DEFAULT_CONCURRENCY = 8
@@ -409,14 +410,15 @@ class Runner:
         """One read of ``follow``; the seconds until its next read, or None when it is finished."""
         if follow.reads >= self.options.observe:
             self._planned += 1
-        body = await self._read(client, follow.kind, follow.entity_id)
+        read = await self._read(client, follow.kind, follow.entity_id)
         follow.reads += 1
-        if body is None:
+        if read is None:
             return None
+        body, headers = read
         status = body.get("statementJobStatus") if isinstance(body, dict) else None
         if status == COMPLETE and self.options.statement_downloads and not follow.downloaded:
             follow.downloaded = True
-            await self._download_statements(downloads, follow.entity_id, body, self._read_at())
+            await self._download_statements(downloads, follow.entity_id, body, self._read_at(headers))
         if follow.reads < self.options.observe:
             return self.options.interval
         if not (self.options.watch and follow.kind is EntityKind.STATEMENT_JOB) or status in TERMINAL:
@@ -452,8 +454,10 @@ class Runner:
             Problem("bad-id", f"{kind} id {entity_id!r} was not read: {why}; check {option}", entity_id, kind.endpoint)
         )
 
-    async def _read(self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str) -> Any:
-        """One GET, judged; the decoded body, or None when the entity could not be read."""
+    async def _read(
+        self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str
+    ) -> tuple[Any, Mapping[str, str]] | None:
+        """One GET, judged; the decoded body and the response headers, or None when the entity could not be read."""
         why = self._id_problem(kind, entity_id)
         if why is not None:
             self._bad_id(kind, entity_id, why)
@@ -507,20 +511,21 @@ class Runner:
         self._done += 1
         if self._progress is not None:
             self._progress(self._done, max(self._planned, self._done), fresh)
-        return body
+        return body, headers
 
-    async def _get(self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str) -> tuple[bytes, httpx.Headers]:
-        LAST_API.set(None)
+    async def _get(
+        self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str
+    ) -> tuple[bytes, Mapping[str, str]]:
         try:
             if kind is EntityKind.BILL:
-                content = (await client.bills.with_raw_response.retrieve(entity_id)).content
-            else:
-                content = (await client.statement_jobs.with_raw_response.retrieve(entity_id)).content
-            return content, self._last_headers()
+                bill = await client.bills.with_raw_response.retrieve(entity_id)
+                return bill.content, bill.headers
+            job = await client.statement_jobs.with_raw_response.retrieve(entity_id)
+            return job.content, job.headers
         except ResponseValidationError as exc:
             # The client refused a body. The entity's 200 body goes to the rules, which judge what was sent; the
             # token endpoint's (the auth flow raises the same error, with no body) is a problem, not a finding.
-            if LAST_RESPONSE.get() == "token":
+            if exc.method == "POST" and httpx.URL(exc.url).path.endswith(TOKEN_PATH):
                 raise _Fatal(
                     Problem(
                         "auth",
@@ -530,30 +535,14 @@ class Runner:
                         endpoint=f"POST {TOKEN_PATH}",
                     )
                 ) from None
-            if exc.status_code == 200:
-                return exc.body, self._last_headers()
+            if exc.status_code == 200 and exc.response is not None:
+                return exc.response.content, exc.headers
             raise
-        except M3terError:
-            raise
-        except Exception as exc:
-            # The client failed on a 200 body with something other than its typed error (a client bug): the
-            # rules still judge the body the server sent, and a note names the failure.
-            last = LAST_API.get()
-            if last is None or last.status_code != 200 or LAST_RESPONSE.get() != "api":
-                raise
-            self._notes.append(
-                f"the client raised {type(exc).__name__} instead of ResponseValidationError on the body of "
-                f"{kind} {entity_id} ({clean(exc)}); the check judged the body itself"
-            )
-            return last.content, last.headers
 
-    def _last_headers(self) -> httpx.Headers:
-        last = LAST_API.get()
-        return last.headers if last is not None else httpx.Headers()
-
-    def _read_at(self) -> float:
-        """When the last read happened: the server's ``Date`` (its clock signs and expires the URLs), else ours."""
-        stamp = self._last_headers().get("date")
+    def _read_at(self, headers: Mapping[str, str]) -> float:
+        """When a read happened: the ``Date`` of its response (the server's clock signs and expires the URLs),
+        else our clock."""
+        stamp = headers.get("date")
         if stamp:
             try:
                 return parsedate_to_datetime(stamp).timestamp()
@@ -622,21 +611,19 @@ class Runner:
             )
             return None
         self.guard.allow(request.url)
-        attempt = 0
+        # A GET is idempotent: a reset, an early close or a stale keep-alive connection is retried by the
+        # client's own policy (its budget, its backoff, its list of retryable errors).
+        retry = M3terRetry(self.options.max_retries, async_sleep=self._sleep)
         while True:
             try:
                 response, chunks, too_large = await self._fetch(downloads, request)
                 break
-            except httpx.TransportError as exc:
-                # A GET is idempotent: a reset, an early close or a stale keep-alive connection is retried like
-                # the client retries its own reads (same budget, same backoff).
-                if attempt < self.options.max_retries:
-                    await self._sleep(min(0.5 * 2**attempt, 8.0))
-                    attempt += 1
+            except httpx.HTTPError as exc:
+                if retry.is_retryable_exception(exc) and not retry.is_exhausted():
+                    retry = retry.increment()
+                    await retry.asleep(exc)
                     continue
                 error: httpx.HTTPError = exc
-            except httpx.HTTPError as exc:
-                error = exc
             self._problems.append(
                 Problem(
                     "statement",

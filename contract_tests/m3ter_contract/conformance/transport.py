@@ -14,7 +14,6 @@ import math
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 
 import httpx
 
@@ -93,12 +92,6 @@ class RequestPacer:
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
 
 
-# The kind of the last response the guard handed up in this task: "token" or "api". The client's auth flow
-# and its request run in the caller's task, so the runner can tell a failed token response from the entity's.
-LAST_RESPONSE: ContextVar[str | None] = ContextVar("m3ter_conformance_last_response", default=None)
-# The last API GET response handed up in this task (read): the client's errors carry neither its headers nor,
-# when the client itself fails on a body, its bytes.
-LAST_API: ContextVar[httpx.Response | None] = ContextVar("m3ter_conformance_last_api", default=None)
 STATEMENT = "m3ter_conformance_statement"
 """The request extension that marks a statement download: streamed (the caller bounds its size), not read here."""
 
@@ -160,9 +153,6 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             return response
         # Read the whole body here: the rules judge all of it, and every layer above may use ``.content``.
         await response.aread()
-        LAST_RESPONSE.set("token" if request.method == "POST" else "api")
-        if request.method == "GET":
-            LAST_API.set(response)
         self.statuses[response.status_code] += 1
         if response.status_code == 429:
             self._limiter.back_off(_retry_after(response))
@@ -182,4 +172,4 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-__all__ = ["LAST_API", "LAST_RESPONSE", "STATEMENT", "GuardedTransport", "ReadOnlyViolation", "RequestPacer"]
+__all__ = ["STATEMENT", "GuardedTransport", "ReadOnlyViolation", "RequestPacer"]

@@ -294,7 +294,7 @@ class Sandbox:
     def respx_router(self, base_url: str = DEFAULT_BASE_URL) -> respx.MockRouter:
         return respx_router(self, base_url)
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> SandboxServer[Sandbox]:
         """Start the HTTP sandbox in a background thread (stop it with ``.stop()`` or a ``with`` block)."""
         return SandboxServer(self, host=host, port=port).start()
 

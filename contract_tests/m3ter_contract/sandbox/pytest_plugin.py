@@ -49,7 +49,7 @@ def m3ter_mock(m3ter_sandbox: Sandbox) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def m3ter_server(m3ter_sandbox: Sandbox) -> Iterator[SandboxServer]:
+def m3ter_server(m3ter_sandbox: Sandbox) -> Iterator[SandboxServer[Sandbox]]:
     """Yields a ``SandboxServer`` serving ``m3ter_sandbox`` on 127.0.0.1 (a free port) during the test:
     ``m3ter_server.url`` is the ``base_url``, ``m3ter_server.sandbox.credentials`` the credentials.
 

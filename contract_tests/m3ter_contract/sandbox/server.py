@@ -7,19 +7,24 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Generic, Self, TypeVar
 
 import uvicorn
 
 from .asgi import SandboxASGI
 from .messages import Handler
 
+H = TypeVar("H", bound=Handler)
 
-class SandboxServer:
+
+class SandboxServer(Generic[H]):
     """``SandboxServer(handler).start()`` serves ``handler`` (a ``Sandbox``) on ``host``:``port`` (0: a free
-    port) until ``stop()``; also a context manager. ``url`` is the base URL to give clients."""
+    port) until ``stop()``; also a context manager. ``url`` is the base URL to give clients.
 
-    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    Generic in the handler it serves (``SandboxServer[Sandbox]``), so ``.sandbox`` keeps its type while this
+    adapter depends on the ``Handler`` protocol only."""
+
+    def __init__(self, handler: H, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.handler = handler
         self.host = host
         self._requested_port = port
@@ -35,9 +40,9 @@ class SandboxServer:
         return port
 
     @property
-    def sandbox(self) -> Any:
-        """The handler this server serves: the ``Sandbox`` when it is the pytest fixture ``m3ter_server`` or
-        ``Sandbox.serve()`` (typed loosely so that this adapter depends on the ``Handler`` protocol only)."""
+    def sandbox(self) -> H:
+        """The handler this server serves: the ``Sandbox`` for the pytest fixture ``m3ter_server`` and
+        ``Sandbox.serve()``."""
         return self.handler
 
     @property
@@ -45,7 +50,7 @@ class SandboxServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> SandboxServer:
+    def start(self, timeout: float = 10.0) -> Self:
         if self._thread is not None:
             raise RuntimeError("the server is already started")
         self._socket = bind(self.host, self._requested_port)
@@ -73,7 +78,7 @@ class SandboxServer:
         self._server = None
         self._socket = None
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         return self if self._thread is not None else self.start()
 
     def __exit__(

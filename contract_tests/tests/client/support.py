@@ -1,6 +1,8 @@
 """Shared helpers and fixtures of the client tests: a respx router serving the token route, and client factories.
 
-Every request goes to a respx router through ``httpx.MockTransport``: nothing touches the network.
+Every request goes to a respx router through ``httpx.MockTransport``: nothing touches the network. Nothing
+here imports the harness (the client's tests at the dependency floors run without it): the sandbox fixtures
+are in ``sandbox_support.py``.
 """
 
 from __future__ import annotations
@@ -103,6 +105,19 @@ def async_sleeps() -> AsyncSleepRecorder:
     return AsyncSleepRecorder()
 
 
+def _mocked(handler: Any, sleep: object, overrides: dict[str, Any]) -> dict[str, Any]:
+    """A client's keyword arguments: the test credentials, ``handler`` as its transport, ``sleep`` recorded."""
+    options: dict[str, Any] = {
+        "base_url": BASE_URL,
+        "org_id": ORG_ID,
+        "api_key": API_KEY,
+        "api_secret": API_SECRET,
+        "transport": httpx.MockTransport(handler),
+        "sleep": sleep,
+    }
+    return options | overrides
+
+
 ClientFactory = Callable[..., M3terBilling]
 AsyncClientFactory = Callable[..., AsyncM3terBilling]
 
@@ -113,16 +128,7 @@ def make_client(router: respx.Router, sleeps: SleepRecorder) -> Iterator[ClientF
     made: list[M3terBilling] = []
 
     def factory(**kwargs: Any) -> M3terBilling:
-        options: dict[str, Any] = {
-            "base_url": BASE_URL,
-            "org_id": ORG_ID,
-            "api_key": API_KEY,
-            "api_secret": API_SECRET,
-            "transport": httpx.MockTransport(router.handler),
-            "sleep": sleeps,
-        }
-        options.update(kwargs)
-        client = M3terBilling(**options)
+        client = M3terBilling(**_mocked(router.handler, sleeps, kwargs))
         made.append(client)
         return client
 
@@ -136,16 +142,7 @@ async def make_async_client(router: respx.Router, async_sleeps: AsyncSleepRecord
     made: list[AsyncM3terBilling] = []
 
     def factory(**kwargs: Any) -> AsyncM3terBilling:
-        options: dict[str, Any] = {
-            "base_url": BASE_URL,
-            "org_id": ORG_ID,
-            "api_key": API_KEY,
-            "api_secret": API_SECRET,
-            "transport": httpx.MockTransport(router.async_handler),
-            "sleep": async_sleeps,
-        }
-        options.update(kwargs)
-        client = AsyncM3terBilling(**options)
+        client = AsyncM3terBilling(**_mocked(router.async_handler, async_sleeps, kwargs))
         made.append(client)
         return client
 

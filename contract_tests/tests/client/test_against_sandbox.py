@@ -6,9 +6,6 @@ stream them. These tests pin that the whole flow (token, retrieve, wait, downloa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from m3ter_billing import (
     AsyncM3terBilling,
@@ -18,32 +15,15 @@ from m3ter_billing import (
     PermissionDeniedError,
     StatementJobStatus,
 )
-from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer, mock_m3ter
+from m3ter_contract.sandbox import Sandbox
+
+from .sandbox_support import sandbox_fixture, sandbox_url_fixture  # noqa: F401 - fixtures
+from .sandbox_support import sandbox_options as client_options
 
 
-@pytest.fixture
-def sandbox() -> Sandbox:
-    return Sandbox(seed=3, clock=ManualClock(), rate_limit=None)
-
-
-@pytest.fixture(params=["respx", "http"])
-def base_url(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[str]:
-    if request.param == "respx":
-        with mock_m3ter(sandbox, base_url="https://sandbox.m3ter.test"):
-            yield "https://sandbox.m3ter.test"
-    else:
-        with SandboxServer(sandbox) as server:
-            yield server.url
-
-
-def client_options(sandbox: Sandbox, base_url: str) -> dict[str, Any]:
-    creds = sandbox.credentials
-    return {"base_url": base_url, "org_id": creds.org_id, "api_key": creds.api_key, "api_secret": creds.api_secret}
-
-
-def test_sync_flow(sandbox: Sandbox, base_url: str) -> None:
+def test_sync_flow(sandbox: Sandbox, sandbox_url: str) -> None:
     sleeps: list[float] = []
-    with M3terBilling(**client_options(sandbox, base_url), sleep=sleeps.append) as client:
+    with M3terBilling(**client_options(sandbox, sandbox_url), sleep=sleeps.append) as client:
         bill_id = sandbox.seeded.bills["monthly"]
         before = client.bills.retrieve(bill_id, additional=["lineItems"])
         sandbox.approve_bill(bill_id)
@@ -68,8 +48,8 @@ def test_sync_flow(sandbox: Sandbox, base_url: str) -> None:
     assert client.auth.token_requests == 1
 
 
-async def test_async_flow(sandbox: Sandbox, base_url: str) -> None:
-    async with AsyncM3terBilling(**client_options(sandbox, base_url)) as client:
+async def test_async_flow(sandbox: Sandbox, sandbox_url: str) -> None:
+    async with AsyncM3terBilling(**client_options(sandbox, sandbox_url)) as client:
         bill = await client.bills.retrieve(sandbox.seeded.bills["large"])
         assert bill.line_items
         assert len(bill.line_items) >= 1000
@@ -81,8 +61,8 @@ async def test_async_flow(sandbox: Sandbox, base_url: str) -> None:
     assert client.auth.token_requests == 1
 
 
-def test_wrong_org_is_refused_after_one_refresh(sandbox: Sandbox, base_url: str) -> None:
-    options = client_options(sandbox, base_url) | {"org_id": "not-my-org"}
+def test_wrong_org_is_refused_after_one_refresh(sandbox: Sandbox, sandbox_url: str) -> None:
+    options = client_options(sandbox, sandbox_url) | {"org_id": "not-my-org"}
     with M3terBilling(**options) as client:
         with pytest.raises(PermissionDeniedError) as caught:
             client.bills.retrieve(sandbox.seeded.bills["monthly"])

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 from m3ter_billing import AsyncM3terBilling, M3terBilling, PermissionDeniedError, StatementJobResponse
-from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer
+from m3ter_contract.sandbox import Sandbox, SandboxServer
 
+from .sandbox_support import sandbox_fixture, sandbox_options  # noqa: F401 - fixtures
 from .support import API_KEY, API_SECRET, ORG_ID, FakeClock
 
 THREADS = 500
@@ -28,26 +29,13 @@ WRONG_ORG = "0c0ffee0-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
-def sandbox() -> Sandbox:
-    return Sandbox(seed=5, clock=ManualClock(), rate_limit=None)
-
-
-@pytest.fixture
-def server(sandbox: Sandbox) -> Iterator[SandboxServer]:
+def server(sandbox: Sandbox) -> Iterator[SandboxServer[Sandbox]]:
     with SandboxServer(sandbox) as running:
         yield running
 
 
-def options(sandbox: Sandbox, server: SandboxServer, **extra: Any) -> dict[str, Any]:
-    creds = sandbox.credentials
-    return {
-        "base_url": server.url,
-        "org_id": creds.org_id,
-        "api_key": creds.api_key,
-        "api_secret": creds.api_secret,
-        "trust_env": False,
-        **extra,
-    }
+def options(sandbox: Sandbox, server: SandboxServer[Sandbox], **extra: Any) -> dict[str, Any]:
+    return sandbox_options(sandbox, server.url, trust_env=False, **extra)
 
 
 def in_threads(count: int, call: Any) -> list[Any]:
@@ -182,7 +170,7 @@ def test_wrong_org_id_with_500_tasks() -> None:
         assert m3ter.issued() <= 2
 
 
-def test_wrong_org_id_with_500_threads_on_the_sandbox(sandbox: Sandbox, server: SandboxServer) -> None:
+def test_wrong_org_id_with_500_threads_on_the_sandbox(sandbox: Sandbox, server: SandboxServer[Sandbox]) -> None:
     """The same against the sandbox's own 403 for an org the credentials do not belong to."""
     job_id = sandbox.seeded.jobs["complete_json"]
     with M3terBilling(**options(sandbox, server, org_id=WRONG_ORG)) as client:

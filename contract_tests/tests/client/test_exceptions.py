@@ -22,7 +22,7 @@ from m3ter_billing import (
     errors,
 )
 
-from .support import ORG_ID, AsyncClientFactory, ClientFactory
+from .support import BASE_URL, ORG_ID, AsyncClientFactory, ClientFactory
 
 BILL_PATH = f"/organizations/{ORG_ID}/bills/bill-1"
 JOB_PATH = f"/organizations/{ORG_ID}/statementjobs/job-1"
@@ -197,3 +197,71 @@ def test_error_body_nested_too_deeply_still_gives_the_typed_error(
     with pytest.raises(NotFoundError) as info:
         make_client().bills.retrieve("bill-1")
     assert info.value.message.startswith("[[[")
+
+
+def test_validation_error_carries_the_request_and_the_whole_response(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    body = b'{"id": "bill-1", "version": "one", "pad": "' + b"x" * 70_000 + b'"}'
+    router.get(BILL_PATH).respond(200, content=body, headers={"Content-Type": "application/json", "X-Request-Id": "r9"})
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().bills.retrieve("bill-1")
+    err = info.value
+    assert (err.method, err.url) == ("GET", f"{BASE_URL}{BILL_PATH}")
+    assert err.headers["x-request-id"] == "r9"
+    assert err.response is not None
+    assert err.response.status_code == 200
+    assert err.response.content == body  # the whole body; err.body keeps its first 64 KiB
+    assert err.body == body[: len(err.body)]
+    assert len(err.body) < err.body_length == len(body)
+
+
+async def test_async_validation_error_carries_the_request(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(JOB_PATH).respond(200, content=b'{"id": 1}')
+    with pytest.raises(ResponseValidationError) as info:
+        await make_async_client().statement_jobs.retrieve("job-1")
+    assert (info.value.method, info.value.url) == ("GET", f"{BASE_URL}{JOB_PATH}")
+    assert info.value.response is not None
+    assert info.value.response.content == b'{"id": 1}'
+
+
+def test_a_bad_token_response_names_the_token_request_and_keeps_its_body_out(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    secret = "token-in-a-bad-body-do-not-leak"
+    router.routes["token"].respond(200, json={"access_token": secret, "expires_in": "soon"}, headers={"X-Id": "t1"})
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().bills.retrieve("bill-1")
+    err = info.value
+    assert (err.method, err.url) == ("POST", f"{BASE_URL}/oauth/token")
+    assert err.headers["x-id"] == "t1"
+    assert err.response is None
+    assert err.body == b""
+    assert secret not in f"{err!s} {err!r} {err.message}"
+
+
+def test_status_error_names_its_request(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(404, json={"message": "no such bill"})
+    with pytest.raises(NotFoundError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert (info.value.method, info.value.url) == ("GET", f"{BASE_URL}{BILL_PATH}")
+    assert info.value.response is not None
+    assert info.value.response.status_code == 404
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_signature_in_the_request_url_never_reaches_the_error(
+    router: respx.Router, make_client: ClientFactory, status: int
+) -> None:
+    signature = "sig-do-not-leak-4b5c"
+    router.get(BILL_PATH).respond(status, json={"id": 1})
+    with pytest.raises((ResponseValidationError, APIStatusError)) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1", extra_query={"X-Amz-Signature": signature})
+    err = info.value
+    assert isinstance(err, ResponseValidationError | APIStatusError)
+    assert err.url.startswith(f"{BASE_URL}{BILL_PATH}?")
+    assert "X-Amz-Signature=" in err.url
+    for text in (err.url, str(err), repr(err), err.message):
+        assert signature not in text

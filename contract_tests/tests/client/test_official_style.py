@@ -10,13 +10,14 @@ The async official client never fetches a token (its bug), so both are given one
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
-from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer, mock_m3ter
+from m3ter_contract.sandbox import Sandbox
+
+from .sandbox_support import sandbox_fixture, sandbox_options, sandbox_url_fixture  # noqa: F401 - fixtures
 
 
 @pytest.fixture(params=["m3ter", "m3ter_billing"])
@@ -26,36 +27,14 @@ def m3ter(request: pytest.FixtureRequest) -> ModuleType:
 
 
 @pytest.fixture
-def sandbox() -> Sandbox:
-    return Sandbox(seed=5, clock=ManualClock(), rate_limit=None)
-
-
-@pytest.fixture(params=["respx", "http"])
-def base_url(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[str]:
-    if request.param == "respx":
-        with mock_m3ter(sandbox, base_url="https://sandbox.m3ter.test"):
-            yield "https://sandbox.m3ter.test"
-    else:
-        with SandboxServer(sandbox) as server:
-            yield server.url
-
-
-@pytest.fixture
-def options(sandbox: Sandbox, base_url: str) -> dict[str, Any]:
+def options(sandbox: Sandbox, sandbox_url: str) -> dict[str, Any]:
     creds = sandbox.credentials
     token = httpx.post(
-        f"{base_url}/oauth/token",
+        f"{sandbox_url}/oauth/token",
         auth=(creds.api_key, creds.api_secret),
         data={"grant_type": "client_credentials"},
     ).json()["access_token"]
-    return {
-        "api_key": creds.api_key,
-        "api_secret": creds.api_secret,
-        "org_id": creds.org_id,
-        "base_url": base_url,
-        "token": token,
-        "max_retries": 0,
-    }
+    return sandbox_options(sandbox, sandbox_url, token=token, max_retries=0)
 
 
 def test_sync_readme_examples(m3ter: Any, sandbox: Sandbox, options: dict[str, Any]) -> None:

@@ -160,3 +160,39 @@ def test_the_public_building_blocks_for_tools() -> None:
     assert paths.path_segment("id", "a/b") == "a%2Fb"
     assert redaction.scrub("x") == "x"
     assert settings.ENV_ORG_ID == "M3TER_ORG_ID"
+
+
+def test_errors_expose_their_request_and_response() -> None:
+    # What tools on the client (the conformance check) read instead of reaching into the client.
+    status = m3ter_billing.NotFoundError("gone", status_code=404, method="GET", url="https://h/x?Signature=s3cr3t")
+    invalid = m3ter_billing.APIResponseValidationError("bad", method="POST", url="https://h/oauth/token")
+    assert (status.method, status.url, status.headers, status.response) == (
+        "GET",
+        "https://h/x?Signature=[REDACTED]",
+        {},
+        None,
+    )
+    assert (invalid.method, invalid.url, invalid.headers, invalid.response) == (
+        "POST",
+        "https://h/oauth/token",
+        {},
+        None,
+    )
+    assert "s3cr3t" not in f"{status!s} {status!r}"
+
+
+def test_the_model_base_keeps_its_module_because_msgspec_resolves_annotations_there() -> None:
+    # Why M3terModel reports m3ter_billing._model (ARCHITECTURE.md, "The generated package"): msgspec builds a
+    # model's decoder from the annotations of every class in its MRO, evaluated in the module each class
+    # names. Renamed to the package, the base's annotations (ClassVar[...]) no longer resolve and decoding
+    # fails. When this test fails, msgspec resolves them another way: report the package there too.
+    code = (
+        "import m3ter_billing as m;"
+        "m.M3terModel.__module__ = 'm3ter_billing';"
+        'm.BillResponse.from_json(b\'{"id": "b", "version": 1}\')'
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "generated")
+    assert result.returncode != 0
+    assert "NameError" in result.stderr
+    # As shipped, the same decode works.
+    assert m3ter_billing.BillResponse.from_json(b'{"id": "b", "version": 1}').id == "b"

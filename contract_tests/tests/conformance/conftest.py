@@ -56,7 +56,7 @@ def sandbox() -> Sandbox:
 
 
 @pytest.fixture
-def server(sandbox: Sandbox) -> Iterator[SandboxServer]:
+def server(sandbox: Sandbox) -> Iterator[SandboxServer[Sandbox]]:
     with SandboxServer(sandbox, host="127.0.0.1", port=0) as running:
         yield running
 

@@ -16,7 +16,7 @@ from m3ter_contract.spec_facts import CURATED_SPEC, load
 from .conftest import normalise
 
 
-def _args(server: SandboxServer, sandbox: Sandbox, tmp_path: Path, *extra: str) -> list[str]:
+def _args(server: SandboxServer[Sandbox], sandbox: Sandbox, tmp_path: Path, *extra: str) -> list[str]:
     seeded = sandbox.seeded
     return [
         "--base-url",
@@ -69,7 +69,7 @@ def _break(sandbox: Sandbox) -> None:
     sandbox.mutate_responses(seeded.jobs["pending"], job)
 
 
-def _reports(tmp_path: Path, server: SandboxServer) -> dict[str, str]:
+def _reports(tmp_path: Path, server: SandboxServer[Sandbox]) -> dict[str, str]:
     return {
         name: normalise((tmp_path / name).read_text(encoding="utf-8"), server.url)
         for name in ("report.json", "junit.xml", "summary.md")
@@ -78,7 +78,7 @@ def _reports(tmp_path: Path, server: SandboxServer) -> dict[str, str]:
 
 def test_findings_exit_1_and_the_reports_match_their_snapshots(
     sandbox: Sandbox,
-    server: SandboxServer,
+    server: SandboxServer[Sandbox],
     environ: dict[str, str],
     tmp_path: Path,
     snapshot: Callable[[str, str], None],
@@ -104,7 +104,7 @@ def test_findings_exit_1_and_the_reports_match_their_snapshots(
 
 def test_clean_run_exits_0_with_a_pass_report(
     sandbox: Sandbox,
-    server: SandboxServer,
+    server: SandboxServer[Sandbox],
     environ: dict[str, str],
     tmp_path: Path,
     snapshot: Callable[[str, str], None],
@@ -119,7 +119,7 @@ def test_clean_run_exits_0_with_a_pass_report(
 
 def test_unknown_entity_exits_2_and_says_which_option_to_fix(
     sandbox: Sandbox,
-    server: SandboxServer,
+    server: SandboxServer[Sandbox],
     environ: dict[str, str],
     tmp_path: Path,
     snapshot: Callable[[str, str], None],
@@ -133,7 +133,11 @@ def test_unknown_entity_exits_2_and_says_which_option_to_fix(
 
 
 def test_refused_credentials_exit_2(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     wrong = {**environ, "M3TER_API_SECRET": "not-the-secret"}
     assert main(_args(server, sandbox, tmp_path), environ=wrong) == 2
@@ -198,7 +202,7 @@ def test_usage_errors_exit_2(bad: list[str], capsys: pytest.CaptureFixture[str])
 
 
 def test_ids_file_in_both_forms(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path
+    sandbox: Sandbox, server: SandboxServer[Sandbox], environ: dict[str, str], tmp_path: Path
 ) -> None:
     seeded = sandbox.seeded
     lines = tmp_path / "ids.txt"

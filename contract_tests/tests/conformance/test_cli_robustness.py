@@ -17,31 +17,16 @@ from m3ter_contract.conformance.cli import main
 from m3ter_contract.conformance.transport import GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
-
-def _args(server: SandboxServer, sandbox: Sandbox, tmp_path: Path, *extra: str, quiet: bool = True) -> list[str]:
-    seeded = sandbox.seeded
-    return [
-        "--base-url",
-        server.url,
-        "--bill-id",
-        seeded.bills["monthly"],
-        "--statement-job-id",
-        seeded.jobs["complete_csv"],
-        "--report-json",
-        str(tmp_path / "report.json"),
-        "--max-retries",
-        "0",
-        *(["--quiet"] if quiet else []),
-        *extra,
-    ]
-
-
-def _report(tmp_path: Path) -> dict[str, Any]:
-    return dict(json.loads((tmp_path / "report.json").read_text(encoding="utf-8")))
+from .support import cli_args as _args
+from .support import json_report as _report
 
 
 def test_a_token_endpoint_answering_non_json_is_an_auth_problem_not_findings(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox.faults.non_json_body(None, operation="GenerateToken")
     assert main(_args(server, sandbox, tmp_path, "--no-state"), environ=environ) == 2
@@ -52,7 +37,7 @@ def test_a_token_endpoint_answering_non_json_is_an_auth_problem_not_findings(
 
 
 def test_a_non_json_entity_body_is_still_a_finding(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path
+    sandbox: Sandbox, server: SandboxServer[Sandbox], environ: dict[str, str], tmp_path: Path
 ) -> None:
     sandbox.faults.non_json_body(None, operation="GetBill")
     assert main(_args(server, sandbox, tmp_path, "--no-state"), environ=environ) == 1
@@ -61,7 +46,11 @@ def test_a_non_json_entity_body_is_still_a_finding(
 
 
 def test_server_text_that_looks_like_markup_is_printed_as_is(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox.faults.server_errors(None, status=500, message="[/] boom [bold]x", operation="GetBill")
     assert main(_args(server, sandbox, tmp_path, "--no-state", quiet=False), environ=environ) == 2
@@ -72,7 +61,11 @@ def test_server_text_that_looks_like_markup_is_printed_as_is(
 
 
 def test_an_enum_value_that_looks_like_markup_reaches_the_table(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox.mutate_responses(sandbox.seeded.bills["monthly"], lambda body: {**body, "status": "[/]"})
     assert main(_args(server, sandbox, tmp_path, "--no-state", quiet=False), environ=environ) == 1
@@ -90,7 +83,7 @@ def _lock(path: Path) -> sqlite3.Connection:
 
 def test_a_state_file_locked_during_the_run_still_writes_the_reports(
     sandbox: Sandbox,
-    server: SandboxServer,
+    server: SandboxServer[Sandbox],
     environ: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -119,7 +112,7 @@ def test_a_state_file_locked_during_the_run_still_writes_the_reports(
 
 def test_a_state_file_locked_from_the_start_is_a_problem(
     sandbox: Sandbox,
-    server: SandboxServer,
+    server: SandboxServer[Sandbox],
     environ: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -137,7 +130,11 @@ def test_a_state_file_locked_from_the_start_is_a_problem(
 
 
 def test_a_foreign_state_file_is_refused_and_a_damaged_row_skipped(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     foreign = tmp_path / "foreign.sqlite"
     with sqlite3.connect(foreign) as db:
@@ -168,7 +165,7 @@ def test_a_foreign_state_file_is_refused_and_a_damaged_row_skipped(
 def test_an_unwritable_report_path_is_a_problem(
     which: str,
     sandbox: Sandbox,
-    server: SandboxServer,
+    server: SandboxServer[Sandbox],
     environ: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -200,7 +197,11 @@ def test_bad_input_files_exit_2_with_what_to_fix(
 
 
 def test_a_rate_above_the_organization_limit_needs_the_override(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(_args(server, sandbox, tmp_path, "--no-state", "--rate", "60"), environ=environ) == 2
     assert "50 requests/s per organization" in capsys.readouterr().err

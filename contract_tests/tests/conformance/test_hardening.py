@@ -5,7 +5,6 @@ accepted findings into known ones."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -22,29 +21,10 @@ from m3ter_contract.conformance.transport import STATEMENT, GuardedTransport, Re
 from m3ter_contract.rules import Judge
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
+from .support import cli_args as _args
+from .support import json_report as _report
+
 FAST = Options(observe=1, rate=100_000, concurrency=4)
-
-
-def _args(server: SandboxServer, sandbox: Sandbox, tmp_path: Path, *extra: str) -> list[str]:
-    seeded = sandbox.seeded
-    return [
-        "--base-url",
-        server.url,
-        "--bill-id",
-        seeded.bills["monthly"],
-        "--statement-job-id",
-        seeded.jobs["complete_csv"],
-        "--report-json",
-        str(tmp_path / "report.json"),
-        "--max-retries",
-        "0",
-        "--quiet",
-        *extra,
-    ]
-
-
-def _report(tmp_path: Path) -> dict[str, Any]:
-    return dict(json.loads((tmp_path / "report.json").read_text(encoding="utf-8")))
 
 
 # ---- never crash -------------------------------------------------------------------------------------------
@@ -151,7 +131,7 @@ async def test_the_guard_lets_out_exactly_the_statement_urls_the_api_returned() 
 
 
 def test_signed_urls_in_unknown_fields_never_reach_the_state_file(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path
+    sandbox: Sandbox, server: SandboxServer[Sandbox], environ: dict[str, str], tmp_path: Path
 ) -> None:
     signed = {
         "futureStatementUrl": "https://b.s3.amazonaws.com/x.pdf?X-Amz-Security-Token=tok123456&X-Amz-Signature=sig987654",
@@ -195,7 +175,11 @@ def test_option_values_are_finite_and_in_range(bad: list[str], capsys: pytest.Ca
 
 
 def test_a_report_on_the_state_file_is_refused_before_the_run(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     state_path = tmp_path / "state.sqlite"
     args = [*_args(server, sandbox, tmp_path, "--state", str(state_path)), "--junit-xml", str(state_path)]
@@ -235,7 +219,7 @@ def test_credentials_that_no_request_can_carry_are_refused(
 
 
 def test_a_baseline_makes_accepted_findings_known_and_the_run_pass(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path
+    sandbox: Sandbox, server: SandboxServer[Sandbox], environ: dict[str, str], tmp_path: Path
 ) -> None:
     bill = sandbox.seeded.bills["monthly"]
     sandbox.mutate_responses(bill, lambda body: {**body, "status": "UNDER_REVIEW"})
@@ -273,7 +257,11 @@ def test_a_bad_baseline_is_refused_before_the_run(
 
 
 def test_field_names_with_control_characters_keep_every_output_well_formed(
-    sandbox: Sandbox, server: SandboxServer, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     name = "bad\x01\x1b[31mkey|x\r\n<b>`"
     sandbox.mutate_responses(sandbox.seeded.bills["monthly"], lambda body: {**body, name: 1})

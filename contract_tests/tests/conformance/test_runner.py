@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -198,14 +199,19 @@ async def test_a_statement_download_that_is_reset_once_is_retried(sandbox: Sandb
 
 
 async def test_a_statement_store_that_always_resets_is_a_problem_not_a_finding(sandbox: Sandbox) -> None:
+    attempts: Counter[str] = Counter()
+
     class AlwaysResets(ResetsStatementsOnce):
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             if request.url.path.startswith("/_statements/"):
+                attempts[str(request.url)] += 1
                 raise httpx.ReadError("connection reset by peer", request=request)
             return await self.inner.handle_async_request(request)
 
     options = Options(observe=1, watch=True, watch_interval=1.0, rate=100_000, max_retries=1)
     result = await check_sandbox(sandbox, options, transport=AlwaysResets(httpx.ASGITransport(app=sandbox.asgi_app())))
+    assert attempts
+    assert set(attempts.values()) == {2}  # the client's retry budget: max_retries + 1 attempts each
     assert result.exit_code == 2
     assert {problem.kind for problem in result.problems} == {"statement"}
     assert not [finding for finding in result.findings if finding.rule.startswith("statement.")]

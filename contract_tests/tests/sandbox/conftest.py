@@ -32,6 +32,6 @@ def api(mocked: Sandbox) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def server(sandbox: Sandbox) -> Iterator[SandboxServer]:
+def server(sandbox: Sandbox) -> Iterator[SandboxServer[Sandbox]]:
     with SandboxServer(sandbox) as running:
         yield running

@@ -119,7 +119,7 @@ def _raw_exchange(url: str, request: bytes) -> bytes:
         return received
 
 
-def test_unauthenticated_and_oversized_bodies_are_refused_before_reading(server: SandboxServer) -> None:
+def test_unauthenticated_and_oversized_bodies_are_refused_before_reading(server: SandboxServer[Sandbox]) -> None:
     # Both requests declare 100 MB and never send it: the answer comes without the body being read.
     unauthenticated = _raw_exchange(
         server.url,
@@ -168,7 +168,7 @@ def test_bodies_with_presigned_urls_keep_a_few_hosts_and_stay_correct(sandbox: S
     assert len(sandbox.state.job(job_id).encoded) <= ENCODED_PER_VERSION
 
 
-def test_a_large_body_is_streamed_intact(server: SandboxServer, sandbox: Sandbox) -> None:
+def test_a_large_body_is_streamed_intact(server: SandboxServer[Sandbox], sandbox: Sandbox) -> None:
     bill_id = sandbox.seeded.bills["large"]
     expected = sandbox.bill(bill_id)
     with httpx.Client(base_url=server.url) as client:

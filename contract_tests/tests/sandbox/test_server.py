@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import assert_type
 
 import httpx
 import pytest
@@ -16,9 +17,10 @@ from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_thread_server_serves_and_stops(server: SandboxServer, sandbox: Sandbox) -> None:
+def test_thread_server_serves_and_stops(server: SandboxServer[Sandbox], sandbox: Sandbox) -> None:
     assert server.url.startswith("http://127.0.0.1:")
     assert server.port > 0
+    assert assert_type(server.sandbox, Sandbox) is sandbox  # typed by the handler it serves (mypy checks)
     creds = sandbox.credentials
     with httpx.Client(base_url=server.url) as client:
         token = client.post(
@@ -50,7 +52,7 @@ def test_server_is_a_context_manager_and_restartable() -> None:
         assert httpx.get(second.url + "/nope").json() == {"message": "Not found"}
 
 
-def test_slow_fault_over_http_does_not_block_other_requests(server: SandboxServer, sandbox: Sandbox) -> None:
+def test_slow_fault_over_http_does_not_block_other_requests(server: SandboxServer[Sandbox], sandbox: Sandbox) -> None:
     sandbox.faults.slow(0.2, operation="GetStatementJob")
     import asyncio
 
@@ -139,7 +141,7 @@ def test_cli_serve_prints_human_readable_details(
     assert "api_secret" in out
 
 
-def test_official_m3ter_sdk_reads_bills_and_jobs(server: SandboxServer, sandbox: Sandbox) -> None:
+def test_official_m3ter_sdk_reads_bills_and_jobs(server: SandboxServer[Sandbox], sandbox: Sandbox) -> None:
     """Interop with a client we did not write, in its strict mode (every response validated against its
     own pydantic models)."""
     import m3ter

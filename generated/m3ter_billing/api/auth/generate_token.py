@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import error_for_response
+from ..._exceptions import ResponseValidationError, error_for_response, with_response
 from ...client import Client
 from ...models.bearer_access_token_request import BearerAccessTokenRequest
 from ...models.bearer_access_token_response import BearerAccessTokenResponse
@@ -34,7 +34,10 @@ def _get_kwargs(
 def _parse_response(response: httpx.Response) -> BearerAccessTokenResponse:
     """Return the parsed 200 body, or raise the typed error for any other status."""
     if response.status_code == 200:
-        return BearerAccessTokenResponse.from_json(response.content, status_code=response.status_code)
+        try:
+            return BearerAccessTokenResponse.from_json(response.content, status_code=response.status_code)
+        except ResponseValidationError as exc:
+            raise with_response(exc, response) from None
     raise error_for_response(response)
 
 

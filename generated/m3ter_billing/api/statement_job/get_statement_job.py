@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import error_for_response
+from ..._exceptions import ResponseValidationError, error_for_response, with_response
 from ..._paths import path_segment
 from ...client import Client
 from ...models.statement_job_response import StatementJobResponse
@@ -31,7 +31,10 @@ def _get_kwargs(
 def _parse_response(response: httpx.Response) -> StatementJobResponse:
     """Return the parsed 200 body, or raise the typed error for any other status."""
     if response.status_code == 200:
-        return StatementJobResponse.from_json(response.content, status_code=response.status_code)
+        try:
+            return StatementJobResponse.from_json(response.content, status_code=response.status_code)
+        except ResponseValidationError as exc:
+            raise with_response(exc, response) from None
     raise error_for_response(response)
 
 

@@ -74,7 +74,7 @@ def test_a_bad_option_value_writes_every_report(
 
 def test_refused_credentials_write_every_report(
     sandbox: Sandbox,
-    server: SandboxServer,
+    server: SandboxServer[Sandbox],
     environ: dict[str, str],
     tmp_path: Path,
     snapshot: Callable[[str, str], None],

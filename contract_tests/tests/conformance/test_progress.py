@@ -85,7 +85,7 @@ def test_the_heartbeat_prints_while_every_read_waits() -> None:
 
 def test_a_piped_run_prints_progress_lines_and_a_quiet_one_none(
     sandbox: Sandbox,
-    server: SandboxServer,
+    server: SandboxServer[Sandbox],
     environ: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -118,7 +118,7 @@ def json_text(orgs: Sequence[OrgResult]) -> str:
 
 def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = data.get(key)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ReportError(f"{where}: `{key}` is missing or not {getattr(kind, '__name__', kind)}")
     return value
 
@@ -217,13 +217,15 @@ def from_json(document: Any, source: str) -> list[OrgResult]:
             f"{source} is the report of a single run, not of a --config run: write each shard with "
             "m3ter-conformance --config PATH --org NAME --report-json PATH"
         )
-    rules_checked = document.get("summary", {}).get("rules_checked") if isinstance(document.get("summary"), dict) else None
+    summary = document.get("summary")
+    rules_checked = summary.get("rules_checked") if isinstance(summary, dict) else None
     if rules_checked != len(rules.RULES):
         raise ReportError(
             f"{source} was written with {rules_checked} rules, this {report.TOOL} has {len(rules.RULES)}: merge "
             "reports written by the same version of the tool"
         )
-    return [from_section(item, f"{source}: orgs[{number}]") for number, item in enumerate(_get(document, "orgs", list, source))]
+    sections = _get(document, "orgs", list, source)
+    return [from_section(item, f"{source}: orgs[{number}]") for number, item in enumerate(sections)]
 
 
 # ---- JUnit -----------------------------------------------------------------------------------------------
@@ -237,7 +239,8 @@ def junit_xml(orgs: Sequence[OrgResult]) -> str:
     time = 0.0
     for org in orgs:
         text = report.junit_xml(org.result)
-        suite = ET.fromstring(text.split("\n", 1)[1])  # without the XML declaration
+        # our own document (every text in it escaped by report.junit_xml), without its XML declaration
+        suite = ET.fromstring(text.split("\n", 1)[1])  # noqa: S314
         suite.set("name", f"{report.TOOL} ({org.name})")
         for case in suite.iter("testcase"):
             classname = case.get("classname", report.TOOL)

@@ -23,7 +23,7 @@ from rich.console import Console
 from . import combined
 from .cli import EXIT_PROBLEM, UsageProblem, _say, _writable
 from .combined import OrgResult, ReportError
-from .multirun import write_outputs
+from .multirun import report_outputs, write_outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,13 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ReportError, UsageProblem) as exc:
         _say(console, "m3ter-conformance merge:", str(exc))
         return EXIT_PROBLEM
-    failures = write_outputs(
-        [
-            ("--report-json", args.report_json, lambda handle: combined.write_json(results, handle)),
-            ("--junit-xml", args.junit_xml, lambda handle: handle.write(combined.junit_xml(results))),
-            ("--markdown", args.markdown, lambda handle: handle.write(combined.markdown(results))),
-        ]
-    )
+    failures = write_outputs(report_outputs(args, results))
     if not args.quiet:
         combined.print_summary(results, out)
     for failure in failures:

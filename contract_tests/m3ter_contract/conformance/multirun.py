@@ -104,7 +104,12 @@ async def run_orgs(
             return item
         try:
             result = await run(
-                item.target, item.options, spec, transport=item.transport, remembered=item.remembered, sleep=sleep,
+                item.target,
+                item.options,
+                spec,
+                transport=item.transport,
+                remembered=item.remembered,
+                sleep=sleep,
                 clock=clock,
             )
         except Exception as exc:
@@ -218,22 +223,29 @@ def list_orgs(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
-def _write(args: argparse.Namespace, results: Sequence[OrgResult]) -> list[str]:
-    failed: list[str] = []
-    outputs: list[tuple[str, Path | None, Callable[[TextIO], None]]] = [
+Output = tuple[str, Path | None, Callable[[TextIO], object]]
+"""(option, path or None when not asked for, how to write it)."""
+
+
+def report_outputs(args: argparse.Namespace, results: Sequence[OrgResult]) -> list[Output]:
+    """The combined reports asked for (``--report-json``, ``--junit-xml``, ``--markdown``)."""
+    return [
         ("--report-json", args.report_json, lambda handle: combined.write_json(results, handle)),
         ("--junit-xml", args.junit_xml, lambda handle: handle.write(combined.junit_xml(results))),
         ("--markdown", args.markdown, lambda handle: handle.write(combined.markdown(results))),
     ]
+
+
+def _write(args: argparse.Namespace, results: Sequence[OrgResult]) -> list[str]:
+    outputs = report_outputs(args, results)
     if args.write_baseline is not None and len(results) == 1:
         outputs.append(
             ("--write-baseline", args.write_baseline, lambda handle: handle.write(baseline.dump(results[0].result)))
         )
-    failed += write_outputs(outputs)
-    return failed
+    return write_outputs(outputs)
 
 
-def write_outputs(outputs: Sequence[tuple[str, Path | None, Callable[[TextIO], None]]]) -> list[str]:
+def write_outputs(outputs: Sequence[Output]) -> list[str]:
     """Write each output asked for, each on its own; what could not be written, with what to fix."""
     failed: list[str] = []
     for option, path, write in outputs:
@@ -303,16 +315,16 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
         results = asyncio.run(run_orgs(items, spec))
         for org_result in results:
             _auth_hint(by_name[org_result.name], org_result.result)
-        for item, org_result in zip(items, results, strict=True):
-            if isinstance(item, OrgRun) and item.state is not None:
-                org_result.result.notes.extend(item.state.notes)
+        for prepared, org_result in zip(items, results, strict=True):
+            if isinstance(prepared, OrgRun) and prepared.state is not None:
+                org_result.result.notes.extend(prepared.state.notes)
         failures = _write(args, results)
-        for item, org_result in zip(items, results, strict=True):
-            if isinstance(item, OrgRun) and item.state is not None:
+        for prepared, org_result in zip(items, results, strict=True):
+            if isinstance(prepared, OrgRun) and prepared.state is not None:
                 try:
-                    item.state.save(org_result.result.last.values())
+                    prepared.state.save(org_result.result.last.values())
                 except StateError as exc:
-                    failures.append(f"[orgs.{item.name}] {exc} (this run's observations were not remembered)")
+                    failures.append(f"[orgs.{prepared.name}] {exc} (this run's observations were not remembered)")
     if not args.quiet:
         combined.print_summary(results, out)
     else:
@@ -324,4 +336,4 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
     return EXIT_PROBLEM if failures else combined.exit_code(results)
 
 
-__all__ = ["OrgRun", "main", "prepare", "refused", "run_orgs", "write_outputs"]
+__all__ = ["OrgRun", "Output", "main", "prepare", "refused", "report_outputs", "run_orgs", "write_outputs"]

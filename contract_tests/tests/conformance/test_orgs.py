@@ -36,7 +36,8 @@ def _sandbox(seed: int, name: str) -> Sandbox:
 @pytest.fixture
 def servers() -> Iterator[dict[str, SandboxServer]]:
     eu, us = _sandbox(1, "eu"), _sandbox(2, "us")
-    assert eu.org_id != us.org_id and eu.credentials.api_key != us.credentials.api_key
+    assert eu.org_id != us.org_id
+    assert eu.credentials.api_key != us.credentials.api_key
     with SandboxServer(eu) as eu_server, SandboxServer(us) as us_server:
         yield {"eu": eu_server, "us": us_server}
 
@@ -104,13 +105,14 @@ def test_two_orgs_at_once_one_report_with_a_section_each(
     env = _environ(servers)
     env["US_API_SECRET_ENV"] = "not-the-us-secret"
     state = tmp_path / "state.sqlite"
-    code = main(["--config", str(_config(tmp_path, servers)), *READING, "--state", str(state), *_outputs(tmp_path)], environ=env)
-    assert code == 2  # the worst: us could not be checked (2) over eu's error findings (1)
+    args = ["--config", str(_config(tmp_path, servers)), *READING, "--state", str(state), *_outputs(tmp_path)]
+    assert main(args, environ=env) == 2  # the worst: us could not be checked (2) over eu's error findings (1)
     reports = _read(tmp_path, servers)
     snapshot("orgs.summary.md", reports["md"])
     snapshot("orgs.junit.xml", reports["xml"])
     document = json.loads(reports["json"])
-    assert document["kind"] == "combined" and document["exit_code"] == 2
+    assert document["kind"] == "combined"
+    assert document["exit_code"] == 2
     eu, us = document["orgs"]
     assert (eu["name"], eu["exit_code"], us["name"], us["exit_code"]) == ("eu", 1, "us", 2)
     assert eu["target"]["org_id"] == servers["eu"].sandbox.org_id
@@ -134,7 +136,8 @@ def test_a_server_down_is_a_problem_of_that_org_only(servers: dict[str, SandboxS
     args = ["--config", str(config), *READING, "--no-state", "--max-retries", "0", *_outputs(tmp_path)]
     assert main(args, environ=_environ(servers)) == 2
     eu, us = json.loads((tmp_path / "all.json").read_text())["orgs"]
-    assert eu["exit_code"] == 0 and eu["summary"]["observations"] == 8
+    assert eu["exit_code"] == 0
+    assert eu["summary"]["observations"] == 8
     assert [p["kind"] for p in us["problems"]] == ["connection"]
 
 
@@ -146,7 +149,8 @@ def test_an_unset_variable_is_named_and_the_other_org_still_runs(
     code = main(["--config", str(_config(tmp_path, servers)), *READING, "--no-state", *_outputs(tmp_path)], environ=env)
     assert code == 2
     eu, us = json.loads((tmp_path / "all.json").read_text())["orgs"]
-    assert eu["exit_code"] == 0 and eu["summary"]["observations"] == 8
+    assert eu["exit_code"] == 0
+    assert eu["summary"]["observations"] == 8
     [problem] = us["problems"]
     assert problem["kind"] == "config"
     assert problem["message"].startswith("[orgs.us]: set US_API_SECRET_ENV")
@@ -166,7 +170,8 @@ def test_org_runs_one_and_an_unknown_name_lists_the_known_ones(
     capsys.readouterr()
     assert main(["--config", str(config), "--org", "asia", "--no-state"], environ=env) == 2
     err = capsys.readouterr().err
-    assert "no [orgs.asia]" in err and "(eu, us)" in err
+    assert "no [orgs.asia]" in err
+    assert "(eu, us)" in err
 
 
 def test_merging_the_shards_gives_the_report_of_one_run(servers: dict[str, SandboxServer], tmp_path: Path) -> None:
@@ -198,9 +203,9 @@ def test_merge_refuses_what_it_cannot_combine(
     assert main(["--config", str(config), "--org", "eu", *READING, "--no-state", *_outputs(tmp_path)], environ=env) == 0
     report = tmp_path / "all.json"
     single = tmp_path / "single.json"
-    assert main(["--base-url", servers["eu"].url, "--bill-id", "x", "--no-state", "--quiet", "--report-json", str(single)], environ={
-        "M3TER_ORG_ID": env["EU_ORG_ID_ENV"], "M3TER_API_KEY": env["EU_API_KEY_ENV"], "M3TER_API_SECRET": env["EU_API_SECRET_ENV"]
-    }) == 2
+    one = {"M3TER_ORG_ID": "EU_ORG_ID_ENV", "M3TER_API_KEY": "EU_API_KEY_ENV", "M3TER_API_SECRET": "EU_API_SECRET_ENV"}
+    args = ["--base-url", servers["eu"].url, "--bill-id", "x", "--no-state", "--quiet", "--report-json", str(single)]
+    assert main(args, environ={name: env[variable] for name, variable in one.items()}) == 2
 
     def version(document: dict[str, Any]) -> None:
         document["report_version"] = 99
@@ -264,12 +269,16 @@ def test_single_run_options_and_rates_are_refused_with_config(
         main(["--org", "eu"])
     fast = tmp_path / "fast.toml"
     fast.write_text(config.read_text().replace("rate = 40", "rate = 80"))
-    assert main(["--config", str(fast), "--org", "eu", "--no-state", "--quiet", *_outputs(tmp_path)], environ=_environ(servers)) == 2
+    args = ["--config", str(fast), "--org", "eu", "--no-state", "--quiet", *_outputs(tmp_path)]
+    assert main(args, environ=_environ(servers)) == 2
     [problem] = json.loads((tmp_path / "all.json").read_text())["orgs"][0]["problems"]
-    assert problem["kind"] == "config" and "above m3ter's limit of 50" in problem["message"]
+    assert problem["kind"] == "config"
+    assert "above m3ter's limit of 50" in problem["message"]
 
 
-def test_two_tables_for_one_organization_are_refused(servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_tables_for_one_organization_are_refused(
+    servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _config(tmp_path, servers)
     text = config.read_text()
     config.write_text(text + "\n" + text.split("\n\n")[0].replace("[orgs.eu]", "[orgs.eu-again]"))
@@ -316,7 +325,8 @@ def test_an_embedded_org_needs_no_credentials(tmp_path: Path) -> None:
     path.write_text("[orgs.demo]\nembedded = true\nseed = 5\nrate = 1000\n")
     assert main(["--config", str(path), "--quiet", "--no-statement-downloads", *_outputs(tmp_path)], environ={}) == 0
     [demo] = json.loads((tmp_path / "all.json").read_text())["orgs"]
-    assert demo["target"]["embedded"] is True and demo["summary"]["observations"] > 0
+    assert demo["target"]["embedded"] is True
+    assert demo["summary"]["observations"] > 0
 
 
 def test_paths_in_the_file_are_relative_to_its_folder(tmp_path: Path) -> None:
@@ -328,7 +338,7 @@ def test_paths_in_the_file_are_relative_to_its_folder(tmp_path: Path) -> None:
 # ---- per-organization rate limits, at once, on virtual time ------------------------------------------------
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     """A selector whose waits take no time: the event loop's clock jumps to the next timer instead."""
 
     def __init__(self) -> None:
@@ -339,7 +349,7 @@ class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
         if timeout is not None and timeout > 0:
             self.now += timeout
             timeout = 0
-        return super().select(timeout)  # type: ignore[no-any-return]
+        return super().select(timeout)
 
 
 class _VirtualLoop(asyncio.SelectorEventLoop):
@@ -390,7 +400,8 @@ def test_each_org_keeps_its_own_rate_while_all_run_at_once() -> None:
     assert [(r.name, r.result.exit_code) for r in results] == [("eu", 0), ("us", 0)]
     eu, us = sent["eu"], sent["us"]
     assert len(eu) == len(us) == 31  # 15 entities read twice, and the token
-    assert _most_in_one_second(eu) <= 4 and _most_in_one_second(us) <= 16
+    assert _most_in_one_second(eu) <= 4
+    assert _most_in_one_second(us) <= 16
     assert max(eu[0], us[0]) < min(eu[-1], us[-1])  # at the same time, not one after the other
     assert us[-1] - started < len(us) / rates["eu"]  # us was never held to eu's rate
     assert eu[-1] - started >= (len(eu) - 1) / rates["eu"]  # eu kept its own

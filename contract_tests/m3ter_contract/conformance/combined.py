@@ -15,7 +15,6 @@ The JSON document holds everything the other formats show, so :func:`from_json` 
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -105,12 +104,6 @@ def write_json(orgs: Sequence[OrgResult], handle: TextIO) -> None:
     for chunk in json.JSONEncoder(indent=2).iterencode(to_json(orgs)):
         handle.write(chunk)
     handle.write("\n")
-
-
-def json_text(orgs: Sequence[OrgResult]) -> str:
-    out = io.StringIO()
-    write_json(orgs, out)
-    return out.getvalue()
 
 
 # ---- reading a section back ------------------------------------------------------------------------------
@@ -342,7 +335,6 @@ __all__ = [
     "exit_code",
     "from_json",
     "from_section",
-    "json_text",
     "junit_xml",
     "markdown",
     "print_summary",

@@ -10,17 +10,19 @@ import selectors
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from m3ter_contract.conformance import orgs
+from m3ter_contract.conformance import combined, orgs
+from m3ter_contract.conformance.combined import OrgResult
 from m3ter_contract.conformance.command import main
 from m3ter_contract.conformance.embedded import target_for
 from m3ter_contract.conformance.multirun import OrgRun, run_orgs
-from m3ter_contract.conformance.runner import Options
-from m3ter_contract.rules import Spec
+from m3ter_contract.conformance.runner import Options, Problem, RunResult
+from m3ter_contract.rules import Finding, Severity, Spec
 from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer
 
 from .conftest import normalise
@@ -174,7 +176,9 @@ def test_org_runs_one_and_an_unknown_name_lists_the_known_ones(
     assert "(eu, us)" in err
 
 
-def test_merging_the_shards_gives_the_report_of_one_run(servers: dict[str, SandboxServer], tmp_path: Path) -> None:
+def test_merging_the_shards_gives_the_report_of_one_run(
+    servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _break(servers["eu"].sandbox)
     config, env = _config(tmp_path, servers), _environ(servers)
     common = ["--config", str(config), *READING, "--no-state"]
@@ -185,7 +189,11 @@ def test_merging_the_shards_gives_the_report_of_one_run(servers: dict[str, Sandb
     assert main(["merge", "--quiet", *_outputs(tmp_path, "merged"), *shards]) == 1
     assert _read(tmp_path, servers, "merged") == _read(tmp_path, servers, "all")
     # the same section twice (a re-run job uploading again) is kept once
-    assert main(["merge", "--quiet", "--report-json", str(tmp_path / "again.json"), *shards, shards[0]]) == 1
+    capsys.readouterr()
+    assert main(["merge", "--report-json", str(tmp_path / "again.json"), *shards, shards[0]]) == 1
+    terminal = capsys.readouterr().out
+    assert "organization eu" in terminal
+    assert "FAIL: 1 error(s), 2 warning(s), 0 problem(s) over 2 organization(s)" in terminal
     assert len(json.loads((tmp_path / "again.json").read_text())["orgs"]) == 2
 
 
@@ -415,3 +423,93 @@ def test_the_readme_org_list_example_parses() -> None:
     parsed = orgs.parse(match.group(1))
     assert len(parsed) >= 2
     assert len({org.api_key_env for org in parsed if not org.embedded}) >= 2  # distinct variables per org
+
+
+def _document() -> dict[str, Any]:
+    finding = Finding("b1", "GET /bills/{id}", "schema.enum", Severity.ERROR, "$.status", "bad value", "add it")
+    result = RunResult(
+        "https://api.m3ter.com",
+        "org-1",
+        False,
+        {"bill": 1, "statement_job": 0},
+        findings=[finding, replace(finding, rule="drift.unknown-field", severity=Severity.WARNING, suggestion=None)],
+        problems=[Problem("status", "the server answered 500", "b2", "GET /bills/{id}")],
+        notes=["a note"],
+        observations=2,
+        requests={"GET": 3},
+        duration=1.25,
+        baseline=frozenset({("b1", "schema.enum", "$.status")}),
+        statements=0,
+    )
+    return combined.to_json([OrgResult("eu", result)])
+
+
+def test_the_json_report_holds_everything_the_other_reports_show() -> None:
+    document = _document()
+    [org] = combined.from_json(document, "r.json")
+    assert combined.to_json([org]) == document
+    assert org.result.known == 1
+    assert combined.markdown([org]) == combined.markdown(combined.from_json(document, "again"))
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(document: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = document
+        for key in parents:
+            node = node[int(key)] if key.isdigit() else node[key]
+        node[int(last) if last.isdigit() else last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set("tool", "other"), "is not a m3ter-conformance JSON report"),
+        (_set("summary.rules_checked", 3), "was written with 3 rules"),
+        (_set("orgs", {}), "`orgs` is missing or not list"),
+        (_set("orgs.0", []), "an organization's section must be an object"),
+        (_set("orgs.0.name", "e u"), "is not letters, digits, - and _"),
+        (_set("orgs.0.target.org_id", 7), "`org_id` is missing or not a string"),
+        (_set("orgs.0.findings.0", "x"), "findings[0]: expected an object"),
+        (_set("orgs.0.findings.0.severity", "fatal"), "severity 'fatal' is not error or warning"),
+        (_set("orgs.0.problems.0", 1), "problems[0]: expected an object"),
+        (_set("orgs.0.problems.0.kind", None), "`kind` is missing or not a string"),
+        (_set("orgs.0.notes", [1]), "notes: expected strings"),
+        (_set("orgs.0.summary.duration_seconds", "1"), "`duration_seconds` is missing or not a number"),
+        (_set("orgs.0.summary.requests", {"GET": True}), "requests: expected an object of whole numbers"),
+        (_set("orgs.0.summary.observations", True), "`observations` is missing or not int"),
+    ],
+)
+def test_a_damaged_report_is_refused_with_where(change: Callable[[dict[str, Any]], None], message: str) -> None:
+    document = _document()
+    change(document)
+    with pytest.raises(combined.ReportError, match=re.escape(message)):
+        combined.from_json(document, "r.json")
+
+
+def test_a_failure_of_the_check_in_one_org_is_its_internal_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    sandboxes = {name: _sandbox(seed, name) for seed, name in enumerate(SECRETS, 1)}
+    from m3ter_contract.conformance.runner import run as real
+
+    async def broken_for_eu(target: Any, *args: Any, **kwargs: Any) -> RunResult:
+        if target.org_id == sandboxes["eu"].org_id:
+            raise RuntimeError("boom")
+        return await real(target, *args, **kwargs)
+
+    monkeypatch.setattr("m3ter_contract.conformance.multirun.run", broken_for_eu)
+    items = [
+        OrgRun(
+            name,
+            target_for(sandbox, f"http://{name}.sandbox.invalid"),
+            Options(rate=1_000, interval=0.0, statement_downloads=False),
+            transport=httpx.ASGITransport(app=sandbox.asgi_app()),
+        )
+        for name, sandbox in sandboxes.items()
+    ]
+    eu, us = asyncio.run(run_orgs(items, Spec.load()))
+    assert [p.kind for p in eu.result.problems] == ["internal"]
+    assert "RuntimeError: boom" in eu.result.problems[0].message
+    assert us.result.exit_code == 0
+    assert us.result.observations == 15

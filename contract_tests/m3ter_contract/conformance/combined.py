@@ -278,7 +278,7 @@ def markdown(orgs: Sequence[OrgResult]) -> str:
         r = org.result
         verdict = report.verdict(r)
         lines.append(
-            f"| [`{org.name}`](#{_anchor(org.name, verdict)}) | {_ICONS[verdict]} {verdict} | {r.errors} | "
+            f"| `{org.name}` | {_ICONS[verdict]} {verdict} | {r.errors} | "
             f"{r.warnings} | {r.known} | {len(r.problems)} | {r.observations} | {r.exit_code} |"
         )
     lines += [
@@ -290,11 +290,6 @@ def markdown(orgs: Sequence[OrgResult]) -> str:
     for org in orgs:
         lines += _org_markdown(org)
     return "\n".join(lines)
-
-
-def _anchor(name: str, verdict: str) -> str:
-    """GitHub's anchor of the section heading ``### <icon> `name`: verdict`` (emoji and punctuation dropped)."""
-    return f"-{name.lower()}-{verdict}"
 
 
 # ---- terminal --------------------------------------------------------------------------------------------

@@ -13,6 +13,6 @@ from m3ter_dev.bootstrap import reexec_in_venv
 
 if __name__ == "__main__":
     reexec_in_venv("dev")
-    from m3ter_contract.conformance.cli import main  # importable only inside .venv, after the re-exec
+    from m3ter_contract.conformance.command import main  # importable only inside .venv, after the re-exec
 
     raise SystemExit(main(sys.argv[1:]))

@@ -1,7 +1,8 @@
 """The GitHub workflows (.github/workflows): actionlint and zizmor pass (both from wheels, offline), every
 action is pinned by commit, every job has least-privilege permissions, the conformance workflow restores
-its state before the check and saves it after, and its org matrix (read from .ci/m3ter-orgs.toml by the
-workflow's own script, run here as written) is what the README documents."""
+its state before the check and saves it after, its org matrix (read from .ci/m3ter-orgs.toml by
+``m3ter-conformance --list-orgs --json``, through the workflow's own step, run here as written) is what the
+README documents, and its last job merges the organizations' JSON reports."""
 
 from __future__ import annotations
 
@@ -142,7 +143,7 @@ def _matrix_script() -> str:
     return script
 
 
-def run_matrix(config: Path, tmp_path: Path, only: str = "") -> tuple[int, list[dict[str, str]], str]:
+def run_matrix(config: Path, tmp_path: Path, only: str = "") -> tuple[int, list[dict[str, Any]], str]:
     """Run the workflow's own step on ``config``: exit code, matrix, and what it printed."""
     output = tmp_path / "github_output"
     output.write_text("")
@@ -170,7 +171,7 @@ rate = 10
 base_url = "https://api.m3ter.com"
 ids_file = "ci/us.json"
 environment = "m3ter-us-prod-like"
-api_key_env = "M3TER_API_KEY"
+api_key_env = "US_M3TER_API_KEY"
 baseline = "ci/us-baseline.json"
 """
 
@@ -180,24 +181,12 @@ def test_the_matrix_lists_each_org_with_its_environment(tmp_path: Path) -> None:
     config.write_text(TWO_ORGS)
     code, matrix, printed = run_matrix(config, tmp_path)
     assert code == 0, printed
-    assert matrix == [
-        {
-            "name": "eu-sandbox",
-            "environment": "m3ter-eu-sandbox",
-            "base_url": "https://api.m3ter.com",
-            "ids_file": "ci/eu.json",
-            "rate": "10",
-            "baseline": "",
-        },
-        {
-            "name": "us",
-            "environment": "m3ter-us-prod-like",
-            "base_url": "https://api.m3ter.com",
-            "ids_file": "ci/us.json",
-            "rate": "20",
-            "baseline": "ci/us-baseline.json",
-        },
+    assert [(org["name"], org["environment"], org["base_url"], org["ids_file"], org["rate"]) for org in matrix] == [
+        ("eu-sandbox", "m3ter-eu-sandbox", "https://api.m3ter.com", "ci/eu.json", 10),
+        ("us", "m3ter-us-prod-like", "https://api.m3ter.com", "ci/us.json", None),
     ]
+    assert matrix[1]["baseline"] == "ci/us-baseline.json"
+    assert [org["api_key_env"] for org in matrix] == ["M3TER_API_KEY", "US_M3TER_API_KEY"]
     code, matrix, printed = run_matrix(config, tmp_path, only="us")
     assert code == 0, printed
     assert [org["name"] for org in matrix] == ["us"]
@@ -208,7 +197,7 @@ def test_the_matrix_lists_each_org_with_its_environment(tmp_path: Path) -> None:
     [
         (TWO_ORGS, "asia", "no [orgs.asia]"),
         ("[orgs.eu]\nrate = 5\n", "", "ids_file is required"),
-        ('[orgs.eu]\nids_file = "x"\napi_key_env = "EU_KEY"\n', "", "passes the org's credentials as M3TER_API_KEY"),
+        ('[orgs.eu]\nids_file = "x"\napi_key_env = "EU KEY"\n', "", "must be an environment variable name"),
         ('[orgs.eu]\nids_file = "x"\napi_secret = "s3cr3t"\n', "", "unknown key 'api_secret'"),
         ('[orgs."eu sandbox"]\nids_file = "x"\n', "", "letters, digits"),
     ],
@@ -250,4 +239,24 @@ def test_the_readme_org_list_example_runs_through_the_workflows_matrix(tmp_path:
     code, matrix, printed = run_matrix(config, tmp_path)
     assert code == 0, printed
     assert len(matrix) >= 2
-    assert all(org["ids_file"] and org["environment"].startswith("m3ter-") for org in matrix)
+    assert all(org["environment"].startswith("m3ter-") for org in matrix)
+    assert all(org["ids_file"] for org in matrix if not org["embedded"])
+
+
+def test_the_conformance_workflow_checks_each_org_with_its_table_and_merges_the_reports() -> None:
+    jobs = _load(CONFORMANCE)["jobs"]
+    [check] = [s for s in jobs["conformance"]["steps"] if s.get("name", "").startswith("Check ")]
+    assert '--config .ci/m3ter-orgs.toml --org "$ORG"' in check["run"]
+    assert "--report-json reports/m3ter-conformance.json" in check["run"]
+    assert check["env"]["API_SECRET_ENV"] == "${{ matrix.org.api_secret_env }}"
+    [upload] = [s for s in jobs["conformance"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    report = jobs["report"]
+    assert report["needs"] == ["orgs", "conformance"]
+    assert report["if"].startswith("always()")
+    assert report["permissions"] == {"contents": "read"}
+    steps = _steps(report)
+    download = report["steps"][steps.index("actions/download-artifact")]
+    assert upload["with"]["name"].replace("${{ matrix.org.name }}", "*") == download["with"]["pattern"]
+    merge = report["steps"][steps.index("Merge them into one report")]
+    assert "m3ter-conformance merge" in merge["run"]
+    assert '--markdown "$GITHUB_STEP_SUMMARY"' in merge["run"]

@@ -36,7 +36,7 @@ def _sandbox(seed: int, name: str) -> Sandbox:
 
 
 @pytest.fixture
-def servers() -> Iterator[dict[str, SandboxServer]]:
+def servers() -> Iterator[dict[str, SandboxServer[Sandbox]]]:
     eu, us = _sandbox(1, "eu"), _sandbox(2, "us")
     assert eu.org_id != us.org_id
     assert eu.credentials.api_key != us.credentials.api_key
@@ -44,7 +44,7 @@ def servers() -> Iterator[dict[str, SandboxServer]]:
         yield {"eu": eu_server, "us": us_server}
 
 
-def _ids(server: SandboxServer) -> dict[str, list[str]]:
+def _ids(server: SandboxServer[Sandbox]) -> dict[str, list[str]]:
     seeded = server.sandbox.seeded
     return {
         "bills": [seeded.bills["monthly"], seeded.bills["weekly"]],
@@ -52,7 +52,7 @@ def _ids(server: SandboxServer) -> dict[str, list[str]]:
     }
 
 
-def _config(tmp_path: Path, servers: dict[str, SandboxServer], **override: str) -> Path:
+def _config(tmp_path: Path, servers: dict[str, SandboxServer[Sandbox]], **override: str) -> Path:
     """Two organizations, each with its own variables; ``override`` replaces a table's base_url."""
     tables = []
     for name, server in servers.items():
@@ -66,7 +66,7 @@ def _config(tmp_path: Path, servers: dict[str, SandboxServer], **override: str) 
     return path
 
 
-def _environ(servers: dict[str, SandboxServer]) -> dict[str, str]:
+def _environ(servers: dict[str, SandboxServer[Sandbox]]) -> dict[str, str]:
     env: dict[str, str] = {}
     for name, server in servers.items():
         creds = server.sandbox.credentials
@@ -87,7 +87,7 @@ def _outputs(tmp_path: Path, stem: str = "all") -> list[str]:
     ]
 
 
-def _read(tmp_path: Path, servers: dict[str, SandboxServer], stem: str = "all") -> dict[str, str]:
+def _read(tmp_path: Path, servers: dict[str, SandboxServer[Sandbox]], stem: str = "all") -> dict[str, str]:
     out = {}
     for ext in ("json", "xml", "md"):
         text = (tmp_path / f"{stem}.{ext}").read_text(encoding="utf-8")
@@ -101,7 +101,7 @@ READING = ["--observe", "2", "--interval", "0", "--quiet"]
 
 
 def test_two_orgs_at_once_one_report_with_a_section_each(
-    servers: dict[str, SandboxServer], tmp_path: Path, snapshot: Callable[[str, str], None]
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, snapshot: Callable[[str, str], None]
 ) -> None:
     _break(servers["eu"].sandbox)
     env = _environ(servers)
@@ -130,7 +130,9 @@ def test_two_orgs_at_once_one_report_with_a_section_each(
     assert scopes == {f"{servers['eu'].url}|{servers['eu'].sandbox.org_id}"}
 
 
-def test_a_server_down_is_a_problem_of_that_org_only(servers: dict[str, SandboxServer], tmp_path: Path) -> None:
+def test_a_server_down_is_a_problem_of_that_org_only(
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path
+) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
@@ -144,7 +146,7 @@ def test_a_server_down_is_a_problem_of_that_org_only(servers: dict[str, SandboxS
 
 
 def test_an_unset_variable_is_named_and_the_other_org_still_runs(
-    servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = _environ(servers)
     del env["US_API_SECRET_ENV"]
@@ -162,7 +164,7 @@ def test_an_unset_variable_is_named_and_the_other_org_still_runs(
 
 
 def test_org_runs_one_and_an_unknown_name_lists_the_known_ones(
-    servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config(tmp_path, servers)
     env = _environ(servers)
@@ -177,7 +179,7 @@ def test_org_runs_one_and_an_unknown_name_lists_the_known_ones(
 
 
 def test_merging_the_shards_gives_the_report_of_one_run(
-    servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _break(servers["eu"].sandbox)
     config, env = _config(tmp_path, servers), _environ(servers)
@@ -205,7 +207,7 @@ def _mutated(source: Path, target: Path, change: Callable[[dict[str, Any]], None
 
 
 def test_merge_refuses_what_it_cannot_combine(
-    servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, env = _config(tmp_path, servers), _environ(servers)
     assert main(["--config", str(config), "--org", "eu", *READING, "--no-state", *_outputs(tmp_path)], environ=env) == 0
@@ -266,7 +268,7 @@ def test_config_mistakes_exit_2_with_what_to_fix(
 
 
 def test_single_run_options_and_rates_are_refused_with_config(
-    servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config(tmp_path, servers)
     assert main(["--config", str(config), "--bill-id", "b1"], environ={}) == 2
@@ -285,7 +287,7 @@ def test_single_run_options_and_rates_are_refused_with_config(
 
 
 def test_two_tables_for_one_organization_are_refused(
-    servers: dict[str, SandboxServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config(tmp_path, servers)
     text = config.read_text()

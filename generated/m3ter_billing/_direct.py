@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,31 @@ import httpx
 
 _httpx_logger = logging.getLogger("httpx")  # httpx's own log line for every response, as AsyncClient writes it
 _COOKIE_HEADERS = ("set-cookie", "set-cookie2")  # the headers http.cookiejar reads
+
+
+# What httpx's URL parser leaves exactly as it is in a path or a query: unreserved characters, percent
+# escapes and the delimiters it does not quote there. path_segment() and QueryParams produce nothing else.
+_KEPT = re.compile(r"[A-Za-z0-9\-._~%/!$&'()*+,;=:@]*")
+_DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
+
+
+def joined(base: httpx.URL, raw_path: str, query: str | None) -> httpx.URL:
+    """``base`` with ``raw_path`` (starting with "/") and ``query``: equal to parsing the whole URL, which
+    costs a scan of every character; here the path and query are checked with one regular expression
+    each and the base's parsed form is reused (parsed in full when they hold anything else)."""
+    reference = getattr(base, "_uri_reference", None)
+    if (
+        isinstance(reference, tuple)
+        and hasattr(reference, "_replace")
+        and _KEPT.fullmatch(raw_path)
+        and _DOT_SEGMENT.search(raw_path) is None
+        and (query is None or _KEPT.fullmatch(query))
+    ):
+        url = httpx.URL.__new__(httpx.URL)
+        url._uri_reference = reference._replace(path=raw_path, query=query, fragment=None)
+        return url
+    prefix = str(base.copy_with(raw_path=b"/", fragment=None))[:-1]
+    return httpx.URL(prefix + raw_path + ("" if query is None else "?" + query))
 
 
 class DirectSender:
@@ -51,12 +77,11 @@ class DirectSender:
     def _url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL:
         base = self._client.base_url
         if base is not self._base:  # base_url can be set on the client: the prefix follows it
-            self._base, self._prefix = base, str(base).rstrip("/") + "/"
+            self._base, self._prefix = base, base.raw_path.decode("ascii").split("?")[0].rstrip("/") + "/"
         # As httpx merges a relative URL: the base's path, then the relative path without its leading "/".
-        url = self._prefix + path.lstrip("/")
-        if params:
-            url = f"{url}?{httpx.QueryParams(params)}"
-        return httpx.URL(url)
+        raw_path = self._prefix + path.lstrip("/")
+        query = str(httpx.QueryParams(params)) if params else None
+        return joined(base, raw_path, query)
 
     async def request(
         self,

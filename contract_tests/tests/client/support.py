@@ -5,6 +5,7 @@ Every request goes to a respx router through ``httpx.MockTransport``: nothing to
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -131,8 +132,20 @@ def make_client(router: respx.Router, sleeps: SleepRecorder) -> Iterator[ClientF
         client.close()
 
 
-@pytest.fixture
-async def make_async_client(router: respx.Router, async_sleeps: AsyncSleepRecorder) -> Any:
+# The async client's two request paths: httpx.AsyncClient (the default backend) and the aiohttp backend's
+# own (its API calls are sent below httpx.AsyncClient, over whatever transport the client has). Every
+# async test built with make_async_client runs on both. The client-only floors run installs no extra:
+# there the aiohttp cases skip.
+ASYNC_BACKENDS = [
+    "httpx",
+    pytest.param("aiohttp", marks=pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="no aiohttp")),
+]
+
+
+@pytest.fixture(params=ASYNC_BACKENDS)
+async def make_async_client(
+    router: respx.Router, async_sleeps: AsyncSleepRecorder, request: pytest.FixtureRequest
+) -> Any:
     made: list[AsyncM3terBilling] = []
 
     def factory(**kwargs: Any) -> AsyncM3terBilling:
@@ -143,6 +156,7 @@ async def make_async_client(router: respx.Router, async_sleeps: AsyncSleepRecord
             "api_secret": API_SECRET,
             "transport": httpx.MockTransport(router.async_handler),
             "sleep": async_sleeps,
+            "http_backend": request.param,
         }
         options.update(kwargs)
         client = AsyncM3terBilling(**options)

@@ -134,8 +134,7 @@ def make_client(router: respx.Router, sleeps: SleepRecorder) -> Iterator[ClientF
 
 # The async client's two request paths: httpx.AsyncClient (the default backend) and the aiohttp backend's
 # own (its API calls are sent below httpx.AsyncClient, over whatever transport the client has). Every
-# async test built with make_async_client runs on both. The client-only floors run installs no extra:
-# there the aiohttp cases skip.
+# async test built with make_async_client runs on both (the aiohttp cases skip where aiohttp is missing).
 ASYNC_BACKENDS = [
     "httpx",
     pytest.param("aiohttp", marks=pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="no aiohttp")),

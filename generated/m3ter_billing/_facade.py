@@ -39,6 +39,7 @@ from ._deadline import (
     check_seconds,
     derived_total,
 )
+from ._direct import DirectSender
 from ._exceptions import (
     ConfigurationError,
     EventLoopMismatchError,
@@ -498,9 +499,9 @@ class _AsyncHttp:
     by every ``with_options`` view. Its connections are closed when that loop shuts down, and the next
     loop gets a fresh client."""
 
-    def __init__(self, build: Callable[[], httpx.AsyncClient]) -> None:
+    def __init__(self, build: Callable[[], tuple[httpx.AsyncClient, DirectSender | None]]) -> None:
         self._build = build
-        self.client = build()
+        self.client, self.direct = build()
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._closer: AsyncIterator[None] | None = None
 
@@ -515,7 +516,7 @@ class _AsyncHttp:
                 )
             if self._loop is not None:
                 # The connections belonged to a loop that has closed: they cannot be used from this one.
-                self.client = self._build()
+                self.client, self.direct = self._build()
             self._loop = weakref.ref(loop)
             self._closer = _closed_with_the_loop(self.client)
             await anext(self._closer)
@@ -585,18 +586,17 @@ class AsyncM3terBilling(_Base):
             transport, carried = _borrow(http_client, transport, is_async=True)
         client_options = _with_carried(self._client_options, carried)
 
-        def build() -> httpx.AsyncClient:
-            return httpx.AsyncClient(
-                transport=retrying_transport(
-                    transport if transport is not None else async_network_transport(backend, trust_env=trust_env),
-                    policy,
-                    is_async=True,
-                    trust_env=trust_env,
-                    max_response_bytes=limit,
-                ),
+        def build() -> tuple[httpx.AsyncClient, DirectSender | None]:
+            stack = retrying_transport(
+                transport if transport is not None else async_network_transport(backend, trust_env=trust_env),
+                policy,
+                is_async=True,
                 trust_env=trust_env,
-                **client_options,
+                max_response_bytes=limit,
             )
+            client = httpx.AsyncClient(transport=stack, trust_env=trust_env, **client_options)
+            # The aiohttp backend sends API calls below httpx.AsyncClient, through the same stack (_direct).
+            return client, DirectSender(client, stack) if backend == "aiohttp" else None
 
         self._http = _AsyncHttp(build)
         self._attach()
@@ -653,7 +653,10 @@ class AsyncM3terBilling(_Base):
 
     async def _send(self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven) -> httpx.Response:
         http = await self._http.for_running_loop()
+        direct = self._http.direct
         with translated_transport_errors():
+            if direct is not None and direct.handles(kwargs):
+                return await direct.request(**kwargs, **self._options.request_args(timeout))
             return await http.request(**kwargs, **self._options.request_args(timeout))
 
     async def _run(self, plan: Plan[_T], timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> _T:

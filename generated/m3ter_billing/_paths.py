@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from ._exceptions import InvalidParameterError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # control characters, CR and LF among them
 
 
 def path_segment(name: str, value: object) -> str:
@@ -22,7 +25,7 @@ def path_segment(name: str, value: object) -> str:
         raise InvalidParameterError(f"{name} must be a string, not {type(value).__name__}")
     if value in ("", ".", ".."):
         raise InvalidParameterError(f"{name} must be a non-empty id, got {value!r}")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if _CONTROL.search(value) is not None:
         raise InvalidParameterError(f"{name} must not contain control characters (such as CR or LF)")
     try:
         encoded = value.encode("utf-8")

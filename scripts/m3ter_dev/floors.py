@@ -3,7 +3,8 @@
     python3 scripts/check_floors.py          # or: python3 scripts/check.py floors
 
 Builds a fresh virtual environment in a temporary directory, installs the *lowest* versions of the client's
-runtime dependencies that generated/pyproject.toml allows (``uv pip install --resolution lowest-direct``),
+runtime dependencies that generated/pyproject.toml allows, its extras' included (``uv pip install
+--resolution lowest-direct --extra aiohttp``),
 checks that each installed version is exactly its declared floor, adds the client (without dependencies)
 and the pinned test tools, and runs the client tests there (those that need only the client: modules that
 import the harness, ``m3ter_contract``, are left out). Needs the package registry (PyPI), as the bootstrap
@@ -28,6 +29,8 @@ CONSTRAINTS = ROOT / "scripts" / "constraints.txt"
 CLIENT_TESTS = ROOT / "contract_tests" / "tests" / "client"
 # The test tools the client tests import, at the versions pinned for the project.
 TEST_TOOLS = ("pytest", "pytest-asyncio", "respx", "hypothesis")
+# The client's extras, installed at their floors too (their tests skip where an extra is missing).
+EXTRAS = ("aiohttp",)
 _FLOOR = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*)")
 
 
@@ -36,8 +39,12 @@ def _canonical(name: str) -> str:
 
 
 def floors() -> dict[str, str]:
-    """``{distribution: floor}`` for every runtime dependency of the client; each must declare a floor."""
-    dependencies = tomllib.loads(CLIENT_PYPROJECT.read_text())["project"]["dependencies"]
+    """``{distribution: floor}`` for every runtime dependency of the client and of its extras (installed
+    with them: ``EXTRAS``); each must declare a floor."""
+    project = tomllib.loads(CLIENT_PYPROJECT.read_text())["project"]
+    dependencies = list(project["dependencies"])
+    for extra in EXTRAS:
+        dependencies += project["optional-dependencies"][extra]
     found: dict[str, str] = {}
     for requirement in dependencies:
         match = _FLOOR.match(requirement)
@@ -89,7 +96,8 @@ def main() -> int:
         python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
         _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
         install = [uv, "pip", "install", "--quiet", "--python", python]
-        _run([*install, "--resolution", "lowest-direct", "-r", str(CLIENT_PYPROJECT), *pins(TEST_TOOLS)])
+        extras = [argument for extra in EXTRAS for argument in ("--extra", extra)]
+        _run([*install, "--resolution", "lowest-direct", "-r", str(CLIENT_PYPROJECT), *extras, *pins(TEST_TOOLS)])
         _run([*install, "--no-deps", str(ROOT / "generated")])
         listed = subprocess.run(
             [uv, "pip", "freeze", "--python", python], check=True, capture_output=True, text=True, cwd=ROOT

@@ -7,6 +7,7 @@ are in ``sandbox_support.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -137,12 +138,23 @@ def make_client(router: respx.Router, sleeps: SleepRecorder) -> Iterator[ClientF
         client.close()
 
 
-@pytest.fixture
-async def make_async_client(router: respx.Router, async_sleeps: AsyncSleepRecorder) -> Any:
+# The async client's two request paths: httpx.AsyncClient (the default backend) and the aiohttp backend's
+# own (its API calls are sent below httpx.AsyncClient, over whatever transport the client has). Every
+# async test built with make_async_client runs on both (the aiohttp cases skip where aiohttp is missing).
+ASYNC_BACKENDS = [
+    "httpx",
+    pytest.param("aiohttp", marks=pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="no aiohttp")),
+]
+
+
+@pytest.fixture(params=ASYNC_BACKENDS)
+async def make_async_client(
+    router: respx.Router, async_sleeps: AsyncSleepRecorder, request: pytest.FixtureRequest
+) -> Any:
     made: list[AsyncM3terBilling] = []
 
     def factory(**kwargs: Any) -> AsyncM3terBilling:
-        client = AsyncM3terBilling(**_mocked(router.async_handler, async_sleeps, kwargs))
+        client = AsyncM3terBilling(**_mocked(router.async_handler, async_sleeps, {"http_backend": request.param} | kwargs))
         made.append(client)
         return client
 

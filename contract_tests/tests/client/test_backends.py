@@ -19,7 +19,7 @@ from m3ter_billing import AsyncM3terBilling, ConfigurationError
 from .hostile import Exchange, RawServer
 from .support import API_KEY, API_SECRET, ORG_ID, bill_body, token_body
 
-# The client-only floors run (scripts/check_floors.py) installs no extra: there the aiohttp cases skip.
+# Skipped only where aiohttp is missing (the floors run installs the extra, at its floor).
 BACKENDS = [
     "httpx",
     pytest.param("aiohttp", marks=pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="no aiohttp")),

@@ -67,7 +67,7 @@ def _async_call(server: RawServer, backend: HttpBackend, **extra: Any) -> Any:
 CALLS = {"sync": sync_call, "async": async_call, "aiohttp": aiohttp_call}
 
 
-# The client-only floors run (scripts/check_floors.py) installs no extra: there the aiohttp cases skip.
+# Skipped only where aiohttp is missing (the floors run installs the extra, at its floor).
 WITHOUT_AIOHTTP = pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="aiohttp not installed")
 
 

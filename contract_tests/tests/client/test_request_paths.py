@@ -1,0 +1,150 @@
+"""The async client's two request paths send the same requests and give back the same responses.
+
+With ``http_backend="aiohttp"`` the API calls are built by the client and sent below ``httpx.AsyncClient``
+(``_direct``); with the default they go through ``httpx.AsyncClient``. Over the same mock transport, what
+reaches the transport (method, URL, headers, timeouts) and what the caller gets (cookies kept, event hooks
+called, ``history``, httpx's log line) must not depend on the path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from m3ter_billing import AsyncM3terBilling, InvalidParameterError
+
+from .support import API_KEY, API_SECRET, BASE_URL, ORG_ID, bill_body, dumps, token_body
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="no aiohttp")
+PATHS = ("httpx", "aiohttp")
+
+
+class Recorder:
+    """A mock server: the token route and a bill route; every request it saw, and cookies when asked."""
+
+    def __init__(self, *, set_cookie: bool = False, refuse_first: bool = False) -> None:
+        self.seen: list[httpx.Request] = []
+        self.set_cookie = set_cookie
+        self.refuse_first = refuse_first
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        if request.url.path.endswith("/oauth/token"):
+            return httpx.Response(200, content=dumps(token_body()))
+        if self.refuse_first:
+            self.refuse_first = False
+            return httpx.Response(401, content=b'{"message": "expired"}')
+        headers = {"Set-Cookie": "lb=sticky-1; Path=/"} if self.set_cookie else {}
+        return httpx.Response(200, content=dumps(bill_body()), headers=headers)
+
+
+def client(recorder: Recorder, path: str, **extra: Any) -> AsyncM3terBilling:
+    options: dict[str, Any] = {
+        "base_url": BASE_URL,
+        "org_id": ORG_ID,
+        "api_key": API_KEY,
+        "api_secret": API_SECRET,
+        "transport": httpx.MockTransport(recorder),
+        "http_backend": path,
+    }
+    return AsyncM3terBilling(**{**options, **extra})
+
+
+def sent(request: httpx.Request) -> tuple[Any, ...]:
+    return (request.method, str(request.url), request.headers.multi_items(), request.extensions["timeout"])
+
+
+ids = st.text(min_size=1, max_size=20).filter(lambda s: s not in (".", ".."))
+values = st.text(max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bill_id=ids,
+    org_id=st.one_of(st.none(), ids),
+    additional=st.one_of(st.none(), st.lists(values, max_size=3)),
+    extra_query=st.dictionaries(st.sampled_from(["a", "b c", "x/y", "additional"]), values, max_size=2),
+    extra_headers=st.dictionaries(
+        st.sampled_from(["X-Trace", "Accept", "User-Agent"]),
+        st.from_regex(r"[a-z0-9]{0,8}", fullmatch=True),
+        max_size=2,
+    ),
+)
+def test_both_paths_send_the_same_request(
+    bill_id: str,
+    org_id: str | None,
+    additional: list[str] | None,
+    extra_query: dict[str, str],
+    extra_headers: dict[str, str],
+) -> None:
+    async def one(path: str) -> tuple[Any, ...] | type[BaseException]:
+        recorder = Recorder()
+        async with client(recorder, path, default_query={"d": "1"}) as c:
+            try:
+                await c.bills.retrieve(
+                    bill_id, org_id=org_id, additional=additional, extra_query=extra_query, extra_headers=extra_headers
+                )
+            except InvalidParameterError:
+                return InvalidParameterError
+        return tuple(sent(request) for request in recorder.seen)
+
+    assert asyncio.run(one("aiohttp")) == asyncio.run(one("httpx"))
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_cookies_a_response_sets_are_sent_with_the_next_call(path: str) -> None:
+    recorder = Recorder(set_cookie=True)
+    async with client(recorder, path) as c:
+        await c.bills.retrieve("bill-1")
+        await c.bills.retrieve("bill-1")
+    bills = [r for r in recorder.seen if "/bills/" in r.url.path]
+    assert "cookie" not in bills[0].headers
+    assert bills[1].headers["cookie"] == "lb=sticky-1"
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_event_hooks_of_a_borrowed_client_see_every_request_and_response(path: str) -> None:
+    recorder = Recorder()
+    events: list[str] = []
+
+    async def on_request(request: httpx.Request) -> None:
+        events.append(f"request {request.method} {request.url.path}")
+
+    async def on_response(response: httpx.Response) -> None:
+        events.append(f"response {response.status_code} {response.request.url.path}")
+
+    borrowed = httpx.AsyncClient(
+        transport=httpx.MockTransport(recorder), event_hooks={"request": [on_request], "response": [on_response]}
+    )
+    options = {"base_url": BASE_URL, "org_id": ORG_ID, "api_key": API_KEY, "api_secret": API_SECRET}
+    async with AsyncM3terBilling(http_client=borrowed, http_backend=path, **options) as c:  # type: ignore[arg-type]
+        await c.bills.retrieve("bill-1")
+    bill = f"/organizations/{ORG_ID}/bills/bill-1"
+    assert events == [
+        "request POST /oauth/token",
+        "response 200 /oauth/token",
+        f"request GET {bill}",
+        f"response 200 {bill}",
+    ]
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_the_raw_response_is_complete(path: str, caplog: pytest.LogCaptureFixture) -> None:
+    recorder = Recorder(refuse_first=True)  # a 401: the token is refreshed and the call sent again
+    caplog.set_level(logging.INFO, logger="httpx")
+    async with client(recorder, path) as c:
+        raw = await c.with_raw_response.bills.retrieve("bill-1")
+    response = raw.http_response
+    assert response is not None
+    assert response.request.url.path.endswith("/bills/bill-1")
+    assert response.content == dumps(bill_body())
+    assert [r.status_code for r in response.history] == [200, 401, 200]  # token, refused call, new token
+    lines = [record.getMessage() for record in caplog.records if record.name == "httpx"]
+    assert len(lines) == 4  # token, refused call, token, call
+    assert all(line.startswith("HTTP Request: ") for line in lines)

@@ -1,0 +1,168 @@
+"""The aiohttp backend's request path for API calls: the request is built here and sent straight to the
+client's transport (retries, bounded body, aiohttp), below ``httpx.AsyncClient``.
+
+Why: under fan-out most of the async client's CPU was ``httpx.AsyncClient``'s own request handling, not
+the network: merging each URL with ``base_url`` parses it three times, the cookie jar is copied for every
+request and consulted for every response, and the body is read again through three stream wrappers.
+Here a request costs one URL parse, and the cookie jar is touched only when it holds a cookie or the
+response sets one.
+
+Nothing is decided here that the default path decides elsewhere: the same ``httpx.Request`` (URL, headers,
+timeouts, extensions) is built, the same auth flow (``_auth``: the cached token, the single-flight refresh,
+a 401/403 retried once) is driven as httpx drives it, the same transport stack sends it (``_retry``'s
+policy and budget, ``_transport``'s deadline and size caps, ``_aiohttp``), and the response comes back
+as httpx returns it (``request`` set, body read, ``elapsed``, cookies kept, redirects not followed, the
+client's event hooks called, httpx's ``HTTP Request:`` log line). Requests this path does not handle
+(statement downloads, the client with its own ``params``) go through ``httpx.AsyncClient`` itself. A test
+sends the same calls through both paths and compares what reaches the transport.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+_httpx_logger = logging.getLogger("httpx")  # httpx's own log line for every response, as AsyncClient writes it
+_COOKIE_HEADERS = ("set-cookie", "set-cookie2")  # the headers http.cookiejar reads
+
+
+# What httpx's URL parser leaves exactly as it is in a path or a query: unreserved characters, percent
+# escapes and the delimiters it does not quote there. path_segment() and QueryParams produce nothing else.
+_KEPT = re.compile(r"[A-Za-z0-9\-._~%/!$&'()*+,;=:@]*")
+_DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
+
+
+def joined(base: httpx.URL, raw_path: str, query: str | None) -> httpx.URL:
+    """``base`` with ``raw_path`` (starting with "/") and ``query``: equal to parsing the whole URL, which
+    costs a scan of every character; here the path and query are checked with one regular expression
+    each and the base's parsed form is reused (parsed in full when they hold anything else)."""
+    reference = getattr(base, "_uri_reference", None)
+    if (
+        isinstance(reference, tuple)
+        and hasattr(reference, "_replace")
+        and _KEPT.fullmatch(raw_path)
+        and _DOT_SEGMENT.search(raw_path) is None
+        and (query is None or _KEPT.fullmatch(query))
+    ):
+        url = httpx.URL.__new__(httpx.URL)
+        url._uri_reference = reference._replace(path=raw_path, query=query, fragment=None)
+        return url
+    prefix = str(base.copy_with(raw_path=b"/", fragment=None))[:-1]
+    return httpx.URL(prefix + raw_path + ("" if query is None else "?" + query))
+
+
+class DirectSender:
+    """Sends an API request of the facade through ``client``'s configuration and ``transport``."""
+
+    def __init__(self, client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport) -> None:
+        self._client = client
+        self._transport = transport
+        self._base: httpx.URL | None = None
+        self._prefix = ""
+
+    def handles(self, kwargs: Mapping[str, Any]) -> bool:
+        """Whether ``kwargs`` (the facade's ``request`` arguments) is an API call this path sends: one with
+        the client's own auth, on a client without client-level query parameters."""
+        return "auth" not in kwargs and not self._client.params
+
+    def _url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL:
+        base = self._client.base_url
+        if base is not self._base:  # base_url can be set on the client: the prefix follows it
+            self._base, self._prefix = base, base.raw_path.decode("ascii").split("?")[0].rstrip("/") + "/"
+        # As httpx merges a relative URL: the base's path, then the relative path without its leading "/".
+        raw_path = self._prefix + path.lstrip("/")
+        query = str(httpx.QueryParams(params)) if params else None
+        return joined(base, raw_path, query)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout,
+        extensions: dict[str, Any],
+    ) -> httpx.Response:
+        client = self._client
+        if client.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        merged = client.headers
+        if headers:
+            merged = merged.copy()
+            merged.update(headers)
+        request = httpx.Request(
+            method,
+            self._url(url, params),
+            headers=merged,
+            extensions={**extensions, "timeout": timeout.as_dict()},
+        )
+        if client.cookies:
+            httpx.Cookies(client.cookies).set_cookie_header(request)
+        auth = client.auth or httpx.Auth()
+        # httpx's _send_handling_auth: the flow yields requests and is sent each response.
+        flow = auth.async_auth_flow(request)
+        history: list[httpx.Response] = []
+        try:
+            request = await flow.__anext__()
+            while True:
+                response = await self._send_one(request, history)
+                try:
+                    try:
+                        next_request = await flow.asend(response)
+                    except StopAsyncIteration:
+                        return response
+                    await response.aread()
+                    request = next_request
+                    history.append(response)
+                except BaseException:
+                    await response.aclose()
+                    raise
+        finally:
+            await flow.aclose()
+
+    async def _send_one(self, request: httpx.Request, history: list[httpx.Response]) -> httpx.Response:
+        """One request through the transport, as httpx's ``_send_single_request`` (redirects not followed)."""
+        client = self._client
+        hooks = client.event_hooks
+        for hook in hooks["request"]:
+            await hook(request)
+        start = time.perf_counter()
+        try:
+            response = await self._transport.handle_async_request(request)
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        response.request = request
+        try:
+            response.read()  # the transport has read the body already (``_transport``): this only takes it
+            response.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
+            if any(name in response.headers for name in _COOKIE_HEADERS):
+                client.cookies.extract_cookies(response)
+            if _httpx_logger.isEnabledFor(logging.INFO):
+                _httpx_logger.info(
+                    'HTTP Request: %s %s "%s %d %s"',
+                    request.method,
+                    request.url,
+                    response.http_version,
+                    response.status_code,
+                    response.reason_phrase,
+                )
+            for hook in hooks["response"]:
+                await hook(response)
+            response.history = list(history)
+            if response.has_redirect_location:
+                response.next_request = client._build_redirect_request(request, response)
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
+
+
+__all__ = ["DirectSender"]

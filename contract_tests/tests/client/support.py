@@ -154,7 +154,9 @@ async def make_async_client(
     made: list[AsyncM3terBilling] = []
 
     def factory(**kwargs: Any) -> AsyncM3terBilling:
-        client = AsyncM3terBilling(**_mocked(router.async_handler, async_sleeps, {"http_backend": request.param} | kwargs))
+        client = AsyncM3terBilling(
+            **_mocked(router.async_handler, async_sleeps, {"http_backend": request.param} | kwargs)
+        )
         made.append(client)
         return client
 

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -33,7 +34,8 @@ RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})  # the official SD
 class M3terRetry(Retry):
     """The retry policy: GETs only, on connection errors and timeouts, 408, 409, 429 and every 5xx.
 
-    Waits what the server asks for (``retry-after-ms``, else ``Retry-After`` in seconds or as an HTTP date)
+    Waits what the server asks for (``retry-after-ms``, else ``Retry-After`` in seconds or as an HTTP date,
+    counted from the response's own ``Date`` when it has one, so a skewed local clock does not matter)
     when that is more than 0 and at most 60 seconds, as the official SDK does; otherwise
     ``min(0.5 * 2**n, 8)`` seconds less up to 25 % jitter. ``total`` is the number of retries (default 2,
     so at most three attempts). A copy made by :meth:`until` for one call does not wait past that call's
@@ -120,12 +122,26 @@ class M3terRetry(Retry):
             except ValueError:
                 seconds = None
         if seconds is None and "retry-after" in headers:
+            seconds = _from_server_date(headers)
+        if seconds is None and "retry-after" in headers:
             try:
                 seconds = self.parse_retry_after(headers["retry-after"])
             except ValueError:
                 seconds = None
         if seconds is not None and 0 < seconds <= RETRY_AFTER_CAP:
             return seconds
+        return None
+
+
+def _from_server_date(headers: httpx.Headers) -> float | None:
+    """An HTTP-date ``Retry-After`` less the response's ``Date``: the wait by the server's own clock."""
+    retry_after, date = headers["retry-after"].strip(), headers.get("date")
+    if date is None or retry_after.isdigit():
+        return None
+    try:
+        then, now = parsedate_to_datetime(retry_after), parsedate_to_datetime(date.strip())
+        return (then - now).total_seconds()
+    except (TypeError, ValueError, OverflowError):  # not dates, or one naive and one aware
         return None
 
 

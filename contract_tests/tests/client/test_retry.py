@@ -153,17 +153,33 @@ def test_retry_after_ms_outside_0_to_60_seconds_falls_back_to_the_backoff(
     assert 0.375 <= sleeps.calls[0] <= 0.5
 
 
-def test_http_date_retry_after_in_the_future_is_waited(
+def test_http_date_retry_after_is_counted_from_the_response_date(
     router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-    from email.utils import format_datetime
+    # The server's clock, not ours: an HTTP-date Retry-After 30 s after the response's Date waits 30 s,
+    # however far the local clock is from the server's (here by years).
+    headers = {"Date": "Wed, 21 Oct 2015 07:28:00 GMT", "Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}
+    router.get(BILL_PATH).mock(side_effect=_failing_then_ok(503, 1, headers))
+    make_client().bills.retrieve("bill-1")
+    assert sleeps.calls == [30.0]
 
-    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    router.get(BILL_PATH).mock(side_effect=_failing_then_ok(503, 1, {"Retry-After": when}))
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Date": "Wed, 21 Oct 2015 07:28:00 GMT", "Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"},  # 120 s
+        {"Date": "Wed, 21 Oct 2015 07:28:00 GMT", "Retry-After": "Wed, 21 Oct 2015 07:27:00 GMT"},  # past
+        {"Date": "not a date", "Retry-After": "Wed, 21 Oct 2015 07:27:00 GMT"},  # falls back: long past
+        {"Date": "Wed, 21 Oct 2015 07:28:00", "Retry-After": "Wed, 21 Oct 2015 07:28:30 +0000"},  # naive
+    ],
+)
+def test_server_dates_outside_the_window_fall_back_to_the_backoff(
+    router: respx.Router, make_client: ClientFactory, sleeps: SleepRecorder, headers: dict[str, str]
+) -> None:
+    router.get(BILL_PATH).mock(side_effect=_failing_then_ok(503, 1, headers))
     make_client().bills.retrieve("bill-1")
     assert len(sleeps.calls) == 1
-    assert 25 <= sleeps.calls[0] <= 30
+    assert sleeps.calls[0] <= 0.5  # the first backoff step, not the server's wait
 
 
 def test_http_date_retry_after_is_understood(

@@ -313,10 +313,11 @@ def markdown(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> str
         lines += ["### Problems of the run (exit code 2)", ""]
         lines += [f"- **{p.kind}**: {report.markdown_text(p.message)}" for p in problems]
         lines.append("")
-    lines += [
-        "| organization | result | errors | warnings | known | problems | reads | exit code |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    if orgs:  # a run that did not start has no table
+        lines += [
+            "| organization | result | errors | warnings | known | problems | reads | exit code |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
     for org in orgs:
         r = org.result
         verdict = report.verdict(r)
@@ -325,7 +326,7 @@ def markdown(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> str
             f"{r.warnings} | {r.known} | {len(r.problems)} | {r.observations} | {r.exit_code} |"
         )
     lines += [
-        "",
+        *([""] if orgs else []),
         f"**{total['errors']} error(s), {total['warnings']} warning(s), {total['problems']} problem(s)** over "
         f"{total['organizations']} organization(s); exit code {code}, the worst of theirs.",
         "",

@@ -243,6 +243,18 @@ def _refuse_single_run_options(args: argparse.Namespace, count: int) -> None:
         )
 
 
+def _not_over_inputs(args: argparse.Namespace, chosen: Sequence[OrgConfig]) -> None:
+    """No report over the config file or a file it names (an ids file, a baseline)."""
+    inputs = {args.config.resolve(): "the --config file"}
+    for org in chosen:
+        inputs |= {path.resolve(): f"a file [orgs.{org.name}] names" for path in (org.ids_file, org.baseline) if path}
+    for dest in ("report_json", "junit_xml", "markdown", "write_baseline"):
+        path = getattr(args, dest)
+        if path is not None and path.resolve() in inputs:
+            option = "--" + dest.replace("_", "-")
+            raise UsageProblem(f"{option} {path} is {inputs[path.resolve()]}: pass another path")
+
+
 def _same_org(runs: Sequence[OrgRun]) -> None:
     seen: dict[tuple[str, str], str] = {}
     for item in runs:
@@ -298,7 +310,12 @@ def report_failure(
     problems: Sequence[Problem], requested: failed_run.Requested, console: Console, label: str = "m3ter-conformance:"
 ) -> None:
     """Exit 2 before the run (or of ``merge``): every requested combined report at a usable path holds the
-    ``problems`` as the run's own; stderr says which reports were not written."""
+    ``problems`` as the run's own; stderr says which reports were not written. Never over the config file
+    or a file it names (when it loads)."""
+    if requested.config is not None:
+        with suppress(ConfigError):
+            for org in load(requested.config):
+                requested.inputs += [path for path in (org.ids_file, org.baseline) if path is not None]
     paths, skipped = failed_run.usable(requested, _writable)
     for line in [*write_outputs(report_outputs(dict(paths), [], problems)), *skipped]:
         _say(console, label, line)
@@ -383,6 +400,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
     spec = Spec.load(args.spec)
     paths = {_state_path(args, org.embedded) for org in chosen} - {None}
     check_paths(args, next(iter(paths), None))
+    _not_over_inputs(args, chosen)
     by_name = {org.name: org for org in chosen}
     with ExitStack() as stack:
         items = [prepare(org, args, env, stack) for org in chosen]

@@ -122,6 +122,16 @@ def test_a_report_never_overwrites_the_config_file(tmp_path: Path, capsys: pytes
     assert "--markdown " + str(config) + " not written: it is an input" in capsys.readouterr().err
 
 
+def test_a_report_never_overwrites_a_file_the_config_names(tmp_path: Path) -> None:
+    config = tmp_path / "orgs.toml"
+    config.write_text('[orgs.eu]\nembedded = true\n\n[orgs.us]\nids_file = "ids.json"\n')
+    (tmp_path / "ids.json").write_text("{}")
+    for target in (config, tmp_path / "ids.json"):
+        assert main(["--config", str(config), "--no-state", "--markdown", str(target)], environ={}) == 2
+    assert config.read_text().startswith("[orgs.eu]")
+    assert (tmp_path / "ids.json").read_text() == "{}"
+
+
 def test_merge_refusing_its_input_writes_its_outputs_with_the_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

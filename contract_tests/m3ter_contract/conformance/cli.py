@@ -23,21 +23,19 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from m3ter_billing import ConfigurationError
 from m3ter_billing.settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID, Settings
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from ..about import VersionAction, spec_fingerprint
-from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Finding, Observation, Spec, SpecError
+from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Observation, Spec, SpecError
 from ..rules.registry import EntityKey
 from ..rules.spec import default_spec_path
 from . import baseline, failed_run, report
-from .failed_run import LenientError
-from .progress import LogProgress, Traffic
+from .progress import LogProgress, Traffic, terminal_bar
 from .redact import clean, shown
 from .runner import (
     DEFAULT_CONCURRENCY,
@@ -100,17 +98,7 @@ _positive_float = _float(0.0, 1e6, low_inclusive=False)
 _positive_int = _int(1, 10_000)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Remembers its last error (for the reports of a refused command line); a lenient one raises it."""
-
-    last_error: str | None = None
-    raises = False
-
-    def error(self, message: str) -> NoReturn:
-        self.last_error = message
-        if self.raises:
-            raise LenientError(message)
-        super().error(message)
+_Parser = failed_run.RecordingParser
 
 
 def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
@@ -245,9 +233,7 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
         "--extra-statement-jobs", type=_int(0, 100_000), default=0, metavar="N", help="add N statement jobs"
     )
     if lenient:
-        parser.raises = True
-        for action in parser._actions:  # argparse has no public way to relax the options it holds
-            action.type, action.choices, action.required = None, None, False
+        failed_run.relax(parser)
     return parser
 
 
@@ -419,26 +405,7 @@ async def check(
     elif not console.is_terminal:
         result = await _logged(target, options, spec, remembered, console)
     else:
-        columns = (
-            TextColumn("[bold]checking"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("reads · [red]{task.fields[errors]} errors[/] · [yellow]{task.fields[warnings]} warnings"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("check", total=None, errors=0, warnings=0)
-            counts = {"error": 0, "warning": 0}
-
-            def progress(done: int, planned: int, fresh: list[Finding]) -> None:
-                for f in fresh:
-                    counts[str(f.severity)] += 1
-                    if f.severity == "error":
-                        line = Text("error", style="red")
-                        line.append(f" {f.rule} {shown(f.entity_id)} {shown(f.path)}: {shown(f.message)}")
-                        bar.console.print(line, highlight=False)
-                bar.update(task, completed=done, total=planned, errors=counts["error"], warnings=counts["warning"])
-
+        with terminal_bar(console) as progress:
             result = await run(target, options, spec, remembered=remembered, progress=progress)
     if state is not None:
         result.notes.extend(state.notes)
@@ -520,6 +487,11 @@ def report_failure(
         _say(console, "m3ter-conformance:", line)
 
 
+def usage_problem(message: str) -> Problem:
+    """The problem of a command line argparse refused (``message`` is argparse's)."""
+    return Problem("usage", f"{message} (m3ter-conformance --help lists the options)")
+
+
 def target_line(target: Target, options: Options) -> str:
     """The one line naming what is checked, printed before the run."""
     where = f"embedded sandbox at {target.base_url}" if target.embedded else shown(target.base_url)
@@ -562,9 +534,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         message = getattr(parser, "last_error", None)
         if stop.code not in (0, None) and message is not None:
             requested = failed_run.report_paths(build_parser(lenient=True), arguments)
-            report_failure(
-                Problem("usage", f"{message} (m3ter-conformance --help lists the options)"), requested, env, console
-            )
+            report_failure(usage_problem(message), requested, env, console)
         raise
     session = _Session()
     try:

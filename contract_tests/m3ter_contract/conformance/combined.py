@@ -51,16 +51,17 @@ class OrgResult:
     result: RunResult
 
 
-def exit_code(orgs: Sequence[OrgResult]) -> int:
-    """The worst of the organizations' exit codes (2 over 1 over 0); 2 when there is none."""
-    return max((org.result.exit_code for org in orgs), default=2)
+def exit_code(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> int:
+    """The worst of the organizations' exit codes (2 over 1 over 0); 2 when there is none, or when the run
+    itself has ``problems`` (it could not start, a report to merge could not be read)."""
+    return 2 if problems else max((org.result.exit_code for org in orgs), default=2)
 
 
 def _verdict(code: int) -> str:
     return {0: "pass", 1: "fail", 2: "incomplete"}[code]
 
 
-def totals(orgs: Sequence[OrgResult]) -> dict[str, Any]:
+def totals(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> dict[str, Any]:
     results = [org.result for org in orgs]
     requests: dict[str, int] = {}
     for result in results:
@@ -71,7 +72,7 @@ def totals(orgs: Sequence[OrgResult]) -> dict[str, Any]:
         "errors": sum(r.errors for r in results),
         "warnings": sum(r.warnings for r in results),
         "known": sum(r.known for r in results),
-        "problems": sum(len(r.problems) for r in results),
+        "problems": len(problems) + sum(len(r.problems) for r in results),
         "observations": sum(r.observations for r in results),
         "statements": sum(r.statements for r in results),
         "requests": dict(sorted(requests.items())),
@@ -87,21 +88,27 @@ def section(org: OrgResult) -> dict[str, Any]:
     return {"name": org.name, **single}
 
 
-def to_json(orgs: Sequence[OrgResult]) -> dict[str, Any]:
-    code = exit_code(orgs)
+def to_json(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> dict[str, Any]:
+    """The combined document. ``problems``: the run's own (not one organization's): why it did not start, a
+    report ``merge`` could not read."""
+    code = exit_code(orgs, problems)
     return {
         "tool": report.TOOL,
         "report_version": report.REPORT_VERSION,
         "kind": KIND,
         "result": _verdict(code),
         "exit_code": code,
-        "summary": totals(orgs),
+        "summary": totals(orgs, problems),
+        "problems": [
+            {"kind": p.kind, "message": shown(p.message), "entity_id": p.entity_id, "endpoint": p.endpoint}
+            for p in problems
+        ],
         "orgs": [section(org) for org in orgs],
     }
 
 
-def write_json(orgs: Sequence[OrgResult], handle: TextIO) -> None:
-    for chunk in json.JSONEncoder(indent=2).iterencode(to_json(orgs)):
+def write_json(orgs: Sequence[OrgResult], handle: TextIO, problems: Sequence[Problem] = ()) -> None:
+    for chunk in json.JSONEncoder(indent=2).iterencode(to_json(orgs, problems)):
         handle.write(chunk)
     handle.write("\n")
 
@@ -134,6 +141,19 @@ def _counts(value: Any, where: str) -> dict[str, int]:
     return dict(value)
 
 
+def _problems(items: list[Any], where: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for number, item in enumerate(items):
+        at = f"{where}.problems[{number}]"
+        if not isinstance(item, dict):
+            raise ReportError(f"{at}: expected an object")
+        kind, message, entity_id, endpoint = _strings(
+            item, ("kind", "message", "entity_id", "endpoint"), at, optional=("entity_id", "endpoint")
+        )
+        problems.append(Problem(kind, message, entity_id, endpoint))
+    return problems
+
+
 def from_section(data: Any, where: str) -> OrgResult:
     """An organization's section of a combined JSON report, as the result it was written from."""
     if not isinstance(data, dict):
@@ -163,15 +183,7 @@ def from_section(data: Any, where: str) -> OrgResult:
         findings.append(finding)
         if item.get("known") is True:
             known.add(finding_key(finding))
-    problems: list[Problem] = []
-    for number, item in enumerate(_get(data, "problems", list, where)):
-        at = f"{where}.problems[{number}]"
-        if not isinstance(item, dict):
-            raise ReportError(f"{at}: expected an object")
-        kind, message, entity_id, endpoint = _strings(
-            item, ("kind", "message", "entity_id", "endpoint"), at, optional=("entity_id", "endpoint")
-        )
-        problems.append(Problem(kind, message, entity_id, endpoint))
+    problems = _problems(_get(data, "problems", list, where), where)
     notes = _get(data, "notes", list, where)
     if not all(isinstance(note, str) for note in notes):
         raise ReportError(f"{where}.notes: expected strings")
@@ -221,19 +233,44 @@ def from_json(document: Any, source: str) -> list[OrgResult]:
     return [from_section(item, f"{source}: orgs[{number}]") for number, item in enumerate(sections)]
 
 
+def run_problems(document: Any, source: str) -> list[Problem]:
+    """The run's own problems of a combined JSON report read by :func:`from_json` (none in a report written
+    before they were recorded)."""
+    items = document.get("problems", []) if isinstance(document, dict) else []
+    if not isinstance(items, list):
+        raise ReportError(f"{source}: `problems` is not a list")
+    return _problems(items, source)
+
+
+def not_started(problems: Sequence[Problem]) -> RunResult:
+    """The run's own problems as the result of a run that read nothing (its JUnit suite, its Markdown)."""
+    return RunResult(base_url="", org_id="", embedded=False, entities={}, problems=list(problems), notes=[])
+
+
 # ---- JUnit -----------------------------------------------------------------------------------------------
 
 
-def junit_xml(orgs: Sequence[OrgResult]) -> str:
+def _suite(result: RunResult) -> ET.Element:
+    text = report.junit_xml(result)
+    # our own document (every text in it escaped by report.junit_xml), without its XML declaration
+    return ET.fromstring(text.split("\n", 1)[1])  # noqa: S314
+
+
+def junit_xml(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> str:
     """One ``<testsuite>`` per organization (the single-run suite, its test cases' classnames prefixed with
-    the organization's name) inside one ``<testsuites>``."""
+    the organization's name) inside one ``<testsuites>``; the run's own ``problems`` first, as the suite of a
+    run that read nothing (its run test case an error, the rules skipped)."""
     suites = ET.Element("testsuites", name=report.TOOL)
     counts = {"tests": 0, "failures": 0, "errors": 0}
     time = 0.0
+    if problems:
+        suite = _suite(not_started(problems))
+        suite.set("name", f"{report.TOOL} (run)")
+        for key in counts:
+            counts[key] += int(suite.get(key, "0"))
+        suites.append(suite)
     for org in orgs:
-        text = report.junit_xml(org.result)
-        # our own document (every text in it escaped by report.junit_xml), without its XML declaration
-        suite = ET.fromstring(text.split("\n", 1)[1])  # noqa: S314
+        suite = _suite(org.result)
         suite.set("name", f"{report.TOOL} ({org.name})")
         for case in suite.iter("testcase"):
             classname = case.get("classname", report.TOOL)
@@ -264,16 +301,23 @@ def _org_markdown(org: OrgResult) -> list[str]:
     return [*lines, ""]
 
 
-def markdown(orgs: Sequence[OrgResult]) -> str:
-    """The summary table over the organizations, then each organization's section."""
-    code = exit_code(orgs)
-    total = totals(orgs)
+def markdown(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> str:
+    """The run's own problems, the summary table over the organizations, then each organization's section."""
+    code = exit_code(orgs, problems)
+    total = totals(orgs, problems)
     lines = [
         f"## {_ICONS[_verdict(code)]} m3ter conformance: {_verdict(code)} ({len(orgs)} organization(s))",
         "",
-        "| organization | result | errors | warnings | known | problems | reads | exit code |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    if problems:
+        lines += ["### Problems of the run (exit code 2)", ""]
+        lines += [f"- **{p.kind}**: {report.markdown_text(p.message)}" for p in problems]
+        lines.append("")
+    if orgs:  # a run that did not start has no table
+        lines += [
+            "| organization | result | errors | warnings | known | problems | reads | exit code |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
     for org in orgs:
         r = org.result
         verdict = report.verdict(r)
@@ -282,7 +326,7 @@ def markdown(orgs: Sequence[OrgResult]) -> str:
             f"{r.warnings} | {r.known} | {len(r.problems)} | {r.observations} | {r.exit_code} |"
         )
     lines += [
-        "",
+        *([""] if orgs else []),
         f"**{total['errors']} error(s), {total['warnings']} warning(s), {total['problems']} problem(s)** over "
         f"{total['organizations']} organization(s); exit code {code}, the worst of theirs.",
         "",
@@ -295,15 +339,18 @@ def markdown(orgs: Sequence[OrgResult]) -> str:
 # ---- terminal --------------------------------------------------------------------------------------------
 
 
-def print_summary(orgs: Sequence[OrgResult], console: Console) -> None:
-    """Each organization's summary table, then one line per organization and the verdict."""
+_STYLES = {0: "green", 1: "red", 2: "yellow"}
+
+
+def print_summary(orgs: Sequence[OrgResult], console: Console, problems: Sequence[Problem] = ()) -> None:
+    """Each organization's summary table, then one line per organization, the run's problems and the verdict."""
     for org in orgs:
         console.print(Rule(Text(f"organization {org.name}"), style="dim"))
         report.print_summary(org.result, console)
     table = Table(title="m3ter conformance: organizations", box=box.SIMPLE_HEAVY)
     for column in ("organization", "result", "errors", "warnings", "problems", "reads", "exit"):
         table.add_column(column, justify="left" if column in ("organization", "result") else "right")
-    styles = {0: "green", 1: "red", 2: "yellow"}
+    styles = _STYLES
     for org in orgs:
         r = org.result
         table.add_row(
@@ -312,15 +359,40 @@ def print_summary(orgs: Sequence[OrgResult], console: Console) -> None:
             *(Text(str(n)) for n in (r.errors, r.warnings, len(r.problems), r.observations, r.exit_code)),
         )
     console.print(table)
-    code = exit_code(orgs)
-    total = totals(orgs)
-    console.print(
-        Text(
-            f"{_verdict(code).upper()}: {total['errors']} error(s), {total['warnings']} warning(s), "
-            f"{total['problems']} problem(s) over {len(orgs)} organization(s) (exit {code}, the worst of theirs)",
-            style=f"bold {styles[code]}",
-        )
+    for line in report.quiet_problems(not_started(problems), len(problems)):
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(verdict_line(orgs, problems), highlight=False, soft_wrap=True)
+
+
+def verdict_line(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> Text:
+    """The one-line verdict over every organization (the worst of theirs), as every summary ends."""
+    code = exit_code(orgs, problems)
+    total = totals(orgs, problems)
+    return Text(
+        f"{_verdict(code).upper()}: {total['errors']} error(s), {total['warnings']} warning(s), "
+        f"{total['problems']} problem(s) over {len(orgs)} organization(s) (exit {code}, the worst of theirs)",
+        style=f"bold {_STYLES[code]}",
     )
+
+
+def quiet_problems(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> list[Text]:
+    """What ``--quiet`` prints on stderr: the first problems of the run and of every organization (each
+    labelled with its organization), then how many more there are: as a single run's ``--quiet``."""
+    labelled = [("", p) for p in problems] + [(org.name, p) for org in orgs for p in org.result.problems]
+    return report.first_problems(labelled)
+
+
+def quiet_findings(orgs: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> list[Text]:
+    """What ``--quiet`` prints on stdout: the first findings outside the baselines (errors first, each
+    labelled with its organization), each organization's verdict line, and the verdict over all of them."""
+    labelled = [(org.name, f) for org in orgs for f in org.result.findings if not org.result.is_known(f)]
+    lines = report.first_findings(labelled)
+    for org in orgs:
+        line = Text(f"{org.name}: ")
+        line.append_text(report.verdict_line(org.result))
+        lines.append(line)
+    lines.append(verdict_line(orgs, problems))
+    return lines
 
 
 __all__ = [
@@ -332,8 +404,13 @@ __all__ = [
     "from_section",
     "junit_xml",
     "markdown",
+    "not_started",
     "print_summary",
+    "quiet_findings",
+    "quiet_problems",
+    "run_problems",
     "to_json",
     "totals",
+    "verdict_line",
     "write_json",
 ]

@@ -5,21 +5,27 @@
     m3ter-conformance --config .ci/m3ter-orgs.toml [--org NAME]   # the organizations of a file, at once
     m3ter-conformance --config .ci/m3ter-orgs.toml --list-orgs [--json]
     m3ter-conformance merge [--junit-xml PATH] [--report-json PATH] [--markdown PATH] REPORT.json...
+
+A command line argparse refuses still writes the reports it asks for (exit 2), with the problem in them:
+the combined reports with ``--config``, a single run's without (:mod:`.failed_run`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from . import cli
+from rich.console import Console
+
+from . import cli, failed_run
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The single run's options, plus the config file's."""
-    parser = cli.build_parser()
+def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
+    """The single run's options, plus the config file's (``lenient``: as :func:`.cli.build_parser`)."""
+    parser = cli.build_parser(lenient=lenient)
     parser.epilog = (parser.epilog or "") + (
         " With --config the exit code is the worst of the organizations'. "
         "`m3ter-conformance merge --help`: combine the JSON reports of several --config runs."
@@ -36,23 +42,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--list-orgs", action="store_true", help="with --config: list the organizations, check nothing")
     group.add_argument("--json", action="store_true", help="with --list-orgs: as JSON (a CI job matrix)")
+    if lenient and isinstance(parser, failed_run.RecordingParser):
+        failed_run.relax(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, environ: dict[str, str] | None = None) -> int:
+def refused(message: str, arguments: Sequence[str], environ: Mapping[str, str], console: Console) -> None:
+    """A command line argparse refused: the reports it asks for (combined with ``--config``) say why."""
+    requested = failed_run.report_paths(build_parser(lenient=True), arguments)
+    problem = cli.usage_problem(message)
+    if requested.config is None:
+        cli.report_failure(problem, requested, environ, console)
+    else:
+        from . import multirun
+
+        multirun.report_failure([problem], requested, console)
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["merge"]:
         from . import merge
 
         return merge.main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(arguments)
-    if args.config is None:
-        if args.org or args.list_orgs or args.json:
+    try:
+        args = parser.parse_args(arguments)
+        if args.config is None and (args.org or args.list_orgs or args.json):
             parser.error("--org, --list-orgs and --json go with --config PATH")
+        if args.json and not args.list_orgs:
+            parser.error("--json goes with --list-orgs (the reports of a run: --report-json PATH)")
+    except SystemExit as stop:  # usage errors exit 2 here, after their reports are written
+        message = getattr(parser, "last_error", None)
+        if stop.code not in (0, None) and message is not None:
+            refused(message, arguments, os.environ if environ is None else environ, Console(stderr=True))
+        raise
+    if args.config is None:
         return cli.main(arguments, environ=environ)
-    if args.json and not args.list_orgs:
-        parser.error("--json goes with --list-orgs (the reports of a run: --report-json PATH)")
     from . import multirun
 
     return multirun.main(args, environ)

@@ -17,6 +17,7 @@ import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from m3ter_billing.settings import ENV_BASE_URL, ENV_ORG_ID
 
@@ -25,7 +26,7 @@ from .state import DEFAULT_STATE
 
 REPORTS = (("report_json", "--report-json"), ("junit_xml", "--junit-xml"), ("markdown", "--markdown"))
 """The reports a run that did not start still writes: (argparse dest, option)."""
-_INPUTS = ("state", "baseline", "write_baseline", "ids_file", "spec")
+_INPUTS = ("state", "baseline", "write_baseline", "ids_file", "spec", "config", "reports")
 """Paths a report must never overwrite (the state, the accepted findings, what the run reads)."""
 NOT_STARTED = "the check did not start: nothing was read"
 
@@ -40,6 +41,8 @@ class Requested:
     quiet: bool = False
     base_url: str = ""
     org_id: str = ""
+    config: Path | None = None
+    """``--config``: the combined reports of a run over the organizations of this file."""
 
 
 def from_namespace(args: argparse.Namespace) -> Requested:
@@ -49,7 +52,10 @@ def from_namespace(args: argparse.Namespace) -> Requested:
         value = getattr(args, dest, None)
         if value:
             requested.reports[option] = Path(value)
-    requested.inputs = [Path(value) for dest in _INPUTS if (value := getattr(args, dest, None))]
+    for dest in _INPUTS:  # one path, or several (the reports ``merge`` reads)
+        value = getattr(args, dest, None)
+        requested.inputs += [Path(item) for item in (value if isinstance(value, list) else [value]) if item]
+    requested.config = Path(args.config) if getattr(args, "config", None) else None
     requested.base_url = str(getattr(args, "base_url", None) or "")
     requested.org_id = str(getattr(args, "org_id", None) or "")
     return requested
@@ -74,11 +80,36 @@ def report_paths(lenient: argparse.ArgumentParser, argv: Sequence[str]) -> Reque
     except (argparse.ArgumentError, LenientError):
         found = {dest: _scan(argv, "--" + dest.replace("_", "-")) for dest in (*(d for d, _ in REPORTS), *_INPUTS)}
         args = argparse.Namespace(**found, quiet="--quiet" in argv)
+        # The reports ``merge`` reads are positional: not knowing them, protect every bare word but the
+        # values of the report options.
+        values = {value for dest, _ in REPORTS if (value := found[dest]) is not None}
+        args.reports = [arg for arg in argv if not arg.startswith("-") and arg not in values]
     return from_namespace(args)
 
 
 class LenientError(Exception):
     """The lenient parser could not read the command line either."""
+
+
+class RecordingParser(argparse.ArgumentParser):
+    """Remembers its last error (for the reports of a refused command line); a lenient one raises it."""
+
+    last_error: str | None = None
+    raises = False
+
+    def error(self, message: str) -> NoReturn:
+        self.last_error = message
+        if self.raises:
+            raise LenientError(message)
+        super().error(message)
+
+
+def relax(parser: RecordingParser) -> None:
+    """Make ``parser`` lenient: no conversion, no choices, nothing required, raising on error (help and
+    version are the caller's to leave out)."""
+    parser.raises = True
+    for action in parser._actions:  # argparse has no public way to relax the options it holds
+        action.type, action.choices, action.required = None, None, False
 
 
 def usable(requested: Requested, writable: Callable[[str, Path], None]) -> tuple[dict[str, Path], list[str]]:
@@ -123,9 +154,11 @@ __all__ = [
     "NOT_STARTED",
     "REPORTS",
     "LenientError",
+    "RecordingParser",
     "Requested",
     "failed_result",
     "from_namespace",
+    "relax",
     "report_paths",
     "usable",
 ]

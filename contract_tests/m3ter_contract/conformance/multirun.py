@@ -5,6 +5,12 @@ Each organization gets its own credentials (from the variables its table names),
 baseline. An organization that cannot be checked (a variable not set, an unreadable ids file, refused
 credentials, a server that is down) is a problem (exit 2) of that organization only; the others run, and
 the combined report (:mod:`.combined`) shows every one. The exit code is the worst of the organizations'.
+
+As a single run: a run that cannot start (a mistake in the file, an unknown ``--org``, an unusable
+``--state`` or ``--spec``, a single-run option) still writes the combined reports asked for, with the
+problem as the run's own (:func:`report_failure`); a log gets a progress line at most every 10 s with the
+counts of all organizations (a terminal, the single run's bar); ``--quiet`` prints the first problems and
+findings, each organization's verdict and the verdict over all of them.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import asyncio
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
@@ -27,7 +34,7 @@ from rich.text import Text
 
 from ..rules import Observation, Spec, SpecError
 from ..rules.registry import EntityKey
-from . import baseline, combined
+from . import baseline, combined, failed_run
 from .cli import (
     EMBEDDED_STATE_NOTE,
     EXIT_INTERRUPTED,
@@ -37,14 +44,16 @@ from .cli import (
     _say,
     _state_path,
     _text_setting,
+    _writable,
     check_paths,
     live_target,
     target_line,
 )
 from .combined import OrgResult
 from .orgs import ConfigError, OrgConfig, load, matrix, select
+from .progress import LogProgress, OrgsProgress, Traffic, terminal_bar
 from .redact import clean
-from .runner import FindingKey, Options, Problem, RunResult, Target, run
+from .runner import FindingKey, Options, Problem, Runner, RunResult, Target
 from .state import State, StateError
 
 NOT_WITH_CONFIG = {
@@ -95,23 +104,30 @@ async def run_orgs(
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.time,
+    progress: OrgsProgress | None = None,
+    runners: dict[str, Runner] | None = None,
 ) -> list[OrgResult]:
     """Check every :class:`OrgRun` at the same time (one task each); results in the order given. A failure of
-    the check itself while running one organization is an ``internal`` problem of that organization."""
+    the check itself while running one organization is an ``internal`` problem of that organization.
+    ``progress`` gets each organization's reads; ``runners`` (when given) each organization's runner."""
 
     async def one(item: OrgRun | OrgResult) -> OrgResult:
         if isinstance(item, OrgResult):
             return item
         try:
-            result = await run(
+            runner = Runner(
                 item.target,
                 item.options,
                 spec,
                 transport=item.transport,
                 remembered=item.remembered,
+                progress=progress.on_read(item.name) if progress is not None else None,
                 sleep=sleep,
                 clock=clock,
             )
+            if runners is not None:
+                runners[item.name] = runner
+            result = await runner.run()
         except Exception as exc:
             result = RunResult(item.target.base_url, item.target.org_id, item.target.embedded, item.target.counts())
             result.problems.append(
@@ -134,6 +150,44 @@ async def run_orgs(
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
+def _traffic(runners: Mapping[str, Runner]) -> Traffic:
+    """Requests sent and 429 answers so far, over every organization."""
+    guards = [runner.guard for runner in runners.values()]
+    return Traffic(sum(sum(g.sent.values()) for g in guards), sum(g.statuses[429] for g in guards))
+
+
+async def check(items: Sequence[OrgRun | OrgResult], spec: Spec, console: Console | None) -> list[OrgResult]:
+    """Run the organizations at once: on a terminal with the single run's bar, in a log with a progress line
+    at most every 10 s (the counts of all organizations, then each one's reads), without a console
+    (``--quiet``) silently."""
+    runs = [item for item in items if isinstance(item, OrgRun)]
+    planned = {item.name: sum(item.target.counts().values()) * item.options.observe for item in runs}
+    if console is None or not runs:
+        return await run_orgs(items, spec)
+    if console.is_terminal:
+        with terminal_bar(console) as on_read:
+            return await run_orgs(items, spec, progress=OrgsProgress(on_read, planned))
+
+    def write(line: str) -> None:
+        console.print(Text(line), highlight=False, soft_wrap=True)
+
+    totals: Counter[str] = Counter()
+    for item in runs:
+        totals.update(item.target.counts())
+    runners: dict[str, Runner] = {}
+    log = LogProgress(write, {kind: totals[kind] for kind in ("bill", "statement_job")})
+    log.finished = lambda: sum((Counter(runner.finished) for runner in runners.values()), Counter[str]())
+    log.traffic = lambda: _traffic(runners)
+    per_org = OrgsProgress(log, planned)
+    heartbeat = asyncio.create_task(log.heartbeat())
+    try:
+        return await run_orgs(items, spec, progress=per_org, runners=runners)
+    finally:
+        heartbeat.cancel()
+        with suppress(asyncio.CancelledError):
+            await heartbeat
+
+
 def _credentials(org: OrgConfig, environ: Mapping[str, str]) -> dict[str, str]:
     """The organization's settings under the client's names, from the variables its table names."""
     missing = [name for name in org.credential_names() if not environ.get(name)]
@@ -154,6 +208,7 @@ def prepare(
 ) -> OrgRun | OrgResult:
     """The organization's target, options and baseline; a :class:`OrgResult` with the problem when it has none."""
     org_id = "" if org.embedded else environ.get(org.org_id_env, "")
+    where = f"[orgs.{org.name}] of the --config file"
     try:
         rate = org.rate if org.rate is not None else args.rate
         options = _options(argparse.Namespace(**{**vars(args), "rate": rate}), embedded=org.embedded)
@@ -167,6 +222,7 @@ def prepare(
                 base_url=org.base_url, org_id=None, bill_id=[], statement_job_id=[], ids_file=org.ids_file
             )
             target = live_target(plain, _credentials(org, environ))
+            target = replace(target, credential_names=org.credential_names(), base_url_from=f"base_url in {where}")
     except (UsageProblem, baseline.BaselineError) as exc:
         return refused(org, str(exc), org_id=org_id)
     if org.external_invoice_date:
@@ -187,6 +243,18 @@ def _refuse_single_run_options(args: argparse.Namespace, count: int) -> None:
         )
 
 
+def _not_over_inputs(args: argparse.Namespace, chosen: Sequence[OrgConfig]) -> None:
+    """No report over the config file or a file it names (an ids file, a baseline)."""
+    inputs = {args.config.resolve(): "the --config file"}
+    for org in chosen:
+        inputs |= {path.resolve(): f"a file [orgs.{org.name}] names" for path in (org.ids_file, org.baseline) if path}
+    for dest in ("report_json", "junit_xml", "markdown", "write_baseline"):
+        path = getattr(args, dest)
+        if path is not None and path.resolve() in inputs:
+            option = "--" + dest.replace("_", "-")
+            raise UsageProblem(f"{option} {path} is {inputs[path.resolve()]}: pass another path")
+
+
 def _same_org(runs: Sequence[OrgRun]) -> None:
     seen: dict[tuple[str, str], str] = {}
     for item in runs:
@@ -197,12 +265,6 @@ def _same_org(runs: Sequence[OrgRun]) -> None:
                 f"{clean(key[0])}: they would share its rate limit and its state; keep one"
             )
         seen[key] = item.name
-
-
-def _auth_hint(org: OrgConfig, result: RunResult) -> None:
-    if not org.embedded and any(p.kind == "auth" for p in result.problems):
-        names = ", ".join(org.credential_names())
-        result.notes.append(f"[orgs.{org.name}] reads its credentials from {names}")
 
 
 def list_orgs(args: argparse.Namespace, out: Console) -> int:
@@ -227,17 +289,48 @@ Output = tuple[str, Path | None, Callable[[TextIO], object]]
 """(option, path or None when not asked for, how to write it)."""
 
 
-def report_outputs(args: argparse.Namespace, results: Sequence[OrgResult]) -> list[Output]:
-    """The combined reports asked for (``--report-json``, ``--junit-xml``, ``--markdown``)."""
+def report_outputs(
+    paths: Mapping[str, Path | None], results: Sequence[OrgResult], problems: Sequence[Problem] = ()
+) -> list[Output]:
+    """The combined reports asked for (``paths``: ``--report-json``, ``--junit-xml``, ``--markdown`` -> path or
+    None); ``problems`` are the run's own."""
     return [
-        ("--report-json", args.report_json, lambda handle: combined.write_json(results, handle)),
-        ("--junit-xml", args.junit_xml, lambda handle: handle.write(combined.junit_xml(results))),
-        ("--markdown", args.markdown, lambda handle: handle.write(combined.markdown(results))),
+        ("--report-json", paths.get("--report-json"), lambda handle: combined.write_json(results, handle, problems)),
+        ("--junit-xml", paths.get("--junit-xml"), lambda handle: handle.write(combined.junit_xml(results, problems))),
+        ("--markdown", paths.get("--markdown"), lambda handle: handle.write(combined.markdown(results, problems))),
     ]
 
 
-def _write(args: argparse.Namespace, results: Sequence[OrgResult]) -> list[str]:
-    outputs = report_outputs(args, results)
+def requested_reports(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The report paths of a parsed command line, by option."""
+    return {option: getattr(args, dest) for dest, option in failed_run.REPORTS}
+
+
+def report_failure(
+    problems: Sequence[Problem], requested: failed_run.Requested, console: Console, label: str = "m3ter-conformance:"
+) -> None:
+    """Exit 2 before the run (or of ``merge``): every requested combined report at a usable path holds the
+    ``problems`` as the run's own; stderr says which reports were not written. Never over the config file
+    or a file it names (when it loads)."""
+    if requested.config is not None:
+        with suppress(ConfigError):
+            for org in load(requested.config):
+                requested.inputs += [path for path in (org.ids_file, org.baseline) if path is not None]
+    paths, skipped = failed_run.usable(requested, _writable)
+    for line in [*write_outputs(report_outputs(dict(paths), [], problems)), *skipped]:
+        _say(console, label, line)
+
+
+def print_quiet(results: Sequence[OrgResult], console: Console, out: Console, problems: Sequence[Problem] = ()) -> None:
+    """``--quiet``: the first problems (stderr), the first findings and the verdicts (stdout), as a single run."""
+    pairs = ((console, combined.quiet_problems(results, problems)), (out, combined.quiet_findings(results, problems)))
+    for stream, lines in pairs:
+        for line in lines:
+            stream.print(line, highlight=False, soft_wrap=True)
+
+
+def _write(args: argparse.Namespace, results: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> list[str]:
+    outputs = report_outputs(requested_reports(args), results, problems)
     if args.write_baseline is not None and len(results) == 1:
         outputs.append(
             ("--write-baseline", args.write_baseline, lambda handle: handle.write(baseline.dump(results[0].result)))
@@ -266,26 +359,39 @@ def main(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> 
     """Run ``--config`` (or list it with ``--list-orgs``): the exit code."""
     env = os.environ if environ is None else environ
     console, out = Console(stderr=True), Console()
+    session = _Session()
     try:
         if args.list_orgs:
             return list_orgs(args, out)
-        return _main(args, env, console, out)
+        return _main(args, env, console, out, session)
     except (ConfigError, UsageProblem, SpecError, StateError, baseline.BaselineError) as exc:
         _say(console, "m3ter-conformance:", str(exc))
+        # a file's mistakes are listed one a line: one problem each
+        problems = [Problem("config", line) for line in str(exc).splitlines() if line]
+        report_failure(problems, failed_run.from_namespace(args), console)
         return EXIT_PROBLEM
     except KeyboardInterrupt:
         _say(console, "m3ter-conformance:", "interrupted; no report written and nothing remembered")
         return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback and exit 1 (which means "the API broke a rule")
-        _say(
-            console,
-            "m3ter-conformance: internal error:",
-            f"{type(exc).__name__}: {exc}; the check could not complete (a bug; please report it)",
-        )
+        message = f"{type(exc).__name__}: {clean(exc)}; the check could not complete (a bug; please report it)"
+        _say(console, "m3ter-conformance: internal error:", message)
+        problem = Problem("internal", f"m3ter-conformance failed: {message}")
+        if session.results is None:
+            report_failure([problem], failed_run.from_namespace(args), console)
+        else:
+            for failure in _write(args, session.results, [problem]):
+                _say(console, "m3ter-conformance:", failure)
         return EXIT_PROBLEM
 
 
-def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, out: Console) -> int:
+class _Session:
+    """What the run has produced so far (an internal failure after it still reports the organizations)."""
+
+    results: list[OrgResult] | None = None
+
+
+def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, out: Console, session: _Session) -> int:
     source = str(args.config)
     chosen = select(load(args.config), args.org or [], source=source)
     if not chosen:
@@ -294,6 +400,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
     spec = Spec.load(args.spec)
     paths = {_state_path(args, org.embedded) for org in chosen} - {None}
     check_paths(args, next(iter(paths), None))
+    _not_over_inputs(args, chosen)
     by_name = {org.name: org for org in chosen}
     with ExitStack() as stack:
         items = [prepare(org, args, env, stack) for org in chosen]
@@ -312,9 +419,8 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
             for item in runs:
                 line = f"[{item.name}] {target_line(item.target, item.options)}"
                 out.print(Text(line), highlight=False, soft_wrap=True)
-        results = asyncio.run(run_orgs(items, spec))
-        for org_result in results:
-            _auth_hint(by_name[org_result.name], org_result.result)
+        results = asyncio.run(check(items, spec, None if args.quiet else console))
+        session.results = results
         for prepared, org_result in zip(items, results, strict=True):
             if isinstance(prepared, OrgRun) and prepared.state is not None:
                 org_result.result.notes.extend(prepared.state.notes)
@@ -328,12 +434,23 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
     if not args.quiet:
         combined.print_summary(results, out)
     else:
-        for org_result in results:
-            for problem in org_result.result.problems:
-                _say(console, f"{org_result.name} {problem.kind}:", problem.message)
+        print_quiet(results, console, out)
     for failure in failures:
         _say(console, "m3ter-conformance:", failure)
     return EXIT_PROBLEM if failures else combined.exit_code(results)
 
 
-__all__ = ["OrgRun", "Output", "main", "prepare", "refused", "report_outputs", "run_orgs", "write_outputs"]
+__all__ = [
+    "OrgRun",
+    "Output",
+    "check",
+    "main",
+    "prepare",
+    "print_quiet",
+    "refused",
+    "report_failure",
+    "report_outputs",
+    "requested_reports",
+    "run_orgs",
+    "write_outputs",
+]

@@ -13,6 +13,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rich import box
@@ -147,6 +148,9 @@ _MD_SPECIAL = str.maketrans({"|": "\\|", "\n": " ", "\r": " ", "<": "&lt;", ">":
 def _md(text: str) -> str:
     """Server text in a Markdown table cell: no cell break (``|``), no line break, no HTML, no code span end."""
     return shown(text).translate(_MD_SPECIAL)
+
+
+markdown_text = _md
 
 
 def _code(text: str) -> str:
@@ -314,37 +318,59 @@ def print_summary(result: RunResult, console: Console) -> None:
     console.print(summary_table(result))
 
 
+def _labelled(label: str, line: Text) -> Text:
+    """``line`` after its organization's name (``[eu] ``), or as it is without one."""
+    if not label:
+        return line
+    head = Text(f"[{label}] ")
+    head.append_text(line)
+    return head
+
+
+def first_problems(problems: Sequence[tuple[str, Problem]], shown_at_most: int = QUIET_SHOWN) -> list[Text]:
+    """The first ``(label, problem)`` lines (a label names an organization; empty for a single run), then
+    how many more there are."""
+    lines = [_labelled(label, _problem(p)) for label, p in problems[:shown_at_most]]
+    if len(problems) > shown_at_most:
+        lines.append(Text(f"… and {len(problems) - shown_at_most} more problem(s) in the reports"))
+    return lines
+
+
+def first_findings(findings: Sequence[tuple[str, Finding]], shown_at_most: int = QUIET_SHOWN) -> list[Text]:
+    """The first ``(label, finding)`` lines, errors first (each kind in report order), then how many more."""
+    ordered = sorted(findings, key=lambda item: item[1].severity != "error")  # stable
+    lines: list[Text] = []
+    for label, f in ordered[:shown_at_most]:
+        line = Text(str(f.severity), style="red" if f.severity == "error" else "yellow")
+        line.append(f" {f.rule} {shown(f.entity_id)} {shown(f.path)}: {shown(f.message)}")
+        lines.append(_labelled(label, line))
+    if len(ordered) > shown_at_most:
+        lines.append(Text(f"… and {len(ordered) - shown_at_most} more finding(s) in the reports"))
+    return lines
+
+
 def quiet_problems(result: RunResult, shown_at_most: int = QUIET_SHOWN) -> list[Text]:
     """What ``--quiet`` prints on stderr: the first problems, then how many more there are."""
-    lines = [_problem(p) for p in result.problems[:shown_at_most]]
-    if len(result.problems) > shown_at_most:
-        lines.append(Text(f"… and {len(result.problems) - shown_at_most} more problem(s) in the reports"))
-    return lines
+    return first_problems([("", p) for p in result.problems], shown_at_most)
 
 
 def quiet_findings(result: RunResult, shown_at_most: int = QUIET_SHOWN) -> list[Text]:
     """What ``--quiet`` prints on stdout: the first findings outside the baseline (errors first), how many
     more there are, and the verdict line."""
-    lines: list[Text] = []
-    fresh = [f for f in result.findings if not result.is_known(f)]
-    fresh.sort(key=lambda f: f.severity != "error")  # stable: errors first, each in report order
-    for f in fresh[:shown_at_most]:
-        line = Text(str(f.severity), style="red" if f.severity == "error" else "yellow")
-        line.append(f" {f.rule} {shown(f.entity_id)} {shown(f.path)}: {shown(f.message)}")
-        lines.append(line)
-    if len(fresh) > shown_at_most:
-        lines.append(Text(f"… and {len(fresh) - shown_at_most} more finding(s) in the reports"))
-    lines.append(verdict_line(result))
-    return lines
+    fresh = [("", f) for f in result.findings if not result.is_known(f)]
+    return [*first_findings(fresh, shown_at_most), verdict_line(result)]
 
 
 __all__ = [
     "QUIET_SHOWN",
     "WIDE",
     "Summary",
+    "first_findings",
+    "first_problems",
     "json_text",
     "junit_xml",
     "markdown",
+    "markdown_text",
     "print_summary",
     "quiet_findings",
     "quiet_problems",

@@ -41,6 +41,7 @@ from m3ter_billing import (
 )
 from m3ter_billing.backends import async_network_transport, preferred_backend
 from m3ter_billing.paths import TOKEN_PATH, path_segment
+from m3ter_billing.settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID
 
 from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
 from ..rules.registry import EntityKey
@@ -73,6 +74,10 @@ class Target:
     embedded: bool = False
     external_invoice_date: str | None = None
     """The organization's External invoice date setting when known (``--external-invoice-date``)."""
+    credential_names: tuple[str, str, str] = (ENV_ORG_ID, ENV_API_KEY, ENV_API_SECRET)
+    """The variables the org id, API key and API secret came from: a refused credential names them."""
+    base_url_from: str = f"--base-url / {ENV_BASE_URL}"
+    """Where the base URL came from: an unreachable server names it."""
 
     def entities(self) -> list[tuple[EntityKind, str]]:
         return list(self.iter_entities())
@@ -189,16 +194,16 @@ def decode(content: bytes) -> Any:
 
 def _what_to_fix(exc: Exception, target: Target) -> Problem:
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
+        org_id, api_key, api_secret = target.credential_names
         return Problem(
             "auth",
-            f"the server refused the credentials ({exc.status_code}): check M3TER_API_KEY and M3TER_API_SECRET, "
-            f"and that M3TER_ORG_ID ({target.org_id}) is the organization they belong to",
+            f"the server refused the credentials ({exc.status_code}): check {api_key} and {api_secret}, "
+            f"and that {org_id} ({target.org_id}) is the organization they belong to",
         )
     if isinstance(exc, APIConnectionError):
         return Problem(
             "connection",
-            f"could not reach {clean(target.base_url)}: {clean(exc)}; check --base-url / M3TER_BASE_URL and the "
-            "network",
+            f"could not reach {clean(target.base_url)}: {clean(exc)}; check {target.base_url_from} and the network",
         )
     return Problem("config", clean(exc))
 
@@ -530,7 +535,7 @@ class Runner:
                     Problem(
                         "auth",
                         f"the token endpoint {clean(self.target.base_url)}{TOKEN_PATH} answered a body that is not "
-                        f"a BearerAccessTokenResponse ({clean(exc.message)}): check --base-url / M3TER_BASE_URL "
+                        f"a BearerAccessTokenResponse ({clean(exc.message)}): check {self.target.base_url_from} "
                         "points at the m3ter API and not at a proxy or login page",
                         endpoint=f"POST {TOKEN_PATH}",
                     )

@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Finding, Spec, SpecError
-from . import baseline, report
+from . import baseline, overlay, report
 from .redact import clean, shown
 from .runner import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_RATE, Options, RunResult, Target, run
 from .state import DEFAULT_STATE, State, StateError
@@ -82,6 +82,14 @@ def _int(low: int, high: int) -> Callable[[str], int]:
 DAY = 86_400.0
 _positive_float = _float(0.0, 1e6, low_inclusive=False)
 _positive_int = _int(1, 10_000)
+
+
+def _overlay_path(text: str) -> Path:
+    try:
+        overlay.overlay_format(Path(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted findings (entity, rule, path): reported as known, never failing",
     )
     out.add_argument("--write-baseline", type=Path, metavar="PATH", help="write this run's findings as a baseline file")
+    out.add_argument(
+        "--suggest-overlay",
+        type=_overlay_path,
+        metavar="PATH",
+        help="write the drift seen (unknown fields with inferred types, unknown enum values) as an OpenAPI "
+        "Overlay 1.0 document for the spec (.yaml, .yml or .json); apply it with scripts/apply_overlay.py",
+    )
     out.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     embedded = parser.add_argument_group("embedded sandbox (no --base-url)")
     embedded.add_argument("--seed", type=_int(0, 2**63 - 1), default=0)
@@ -313,7 +328,7 @@ def _state_path(args: argparse.Namespace, embedded: bool) -> Path | str | None:
     return None if embedded else DEFAULT_STATE
 
 
-_OUTPUTS = ("report_json", "junit_xml", "markdown", "write_baseline")
+_OUTPUTS = ("report_json", "junit_xml", "markdown", "write_baseline", "suggest_overlay")
 
 
 def _option(dest: str) -> str:
@@ -399,6 +414,7 @@ def write_reports(result: RunResult, args: argparse.Namespace) -> list[str]:
         ("--junit-xml", args.junit_xml, _text(report.junit_xml)),
         ("--markdown", args.markdown, _text(report.markdown)),
         ("--write-baseline", args.write_baseline, _text(baseline.dump)),
+        ("--suggest-overlay", args.suggest_overlay, _text(lambda result: overlay.text(result, args.suggest_overlay))),
     ):
         if path is None:
             continue

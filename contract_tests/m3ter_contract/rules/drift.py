@@ -132,8 +132,8 @@ class Sketch:
             out["properties"] = {
                 name: self.properties[name].schema(openapi=openapi) for name in sorted(self.properties)
             }
-        if kind == "array" and self.items is not None:
-            out["items"] = self.items.schema(openapi=openapi)
+        if kind == "array":  # no item seen: any items (generators want ``items`` on every array)
+            out["items"] = {} if self.items is None else self.items.schema(openapi=openapi)
         return out
 
     def names(self) -> Iterator[str]:

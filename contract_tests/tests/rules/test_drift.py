@@ -32,7 +32,7 @@ def inferred(*values: Any, openapi: str = "3.1.0") -> dict[str, Any]:
         (("2024-01-31", "2024-01-31T10:00:00Z"), {"type": "string"}),  # formats disagree: none
         (("2024-02-30",), {"type": "string"}),  # not a date
         (("2024-01-31", None), {"type": ["string", "null"], "format": "date"}),
-        (([],), {"type": "array"}),  # no item seen: items unknown
+        (([],), {"type": "array", "items": {}}),  # no item seen: any item
         (([1], [2.5], []), {"type": "array", "items": {"type": "number"}}),
         (
             ({"a": 1}, {"a": None, "b": "x"}),

@@ -106,7 +106,8 @@ def test_drift_overlay_apply_regenerate_and_the_check_is_clean(
         bill,
         timeout=120,
     )
-    assert typed.returncode == 0 and "typed" in typed.stdout, typed.stdout + typed.stderr
+    assert typed.returncode == 0, typed.stdout + typed.stderr
+    assert "typed" in typed.stdout
     assert str(scratch / "generated") in typed.stdout  # the scratch copy's client, not the checkout's
 
     again = tmp_path / "again.yaml"

@@ -160,12 +160,11 @@ class Drift:
     """One piece of drift seen in one response: a ``field`` the spec's schema at ``pointer`` lacks (``name``,
     with the ``sketch`` of its value), or an ``enum`` value (``name``) the enum at ``pointer`` lacks.
     ``pointer`` is None when no single place of the spec document holds the schema (e.g. it is merged from
-    an ``allOf``); ``path`` is the JSON path in the body, for saying so."""
+    an ``allOf``)."""
 
     kind: Literal["field", "enum"]
     pointer: Pointer | None
     name: str
-    path: str
     endpoint: str
     sketch: Sketch | None = None
 
@@ -189,9 +188,10 @@ class DriftLog:
     enums: dict[tuple[Pointer, str], FieldDrift] = field(default_factory=dict)
     unplaced: dict[str, int] = field(default_factory=dict)
 
-    def add(self, drift: Drift) -> None:
+    def add(self, drift: Drift, path: str) -> None:
+        """Count ``drift``, seen at the body's JSON ``path`` (array indexes as ``[*]``)."""
         if drift.pointer is None:
-            self.unplaced[drift.path] = self.unplaced.get(drift.path, 0) + 1
+            self.unplaced[path] = self.unplaced.get(path, 0) + 1
             return
         key = (drift.pointer, drift.name)
         sketch = drift.sketch or Sketch(frozenset({"string"}))

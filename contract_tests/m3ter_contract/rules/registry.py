@@ -149,7 +149,7 @@ class Judge:
             found = map(strict_finding, found)
         for finding in map(group_path, found):
             if finding.drift is not None:
-                self.drift.add(finding.drift)
+                self.drift.add(finding.drift, finding.path)
             key = (finding.entity_id, finding.endpoint, finding.rule, str(finding.severity), finding.path)
             if key not in self._seen:
                 self._seen.add(key)

@@ -172,7 +172,7 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
         if located is None or spec.resolve(located)[1] is not schema:
             pointer = None  # the enum is not the schema the body path leads to (an allOf part): no single place
         where = ".".join((*pointer, "enum")) if pointer else f"the enum at {path}"
-        drift = Drift("enum", pointer, value, path, obs.endpoint) if isinstance(value, str) else None
+        drift = Drift("enum", pointer, value, obs.endpoint) if isinstance(value, str) else None
         yield rule.finding(
             obs,
             path,
@@ -275,7 +275,7 @@ def _walk_unknown(
                     json_path(path, key),
                     f"field {key!r} ({json_type(item)}) is not in the spec",
                     suggestion=f"add `{key}: {{type: {_spec_type_of(item)}}}` to {where}",
-                    drift=Drift("field", here, key, json_path(path, key), obs.endpoint, Sketch.of(item)),
+                    drift=Drift("field", here, key, obs.endpoint, Sketch.of(item)),
                 )
     elif isinstance(value, list) and isinstance(shape.items, Mapping):
         sub, sub_pointer = spec.child(schema, pointer, None)

@@ -123,9 +123,9 @@ def test_targets_are_exact_jsonpaths_for_any_name() -> None:
 
 def test_drift_no_single_place_holds_is_listed_not_guessed() -> None:
     log = DriftLog("3.0.3", "t", "1")
-    log.add(Drift("field", None, "extra", "$.parts[*].extra", "GET /x"))
-    log.add(Drift("field", ("components", "schemas", "X"), "n", "$.n", "GET /x", Sketch.of(None)))
-    log.add(Drift("field", ("components", "schemas", "X"), "n", "$.n", "GET /x", Sketch.of("a")))
+    log.add(Drift("field", None, "extra", "GET /x"), "$.parts[*].extra")
+    log.add(Drift("field", ("components", "schemas", "X"), "n", "GET /x", Sketch.of(None)), "$.n")
+    log.add(Drift("field", ("components", "schemas", "X"), "n", "GET /x", Sketch.of("a")), "$.n")
     document = build(log, 2)
     assert document["x-m3ter-left-out"] == [
         "drift at $.parts[*].extra (1 time(s)): no single place of the spec holds its schema; edit by hand"

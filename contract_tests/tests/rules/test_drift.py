@@ -132,9 +132,18 @@ def test_an_inline_nested_object_is_targeted_where_it_is_written() -> None:
 def test_a_property_merged_from_all_of_has_no_single_place() -> None:
     spec = _spec(
         bill={"allOf": [{"$ref": "#/components/schemas/Base"}, {"type": "object"}]},
-        more={"Base": {"type": "object", "properties": {"inner": {"type": "object", "properties": {"a": {}}}}}},
+        more={
+            "Base": {
+                "type": "object",
+                "properties": {
+                    "inner": {"type": "object", "properties": {"a": {}}},
+                    "list": {"type": "array", "items": {"type": "object", "properties": {"a": {}}}},
+                },
+            }
+        },
     )
     judge = Judge(spec)
     judge.observe(Observation(EntityKind.BILL, "b", "o", {"inner": {"a": 1, "b": 2}, "top": 1}))
-    assert judge.drift.unplaced == {"$.inner.b": 1}
+    judge.observe(Observation(EntityKind.BILL, "b", "o", {"list": [{"c": 1}, {"c": 2}]}))
+    assert judge.drift.unplaced == {"$.inner.b": 1, "$.list[*].c": 2}  # by schema path, every item counted
     assert list(judge.drift.fields) == [(("components", "schemas", "BillResponse"), "top")]

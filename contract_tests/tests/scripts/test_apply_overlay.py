@@ -38,11 +38,13 @@ def spec(tmp_path: Path) -> Path:
     return copy
 
 
+# Names no spec will ever have (the spec-change test adds fields and values of its own to a scratch copy).
+FIELD, VALUE = "notInTheSpecCode", "NOT_IN_THE_SPEC_VALUE"
 ADD_FIELD = {
     "target": "$.components.schemas.BillLineItem",
-    "update": {"properties": {"taxCode": {"type": "string", "description": "New."}}},
+    "update": {"properties": {FIELD: {"type": "string", "description": "New."}}},
 }
-ADD_VALUE = {"target": "$.components.schemas.LineItemType.enum", "update": "CARBON_OFFSET"}
+ADD_VALUE = {"target": "$.components.schemas.LineItemType.enum", "update": VALUE}
 
 
 def test_fields_and_enum_values_are_added_once_and_nothing_else_changes(tmp_path: Path, spec: Path) -> None:
@@ -52,21 +54,17 @@ def test_fields_and_enum_values_are_added_once_and_nothing_else_changes(tmp_path
     changed = spec.read_text(encoding="utf-8")
     document = yaml.safe_load(changed)
     schemas = document["components"]["schemas"]
-    assert schemas["BillLineItem"]["properties"]["taxCode"] == {"type": "string", "description": "New."}
-    assert schemas["LineItemType"]["enum"].count("CARBON_OFFSET") == 1  # an equal entry is not appended again
+    assert schemas["BillLineItem"]["properties"][FIELD] == {"type": "string", "description": "New."}
+    assert schemas["LineItemType"]["enum"].count(VALUE) == 1  # an equal entry is not appended again
     # Formatting kept: the original text is all there, in order, and only the new lines were added.
     old, new = original.splitlines(), changed.splitlines()
     opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
     assert {tag for tag, *_ in opcodes} == {"equal", "insert"}
     added = [line for tag, _, _, j1, j2 in opcodes if tag == "insert" for line in new[j1:j2]]
-    assert added == [
-        "        taxCode:",
-        "          description: New.",
-        "          type: string",
-        "      - CARBON_OFFSET",
-    ]
+    assert added == [f"        {FIELD}:", "          description: New.", "          type: string", f"      - {VALUE}"]
     keys = list(schemas["BillLineItem"]["properties"])
-    assert keys.index("taxCode") == keys.index("subtotal") + 1  # in its sorted place
+    at = keys.index(FIELD)
+    assert keys[at - 1] < FIELD < keys[at + 1]  # in its sorted place
     # Idempotent: the second application changes nothing.
     assert apply_to_file(overlay, spec) is False
     assert spec.read_text(encoding="utf-8") == changed
@@ -86,7 +84,7 @@ def test_a_json_spec_is_rewritten_as_json(tmp_path: Path) -> None:
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"components": {"schemas": {"LineItemType": {"enum": ["A"]}}}}))
     assert apply_to_file(_overlay(tmp_path, ADD_VALUE), spec) is True
-    assert json.loads(spec.read_text())["components"]["schemas"]["LineItemType"]["enum"] == ["A", "CARBON_OFFSET"]
+    assert json.loads(spec.read_text())["components"]["schemas"]["LineItemType"]["enum"] == ["A", VALUE]
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from ..about import VersionAction, spec_fingerprint
 from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Observation, Spec, SpecError
 from ..rules.registry import EntityKey
 from ..rules.spec import default_spec_path
-from . import baseline, failed_run, report
+from . import baseline, failed_run, overlay, report
 from .progress import LogProgress, Traffic, terminal_bar
 from .redact import clean, shown
 from .runner import (
@@ -96,6 +96,14 @@ def _int(low: int, high: int) -> Callable[[str], int]:
 DAY = 86_400.0
 _positive_float = _float(0.0, 1e6, low_inclusive=False)
 _positive_int = _int(1, 10_000)
+
+
+def _overlay_path(text: str) -> Path:
+    try:
+        overlay.overlay_format(Path(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
 
 
 _Parser = failed_run.RecordingParser
@@ -219,6 +227,13 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
         help="accepted findings (entity, rule, path): reported as known, never failing",
     )
     out.add_argument("--write-baseline", type=Path, metavar="PATH", help="write this run's findings as a baseline file")
+    out.add_argument(
+        "--suggest-overlay",
+        type=_overlay_path,
+        metavar="PATH",
+        help="write the drift seen (unknown fields with inferred types, unknown enum values) as an OpenAPI "
+        "Overlay 1.0 document for the spec (.yaml, .yml or .json); apply it with scripts/apply_overlay.py",
+    )
     out.add_argument(
         "--quiet",
         action="store_true",
@@ -350,7 +365,7 @@ def _state_path(args: argparse.Namespace, embedded: bool) -> Path | str | None:
     return None if embedded else DEFAULT_STATE
 
 
-_OUTPUTS = ("report_json", "junit_xml", "markdown", "write_baseline")
+_OUTPUTS = ("report_json", "junit_xml", "markdown", "write_baseline", "suggest_overlay")
 
 
 def _option(dest: str) -> str:
@@ -438,12 +453,13 @@ async def _logged(
             await heartbeat
 
 
-def _writers() -> dict[str, Callable[[RunResult, TextIO], None]]:
+def _writers() -> dict[str, Callable[[RunResult, TextIO, Path], None]]:
     return {
-        "--report-json": report.write_json,
+        "--report-json": lambda result, handle, _: report.write_json(result, handle),
         "--junit-xml": _text(report.junit_xml),
         "--markdown": _text(report.markdown),
         "--write-baseline": _text(baseline.dump),
+        "--suggest-overlay": lambda result, handle, path: handle.write(overlay.text(result, path)),
     }
 
 
@@ -462,7 +478,7 @@ def write_outputs(result: RunResult, paths: Mapping[str, Path]) -> list[str]:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("w", encoding="utf-8") as handle:
-                write(result, handle)
+                write(result, handle, path)
         except OSError as exc:
             failed.append(f"cannot write {option} {path}: {exc.strerror or exc}; pass a writable path")
         except Exception as exc:  # a bug of the check: the other reports are still written
@@ -470,8 +486,8 @@ def write_outputs(result: RunResult, paths: Mapping[str, Path]) -> list[str]:
     return failed
 
 
-def _text(render: Callable[[RunResult], str]) -> Callable[[RunResult, TextIO], None]:
-    def write(result: RunResult, handle: TextIO) -> None:
+def _text(render: Callable[[RunResult], str]) -> Callable[[RunResult, TextIO, Path], None]:
+    def write(result: RunResult, handle: TextIO, path: Path) -> None:
         handle.write(render(result))
 
     return write

@@ -26,7 +26,7 @@ from .state import DEFAULT_STATE
 
 REPORTS = (("report_json", "--report-json"), ("junit_xml", "--junit-xml"), ("markdown", "--markdown"))
 """The reports a run that did not start still writes: (argparse dest, option)."""
-_INPUTS = ("state", "baseline", "write_baseline", "ids_file", "spec", "config", "reports")
+_INPUTS = ("state", "baseline", "write_baseline", "suggest_overlay", "ids_file", "spec", "config", "reports")
 """Paths a report must never overwrite (the state, the accepted findings, what the run reads)."""
 NOT_STARTED = "the check did not start: nothing was read"
 

@@ -44,6 +44,7 @@ from m3ter_billing.paths import TOKEN_PATH, path_segment
 from m3ter_billing.settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID
 
 from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
+from ..rules.drift import DriftLog
 from ..rules.registry import EntityKey
 from ..rules.statement_jobs import COMPLETE, TERMINAL
 from ..rules.statements import URL_FIELDS, Download, Format, check_download
@@ -154,6 +155,8 @@ class RunResult:
     """Accepted findings (``--baseline``): reported as known, never failing the run."""
     statements: int = 0
     """Statement documents downloaded and judged."""
+    drift: DriftLog = field(default_factory=DriftLog)
+    """What the spec should learn (fields, enum values), merged over every read: ``--suggest-overlay``."""
 
     def is_known(self, finding: Finding) -> bool:
         return finding_key(finding) in self.baseline
@@ -394,6 +397,7 @@ class Runner:
             duration=time.perf_counter() - started,
             last=self.judge.last(),
             statements=self._statements,
+            drift=self.judge.drift,
         )
 
     async def _worker(self, client: AsyncM3terBilling, downloads: httpx.AsyncClient) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import bills, identity, schema, statement_jobs, statements, versioning, wire
 from ._values import version_at
+from .drift import DriftLog
 from .spec import Spec
 from .vocabulary import Check, Context, Finding, Observation, Rule, SourceKind
 
@@ -108,7 +109,8 @@ class Judge:
     one remembered from an earlier run); the version rules compare with the last read that carried a usable
     version, so a read without one does not hide a version that went back (and the lock rule with the last
     read showing the bill locked). A finding is reported once per entity, rule, severity and schema path
-    (array indexes as ``[*]``), however many reads or items show it. :meth:`finish` adds the findings that need
+    (array indexes as ``[*]``), however many reads or items show it; the drift evidence of all of them is
+    merged into :attr:`drift`. :meth:`finish` adds the findings that need
     every read of the run (consistency across entities). With ``context.strict_inferred`` the findings of
     inferred rules are errors.
     """
@@ -136,12 +138,18 @@ class Judge:
         self._snapshots: OrderedDict[tuple[str, str, str, bytes], list[Finding]] = OrderedDict()
         self.findings: list[Finding] = []
         self.observations = 0
+        info = spec.document.get("info")
+        info = info if isinstance(info, Mapping) else {}
+        self.drift = DriftLog(spec.openapi, str(info.get("title", "")), str(info.get("version", "")))
+        """The drift of every finding judged, merged by place (every read and item, not only the ones kept)."""
 
     def _add(self, found: Iterable[Finding]) -> list[Finding]:
         fresh: list[Finding] = []
         if self.context.strict_inferred:
             found = map(strict_finding, found)
         for finding in map(group_path, found):
+            if finding.drift is not None:
+                self.drift.add(finding.drift, finding.path)
             key = (finding.entity_id, finding.endpoint, finding.rule, str(finding.severity), finding.path)
             if key not in self._seen:
                 self._seen.add(key)

@@ -16,6 +16,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
+from .drift import Drift, Pointer, Sketch, json_type
 from .sources import JSON_SCHEMA, OAS_303
 from .spec import Spec
 from .vocabulary import Check, Finding, NotJSON, Observation, Rule, Severity, inferred, json_path, standard
@@ -153,20 +154,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Iterator[Finding]:
     keyword = str(error.validator)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -181,13 +168,17 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
         owner = spec.component_named(schema) or "the enclosing schema"
         yield rule.finding(obs, json_path(path, name), f"required property {name!r} of {owner} is missing")
     elif keyword == "enum":
-        component = spec.component_named(schema)
-        where = f"components.schemas.{component}.enum" if component else f"the enum at {path}"
+        located, pointer = spec.locate(obs.kind, tuple(error.absolute_path))
+        if located is None or spec.resolve(located)[1] is not schema:
+            pointer = None  # the enum is not the schema the body path leads to (an allOf part): no single place
+        where = ".".join((*pointer, "enum")) if pointer else f"the enum at {path}"
+        drift = Drift("enum", pointer, value, obs.endpoint) if isinstance(value, str) else None
         yield rule.finding(
             obs,
             path,
             f"{_short(value)} is not a value the spec lists ({', '.join(map(str, schema.get('enum', [])))})",
             suggestion=f"add {_short(value)} to {where}",
+            drift=drift,
         )
     elif keyword == "type" and value is None:
         yield rule.finding(
@@ -195,7 +186,7 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
         )
     elif keyword == "type":
         yield rule.finding(
-            obs, path, f"{_json_type(value)} {_short(value)} where the spec declares {error.validator_value}"
+            obs, path, f"{json_type(value)} {_short(value)} where the spec declares {error.validator_value}"
         )
     elif keyword == "format":
         yield rule.finding(obs, path, f"{_short(value)} is not a valid {error.validator_value}")
@@ -257,32 +248,40 @@ def _declared(error: ValidationError) -> str:
 
 
 def _spec_type_of(value: Any) -> str:
-    kind = _json_type(value)
+    kind = json_type(value)
     return "string, nullable: true  # the value was null: check its type" if kind == "null" else kind
 
 
 def _walk_unknown(
-    obs: Observation, spec: Spec, schema: Mapping[str, Any], component: str | None, value: Any, path: str
+    obs: Observation,
+    spec: Spec,
+    schema: Mapping[str, Any],
+    pointer: Pointer | None,
+    value: Any,
+    path: str,
 ) -> Iterator[Finding]:
     shape = spec.shape(schema)
-    component = shape.component or component
+    here = spec.place(schema, pointer)
     if isinstance(value, dict) and shape.properties:
         free_form = shape.additional not in (None, False)
         for key, item in value.items():
-            sub = shape.properties.get(key)
-            if isinstance(sub, Mapping):
-                yield from _walk_unknown(obs, spec, sub, component, item, json_path(path, key))
-            elif sub is None and not free_form:
-                where = f"components.schemas.{component}.properties" if component else f"the object at {path}"
+            sub, sub_pointer = spec.child(schema, pointer, key)
+            if sub is not None:
+                yield from _walk_unknown(obs, spec, sub, sub_pointer, item, json_path(path, key))
+            elif key not in shape.properties and not free_form:
+                where = f"{'.'.join(here)}.properties" if here else f"the object at {path}"
                 yield DRIFT_UNKNOWN_FIELD.finding(
                     obs,
                     json_path(path, key),
-                    f"field {key!r} ({_json_type(item)}) is not in the spec",
+                    f"field {key!r} ({json_type(item)}) is not in the spec",
                     suggestion=f"add `{key}: {{type: {_spec_type_of(item)}}}` to {where}",
+                    drift=Drift("field", here, key, obs.endpoint, Sketch.of(item)),
                 )
     elif isinstance(value, list) and isinstance(shape.items, Mapping):
-        for index, item in enumerate(value):
-            yield from _walk_unknown(obs, spec, shape.items, component, item, json_path(path, index))
+        sub, sub_pointer = spec.child(schema, pointer, None)
+        if sub is not None:
+            for index, item in enumerate(value):
+                yield from _walk_unknown(obs, spec, sub, sub_pointer, item, json_path(path, index))
 
 
 def check_unknown_fields(obs: Observation, spec: Spec) -> Iterator[Finding]:

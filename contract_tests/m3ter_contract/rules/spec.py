@@ -23,6 +23,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from .drift import Pointer
 from .vocabulary import ENDPOINTS, SCHEMAS, EntityKind
 
 SPEC_ENV = "M3TER_SPEC_PATH"
@@ -269,6 +270,43 @@ class Spec:
         if isinstance(resolved.get("items"), Mapping):
             out.items = resolved["items"]
         return out
+
+    def place(self, schema: Mapping[str, Any], pointer: Pointer | None) -> Pointer | None:
+        """Where in the document the schema ``schema`` (reached at ``pointer``) is written: its component when
+        it is a ``$ref`` to one, else ``pointer``."""
+        name, _ = self.resolve(schema)
+        return ("components", "schemas", name) if name is not None else pointer
+
+    def child(
+        self, schema: Mapping[str, Any], pointer: Pointer | None, name: str | None
+    ) -> tuple[Mapping[str, Any] | None, Pointer | None]:
+        """The subschema of property ``name`` (``None``: the array items) of ``schema`` written at ``pointer``,
+        and where it is written: None when no single place holds it (it comes from an ``allOf`` part)."""
+        shape = self.shape(schema)
+        sub = shape.items if name is None else shape.properties.get(name)
+        if not isinstance(sub, Mapping):
+            return None, None
+        here = self.place(schema, pointer)
+        _, resolved = self.resolve(schema)
+        if here is None:
+            return sub, None
+        if name is None:
+            return sub, (*here, "items") if resolved.get("items") is sub else None
+        own = resolved.get("properties")
+        return sub, (*here, "properties", name) if isinstance(own, Mapping) and own.get(name) is sub else None
+
+    def locate(self, kind: EntityKind, path: tuple[str | int, ...]) -> tuple[Mapping[str, Any] | None, Pointer | None]:
+        """The schema of the value at the body's JSON ``path`` and where the document writes it (see
+        :meth:`child`); (None, None) when the spec has no schema there."""
+        node: Mapping[str, Any] | None = {"$ref": f"{_COMPONENTS}{self.responses[kind]}"}
+        pointer: Pointer | None = None
+        for part in path:
+            if node is None:
+                return None, None
+            node, pointer = self.child(node, pointer, None if isinstance(part, int) else part)
+        if node is None:
+            return None, None
+        return node, self.place(node, pointer)
 
     def is_optional_property(self, kind: EntityKind, path: tuple[str | int, ...]) -> bool:
         """True when the JSON ``path`` (from the body) names a property its object schema declares and does

@@ -5,7 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .drift import Drift
 
 
 class Severity(enum.StrEnum):
@@ -86,6 +89,8 @@ class Finding:
     path: str
     message: str
     suggestion: str | None = None
+    drift: Drift | None = field(default=None, compare=False, repr=False)
+    """Drift evidence (where the spec should learn what, and the shape seen): never in a report."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -174,6 +179,7 @@ class Rule:
         suggestion: str | None = None,
         *,
         severity: Severity | None = None,
+        drift: Drift | None = None,
     ) -> Finding:
         """A finding of this rule; ``severity`` lowers it for a weaker case the summary names."""
         return Finding(
@@ -184,6 +190,7 @@ class Rule:
             path=path,
             message=message,
             suggestion=suggestion,
+            drift=drift,
         )
 
 

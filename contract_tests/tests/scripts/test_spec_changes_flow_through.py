@@ -13,32 +13,23 @@ is left out too: it checks the client's dependency ranges, which a spec change d
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from m3ter_dev import spec_diff
-from m3ter_dev.layout import ROOT
+
+from .scratch import SPEC, copy_repo, run_in
 
 pytestmark = pytest.mark.slow
 
-SPEC = Path("spec") / "m3ter-billing.yaml"
 FIELD, ATTRIBUTE = "invoiceNote", "invoice_note"
 VALUE = "CARBON_OFFSET"  # what the conformance check suggests when m3ter sends it (README)
 PARAMETER, ARGUMENT = "includeDrafts", "include_drafts"
 STATUS = "409"
 DESCRIPTION = "The sum total for the Bill, in the Bill's currency, after every line item."
-# What never goes into the scratch copy: environments, caches, build output.
-IGNORED = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-    ".hypothesis", ".m3ter-conformance", ".coverage", ".coverage.*", "node_modules", "results",
-)  # fmt: skip
 
 
 def learn_each_compatible_kind(doc: dict[str, Any]) -> None:
@@ -69,29 +60,8 @@ def learn_each_compatible_kind(doc: dict[str, Any]) -> None:
     }
 
 
-def _env(scratch: Path) -> dict[str, str]:
-    """The project's .venv with the scratch copy's packages first on the path, and no M3TER_* setting."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("M3TER_")}
-    paths = [scratch / "generated", scratch / "contract_tests", scratch / "scripts"]
-    env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), *filter(None, [os.environ.get("PYTHONPATH")])])
-    return env
-
-
-def _run(scratch: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=scratch,
-        env=_env(scratch),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-    )
-
-
 def test_each_compatible_kind_regenerates_and_checks_green_with_no_other_edit(tmp_path: Path) -> None:
-    scratch = tmp_path / "repo"
-    shutil.copytree(ROOT, scratch, ignore=IGNORED)
+    scratch = copy_repo(tmp_path / "repo")
     spec_path = scratch / SPEC
     base = yaml.safe_load(spec_path.read_text())
     edited = yaml.safe_load(spec_path.read_text())
@@ -109,7 +79,7 @@ def test_each_compatible_kind_regenerates_and_checks_green_with_no_other_edit(tm
         "doc-changed",
     }
 
-    regenerated = _run(scratch, "scripts/regenerate.py", timeout=300)
+    regenerated = run_in(scratch, "scripts/regenerate.py", timeout=300)
     assert regenerated.returncode == 0, regenerated.stdout + regenerated.stderr
     package = scratch / "generated" / "m3ter_billing"
     model = (package / "models" / "bill_response.py").read_text()
@@ -118,11 +88,11 @@ def test_each_compatible_kind_regenerates_and_checks_green_with_no_other_edit(tm
     assert ARGUMENT in (package / "api" / "bill" / "get_bill.py").read_text()
     assert DESCRIPTION in (package / "models" / "bill_response.py").read_text()
 
-    check = _run(scratch, "scripts/check.py", "--no-bootstrap", "lint", "format", "types", "regen", timeout=600)
+    check = run_in(scratch, "scripts/check.py", "--no-bootstrap", "lint", "format", "types", "regen", timeout=600)
     assert check.returncode == 0, (check.stdout + check.stderr)[-20000:]
     assert "check: all steps passed" in check.stdout + check.stderr
     # The tests step's pytest, without its coverage measurement (the floor is the real tree's, not this copy's).
-    tests = _run(scratch, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", timeout=1500)
+    tests = run_in(scratch, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", timeout=1500)
     output = tests.stdout + tests.stderr
     assert tests.returncode == 0, output[-20000:]
     assert re.search(r"^\d+ passed", output, re.M), output[-3000:]  # pytest's summary: tests ran

@@ -1,0 +1,189 @@
+"""scripts/apply_overlay.py: Overlay 1.0 actions applied to the spec, strictly, idempotently, formatting kept."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from m3ter_dev.layout import ROOT, SPEC
+from m3ter_dev.overlay import (
+    MalformedOverlay,
+    OverlayError,
+    TargetError,
+    UnsupportedOverlayVersion,
+    apply_to_file,
+    main,
+    splice,
+)
+
+INFO = {"title": "t", "version": "1"}
+
+
+def _overlay(tmp_path: Path, *actions: dict[str, Any], **top: Any) -> Path:
+    path = tmp_path / "overlay.yaml"
+    path.write_text(yaml.safe_dump({"overlay": "1.0.0", "info": INFO, "actions": list(actions), **top}))
+    return path
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    copy = tmp_path / "spec.yaml"
+    copy.write_text(SPEC.read_text(encoding="utf-8"), encoding="utf-8")
+    return copy
+
+
+# Names no spec will ever have (the spec-change test adds fields and values of its own to a scratch copy).
+FIELD, VALUE = "notInTheSpecCode", "NOT_IN_THE_SPEC_VALUE"
+ADD_FIELD = {
+    "target": "$.components.schemas.BillLineItem",
+    "update": {"properties": {FIELD: {"type": "string", "description": "New."}}},
+}
+ADD_VALUE = {"target": "$.components.schemas.LineItemType.enum", "update": VALUE}
+
+
+def test_fields_and_enum_values_are_added_once_and_nothing_else_changes(tmp_path: Path, spec: Path) -> None:
+    original = spec.read_text(encoding="utf-8")
+    overlay = _overlay(tmp_path, ADD_FIELD, ADD_VALUE, ADD_VALUE)
+    assert apply_to_file(overlay, spec) is True
+    changed = spec.read_text(encoding="utf-8")
+    document = yaml.safe_load(changed)
+    schemas = document["components"]["schemas"]
+    assert schemas["BillLineItem"]["properties"][FIELD] == {"type": "string", "description": "New."}
+    assert schemas["LineItemType"]["enum"].count(VALUE) == 1  # an equal entry is not appended again
+    # Formatting kept: the original text is all there, in order, and only the new lines were added.
+    old, new = original.splitlines(), changed.splitlines()
+    opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    assert {tag for tag, *_ in opcodes} == {"equal", "insert"}
+    added = [line for tag, _, _, j1, j2 in opcodes if tag == "insert" for line in new[j1:j2]]
+    assert added == [f"        {FIELD}:", "          description: New.", "          type: string", f"      - {VALUE}"]
+    keys = list(schemas["BillLineItem"]["properties"])
+    at = keys.index(FIELD)
+    assert keys[at - 1] < FIELD < keys[at + 1]  # in its sorted place
+    # Idempotent: the second application changes nothing.
+    assert apply_to_file(overlay, spec) is False
+    assert spec.read_text(encoding="utf-8") == changed
+
+
+def test_remove_and_check(tmp_path: Path, spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    overlay = _overlay(tmp_path, {"target": "$.components.schemas.BillLineItem.properties.reasonId", "remove": True})
+    before = spec.read_text(encoding="utf-8")
+    assert main([str(overlay), "--spec", str(spec), "--check"]) == 1
+    assert spec.read_text(encoding="utf-8") == before  # --check writes nothing
+    assert main([str(overlay), "--spec", str(spec)]) == 0
+    assert "reasonId" not in yaml.safe_load(spec.read_text())["components"]["schemas"]["BillLineItem"]["properties"]
+    assert "changed" in capsys.readouterr().out
+
+
+def test_a_json_spec_is_rewritten_as_json(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"components": {"schemas": {"LineItemType": {"enum": ["A"]}}}}))
+    assert apply_to_file(_overlay(tmp_path, ADD_VALUE), spec) is True
+    assert json.loads(spec.read_text())["components"]["schemas"]["LineItemType"]["enum"] == ["A", VALUE]
+
+
+@pytest.mark.parametrize(
+    ("document", "error", "says"),
+    [
+        ("- a list", MalformedOverlay, "not an Overlay document"),
+        ("{info: {title: t, version: '1'}, actions: []}", MalformedOverlay, "no `overlay` field"),
+        ("{overlay: 2.0.0, info: {title: t, version: '1'}, actions: []}", UnsupportedOverlayVersion, "1.0.x"),
+        ("{overlay: 1.1.0, info: {title: t, version: '1'}, actions: []}", UnsupportedOverlayVersion, "1.0.x"),
+        ("{overlay: 1.0, info: {title: t, version: '1'}, actions: []}", UnsupportedOverlayVersion, "1.0.x"),
+        ("{overlay: 1.0.0, actions: [{target: $, update: {}}]}", MalformedOverlay, "`info`"),
+        ("{overlay: 1.0.0, info: {title: t, version: '1'}, actions: []}", MalformedOverlay, "at least one action"),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $}], extra: 1}",
+            MalformedOverlay,
+            "unknown field(s) extra",
+        ),
+        ("{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $}]}", MalformedOverlay, "neither"),
+        ("{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [7]}", MalformedOverlay, "actions[0]"),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $, remove: 'yes'}]}",
+            MalformedOverlay,
+            "`remove`",
+        ),
+        ("overlay: [unclosed", MalformedOverlay, "not YAML or JSON"),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: '$.a[', update: {}}]}",
+            TargetError,
+            "not an RFC 9535 JSONPath",
+        ),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: components.schemas, update: {}}]}",
+            TargetError,
+            "not an RFC 9535 JSONPath",
+        ),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $.components.schemas.Nope, update: "
+            "{}}]}",
+            TargetError,
+            "selects nothing",
+        ),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $.openapi, update: {}}]}",
+            TargetError,
+            "targets select objects or arrays",
+        ),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $.info, update: [1]}]}",
+            TargetError,
+            "must be an object",
+        ),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $, remove: true}]}",
+            TargetError,
+            "whole document",
+        ),
+    ],
+)
+def test_a_bad_overlay_is_a_typed_error_and_nothing_is_written(
+    tmp_path: Path, spec: Path, document: str, error: type[OverlayError], says: str
+) -> None:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(document)
+    before = spec.read_text(encoding="utf-8")
+    with pytest.raises(error) as raised:
+        apply_to_file(overlay, spec)
+    assert says in str(raised.value)
+    assert spec.read_text(encoding="utf-8") == before
+
+
+def test_a_later_action_that_fails_leaves_the_spec_untouched(tmp_path: Path, spec: Path) -> None:
+    before = spec.read_text(encoding="utf-8")
+    overlay = _overlay(tmp_path, ADD_FIELD, {"target": "$.nowhere", "update": {}})
+    assert main([str(overlay), "--spec", str(spec)]) == 2
+    assert spec.read_text(encoding="utf-8") == before
+
+
+def test_the_entry_point_exits_2_with_the_error(tmp_path: Path, spec: Path) -> None:
+    overlay = _overlay(tmp_path, {"target": "$.nowhere", "update": {}})
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "apply_overlay.py"), str(overlay), "--spec", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "TargetError: actions[0] (target '$.nowhere') selects nothing" in run.stderr
+    missing = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "apply_overlay.py"), str(tmp_path / "none.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 2
+    assert "cannot read the overlay" in missing.stderr
+
+
+def test_splice_refuses_a_change_inside_rewrapped_text() -> None:
+    original = "a: one\n  two\nb: 1\n"
+    before = "a: one two\nb: 1\n"
+    assert splice(original, before, "a: one two\nb: 1\nc: 2\n") == "a: one\n  two\nb: 1\nc: 2\n"
+    assert splice(original, before, "a: three\nb: 1\n") is None  # the changed line is not in the original

@@ -34,7 +34,7 @@ from rich.text import Text
 
 from ..rules import Observation, Spec, SpecError
 from ..rules.registry import EntityKey
-from . import baseline, combined, failed_run
+from . import baseline, combined, failed_run, overlay
 from .cli import (
     EMBEDDED_STATE_NOTE,
     EXIT_INTERRUPTED,
@@ -248,7 +248,7 @@ def _not_over_inputs(args: argparse.Namespace, chosen: Sequence[OrgConfig]) -> N
     inputs = {args.config.resolve(): "the --config file"}
     for org in chosen:
         inputs |= {path.resolve(): f"a file [orgs.{org.name}] names" for path in (org.ids_file, org.baseline) if path}
-    for dest in ("report_json", "junit_xml", "markdown", "write_baseline"):
+    for dest in ("report_json", "junit_xml", "markdown", "write_baseline", "suggest_overlay"):
         path = getattr(args, dest)
         if path is not None and path.resolve() in inputs:
             option = "--" + dest.replace("_", "-")
@@ -334,6 +334,15 @@ def _write(args: argparse.Namespace, results: Sequence[OrgResult], problems: Seq
     if args.write_baseline is not None and len(results) == 1:
         outputs.append(
             ("--write-baseline", args.write_baseline, lambda handle: handle.write(baseline.dump(results[0].result)))
+        )
+    if args.suggest_overlay is not None and results:  # one overlay: every organization is judged by one spec
+        runs = [item.result for item in results]
+        outputs.append(
+            (
+                "--suggest-overlay",
+                args.suggest_overlay,
+                lambda handle: handle.write(overlay.combined_text(runs, args.suggest_overlay)),
+            )
         )
     return write_outputs(outputs)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,4 +132,12 @@ def text(result: RunResult, path: Path) -> str:
     return render(build(result.drift, result.observations), overlay_format(path))
 
 
-__all__ = ["EXTENSIONS", "OVERLAY_VERSION", "build", "json_path", "overlay_format", "render", "text"]
+def combined_text(results: Sequence[RunResult], path: Path) -> str:
+    """One overlay for the drift of several runs against the same spec (``--config``: every organization)."""
+    drift = DriftLog()
+    for result in results:
+        drift.merge(result.drift)
+    return render(build(drift, sum(result.observations for result in results)), overlay_format(path))
+
+
+__all__ = ["EXTENSIONS", "OVERLAY_VERSION", "build", "combined_text", "json_path", "overlay_format", "render", "text"]

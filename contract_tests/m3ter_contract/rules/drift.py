@@ -205,6 +205,23 @@ class DriftLog:
             known.seen += 1
             known.endpoints.add(drift.endpoint)
 
+    def merge(self, other: DriftLog) -> None:
+        """Add ``other``'s drift (another organization's, judged by the same spec) to this log."""
+        self.openapi, self.spec_title = other.openapi, self.spec_title or other.spec_title
+        self.spec_version = self.spec_version or other.spec_version
+        for mine, theirs in ((self.fields, other.fields), (self.enums, other.enums)):
+            for key, seen in theirs.items():
+                known = mine.get(key)
+                if known is None:
+                    mine[key] = FieldDrift(seen.sketch, seen.seen, set(seen.endpoints))
+                else:
+                    if known.sketch != seen.sketch:
+                        known.sketch = known.sketch.merge(seen.sketch)
+                    known.seen += seen.seen
+                    known.endpoints |= seen.endpoints
+        for path, count in other.unplaced.items():
+            self.unplaced[path] = self.unplaced.get(path, 0) + count
+
     def __bool__(self) -> bool:
         return bool(self.fields or self.enums or self.unplaced)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from m3ter_contract.conformance import combined, orgs
 from m3ter_contract.conformance.combined import OrgResult
 from m3ter_contract.conformance.command import main
@@ -521,3 +522,35 @@ def test_a_failure_of_the_check_in_one_org_is_its_internal_problem(monkeypatch: 
     assert "RuntimeError: boom" in eu.result.problems[0].message
     assert us.result.exit_code == 0
     assert us.result.observations == len(sandboxes["us"].bill_ids) + len(sandboxes["us"].statement_job_ids)
+
+
+def test_one_overlay_holds_the_drift_of_every_org(servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path) -> None:
+    # eu adds fields, us adds enum values: both organizations are judged by one spec, so one overlay.
+    servers["eu"].sandbox.faults.extra_fields()
+    servers["us"].sandbox.faults.unknown_enum_values()
+    overlay_path = tmp_path / "drift.yaml"
+    args = ["--config", str(_config(tmp_path, servers)), *READING, "--no-state", "--suggest-overlay", str(overlay_path)]
+    assert main(args, environ=_environ(servers)) == 1
+    document = yaml.safe_load(overlay_path.read_text(encoding="utf-8"))
+    targets = {action["target"] for action in document["actions"]}
+    assert "$.components.schemas.BillResponse" in targets  # eu's fields (futureField)
+    assert "$.components.schemas.LineItemType.enum" in targets  # us's enum values
+
+    # The same overlay as two single runs' drift merged by hand (no org's drift is lost or counted twice).
+    alone = []
+    for name, code in (("eu", 0), ("us", 1)):  # eu's drift is warnings only, us's enum values are errors
+        path = tmp_path / f"{name}.yaml"
+        single = ["--config", str(_config(tmp_path, servers)), "--org", name, *READING, "--no-state"]
+        assert main([*single, "--suggest-overlay", str(path)], environ=_environ(servers)) == code
+        alone.append(yaml.safe_load(path.read_text(encoding="utf-8")))
+    merged_targets = {action["target"] for document_ in alone for action in document_["actions"]}
+    assert targets == merged_targets
+
+
+def test_an_overlay_path_that_is_an_input_is_refused(
+    servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path
+) -> None:
+    config = _config(tmp_path, servers)
+    args = ["--config", str(config), *READING, "--no-state", "--suggest-overlay", str(tmp_path / "ids-eu.json")]
+    assert main(args, environ=_environ(servers)) == 2
+    assert json.loads((tmp_path / "ids-eu.json").read_text())["bills"]  # the ids file is intact

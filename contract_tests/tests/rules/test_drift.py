@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from m3ter_contract.rules import EntityKind, Judge, Observation, Spec
-from m3ter_contract.rules.drift import MAX_DEPTH, MAX_PROPERTIES, Sketch
+from m3ter_contract.rules.drift import MAX_DEPTH, MAX_PROPERTIES, Drift, DriftLog, Sketch
 
 UUID = "0b6c4a57-1d2e-4f3a-8b9c-0d1e2f3a4b5c"
 
@@ -147,3 +147,24 @@ def test_a_property_merged_from_all_of_has_no_single_place() -> None:
     judge.observe(Observation(EntityKind.BILL, "b", "o", {"list": [{"c": 1}, {"c": 2}]}))
     assert judge.drift.unplaced == {"$.inner.b": 1, "$.list[*].c": 2}  # by schema path, every item counted
     assert list(judge.drift.fields) == [(("components", "schemas", "BillResponse"), "top")]
+
+
+def test_logs_of_several_runs_merge_as_one_run_would_have_logged() -> None:
+    pointer = ("components", "schemas", "BillResponse")
+    enum = ("components", "schemas", "LineItemType", "enum")
+    seen = [
+        (Drift("field", pointer, "futureField", "GetBill", Sketch.of(1)), "$.futureField"),
+        (Drift("field", pointer, "futureField", "GetStatementJob", Sketch.of(2.5)), "$.futureField"),
+        (Drift("enum", enum, "NEW_KIND", "GetBill"), "$.lineItems[*].lineItemType"),
+        (Drift("field", None, "merged", "GetBill", Sketch.of("x")), "$.merged"),
+        (Drift("field", None, "merged", "GetBill", Sketch.of("y")), "$.merged"),
+    ]
+    whole, first, second = DriftLog(), DriftLog(), DriftLog()
+    for index, (drift, path) in enumerate(seen):
+        whole.add(drift, path)
+        (first if index % 2 else second).add(drift, path)
+    first.merge(second)
+    assert first.fields == whole.fields  # integer and number merged to number, both endpoints, seen twice
+    assert first.enums == whole.enums
+    assert first.unplaced == whole.unplaced == {"$.merged": 2}
+    assert whole.fields[(pointer, "futureField")].seen == 2

@@ -65,6 +65,7 @@ def _request(method: str, url: httpx.URL, headers: httpx.Headers, extensions: di
     built as httpx builds one without a body, skipping only the checks that find nothing for it (a body's
     Content-Type, Content-Length and Transfer-Encoding): the ``Host`` header first unless one is given,
     then ``headers``, and the empty content read."""
+    method = method.upper()
     if method != "GET" or not url.host or "host" in headers:
         return httpx.Request(method, url, headers=headers, extensions=extensions)
     request = httpx.Request(

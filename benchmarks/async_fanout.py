@@ -222,7 +222,10 @@ async def run_cell(name: str, sandbox: Sandbox, bill_id: str, tasks: int, reques
             nonlocal issued, done
             while issued < requests and time.monotonic() < stop_at:
                 issued += 1
-                done += await counted()
+                # Not `done += await counted()`: that reads `done` before the await, so the other tasks'
+                # increments made meanwhile were lost (the counts, and every rate, came out too low).
+                ok = await counted()
+                done += ok
 
         cpu, wall = time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(tasks)))

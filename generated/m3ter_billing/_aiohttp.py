@@ -18,6 +18,7 @@ malformed response, reports a server that disconnects as a connect timeout and l
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from typing import Any
 
 import aiohttp
@@ -51,6 +52,13 @@ def _translated(exc: BaseException, request: httpx.Request) -> httpx.TransportEr
             # aiohttp's text can carry the whole URL (a presigned signature): scrubbed, and not chained.
             return error(scrub(f"{type(exc).__name__}: {exc}")[:500], request=request)
     raise exc
+
+
+@lru_cache(maxsize=64)
+def _timeout(pool: float | None, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for httpx's: one immutable object per distinct triple, not one per request. Calls
+    without a total timeout all share one; with one, the seconds left vary and the cache just turns over."""
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
 
 
 class _Body(httpx.AsyncByteStream):
@@ -112,20 +120,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._session or self._open()
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         data = await request.aread()
+        headers = request.headers
+        encoding = headers.encoding  # multi_items(), with the encoding looked up once rather than twice a header
         try:
             response = await session.request(
                 request.method,
                 URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
+                headers=[(key.lower().decode(encoding), value.decode(encoding)) for key, value in headers.raw],
                 data=data or None,
                 allow_redirects=False,
                 proxy=self._proxy,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=timeouts.get("pool"),
-                    sock_connect=timeouts.get("connect"),
-                    sock_read=timeouts.get("read"),
-                ),
+                timeout=_timeout(timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")),
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _translated(exc, request) from None

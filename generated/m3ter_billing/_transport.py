@@ -81,10 +81,10 @@ class _Inflate:
 class _Decoder:
     """The ``Content-Encoding`` chain of a response, undone in reverse order, piece by bounded piece."""
 
-    def __init__(self, headers: httpx.Headers) -> None:
+    def __init__(self, encodings: list[str]) -> None:
         names = [
             name.strip().lower()
-            for value in headers.get_list("content-encoding")
+            for value in encodings
             for name in value.split(",")
             if name.strip() and name.strip().lower() != "identity"
         ]
@@ -98,6 +98,8 @@ class _Decoder:
 
     def feed(self, data: bytes) -> Iterable[bytes]:
         pieces: Iterable[bytes] = (data,)
+        if not self._layers:
+            return pieces
         for layer in self._layers:
             pieces = _through(layer, pieces)
         return pieces
@@ -116,11 +118,19 @@ class _Body:
         self.limit = limit if isinstance(limit, int) else default_limit
         self.request = request
         self.deadline: Deadline | None = deadline_of(request)
-        self.decoder = _Decoder(response.headers)
+        # The two headers read here, in one pass over the response's headers (each lookup is another pass).
+        lengths: list[str] = []
+        encodings: list[str] = []
+        for name, value in response.headers.multi_items():
+            if name == "content-length":
+                lengths.append(value)
+            elif name == "content-encoding":
+                encodings.append(value)
+        self.decoder = _Decoder(encodings)
         self.parts: list[bytes] = []
         self.size = 0
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and not response.headers.get("content-encoding") and int(declared) > self.limit:
+        declared = ", ".join(lengths)
+        if declared.isdigit() and not ", ".join(encodings) and int(declared) > self.limit:
             raise self.too_large()
 
     def too_large(self) -> ResponseTooLargeError:
@@ -132,8 +142,11 @@ class _Body:
         )
 
     def add(self, raw: bytes) -> None:
-        for piece in self.decoder.feed(raw):
-            self._keep(piece)
+        if self.decoder.decodes:
+            for piece in self.decoder.feed(raw):
+                self._keep(piece)
+        else:
+            self._keep(raw)
         if self.deadline is not None and self.deadline.remaining() <= 0:
             raise self.deadline.exceeded(self.request, "while reading the response body")
 

@@ -57,6 +57,21 @@ def joined(base: httpx.URL, raw_path: str, query: str | None) -> httpx.URL:
     return httpx.URL(prefix + raw_path + ("" if query is None else "?" + query))
 
 
+def _request(method: str, url: httpx.URL, headers: httpx.Headers, extensions: dict[str, Any]) -> httpx.Request:
+    """``httpx.Request(method, url, headers=headers, extensions=extensions)``. A GET (every API call) is
+    built as httpx builds one without a body, skipping only the checks that find nothing for it (a body's
+    Content-Type, Content-Length and Transfer-Encoding): the ``Host`` header first unless one is given,
+    then ``headers``, and the empty content read."""
+    method = method.upper()
+    if method != "GET" or not url.host or "host" in headers:
+        return httpx.Request(method, url, headers=headers, extensions=extensions)
+    request = httpx.Request(
+        method, url, headers=[(b"Host", url.netloc), *headers.raw], extensions=extensions, stream=httpx.ByteStream(b"")
+    )
+    request.read()
+    return request
+
+
 class DirectSender:
     """Sends an API request of the facade through ``client``'s configuration and ``transport``."""
 
@@ -97,12 +112,7 @@ class DirectSender:
         if headers:
             merged = merged.copy()
             merged.update(headers)
-        request = httpx.Request(
-            method,
-            self._url(url, params),
-            headers=merged,
-            extensions={**extensions, "timeout": timeout.as_dict()},
-        )
+        request = _request(method, self._url(url, params), merged, {**extensions, "timeout": timeout.as_dict()})
         if client.cookies:
             httpx.Cookies(client.cookies).set_cookie_header(request)
         auth = client.auth or httpx.Auth()

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from ._exceptions import InvalidParameterError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # control characters, CR and LF among them
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote() leaves as it is (ids are usually only this)
 
 
 def path_segment(name: str, value: object) -> str:
@@ -22,6 +23,8 @@ def path_segment(name: str, value: object) -> str:
         raise InvalidParameterError(f"{name} must be a string, not {type(value).__name__}")
     if value in ("", ".", ".."):
         raise InvalidParameterError(f"{name} must be a non-empty id, got {value!r}")
+    if type(value) is str and _UNRESERVED.fullmatch(value) is not None:
+        return value  # nothing to encode, nothing to refuse
     if _CONTROL.search(value) is not None:
         raise InvalidParameterError(f"{name} must not contain control characters (such as CR or LF)")
     try:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from m3ter_billing import ConfigurationError, InvalidParameterError
 from m3ter_billing._paths import path_segment
 
@@ -179,3 +181,15 @@ def test_undecodable_org_id_from_the_environment_is_refused(monkeypatch: pytest.
     monkeypatch.setenv("M3TER_ORG_ID", os.fsdecode(b"org\xff"))
     with pytest.raises(ConfigurationError, match="M3TER_ORG_ID"):
         M3terBilling(base_url=BASE_URL, api_key="k", api_secret="secret")
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), min_size=1) | st.from_regex(r"[A-Za-z0-9_.~-]+", fullmatch=True))
+@settings(max_examples=300)
+def test_segment_is_the_percent_encoded_utf8_of_any_accepted_id(value: str) -> None:
+    """Whatever path the value takes (ids of unreserved characters are returned as they are), the segment is
+    ``quote(value.encode("utf-8"), safe="")``: every reserved and non-ASCII character encoded."""
+    if value in ("", ".", "..") or any(ord(c) < 0x20 or c == "\x7f" for c in value):
+        with pytest.raises(InvalidParameterError):
+            path_segment("id", value)
+    else:
+        assert path_segment("id", value) == quote(value.encode("utf-8"), safe="")

@@ -559,9 +559,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         _say(console, "m3ter-conformance:", "interrupted; no report written and nothing remembered")
         return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback and exit 1 (which means "the API broke a rule")
-        message = f"{type(exc).__name__}: {clean(exc)}; the check could not complete (a bug; please report it)"
+        message, problem = failed_run.internal_failure(exc)
         _say(console, "m3ter-conformance: internal error:", message)
-        problem = Problem("internal", f"m3ter-conformance failed: {message}")
         if session.result is None:
             report_failure(problem, failed_run.from_namespace(args), env, console)
         else:

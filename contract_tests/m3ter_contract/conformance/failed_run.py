@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from m3ter_billing.settings import ENV_BASE_URL, ENV_ORG_ID
 
+from .redact import clean
 from .runner import Problem, RunResult
 from .state import DEFAULT_STATE
 
@@ -29,6 +30,13 @@ REPORTS = (("report_json", "--report-json"), ("junit_xml", "--junit-xml"), ("mar
 _INPUTS = ("state", "baseline", "write_baseline", "suggest_overlay", "ids_file", "spec", "config", "reports")
 """Paths a report must never overwrite (the state, the accepted findings, what the run reads)."""
 NOT_STARTED = "the check did not start: nothing was read"
+
+
+def internal_failure(exc: BaseException) -> tuple[str, Problem]:
+    """A bug of the check as what stderr says and the reports' ``internal`` problem (never exit 1: that
+    means the API broke a rule), with secrets scrubbed from the exception's text."""
+    message = f"{type(exc).__name__}: {clean(exc)}; the check could not complete (a bug; please report it)"
+    return message, Problem("internal", f"m3ter-conformance failed: {message}")
 
 
 @dataclass(slots=True)

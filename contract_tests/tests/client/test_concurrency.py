@@ -102,7 +102,9 @@ def test_500_threads_at_token_expiry_send_one_token_request() -> None:
         client.statement_jobs.retrieve("job-1")
         m3ter.expire()  # the server now answers 403 for the cached token
         results = in_threads(THREADS, lambda: client.statement_jobs.retrieve("job-1"))
-        assert [type(r) for r in results] == [StatementJobResponse] * THREADS
+        # isinstance: a class with fields learned earlier in the process is a subclass (see _learned.py)
+        assert len(results) == THREADS
+        assert all(isinstance(r, StatementJobResponse) for r in results)
         assert m3ter.issued() == 2  # the first token, and one refresh for all 500
 
 
@@ -112,7 +114,9 @@ def test_500_threads_at_client_side_expiry_send_one_token_request() -> None:
         client.statement_jobs.retrieve("job-1")
         clock.advance(18_000)  # past expires_in: every caller finds the cached token expired
         results = in_threads(THREADS, lambda: client.statement_jobs.retrieve("job-1"))
-        assert [type(r) for r in results] == [StatementJobResponse] * THREADS
+        # isinstance: a class with fields learned earlier in the process is a subclass (see _learned.py)
+        assert len(results) == THREADS
+        assert all(isinstance(r, StatementJobResponse) for r in results)
         assert m3ter.issued() == 2
 
 
@@ -133,7 +137,8 @@ def test_2000_tasks_at_client_side_expiry_send_one_token_request() -> None:
 
     with TokenServer() as m3ter:
         results = asyncio.run(go(m3ter.url))
-        assert [type(r) for r in results] == [StatementJobResponse] * TASKS
+        assert len(results) == TASKS
+        assert all(isinstance(r, StatementJobResponse) for r in results)
         assert m3ter.issued() == 2  # the first token, and one refresh for all 2,000
 
 
@@ -148,7 +153,9 @@ def test_500_tasks_at_token_expiry_send_one_token_request() -> None:
 
     with TokenServer() as m3ter:
         results = asyncio.run(go(m3ter.url, m3ter.expire))
-        assert [type(r) for r in results] == [StatementJobResponse] * THREADS
+        # isinstance: a class with fields learned earlier in the process is a subclass (see _learned.py)
+        assert len(results) == THREADS
+        assert all(isinstance(r, StatementJobResponse) for r in results)
         assert m3ter.issued() == 2
 
 

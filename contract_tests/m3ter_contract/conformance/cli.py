@@ -34,7 +34,7 @@ from ..about import VersionAction, spec_fingerprint
 from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Observation, Spec, SpecError
 from ..rules.registry import EntityKey
 from ..rules.spec import default_spec_path
-from . import baseline, failed_run, overlay, report
+from . import baseline, failed_run, outputs, overlay, report
 from .progress import LogProgress, Traffic, terminal_bar
 from .redact import clean, shown
 from .runner import (
@@ -471,19 +471,12 @@ def write_reports(result: RunResult, args: argparse.Namespace) -> list[str]:
 
 def write_outputs(result: RunResult, paths: Mapping[str, Path]) -> list[str]:
     """Write ``result`` to each ``option -> path``; the ones that could not be written, with what to fix."""
-    failed: list[str] = []
     writers = _writers()
-    for option, path in paths.items():
-        write = writers[option]
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", encoding="utf-8") as handle:
-                write(result, handle, path)
-        except OSError as exc:
-            failed.append(f"cannot write {option} {path}: {exc.strerror or exc}; pass a writable path")
-        except Exception as exc:  # a bug of the check: the other reports are still written
-            failed.append(f"could not render {option}: {type(exc).__name__}: {clean(exc)} (a bug; please report it)")
-    return failed
+
+    def writer(option: str, path: Path) -> Callable[[TextIO], None]:
+        return lambda handle: writers[option](result, handle, path)
+
+    return outputs.write_outputs([(option, path, writer(option, path)) for option, path in paths.items()])
 
 
 def _text(render: Callable[[RunResult], str]) -> Callable[[RunResult, TextIO, Path], None]:

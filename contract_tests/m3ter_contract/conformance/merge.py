@@ -26,7 +26,8 @@ from rich.console import Console
 from . import combined, failed_run
 from .cli import EXIT_PROBLEM, UsageProblem, _say, _writable
 from .combined import OrgResult, ReportError
-from .multirun import print_quiet, report_failure, report_outputs, requested_reports, write_outputs
+from .multirun import print_quiet, report_failure, report_outputs, requested_reports
+from .outputs import write_outputs
 from .runner import Problem
 
 LABEL = "m3ter-conformance merge:"

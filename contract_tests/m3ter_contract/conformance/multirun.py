@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TextIO
 
 import httpx
 from m3ter_billing.settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID
@@ -51,6 +50,7 @@ from .cli import (
 )
 from .combined import OrgResult
 from .orgs import ConfigError, OrgConfig, load, matrix, select
+from .outputs import Output, write_outputs
 from .progress import LogProgress, OrgsProgress, Traffic, terminal_bar
 from .redact import clean
 from .runner import FindingKey, Options, Problem, Runner, RunResult, Target
@@ -285,10 +285,6 @@ def list_orgs(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
-Output = tuple[str, Path | None, Callable[[TextIO], object]]
-"""(option, path or None when not asked for, how to write it)."""
-
-
 def report_outputs(
     paths: Mapping[str, Path | None], results: Sequence[OrgResult], problems: Sequence[Problem] = ()
 ) -> list[Output]:
@@ -345,23 +341,6 @@ def _write(args: argparse.Namespace, results: Sequence[OrgResult], problems: Seq
             )
         )
     return write_outputs(outputs)
-
-
-def write_outputs(outputs: Sequence[Output]) -> list[str]:
-    """Write each output asked for, each on its own; what could not be written, with what to fix."""
-    failed: list[str] = []
-    for option, path, write in outputs:
-        if path is None:
-            continue
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", encoding="utf-8") as handle:
-                write(handle)
-        except OSError as exc:
-            failed.append(f"cannot write {option} {path}: {exc.strerror or exc}; pass a writable path")
-        except Exception as exc:  # a bug of the check: the other reports are still written
-            failed.append(f"could not render {option}: {type(exc).__name__}: {clean(exc)} (a bug; please report it)")
-    return failed
 
 
 def main(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
@@ -450,7 +429,6 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
 
 __all__ = [
     "OrgRun",
-    "Output",
     "check",
     "main",
     "prepare",
@@ -460,5 +438,4 @@ __all__ = [
     "report_outputs",
     "requested_reports",
     "run_orgs",
-    "write_outputs",
 ]

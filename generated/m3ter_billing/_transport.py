@@ -110,6 +110,15 @@ def _through(layer: _Inflate, pieces: Iterable[bytes]) -> Iterator[bytes]:
         yield from layer.feed(piece)
 
 
+class ReadBody(httpx.ByteStream):
+    """The stream of a response whose body this module has read (decoded, within the limits): the bytes
+    are also kept as ``content``, so a caller below ``httpx.AsyncClient`` can take them without reading."""
+
+    def __init__(self, content: bytes) -> None:
+        super().__init__(content)
+        self.content = content
+
+
 class _Body:
     """Collects a decoded body, refusing it past the limit and past the deadline."""
 
@@ -118,14 +127,16 @@ class _Body:
         self.limit = limit if isinstance(limit, int) else default_limit
         self.request = request
         self.deadline: Deadline | None = deadline_of(request)
-        # The two headers read here, in one pass over the response's headers (each lookup is another pass).
+        # The two headers read here, in one pass over the response's raw headers (each lookup is another
+        # pass, and decoding every header to text costs more than the comparisons).
         lengths: list[str] = []
         encodings: list[str] = []
-        for name, value in response.headers.multi_items():
-            if name == "content-length":
-                lengths.append(value)
-            elif name == "content-encoding":
-                encodings.append(value)
+        for name, value in response.headers.raw:
+            name = name.lower()
+            if name == b"content-length":
+                lengths.append(value.decode("latin-1"))
+            elif name == b"content-encoding":
+                encodings.append(value.decode("latin-1"))
         self.decoder = _Decoder(encodings)
         self.parts: list[bytes] = []
         self.size = 0
@@ -168,7 +179,17 @@ class _Body:
             for name in _DROPPED_HEADERS:
                 response.headers.pop(name, None)
             response.headers["Content-Length"] = str(len(content))
-        response.stream = httpx.ByteStream(content)
+        if response.is_stream_consumed:
+            # A wrapped transport (a mock) read it: httpx would take that read as the client's and never
+            # time the response (``elapsed``). A fresh response is read by the client as any other.
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=ReadBody(content),
+                request=self.request,
+                extensions=response.extensions,
+            )
+        response.stream = ReadBody(content)
         return response
 
 
@@ -336,6 +357,7 @@ __all__ = [
     "LIMITS",
     "POOL_SIZE",
     "BoundedTransport",
+    "ReadBody",
     "network_transport",
     "routed",
 ]

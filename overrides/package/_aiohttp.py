@@ -14,7 +14,6 @@ malformed response, reports a server that disconnects as a connect timeout and l
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
@@ -59,20 +58,24 @@ def _timeout(pool: float | None, connect: float | None, read: float | None) -> a
 
 
 class _Body(httpx.AsyncByteStream):
+    """The body as aiohttp receives it, chunk by chunk (its own iterator: an async generator would cost
+    more per response than the chunks of a small body)."""
+
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response = response
         self._request = request
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        content = self._response.content
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
         try:
-            while True:
-                chunk = await content.readany()
-                if not chunk:
-                    return
-                yield chunk
+            chunk = await self._response.content.readany()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _translated(exc, self._request) from None
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
 
     async def aclose(self) -> None:
         if self._response.content.at_eof():

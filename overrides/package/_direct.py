@@ -28,8 +28,10 @@ from typing import Any
 
 import httpx
 
+from ._transport import ReadBody
+
 _httpx_logger = logging.getLogger("httpx")  # httpx's own log line for every response, as AsyncClient writes it
-_COOKIE_HEADERS = ("set-cookie", "set-cookie2")  # the headers http.cookiejar reads
+_COOKIE_HEADERS = (b"set-cookie", b"set-cookie2")  # the headers http.cookiejar reads
 
 
 # What httpx's URL parser leaves exactly as it is in a path or a query: unreserved characters, percent
@@ -57,7 +59,71 @@ def joined(base: httpx.URL, raw_path: str, query: str | None) -> httpx.URL:
     return httpx.URL(prefix + raw_path + ("" if query is None else "?" + query))
 
 
-def _request(method: str, url: httpx.URL, headers: httpx.Headers, extensions: dict[str, Any]) -> httpx.Request:
+# -- a body already in memory, handed to httpx without its read machinery ---------------------------------
+# httpx's read() runs even a body held in memory through its decoder, chunker and request context, and
+# keeps the result in private attributes. Below httpx.AsyncClient we set those attributes to exactly what
+# read() would leave, when a probe (once, against the installed httpx) shows that this gives the same
+# object as read() does; otherwise read() is called, as before.
+
+
+def _take_request_body(request: httpx.Request) -> None:
+    request._content = b""  # what read() stores for a request without a body
+
+
+def _take_response_body(response: httpx.Response, content: bytes) -> None:
+    # What read() leaves: the content, the stream consumed and closed, the bytes counted.
+    response._content = content
+    response.is_stream_consumed = True
+    response.is_closed = True
+    response._num_bytes_downloaded = len(content)
+
+
+def _same_as_read() -> bool:
+    try:
+        read = httpx.Request("GET", "http://probe/", stream=httpx.ByteStream(b""))
+        read.read()
+        taken = httpx.Request("GET", "http://probe/", stream=httpx.ByteStream(b""))
+        _take_request_body(taken)
+        if vars(read).keys() != vars(taken).keys() or taken.read() != b"":
+            return False
+        done = httpx.Response(200, stream=ReadBody(b"probe"))
+        done.read()
+        given = httpx.Response(200, stream=ReadBody(b"probe"))
+        given.stream = ReadBody(b"stream")  # read() would return these bytes if httpx ignored what is set
+        _take_response_body(given, b"probe")
+        state = ("content", "is_stream_consumed", "is_closed", "num_bytes_downloaded")
+        # Nothing set that read() does not set (read() also caches its decoder, made again when needed).
+        return (
+            vars(given).keys() <= vars(done).keys()
+            and all(getattr(done, name) == getattr(given, name) for name in state)
+            and given.read() == b"".join(given.iter_bytes()) == b"probe"
+        )
+    except Exception:  # an httpx that works differently: read() it is
+        return False
+
+
+_SAME_AS_READ = _same_as_read()
+
+
+class _HostFirst:
+    """The headers of a GET as httpx orders them, ``Host`` first and then the client's, built once and
+    copied for each request while neither the host nor the client's headers change (httpx copies a
+    ``Headers`` it is given as a list, without normalising every name and value again)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[bytes, list[tuple[bytes, bytes]]] | None = None
+        self._headers = httpx.Headers()
+
+    def of(self, netloc: bytes, headers: httpx.Headers) -> httpx.Headers:
+        key = (netloc, headers.raw)
+        if key != self._key:
+            self._key, self._headers = key, httpx.Headers([(b"Host", netloc), *key[1]])
+        return self._headers
+
+
+def _request(
+    method: str, url: httpx.URL, headers: httpx.Headers, extensions: dict[str, Any], host_first: _HostFirst
+) -> httpx.Request:
     """``httpx.Request(method, url, headers=headers, extensions=extensions)``. A GET (every API call) is
     built as httpx builds one without a body, skipping only the checks that find nothing for it (a body's
     Content-Type, Content-Length and Transfer-Encoding): the ``Host`` header first unless one is given,
@@ -66,9 +132,12 @@ def _request(method: str, url: httpx.URL, headers: httpx.Headers, extensions: di
     if method != "GET" or not url.host or "host" in headers:
         return httpx.Request(method, url, headers=headers, extensions=extensions)
     request = httpx.Request(
-        method, url, headers=[(b"Host", url.netloc), *headers.raw], extensions=extensions, stream=httpx.ByteStream(b"")
+        method, url, headers=host_first.of(url.netloc, headers), extensions=extensions, stream=httpx.ByteStream(b"")
     )
-    request.read()
+    if _SAME_AS_READ:
+        _take_request_body(request)
+    else:
+        request.read()
     return request
 
 
@@ -78,6 +147,7 @@ class DirectSender:
     def __init__(self, client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport) -> None:
         self._client = client
         self._transport = transport
+        self._host_first = _HostFirst()
         self._base: httpx.URL | None = None
         self._prefix = ""
 
@@ -112,7 +182,9 @@ class DirectSender:
         if headers:
             merged = merged.copy()
             merged.update(headers)
-        request = _request(method, self._url(url, params), merged, {**extensions, "timeout": timeout.as_dict()})
+        request = _request(
+            method, self._url(url, params), merged, {**extensions, "timeout": timeout.as_dict()}, self._host_first
+        )
         if client.cookies:
             httpx.Cookies(client.cookies).set_cookie_header(request)
         auth = client.auth or httpx.Auth()
@@ -151,9 +223,13 @@ class DirectSender:
             raise
         response.request = request
         try:
-            response.read()  # the transport has read the body already (``_transport``): this only takes it
+            stream = response.stream  # the transport has read the body already (``_transport``): only taken here
+            if _SAME_AS_READ and isinstance(stream, ReadBody):
+                _take_response_body(response, stream.content)
+            else:
+                response.read()
             response.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
-            if any(name in response.headers for name in _COOKIE_HEADERS):
+            if any(name.lower() in _COOKIE_HEADERS for name, _ in response.headers.raw):
                 client.cookies.extract_cookies(response)
             if _httpx_logger.isEnabledFor(logging.INFO):
                 _httpx_logger.info(
@@ -167,7 +243,7 @@ class DirectSender:
             for hook in hooks["response"]:
                 await hook(response)
             response.history = list(history)
-            if response.has_redirect_location:
+            if 300 <= response.status_code < 400 and response.has_redirect_location:
                 response.next_request = client._build_redirect_request(request, response)
         except BaseException:
             await response.aclose()

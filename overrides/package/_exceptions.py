@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from http import HTTPStatus
 
 import httpx
@@ -325,25 +325,38 @@ def decoded_body(content: bytes) -> object:
         return content.decode("utf-8", "replace")
 
 
-@contextmanager
-def translated_transport_errors() -> Iterator[None]:
+class _TranslatedTransportErrors:
+    """The context manager behind :func:`translated_transport_errors` (a class: entered on every call, it
+    costs less than a generator-based one)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            return
+        if isinstance(exc, httpx.TimeoutException):
+            raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
+        if isinstance(exc, httpx.TransportError):
+            raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
+        if isinstance(exc, httpx.RequestError):
+            # Not transport errors in httpx's hierarchy, but the request still got no usable response:
+            # DecodingError (a body that does not match its Content-Encoding), TooManyRedirects.
+            raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
+        if isinstance(exc, httpx.InvalidURL):  # a URL httpx refuses to send (too long, control characters)
+            raise APIConnectionError(f"invalid URL: {exc}") from None
+        if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
+            raise APIConnectionError("the client has been closed") from None
+
+
+_TRANSLATED = _TranslatedTransportErrors()
+
+
+def translated_transport_errors() -> AbstractContextManager[None]:
     """Turn httpx's transport exceptions into :class:`APIConnectionError` / :class:`APITimeoutError`."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
-    except httpx.TransportError as exc:
-        raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
-    except httpx.RequestError as exc:
-        # Not transport errors in httpx's hierarchy, but the request still got no usable response:
-        # DecodingError (a body that does not match its Content-Encoding), TooManyRedirects.
-        raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
-    except httpx.InvalidURL as exc:  # a URL httpx refuses to send (too long, control characters)
-        raise APIConnectionError(f"invalid URL: {exc}") from None
-    except RuntimeError as exc:
-        if "client has been closed" not in str(exc):
-            raise
-        raise APIConnectionError("the client has been closed") from None
+    return _TRANSLATED
 
 
 def _request_of(exc: httpx.RequestError) -> dict[str, str]:

@@ -9,6 +9,7 @@ called, ``history``, httpx's log line) must not depend on the path.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib.util
 import logging
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from m3ter_billing import AsyncM3terBilling, InvalidParameterError
+from m3ter_billing import AsyncM3terBilling, InvalidParameterError, M3terBilling, _direct
 
 from .support import API_KEY, API_SECRET, BASE_URL, ORG_ID, bill_body, dumps, token_body
 
@@ -148,3 +149,52 @@ async def test_the_raw_response_is_complete(path: str, caplog: pytest.LogCapture
     lines = [record.getMessage() for record in caplog.records if record.name == "httpx"]
     assert len(lines) == 4  # token, refused call, token, call
     assert all(line.startswith("HTTP Request: ") for line in lines)
+
+
+def read_state(response: httpx.Response) -> tuple[Any, ...]:
+    """What a caller can see of a response's body and its reading (``elapsed`` raises until it is read)."""
+    return (
+        response.status_code,
+        response.content,
+        b"".join(response.iter_bytes()),
+        response.is_stream_consumed,
+        response.is_closed,
+        response.num_bytes_downloaded,
+        response.elapsed >= datetime.timedelta(0),
+        response.request.content,
+    )
+
+
+@pytest.mark.parametrize("taken", [True, False], ids=["body taken", "body read"])
+@pytest.mark.parametrize("path", PATHS)
+async def test_the_raw_response_is_read_and_timed(path: str, taken: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Below httpx.AsyncClient the body the transport read is handed over without httpx's read machinery when
+    # the installed httpx is known to end up the same; either way the caller sees a read, timed response.
+    monkeypatch.setattr(_direct, "_SAME_AS_READ", taken)
+    async with client(Recorder(), path) as c:
+        raw = await c.with_raw_response.bills.retrieve("bill-1")
+    assert raw.http_response is not None
+    assert read_state(raw.http_response) == (
+        200,
+        dumps(bill_body()),
+        dumps(bill_body()),
+        True,
+        True,
+        len(dumps(bill_body())),
+        True,
+        b"",
+    )
+
+
+def test_the_pinned_httpx_takes_a_read_body_without_reading_it_again() -> None:
+    # The probe of what httpx's read() leaves passes on the httpx we pin: the aiohttp path's shortcut is on.
+    assert _direct._same_as_read()
+
+
+def test_a_sync_response_over_a_mock_transport_is_timed() -> None:
+    # A mock transport reads the body before httpx's client does; the response handed out is still timed.
+    options = {"base_url": BASE_URL, "org_id": ORG_ID, "api_key": API_KEY, "api_secret": API_SECRET}
+    with M3terBilling(transport=httpx.MockTransport(Recorder()), **options) as c:  # type: ignore[arg-type]
+        raw = c.with_raw_response.bills.retrieve("bill-1")
+    assert raw.http_response is not None
+    assert read_state(raw.http_response)[-2:] == (True, b"")

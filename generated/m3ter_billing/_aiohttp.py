@@ -100,6 +100,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._proxy = proxy
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._last_raw: list[tuple[bytes, bytes]] = []
+        self._last_text: tuple[tuple[str, str], ...] = ()
 
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -119,17 +121,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         return self._session
 
+    def _text_headers(self, headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
+        """``headers.multi_items()`` as aiohttp takes them; the last ones converted are kept, since an API
+        call's headers are those of the call before it until the token or the client's headers change."""
+        raw = headers.raw
+        if raw != self._last_raw:
+            encoding = headers.encoding  # looked up once, not twice a header as multi_items() does
+            self._last_raw = raw
+            self._last_text = tuple((key.lower().decode(encoding), value.decode(encoding)) for key, value in raw)
+        return self._last_text
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         data = await request.aread()
-        headers = request.headers
-        encoding = headers.encoding  # multi_items(), with the encoding looked up once rather than twice a header
         try:
             response = await session.request(
                 request.method,
                 URL(str(request.url), encoded=True),
-                headers=[(key.lower().decode(encoding), value.decode(encoding)) for key, value in headers.raw],
+                headers=self._text_headers(request.headers),
                 data=data or None,
                 allow_redirects=False,
                 proxy=self._proxy,

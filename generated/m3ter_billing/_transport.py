@@ -105,6 +105,9 @@ class _Decoder:
         return pieces
 
 
+_IDENTITY = _Decoder([])  # a body without Content-Encoding: nothing to undo (shared; never changed)
+
+
 def _through(layer: _Inflate, pieces: Iterable[bytes]) -> Iterator[bytes]:
     for piece in pieces:
         yield from layer.feed(piece)
@@ -137,7 +140,8 @@ class _Body:
                 lengths.append(value.decode("latin-1"))
             elif name == b"content-encoding":
                 encodings.append(value.decode("latin-1"))
-        self.decoder = _Decoder(encodings)
+        self.decoder = _Decoder(encodings) if encodings else _IDENTITY
+        self.inflated = self.decoder.decodes  # whether the body handed on is not the one on the wire
         self.parts: list[bytes] = []
         self.size = 0
         declared = ", ".join(lengths)
@@ -164,7 +168,7 @@ class _Body:
     def add_read(self, response: httpx.Response) -> None:
         """Take the body a wrapped transport has already read (and httpx has decoded)."""
         self._keep(response.content)
-        self.decoder.decodes = self.decoder.decodes or "content-encoding" in response.headers
+        self.inflated = self.inflated or "content-encoding" in response.headers
 
     def _keep(self, piece: bytes) -> None:
         self.size += len(piece)
@@ -175,7 +179,7 @@ class _Body:
     def into(self, response: httpx.Response) -> httpx.Response:
         """``response`` with the body read here as its (already decoded) content."""
         content = b"".join(self.parts)
-        if self.decoder.decodes:
+        if self.inflated:
             for name in _DROPPED_HEADERS:
                 response.headers.pop(name, None)
             response.headers["Content-Length"] = str(len(content))

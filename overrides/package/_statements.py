@@ -177,9 +177,8 @@ def statement_plan(job: StatementJobResponse) -> Plan[Statement]:
         try:
             csv = csv_response.content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise _invalid(
-                f"the CSV statement is not UTF-8 ({exc.reason} at byte {exc.start})", csv_response
-            ) from None
+            raise _invalid(f"the CSV statement is not UTF-8 ({exc.reason} at byte {exc.start})", csv_response) from None
     return Statement(job=job, json=document, csv=csv)
+
 
 __all__ = ["TERMINAL_STATUSES", "Statement", "download_plan", "is_terminal", "statement_plan", "wait_plan"]

@@ -341,9 +341,12 @@ def test_no_socket_operation_starts_past_the_deadline(network: Network) -> None:
 
 
 def test_a_read_cut_short_by_the_deadline_is_the_deadline_error() -> None:
+    given: list[float | None] = []
+
     class Stalled(httpcore.NetworkStream):
         def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-            time.sleep(timeout or 0)  # stands for a socket that stays silent for the whole timeout
+            given.append(timeout)
+            time.sleep(min(timeout or 0, 1.0))  # a socket silent for its whole timeout (1 s at most: a guard)
             raise httpcore.ReadTimeout("timed out")
 
     class Backend(httpcore.NetworkBackend):
@@ -354,9 +357,12 @@ def test_a_read_cut_short_by_the_deadline_is_the_deadline_error() -> None:
     token = _sending(Deadline(time.monotonic() + 0.05, 0.05))
     try:
         with pytest.raises(APITimeoutError, match="total timeout"):
-            stream.read(10, timeout=60.0)  # the read waited the time left (0.05 s), not 60 s
+            stream.read(10, timeout=60.0)
     finally:
         SENDING.reset(token)
+    assert len(given) == 1
+    assert given[0] is not None
+    assert given[0] <= 0.05  # the read was given the time left, not its 60 s
 
 
 def test_without_a_deadline_the_socket_timeout_stands(network: Network) -> None:

@@ -47,6 +47,7 @@ from ._exceptions import (
     translated_transport_errors,
 )
 from ._http_client import borrowed
+from ._network import PINNED, Pinned, network_stack
 from ._redact import install_log_redaction
 from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, backoff_budget, retrying_transport
 from ._settings import DEFAULT_TIMEOUT, Settings
@@ -327,13 +328,26 @@ class _Base:
     def _attach(self) -> None:
         raise NotImplementedError
 
-    def _check_statement_url(self, url: str) -> None:
-        check_statement_url(
+    def _check_statement_url(self, url: str) -> Pinned | None:
+        """Vet ``url`` (``StatementURLRefusedError`` when refused); the addresses its connection must use."""
+        addresses = check_statement_url(
             url,
             base_url=self.base_url,
             allow_private=self._options.allow_private_statement_hosts,
             resolve=self._resolve_host,
         )
+        if addresses is None:
+            return None
+        target = httpx.URL(url)
+        return Pinned(target.raw_host.decode("ascii"), target.port or 443, addresses)
+
+    def _statement_request(self, url: str, pinned: Pinned | None, timeout: TimeoutArg | NotGiven) -> dict[str, Any]:
+        """The ``request`` arguments of a statement download: no credentials, the call's limits, and the
+        vetted addresses the client's own network connects to (``_network``)."""
+        args = self._options.request_args(timeout)
+        if pinned is not None:
+            args["extensions"][PINNED] = pinned
+        return {"method": "GET", "url": url, "auth": None, **args}
 
 
 class M3terBilling(_Base):
@@ -411,7 +425,7 @@ class M3terBilling(_Base):
             transport, carried = _borrow(http_client, transport, is_async=False)
         self.http = httpx.Client(
             transport=retrying_transport(
-                transport,
+                transport if transport is not None else network_stack(is_async=False, trust_env=trust_env),
                 self._options.retry,
                 is_async=False,
                 trust_env=trust_env,
@@ -476,8 +490,9 @@ class M3terBilling(_Base):
                 if isinstance(action, Retrieve):
                     result = self.statement_jobs.retrieve(action.job_id, timeout=timeout)
                 elif isinstance(action, Fetch):
-                    self._check_statement_url(action.url)
-                    result = self._send({"method": "GET", "url": action.url, "auth": None}, timeout)
+                    request = self._statement_request(action.url, self._check_statement_url(action.url), timeout)
+                    with translated_transport_errors():
+                        result = self.http.request(**request)
                 elif isinstance(action, Sleep):
                     self._sleep(action.seconds)
                     result = None
@@ -669,10 +684,12 @@ class AsyncM3terBilling(_Base):
                     result = await self.statement_jobs.retrieve(action.job_id, timeout=timeout)
                 elif isinstance(action, Fetch):
                     if self._resolve_host is None:
-                        self._check_statement_url(action.url)
+                        pinned = self._check_statement_url(action.url)
                     else:  # resolving a name blocks: not on the event loop
-                        await asyncio.to_thread(self._check_statement_url, action.url)
-                    result = await self._send({"method": "GET", "url": action.url, "auth": None}, timeout)
+                        pinned = await asyncio.to_thread(self._check_statement_url, action.url)
+                    http = await self._http.for_running_loop()
+                    with translated_transport_errors():
+                        result = await http.request(**self._statement_request(action.url, pinned, timeout))
                 elif isinstance(action, Sleep):
                     await self._sleep(action.seconds)
                     result = None

@@ -14,7 +14,8 @@ from typing import Literal
 import httpx
 
 from ._exceptions import ConfigurationError
-from ._transport import KEEPALIVE_EXPIRY, POOL_SIZE, network_transport, routed
+from ._network import network_stack
+from ._transport import KEEPALIVE_EXPIRY, POOL_SIZE, routed
 
 HttpBackend = Literal["httpx", "aiohttp"]
 HTTP_BACKENDS: tuple[str, ...] = ("httpx", "aiohttp")
@@ -46,19 +47,20 @@ def checked_backend(backend: object) -> HttpBackend:
 
 def async_network_transport(backend: HttpBackend, *, trust_env: bool = True) -> httpx.AsyncBaseTransport:
     """A network transport for ``backend`` (pool of ``POOL_SIZE``, every idle connection kept alive),
-    routed through the environment's proxies when ``trust_env``."""
+    routed through the environment's proxies when ``trust_env``. Statement downloads go over httpx's own
+    pool whatever the backend: it connects to their vetted addresses (``_network``)."""
     if checked_backend(backend) == "httpx":
-        transport = network_transport(is_async=True, trust_env=trust_env)
-        assert isinstance(transport, httpx.AsyncBaseTransport)
+        transport: httpx.AsyncBaseTransport = network_stack(is_async=True, trust_env=trust_env)
         return transport
     from ._aiohttp import AiohttpTransport
 
-    built: httpx.AsyncBaseTransport = routed(
+    api = routed(
         lambda proxy: AiohttpTransport(
             max_connections=POOL_SIZE, keepalive_expiry=KEEPALIVE_EXPIRY, proxy=proxy, trust_env=trust_env
         ),
         trust_env=trust_env,
     )
+    built: httpx.AsyncBaseTransport = network_stack(is_async=True, trust_env=trust_env, api=api)
     return built
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +21,10 @@ DEADLINE = "m3ter_billing.deadline"
 MAX_RESPONSE_BYTES = "m3ter_billing.max_response_bytes"
 
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024  # the largest real bill is a few MiB; this is generous
+
+SENDING: ContextVar[httpx.Request | None] = ContextVar("m3ter_billing.sending", default=None)
+"""The request a sync transport is sending on this thread (set by ``_transport``, read by ``_network``,
+which bounds each socket operation by its deadline)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,7 @@ __all__ = [
     "DEADLINE",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "MAX_RESPONSE_BYTES",
+    "SENDING",
     "Deadline",
     "as_timeout",
     "check_max_response_bytes",

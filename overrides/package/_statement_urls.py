@@ -8,10 +8,12 @@ private, unspecified, multicast or reserved address (an IP literal, or any addre
 is refused unless the caller opts in with ``allow_private_statement_hosts=True``. A URL carrying a user
 name or password is always refused (httpx would send them as Basic credentials).
 
-Names are resolved with ``resolve_host`` (default ``socket.getaddrinfo``). A name that does not resolve
-is let through: a direct connection to it fails, and through a proxy the proxy decides. When the client
-has a custom ``transport`` and no ``resolve_host``, names are not resolved (that transport decides where
-they go); IP literals and ``localhost`` are still checked.
+Names are resolved with ``resolve_host`` (default ``socket.getaddrinfo``), once: the client then connects
+to exactly the addresses that were checked (``_network``), so a DNS answering a public address for the
+check and a private one for the connection gets nowhere. A name that does not resolve is let through to
+the connection, which refuses it (it has no vetted address); through a proxy the proxy decides. When the
+client has a custom ``transport`` and no ``resolve_host``, names are not resolved (that transport decides
+where they go); IP literals and ``localhost`` are still checked.
 """
 
 from __future__ import annotations
@@ -55,8 +57,12 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 def check_statement_url(
     url: str, *, base_url: str, allow_private: bool = False, resolve: Resolver | None = system_resolver
-) -> None:
+) -> tuple[str, ...] | None:
     """Raise :class:`StatementURLRefusedError` unless ``url`` may be fetched (see the module docstring).
+
+    Returns the addresses that were checked, the only ones a connection to the URL's host may use (empty
+    when the name did not resolve), or None when no address was checked: the ``base_url`` origin, private
+    hosts allowed, or a name left unresolved (``resolve=None``).
 
     Public so that other tools that fetch a job's statement URLs (the conformance check) apply the same policy;
     ``resolve=None`` checks IP literals and ``localhost`` only.
@@ -66,11 +72,11 @@ def check_statement_url(
         target = httpx.URL(url)
         base = httpx.URL(base_url)
     except httpx.InvalidURL:
-        return
+        return None
     if target.userinfo:
         raise StatementURLRefusedError("the URL carries a user name or password", url=url)
     if (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port):
-        return
+        return None
     if target.scheme != "https":
         raise StatementURLRefusedError(
             f"not https (a {target.scheme or 'schemeless'} URL on another host than base_url)", url=url
@@ -78,17 +84,18 @@ def check_statement_url(
     if not target.host:
         raise StatementURLRefusedError("the URL has no host", url=url)
     if allow_private:
-        return
+        return None
     host = target.host
     literal = _address(host)
+    addresses: tuple[str, ...]
     if literal is not None:
-        addresses = [str(literal)]
+        addresses = (str(literal),)
     elif host.rstrip(".").lower() == "localhost" or host.rstrip(".").lower().endswith(".localhost"):
-        addresses = ["127.0.0.1"]
+        addresses = ("127.0.0.1",)
     elif resolve is not None:
-        addresses = list(resolve(host, target.port or 443))
+        addresses = tuple(resolve(host, target.port or 443))
     else:
-        addresses = []
+        return None
     for text in addresses:
         address = _address(text)
         kind = "unparsable" if address is None else _kind(address)
@@ -97,6 +104,7 @@ def check_statement_url(
                 f"{host} is a {kind} address ({text}); pass allow_private_statement_hosts=True to allow it",
                 url=url,
             )
+    return addresses
 
 
 __all__ = ["Resolver", "check_statement_url", "system_resolver"]

@@ -19,6 +19,7 @@ from ._exceptions import (
     StatementDownloadError,
     StatementJobTimeoutError,
     StatementNotReadyError,
+    with_response,
 )
 from ._redact import scrub
 from .models.statement_job_response import StatementJobResponse
@@ -124,14 +125,14 @@ def _url_of(job: StatementJobResponse, fmt: Format) -> str:
     return url
 
 
-def download_plan(job: StatementJobResponse, fmt: Format) -> Plan[tuple[StatementJobResponse, bytes]]:
+def download_plan(job: StatementJobResponse, fmt: Format) -> Plan[tuple[StatementJobResponse, httpx.Response]]:
     """GET the job's presigned URL for ``fmt``; when the URL has expired, re-fetch the job once for a
-    fresh one. Returns ``(job, body bytes)``."""
+    fresh one. Returns ``(job, the 200 response)``, its body read."""
     for attempt in range(2):
         url = _url_of(job, fmt)
         response: httpx.Response = yield Fetch(url)
         if response.status_code == 200:
-            return job, response.content
+            return job, response
         if attempt == 0 and response.status_code in _EXPIRED_URL_STATUSES:
             logger.info("%s statement URL answered %s; re-fetching job %s once", fmt, response.status_code, job.id)
             job = yield Retrieve(job.id)
@@ -143,34 +144,40 @@ def download_plan(job: StatementJobResponse, fmt: Format) -> Plan[tuple[Statemen
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _invalid(message: str, response: httpx.Response) -> ResponseValidationError:
+    """The error for a downloaded statement that cannot be decoded, with the request and response it came
+    from as an API call's error has them. The presigned URL is scrubbed everywhere it could show: the
+    error's ``url`` and the ``response``'s request (its URL, hence ``response.url``) keep no signature or
+    credential parameter; the response's headers and body are the object store's."""
+    request = response.request
+    # The fetched response is the plan's own: its request is replaced by one with the scrubbed URL.
+    response.request = httpx.Request(request.method, scrub(request.url), headers=request.headers)
+    error = ResponseValidationError(message, status_code=response.status_code, body=response.content)
+    return with_response(error, response)
+
+
 def statement_plan(job: StatementJobResponse) -> Plan[Statement]:
     """Download the JSON statement and, when the job includes CSV, the CSV statement."""
     # Refuse a job that cannot give every document before downloading any of them.
     _url_of(job, "json")
     if job.include_csv_format is True:
         _url_of(job, "csv")
-    job, raw_json = yield from download_plan(job, "json")
+    job, json_response = yield from download_plan(job, "json")
     try:
-        document = msgspec.json.decode(raw_json)
+        document = msgspec.json.decode(json_response.content)
     except msgspec.DecodeError as exc:
-        raise ResponseValidationError(
-            f"the JSON statement is not JSON: {exc}", status_code=200, body=raw_json
-        ) from None
+        raise _invalid(f"the JSON statement is not JSON: {exc}", json_response) from None
     except UnicodeDecodeError:
-        raise ResponseValidationError("the JSON statement is not UTF-8", status_code=200, body=raw_json) from None
+        raise _invalid("the JSON statement is not UTF-8", json_response) from None
     except RecursionError:
-        raise ResponseValidationError(
-            "the JSON statement is nested too deeply to decode", status_code=200, body=raw_json
-        ) from None
+        raise _invalid("the JSON statement is nested too deeply to decode", json_response) from None
     csv: str | None = None
     if job.include_csv_format is True:
-        job, raw_csv = yield from download_plan(job, "csv")
+        job, csv_response = yield from download_plan(job, "csv")
         try:
-            csv = raw_csv.decode("utf-8-sig")
+            csv = csv_response.content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise ResponseValidationError(
-                f"the CSV statement is not UTF-8 ({exc.reason} at byte {exc.start})", status_code=200, body=raw_csv
-            ) from None
+            raise _invalid(f"the CSV statement is not UTF-8 ({exc.reason} at byte {exc.start})", csv_response) from None
     return Statement(job=job, json=document, csv=csv)
 
 

@@ -22,7 +22,14 @@ from typing import Any
 
 import httpx
 
-from ._deadline import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, Deadline, clip_timeouts, deadline_of
+from ._deadline import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_RESPONSE_BYTES,
+    SENDING,
+    Deadline,
+    clip_timeouts,
+    deadline_of,
+)
 from ._exceptions import ResponseTooLargeError
 
 ACCEPT_ENCODING = "gzip, deflate"
@@ -229,6 +236,7 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if not self._slots.acquire(timeout=None if deadline is None else max(deadline.remaining(), 0.0)):
             assert deadline is not None
             raise deadline.exceeded(request, _QUEUED)
+        sending = SENDING.set(request)  # the network (``_network``) bounds each socket operation by its deadline
         try:
             _prepare(request)
             response = self._transport.handle_request(request)
@@ -243,6 +251,7 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             finally:
                 stream.close()  # the connection goes back to the pool; the response gets the body read here
         finally:
+            SENDING.reset(sending)
             self._slots.release()
         return body.into(response)
 
@@ -261,18 +270,25 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 assert deadline is not None
                 raise deadline.exceeded(request, _QUEUED) from None
         try:
-            _prepare(request)
-            response = await self._transport.handle_async_request(request)
-            astream: Any = response.stream
-            try:
-                body = _Body(request, response, self._limit)
-                if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
-                    body.add_read(response)
-                else:
-                    async for raw in astream:
-                        body.add(raw)
-            finally:
-                await astream.aclose()  # the connection goes back to the pool
+            # One timer for the whole exchange: a socket timeout is given whole to every read, so a server
+            # dripping bytes until just before the deadline would get one more read timeout past it.
+            async with asyncio.timeout(None if deadline is None else deadline.remaining()) as bound:
+                _prepare(request)
+                response = await self._transport.handle_async_request(request)
+                astream: Any = response.stream
+                try:
+                    body = _Body(request, response, self._limit)
+                    if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
+                        body.add_read(response)
+                    else:
+                        async for raw in astream:
+                            body.add(raw)
+                finally:
+                    await astream.aclose()  # the connection goes back to the pool
+        except TimeoutError:
+            if deadline is None or not bound.expired():
+                raise
+            raise deadline.exceeded(request, "waiting for the server") from None
         finally:
             self._async_slots.release()
         return body.into(response)

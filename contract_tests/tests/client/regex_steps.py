@@ -12,11 +12,14 @@ groups, alternation, ``\\b``, and one-character lookbehind. Anything else raises
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
-from re import _constants as c
-from re import _parser
 from typing import Any
+
+# The regex engine's own parser (CPython 3.11+); typeshed ships no stubs for these private modules.
+c: Any = importlib.import_module("re._constants")
+_parser: Any = importlib.import_module("re._parser")
 
 Cont = Callable[[int], int | None]
 

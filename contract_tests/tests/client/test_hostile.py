@@ -98,6 +98,51 @@ def test_slow_drip_token_endpoint_ends_at_the_total_timeout(call: Callable[..., 
         assert server.count("GET", BILL) == 0
 
 
+def drip_then_stall(exchange: Exchange) -> None:
+    """Headers at once, five body bytes 20 ms apart, then nothing: every read so far got its byte in time,
+    and the next one waits for a byte that never comes."""
+    exchange.head(200, {"Content-Type": "application/json", "Content-Length": "100000"})
+    for _ in range(5):
+        if not (exchange.wait(0.02) and exchange.send(b" ")):
+            return
+    while exchange.wait(0.05):
+        pass
+
+
+def header_drip(exchange: Exchange) -> None:
+    """The status line, then one header byte every 20 ms: the headers never end (for 5 s at most, a hang
+    guard; then silence)."""
+    exchange.send(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    for _ in range(250):
+        if not (exchange.wait(0.02) and exchange.send(b"a")):
+            return
+    while exchange.wait(0.05):
+        pass
+
+
+# Each read is given a socket timeout; before the fix, the one after the last byte got the whole time the
+# call had left when it started, so the call ended up to that much past its deadline with a plain read
+# timeout (and a header drip never ended). The deadline's own error says the total timeout cut it short.
+@pytest.mark.parametrize("handler", [drip_then_stall, header_drip], ids=["body", "headers"])
+@pytest.mark.parametrize("timeout", [None, 30.0], ids=["no-socket-timeout", "long-socket-timeout"])
+def test_a_read_after_a_drip_ends_at_the_total_timeout(
+    call: Callable[..., Any], handler: Callable[[Exchange], None], timeout: float | None
+) -> None:
+    with RawServer(api(handler)) as server:
+        with pytest.raises(APITimeoutError, match="total timeout"):
+            call(server, timeout=timeout, total_timeout=0.5, max_retries=0)
+        assert server.count("GET", BILL) == 1
+
+
+def test_a_slow_token_then_a_stalled_body_share_one_deadline(call: Callable[..., Any]) -> None:
+    def slow_token(exchange: Exchange) -> None:
+        exchange.wait(0.1)
+        exchange.token()
+
+    with RawServer(api(drip_then_stall, token=slow_token)) as server, pytest.raises(APITimeoutError, match="total"):
+        call(server, timeout=30.0, total_timeout=0.5, max_retries=0)
+
+
 def silent(exchange: Exchange) -> None:
     """Read the request, never answer."""
     while exchange.wait(0.05):

@@ -462,3 +462,89 @@ def test_a_statement_past_max_response_bytes_is_refused(router: respx.Router, ma
     router.get(JSON_URL).respond(200, content=b"[" + b"0," * 600_000 + b"0]")
     with pytest.raises(ResponseTooLargeError):
         make_client(max_response_bytes=1024 * 1024).statement_jobs.download(_job(complete()))
+
+
+# -- a statement that cannot be decoded: the error names the request and the response, signature-free -------
+
+SIGNED_URL = (
+    f"{S3}/job-1.json?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE7Q%2F20260101%2Fus-east-1"
+    "&X-Amz-Security-Token=sessiontoken9z9z9z&X-Amz-Expires=900&X-Amz-Signature=ffff6666ffff6666"
+)
+SIGNED_SECRETS = ("AKIAEXAMPLE7Q", "sessiontoken9z9z9z", "ffff6666ffff6666")
+UNDECODABLE = {
+    "json-not-json": ("json", b"<html>not json</html>", "JSON statement is not JSON"),
+    "json-not-utf8": ("json", '{"a": "caf\xe9"}'.encode("latin-1"), "JSON statement is not UTF-8"),
+    "json-too-deep": ("json", b"[" * 200_000, "nested too deeply"),
+    "csv-not-utf8": ("csv", "caf\xe9;1\n".encode("latin-1"), "CSV statement is not UTF-8"),
+}
+
+
+def _undecodable(router: respx.Router, case: str) -> tuple[StatementJobResponse, bytes, str]:
+    fmt, body, message = UNDECODABLE[case]
+    headers = {"x-amz-request-id": "req-42", "Content-Type": "application/octet-stream"}
+    if fmt == "json":
+        router.get(SIGNED_URL).respond(200, content=body, headers=headers)
+        return _job(complete(presignedJsonStatementUrl=SIGNED_URL)), body, message
+    router.get(JSON_URL).respond(200, json=DOCUMENT)
+    router.get(SIGNED_URL).respond(200, content=body, headers=headers)
+    return _job(with_csv(csv_url=SIGNED_URL)), body, message
+
+
+def _assert_named_and_scrubbed(error: Any, body: bytes, message: str, logs: str) -> None:
+    from m3ter_billing import APIResponseValidationError
+
+    assert isinstance(error, APIResponseValidationError)
+    assert message in str(error)
+    assert error.status_code == 200
+    assert error.method == "GET"
+    assert error.url.startswith(f"{S3}/job-1.json?X-Amz-Algorithm=AWS4-HMAC-SHA256")
+    assert error.headers["x-amz-request-id"] == "req-42"
+    assert isinstance(error.response, httpx.Response)
+    assert error.response.status_code == 200
+    assert error.response.content == body  # the whole body, as an API call's error keeps it
+    assert error.response.request.method == "GET"
+    assert error.response.url.host == "statements.s3.amazonaws.com"
+    assert error.response.url.path == "/org/job-1.json"
+    shown = [
+        str(error),
+        repr(error),
+        error.message,
+        error.url,
+        str(error.response.url),
+        str(error.response.request.url),
+        repr(error.response.request),
+        repr(error.response),
+        str(error.response.request.headers),
+        str(error.args),
+        logs,
+    ]
+    for secret in SIGNED_SECRETS:
+        for text in shown:
+            assert secret not in text
+
+
+@pytest.mark.parametrize("case", sorted(UNDECODABLE))
+def test_an_undecodable_statement_error_names_its_request_without_the_signature(
+    router: respx.Router, make_client: ClientFactory, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from m3ter_billing import ResponseValidationError
+
+    job, body, message = _undecodable(router, case)
+    caplog.set_level("DEBUG")
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().statement_jobs.download(job)
+    assert "GET" in caplog.text  # httpx logged the request (scrubbed)
+    _assert_named_and_scrubbed(info.value, body, message, caplog.text)
+
+
+@pytest.mark.parametrize("case", sorted(UNDECODABLE))
+async def test_async_undecodable_statement_error_names_its_request_without_the_signature(
+    router: respx.Router, make_async_client: AsyncClientFactory, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from m3ter_billing import ResponseValidationError
+
+    job, body, message = _undecodable(router, case)
+    caplog.set_level("DEBUG")
+    with pytest.raises(ResponseValidationError) as info:
+        await make_async_client().statement_jobs.download(job)
+    _assert_named_and_scrubbed(info.value, body, message, caplog.text)

@@ -9,7 +9,8 @@ caches), over the same in-memory ``httpx.MockTransport``, with the body read fro
 process, so building it does not count in the child's peak RSS). Each child warms up on a 1-item bill,
 measures the peak RSS growth of one retrieve (Linux: the peak ``VmHWM`` is reset through
 ``/proc/self/clear_refs`` first, so earlier peaks do not hide it), then the best of ``--runs`` retrieves with
-``time.perf_counter``. Targets (issue 10): per-item cost at 100k within 1.15x of 10k; at most 0.7x the time
+``time.perf_counter`` and with ``time.process_time`` (CPU), counting the cyclic collector's full passes
+(generation 2) during each. Targets (issue 10): per-item cost at 100k within 1.15x of 10k; at most 0.7x the time
 of httpx + orjson.
 """
 
@@ -83,13 +84,16 @@ result = call()
 peak = status_kib("VmHWM") - before
 items = count(result)
 del result
-best = float("inf")
+full = [0]
+gc.callbacks.append(lambda phase, info: full.__setitem__(0, full[0] + (phase == "start" and info["generation"] == 2)))
+best = cpu = float("inf")
 for _ in range({runs}):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     result = call()
     best = min(best, time.perf_counter() - start)
+    cpu = min(cpu, time.process_time() - start_cpu)
     del result
-print(json.dumps({{"items": items, "seconds": best, "peak_kib": peak}}))
+print(json.dumps({{"items": items, "seconds": best, "cpu": cpu, "peak_kib": peak, "full_gc": full[0] / {runs}}}))
 """
 
 CONTENDERS = ("m3ter-billing", "httpx + orjson", "official m3ter SDK")
@@ -122,7 +126,8 @@ def main() -> None:
                 assert got["items"] == items, (name, got)
                 print(
                     f"  {name:<20} {got['seconds'] * 1e3:9.1f} ms  {got['seconds'] / items * 1e6:6.2f} us/item  "
-                    f"peak RSS +{got['peak_kib'] / 1024:7.1f} MiB"
+                    f"CPU {got['cpu'] / items * 1e6:6.2f} us/item  peak RSS +{got['peak_kib'] / 1024:7.1f} MiB  "
+                    f"full GC passes per call {got['full_gc']:.1f}"
                 )
             ours = results[("m3ter-billing", items)]
             for name in names[1:]:
@@ -132,10 +137,12 @@ def main() -> None:
                     f"peak RSS {ours['peak_kib'] / max(other['peak_kib'], 1):5.2f}x"
                 )
     first, last = sizes[0], sizes[-1]
-    print(f"\nper-item cost at {last:,} / at {first:,} (target for m3ter-billing <= 1.15x)")
+    print(f"\nper-item cost at {last:,} / at {first:,} (target for m3ter-billing <= 1.15x), wall time and CPU time")
     for name in names:
-        ratio = (results[(name, last)]["seconds"] / last) / (results[(name, first)]["seconds"] / first)
-        print(f"  {name:<20} {ratio:5.2f}x")
+        ratios = [
+            (results[(name, last)][key] / last) / (results[(name, first)][key] / first) for key in ("seconds", "cpu")
+        ]
+        print(f"  {name:<20} {ratios[0]:5.2f}x   CPU {ratios[1]:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,13 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +308,18 @@ def test_a_run_stops_when_a_library_swallows_its_cancellation(monkeypatch: pytes
     assert task.cancelled()
     assert calls == calls[:1]  # no read after the cancellation
     assert runner.partial().problems == []  # the cancellation is no problem of the API nor of the check
+
+
+def test_what_an_interrupted_run_says(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    snapshot: Callable[[str, str], None],
+) -> None:
+    _interrupt_after(monkeypatch, 3)
+    monkeypatch.chdir(tmp_path)
+    assert main([*READS, "--markdown", "r.md", "--write-baseline", "b.json"], environ={}) == 130
+    markdown = (tmp_path / "r.md").read_text(encoding="utf-8")
+    text = "--- stderr\n" + capsys.readouterr().err + "--- markdown\n" + markdown
+    text = re.sub(r"http://127\.0\.0\.1:[0-9]+", "http://127.0.0.1:PORT", text)
+    snapshot("interrupted.txt", re.sub(r"· [0-9.]+ s$", "· 0.0 s", text, flags=re.M))

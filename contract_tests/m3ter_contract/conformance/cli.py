@@ -8,7 +8,8 @@
 Exit codes: 0 no error findings (baseline findings aside), 1 error findings, 2 the check could not judge
 everything (usage / configuration / connection / authentication, an entity that could not be read, an
 internal failure, a report or the state that could not be written; the reports asked for are still written,
-with the problem: :mod:`.failed_run`), 130 interrupted.
+with the problem: :mod:`.failed_run`), 130 interrupted (the reports asked for are written with what was read
+until then, marked interrupted: :mod:`.interrupted`).
 """
 
 from __future__ import annotations
@@ -31,26 +32,27 @@ from rich.console import Console
 from rich.text import Text
 
 from ..about import VersionAction, spec_fingerprint
-from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Observation, Spec, SpecError
-from ..rules.registry import EntityKey
+from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Spec, SpecError
 from ..rules.spec import default_spec_path
-from . import baseline, failed_run, outputs, overlay, report
+from . import baseline, failed_run, interrupted, outputs, overlay, report
 from .progress import LogProgress, Traffic, terminal_bar
 from .redact import clean, shown
 from .runner import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RATE,
+    FindingKey,
     Options,
     Problem,
+    Progress,
     Runner,
     RunResult,
     Target,
-    run,
 )
 from .state import DEFAULT_STATE, State, StateError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FINDINGS, EXIT_PROBLEM = 0, 1, 2
+EXIT_INTERRUPTED = interrupted.EXIT_INTERRUPTED
 M3TER_ORG_RATE = 50.0
 EMBEDDED_STATE_NOTE = (
     "the embedded sandbox is rebuilt on every run, so --state remembers nothing from one embedded run to the next"
@@ -118,7 +120,8 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
         description="Check that the m3ter API keeps the curated spec and m3ter's documented rules (read-only).",
         epilog="Credentials come from M3TER_API_KEY, M3TER_API_SECRET and M3TER_ORG_ID. "
         "Exit codes: 0 no errors, 1 error findings, 2 usage/configuration/connection/authentication (the "
-        "requested reports still say why). Not a terminal: a progress line at most every 10 s.",
+        "requested reports still say why), 130 interrupted (the reports hold what was read, marked interrupted). "
+        "Not a terminal: a progress line at most every 10 s.",
     )
     if not lenient:
         parser.add_argument("--version", action=VersionAction, extra=_spec_version)
@@ -410,30 +413,38 @@ def check_paths(args: argparse.Namespace, state_path: Path | str | None) -> None
 
 
 async def check(
-    target: Target, options: Options, spec: Spec, *, state: State | None, console: Console | None
+    target: Target,
+    options: Options,
+    spec: Spec,
+    *,
+    state: State | None,
+    console: Console | None,
+    started: Callable[[Runner], None] | None = None,
 ) -> RunResult:
     """Run the check: with a progress bar on a terminal, a progress line at most every 10 s in a log (stderr
-    not a terminal), nothing without a console (``--quiet``). The state is read here, saved by the caller."""
+    not a terminal), nothing without a console (``--quiet``). The state is read here, saved by the caller.
+    ``started`` gets the runner before it reads (what it observed is reported if the run is interrupted)."""
     remembered = state.remembered() if state is not None else None
+
+    def runner(progress: Progress | None = None) -> Runner:
+        made = Runner(target, options, spec, remembered=remembered, progress=progress)
+        if started is not None:
+            started(made)
+        return made
+
     if console is None:
-        result = await run(target, options, spec, remembered=remembered)
+        result = await runner().run()
     elif not console.is_terminal:
-        result = await _logged(target, options, spec, remembered, console)
+        result = await _logged(target, options, console, runner)
     else:
         with terminal_bar(console) as progress:
-            result = await run(target, options, spec, remembered=remembered, progress=progress)
+            result = await runner(progress).run()
     if state is not None:
         result.notes.extend(state.notes)
     return result
 
 
-async def _logged(
-    target: Target,
-    options: Options,
-    spec: Spec,
-    remembered: Mapping[EntityKey, Observation] | None,
-    console: Console,
-) -> RunResult:
+async def _logged(target: Target, options: Options, console: Console, make: Callable[[Progress], Runner]) -> RunResult:
     """The run with :class:`~.progress.LogProgress` lines on ``console`` (a log, not a terminal)."""
 
     def write(line: str) -> None:
@@ -441,7 +452,7 @@ async def _logged(
 
     log = LogProgress(write, target.counts())
     log.planned = sum(log.totals.values()) * options.observe  # until the first read says more (--watch)
-    runner = Runner(target, options, spec, remembered=remembered, progress=log)
+    runner = make(log)
     log.finished = lambda: runner.finished
     log.traffic = lambda: Traffic(sum(runner.guard.sent.values()), runner.guard.statuses[429])
     heartbeat = asyncio.create_task(log.heartbeat())
@@ -526,9 +537,54 @@ def _say(console: Console, label: str, message: str) -> None:
 
 
 class _Session:
-    """What one invocation has produced so far (an internal failure after the run still reports its findings)."""
+    """What one invocation has produced so far: an internal failure after the run still reports its findings,
+    an interrupted run what its runner observed."""
 
     result: RunResult | None = None
+    runner: Runner | None = None
+    accepted: frozenset[FindingKey] = frozenset()
+    state: State | None = None
+
+    def started(self, runner: Runner) -> None:
+        self.runner = runner
+
+
+def _interrupted_result(
+    session: _Session, problem: Problem, requested: failed_run.Requested, env: Mapping[str, str]
+) -> RunResult:
+    """What an interrupted run observed (nothing when it had not started reading), with ``problem``."""
+    if session.result is None and session.runner is None:
+        return failed_run.failed_result(problem, requested, env)
+    if session.result is not None:
+        result = session.result
+    else:
+        assert session.runner is not None
+        result = session.runner.partial()
+        result.baseline = session.accepted
+        if session.runner.result is None:
+            result.notes.append(interrupted.NOT_JUDGED)
+        if session.state is not None:
+            result.notes.extend(session.state.notes)
+    result.problems.append(problem)
+    return result
+
+
+def write_interrupted(
+    session: _Session, args: argparse.Namespace, env: Mapping[str, str]
+) -> Callable[[Problem], list[str]]:
+    """The writer :func:`.interrupted.handle` calls: the reports of what was observed, at usable paths."""
+
+    def write(problem: Problem) -> list[str]:
+        requested = failed_run.from_namespace(args)
+        paths, skipped = failed_run.usable(requested, _writable)
+        result = _interrupted_result(session, problem, requested, env)
+        later = {
+            option: getattr(args, dest)
+            for option, dest in (("--write-baseline", "write_baseline"), ("--suggest-overlay", "suggest_overlay"))
+        }
+        return [*write_outputs(result, paths), *skipped, *interrupted.not_written(later)]
+
+    return write
 
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
@@ -549,8 +605,9 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     try:
         return _main(args, env, console, out, session)
     except KeyboardInterrupt:
-        _say(console, "m3ter-conformance:", "interrupted; no report written and nothing remembered")
-        return EXIT_INTERRUPTED
+        return interrupted.handle(
+            lambda line: _say(console, "m3ter-conformance:", line), write_interrupted(session, args, env)
+        )
     except Exception as exc:  # never a traceback and exit 1 (which means "the API broke a rule")
         message, problem = failed_run.internal_failure(exc)
         _say(console, "m3ter-conformance: internal error:", message)
@@ -571,6 +628,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
         options = _options(args, embedded=embedded)
         check_paths(args, _state_path(args, embedded))
         accepted = baseline.load(args.baseline) if args.baseline is not None else frozenset()
+        session.accepted = accepted
         with ExitStack() as stack:
             if embedded:
                 from .embedded import start_embedded
@@ -588,13 +646,22 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
             if path is not None:
                 # The embedded sandbox is built afresh each run (new timestamps on its wall clock): its state is
                 # scoped to this run's URL, so one run never judges another sandbox's entities as the same.
-                state = State(path, target.base_url, target.org_id)
+                state = session.state = State(path, target.base_url, target.org_id)
                 stack.callback(state.close)
                 if embedded:
                     state.notes.append(EMBEDDED_STATE_NOTE)
             if not args.quiet:
                 out.print(Text(target_line(target, options)), highlight=False, soft_wrap=True)
-            result = asyncio.run(check(target, options, spec, state=state, console=None if args.quiet else console))
+            result = asyncio.run(
+                check(
+                    target,
+                    options,
+                    spec,
+                    state=state,
+                    console=None if args.quiet else console,
+                    started=session.started,
+                )
+            )
             session.result = result
             result.baseline = accepted
             gone = baseline.unused(result)

@@ -39,8 +39,17 @@ _ICONS = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
+WRONG_SHAPE, OTHER_VERSION = "wrong-shape", "other-version"
+
+
 class ReportError(Exception):
-    """A JSON report that cannot be read back; the message says which and why."""
+    """A JSON report that cannot be read back; the message says which and why (where in the document, never a
+    value it holds). ``reason``: :data:`WRONG_SHAPE` (not such a report, or a part of it is not what the tool
+    writes) or :data:`OTHER_VERSION` (written by another version of the tool)."""
+
+    def __init__(self, message: str, reason: str = WRONG_SHAPE) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -160,7 +169,7 @@ def from_section(data: Any, where: str) -> OrgResult:
         raise ReportError(f"{where}: an organization's section must be an object")
     name = _get(data, "name", str, where)
     if not _NAME.fullmatch(name):
-        raise ReportError(f"{where}: organization name {shown(name)!r} is not letters, digits, - and _")
+        raise ReportError(f"{where}: the organization's name is not letters, digits, - and _")
     where = f"{where} ({name})"
     target = _get(data, "target", dict, where)
     base_url, org_id = _strings(target, ("base_url", "org_id"), f"{where}.target")
@@ -178,7 +187,7 @@ def from_section(data: Any, where: str) -> OrgResult:
             optional=("suggestion",),
         )
         if severity not in tuple(Severity):
-            raise ReportError(f"{at}: severity {shown(severity)!r} is not error or warning")
+            raise ReportError(f"{at}: `severity` is not error or warning")
         finding = Finding(entity_id, endpoint, rule, Severity(severity), path, message, suggestion)
         findings.append(finding)
         if item.get("known") is True:
@@ -213,9 +222,11 @@ def from_json(document: Any, source: str) -> list[OrgResult]:
         raise ReportError(f"{source} is not a {report.TOOL} JSON report")
     version = document.get("report_version")
     if version != report.REPORT_VERSION:
+        which = f"report version {version}" if _whole(version) else "of an unknown report version"
         raise ReportError(
-            f"{source} is report version {version!r}; this {report.TOOL} reads version {report.REPORT_VERSION}: "
-            "merge reports written by the same version of the tool"
+            f"{source} is {which}; this {report.TOOL} reads version {report.REPORT_VERSION}: "
+            "merge reports written by the same version of the tool",
+            OTHER_VERSION,
         )
     if document.get("kind") != KIND:
         raise ReportError(
@@ -225,12 +236,19 @@ def from_json(document: Any, source: str) -> list[OrgResult]:
     summary = document.get("summary")
     rules_checked = summary.get("rules_checked") if isinstance(summary, dict) else None
     if rules_checked != len(rules.RULES):
+        count = f"{rules_checked} rules" if _whole(rules_checked) else "an unknown number of rules"
         raise ReportError(
-            f"{source} was written with {rules_checked} rules, this {report.TOOL} has {len(rules.RULES)}: merge "
-            "reports written by the same version of the tool"
+            f"{source} was written with {count}, this {report.TOOL} has {len(rules.RULES)}: merge "
+            "reports written by the same version of the tool",
+            OTHER_VERSION,
         )
     sections = _get(document, "orgs", list, source)
     return [from_section(item, f"{source}: orgs[{number}]") for number, item in enumerate(sections)]
+
+
+def _whole(value: Any) -> bool:
+    """A whole number a message may show (any other value of a damaged report is not repeated)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**6
 
 
 def run_problems(document: Any, source: str) -> list[Problem]:

@@ -3,14 +3,21 @@
     m3ter-conformance merge --junit-xml all.xml --report-json all.json --markdown summary.md shard-*.json
 
 CI runs one job per organization (``--config PATH --org NAME --report-json PATH``); this combines their JSON
-reports into the JUnit, JSON and Markdown one run over all the organizations would have written. Refused
-(exit 2): a file that is not such a report, reports of another report version or rule set, and one
-organization in two reports with different content (the same section twice is kept once). Otherwise the
-exit code is the worst of the organizations' (0 pass, 1 error findings, 2 problems); a shard that could not
-start (its report holds only the run's problems) makes the merged report incomplete with its problems.
+reports into the JUnit, JSON and Markdown one run over all the organizations would have written. The exit
+code is the worst of the organizations' (0 pass, 1 error findings, 2 problems); a shard that could not start
+(its report holds only the run's problems) makes the merged report incomplete with its problems.
 
-A refusal still writes the reports asked for, with the problem as the run's own (as every exit 2 of a run,
-:mod:`.failed_run`), to every output path that is usable and not one of the reports to merge.
+A damaged shard never costs the others: every report that can be read is merged, and each one that cannot
+is a ``shard`` problem of the run naming the file and a short reason (:class:`Damage`; never what the file
+holds, which could be anything), so the merged report is incomplete (exit 2) and its Markdown (a CI step
+summary) shows what was merged and what was not. So is a report of another version of the tool, and one
+that has an organization an earlier report has with other results (the first is kept). The same section in
+two reports (a re-run job uploading again) is kept once; the same file given twice (overlapping globs) is
+read once: it is the same report, and merging it once is exactly what one run would have written.
+
+Refused as a whole (exit 2, as every exit 2 of a run, :mod:`.failed_run`: the reports asked for are written
+with the problem, to every usable output path that is not one of the reports to merge): an output path
+that is not writable or is one of the inputs.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +51,8 @@ def build_parser(*, lenient: bool = False) -> failed_run.RecordingParser:
         description="Combine the JSON reports of several m3ter-conformance --config runs (e.g. one CI job per "
         "organization) into one JUnit, JSON and Markdown report.",
         epilog="Exit codes: the worst of the organizations' (0 pass, 1 error findings, 2 problems); 2 when a "
-        "report cannot be read or two reports disagree about one organization.",
+        "report cannot be read or two reports disagree about one organization (every readable report is still "
+        "merged, each other one named in the reports).",
     )
     parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json", help="--report-json of a --config run")
     parser.add_argument("--report-json", type=Path, metavar="PATH")
@@ -54,38 +64,128 @@ def build_parser(*, lenient: bool = False) -> failed_run.RecordingParser:
     return parser
 
 
+class Damage(StrEnum):
+    """Why a report was not merged (the ``shard`` problem says it in brackets)."""
+
+    MISSING = "missing"
+    NOT_A_FILE = "not-a-file"
+    UNREADABLE = "unreadable"
+    EMPTY = "empty"
+    TRUNCATED = "truncated"
+    NOT_UTF8 = "not-utf8"
+    NOT_JSON = "not-json"
+    WRONG_SHAPE = combined.WRONG_SHAPE
+    OTHER_VERSION = combined.OTHER_VERSION
+    CONFLICT = "conflict"
+
+
+SHARD = "shard"
+"""The kind of the problem of a report that was not merged."""
+
+
+class Unmerged(Exception):
+    """A report that cannot be merged: why (a :class:`Damage`), and what was wrong and what to do."""
+
+    def __init__(self, damage: Damage, detail: str) -> None:
+        super().__init__(detail)
+        self.damage = damage
+        self.detail = detail
+
+
+def shard_problem(path: Path, damage: Damage, detail: str) -> Problem:
+    return Problem(SHARD, f"{path} not merged [{damage}]: {detail}")
+
+
+_WANTED = "pass the --report-json of a m3ter-conformance --config run"
+_RERUN = "see its job's log and re-run it, or download its report again"
+
+
 def _read(path: Path) -> Any:
+    """The JSON document of ``path``; :class:`Unmerged` with a short reason (never the file's content)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise Unmerged(Damage.MISSING, "no such file: check the path (did its job write a report?)") from None
+    except IsADirectoryError:
+        raise Unmerged(Damage.NOT_A_FILE, "it is a directory: pass the report file inside it") from None
     except OSError as exc:
-        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ReportError(f"{path} is not UTF-8 text: pass the --report-json of a --config run") from None
-    except ValueError as exc:
-        raise ReportError(f"{path} is not JSON ({exc}): pass the --report-json of a --config run") from None
+        raise Unmerged(Damage.UNREADABLE, f"cannot read it ({exc.strerror or type(exc).__name__})") from None
+    if not data.strip():
+        raise Unmerged(Damage.EMPTY, f"the file is empty: its run stopped before writing it; {_RERUN}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unmerged(Damage.NOT_UTF8, f"not UTF-8 text (byte {exc.start}): {_WANTED}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+            raise Unmerged(
+                Damage.TRUNCATED, f"the JSON ends early (after {len(data)} bytes): it was cut short; {_RERUN}"
+            ) from None
+        raise Unmerged(
+            Damage.NOT_JSON, f"it is not JSON ({exc.msg}, line {exc.lineno} column {exc.colno}): {_WANTED}"
+        ) from None
 
 
-def merge(paths: Sequence[Path]) -> tuple[list[OrgResult], list[Problem]]:
-    """The organizations of every report, in the order given, each organization once; and the run problems
-    of the reports (of shards that could not start), each once."""
-    merged: dict[str, tuple[Path, dict[str, Any], OrgResult]] = {}
-    problems: list[Problem] = []
+def _parse(path: Path) -> tuple[list[OrgResult], list[Problem]]:
+    """A report's organizations and run problems, all or nothing."""
+    document = _read(path)
+    source = "the file"
+    try:
+        return combined.from_json(document, source), combined.run_problems(document, source)
+    except ReportError as exc:
+        raise Unmerged(Damage(exc.reason), str(exc).removeprefix(f"{source}: ")) from None
+
+
+@dataclass(slots=True)
+class Merged:
+    """What ``merge`` made of its reports."""
+
+    results: list[OrgResult] = field(default_factory=list)
+    """Every organization once, in the order given."""
+    problems: list[Problem] = field(default_factory=list)
+    """The run problems of the reports (each once), then one ``shard`` problem per report not merged."""
+    repeated: list[Path] = field(default_factory=list)
+    """Files given more than once (read once)."""
+
+
+def merge(paths: Sequence[Path]) -> Merged:
+    """Every readable report merged; each one that is not is a ``shard`` problem naming it."""
+    sections: dict[str, tuple[Path, dict[str, Any], OrgResult]] = {}
+    merged = Merged()
+    unmerged: list[Problem] = []
+    read: set[Path] = set()
     for path in paths:
-        document = _read(path)
-        orgs = combined.from_json(document, str(path))
-        problems += [p for p in combined.run_problems(document, str(path)) if p not in problems]
-        for org in orgs:
-            section = combined.section(org)
-            if org.name in merged:
-                first, earlier, _ = merged[org.name]
-                if earlier != section:
-                    raise ReportError(
-                        f"organization {org.name} is in {first} and in {path} with different results: merge the "
-                        "reports of one run (each organization once)"
-                    )
-                continue
-            merged[org.name] = (path, section, org)
-    return [org for _, _, org in merged.values()], problems
+        resolved = path.resolve()
+        if resolved in read:
+            merged.repeated.append(path)
+            continue
+        read.add(resolved)
+        try:
+            orgs, problems = _parse(path)
+            fresh = []
+            for org in orgs:
+                section = combined.section(org)
+                if org.name in sections:
+                    first, earlier, _ = sections[org.name]
+                    if earlier != section:
+                        raise Unmerged(
+                            Damage.CONFLICT,
+                            f"organization {org.name} is in {first} too, with different results (that one is kept): "
+                            "merge the reports of one run, each organization once",
+                        )
+                    continue
+                fresh.append((org, section))
+        except Unmerged as exc:
+            unmerged.append(shard_problem(path, exc.damage, exc.detail))
+            continue
+        merged.problems += [p for p in problems if p not in merged.problems]
+        for org, section in fresh:
+            sections[org.name] = (path, section, org)
+    merged.results = [org for _, _, org in sections.values()]
+    merged.problems += unmerged
+    return merged
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,14 +210,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             _writable(name, path)
             if path.resolve() in inputs:
                 raise UsageProblem(f"{name} {path} is one of the reports to merge: pass another path")
-        results, problems = merge(args.reports)
-    except (ReportError, UsageProblem) as exc:
+    except UsageProblem as exc:
         _say(console, LABEL, str(exc))
         requested = failed_run.from_namespace(args)
         report_failure([Problem("config", str(exc))], requested, console, LABEL)
         return EXIT_PROBLEM
+    merged = merge(args.reports)
+    results, problems = merged.results, merged.problems
     failures = write_outputs(report_outputs(requested_reports(args), results, problems))
-    if not args.quiet:
+    for path in merged.repeated:
+        _say(console, LABEL, f"{path} is given more than once: merged once")
+    if not results:  # nothing merged: the problems alone, as a refusal
+        for problem in problems:
+            _say(console, LABEL, problem.message)
+    elif not args.quiet:
         combined.print_summary(results, out, problems)
     else:
         print_quiet(results, console, out, problems)

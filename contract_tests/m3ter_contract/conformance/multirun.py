@@ -33,10 +33,9 @@ from rich.text import Text
 
 from ..rules import Observation, Spec, SpecError
 from ..rules.registry import EntityKey
-from . import baseline, combined, failed_run, overlay
+from . import baseline, combined, failed_run, interrupted, overlay
 from .cli import (
     EMBEDDED_STATE_NOTE,
-    EXIT_INTERRUPTED,
     EXIT_PROBLEM,
     UsageProblem,
     _options,
@@ -129,7 +128,7 @@ async def run_orgs(
                 runners[item.name] = runner
             result = await runner.run()
         except Exception as exc:
-            result = RunResult(item.target.base_url, item.target.org_id, item.target.embedded, item.target.counts())
+            result = _nothing_read(item)
             result.problems.append(
                 Problem(
                     "internal",
@@ -137,17 +136,48 @@ async def run_orgs(
                     "(a bug of the check, not a finding about the API; please report it)",
                 )
             )
-        result.baseline = item.baseline
-        result.notes.extend(item.notes)
-        gone = baseline.unused(result)
-        if gone:
-            result.notes.append(
-                f"{gone} baseline finding(s) no longer seen: fixed, or not read this run; rewrite the baseline "
-                "with --write-baseline to ratchet"
-            )
-        return OrgResult(item.name, result)
+        return _org_result(item, result)
 
     return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+def _nothing_read(item: OrgRun) -> RunResult:
+    return RunResult(item.target.base_url, item.target.org_id, item.target.embedded, item.target.counts())
+
+
+def _org_result(item: OrgRun, result: RunResult) -> OrgResult:
+    """An organization's result with its baseline and notes (the baseline findings no longer seen)."""
+    result.baseline = item.baseline
+    result.notes.extend(item.notes)
+    gone = baseline.unused(result)
+    if gone:
+        result.notes.append(
+            f"{gone} baseline finding(s) no longer seen: fixed, or not read this run; rewrite the baseline "
+            "with --write-baseline to ratchet"
+        )
+    return OrgResult(item.name, result)
+
+
+def interrupted_results(items: Sequence[OrgRun | OrgResult], runners: Mapping[str, Runner]) -> list[OrgResult]:
+    """What every organization had observed when the run was interrupted: an organization whose check had
+    finished as it finished, one still running (or not started) with what its runner read and the
+    ``interrupted`` problem (never a pass)."""
+    results = []
+    for item in items:
+        if isinstance(item, OrgResult):
+            results.append(item)
+            continue
+        runner = runners.get(item.name)
+        if runner is not None and runner.result is not None:
+            result = runner.result
+        else:
+            result = runner.partial() if runner is not None else _nothing_read(item)
+            result.problems.append(interrupted.org_problem())
+            result.notes.append(interrupted.NOT_JUDGED)
+        if item.state is not None:
+            result.notes.extend(item.state.notes)
+        results.append(_org_result(item, result))
+    return results
 
 
 def _traffic(runners: Mapping[str, Runner]) -> Traffic:
@@ -156,17 +186,23 @@ def _traffic(runners: Mapping[str, Runner]) -> Traffic:
     return Traffic(sum(sum(g.sent.values()) for g in guards), sum(g.statuses[429] for g in guards))
 
 
-async def check(items: Sequence[OrgRun | OrgResult], spec: Spec, console: Console | None) -> list[OrgResult]:
+async def check(
+    items: Sequence[OrgRun | OrgResult],
+    spec: Spec,
+    console: Console | None,
+    runners: dict[str, Runner] | None = None,
+) -> list[OrgResult]:
     """Run the organizations at once: on a terminal with the single run's bar, in a log with a progress line
     at most every 10 s (the counts of all organizations, then each one's reads), without a console
-    (``--quiet``) silently."""
+    (``--quiet``) silently. ``runners`` (when given) gets each organization's runner as it starts."""
     runs = [item for item in items if isinstance(item, OrgRun)]
     planned = {item.name: sum(item.target.counts().values()) * item.options.observe for item in runs}
+    runners = {} if runners is None else runners
     if console is None or not runs:
-        return await run_orgs(items, spec)
+        return await run_orgs(items, spec, runners=runners)
     if console.is_terminal:
         with terminal_bar(console) as on_read:
-            return await run_orgs(items, spec, progress=OrgsProgress(on_read, planned))
+            return await run_orgs(items, spec, progress=OrgsProgress(on_read, planned), runners=runners)
 
     def write(line: str) -> None:
         console.print(Text(line), highlight=False, soft_wrap=True)
@@ -174,7 +210,6 @@ async def check(items: Sequence[OrgRun | OrgResult], spec: Spec, console: Consol
     totals: Counter[str] = Counter()
     for item in runs:
         totals.update(item.target.counts())
-    runners: dict[str, Runner] = {}
     log = LogProgress(write, {kind: totals[kind] for kind in ("bill", "statement_job")})
     log.finished = lambda: sum((Counter(runner.finished) for runner in runners.values()), Counter[str]())
     log.traffic = lambda: _traffic(runners)
@@ -308,13 +343,21 @@ def report_failure(
     """Exit 2 before the run (or of ``merge``): every requested combined report at a usable path holds the
     ``problems`` as the run's own; stderr says which reports were not written. Never over the config file
     or a file it names (when it loads)."""
+    for line in _report_lines(problems, requested):
+        _say(console, label, line)
+
+
+def _report_lines(
+    problems: Sequence[Problem], requested: failed_run.Requested, results: Sequence[OrgResult] = ()
+) -> list[str]:
+    """Write the combined reports of ``results`` with the run's ``problems`` to every usable requested path
+    (never the config file or a file it names, when it loads); the lines about reports not written."""
     if requested.config is not None:
         with suppress(ConfigError):
             for org in load(requested.config):
                 requested.inputs += [path for path in (org.ids_file, org.baseline) if path is not None]
     paths, skipped = failed_run.usable(requested, _writable)
-    for line in [*write_outputs(report_outputs(dict(paths), [], problems)), *skipped]:
-        _say(console, label, line)
+    return [*write_outputs(report_outputs(dict(paths), results, problems)), *skipped]
 
 
 def print_quiet(results: Sequence[OrgResult], console: Console, out: Console, problems: Sequence[Problem] = ()) -> None:
@@ -359,8 +402,9 @@ def main(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> 
         report_failure(problems, failed_run.from_namespace(args), console)
         return EXIT_PROBLEM
     except KeyboardInterrupt:
-        _say(console, "m3ter-conformance:", "interrupted; no report written and nothing remembered")
-        return EXIT_INTERRUPTED
+        return interrupted.handle(
+            lambda line: _say(console, "m3ter-conformance:", line), _write_interrupted(args, session)
+        )
     except Exception as exc:  # never a traceback and exit 1 (which means "the API broke a rule")
         message, problem = failed_run.internal_failure(exc)
         _say(console, "m3ter-conformance: internal error:", message)
@@ -373,9 +417,34 @@ def main(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> 
 
 
 class _Session:
-    """What the run has produced so far (an internal failure after it still reports the organizations)."""
+    """What the run has produced so far: an internal failure after it still reports the organizations, an
+    interrupted run what each organization's runner observed."""
 
     results: list[OrgResult] | None = None
+    items: list[OrgRun | OrgResult] | None = None
+    runners: dict[str, Runner]
+
+    def __init__(self) -> None:
+        self.runners = {}
+
+
+def _write_interrupted(args: argparse.Namespace, session: _Session) -> Callable[[Problem], list[str]]:
+    """The writer :func:`.interrupted.handle` calls: the combined reports of what was observed, at usable paths
+    (never over the config file or a file it names); nothing read yet: the reports of a run that did not
+    start, with the problem."""
+
+    def write(problem: Problem) -> list[str]:
+        requested = failed_run.from_namespace(args)
+        later = {"--write-baseline": args.write_baseline, "--suggest-overlay": args.suggest_overlay}
+        if session.results is not None:
+            results = session.results
+        elif session.items is not None:
+            results = interrupted_results(session.items, session.runners)
+        else:
+            return [*_report_lines([problem], requested), *interrupted.not_written(later)]
+        return [*_report_lines([problem], requested, results), *interrupted.not_written(later)]
+
+    return write
 
 
 def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, out: Console, session: _Session) -> int:
@@ -390,7 +459,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
     _not_over_inputs(args, chosen)
     by_name = {org.name: org for org in chosen}
     with ExitStack() as stack:
-        items = [prepare(org, args, env, stack) for org in chosen]
+        items = session.items = [prepare(org, args, env, stack) for org in chosen]
         runs = [item for item in items if isinstance(item, OrgRun)]
         _same_org(runs)
         for item in runs:
@@ -406,7 +475,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
             for item in runs:
                 line = f"[{item.name}] {target_line(item.target, item.options)}"
                 out.print(Text(line), highlight=False, soft_wrap=True)
-        results = asyncio.run(check(items, spec, None if args.quiet else console))
+        results = asyncio.run(check(items, spec, None if args.quiet else console, session.runners))
         session.results = results
         for prepared, org_result in zip(items, results, strict=True):
             if isinstance(prepared, OrgRun) and prepared.state is not None:

@@ -342,9 +342,20 @@ class Runner:
         self._schedule = _Schedule(
             target.iter_entities(), self._workers * ADMITTED_PER_WORKER, clock=clock, sleep=sleep
         )
+        self._started: float | None = None
+        self.result: RunResult | None = None
+        """The run's result once it has finished (None while it runs, or when it was interrupted)."""
+
+    def partial(self) -> RunResult:
+        """What this run has observed so far (a run interrupted by Ctrl-C): every read judged until then, its
+        findings and problems. The rules over the whole run are not judged: they need every read."""
+        if self.result is not None:
+            return self.result
+        started = time.perf_counter() if self._started is None else self._started
+        return self._result(started, self.target.counts())
 
     async def run(self) -> RunResult:
-        started = time.perf_counter()
+        self._started = started = time.perf_counter()
         counts = self.target.counts()
         self._planned = sum(counts.values()) * self.options.observe
         try:
@@ -360,7 +371,8 @@ class Runner:
             )
         except M3terError as exc:
             self._problems.append(Problem("config", f"the client refused the settings: {clean(exc)}"))
-            return self._result(started, counts)
+            self.result = self._result(started, counts)
+            return self.result
         downloads = httpx.AsyncClient(
             transport=self.guard, timeout=self.options.statement_timeout, follow_redirects=False
         )
@@ -381,7 +393,8 @@ class Runner:
             self._problems.append(_internal("judging the run as a whole", exc))
         if fresh and self._progress is not None:
             self._progress(self._done, max(self._planned, self._done), fresh)
-        return self._result(started, counts)
+        self.result = self._result(started, counts)
+        return self.result
 
     def _result(self, started: float, counts: dict[str, int]) -> RunResult:
         return RunResult(
@@ -390,8 +403,8 @@ class Runner:
             embedded=self.target.embedded,
             entities=counts,
             findings=sorted(self.judge.findings),
-            problems=self._problems,
-            notes=self._notes,
+            problems=list(self._problems),
+            notes=list(self._notes),
             observations=self.judge.observations,
             requests=dict(sorted(self.guard.sent.items())),
             duration=time.perf_counter() - started,
@@ -405,10 +418,13 @@ class Runner:
             try:
                 delay = await self._step(client, downloads, follow)
             except (_Fatal, ReadOnlyViolation):
+                _stop_if_cancelled()
                 raise
             except Exception as exc:  # a bug of the check, not a finding about the API: this entity only
+                _stop_if_cancelled()  # a cancellation a library turned into an error is not a bug of the check
                 self._problems.append(_internal(f"{follow.kind} {follow.entity_id}", exc, follow))
                 delay = None
+            _stop_if_cancelled()
             if delay is None:
                 self._schedule.done()
                 self.finished[str(follow.kind)] += 1
@@ -677,6 +693,17 @@ class Runner:
         finally:
             await response.aclose()
         return response, chunks, False
+
+
+def _stop_if_cancelled() -> None:
+    """In a worker: raise ``CancelledError`` when its task is being cancelled (Ctrl-C, or the task group
+    stopping), also when a library on the way swallowed the cancellation: ``asyncio.wait_for`` on Python 3.11
+    returns the result instead when what it waits for completes at the same moment (the client's token lock),
+    and the run would then wait on. (Not in the task of :meth:`Runner.run`: on 3.11 a task group leaves it
+    marked as cancelling after a worker fails.)"""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _internal(what: str, exc: BaseException, follow: _Follow | None = None) -> Problem:

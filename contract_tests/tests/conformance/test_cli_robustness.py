@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from m3ter_contract.conformance import cli, state
+from m3ter_contract.conformance import state
 from m3ter_contract.conformance.cli import main
 from m3ter_contract.conformance.transport import GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.sandbox import Sandbox, SandboxServer
@@ -226,20 +226,6 @@ async def test_the_rate_is_a_ceiling_over_any_second() -> None:
         granted.append(now[0])
     assert _max_per_second(granted) <= 30
     assert granted[-1] >= 89 / 30 - 1e-9
-
-
-def test_ctrl_c_exits_130_with_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    async def interrupted(*args: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(cli, "run", interrupted)
-    env = {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"}
-    assert main(["--base-url", "http://127.0.0.1:9", "--bill-id", "b", "--no-state", "--quiet"], environ=env) == 130
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert "interrupted" in err
 
 
 def test_embedded_state_says_it_is_not_shared_between_runs(tmp_path: Path) -> None:

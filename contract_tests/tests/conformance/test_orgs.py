@@ -209,7 +209,7 @@ def _mutated(source: Path, target: Path, change: Callable[[dict[str, Any]], None
     return str(target)
 
 
-def test_merge_refuses_what_it_cannot_combine(
+def test_merge_keeps_every_readable_report_and_names_the_others(
     servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, env = _config(tmp_path, servers), _environ(servers)
@@ -228,16 +228,20 @@ def test_merge_refuses_what_it_cannot_combine(
 
     (tmp_path / "text.json").write_text("not json")
     cases = {
-        _mutated(report, tmp_path / "v99.json", version): "is report version 99",
-        _mutated(report, tmp_path / "other.json", different): "organization eu is in",
-        str(single): "report of a single run",
-        str(tmp_path / "text.json"): "is not JSON",
-        str(tmp_path / "missing.json"): "cannot read",
+        _mutated(report, tmp_path / "v99.json", version): "[other-version]: the file is report version 99",
+        _mutated(report, tmp_path / "other.json", different): "[conflict]: organization eu is in",
+        str(single): "[wrong-shape]: the file is the report of a single run",
+        str(tmp_path / "text.json"): "[not-json]: it is not JSON",
+        str(tmp_path / "missing.json"): "[missing]: no such file",
     }
+    merged = tmp_path / "merged.json"
     for path, message in cases.items():
         capsys.readouterr()
-        assert main(["merge", "--quiet", str(report), path]) == 2, path
-        assert message in capsys.readouterr().err
+        assert main(["merge", "--quiet", "--report-json", str(merged), str(report), path]) == 2, path
+        assert f"{path} not merged {message}" in capsys.readouterr().err
+        document = json.loads(merged.read_text())
+        assert [org["name"] for org in document["orgs"]] == ["eu"]  # the readable report is merged
+        assert [p["kind"] for p in document["problems"]] == ["shard"]
     assert main(["merge", "--report-json", str(report), str(report)]) == 2
     assert "is one of the reports to merge" in capsys.readouterr().err
 
@@ -477,10 +481,10 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         (_set("summary.rules_checked", 3), "was written with 3 rules"),
         (_set("orgs", {}), "`orgs` is missing or not list"),
         (_set("orgs.0", []), "an organization's section must be an object"),
-        (_set("orgs.0.name", "e u"), "is not letters, digits, - and _"),
+        (_set("orgs.0.name", "e u"), "orgs[0]: the organization's name is not letters, digits, - and _"),
         (_set("orgs.0.target.org_id", 7), "`org_id` is missing or not a string"),
         (_set("orgs.0.findings.0", "x"), "findings[0]: expected an object"),
-        (_set("orgs.0.findings.0.severity", "fatal"), "severity 'fatal' is not error or warning"),
+        (_set("orgs.0.findings.0.severity", "fatal"), "findings[0]: `severity` is not error or warning"),
         (_set("orgs.0.problems.0", 1), "problems[0]: expected an object"),
         (_set("orgs.0.problems.0.kind", None), "`kind` is missing or not a string"),
         (_set("orgs.0.notes", [1]), "notes: expected strings"),

@@ -137,7 +137,7 @@ def test_merge_refusing_its_input_writes_its_outputs_with_the_problem(
 ) -> None:
     (tmp_path / "text.json").write_text("not json")
     assert main(["merge", *_outputs(tmp_path), str(tmp_path / "text.json")]) == 2
-    _assert_run_problem(_reports(tmp_path), "config", "is not JSON")
+    _assert_run_problem(_reports(tmp_path), "shard", "is not JSON")
     # an output that is one of the inputs is never written; the others are
     shard = tmp_path / "shard.json"
     shard.write_text("not json either")

@@ -252,8 +252,11 @@ class ClientCredentialsAuth(httpx.Auth):
         if deadline is None:
             await lock.acquire()
             return lock
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives as
+        # the lock is taken, and the cancelled caller would carry on.
         try:
-            await asyncio.wait_for(lock.acquire(), timeout=max(deadline.remaining(), 0.0))
+            async with asyncio.timeout(max(deadline.remaining(), 0.0)):
+                await lock.acquire()
         except TimeoutError:
             raise deadline.exceeded(request, "waiting for another caller's token request") from None
         return lock

@@ -265,10 +265,9 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if not self._async_slots.locked():
             await self._async_slots.acquire()  # a free slot: taken at once, without a timer
         else:
-            try:
-                await asyncio.wait_for(
-                    self._async_slots.acquire(), timeout=None if deadline is None else max(deadline.remaining(), 0.0)
-                )
+            try:  # asyncio.timeout, not wait_for (a task per wait; on 3.11 it can swallow a cancellation)
+                async with asyncio.timeout(None if deadline is None else max(deadline.remaining(), 0.0)):
+                    await self._async_slots.acquire()
             except TimeoutError:
                 assert deadline is not None
                 raise deadline.exceeded(request, _QUEUED) from None

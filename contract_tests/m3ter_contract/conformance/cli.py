@@ -650,18 +650,17 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
                 stack.callback(state.close)
                 if embedded:
                     state.notes.append(EMBEDDED_STATE_NOTE)
-            if not args.quiet:
-                out.print(Text(target_line(target, options)), highlight=False, soft_wrap=True)
-            result = asyncio.run(
-                check(
-                    target,
-                    options,
-                    spec,
-                    state=state,
-                    console=None if args.quiet else console,
-                    started=session.started,
+
+            async def announced() -> RunResult:
+                # The line is printed from the running event loop: a Ctrl-C after it (what a user or a test
+                # sees as "the run has started") never lands in the middle of setting the loop up.
+                if not args.quiet:
+                    out.print(Text(target_line(target, options)), highlight=False, soft_wrap=True)
+                return await check(
+                    target, options, spec, state=state, console=None if args.quiet else console, started=session.started
                 )
-            )
+
+            result = asyncio.run(announced())
             session.result = result
             result.baseline = accepted
             gone = baseline.unused(result)

@@ -471,11 +471,16 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
                 item.remembered = item.state.remembered()
                 if embedded:
                     item.notes.append(EMBEDDED_STATE_NOTE)
-        if not args.quiet:
-            for item in runs:
-                line = f"[{item.name}] {target_line(item.target, item.options)}"
-                out.print(Text(line), highlight=False, soft_wrap=True)
-        results = asyncio.run(check(items, spec, None if args.quiet else console, session.runners))
+
+        async def announced() -> list[OrgResult]:
+            # Printed from the running event loop, so a Ctrl-C after these lines never lands in its set-up.
+            if not args.quiet:
+                for item in runs:
+                    line = f"[{item.name}] {target_line(item.target, item.options)}"
+                    out.print(Text(line), highlight=False, soft_wrap=True)
+            return await check(items, spec, None if args.quiet else console, session.runners)
+
+        results = asyncio.run(announced())
         session.results = results
         for prepared, org_result in zip(items, results, strict=True):
             if isinstance(prepared, OrgRun) and prepared.state is not None:

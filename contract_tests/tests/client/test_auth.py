@@ -453,3 +453,44 @@ def test_the_basic_header_is_what_httpx_basic_auth_sends(key: str, secret: str) 
 
     sent = next(httpx.BasicAuth(key, secret).auth_flow(httpx.Request("POST", "https://api.m3ter.com/oauth/token")))
     assert basic_authorization(key, secret) == sent.headers["Authorization"]
+
+
+class _TokenGate(httpx.AsyncBaseTransport):
+    """Holds the token request until ``release`` is set; runs ``on_bill`` as each bill request arrives."""
+
+    def __init__(self) -> None:
+        self.token_requested = asyncio.Event()
+        self.release = asyncio.Event()
+        self.on_bill: Callable[[], object] = lambda: None
+        self.bills = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth/token"):
+            self.token_requested.set()
+            await self.release.wait()
+            return httpx.Response(200, json=token_body())
+        self.bills += 1
+        self.on_bill()
+        return httpx.Response(200, json=bill_body())
+
+
+async def test_a_call_cancelled_as_the_token_lock_frees_stops(make_async_client: AsyncClientFactory) -> None:
+    # The first call holds the token lock while its token request is in flight; the second waits for the
+    # lock. The second is cancelled in the very step the lock frees (when the first call's bill request
+    # arrives): it must stop. asyncio.wait_for on Python 3.11 swallowed that cancellation and sent the call.
+    gate = _TokenGate()
+    client = make_async_client(transport=gate)
+    first = asyncio.create_task(client.bills.retrieve("bill-1"))
+    await gate.token_requested.wait()
+    second = asyncio.create_task(client.bills.retrieve("bill-1"))
+    for _ in range(50):  # let the second call reach the lock (no I/O on the way)
+        await asyncio.sleep(0)
+    gate.on_bill = second.cancel
+    gate.release.set()
+    assert (await first).id == bill_body()["id"]
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert gate.bills == 1
+    gate.on_bill = lambda: None
+    await client.bills.retrieve("bill-1")  # the lock was left free
+    assert gate.bills == 2

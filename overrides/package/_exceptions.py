@@ -240,7 +240,19 @@ class StatementNotReadyError(StatementError):
 
 
 class StatementDownloadError(StatementError):
-    """A statement document could not be downloaded, even after re-fetching the job for fresh URLs."""
+    """A statement document could not be downloaded, even after re-fetching the job for fresh URLs.
+
+    ``status_code`` is the object store's last answer and ``url`` the presigned URL with its signature and
+    credential parameters redacted (both None when nothing was sent). The answer's body is not kept: an
+    object store's error body can echo the request's signature (S3's ``SignatureDoesNotMatch`` does)."""
+
+    status_code: int | None = None
+    url: str | None = None
+
+    def __init__(self, message: str, *, status_code: int | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.url = None if url is None else scrub(url)
 
 
 class StatementURLRefusedError(StatementDownloadError):
@@ -248,10 +260,11 @@ class StatementURLRefusedError(StatementDownloadError):
     scheme and host), carrying credentials, or naming a loopback, link-local, private or unspecified
     address. ``reason`` says which; ``url`` is the URL with its signature redacted."""
 
+    url: str  # always there: the URL that was refused
+
     def __init__(self, reason: str, *, url: str) -> None:
         self.reason = reason
-        self.url = scrub(url)
-        super().__init__(f"refused to download a statement from {self.url}: {reason}")
+        super().__init__(f"refused to download a statement from {scrub(url)}: {reason}", url=url)
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

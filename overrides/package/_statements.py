@@ -139,7 +139,9 @@ def download_plan(job: StatementJobResponse, fmt: Format) -> Plan[tuple[Statemen
             continue
         raise StatementDownloadError(
             f"downloading the {fmt.upper()} statement of job {job.id!r} failed: "
-            f"{response.status_code} from {scrub(url)}"
+            f"{response.status_code} from {scrub(url)}",
+            status_code=response.status_code,
+            url=url,
         )
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -197,11 +197,19 @@ def test_expired_csv_url_refetches_the_job_once(router: respx.Router, make_clien
 
 
 def test_still_failing_after_refetch_raises_download_error(router: respx.Router, make_client: ClientFactory) -> None:
-    router.get(JSON_URL).respond(403)
+    # An S3 SignatureDoesNotMatch body echoes the signature: the error keeps the status and the redacted
+    # URL, never the body.
+    echo = "<Error><Code>SignatureDoesNotMatch</Code><SignatureProvided>aaaa1111</SignatureProvided></Error>"
+    router.get(JSON_URL).respond(403, text=echo)
     job_route = router.get(JOB_PATH).respond(200, json=complete())
-    with pytest.raises(StatementDownloadError, match="403"):
+    with pytest.raises(StatementDownloadError, match="403") as info:
         make_client().statement_jobs.download(_job(complete()))
     assert job_route.call_count == 1
+    assert info.value.status_code == 403
+    assert info.value.url is not None
+    assert info.value.url.startswith(f"{S3}/job-1.json?")
+    assert "aaaa1111" not in info.value.url
+    assert all("aaaa1111" not in text for text in (str(info.value), repr(info.value), repr(vars(info.value))))
 
 
 def test_download_server_error_is_retried_then_raises(
@@ -244,8 +252,11 @@ async def test_async_download_with_expired_url(router: respx.Router, make_async_
 async def test_async_download_failure(router: respx.Router, make_async_client: AsyncClientFactory) -> None:
     router.get(JSON_URL).respond(404)
     router.get(JOB_PATH).respond(200, json=complete())
-    with pytest.raises(StatementDownloadError):
+    with pytest.raises(StatementDownloadError) as info:
         await make_async_client().statement_jobs.download(_job(complete()))
+    assert info.value.status_code == 404
+    assert info.value.url is not None
+    assert "aaaa1111" not in info.value.url
 
 
 def test_statement_that_is_not_json_raises_response_validation_error(

@@ -118,6 +118,10 @@ def _read(path: Path) -> Any:
         raise Unmerged(Damage.NOT_UTF8, f"not UTF-8 text (byte {exc.start}): {_WANTED}") from None
     try:
         return json.loads(text)
+    except (RecursionError, MemoryError):
+        raise Unmerged(
+            Damage.NOT_JSON, f"it is nested too deeply (or too big) to read as a report: {_WANTED}"
+        ) from None
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise Unmerged(
@@ -136,6 +140,8 @@ def _parse(path: Path) -> tuple[list[OrgResult], list[Problem]]:
         return combined.from_json(document, source), combined.run_problems(document, source)
     except ReportError as exc:
         raise Unmerged(Damage(exc.reason), str(exc).removeprefix(f"{source}: ")) from None
+    except (RecursionError, MemoryError):  # a shape the reader walks too deep: that report, not the merge
+        raise Unmerged(Damage.WRONG_SHAPE, f"it is nested too deeply to be a report: {_WANTED}") from None
 
 
 @dataclass(slots=True)
@@ -164,9 +170,17 @@ def merge(paths: Sequence[Path]) -> Merged:
         read.add(resolved)
         try:
             orgs, problems = _parse(path)
-            fresh = []
+            fresh: dict[str, tuple[OrgResult, dict[str, Any]]] = {}
             for org in orgs:
                 section = combined.section(org)
+                if org.name in fresh:  # twice in this very report
+                    if fresh[org.name][1] != section:
+                        raise Unmerged(
+                            Damage.CONFLICT,
+                            f"organization {org.name} is in it twice, with different results: "
+                            "merge the reports of one run, each organization once",
+                        )
+                    continue
                 if org.name in sections:
                     first, earlier, _ = sections[org.name]
                     if earlier != section:
@@ -176,12 +190,12 @@ def merge(paths: Sequence[Path]) -> Merged:
                             "merge the reports of one run, each organization once",
                         )
                     continue
-                fresh.append((org, section))
+                fresh[org.name] = (org, section)
         except Unmerged as exc:
             unmerged.append(shard_problem(path, exc.damage, exc.detail))
             continue
         merged.problems += [p for p in problems if p not in merged.problems]
-        for org, section in fresh:
+        for org, section in fresh.values():
             sections[org.name] = (path, section, org)
     merged.results = [org for _, _, org in sections.values()]
     merged.problems += unmerged

@@ -156,3 +156,33 @@ def test_an_unreadable_file_is_named_with_the_reason(
     monkeypatch.setattr(Path, "read_bytes", refuse)
     assert main(["merge", "--quiet", str(eu), str(locked)]) == 2
     assert f"{locked} not merged [unreadable]: cannot read it (Permission denied)" in capsys.readouterr().err
+
+
+def test_a_shard_nested_too_deeply_is_named_and_the_others_merged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eu = _shard(tmp_path / "eu.json", "eu")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    assert main(["merge", "--report-json", str(tmp_path / "merged.json"), str(eu), str(deep)]) == 2
+    document = json.loads((tmp_path / "merged.json").read_text(encoding="utf-8"))
+    assert [org["name"] for org in document["orgs"]] == ["eu"]
+    [problem] = document["problems"]
+    assert problem["message"].startswith(f"{deep} not merged [{Damage.NOT_JSON}]: it is nested too deeply")
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_one_report_with_an_organization_twice_and_different_results_is_a_conflict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passing = json.loads(_shard(tmp_path / "pass.json", "apac").read_text(encoding="utf-8"))
+    failing = json.loads(_shard(tmp_path / "fail.json", "apac", error=True).read_text(encoding="utf-8"))
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps({**passing, "orgs": [*passing["orgs"], *failing["orgs"]]}), encoding="utf-8")
+    eu = _shard(tmp_path / "eu.json", "eu")
+    assert main(["merge", "--report-json", str(tmp_path / "merged.json"), str(eu), str(both)]) == 2
+    document = json.loads((tmp_path / "merged.json").read_text(encoding="utf-8"))
+    assert [org["name"] for org in document["orgs"]] == ["eu"]
+    [problem] = document["problems"]
+    assert problem["message"].startswith(f"{both} not merged [{Damage.CONFLICT}]: organization apac is in it twice")
+    assert "Traceback" not in capsys.readouterr().err

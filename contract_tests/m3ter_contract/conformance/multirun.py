@@ -169,14 +169,17 @@ def interrupted_results(items: Sequence[OrgRun | OrgResult], runners: Mapping[st
             continue
         runner = runners.get(item.name)
         if runner is not None and runner.result is not None:
-            result = runner.result
+            # Finished: run_orgs has made it an organization's result already (baseline, notes); asyncio.run
+            # delivers Ctrl-C at an await, never between the end of runner.run() and that.
+            finished = OrgResult(item.name, runner.result)
         else:
             result = runner.partial() if runner is not None else _nothing_read(item)
             result.problems.append(interrupted.org_problem())
             result.notes.append(interrupted.NOT_JUDGED)
-        if item.state is not None:
-            result.notes.extend(item.state.notes)
-        results.append(_org_result(item, result))
+            finished = _org_result(item, result)
+        if item.state is not None:  # what the run adds after asyncio.run returns, which it did not
+            finished.result.notes.extend(item.state.notes)
+        results.append(finished)
     return results
 
 

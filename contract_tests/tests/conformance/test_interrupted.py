@@ -176,9 +176,13 @@ def test_an_interrupted_config_run_reports_every_org_as_it_was(
     config = tmp_path / "orgs.toml"
     config.write_text("[orgs.eu]\nembedded = true\n\n[orgs.us]\nembedded = true\nseed = 7\n")
     started = _interrupt_after(monkeypatch, 2, runner=1)  # us, once eu has finished
-    assert main(["--config", str(config), *READS, "--no-state", *_outputs(tmp_path)], environ={}) == 130
+    state = ["--state", str(tmp_path / "state.sqlite")]  # a state: its notes are added to each org's
+    assert main(["--config", str(config), *READS, *state, *_outputs(tmp_path)], environ={}) == 130
     assert len(started) == 2
     document = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    for org in document["orgs"]:  # a finished org's notes are not added twice
+        assert org["notes"], org["name"]
+        assert len(org["notes"]) == len(set(org["notes"])), org["notes"]
     assert (document["result"], document["exit_code"]) == ("incomplete", 2)
     assert [p["kind"] for p in document["problems"]] == ["interrupted"]
     eu, us = document["orgs"]

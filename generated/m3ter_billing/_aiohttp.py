@@ -100,8 +100,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._proxy = proxy
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._last_raw: list[tuple[bytes, bytes]] = []
-        self._last_text: tuple[tuple[str, str], ...] = ()
+        self._last: tuple[list[tuple[bytes, bytes]], tuple[tuple[str, str], ...]] = ([], ())
 
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -125,11 +124,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """``headers.multi_items()`` as aiohttp takes them; the last ones converted are kept, since an API
         call's headers are those of the call before it until the token or the client's headers change."""
         raw = headers.raw
-        if raw != self._last_raw:
+        last_raw, last_text = self._last
+        if raw != last_raw:
             encoding = headers.encoding  # looked up once, not twice a header as multi_items() does
-            self._last_raw = raw
-            self._last_text = tuple((key.lower().decode(encoding), value.decode(encoding)) for key, value in raw)
-        return self._last_text
+            last_text = tuple((key.lower().decode(encoding), value.decode(encoding)) for key, value in raw)
+            self._last = (raw, last_text)  # one assignment, once the text is built
+        return last_text
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()

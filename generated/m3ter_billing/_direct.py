@@ -114,14 +114,15 @@ class _HostFirst:
     ``Headers`` it is given as a list, without normalising every name and value again)."""
 
     def __init__(self) -> None:
-        self._key: tuple[bytes, list[tuple[bytes, bytes]]] | None = None
-        self._headers = httpx.Headers()
+        self._last: tuple[tuple[bytes, list[tuple[bytes, bytes]]] | None, httpx.Headers] = (None, httpx.Headers())
 
     def of(self, netloc: bytes, headers: httpx.Headers) -> httpx.Headers:
         key = (netloc, headers.raw)
-        if key != self._key:
-            self._key, self._headers = key, httpx.Headers([(b"Host", netloc), *key[1]])
-        return self._headers
+        last_key, built = self._last
+        if key != last_key:
+            built = httpx.Headers([(b"Host", netloc), *key[1]])
+            self._last = (key, built)  # one assignment: a key never goes with another key's headers
+        return built
 
 
 def _request(

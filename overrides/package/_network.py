@@ -160,7 +160,7 @@ class PinnedBackend(httpcore.NetworkBackend):
         for address in pinned.addresses[:-1]:
             try:
                 return self._backend.connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError:
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):  # as socket.create_connection: the next one
                 continue
         return self._backend.connect_tcp(pinned.addresses[-1], port, timeout, local_address, socket_options)
 
@@ -191,7 +191,7 @@ class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):
         for address in pinned.addresses[:-1]:
             try:
                 return await self._backend.connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError:
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):  # as socket.create_connection: the next one
                 continue
         return await self._backend.connect_tcp(pinned.addresses[-1], port, timeout, local_address, socket_options)
 
@@ -271,7 +271,9 @@ def network_stack(*, is_async: bool, trust_env: bool, api: Any = None) -> Any:
         return backend if is_async else DeadlineBackend(backend)
 
     def pinned(backend: Any) -> Any:
-        return AsyncPinnedBackend(backend) if is_async else DeadlineBackend(PinnedBackend(backend))
+        # Sync: the deadline bounds each address's attempt, so one that is cut short by it ends the download
+        # (APITimeoutError) instead of handing the next address a socket timeout past the deadline.
+        return AsyncPinnedBackend(backend) if is_async else PinnedBackend(DeadlineBackend(backend))
 
     if api is None:
         api = routed(lambda proxy: _wrap_backend(make(proxy), bounded), trust_env=trust_env)

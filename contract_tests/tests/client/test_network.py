@@ -51,6 +51,7 @@ class Network:
 
     body: bytes = DOCUMENT
     refuse: set[str] = field(default_factory=set)
+    silent: set[str] = field(default_factory=set)  # addresses whose connect times out (a black hole)
     connects: list[tuple[str, int]] = field(default_factory=list)
     timeouts: list[tuple[str, float | None]] = field(default_factory=list)
     server_names: list[str | None] = field(default_factory=list)
@@ -61,6 +62,8 @@ class Network:
         self.timeouts.append(("connect", timeout))
         if host in self.refuse:
             raise httpcore.ConnectError(f"fake network: {host} refused")
+        if host in self.silent:
+            raise httpcore.ConnectTimeout(f"fake network: {host} did not answer")
 
     @property
     def host_headers(self) -> list[str]:
@@ -219,6 +222,21 @@ def test_the_next_vetted_address_is_tried_when_one_refuses(network: Network) -> 
     network.refuse.add(PUBLIC)
     with _client(resolve_host=Rebinding(PUBLIC, PUBLIC_2), max_retries=0) as client:
         client.statement_jobs.download(_job())
+    assert network.connects == [(PUBLIC, 443), (PUBLIC_2, 443)]
+
+
+def test_the_next_vetted_address_is_tried_when_one_does_not_answer(network: Network) -> None:
+    # As socket.create_connection does: a connect that times out moves on to the next address too.
+    network.silent.add(PUBLIC)
+    with _client(resolve_host=Rebinding(PUBLIC, PUBLIC_2), max_retries=0) as client:
+        client.statement_jobs.download(_job())
+    assert network.connects == [(PUBLIC, 443), (PUBLIC_2, 443)]
+
+
+async def test_the_async_download_tries_the_next_address_when_one_does_not_answer(network: Network) -> None:
+    network.silent.add(PUBLIC)
+    async with _async_client(resolve_host=Rebinding(PUBLIC, PUBLIC_2), max_retries=0) as client:
+        await client.statement_jobs.download(_job())
     assert network.connects == [(PUBLIC, 443), (PUBLIC_2, 443)]
 
 

@@ -36,14 +36,19 @@ def write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
             write(handle)
         return
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    fd = -1  # open and not yet owned by a file object
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+        handle = os.fdopen(fd, "w", encoding="utf-8")
+        fd = -1
+        with handle:
             if mode is not None:
                 os.fchmod(handle.fileno(), stat.S_IMODE(mode))
             write(handle)
         os.replace(temporary, target)
     except BaseException:  # a render bug, a full disk, a second Ctrl-C: the file stays as it was
+        if fd >= 0:
+            os.close(fd)
         with suppress(OSError):
             temporary.unlink()
         raise

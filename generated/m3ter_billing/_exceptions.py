@@ -249,8 +249,8 @@ class StatementDownloadError(StatementError):
     credential parameters redacted (both None when nothing was sent). The answer's body is not kept: an
     object store's error body can echo the request's signature (S3's ``SignatureDoesNotMatch`` does)."""
 
-    status_code: int | None = None
-    url: str | None = None
+    status_code: int | None
+    url: str | None
 
     def __init__(self, message: str, *, status_code: int | None = None, url: str | None = None) -> None:
         super().__init__(message)

@@ -140,8 +140,6 @@ def _parse(path: Path) -> tuple[list[OrgResult], list[Problem]]:
         return combined.from_json(document, source), combined.run_problems(document, source)
     except ReportError as exc:
         raise Unmerged(Damage(exc.reason), str(exc).removeprefix(f"{source}: ")) from None
-    except (RecursionError, MemoryError):  # a shape the reader walks too deep: that report, not the merge
-        raise Unmerged(Damage.WRONG_SHAPE, f"it is nested too deeply to be a report: {_WANTED}") from None
 
 
 @dataclass(slots=True)

@@ -485,6 +485,7 @@ async def test_a_call_cancelled_as_the_token_lock_frees_stops(make_async_client:
     second = asyncio.create_task(client.bills.retrieve("bill-1"))
     for _ in range(50):  # let the second call reach the lock (no I/O on the way)
         await asyncio.sleep(0)
+    assert not second.done()  # waiting for the lock the first call holds
     gate.on_bill = second.cancel
     gate.release.set()
     assert (await first).id == bill_body()["id"]

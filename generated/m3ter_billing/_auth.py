@@ -261,11 +261,16 @@ class ClientCredentialsAuth(httpx.Auth):
             raise deadline.exceeded(request, "waiting for another caller's token request") from None
         return lock
 
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        return self._async_flow(request, None, None)
+
+    async def _async_flow(
+        self, request: httpx.Request, stale: Secret | None, refused_with: int | None
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """The async flow; with ``stale`` and ``refused_with``, the part after ``request`` was sent with the
+        token ``stale`` and refused with that status: a new token, and the request sent once more."""
         self._stamp(request)
-        stale: Secret | None = None
-        refused_with: int | None = None
-        for attempt in range(2):
+        while True:
             token = self._usable(stale)
             if token is None:
                 lock = await self._async_acquire(request)
@@ -278,12 +283,30 @@ class ClientCredentialsAuth(httpx.Auth):
                 finally:
                     lock.release()
             response = yield self._authorize(request, token)
-            if attempt or not self._refreshes(response.status_code, token):
+            if refused_with is not None or not self._refreshes(response.status_code, token):
                 return
             await response.aread()
             await response.aclose()
             logger.debug("got %s, refreshing the bearer token once", response.status_code)
             stale, refused_with = token, response.status_code
+
+    # -- for a sender that sets the header itself while the cached token is usable (``_direct``) ---------
+
+    def current_token(self) -> Secret | None:
+        """The cached token when it can be sent now (no lock taken, nothing sent); None when the flow must
+        fetch one first."""
+        return self._usable(None)
+
+    def async_refresh_flow(
+        self, request: httpx.Request, token: Secret, response: httpx.Response
+    ) -> AsyncGenerator[httpx.Request, httpx.Response] | None:
+        """What :meth:`async_auth_flow` does once ``request``, sent with ``token``, got ``response``: None
+        when that answer is final; otherwise the rest of the flow (a new token, the request sent again
+        once), which the caller drives after reading and closing ``response``."""
+        if not self._refreshes(response.status_code, token):
+            return None
+        logger.debug("got %s, refreshing the bearer token once", response.status_code)
+        return self._async_flow(request, token, response.status_code)
 
 
 class FixedTokenAuth(httpx.Auth):
@@ -306,6 +329,14 @@ class FixedTokenAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
         yield request
+
+    def current_token(self) -> Secret:
+        return self._token
+
+    def async_refresh_flow(
+        self, request: httpx.Request, token: Secret, response: httpx.Response
+    ) -> AsyncGenerator[httpx.Request, httpx.Response] | None:
+        return None  # a refused fixed token is final
 
 
 __all__ = ["ClientCredentialsAuth", "FixedTokenAuth"]

@@ -14,6 +14,7 @@ malformed response, reports a server that disconnects as a connect timeout and l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +23,7 @@ import httpx
 from yarl import URL
 
 from ._redact import scrub
+from ._transport import ChunkReader
 
 # Most specific first: the first class the exception is an instance of names the httpx error.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -57,9 +59,9 @@ def _timeout(pool: float | None, connect: float | None, read: float | None) -> a
     return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
 
 
-class _Body(httpx.AsyncByteStream):
+class _Body(ChunkReader):
     """The body as aiohttp receives it, chunk by chunk (its own iterator: an async generator would cost
-    more per response than the chunks of a small body)."""
+    more per response than the chunks of a small body; ``read_into`` for the bounded reader)."""
 
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response = response
@@ -76,6 +78,17 @@ class _Body(httpx.AsyncByteStream):
         if not chunk:
             raise StopAsyncIteration
         return chunk
+
+    async def read_into(self, add: Callable[[bytes], None]) -> None:
+        content = self._response.content
+        while True:
+            try:
+                chunk = await content.readany()
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise _translated(exc, self._request) from None
+            if not chunk:
+                return
+            add(chunk)
 
     async def aclose(self) -> None:
         if self._response.content.at_eof():

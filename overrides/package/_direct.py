@@ -28,10 +28,12 @@ from typing import Any
 
 import httpx
 
+from ._auth import ClientCredentialsAuth, FixedTokenAuth
 from ._transport import ReadBody
 
 _httpx_logger = logging.getLogger("httpx")  # httpx's own log line for every response, as AsyncClient writes it
 _COOKIE_HEADERS = (b"set-cookie", b"set-cookie2")  # the headers http.cookiejar reads
+_BEARERS = (ClientCredentialsAuth, FixedTokenAuth)  # the auths whose token this path can set itself
 
 
 # What httpx's URL parser leaves exactly as it is in a path or a query: unreserved characters, percent
@@ -106,40 +108,63 @@ _SAME_AS_READ = _same_as_read()
 
 
 class _HostFirst:
-    """The headers of a GET as httpx orders them, ``Host`` first and then the client's, built once and
-    copied for each request while neither the host nor the client's headers change (httpx copies a
-    ``Headers`` it is given as a list, without normalising every name and value again)."""
+    """The headers of a GET as httpx orders them, ``Host`` first and then the client's (and last the
+    ``Authorization`` the auth flow would add), built once and copied for each request while neither the
+    host, the client's headers nor the token change (httpx copies a ``Headers`` it is given as a list,
+    without normalising every name and value again)."""
 
     def __init__(self) -> None:
-        self._last: tuple[tuple[bytes, list[tuple[bytes, bytes]]] | None, httpx.Headers] = (None, httpx.Headers())
+        self._last: tuple[object, httpx.Headers | None] = (None, None)
 
-    def of(self, netloc: bytes, headers: httpx.Headers) -> httpx.Headers:
-        key = (netloc, headers.raw)
+    def of(self, netloc: bytes, headers: httpx.Headers, authorization: str | None) -> httpx.Headers | None:
+        """None when ``authorization`` is given but ``headers`` already has one: the auth flow replaces that
+        one where it stands, so the request is built without a token and the flow sets it."""
+        key = (netloc, headers.raw, authorization)
         last_key, built = self._last
         if key != last_key:
-            built = httpx.Headers([(b"Host", netloc), *key[1]])
+            raw = key[1]
+            if authorization is None:
+                built = httpx.Headers([(b"Host", netloc), *raw])
+            elif any(name.lower() == b"authorization" for name, _ in raw):
+                built = None
+            else:  # where the flow's ``request.headers["Authorization"] = ...`` appends it
+                built = httpx.Headers([(b"Host", netloc), *raw, (b"Authorization", authorization.encode("ascii"))])
             self._last = (key, built)  # one assignment: a key never goes with another key's headers
         return built
 
 
 def _request(
-    method: str, url: httpx.URL, headers: httpx.Headers, extensions: dict[str, Any], host_first: _HostFirst
-) -> httpx.Request:
-    """``httpx.Request(method, url, headers=headers, extensions=extensions)``. A GET (every API call) is
-    built as httpx builds one without a body, skipping only the checks that find nothing for it (a body's
-    Content-Type, Content-Length and Transfer-Encoding): the ``Host`` header first unless one is given,
-    then ``headers``, and the empty content read."""
+    method: str,
+    url: httpx.URL,
+    headers: httpx.Headers,
+    extensions: dict[str, Any],
+    host_first: _HostFirst,
+    authorization: str | None,
+) -> tuple[httpx.Request, bool]:
+    """``httpx.Request(method, url, headers=headers, extensions=extensions)``, and whether it carries
+    ``authorization`` already. A GET (every API call) is built as httpx builds one without a body,
+    skipping only the checks that find nothing for it (a body's Content-Type, Content-Length and
+    Transfer-Encoding): the ``Host`` header first unless one is given, then ``headers``, then
+    ``authorization`` as the auth flow would set it, and the empty content read."""
     method = method.upper()
-    if method != "GET" or not url.host or "host" in headers:
-        return httpx.Request(method, url, headers=headers, extensions=extensions)
-    request = httpx.Request(
-        method, url, headers=host_first.of(url.netloc, headers), extensions=extensions, stream=httpx.ByteStream(b"")
-    )
-    if _SAME_AS_READ:
-        _take_request_body(request)
-    else:
-        request.read()
-    return request
+    if method == "GET" and url.host and "host" not in headers:
+        first = host_first.of(url.netloc, headers, authorization)
+        if first is None:
+            first, authorization = host_first.of(url.netloc, headers, None), None
+        assert first is not None
+        request = httpx.Request(method, url, headers=first, extensions=extensions, stream=httpx.ByteStream(b""))
+        if _SAME_AS_READ:
+            _take_request_body(request)
+        else:
+            request.read()
+        return request, authorization is not None
+    return httpx.Request(method, url, headers=headers, extensions=extensions), False
+
+
+def _has_cookies(cookies: httpx.Cookies) -> bool:
+    """``bool(cookies)``, which walks the whole jar: an empty ``CookieJar`` (its ``_cookies`` dict empty,
+    as the standard library has kept it since Python 2) is seen without the walk."""
+    return bool(getattr(cookies.jar, "_cookies", True)) and bool(cookies)
 
 
 class DirectSender:
@@ -183,15 +208,38 @@ class DirectSender:
         if headers:
             merged = merged.copy()
             merged.update(headers)
-        request = _request(
-            method, self._url(url, params), merged, {**extensions, "timeout": timeout.as_dict()}, self._host_first
-        )
-        if client.cookies:
-            httpx.Cookies(client.cookies).set_cookie_header(request)
         auth = client.auth or httpx.Auth()
-        # httpx's _send_handling_auth: the flow yields requests and is sent each response.
-        flow = auth.async_auth_flow(request)
+        # While the client's own auth holds a usable token, the request is built with it, as the flow's
+        # first step would send it; the flow is driven only for what follows a refusal.
+        bearer = auth if isinstance(auth, _BEARERS) else None
+        token = None if bearer is None else bearer.current_token()
+        request, authorized = _request(
+            method,
+            self._url(url, params),
+            merged,
+            {**extensions, "timeout": timeout.as_dict()},
+            self._host_first,
+            None if token is None else f"Bearer {token.reveal()}",
+        )
+        if _has_cookies(client.cookies):
+            httpx.Cookies(client.cookies).set_cookie_header(request)
         history: list[httpx.Response] = []
+        if authorized and bearer is not None and token is not None:
+            response = await self._send_one(request, history)
+            try:
+                refresh = bearer.async_refresh_flow(request, token, response)
+                if refresh is None:
+                    return response
+                await response.aread()  # as the flow reads and closes a refused response before it refreshes
+            except BaseException:
+                await response.aclose()
+                raise
+            await response.aclose()
+            history.append(response)
+            flow = refresh
+        else:
+            # httpx's _send_handling_auth: the flow yields requests and is sent each response.
+            flow = auth.async_auth_flow(request)
         try:
             request = await flow.__anext__()
             while True:
@@ -227,10 +275,12 @@ class DirectSender:
             stream = response.stream  # the transport has read the body already (``_transport``): only taken here
             if _SAME_AS_READ and isinstance(stream, ReadBody):
                 _take_response_body(response, stream.content)
+                sets_cookie = stream.sets_cookie  # the transport has looked at the headers already
             else:
                 response.read()
+                sets_cookie = any(name.lower() in _COOKIE_HEADERS for name, _ in response.headers.raw)
             response.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
-            if any(name.lower() in _COOKIE_HEADERS for name, _ in response.headers.raw):
+            if sets_cookie:
                 client.cookies.extract_cookies(response)
             if _httpx_logger.isEnabledFor(logging.INFO):
                 _httpx_logger.info(

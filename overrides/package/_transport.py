@@ -46,6 +46,7 @@ _QUEUED = "waiting for a free connection"
 MAX_ENCODINGS = 5
 _STEP = 64 * 1024
 _DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+_COOKIE_HEADERS = (b"set-cookie", b"set-cookie2")  # the headers http.cookiejar reads
 
 
 class _Inflate:
@@ -119,11 +120,22 @@ def _through(layer: _Inflate, pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 class ReadBody(httpx.ByteStream):
     """The stream of a response whose body this module has read (decoded, within the limits): the bytes
-    are also kept as ``content``, so a caller below ``httpx.AsyncClient`` can take them without reading."""
+    are also kept as ``content``, so a caller below ``httpx.AsyncClient`` can take them without reading,
+    with ``sets_cookie``: whether the response has a header the cookie jar reads."""
 
-    def __init__(self, content: bytes) -> None:
+    def __init__(self, content: bytes, *, sets_cookie: bool = True) -> None:
         super().__init__(content)
         self.content = content
+        self.sets_cookie = sets_cookie
+
+
+class ChunkReader(httpx.AsyncByteStream):
+    """A response stream that hands its chunks to a callable itself (``_aiohttp``): cheaper per chunk than
+    ``async for``, which costs an awaited method call per chunk and an exception at the end."""
+
+    async def read_into(self, add: Callable[[bytes], None]) -> None:
+        async for chunk in self:
+            add(chunk)
 
 
 class _Body:
@@ -134,16 +146,19 @@ class _Body:
         self.limit = limit if isinstance(limit, int) else default_limit
         self.request = request
         self.deadline: Deadline | None = deadline_of(request)
-        # The two headers read here, in one pass over the response's raw headers (each lookup is another
-        # pass, and decoding every header to text costs more than the comparisons).
+        # The headers read here, in one pass over the response's raw headers (each lookup is another pass,
+        # and decoding every header to text costs more than the comparisons).
         lengths: list[str] = []
         encodings: list[str] = []
+        self.sets_cookie = False
         for name, value in response.headers.raw:
             name = name.lower()
             if name == b"content-length":
                 lengths.append(value.decode("latin-1"))
             elif name == b"content-encoding":
                 encodings.append(value.decode("latin-1"))
+            elif name in _COOKIE_HEADERS:
+                self.sets_cookie = True
         self.decoder = _Decoder(encodings) if encodings else _IDENTITY
         self.inflated = self.decoder.decodes  # whether the body handed on is not the one on the wire
         self.parts: list[bytes] = []
@@ -193,11 +208,11 @@ class _Body:
             return httpx.Response(
                 response.status_code,
                 headers=response.headers,
-                stream=ReadBody(content),
+                stream=ReadBody(content, sets_cookie=self.sets_cookie),
                 request=self.request,
                 extensions=response.extensions,
             )
-        response.stream = ReadBody(content)
+        response.stream = ReadBody(content, sets_cookie=self.sets_cookie)
         return response
 
 
@@ -279,6 +294,8 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                     body = _Body(request, response, self._limit)
                     if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
                         body.add_read(response)
+                    elif isinstance(astream, ChunkReader):
+                        await astream.read_into(body.add)
                     else:
                         async for raw in astream:
                             body.add(raw)
@@ -373,6 +390,7 @@ __all__ = [
     "LIMITS",
     "POOL_SIZE",
     "BoundedTransport",
+    "ChunkReader",
     "ReadBody",
     "network_transport",
     "routed",

@@ -29,18 +29,22 @@ PATHS = ("httpx", "aiohttp")
 class Recorder:
     """A mock server: the token route and a bill route; every request it saw, and cookies when asked."""
 
-    def __init__(self, *, set_cookie: bool = False, refuse_first: bool = False) -> None:
+    def __init__(
+        self, *, set_cookie: bool = False, refuse_first: bool = False, refuse: dict[int, int] | None = None
+    ) -> None:
         self.seen: list[httpx.Request] = []
         self.set_cookie = set_cookie
-        self.refuse_first = refuse_first
+        self.refuse = {1: 401} if refuse_first else dict(refuse or {})  # the n-th API call (from 1) -> its status
+        self.calls = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
         if request.url.path.endswith("/oauth/token"):
             return httpx.Response(200, content=dumps(token_body()))
-        if self.refuse_first:
-            self.refuse_first = False
-            return httpx.Response(401, content=b'{"message": "expired"}')
+        self.calls += 1
+        status = self.refuse.get(self.calls)
+        if status is not None:
+            return httpx.Response(status, content=b'{"message": "refused"}')
         headers = {"Set-Cookie": "lb=sticky-1; Path=/"} if self.set_cookie else {}
         return httpx.Response(200, content=dumps(bill_body()), headers=headers)
 
@@ -72,7 +76,7 @@ values = st.text(max_size=12)
     additional=st.one_of(st.none(), st.lists(values, max_size=3)),
     extra_query=st.dictionaries(st.sampled_from(["a", "b c", "x/y", "additional"]), values, max_size=2),
     extra_headers=st.dictionaries(
-        st.sampled_from(["X-Trace", "Accept", "User-Agent"]),
+        st.sampled_from(["X-Trace", "Accept", "User-Agent", "Authorization"]),
         st.from_regex(r"[a-z0-9]{0,8}", fullmatch=True),
         max_size=2,
     ),
@@ -88,9 +92,14 @@ def test_both_paths_send_the_same_request(
         recorder = Recorder()
         async with client(recorder, path, default_query={"d": "1"}) as c:
             try:
-                await c.bills.retrieve(
-                    bill_id, org_id=org_id, additional=additional, extra_query=extra_query, extra_headers=extra_headers
-                )
+                for _ in range(2):  # the first fetches the token; the second is sent with the cached one
+                    await c.bills.retrieve(
+                        bill_id,
+                        org_id=org_id,
+                        additional=additional,
+                        extra_query=extra_query,
+                        extra_headers=extra_headers,
+                    )
             except InvalidParameterError:
                 return InvalidParameterError
         return tuple(sent(request) for request in recorder.seen)
@@ -151,6 +160,34 @@ async def test_the_raw_response_is_complete(path: str, caplog: pytest.LogCapture
     assert all(line.startswith("HTTP Request: ") for line in lines)
 
 
+@pytest.mark.parametrize(
+    "refuse",
+    [{2: 401}, {2: 403}, {2: 401, 3: 401}, {2: 403, 3: 403}, {2: 403, 3: 403, 4: 403}],
+    ids=["401", "403", "401 twice", "403 twice", "403 thrice"],
+)
+def test_a_call_refused_with_a_cached_token_is_handled_the_same_on_both_paths(refuse: dict[int, int]) -> None:
+    # The aiohttp path sends a call with the cached token itself and drives the auth flow only after a
+    # refusal: what is sent, what is raised and what the caller sees must be the default path's.
+    async def one(path: str) -> tuple[Any, ...]:
+        recorder = Recorder(refuse=refuse)
+        outcomes: list[Any] = []
+        async with client(recorder, path) as c:
+            for _ in range(3):
+                try:
+                    raw = await c.with_raw_response.bills.retrieve("bill-1")
+                except Exception as exc:  # noqa: BLE001 - the outcome itself is compared
+                    outcomes.append((type(exc).__name__, getattr(exc, "status_code", None)))
+                else:
+                    assert raw.http_response is not None
+                    outcomes.append([r.status_code for r in raw.http_response.history])
+            tokens = c.http.auth.token_requests  # type: ignore[union-attr]
+        return tuple(outcomes), tuple(sent(request) for request in recorder.seen), tokens
+
+    aiohttp, default = asyncio.run(one("aiohttp")), asyncio.run(one("httpx"))
+    assert aiohttp == default
+    assert aiohttp[2] >= 2  # a refusal was followed by a new token at least once
+
+
 def read_state(response: httpx.Response) -> tuple[Any, ...]:
     """What a caller can see of a response's body and its reading (``elapsed`` raises until it is read)."""
     return (
@@ -198,3 +235,12 @@ def test_a_sync_response_over_a_mock_transport_is_timed() -> None:
         raw = c.with_raw_response.bills.retrieve("bill-1")
     assert raw.http_response is not None
     assert read_state(raw.http_response)[-2:] == (True, b"")
+
+
+def test_the_cookie_check_agrees_with_walking_the_jar() -> None:
+    cookies = httpx.Cookies()
+    assert not _direct._has_cookies(cookies)
+    cookies.set("lb", "sticky-1", domain="api.m3ter.test")
+    assert _direct._has_cookies(cookies)
+    cookies.jar.clear("api.m3ter.test", "/", "lb")  # leaves the jar's empty per-domain dicts behind
+    assert not _direct._has_cookies(cookies)

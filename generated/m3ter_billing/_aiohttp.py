@@ -147,7 +147,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
-        data = await request.aread()
+        try:
+            data = request.content  # an API call's empty body, already read
+        except httpx.RequestNotRead:
+            data = await request.aread()
         try:
             response = await session.request(
                 request.method,
@@ -165,7 +168,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
         return httpx.Response(
             response.status,
-            headers=list(response.raw_headers),
+            headers=response.raw_headers,
             stream=_Body(response, request),
             request=request,
             extensions=extensions,

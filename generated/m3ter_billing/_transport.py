@@ -144,11 +144,13 @@ class ChunkReader(httpx.AsyncByteStream):
 class _Body:
     """Collects a decoded body, refusing it past the limit and past the deadline."""
 
-    def __init__(self, request: httpx.Request, response: httpx.Response, default_limit: int) -> None:
+    def __init__(
+        self, request: httpx.Request, response: httpx.Response, default_limit: int, deadline: Deadline | None
+    ) -> None:
         limit = request.extensions.get(MAX_RESPONSE_BYTES, default_limit)
         self.limit = limit if isinstance(limit, int) else default_limit
         self.request = request
-        self.deadline: Deadline | None = deadline_of(request)
+        self.deadline = deadline  # the request's (``deadline_of``), looked up once by the caller
         # The headers read here, in one pass over the response's raw headers (each lookup is another pass,
         # and decoding every header to text costs more than the comparisons).
         lengths: list[str] = []
@@ -219,8 +221,7 @@ class _Body:
         return response
 
 
-def _prepare(request: httpx.Request) -> None:
-    deadline = deadline_of(request)
+def _prepare(request: httpx.Request, deadline: Deadline | None) -> None:
     if deadline is not None:
         clip_timeouts(request, deadline)
 
@@ -256,11 +257,11 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             raise deadline.exceeded(request, _QUEUED)
         sending = SENDING.set(request)  # the network (``_network``) bounds each socket operation by its deadline
         try:
-            _prepare(request)
+            _prepare(request, deadline)
             response = self._transport.handle_request(request)
             stream: Any = response.stream
             try:
-                body = _Body(request, response, self._limit)
+                body = _Body(request, response, self._limit, deadline)
                 if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
                     body.add_read(response)
                 else:
@@ -290,11 +291,11 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             # One timer for the whole exchange: a socket timeout is given whole to every read, so a server
             # dripping bytes until just before the deadline would get one more read timeout past it.
             async with asyncio.timeout(None if deadline is None else deadline.remaining()) as bound:
-                _prepare(request)
+                _prepare(request, deadline)
                 response = await self._transport.handle_async_request(request)
                 astream: Any = response.stream
                 try:
-                    body = _Body(request, response, self._limit)
+                    body = _Body(request, response, self._limit, deadline)
                     if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
                         body.add_read(response)
                     elif isinstance(astream, ChunkReader):

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from m3ter_billing import AsyncM3terBilling, InvalidParameterError, M3terBilling, _direct
+from m3ter_billing import AsyncM3terBilling, InvalidParameterError, M3terBilling, M3terError, _direct
 
 from .support import API_KEY, API_SECRET, BASE_URL, ORG_ID, bill_body, dumps, token_body
 
@@ -175,7 +175,7 @@ def test_a_call_refused_with_a_cached_token_is_handled_the_same_on_both_paths(re
             for _ in range(3):
                 try:
                     raw = await c.with_raw_response.bills.retrieve("bill-1")
-                except Exception as exc:  # noqa: BLE001 - the outcome itself is compared
+                except M3terError as exc:  # the typed error itself is compared
                     outcomes.append((type(exc).__name__, getattr(exc, "status_code", None)))
                 else:
                     assert raw.http_response is not None

@@ -1,5 +1,5 @@
-"""Client-side CPU instructions per async Retrieve Bill, counted by valgrind's callgrind: a measure of the
-async fan-out that a busy, shared machine does not disturb (``async_fanout.py`` times the same calls).
+"""Client-side CPU instructions per async Retrieve Bill, counted by valgrind's callgrind: a steadier measure
+of the async fan-out than wall time on a shared machine (``async_fanout.py`` times the same calls).
 
     .venv/bin/python benchmarks/async_instructions.py [--calls 500,1500] [--tasks 32] [--only NAMES]
 
@@ -7,9 +7,11 @@ Starts the sandbox (its own process, 127.0.0.1, rate limit off; not counted) and
 ``async_fanout.py`` under ``valgrind --tool=callgrind`` twice in a fresh process, with the fewer and then
 the more calls (32 concurrent tasks, the seeded small bill): the difference divided by the difference in
 calls is the instructions one call costs, start-up, imports and the token excluded. Instructions are not
-time (cache misses and system calls are not in them), but they do not move with the machine's load, so
-two versions of the client can be compared to a few tenths of a percent. Needs ``valgrind`` on PATH;
-each contender takes about a minute.
+time (cache misses and system calls are not in them). They move far less than wall time, but not nothing:
+how the client's reads and the sandbox's replies interleave changes the event loop's work per call, and
+that depends on what else runs. The same code counted 796k per call twice on an idle machine and 719k
+while a test run shared the cores, so compare versions only on an idle machine, in runs next to each
+other. Needs ``valgrind`` on PATH; each contender takes about a minute.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def joined(base: httpx.URL, raw_path: str, query: str | None) -> httpx.URL:
         isinstance(reference, tuple)
         and hasattr(reference, "_replace")
         and _KEPT.fullmatch(raw_path)
-        and _DOT_SEGMENT.search(raw_path) is None
+        and ("/." not in raw_path or _DOT_SEGMENT.search(raw_path) is None)  # a dot segment follows a "/"
         and (query is None or _KEPT.fullmatch(query))
     ):
         url = httpx.URL.__new__(httpx.URL)
@@ -120,16 +120,18 @@ class _HostFirst:
         self._last: tuple[object, httpx.Headers | None] = (None, None)
 
     def of(self, netloc: bytes, headers: httpx.Headers, authorization: str | None) -> httpx.Headers | None:
-        """None when ``authorization`` is given but ``headers`` already has one: the auth flow replaces that
-        one where it stands, so the request is built without a token and the flow sets it."""
+        """None when ``headers`` has a ``Host`` (httpx keeps the caller's, where it stands), or has an
+        ``Authorization`` while ``authorization`` is given (the auth flow replaces that one where it stands:
+        the request is then built without a token, and the flow sets it)."""
         key = (netloc, headers.raw, authorization)
         last_key, built = self._last
         if key != last_key:
             raw = key[1]
-            if authorization is None:
-                built = httpx.Headers([(b"Host", netloc), *raw])
-            elif any(name.lower() == b"authorization" for name, _ in raw):
+            names = {name.lower() for name, _ in raw}
+            if b"host" in names or (authorization is not None and b"authorization" in names):
                 built = None
+            elif authorization is None:
+                built = httpx.Headers([(b"Host", netloc), *raw])
             else:  # where the flow's ``request.headers["Authorization"] = ...`` appends it
                 built = httpx.Headers([(b"Host", netloc), *raw, (b"Authorization", authorization.encode("ascii"))])
             self._last = (key, built)  # one assignment: a key never goes with another key's headers
@@ -150,17 +152,17 @@ def _request(
     Transfer-Encoding): the ``Host`` header first unless one is given, then ``headers``, then
     ``authorization`` as the auth flow would set it, and the empty content read."""
     method = method.upper()
-    if method == "GET" and url.host and "host" not in headers:
+    if method == "GET" and url.host:
         first = host_first.of(url.netloc, headers, authorization)
-        if first is None:
+        if first is None and authorization is not None:
             first, authorization = host_first.of(url.netloc, headers, None), None
-        assert first is not None
-        request = httpx.Request(method, url, headers=first, extensions=extensions, stream=httpx.ByteStream(b""))
-        if _SAME_AS_READ:
-            _take_request_body(request)
-        else:
-            request.read()
-        return request, authorization is not None
+        if first is not None:
+            request = httpx.Request(method, url, headers=first, extensions=extensions, stream=httpx.ByteStream(b""))
+            if _SAME_AS_READ:
+                _take_request_body(request)
+            else:
+                request.read()
+            return request, authorization is not None
     return httpx.Request(method, url, headers=headers, extensions=extensions), False
 
 
@@ -296,7 +298,8 @@ class DirectSender:
                 )
             for hook in hooks["response"]:
                 await hook(response)
-            response.history = list(history)
+            if history:  # a new response's history is already empty
+                response.history = list(history)
             if 300 <= response.status_code < 400 and response.has_redirect_location:
                 response.next_request = client._build_redirect_request(request, response)
         except BaseException:

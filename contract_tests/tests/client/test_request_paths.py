@@ -76,7 +76,7 @@ values = st.text(max_size=12)
     additional=st.one_of(st.none(), st.lists(values, max_size=3)),
     extra_query=st.dictionaries(st.sampled_from(["a", "b c", "x/y", "additional"]), values, max_size=2),
     extra_headers=st.dictionaries(
-        st.sampled_from(["X-Trace", "Accept", "User-Agent", "Authorization"]),
+        st.sampled_from(["X-Trace", "Accept", "User-Agent", "Authorization", "Host"]),
         st.from_regex(r"[a-z0-9]{0,8}", fullmatch=True),
         max_size=2,
     ),
@@ -244,3 +244,17 @@ def test_the_cookie_check_agrees_with_walking_the_jar() -> None:
     assert _direct._has_cookies(cookies)
     cookies.jar.clear("api.m3ter.test", "/", "lb")  # leaves the jar's empty per-domain dicts behind
     assert not _direct._has_cookies(cookies)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw_path=st.text(alphabet=st.sampled_from(list("ab/.%~-_:@!$&'()*+,;= ?#é")), max_size=16).map(lambda s: "/" + s),
+    query=st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("a=&./%+ é")), max_size=8)),
+)
+def test_a_joined_url_equals_the_whole_url_parsed(raw_path: str, query: str | None) -> None:
+    # The API path reuses the base URL's parsed form when the path and query need no normalising (dot
+    # segments, characters httpx quotes); whatever they hold, the URL is the one httpx parses from the text.
+    base = httpx.URL("https://api.m3ter.test/v1")
+    whole = httpx.URL("https://api.m3ter.test" + raw_path + ("" if query is None else "?" + query))
+    url = _direct.joined(base, raw_path, query)
+    assert (str(url), url.raw_path, url.netloc) == (str(whole), whole.raw_path, whole.netloc)

@@ -700,6 +700,29 @@ class AsyncM3terBilling(_Base):
 # ``timeout`` (replaces the client's socket timeouts, and the total derived from them, for this call).
 
 
+def _bill_kwargs(
+    owner: _Base,
+    id: str,
+    org_id: str | None,
+    additional: Sequence[str] | str | None,
+    extra_headers: Headers | None,
+    extra_query: Query | None,
+) -> dict[str, Any]:
+    kwargs = get_bill._get_kwargs(org_id=org_id or owner.org_id, id=id, additional=_additional(additional))
+    if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
+        kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+    return kwargs
+
+
+def _job_kwargs(
+    owner: _Base, id: str, org_id: str | None, extra_headers: Headers | None, extra_query: Query | None
+) -> dict[str, Any]:
+    kwargs = get_statement_job._get_kwargs(org_id=org_id or owner.org_id, id=id)
+    if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
+        kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+    return kwargs
+
+
 class BillsWithRawResponse:
     """``client.bills.with_raw_response``: the same calls, returning :class:`Response` (status, headers)."""
 
@@ -717,9 +740,7 @@ class BillsWithRawResponse:
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> Response[BillResponse]:
         owner = self._owner
-        kwargs = get_bill._get_kwargs(org_id=org_id or owner.org_id, id=id, additional=_additional(additional))
-        if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
-            kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+        kwargs = _bill_kwargs(owner, id, org_id, additional, extra_headers, extra_query)
         return get_bill._build_response(owner._send(kwargs, timeout))
 
 
@@ -727,6 +748,7 @@ class Bills:
     """``client.bills``: Retrieve Bill."""
 
     def __init__(self, owner: M3terBilling) -> None:
+        self._owner = owner
         self.with_raw_response = BillsWithRawResponse(owner)
 
     def retrieve(
@@ -745,14 +767,9 @@ class Bills:
         ``timeout`` replaces the client's socket timeouts for this call (and the total timeout derived
         from them).
         """
-        return self.with_raw_response.retrieve(
-            id,
-            org_id=org_id,
-            additional=additional,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-        ).parsed
+        # The model alone: what the raw response's ``parsed`` would be, without building the response.
+        kwargs = _bill_kwargs(self._owner, id, org_id, additional, extra_headers, extra_query)
+        return get_bill._parse_response(self._owner._send(kwargs, timeout))
 
 
 class AsyncBillsWithRawResponse:
@@ -770,9 +787,7 @@ class AsyncBillsWithRawResponse:
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncResponse[BillResponse]:
         owner = self._owner
-        kwargs = get_bill._get_kwargs(org_id=org_id or owner.org_id, id=id, additional=_additional(additional))
-        if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
-            kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+        kwargs = _bill_kwargs(owner, id, org_id, additional, extra_headers, extra_query)
         return AsyncResponse.of(get_bill._build_response(await owner._send(kwargs, timeout)))
 
 
@@ -780,6 +795,7 @@ class AsyncBills:
     """``client.bills`` (async): Retrieve Bill."""
 
     def __init__(self, owner: AsyncM3terBilling) -> None:
+        self._owner = owner
         self.with_raw_response = AsyncBillsWithRawResponse(owner)
 
     async def retrieve(
@@ -793,15 +809,8 @@ class AsyncBills:
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> BillResponse:
         """Retrieve the Bill ``id``; see :meth:`Bills.retrieve`."""
-        response = await self.with_raw_response.retrieve(
-            id,
-            org_id=org_id,
-            additional=additional,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-        )
-        return response.parsed
+        kwargs = _bill_kwargs(self._owner, id, org_id, additional, extra_headers, extra_query)
+        return get_bill._parse_response(await self._owner._send(kwargs, timeout))
 
 
 # -- statement jobs ---------------------------------------------------------------------------------------
@@ -821,9 +830,7 @@ class StatementJobsWithRawResponse:
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> Response[StatementJobResponse]:
         owner = self._owner
-        kwargs = get_statement_job._get_kwargs(org_id=org_id or owner.org_id, id=id)
-        if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
-            kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+        kwargs = _job_kwargs(owner, id, org_id, extra_headers, extra_query)
         return get_statement_job._build_response(owner._send(kwargs, timeout))
 
 
@@ -845,9 +852,8 @@ class StatementJobs:
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> StatementJobResponse:
         """Get the StatementJob ``id`` (GET /organizations/{orgId}/statementjobs/{id})."""
-        return self.with_raw_response.retrieve(
-            id, org_id=org_id, extra_headers=extra_headers, extra_query=extra_query, timeout=timeout
-        ).parsed
+        kwargs = _job_kwargs(self._owner, id, org_id, extra_headers, extra_query)
+        return get_statement_job._parse_response(self._owner._send(kwargs, timeout))
 
     def wait(
         self,
@@ -903,9 +909,7 @@ class AsyncStatementJobsWithRawResponse:
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncResponse[StatementJobResponse]:
         owner = self._owner
-        kwargs = get_statement_job._get_kwargs(org_id=org_id or owner.org_id, id=id)
-        if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
-            kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
+        kwargs = _job_kwargs(owner, id, org_id, extra_headers, extra_query)
         return AsyncResponse.of(get_statement_job._build_response(await owner._send(kwargs, timeout)))
 
 
@@ -926,10 +930,8 @@ class AsyncStatementJobs:
         timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> StatementJobResponse:
         """Get the StatementJob ``id``; see :meth:`StatementJobs.retrieve`."""
-        response = await self.with_raw_response.retrieve(
-            id, org_id=org_id, extra_headers=extra_headers, extra_query=extra_query, timeout=timeout
-        )
-        return response.parsed
+        kwargs = _job_kwargs(self._owner, id, org_id, extra_headers, extra_query)
+        return get_statement_job._parse_response(await self._owner._send(kwargs, timeout))
 
     async def wait(
         self,

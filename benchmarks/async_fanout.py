@@ -2,15 +2,18 @@
 async client on its default backend (httpx) and on the aiohttp extra, bare ``httpx.AsyncClient`` +
 msgspec, ``aiohttp`` + ``msgspec.json.decode``, and the official SDK's async client, side by side in one run.
 
-    .venv/bin/python benchmarks/async_fanout.py [--tasks 32,256] [--requests 2000] [--max-seconds 20]
+    .venv/bin/python benchmarks/async_fanout.py [--tasks 32,256] [--requests 2000] [--max-seconds 20] [--rounds 1]
 
 Not a test: for each body (the seeded 3-item bill and the 2,000-item bill) and each number of concurrent
 tasks it prints requests per second (successful calls), client CPU per request (``time.process_time`` of
 this process; the sandbox runs in its own), TCP connections the client opened (counted at
 ``loop.create_connection``, which httpcore and aiohttp both go through), the calls that failed (by
-exception) and ratios. Each cell is bounded in requests and in seconds. Targets (issue 10): the aiohttp
-extra at 32 tasks on small bills at least 0.6x aiohttp + msgspec and at least 5x
-the default async client of before.
+exception) and ratios. Each cell is bounded in requests and in seconds. With ``--rounds N`` every contender
+runs N times per cell, in an order that alternates from round to round; the table shows each contender's
+medians and the ratio line the median and the range of the N paired rounds (the machine's load moves single
+runs a lot: bare aiohttp + msgspec ranged 4,589-6,933 req/s in four runs of one session). Targets (issue
+10): the aiohttp extra at 32 tasks on small bills at least 0.6x aiohttp + msgspec and at least 5x the
+default async client of before.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import asyncio
 import base64
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -234,6 +238,27 @@ async def run_cell(name: str, sandbox: Sandbox, bill_id: str, tasks: int, reques
         await close()
 
 
+def _median_cell(runs: list[Cell]) -> Cell:
+    """One contender's runs of a cell as one row: the median rate and CPU per call, the most connections
+    opened, every error counted."""
+    if len(runs) == 1:
+        return runs[0]
+    middle = sorted(runs, key=lambda c: c.rate)[len(runs) // 2]
+    errors: dict[str, int] = {}
+    for run in runs:
+        for kind, n in run.errors.items():
+            errors[kind] = errors.get(kind, 0) + n
+    cpu_ms = statistics.median(c.cpu_ms for c in runs)
+    return Cell(
+        middle.name,
+        middle.done,
+        middle.seconds,
+        cpu_ms * middle.done / 1000,
+        max(c.connections for c in runs),
+        errors,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default="32,256", help="concurrent tasks, comma separated")
@@ -242,7 +267,15 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=20.0, help="time bound per cell")
     parser.add_argument("--bills", default="small,large", help="which bills: small, large or both (comma separated)")
     parser.add_argument("--only", default="", help="comma separated contender names to run (default all)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="runs of every contender per cell, in alternating order; medians and ranges are printed",
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     names = [n for n in CONTENDERS if not args.only or any(part in n for part in args.only.split(","))]
     count_connections()
     process, sandbox = start_sandbox()
@@ -259,16 +292,33 @@ def main() -> int:
             for tasks in (int(t) for t in args.tasks.split(",")):
                 print(f"\n{label}, {tasks} tasks (at most {requests} requests, {args.max_seconds:.0f} s per cell)")
                 print(f"  {'client':30} {'req/s':>8} {'CPU ms/req':>10} {'TCP opened':>10} {'vs default':>10}  errors")
-                cells = [asyncio.run(run_cell(n, sandbox, bill_id, tasks, requests, args.max_seconds)) for n in names]
+                rounds = [
+                    {
+                        n: asyncio.run(run_cell(n, sandbox, bill_id, tasks, requests, args.max_seconds))
+                        for n in (names if r % 2 == 0 else names[::-1])  # alternating: a drifting machine evens out
+                    }
+                    for r in range(args.rounds)
+                ]
+                cells = [_median_cell([each[n] for each in rounds]) for n in names]
                 base = next((c.rate for c in cells if c.name.startswith("ours (httpx")), 0.0)
                 for c in cells:
                     ratio = f"{c.rate / base:.2f}x" if base else "-"
                     failed = ", ".join(f"{n} {kind}" for kind, n in sorted(c.errors.items())) or "0"
                     print(f"  {c.name:30} {c.rate:8.0f} {c.cpu_ms:10.3f} {c.connections:10d} {ratio:>10}  {failed}")
-                fast = next((c for c in cells if c.name.startswith("ours (aiohttp")), None)
-                floor = next((c for c in cells if c.name == "aiohttp + msgspec"), None)
-                if fast and floor and floor.rate:
-                    print(f"  aiohttp extra / aiohttp + msgspec: {fast.rate / floor.rate:.2f}x req/s")
+                fast, floor = "ours (aiohttp extra)", "aiohttp + msgspec"
+                ratios = [
+                    each[fast].rate / each[floor].rate
+                    for each in rounds
+                    if fast in each and floor in each and each[floor].rate
+                ]
+                if len(ratios) == 1:
+                    print(f"  aiohttp extra / aiohttp + msgspec: {ratios[0]:.2f}x req/s")
+                elif ratios:
+                    spread = f"{min(ratios):.2f}-{max(ratios):.2f}x"
+                    print(
+                        f"  aiohttp extra / aiohttp + msgspec: median {statistics.median(ratios):.2f}x req/s "
+                        f"over {len(ratios)} paired rounds ({spread})"
+                    )
     finally:
         process.terminate()
         process.wait(timeout=10)

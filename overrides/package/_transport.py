@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from ._attempt_timer import AttemptTimers
 from ._deadline import (
     DEFAULT_MAX_RESPONSE_BYTES,
     MAX_RESPONSE_BYTES,
@@ -244,6 +245,7 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._limit = max_response_bytes
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._async_slots = asyncio.BoundedSemaphore(max_in_flight)
+        self._timers = AttemptTimers()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self._transport, httpx.BaseTransport):
@@ -285,9 +287,9 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 assert deadline is not None
                 raise deadline.exceeded(request, _QUEUED) from None
         try:
-            # One timer for the whole exchange: a socket timeout is given whole to every read, so a server
-            # dripping bytes until just before the deadline would get one more read timeout past it.
-            async with asyncio.timeout(None if deadline is None else deadline.remaining()) as bound:
+            # The deadline bounds the whole exchange: a socket timeout is given whole to every read, so a
+            # server dripping bytes until just before the deadline would get one more read timeout past it.
+            with self._timers.until(None if deadline is None else deadline.remaining()) as bound:
                 _prepare(request, deadline)
                 response = await self._transport.handle_async_request(request)
                 astream: Any = response.stream
@@ -303,7 +305,7 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 finally:
                     await astream.aclose()  # the connection goes back to the pool
         except TimeoutError:
-            if deadline is None or not bound.expired():
+            if deadline is None or not bound.expired:
                 raise
             raise deadline.exceeded(request, "waiting for the server") from None
         finally:

@@ -520,6 +520,11 @@ class _AsyncHttp:
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._closer: AsyncIterator[None] | None = None
 
+    def serves_running_loop(self) -> bool:
+        """Whether ``client`` is already the one of the running loop (no await needed to get it)."""
+        loop = self._loop
+        return loop is not None and loop() is asyncio.get_running_loop()
+
     async def for_running_loop(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         first = self._loop() if self._loop is not None else None
@@ -667,7 +672,7 @@ class AsyncM3terBilling(_Base):
         await self.close()
 
     async def _send(self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven) -> httpx.Response:
-        http = await self._http.for_running_loop()
+        http = self._http.client if self._http.serves_running_loop() else await self._http.for_running_loop()
         direct = self._http.direct
         with translated_transport_errors():
             if direct is not None and direct.handles(kwargs):

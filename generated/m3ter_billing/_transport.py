@@ -50,7 +50,7 @@ _QUEUED = "waiting for a free connection"
 MAX_ENCODINGS = 5
 _STEP = 64 * 1024
 _DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
-_COOKIE_HEADERS = (b"set-cookie", b"set-cookie2")  # the headers http.cookiejar reads
+COOKIE_HEADERS = (b"set-cookie", b"set-cookie2")  # the headers http.cookiejar reads
 
 
 class _Inflate:
@@ -163,7 +163,7 @@ class _Body:
                 lengths.append(value.decode("latin-1"))
             elif name == b"content-encoding":
                 encodings.append(value.decode("latin-1"))
-            elif name in _COOKIE_HEADERS:
+            elif name in COOKIE_HEADERS:
                 self.sets_cookie = True
         self.decoder = _Decoder(encodings) if encodings else _IDENTITY
         self.inflated = self.decoder.decodes  # whether the body handed on is not the one on the wire
@@ -392,6 +392,7 @@ def routed(make: Callable[[str | None], Any], *, trust_env: bool) -> Any:
 
 __all__ = [
     "ACCEPT_ENCODING",
+    "COOKIE_HEADERS",
     "KEEPALIVE_EXPIRY",
     "LIMITS",
     "POOL_SIZE",

@@ -29,10 +29,9 @@ from typing import Any
 import httpx
 
 from ._auth import ClientCredentialsAuth, FixedTokenAuth
-from ._transport import ReadBody
+from ._transport import COOKIE_HEADERS, ReadBody
 
 _httpx_logger = logging.getLogger("httpx")  # httpx's own log line for every response, as AsyncClient writes it
-_COOKIE_HEADERS = (b"set-cookie", b"set-cookie2")  # the headers http.cookiejar reads
 _BEARERS = (ClientCredentialsAuth, FixedTokenAuth)  # the auths whose token this path can set itself
 
 
@@ -280,7 +279,7 @@ class DirectSender:
                 sets_cookie = stream.sets_cookie  # the transport has looked at the headers already
             else:
                 response.read()
-                sets_cookie = any(name.lower() in _COOKIE_HEADERS for name, _ in response.headers.raw)
+                sets_cookie = any(name.lower() in COOKIE_HEADERS for name, _ in response.headers.raw)
             response.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
             if sets_cookie:
                 client.cookies.extract_cookies(response)

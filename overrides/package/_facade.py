@@ -124,6 +124,8 @@ class _Options:
     ) -> dict[str, Any]:
         """An API call's request with the default and per-call headers and query parameters (per-call win;
         the operation's own parameters win over the defaults). Never applied to statement downloads."""
+        if not (extra_headers or extra_query or self.default_headers or self.default_query):
+            return kwargs  # the common call: nothing to add
         headers = {**self.default_headers, **(extra_headers or {})}
         query = {**self.default_query, **kwargs.get("params", {}), **(extra_query or {})}
         if headers:
@@ -714,18 +716,14 @@ def _bill_kwargs(
     extra_query: Query | None,
 ) -> dict[str, Any]:
     kwargs = get_bill._get_kwargs(org_id=org_id or owner.org_id, id=id, additional=_additional(additional))
-    if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
-        kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
-    return kwargs
+    return owner._options.api_request(kwargs, extra_headers, extra_query)
 
 
 def _job_kwargs(
     owner: _Base, id: str, org_id: str | None, extra_headers: Headers | None, extra_query: Query | None
 ) -> dict[str, Any]:
     kwargs = get_statement_job._get_kwargs(org_id=org_id or owner.org_id, id=id)
-    if extra_headers or extra_query or owner._options.default_headers or owner._options.default_query:
-        kwargs = owner._options.api_request(kwargs, extra_headers, extra_query)
-    return kwargs
+    return owner._options.api_request(kwargs, extra_headers, extra_query)
 
 
 class BillsWithRawResponse:

@@ -17,7 +17,7 @@ malformed response, reports a server that disconnects as a connect timeout and l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +26,7 @@ import httpx
 from yarl import URL
 
 from ._redact import scrub
-from ._transport import ChunkReader
+from ._transport import ChunkReader, Opened, RequestSource, request_of
 
 # Most specific first: the first class the exception is an instance of names the httpx error.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -47,11 +47,11 @@ _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
 )
 
 
-def _translated(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def _translated(exc: BaseException, request: RequestSource) -> httpx.TransportError:
     for kind, error in _ERRORS:
         if isinstance(exc, kind):
             # aiohttp's text can carry the whole URL (a presigned signature): scrubbed, and not chained.
-            return error(scrub(f"{type(exc).__name__}: {exc}")[:500], request=request)
+            return error(scrub(f"{type(exc).__name__}: {exc}")[:500], request=request_of(request))
     raise exc
 
 
@@ -66,7 +66,7 @@ class _Body(ChunkReader):
     """The body as aiohttp receives it, chunk by chunk (its own iterator: an async generator would cost
     more per response than the chunks of a small body; ``read_into`` for the bounded reader)."""
 
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, request: RequestSource) -> None:
         self._response = response
         self._request = request
 
@@ -144,18 +144,27 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._last = (raw, last_text)  # one assignment, once the text is built
         return last_text
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def text_headers(self, headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
+        """``headers`` as :meth:`open` takes them."""
+        return self._text_headers(headers)
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        headers: tuple[tuple[str, str], ...],
+        timeouts: Mapping[str, float | None],
+        request: RequestSource,
+        data: bytes = b"",
+    ) -> Opened:
+        """Send ``method`` ``url`` (exactly as given) with ``headers`` (from :meth:`text_headers`) and
+        ``data``: the response with its headers read; ``request`` names the request in an error."""
         session = self._session or self._open()
-        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
-        try:
-            data = request.content  # an API call's empty body, already read
-        except httpx.RequestNotRead:
-            data = await request.aread()
         try:
             response = await session.request(
-                request.method,
-                URL(str(request.url), encoded=True),
-                headers=self._text_headers(request.headers),
+                method,
+                URL(url, encoded=True),
+                headers=headers,
                 data=data or None,
                 allow_redirects=False,
                 proxy=self._proxy,
@@ -166,12 +175,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+        return Opened(response.status, response.raw_headers, extensions, _Body(response, request))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            data = request.content  # an API call's empty body, already read
+        except httpx.RequestNotRead:
+            data = await request.aread()
+        opened = await self.open(
+            request.method,
+            str(request.url),
+            self._text_headers(request.headers),
+            request.extensions.get("timeout", {}),
+            request,
+            data,
+        )
         return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_Body(response, request),
-            request=request,
-            extensions=extensions,
+            opened.status, headers=opened.headers, stream=opened.body, request=request, extensions=opened.extensions
         )
 
     async def aclose(self) -> None:

@@ -28,7 +28,7 @@ import httpx
 from httpx_retries import Retry
 
 from ._auth import TOKEN_PATH, ClientCredentialsAuth, FixedTokenAuth
-from ._backends import HttpBackend, async_network_transport, checked_backend
+from ._backends import HttpBackend, async_network_transport, checked_backend, opening_network
 from ._deadline import (
     DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -49,7 +49,7 @@ from ._exceptions import (
 from ._http_client import borrowed
 from ._network import PINNED, Pinned, network_stack
 from ._redact import install_log_redaction
-from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, backoff_budget, retrying_transport
+from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, backoff_budget, retry_stack, retrying_transport
 from ._settings import DEFAULT_TIMEOUT, Settings
 from ._statement_urls import Resolver, check_statement_url, system_resolver
 from ._statements import Fetch, Plan, Retrieve, Sleep, Statement, statement_plan, wait_plan
@@ -609,16 +609,15 @@ class AsyncM3terBilling(_Base):
         client_options = _with_carried(self._client_options, carried)
 
         def build() -> tuple[httpx.AsyncClient, DirectSender | None]:
-            stack = retrying_transport(
-                transport if transport is not None else async_network_transport(backend, trust_env=trust_env),
-                policy,
-                is_async=True,
-                trust_env=trust_env,
-                max_response_bytes=limit,
-            )
+            network = transport if transport is not None else async_network_transport(backend, trust_env=trust_env)
+            stack, bounded = retry_stack(network, policy, max_response_bytes=limit)
             client = httpx.AsyncClient(transport=stack, trust_env=trust_env, **client_options)
-            # The aiohttp backend sends API calls below httpx.AsyncClient, through the same stack (_direct).
-            return client, DirectSender(client, stack) if backend == "aiohttp" else None
+            if backend != "aiohttp":
+                return client, None
+            # The aiohttp backend sends API calls below httpx.AsyncClient, through the same stack (_direct),
+            # and a plain retrieve() through the quick lane when the network is its own aiohttp transport.
+            opening = opening_network(network) if transport is None else None
+            return client, DirectSender(client, stack, None if opening is None else (bounded, opening))
 
         self._http = _AsyncHttp(build)
         self._attach()
@@ -680,6 +679,21 @@ class AsyncM3terBilling(_Base):
             if direct is not None and direct.handles(kwargs):
                 return await direct.request(**kwargs, **self._options.request_args(timeout))
             return await http.request(**kwargs, **self._options.request_args(timeout))
+
+    async def _retrieve(
+        self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven, success: int, decode: Callable[[bytes], _T]
+    ) -> _T | httpx.Response:
+        """:meth:`_send` for a call whose ``success`` body ``decode`` makes into its result: on the aiohttp
+        backend that result itself when the call ends so (``DirectSender.retrieve``), else the response."""
+        direct = self._http.direct
+        if direct is None or not direct.handles(kwargs):
+            return await self._send(kwargs, timeout)
+        if not self._http.serves_running_loop():
+            await self._http.for_running_loop()
+            direct = self._http.direct
+            assert direct is not None
+        with translated_transport_errors():
+            return await direct.retrieve(success, decode, **kwargs, **self._options.request_args(timeout))
 
     async def _run(self, plan: Plan[_T], timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> _T:
         """Carry out a statement plan with asyncio I/O."""
@@ -816,7 +830,8 @@ class AsyncBills:
     ) -> BillResponse:
         """Retrieve the Bill ``id``; see :meth:`Bills.retrieve`."""
         kwargs = _bill_kwargs(self._owner, id, org_id, additional, extra_headers, extra_query)
-        return get_bill._parse_response(await self._owner._send(kwargs, timeout))
+        got = await self._owner._retrieve(kwargs, timeout, get_bill.SUCCESS_STATUS, get_bill._parse_success)
+        return get_bill._parse_response(got) if isinstance(got, httpx.Response) else got
 
 
 # -- statement jobs ---------------------------------------------------------------------------------------
@@ -937,7 +952,10 @@ class AsyncStatementJobs:
     ) -> StatementJobResponse:
         """Get the StatementJob ``id``; see :meth:`StatementJobs.retrieve`."""
         kwargs = _job_kwargs(self._owner, id, org_id, extra_headers, extra_query)
-        return get_statement_job._parse_response(await self._owner._send(kwargs, timeout))
+        got = await self._owner._retrieve(
+            kwargs, timeout, get_statement_job.SUCCESS_STATUS, get_statement_job._parse_success
+        )
+        return get_statement_job._parse_response(got) if isinstance(got, httpx.Response) else got
 
     async def wait(
         self,

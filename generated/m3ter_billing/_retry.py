@@ -165,7 +165,15 @@ def retrying_transport(
     ``trust_env``) so bodies are read within the call's limits and requests are retried per ``retry``."""
     if transport is None:
         transport = network_transport(is_async=is_async, trust_env=trust_env)
-    return RetryTransport(transport=BoundedTransport(transport, max_response_bytes=max_response_bytes), retry=retry)
+    return retry_stack(transport, retry, max_response_bytes=max_response_bytes)[0]
 
 
-__all__ = ["DEFAULT_MAX_RETRIES", "M3terRetry", "backoff_budget", "retrying_transport"]
+def retry_stack(
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport, retry: Retry, *, max_response_bytes: int
+) -> tuple[RetryTransport, BoundedTransport]:
+    """The retry layer over the bounded transport over ``transport``, and that bounded transport."""
+    bounded = BoundedTransport(transport, max_response_bytes=max_response_bytes)
+    return RetryTransport(transport=bounded, retry=retry), bounded
+
+
+__all__ = ["DEFAULT_MAX_RETRIES", "M3terRetry", "backoff_budget", "retry_stack", "retrying_transport"]

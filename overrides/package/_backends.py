@@ -14,8 +14,8 @@ from typing import Literal
 import httpx
 
 from ._exceptions import ConfigurationError
-from ._network import network_stack
-from ._transport import KEEPALIVE_EXPIRY, POOL_SIZE, routed
+from ._network import StatementRouter, network_stack
+from ._transport import KEEPALIVE_EXPIRY, POOL_SIZE, OpeningNetwork, routed
 
 HttpBackend = Literal["httpx", "aiohttp"]
 HTTP_BACKENDS: tuple[str, ...] = ("httpx", "aiohttp")
@@ -64,6 +64,17 @@ def async_network_transport(backend: HttpBackend, *, trust_env: bool = True) -> 
     return built
 
 
+def opening_network(transport: object) -> OpeningNetwork | None:
+    """The aiohttp transport API calls go through when ``transport`` is the aiohttp backend's network with no
+    proxy in the way (what the quick lane of ``_direct`` sends through); None otherwise."""
+    if not isinstance(transport, StatementRouter) or not aiohttp_installed():
+        return None
+    from ._aiohttp import AiohttpTransport
+
+    api = transport.api
+    return api if isinstance(api, AiohttpTransport) else None
+
+
 __all__ = [
     "EXTRA",
     "HTTP_BACKENDS",
@@ -71,5 +82,6 @@ __all__ = [
     "aiohttp_installed",
     "async_network_transport",
     "checked_backend",
+    "opening_network",
     "preferred_backend",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -51,16 +52,25 @@ def deadline_of(request: httpx.Request) -> Deadline | None:
     return value if isinstance(value, Deadline) else None
 
 
+NOT_SENT = "before the request could be sent"
+
+
+def clipped(timeouts: Mapping[str, float | None] | None, remaining: float) -> dict[str, float | None]:
+    """Socket ``timeouts`` (httpx's four) each bounded by the ``remaining`` seconds of the call."""
+    current = timeouts or {}
+    bounded: dict[str, float | None] = {}
+    for key in ("connect", "read", "write", "pool"):
+        seconds = current.get(key)
+        bounded[key] = remaining if seconds is None else min(seconds, remaining)
+    return bounded
+
+
 def clip_timeouts(request: httpx.Request, deadline: Deadline) -> None:
     """Bound every socket timeout of ``request`` by the time the call has left (raises when none is left)."""
     remaining = deadline.remaining()
     if remaining <= 0:
-        raise deadline.exceeded(request, "before the request could be sent")
-    current = request.extensions.get("timeout") or {}
-    request.extensions["timeout"] = {
-        key: remaining if current.get(key) is None else min(current[key], remaining)
-        for key in ("connect", "read", "write", "pool")
-    }
+        raise deadline.exceeded(request, NOT_SENT)
+    request.extensions["timeout"] = clipped(request.extensions.get("timeout"), remaining)
 
 
 def check_seconds(name: str, value: object, *, allow_none: bool) -> float | None:
@@ -104,12 +114,14 @@ __all__ = [
     "DEADLINE",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "MAX_RESPONSE_BYTES",
+    "NOT_SENT",
     "SENDING",
     "Deadline",
     "as_timeout",
     "check_max_response_bytes",
     "check_seconds",
     "clip_timeouts",
+    "clipped",
     "deadline_of",
     "derived_total",
 ]

@@ -23,15 +23,20 @@ import datetime
 import logging
 import re
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
+from httpx_retries import Retry
 
 from ._auth import ClientCredentialsAuth, FixedTokenAuth
-from ._transport import COOKIE_HEADERS, ReadBody
+from ._exceptions import ResponseValidationError
+from ._redact import Secret
+from ._transport import COOKIE_HEADERS, PRIMED, BoundedTransport, Exchange, OpeningNetwork, ReadBody
 
+_T = TypeVar("_T")
 _httpx_logger = logging.getLogger("httpx")  # httpx's own log line for every response, as AsyncClient writes it
+_retries_logger = logging.getLogger("httpx_retries.transport")  # logs every request at DEBUG
 _BEARERS = (ClientCredentialsAuth, FixedTokenAuth)  # the auths whose token this path can set itself
 
 
@@ -41,18 +46,21 @@ _KEPT = re.compile(r"[A-Za-z0-9\-._~%/!$&'()*+,;=:@]*")
 _DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
 
 
+def _kept(raw_path: str, query: str | None) -> bool:
+    """Whether httpx's parser leaves ``raw_path`` and ``query`` exactly as they are."""
+    return (
+        _KEPT.fullmatch(raw_path) is not None
+        and ("/." not in raw_path or _DOT_SEGMENT.search(raw_path) is None)  # a dot segment follows a "/"
+        and (query is None or _KEPT.fullmatch(query) is not None)
+    )
+
+
 def joined(base: httpx.URL, raw_path: str, query: str | None) -> httpx.URL:
     """``base`` with ``raw_path`` (starting with "/") and ``query``: equal to parsing the whole URL, which
     costs a scan of every character; here the path and query are checked with one regular expression
     each and the base's parsed form is reused (parsed in full when they hold anything else)."""
     reference = getattr(base, "_uri_reference", None)
-    if (
-        isinstance(reference, tuple)
-        and hasattr(reference, "_replace")
-        and _KEPT.fullmatch(raw_path)
-        and ("/." not in raw_path or _DOT_SEGMENT.search(raw_path) is None)  # a dot segment follows a "/"
-        and (query is None or _KEPT.fullmatch(query))
-    ):
+    if isinstance(reference, tuple) and hasattr(reference, "_replace") and _kept(raw_path, query):
         url = httpx.URL.__new__(httpx.URL)
         url._uri_reference = reference._replace(path=raw_path, query=query, fragment=None)
         return url
@@ -168,29 +176,160 @@ def _has_cookies(cookies: httpx.Cookies) -> bool:
     return bool(getattr(cookies.jar, "_cookies", True)) and bool(cookies)
 
 
-class DirectSender:
-    """Sends an API request of the facade through ``client``'s configuration and ``transport``."""
+class _Later:
+    """A call's request, built the first time it is asked for (and the same object every time after)."""
 
-    def __init__(self, client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport) -> None:
+    __slots__ = ("_build", "_request")
+
+    def __init__(self, build: Callable[[], httpx.Request]) -> None:
+        self._build = build
+        self._request: httpx.Request | None = None
+
+    def __call__(self) -> httpx.Request:
+        if self._request is None:
+            self._request = self._build()
+        return self._request
+
+
+def _final(retry: object, status_code: int) -> bool:
+    """Whether httpx-retries returns a first response with ``status_code`` as it is: neither retried nor
+    checked (``_retry_operation_async``'s own tests, in its order)."""
+    if not isinstance(retry, Retry):
+        return False
+    return (
+        not retry.is_retryable_method("GET")
+        or retry.is_exhausted()
+        or (not retry.is_retryable_status_code(status_code) and retry.validate_response is None)
+    )
+
+
+class DirectSender:
+    """Sends an API request of the facade through ``client``'s configuration and ``transport``; with
+    ``quick`` (the bounded transport under ``transport`` and the network under that), the quick lane
+    of :meth:`retrieve`."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
+        quick: tuple[BoundedTransport, OpeningNetwork] | None = None,
+    ) -> None:
         self._client = client
         self._transport = transport
+        self._quick = quick
         self._host_first = _HostFirst()
         self._base: httpx.URL | None = None
         self._prefix = ""
+        self._origin = ""
 
     def handles(self, kwargs: Mapping[str, Any]) -> bool:
         """Whether ``kwargs`` (the facade's ``request`` arguments) is an API call this path sends: one with
         the client's own auth, on a client without client-level query parameters."""
         return "auth" not in kwargs and not self._client.params
 
-    def _url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL:
+    def _follow_base(self) -> httpx.URL:
         base = self._client.base_url
-        if base is not self._base:  # base_url can be set on the client: the prefix follows it
+        if base is not self._base:  # base_url can be set on the client: the prefixes follow it
             self._base, self._prefix = base, base.raw_path.decode("ascii").split("?")[0].rstrip("/") + "/"
+            self._origin = str(base.copy_with(raw_path=b"/", fragment=None))[:-1]
+        return base
+
+    def _raw_path(self, path: str, params: Mapping[str, Any] | None) -> tuple[str, str | None]:
         # As httpx merges a relative URL: the base's path, then the relative path without its leading "/".
-        raw_path = self._prefix + path.lstrip("/")
-        query = str(httpx.QueryParams(params)) if params else None
-        return joined(base, raw_path, query)
+        return self._prefix + path.lstrip("/"), str(httpx.QueryParams(params)) if params else None
+
+    def _url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL:
+        base = self._follow_base()
+        return joined(base, *self._raw_path(path, params))
+
+    def _url_text(self, path: str, params: Mapping[str, Any] | None) -> str | None:
+        """``str(self._url(path, params))`` without building the URL, when ``joined`` reuses the base's
+        parsed form for it (its quick case); None otherwise."""
+        self._follow_base()
+        raw_path, query = self._raw_path(path, params)
+        if not _kept(raw_path, query):
+            return None
+        return self._origin + raw_path if query is None else f"{self._origin}{raw_path}?{query}"
+
+    def _observed(self, client: httpx.AsyncClient) -> bool:
+        """Whether something outside the call sees or changes what it sends and gets: event hooks, cookies
+        to send, httpx's or httpx-retries' log lines."""
+        hooks = client.event_hooks
+        return bool(
+            hooks["request"]
+            or hooks["response"]
+            or _has_cookies(client.cookies)
+            or _httpx_logger.isEnabledFor(logging.INFO)
+            or _retries_logger.isEnabledFor(logging.DEBUG)
+        )
+
+    async def retrieve(
+        self,
+        success: int,
+        decode: Callable[[bytes], _T],
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout,
+        extensions: dict[str, Any],
+    ) -> _T | httpx.Response:
+        """:meth:`request` for a call whose ``success`` body ``decode`` makes into its result: that result, or
+        the response when the call ends otherwise, for the caller to parse as it parses any response.
+
+        The quick lane: a GET sent with the cached token, while nothing observes the call (:meth:`_observed`),
+        is sent straight through the bounded transport's :meth:`~BoundedTransport.exchange`, without the
+        ``httpx.Request`` and ``httpx.Response`` objects. When that first attempt is a ``success`` that no other
+        layer would act on (no cookie to keep, not retried, a body that decodes), it is the result. Anything
+        else (another status, an error, a body that does not match) is handed to :meth:`request`'s own path
+        as the first attempt of the request built now (``PRIMED``): the retries, the token refresh, the
+        typed errors and the response are then that path's, from the answer already received."""
+        quick = self._quick
+        client = self._client
+        auth = client.auth
+        bearer = auth if quick is not None and isinstance(auth, _BEARERS) else None
+        token = None if bearer is None else bearer.current_token()
+        text = None
+        if token is not None and not client.is_closed and method.upper() == "GET" and not self._observed(client):
+            text = self._url_text(url, params)  # follows base_url
+        merged = client.headers
+        if headers:
+            merged = merged.copy()
+            merged.update(headers)
+        authorization = "" if token is None else f"Bearer {token.reveal()}"
+        base = self._base
+        first = None
+        if text is not None and base is not None and base.host:
+            first = self._host_first.of(base.netloc, merged, authorization)
+        if first is None or text is None or quick is None or bearer is None or token is None:
+            return await self.request(
+                method, url, params=params, headers=headers, timeout=timeout, extensions=extensions
+            )
+        extensions = {**extensions, "timeout": timeout.as_dict()}
+
+        def build() -> httpx.Request:
+            request, _ = _request(method, self._url(url, params), merged, extensions, self._host_first, authorization)
+            return request
+
+        later = _Later(build)
+        bounded, network = quick
+        started = time.perf_counter()
+        outcome: Exchange | Exception
+        try:
+            exchange = await bounded.exchange(network, text, network.text_headers(first), later, extensions)
+        except Exception as exc:  # the first attempt's error: the full path takes it from here
+            outcome = exc
+        else:
+            if exchange.status == success and not exchange.sets_cookie and _final(extensions.get("retry"), success):
+                try:
+                    return decode(exchange.content())
+                except ResponseValidationError:
+                    pass  # raised by the full path's parsing, with the response
+            outcome = exchange
+        request = later()
+        request.extensions[PRIMED] = outcome
+        return await self._with_token(request, bearer, token, started)
 
     async def request(
         self,
@@ -224,27 +363,40 @@ class DirectSender:
         )
         if _has_cookies(client.cookies):
             httpx.Cookies(client.cookies).set_cookie_header(request)
-        history: list[httpx.Response] = []
         if authorized and bearer is not None and token is not None:
-            response = await self._send_one(request, history)
-            try:
-                refresh = bearer.async_refresh_flow(request, token, response)
-                if refresh is None:
-                    return response
-                await response.aread()  # as the flow reads and closes a refused response before it refreshes
-            except BaseException:
-                await response.aclose()
-                raise
+            return await self._with_token(request, bearer, token, None)
+        # httpx's _send_handling_auth: the flow yields requests and is sent each response.
+        return await self._drive(auth.async_auth_flow(request), [])
+
+    async def _with_token(
+        self,
+        request: httpx.Request,
+        bearer: ClientCredentialsAuth | FixedTokenAuth,
+        token: Secret,
+        started: float | None,
+    ) -> httpx.Response:
+        """``request``, built with ``token``, sent; the auth flow driven only if the answer refuses it."""
+        history: list[httpx.Response] = []
+        response = await self._send_one(request, history, started)
+        try:
+            refresh = bearer.async_refresh_flow(request, token, response)
+            if refresh is None:
+                return response
+            await response.aread()  # as the flow reads and closes a refused response before it refreshes
+        except BaseException:
             await response.aclose()
-            history.append(response)
-            flow = refresh
-        else:
-            # httpx's _send_handling_auth: the flow yields requests and is sent each response.
-            flow = auth.async_auth_flow(request)
+            raise
+        await response.aclose()
+        history.append(response)
+        return await self._drive(refresh, history)
+
+    async def _drive(
+        self, flow: AsyncGenerator[httpx.Request, httpx.Response], history: list[httpx.Response]
+    ) -> httpx.Response:
         try:
             request = await flow.__anext__()
             while True:
-                response = await self._send_one(request, history)
+                response = await self._send_one(request, history, None)
                 try:
                     try:
                         next_request = await flow.asend(response)
@@ -259,13 +411,16 @@ class DirectSender:
         finally:
             await flow.aclose()
 
-    async def _send_one(self, request: httpx.Request, history: list[httpx.Response]) -> httpx.Response:
-        """One request through the transport, as httpx's ``_send_single_request`` (redirects not followed)."""
+    async def _send_one(
+        self, request: httpx.Request, history: list[httpx.Response], started: float | None
+    ) -> httpx.Response:
+        """One request through the transport, as httpx's ``_send_single_request`` (redirects not followed);
+        ``started``: when the quick lane began its first attempt (``elapsed`` counts from then)."""
         client = self._client
         hooks = client.event_hooks
         for hook in hooks["request"]:
             await hook(request)
-        start = time.perf_counter()
+        start = time.perf_counter() if started is None else started
         try:
             response = await self._transport.handle_async_request(request)
         except httpx.RequestError as exc:

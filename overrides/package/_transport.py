@@ -17,18 +17,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 import httpx
 
 from ._attempt_timer import AttemptTimers
 from ._deadline import (
+    DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
     MAX_RESPONSE_BYTES,
+    NOT_SENT,
     SENDING,
     Deadline,
     clip_timeouts,
+    clipped,
     deadline_of,
 )
 from ._exceptions import ResponseTooLargeError
@@ -139,22 +142,35 @@ class ChunkReader(httpx.AsyncByteStream):
             add(chunk)
 
 
+RequestSource = httpx.Request | Callable[[], httpx.Request]
+"""A request, or what builds it when first asked (the quick lane of ``_direct`` builds one only for an
+error or when the full path takes over)."""
+
+
+def request_of(source: RequestSource) -> httpx.Request:
+    return source if isinstance(source, httpx.Request) else source()
+
+
+def _limit_of(extensions: Mapping[str, Any], default: int) -> int:
+    limit = extensions.get(MAX_RESPONSE_BYTES, default)
+    return limit if isinstance(limit, int) else default
+
+
 class _Body:
     """Collects a decoded body, refusing it past the limit and past the deadline."""
 
     def __init__(
-        self, request: httpx.Request, response: httpx.Response, default_limit: int, deadline: Deadline | None
+        self, request: RequestSource, raw_headers: Iterable[tuple[bytes, bytes]], limit: int, deadline: Deadline | None
     ) -> None:
-        limit = request.extensions.get(MAX_RESPONSE_BYTES, default_limit)
-        self.limit = limit if isinstance(limit, int) else default_limit
-        self.request = request
+        self.limit = limit
+        self.source = request
         self.deadline = deadline  # the request's (``deadline_of``), looked up once by the caller
         # The headers read here, in one pass over the response's raw headers (each lookup is another pass,
         # and decoding every header to text costs more than the comparisons).
         lengths: list[str] = []
         encodings: list[str] = []
         self.sets_cookie = False
-        for name, value in response.headers.raw:
+        for name, value in raw_headers:
             name = name.lower()
             if name == b"content-length":
                 lengths.append(value.decode("latin-1"))
@@ -171,11 +187,12 @@ class _Body:
             raise self.too_large()
 
     def too_large(self) -> ResponseTooLargeError:
+        request = request_of(self.source)
         return ResponseTooLargeError(
             f"the response body is larger than max_response_bytes ({self.limit} bytes); the rest was not read",
             limit=self.limit,
-            method=self.request.method,
-            url=str(self.request.url),
+            method=request.method,
+            url=str(request.url),
         )
 
     def add(self, raw: bytes) -> None:
@@ -185,7 +202,7 @@ class _Body:
         else:
             self._keep(raw)
         if self.deadline is not None and self.deadline.remaining() <= 0:
-            raise self.deadline.exceeded(self.request, "while reading the response body")
+            raise self.deadline.exceeded(request_of(self.source), "while reading the response body")
 
     def add_read(self, response: httpx.Response) -> None:
         """Take the body a wrapped transport has already read (and httpx has decoded)."""
@@ -198,9 +215,12 @@ class _Body:
             raise self.too_large()
         self.parts.append(piece)
 
+    def content(self) -> bytes:
+        return b"".join(self.parts)
+
     def into(self, response: httpx.Response) -> httpx.Response:
         """``response`` with the body read here as its (already decoded) content."""
-        content = b"".join(self.parts)
+        content = self.content()
         if self.inflated:
             for name in _DROPPED_HEADERS:
                 response.headers.pop(name, None)
@@ -212,7 +232,7 @@ class _Body:
                 response.status_code,
                 headers=response.headers,
                 stream=ReadBody(content, sets_cookie=self.sets_cookie),
-                request=self.request,
+                request=request_of(self.source),
                 extensions=response.extensions,
             )
         response.stream = ReadBody(content, sets_cookie=self.sets_cookie)
@@ -222,6 +242,75 @@ class _Body:
 def _prepare(request: httpx.Request, deadline: Deadline | None) -> None:
     if deadline is not None:
         clip_timeouts(request, deadline)
+
+
+# -- one attempt before its request is built (the quick lane of ``_direct``) ------------------------------
+
+
+class Opened:
+    """A response as a network that can send without an ``httpx.Request`` (``_aiohttp``) receives it: the
+    status line and headers read, the body not yet."""
+
+    __slots__ = ("body", "extensions", "headers", "status")
+
+    def __init__(
+        self, status: int, headers: Sequence[tuple[bytes, bytes]], extensions: dict[str, Any], body: ChunkReader
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.extensions = extensions
+        self.body = body
+
+
+class OpeningNetwork(Protocol):
+    def text_headers(self, headers: httpx.Headers) -> Any:
+        """``headers`` as :meth:`open` takes them."""
+        ...
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        headers: Any,
+        timeouts: Mapping[str, float | None],
+        request: RequestSource,
+    ) -> Opened:
+        """Send a request whose body is empty; ``request`` builds the ``httpx.Request`` an error names."""
+        ...
+
+
+class Exchange:
+    """One attempt made by :meth:`BoundedTransport.exchange`: the response with its body read."""
+
+    __slots__ = ("_body", "extensions", "headers", "status")
+
+    def __init__(self, opened: Opened, body: _Body) -> None:
+        self.status = opened.status
+        self.headers = opened.headers
+        self.extensions = opened.extensions
+        self._body = body
+
+    @property
+    def sets_cookie(self) -> bool:
+        return self._body.sets_cookie
+
+    def content(self) -> bytes:
+        return self._body.content()
+
+    def response(self, request: httpx.Request) -> httpx.Response:
+        """The response :meth:`BoundedTransport.handle_async_request` returns for this attempt."""
+        fresh = httpx.Response(self.status, headers=self.headers, request=request, extensions=self.extensions)
+        return self._body.into(fresh)
+
+
+PRIMED = "m3ter_billing.primed"
+"""The request extension that holds the first attempt of a call the quick lane began (an :class:`Exchange`
+or the exception the attempt raised): the bounded transport hands it out once, in place of sending."""
+
+
+def primed_outcome(request: httpx.Request) -> Exchange | Exception | None:
+    outcome = request.extensions.pop(PRIMED, None)
+    return outcome if isinstance(outcome, Exchange | Exception) else None
 
 
 class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -260,7 +349,7 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             response = self._transport.handle_request(request)
             stream: Any = response.stream
             try:
-                body = _Body(request, response, self._limit, deadline)
+                body = _Body(request, response.headers.raw, _limit_of(request.extensions, self._limit), deadline)
                 if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
                     body.add_read(response)
                 else:
@@ -273,19 +362,29 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             self._slots.release()
         return body.into(response)
 
+    async def _queue(self, deadline: Deadline | None, request: RequestSource) -> None:
+        """Wait for a slot (none is free), within the deadline."""
+        try:  # asyncio.timeout, not wait_for (a task per wait; on 3.11 it can swallow a cancellation)
+            async with asyncio.timeout(None if deadline is None else max(deadline.remaining(), 0.0)):
+                await self._async_slots.acquire()
+        except TimeoutError:
+            assert deadline is not None
+            raise deadline.exceeded(request_of(request), _QUEUED) from None
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self._transport, httpx.AsyncBaseTransport):
             raise RuntimeError("an async request reached a sync transport")
+        if PRIMED in request.extensions:
+            primed = primed_outcome(request)
+            if isinstance(primed, Exception):
+                raise primed
+            if primed is not None:
+                return primed.response(request)
         deadline = deadline_of(request)
-        if not self._async_slots.locked():
-            await self._async_slots.acquire()  # a free slot: taken at once, without a timer
+        if self._async_slots.locked():
+            await self._queue(deadline, request)
         else:
-            try:  # asyncio.timeout, not wait_for (a task per wait; on 3.11 it can swallow a cancellation)
-                async with asyncio.timeout(None if deadline is None else max(deadline.remaining(), 0.0)):
-                    await self._async_slots.acquire()
-            except TimeoutError:
-                assert deadline is not None
-                raise deadline.exceeded(request, _QUEUED) from None
+            await self._async_slots.acquire()  # a free slot: taken at once, without a timer
         try:
             # The deadline bounds the whole exchange: a socket timeout is given whole to every read, so a
             # server dripping bytes until just before the deadline would get one more read timeout past it.
@@ -294,7 +393,7 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 response = await self._transport.handle_async_request(request)
                 astream: Any = response.stream
                 try:
-                    body = _Body(request, response, self._limit, deadline)
+                    body = _Body(request, response.headers.raw, _limit_of(request.extensions, self._limit), deadline)
                     if response.is_stream_consumed:  # a wrapped transport read it (a mock, a custom transport)
                         body.add_read(response)
                     elif isinstance(astream, ChunkReader):
@@ -311,6 +410,47 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         finally:
             self._async_slots.release()
         return body.into(response)
+
+    async def exchange(
+        self,
+        network: OpeningNetwork,
+        url: str,
+        headers: Any,
+        request: RequestSource,
+        extensions: Mapping[str, Any],
+    ) -> Exchange:
+        """One attempt of a GET through ``network`` (the transport under this one), as
+        :meth:`handle_async_request` makes it for the request ``request`` builds (same slots, deadline,
+        timeouts, size cap, decoding and errors), without building that request unless an error names it:
+        ``url`` is its URL as text, ``headers`` its headers as ``network`` takes them, ``extensions`` its."""
+        deadline = extensions.get(DEADLINE)
+        if not isinstance(deadline, Deadline):
+            deadline = None
+        timeouts: Mapping[str, float | None] = extensions.get("timeout") or {}
+        if self._async_slots.locked():
+            await self._queue(deadline, request)
+        else:
+            await self._async_slots.acquire()
+        try:
+            with self._timers.until(None if deadline is None else deadline.remaining()) as bound:
+                if deadline is not None:
+                    remaining = deadline.remaining()
+                    if remaining <= 0:
+                        raise deadline.exceeded(request_of(request), NOT_SENT)
+                    timeouts = clipped(timeouts, remaining)
+                opened = await network.open("GET", url, headers, timeouts, request)
+                try:
+                    body = _Body(request, opened.headers, _limit_of(extensions, self._limit), deadline)
+                    await opened.body.read_into(body.add)
+                finally:
+                    await opened.body.aclose()
+        except TimeoutError:
+            if deadline is None or not bound.expired:
+                raise
+            raise deadline.exceeded(request_of(request), "waiting for the server") from None
+        finally:
+            self._async_slots.release()
+        return Exchange(opened, body)
 
     def close(self) -> None:
         if isinstance(self._transport, httpx.BaseTransport):
@@ -393,9 +533,15 @@ __all__ = [
     "KEEPALIVE_EXPIRY",
     "LIMITS",
     "POOL_SIZE",
+    "PRIMED",
     "BoundedTransport",
     "ChunkReader",
+    "Exchange",
+    "Opened",
+    "OpeningNetwork",
     "ReadBody",
+    "RequestSource",
     "network_transport",
+    "request_of",
     "routed",
 ]

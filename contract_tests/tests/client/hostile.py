@@ -206,13 +206,18 @@ def chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
+WARM_UP = "warm-up"  # a bill every ``api`` server serves as it should: a call that caches the token first
+
+
 def api(bill: Handler | None = None, token: Handler | None = None) -> Handler:
-    """A handler that serves the token endpoint (``token``, default: a token) and hands every other request
-    to ``bill`` (default: a small bill)."""
+    """A handler that serves the token endpoint (``token``, default: a token) and the bill :data:`WARM_UP`,
+    and hands every other request to ``bill`` (default: a small bill)."""
 
     def handle(exchange: Exchange) -> None:
         if exchange.path.endswith("/oauth/token"):
             (token or Exchange.token)(exchange)
+        elif exchange.path.endswith(f"/bills/{WARM_UP}"):
+            exchange.json(200, {"id": WARM_UP, "version": 1})
         elif bill is not None:
             bill(exchange)
         else:
@@ -221,4 +226,4 @@ def api(bill: Handler | None = None, token: Handler | None = None) -> Handler:
     return handle
 
 
-__all__ = ["Exchange", "RawServer", "api", "chunk", "gzip_bomb"]
+__all__ = ["WARM_UP", "Exchange", "RawServer", "api", "chunk", "gzip_bomb"]

@@ -31,11 +31,19 @@ def _get_kwargs(
     return _kwargs
 
 
+SUCCESS_STATUS = 200
+
+
+def _parse_success(content: bytes) -> BearerAccessTokenResponse:
+    """The parsed body of a 200 (``ResponseValidationError`` when it does not match the spec)."""
+    return BearerAccessTokenResponse.from_json(content, status_code=SUCCESS_STATUS)
+
+
 def _parse_response(response: httpx.Response) -> BearerAccessTokenResponse:
     """Return the parsed 200 body, or raise the typed error for any other status."""
-    if response.status_code == 200:
+    if response.status_code == SUCCESS_STATUS:
         try:
-            return BearerAccessTokenResponse.from_json(response.content, status_code=response.status_code)
+            return _parse_success(response.content)
         except ResponseValidationError as exc:
             raise with_response(exc, response) from None
     raise error_for_response(response)

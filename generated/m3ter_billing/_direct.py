@@ -180,17 +180,32 @@ def _has_cookies(cookies: httpx.Cookies) -> bool:
 
 
 class _Later:
-    """A call's request, built the first time it is asked for (and the same object every time after)."""
+    """A call's request, built by :meth:`DirectSender.request`'s rules the first time it is asked for (and
+    the same object every time after)."""
 
-    __slots__ = ("_build", "_request")
+    __slots__ = ("_args", "_request", "_sender")
 
-    def __init__(self, build: Callable[[], httpx.Request]) -> None:
-        self._build = build
+    def __init__(
+        self,
+        sender: DirectSender,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: httpx.Headers,
+        extensions: dict[str, Any],
+        authorization: str,
+    ) -> None:
+        self._sender = sender
+        self._args = (method, url, params, headers, extensions, authorization)
         self._request: httpx.Request | None = None
 
     def __call__(self) -> httpx.Request:
         if self._request is None:
-            self._request = self._build()
+            method, url, params, headers, extensions, authorization = self._args
+            sender = self._sender
+            self._request, _ = _request(
+                method, sender._url(url, params), headers, extensions, sender._host_first, authorization
+            )
         return self._request
 
 
@@ -224,6 +239,9 @@ class DirectSender:
         self._base: httpx.URL | None = None
         self._prefix = ""
         self._origin = ""
+        # The lane's last headers and their text form (``_HostFirst`` gives the same object until they change).
+        self._sent_first: httpx.Headers | None = None
+        self._sent_text: Any = None
 
     def handles(self, kwargs: Mapping[str, Any]) -> bool:
         """Whether ``kwargs`` (the facade's ``request`` arguments) is an API call this path sends: one with
@@ -270,16 +288,12 @@ class DirectSender:
         self,
         success: int,
         decode: Callable[[bytes], _T],
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: httpx.Timeout,
-        extensions: dict[str, Any],
+        kwargs: dict[str, Any],
+        args: dict[str, Any],
     ) -> _T | httpx.Response:
-        """:meth:`request` for a call whose ``success`` body ``decode`` makes into its result: that result, or
-        the response when the call ends otherwise, for the caller to parse as it parses any response.
+        """``request(**kwargs, **args)`` for a call whose ``success`` body ``decode`` makes into its result:
+        that result, or the response when the call ends otherwise, for the caller to parse as it parses any
+        response.
 
         The quick lane: a GET sent with the cached token, while nothing observes the call (:meth:`_observed`),
         is sent straight through the bounded transport's :meth:`~BoundedTransport.exchange`, without the
@@ -293,9 +307,13 @@ class DirectSender:
         auth = client.auth
         bearer = auth if quick is not None and isinstance(auth, _BEARERS) else None
         token = None if bearer is None else bearer.current_token()
+        method: str = kwargs["method"]
+        url: str = kwargs["url"]
+        params: Mapping[str, Any] | None = kwargs.get("params")
         text = None
         if token is not None and not client.is_closed and method.upper() == "GET" and not self._observed(client):
             text = self._url_text(url, params)  # follows base_url
+        headers: Mapping[str, str] | None = kwargs.get("headers")
         merged = client.headers
         if headers:
             merged = merged.copy()
@@ -306,21 +324,17 @@ class DirectSender:
         if text is not None and base is not None and base.host:
             first = self._host_first.of(base.netloc, merged, authorization)
         if first is None or text is None or quick is None or bearer is None or token is None:
-            return await self.request(
-                method, url, params=params, headers=headers, timeout=timeout, extensions=extensions
-            )
-        extensions = {**extensions, "timeout": timeout.as_dict()}
-
-        def build() -> httpx.Request:
-            request, _ = _request(method, self._url(url, params), merged, extensions, self._host_first, authorization)
-            return request
-
-        later = _Later(build)
+            return await self.request(**kwargs, **args)
+        timeout: httpx.Timeout = args["timeout"]
+        extensions: dict[str, Any] = {**args["extensions"], "timeout": timeout.as_dict()}
+        later = _Later(self, method, url, params, merged, extensions, authorization)
         bounded, network = quick
+        if first is not self._sent_first:  # the text form of the lane's last headers, kept with them
+            self._sent_text, self._sent_first = network.text_headers(first), first
         started = time.perf_counter()
         outcome: Exchange | Exception
         try:
-            exchange = await bounded.exchange(network, text, network.text_headers(first), later, extensions)
+            exchange = await bounded.exchange(network, text, self._sent_text, later, extensions)
         except Exception as exc:  # the first attempt's error: the full path takes it from here
             outcome = exc
         else:

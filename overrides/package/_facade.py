@@ -690,7 +690,7 @@ class AsyncM3terBilling(_Base):
             direct = self._http.direct
             assert direct is not None
         with translated_transport_errors():
-            return await direct.retrieve(success, decode, **kwargs, **self._options.request_args(timeout))
+            return await direct.retrieve(success, decode, kwargs, self._options.request_args(timeout))
 
     async def _run(self, plan: Plan[_T], timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> _T:
         """Carry out a statement plan with asyncio I/O."""

@@ -15,6 +15,13 @@ as httpx returns it (``request`` set, body read, ``elapsed``, cookies kept, redi
 client's event hooks called, httpx's ``HTTP Request:`` log line). Requests this path does not handle
 (statement downloads, the client with its own ``params``) go through ``httpx.AsyncClient`` itself. A test
 sends the same calls through both paths and compares what reaches the transport.
+
+The quick lane (:meth:`DirectSender.retrieve`, for the facade's plain ``retrieve()``) goes further for a
+call made with a cached token that nothing observes: no ``httpx.Request``, no ``httpx.Response``, no retry
+wrapper unless the first answer needs one. Its attempt is the bounded transport's own
+(``BoundedTransport.exchange``); whatever it cannot finish is handed to the path above as the first attempt
+of the request built then. ``test_quick_lane`` plays statuses, cookies, bad bodies, resets, size caps and
+deadlines to both backends and compares what the caller and the server see.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import importlib.util
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 from m3ter_billing import AsyncM3terBilling, M3terError, _direct, _transport
 
 from .hostile import WARM_UP, Exchange, RawServer, api
-from .support import API_KEY, API_SECRET, ORG_ID, bill_body, dumps
+from .support import API_KEY, API_SECRET, ORG_ID, bill_body, dumps, job_body
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="no aiohttp")
 
@@ -192,6 +193,65 @@ def test_the_cases_cover_results_and_errors(monkeypatch: pytest.MonkeyPatch) -> 
         "APITimeoutError",
         "ResponseTooLargeError",
     }
+
+
+# -- what goes on the wire ------------------------------------------------------------------------------
+
+
+def test_the_lane_sends_what_the_full_path_sends(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On the aiohttp backend itself: the same calls (query parameters, per-call and default headers, both
+    operations) with the lane and with the full path (forced by httpx's INFO log line, which the lane leaves
+    to that path) put the same request lines and headers on the wire and return the same models."""
+    lane = {"taken": 0}
+    exchange = _transport.BoundedTransport.exchange
+
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        lane["taken"] += 1
+        return await exchange(self, *args, **kwargs)
+
+    monkeypatch.setattr(_transport.BoundedTransport, "exchange", counted)
+    seen: list[list[Any]] = []
+
+    def answer(exchange: Exchange) -> None:
+        seen[-1].append((exchange.method, exchange.target, sorted(exchange.headers.items())))
+        if "/statementjobs/" in exchange.path:
+            exchange.json(200, job_body("job-1"))
+        else:
+            exchange.json(200, bill_body(BILL))
+
+    async def go(server: RawServer) -> list[Any]:
+        async with AsyncM3terBilling(
+            base_url=server.url + "/",
+            org_id=ORG_ID,
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            trust_env=False,
+            http_backend="aiohttp",
+            default_headers={"X-Team": "billing"},
+        ) as client:
+            await client.bills.retrieve(WARM_UP)
+            return [
+                await client.bills.retrieve(BILL),
+                await client.bills.retrieve("a b/c", additional=["lineItems", "x,y"], extra_headers={"X-Trace": "t-1"}),
+                await client.bills.retrieve(BILL, org_id="other org", extra_query={"q": "1 2"}),
+                await client.statement_jobs.retrieve("job-1", extra_headers={"Accept": "application/json"}),
+            ]
+
+    results = []
+    with RawServer(api(answer)) as server:
+        for forced in (False, True):
+            seen.append([])
+            if forced:
+                caplog.set_level(logging.INFO, logger="httpx")  # until the test ends
+            taken_before = lane["taken"]
+            results.append(asyncio.run(go(server)))
+            # The lane took every call after the warm-up, and none when the full path was forced.
+            assert lane["taken"] == taken_before + (0 if forced else 4)
+    assert results[0] == results[1]
+    assert seen[0] == seen[1]
+    assert len(seen[0]) == 4
 
 
 # -- the URL the lane sends ------------------------------------------------------------------------------

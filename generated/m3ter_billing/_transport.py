@@ -420,12 +420,13 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         url: str,
         headers: Any,
         request: RequestSource,
-        extensions: Mapping[str, Any],
+        extensions: dict[str, Any],
     ) -> Exchange:
         """One attempt of a GET through ``network`` (the transport under this one), as
         :meth:`handle_async_request` makes it for the request ``request`` builds (same slots, deadline,
         timeouts, size cap, decoding and errors), without building that request unless an error names it:
-        ``url`` is its URL as text, ``headers`` its headers as ``network`` takes them, ``extensions`` its."""
+        ``url`` is its URL as text, ``headers`` its headers as ``network`` takes them, ``extensions`` its
+        extensions (their socket timeouts clipped to the deadline in place, as the request's would be)."""
         deadline = extensions.get(DEADLINE)
         if not isinstance(deadline, Deadline):
             deadline = None
@@ -440,7 +441,7 @@ class BoundedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                     remaining = deadline.remaining()
                     if remaining <= 0:
                         raise deadline.exceeded(request_of(request), NOT_SENT)
-                    timeouts = clipped(timeouts, remaining)
+                    timeouts = extensions["timeout"] = clipped(timeouts, remaining)
                 opened = await network.open("GET", url, headers, timeouts, request)
                 try:
                     body = _Body(request, opened.headers, _limit_of(extensions, self._limit), deadline)

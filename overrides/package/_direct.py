@@ -62,12 +62,18 @@ def _kept(raw_path: str, query: str | None) -> bool:
     )
 
 
+def _reusable(base: httpx.URL) -> bool:
+    """Whether ``base`` holds its parsed form as the httpx this was written for does (a named tuple)."""
+    reference = getattr(base, "_uri_reference", None)
+    return isinstance(reference, tuple) and hasattr(reference, "_replace")
+
+
 def joined(base: httpx.URL, raw_path: str, query: str | None) -> httpx.URL:
     """``base`` with ``raw_path`` (starting with "/") and ``query``: equal to parsing the whole URL, which
     costs a scan of every character; here the path and query are checked with one regular expression
     each and the base's parsed form is reused (parsed in full when they hold anything else)."""
-    reference = getattr(base, "_uri_reference", None)
-    if isinstance(reference, tuple) and hasattr(reference, "_replace") and _kept(raw_path, query):
+    reference: Any = getattr(base, "_uri_reference", None)
+    if _reusable(base) and _kept(raw_path, query):
         url = httpx.URL.__new__(httpx.URL)
         url._uri_reference = reference._replace(path=raw_path, query=query, fragment=None)
         return url
@@ -168,13 +174,18 @@ def _request(
         if first is None and authorization is not None:
             first, authorization = host_first.of(url.netloc, headers, None), None
         if first is not None:
-            request = httpx.Request(method, url, headers=first, extensions=extensions, stream=httpx.ByteStream(b""))
-            if _SAME_AS_READ:
-                _take_request_body(request)
-            else:
-                request.read()
-            return request, authorization is not None
+            return _get(url, first, extensions), authorization is not None
     return httpx.Request(method, url, headers=headers, extensions=extensions), False
+
+
+def _get(url: httpx.URL, headers: httpx.Headers, extensions: dict[str, Any]) -> httpx.Request:
+    """A GET of ``url`` with exactly ``headers`` (from ``_HostFirst``), its empty content read."""
+    request = httpx.Request("GET", url, headers=headers, extensions=extensions, stream=httpx.ByteStream(b""))
+    if _SAME_AS_READ:
+        _take_request_body(request)
+    else:
+        request.read()
+    return request
 
 
 def _has_cookies(cookies: httpx.Cookies) -> bool:
@@ -184,32 +195,22 @@ def _has_cookies(cookies: httpx.Cookies) -> bool:
 
 
 class _Later:
-    """A call's request, built by :meth:`DirectSender.request`'s rules the first time it is asked for (and
-    the same object every time after)."""
+    """The quick lane's request, built the first time it is asked for (and the same object every time
+    after) from what the call started with: the client's base URL and headers then, whatever they are now.
+    It is the request :meth:`DirectSender.request` would have built at that moment."""
 
-    __slots__ = ("_args", "_request", "_sender")
+    __slots__ = ("_args", "_request")
 
     def __init__(
-        self,
-        sender: DirectSender,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        headers: httpx.Headers,
-        extensions: dict[str, Any],
-        authorization: str,
+        self, base: httpx.URL, raw_path: str, query: str | None, headers: httpx.Headers, extensions: dict[str, Any]
     ) -> None:
-        self._sender = sender
-        self._args = (method, url, params, headers, extensions, authorization)
+        self._args = (base, raw_path, query, headers, extensions)
         self._request: httpx.Request | None = None
 
     def __call__(self) -> httpx.Request:
         if self._request is None:
-            method, url, params, headers, extensions, authorization = self._args
-            sender = self._sender
-            self._request, _ = _request(
-                method, sender._url(url, params), headers, extensions, sender._host_first, authorization
-            )
+            base, raw_path, query, headers, extensions = self._args
+            self._request = _get(joined(base, raw_path, query), headers, extensions)
         return self._request
 
 
@@ -242,7 +243,7 @@ class DirectSender:
         self._host_first = _HostFirst()
         self._base: httpx.URL | None = None
         self._prefix = ""
-        self._origin = ""
+        self._origin: str | None = None
         # The lane's last headers and their text form (``_HostFirst`` gives the same object until they change).
         self._sent_first: httpx.Headers | None = None
         self._sent_text: Any = None
@@ -256,7 +257,8 @@ class DirectSender:
         base = self._client.base_url
         if base is not self._base:  # base_url can be set on the client: the prefixes follow it
             self._base, self._prefix = base, base.raw_path.decode("ascii").split("?")[0].rstrip("/") + "/"
-            self._origin = str(base.copy_with(raw_path=b"/", fragment=None))[:-1]
+            # The text before the path of what joined() builds on this base (None: it parses every URL whole).
+            self._origin = str(joined(base, "/", None))[:-1] if _reusable(base) else None
         return base
 
     def _raw_path(self, path: str, params: Mapping[str, Any] | None) -> tuple[str, str | None]:
@@ -267,14 +269,15 @@ class DirectSender:
         base = self._follow_base()
         return joined(base, *self._raw_path(path, params))
 
-    def _url_text(self, path: str, params: Mapping[str, Any] | None) -> str | None:
-        """``str(self._url(path, params))`` without building the URL, when ``joined`` reuses the base's
-        parsed form for it (its quick case); None otherwise."""
+    def _url_text(self, path: str, params: Mapping[str, Any] | None) -> tuple[str, str, str | None] | None:
+        """``str(self._url(path, params))`` without building the URL, with the raw path and query it joins
+        to the base, when ``joined`` reuses the base's parsed form for them (its quick case); else None."""
         self._follow_base()
+        origin = self._origin
         raw_path, query = self._raw_path(path, params)
-        if not _kept(raw_path, query):
+        if origin is None or not _kept(raw_path, query):
             return None
-        return self._origin + raw_path if query is None else f"{self._origin}{raw_path}?{query}"
+        return (origin + raw_path if query is None else f"{origin}{raw_path}?{query}"), raw_path, query
 
     def _observed(self, client: httpx.AsyncClient) -> bool:
         """Whether something outside the call sees or changes what it sends and gets: event hooks, cookies
@@ -317,28 +320,29 @@ class DirectSender:
         text = None
         if token is not None and not client.is_closed and method.upper() == "GET" and not self._observed(client):
             text = self._url_text(url, params)  # follows base_url
+        base = self._base
         headers: Mapping[str, str] | None = kwargs.get("headers")
         merged = client.headers
         if headers:
             merged = merged.copy()
             merged.update(headers)
         authorization = "" if token is None else f"Bearer {token.reveal()}"
-        base = self._base
         first = None
         if text is not None and base is not None and base.host:
             first = self._host_first.of(base.netloc, merged, authorization)
-        if first is None or text is None or quick is None or bearer is None or token is None:
+        if first is None or text is None or base is None or quick is None or bearer is None or token is None:
             return await self.request(**kwargs, **args)
         timeout: httpx.Timeout = args["timeout"]
         extensions: dict[str, Any] = {**args["extensions"], "timeout": timeout.as_dict()}
-        later = _Later(self, method, url, params, merged, extensions, authorization)
+        url_text, raw_path, query = text
+        later = _Later(base, raw_path, query, first, extensions)
         bounded, network = quick
         if first is not self._sent_first:  # the text form of the lane's last headers, kept with them
             self._sent_text, self._sent_first = network.text_headers(first), first
         started = time.perf_counter()
         outcome: Exchange | Exception
         try:
-            exchange = await bounded.exchange(network, text, self._sent_text, later, extensions)
+            exchange = await bounded.exchange(network, url_text, self._sent_text, later, extensions)
         except Exception as exc:  # the first attempt's error: the full path takes it from here
             outcome = exc
         else:

@@ -254,26 +254,84 @@ def test_the_lane_sends_what_the_full_path_sends(
     assert len(seen[0]) == 4
 
 
+@pytest.mark.parametrize("forced", [False, True], ids=["lane", "full path"])
+def test_a_retry_sends_the_request_the_call_began_with(forced: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """The client's headers and base URL changed while the first answer (a 503) is on its way: the retry
+    is the request the call began with, on the lane as on the full path (which builds it before sending)."""
+    if forced:
+        caplog.set_level(logging.INFO, logger="httpx")
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    def answer(exchange: Exchange) -> None:
+        seen.append((exchange.target, exchange.headers.get("authorization"), exchange.headers.get("x-new")))
+        if len(seen) == 1:
+            exchange.wait(0.3)  # the test changes the client meanwhile
+            exchange.respond(503, b'{"message": "busy"}')
+        else:
+            exchange.json(200, bill_body(BILL))
+
+    async def go(server: RawServer) -> Any:
+        async def nap(seconds: float) -> None:
+            return None
+
+        async with AsyncM3terBilling(
+            base_url=server.url,
+            org_id=ORG_ID,
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            trust_env=False,
+            sleep=nap,
+            http_backend="aiohttp",
+        ) as client:
+            await client.bills.retrieve(WARM_UP)
+            call = asyncio.ensure_future(client.bills.retrieve(BILL))
+            while not seen:
+                await asyncio.sleep(0.01)
+            client.http.headers["X-New"] = "1"
+            client.http.headers["Authorization"] = "Basic set-meanwhile"
+            client.http.base_url = server.url + "/v2"
+            return await call
+
+    with RawServer(api(answer)) as server:
+        result = asyncio.run(go(server))
+    assert result.id == BILL
+    first, retried = seen
+    assert retried == first
+    assert first[1] is not None
+    assert first[1].startswith("Bearer ")
+    assert first[0] == f"/organizations/{ORG_ID}/bills/{BILL}"
+
+
 # -- the URL the lane sends ------------------------------------------------------------------------------
 
 segments = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
+BASES = [
+    "https://api.example.test:8443",
+    "HTTPS://API.Example.TEST:443",  # an upper-case scheme and host, the default port written out
+    "http://127.0.0.1:80",
+    "https://user@api.example.test",
+    "https://[::1]:8443",
+]
 
 
 @given(
+    base=st.sampled_from(BASES),
     base_path=st.sampled_from(["", "/", "/v1", "/v1/", "/a%20b"]),
     path=st.lists(segments, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts)),
     params=st.one_of(st.none(), st.dictionaries(st.sampled_from(["additional", "a b", "x/y"]), segments, max_size=2)),
 )
 def test_the_lanes_url_text_is_the_url_the_default_path_builds(
-    base_path: str, path: str, params: dict[str, str] | None
+    base: str, base_path: str, path: str, params: dict[str, str] | None
 ) -> None:
     import httpx
 
-    client = httpx.AsyncClient(base_url=f"https://api.example.test:8443{base_path}")
+    client = httpx.AsyncClient()
+    client.base_url = httpx.URL(base + base_path)  # as set on the client, not normalised by the facade
     sender = _direct.DirectSender(client, httpx.AsyncHTTPTransport())
-    text = sender._url_text(path, params)
-    if text is not None:
-        assert text == str(sender._url(path, params))
+    found = sender._url_text(path, params)
+    if found is not None:
+        text, raw_path, query = found
+        assert text == str(sender._url(path, params)) == str(_direct.joined(client.base_url, raw_path, query))
 
 
 def test_an_api_path_has_a_url_text() -> None:
@@ -282,7 +340,7 @@ def test_an_api_path_has_a_url_text() -> None:
     sender = _direct.DirectSender(
         httpx.AsyncClient(base_url="https://api.example.test/v1/"), httpx.AsyncHTTPTransport()
     )
-    assert sender._url_text("/organizations/o-1/bills/b%201", {"additional": "a,b"}) == (
-        "https://api.example.test/v1/organizations/o-1/bills/b%201?additional=a%2Cb"
-    )
+    found = sender._url_text("/organizations/o-1/bills/b%201", {"additional": "a,b"})
+    assert found is not None
+    assert found[0] == "https://api.example.test/v1/organizations/o-1/bills/b%201?additional=a%2Cb"
     assert sender._url_text("/organizations/o-1/bills/./x", None) is None  # a dot segment: httpx's parse decides

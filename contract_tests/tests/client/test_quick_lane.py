@@ -127,9 +127,26 @@ def outcome(result: Any, server: RawServer) -> Any:
     return result
 
 
-def play(name: str, backend: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], Any, int, int]:
-    answers, options, calls = CASES[name]
-    script = Script(answers)
+async def nap(seconds: float) -> None:
+    return None
+
+
+def client_of(server: RawServer, backend: str = "aiohttp", **extra: Any) -> AsyncM3terBilling:
+    """A client of ``server`` that waits for nothing between retries."""
+    return AsyncM3terBilling(
+        base_url=server.url,
+        org_id=ORG_ID,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        trust_env=False,
+        sleep=nap,
+        http_backend=backend,  # type: ignore[arg-type]
+        **extra,
+    )
+
+
+def lane_counter(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """``{"taken": n}``: how many attempts the quick lane has begun since (each goes through ``exchange``)."""
     lane = {"taken": 0}
     exchange = _transport.BoundedTransport.exchange
 
@@ -138,21 +155,17 @@ def play(name: str, backend: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list
         return await exchange(self, *args, **kwargs)
 
     monkeypatch.setattr(_transport.BoundedTransport, "exchange", counted)
+    return lane
 
-    async def nap(seconds: float) -> None:
-        return None
+
+def play(name: str, backend: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], Any, int, int]:
+    answers, options, calls = CASES[name]
+    script = Script(answers)
+    lane = lane_counter(monkeypatch)
 
     async def go(server: RawServer) -> list[Any]:
         results: list[Any] = []
-        async with AsyncM3terBilling(
-            base_url=server.url,
-            org_id=ORG_ID,
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            trust_env=False,
-            sleep=nap,
-            http_backend=backend,  # type: ignore[arg-type]
-        ) as client:
+        async with client_of(server, backend) as client:
             await client.bills.retrieve(WARM_UP)  # the token, cached
             view = client.with_options(**options)
             for _ in range(calls):
@@ -204,14 +217,7 @@ def test_the_lane_sends_what_the_full_path_sends(
     """On the aiohttp backend itself: the same calls (query parameters, per-call and default headers, both
     operations) with the lane and with the full path (forced by httpx's INFO log line, which the lane leaves
     to that path) put the same request lines and headers on the wire and return the same models."""
-    lane = {"taken": 0}
-    exchange = _transport.BoundedTransport.exchange
-
-    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        lane["taken"] += 1
-        return await exchange(self, *args, **kwargs)
-
-    monkeypatch.setattr(_transport.BoundedTransport, "exchange", counted)
+    lane = lane_counter(monkeypatch)
     seen: list[list[Any]] = []
 
     def answer(exchange: Exchange) -> None:
@@ -271,18 +277,7 @@ def test_a_retry_sends_the_request_the_call_began_with(forced: bool, caplog: pyt
             exchange.json(200, bill_body(BILL))
 
     async def go(server: RawServer) -> Any:
-        async def nap(seconds: float) -> None:
-            return None
-
-        async with AsyncM3terBilling(
-            base_url=server.url,
-            org_id=ORG_ID,
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            trust_env=False,
-            sleep=nap,
-            http_backend="aiohttp",
-        ) as client:
+        async with client_of(server) as client:
             await client.bills.retrieve(WARM_UP)
             call = asyncio.ensure_future(client.bills.retrieve(BILL))
             while not seen:

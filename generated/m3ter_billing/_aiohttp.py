@@ -133,7 +133,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         return self._session
 
-    def _text_headers(self, headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
+    def text_headers(self, headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
         """``headers.multi_items()`` as aiohttp takes them; the last ones converted are kept, since an API
         call's headers are those of the call before it until the token or the client's headers change."""
         raw = headers.raw
@@ -143,10 +143,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             last_text = tuple((key.lower().decode(encoding), value.decode(encoding)) for key, value in raw)
             self._last = (raw, last_text)  # one assignment, once the text is built
         return last_text
-
-    def text_headers(self, headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
-        """``headers`` as :meth:`open` takes them."""
-        return self._text_headers(headers)
 
     async def open(
         self,
@@ -185,7 +181,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         opened = await self.open(
             request.method,
             str(request.url),
-            self._text_headers(request.headers),
+            self.text_headers(request.headers),
             request.extensions.get("timeout", {}),
             request,
             data,

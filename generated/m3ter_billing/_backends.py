@@ -69,8 +69,9 @@ def async_network_transport(backend: HttpBackend, *, trust_env: bool = True) -> 
 
 def opening_network(transport: object) -> OpeningNetwork | None:
     """The aiohttp transport API calls go through when ``transport`` is the aiohttp backend's network with no
-    proxy in the way (what the quick lane of ``_direct`` sends through); None otherwise."""
-    if not isinstance(transport, StatementRouter) or not aiohttp_installed():
+    proxy in the way (what the quick lane of ``_direct`` sends through); None otherwise. Called only for that
+    backend, so aiohttp is installed."""
+    if not isinstance(transport, StatementRouter):
         return None
     from ._aiohttp import AiohttpTransport
 

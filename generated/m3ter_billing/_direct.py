@@ -65,9 +65,9 @@ def _kept(raw_path: str, query: str | None) -> bool:
     )
 
 
-def _reusable(base: httpx.URL) -> bool:
-    """Whether ``base`` holds its parsed form as the httpx this was written for does (a named tuple)."""
-    reference = getattr(base, "_uri_reference", None)
+def _reusable(reference: object) -> bool:
+    """Whether a URL's ``_uri_reference`` is its parsed form as the httpx this was written for holds it (a
+    named tuple)."""
     return isinstance(reference, tuple) and hasattr(reference, "_replace")
 
 
@@ -76,7 +76,7 @@ def joined(base: httpx.URL, raw_path: str, query: str | None) -> httpx.URL:
     costs a scan of every character; here the path and query are checked with one regular expression
     each and the base's parsed form is reused (parsed in full when they hold anything else)."""
     reference: Any = getattr(base, "_uri_reference", None)
-    if _reusable(base) and _kept(raw_path, query):
+    if _reusable(reference) and _kept(raw_path, query):
         url = httpx.URL.__new__(httpx.URL)
         url._uri_reference = reference._replace(path=raw_path, query=query, fragment=None)
         return url
@@ -261,7 +261,8 @@ class DirectSender:
         if base is not self._base:  # base_url can be set on the client: the prefixes follow it
             self._base, self._prefix = base, base.raw_path.decode("ascii").split("?")[0].rstrip("/") + "/"
             # The text before the path of what joined() builds on this base (None: it parses every URL whole).
-            self._origin = str(joined(base, "/", None))[:-1] if _reusable(base) else None
+            reusable = _reusable(getattr(base, "_uri_reference", None))
+            self._origin = str(joined(base, "/", None))[:-1] if reusable else None
         return base
 
     def _raw_path(self, path: str, params: Mapping[str, Any] | None) -> tuple[str, str | None]:

@@ -62,6 +62,10 @@ class ClientCredentialsAuth(httpx.Auth):
     an org id the credentials do not belong to, and a fresh token cannot fix that, so a wrong org id costs
     one extra token request per token lifetime, not one per call.
 
+    A refused token request (401/403: the credentials are wrong) is not repeated by the callers that were
+    waiting for it: each of them raises the same ``AuthenticationError``, so a burst of calls with wrong
+    credentials sends them once, not once per caller. A caller that comes later tries again.
+
     The token request is sent on behalf of the request that needs it: it gets that request's socket
     timeouts, total deadline, size limit and retry policy. Waiting for another caller's token request is
     bounded by the caller's deadline. A refused response (401/403) is read and closed before the flow
@@ -95,6 +99,9 @@ class ClientCredentialsAuth(httpx.Auth):
         # The last token fetched because of a 403: another 403 with it is final (no further refresh).
         self._fetched_after_403: Secret | None = None
         self._default_total = default_total
+        self._ended = 0  # token requests that have ended (answered, refused, failed or cancelled)
+        # The answer of the last one to end when it refused the credentials, else None.
+        self._refusal: httpx.Response | None = None
         self._token_lock = threading.Lock()  # held while a token request is in flight
         self._locks_lock = threading.Lock()  # guards _async_locks (never held across I/O)
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -144,15 +151,8 @@ class ClientCredentialsAuth(httpx.Auth):
         if response.status_code != 200:
             error = error_for_response(response)
             if response.status_code in REFUSED_TOKEN_STATUSES:
-                raise AuthenticationError(
-                    f"the token request was refused ({error.message}); check M3TER_API_KEY and M3TER_API_SECRET",
-                    status_code=response.status_code,
-                    headers=response.headers,
-                    method="POST",
-                    url=self._token_url,
-                    response=response,
-                    body=error.body,
-                )
+                self._refusal = response
+                raise self._refused(response)
             raise error
         try:
             body = BearerAccessTokenResponse.from_json(response.content, status_code=200)
@@ -183,6 +183,28 @@ class ClientCredentialsAuth(httpx.Auth):
         logger.debug("obtained an access token valid for %gs", lifetime)
         return value
 
+    def _refused(self, response: httpx.Response) -> AuthenticationError:
+        """The error for a token request refused with ``response`` (401/403, already read)."""
+        error = error_for_response(response)
+        return AuthenticationError(
+            f"the token request was refused ({error.message}); check M3TER_API_KEY and M3TER_API_SECRET",
+            status_code=response.status_code,
+            headers=response.headers,
+            method="POST",
+            url=self._token_url,
+            response=response,
+            body=error.body,
+        )
+
+    def _begin_fetch(self, ended_before: int) -> None:
+        """Called with the token lock held, before a token request: raise the refusal of a token request
+        that ended while this caller waited for the lock (``ended_before``: ``_ended`` when it started
+        waiting) rather than send the refused credentials again."""
+        refusal = self._refusal
+        if refusal is not None and self._ended != ended_before:
+            raise self._refused(refusal)
+        self._refusal = None
+
     @staticmethod
     def _authorize(request: httpx.Request, token: Secret) -> httpx.Request:
         request.headers["Authorization"] = f"Bearer {token.reveal()}"
@@ -209,13 +231,18 @@ class ClientCredentialsAuth(httpx.Auth):
         token = self._usable(stale)
         if token is not None:
             return token
+        ended_before = self._ended
         self._acquire(request)
         try:
             token = self._usable(stale)
             if token is None:
-                response = yield self._token_request(request)
-                response.read()  # httpx reads bodies for Auth.auth_flow only; these flows are overridden
-                token = self._store(response, refused_with)
+                self._begin_fetch(ended_before)
+                try:
+                    response = yield self._token_request(request)
+                    response.read()  # httpx reads bodies for Auth.auth_flow only; these flows are overridden
+                    token = self._store(response, refused_with)
+                finally:
+                    self._ended += 1
         finally:
             self._token_lock.release()
         return token
@@ -270,13 +297,18 @@ class ClientCredentialsAuth(httpx.Auth):
         while True:
             token = self._usable(stale)
             if token is None:
+                ended_before = self._ended
                 lock = await self._async_acquire(request)
                 try:
                     token = self._usable(stale)
                     if token is None:
-                        response = yield self._token_request(request)
-                        await response.aread()
-                        token = self._store(response, refused_with)
+                        self._begin_fetch(ended_before)
+                        try:
+                            response = yield self._token_request(request)
+                            await response.aread()
+                            token = self._store(response, refused_with)
+                        finally:
+                            self._ended += 1
                 finally:
                     lock.release()
             response = yield self._authorize(request, token)

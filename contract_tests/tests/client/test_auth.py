@@ -297,6 +297,109 @@ def test_rejected_credentials_raise_authentication_error(router: respx.Router, m
     assert bill.call_count == 0
 
 
+class _CountingLock:
+    """Stands in for the auth's token lock and counts the threads waiting to take it, so a test can hold a
+    token answer until every other caller is queued behind it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waiting = _Arrivals(0)
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        self.waiting.arrive()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_callers_queued_behind_a_refused_token_request_share_the_refusal(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    # 20 threads call with wrong credentials; the refusal is answered only once the 19 others are queued
+    # behind the first token request. The credentials must go out once, not once per caller.
+    bill = _serve_bill(router)
+    client = make_client()
+    lock = _CountingLock()
+    lock.waiting = _Arrivals(19)
+    client.auth._token_lock = lock  # type: ignore[union-attr]
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        lock.waiting.wait()
+        return httpx.Response(401, json={"message": "Bad credentials"})
+
+    router.routes["token"].side_effect = refuse
+
+    def call(_: int) -> AuthenticationError:
+        with pytest.raises(AuthenticationError) as info:
+            client.bills.retrieve("bill-1")
+        return info.value
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        errors = list(pool.map(call, range(20)))
+    assert token_calls(router) == 1
+    assert client.auth.token_requests == 1
+    assert bill.call_count == 0
+    assert {(e.status_code, str(e)) for e in errors} == {(401, str(errors[0]))}
+    assert "Bad credentials" in str(errors[0])
+    assert len({id(e) for e in errors}) == 20  # each caller raises its own exception object
+    # A later call tries again: the credentials may have been fixed since.
+    router.routes["token"].side_effect = None
+    router.routes["token"].respond(200, json=token_body())
+    assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert token_calls(router) == 2
+
+
+class _HeldTokenTransport(httpx.AsyncBaseTransport):
+    """Delegates to the router; a token request is answered only after ``spins`` turns of the event loop,
+    which lets every task already started reach the token lock (no wall-clock wait)."""
+
+    def __init__(self, router: respx.Router, spins: int = 200) -> None:
+        self._inner = httpx.MockTransport(router.async_handler)
+        self._spins = spins
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            for _ in range(self._spins):
+                await asyncio.sleep(0)
+        return await self._inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_async_callers_queued_behind_a_refused_token_request_share_the_refusal(
+    router: respx.Router, make_async_client: AsyncClientFactory, status: int
+) -> None:
+    bill = _serve_bill(router)
+    router.routes["token"].respond(status, json={"message": "Bad credentials"})
+    client = make_async_client(transport=_HeldTokenTransport(router))
+    results = await asyncio.gather(*(client.bills.retrieve("bill-1") for _ in range(30)), return_exceptions=True)
+    assert all(isinstance(r, AuthenticationError) and r.status_code == status for r in results)
+    assert token_calls(router) == 1
+    assert bill.call_count == 0
+    # A later call tries again.
+    router.routes["token"].respond(200, json=token_body())
+    assert (await client.bills.retrieve("bill-1")).id == "bill-1"
+    assert token_calls(router) == 2
+
+
+async def test_callers_queued_behind_a_failed_token_request_try_again(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    # A 500 (or a timeout, a reset) says nothing about the credentials: the queued callers send their own.
+    _serve_bill(router)
+    router.routes["token"].side_effect = [
+        httpx.Response(500, json={"message": "oops"}),
+        httpx.Response(200, json=token_body()),
+    ]
+    client = make_async_client(transport=_HeldTokenTransport(router), max_retries=0)
+    results = await asyncio.gather(*(client.bills.retrieve("bill-1") for _ in range(5)), return_exceptions=True)
+    assert isinstance(results[0], InternalServerError)
+    assert [getattr(r, "id", None) for r in results[1:]] == ["bill-1"] * 4
+    assert token_calls(router) == 2
+
+
 def test_token_request_is_retried_on_503(router: respx.Router, make_client: ClientFactory, sleeps: Any) -> None:
     _serve_bill(router)
     router.routes["token"].side_effect = [

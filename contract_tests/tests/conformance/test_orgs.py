@@ -98,8 +98,9 @@ def _read(tmp_path: Path, servers: dict[str, SandboxServer[Sandbox]], stem: str 
     return out
 
 
-# One worker: an organization whose credentials are refused sends exactly one token request (with more,
-# a read already waiting for the token when the refusal comes sends one of its own).
+# One worker: an organization whose credentials are refused sends exactly one token request. (Reads already
+# waiting for the token share the refusal, but with more workers a read that begins after the refusal and
+# before the run stops would send one of its own, and the snapshot counts requests.)
 READING = ["--observe", "2", "--interval", "0", "--quiet", "--concurrency", "1"]
 
 

@@ -24,6 +24,11 @@ import time
 from .bootstrap import reexec_in_venv
 from .layout import ROOT
 
+# pytest-xdist: a pytest run spread over the machine's cores, at most four (more only add start-up time).
+# Used by the tests step (coverage from every worker: pytest-cov), the floors step and the spec-change
+# test's run of a scratch copy.
+PYTEST_WORKERS = ("-n", "auto", "--maxprocesses", "4")
+
 STEPS: dict[str, list[str]] = {
     "lint": ["-m", "ruff", "check", "."],
     "format": ["-m", "ruff", "format", "--check", "."],
@@ -41,7 +46,7 @@ STEPS: dict[str, list[str]] = {
     # The layering of ARCHITECTURE.md: the contracts in .importlinter (every import, also inside functions).
     "imports": ["-c", "import sys, importlinter.cli as cli; sys.exit(cli.lint_imports_command())"],
     "regen": ["scripts/regenerate.py", "--check"],
-    "tests": ["-m", "coverage", "run", "-m", "pytest"],
+    "tests": ["-m", "pytest", *PYTEST_WORKERS, "--cov", "--cov-report="],
     "coverage": ["-m", "coverage", "report"],
     "floors": ["scripts/check_floors.py"],
 }

@@ -22,13 +22,15 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from .check import PYTEST_WORKERS
 from .layout import ROOT
 
 CLIENT_PYPROJECT = ROOT / "generated" / "pyproject.toml"
 CONSTRAINTS = ROOT / "scripts" / "constraints.txt"
 CLIENT_TESTS = ROOT / "contract_tests" / "tests" / "client"
-# The test tools the client tests import, at the versions pinned for the project.
-TEST_TOOLS = ("pytest", "pytest-asyncio", "respx", "hypothesis")
+# The test tools the client tests import, at the versions pinned for the project (pytest-xdist and its
+# execnet: the tests run on every core).
+TEST_TOOLS = ("pytest", "pytest-asyncio", "pytest-xdist", "execnet", "respx", "hypothesis")
 # The client's extras, installed at their floors too (their tests skip where an extra is missing).
 EXTRAS = ("aiohttp",)
 _FLOOR = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*)")
@@ -109,7 +111,8 @@ def main() -> int:
             return 1
         print(f"check_floors: installed the floors {wanted}", flush=True)
         tests = client_only_tests()
-        code = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT).returncode
+        command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PYTEST_WORKERS, *tests]
+        code = subprocess.run(command, cwd=ROOT).returncode
     print(f"check_floors: client tests at the floors {'passed' if code == 0 else 'FAILED'}", flush=True)
     return code
 

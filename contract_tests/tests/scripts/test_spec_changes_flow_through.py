@@ -7,7 +7,8 @@ All five kinds go into one copy and one check run (the check takes minutes; five
 times as long and prove no more: the kinds touch different parts of the spec and each is asserted to have
 reached the client). The check run is ``scripts/check.py``'s lint, format, types and regen steps, then its
 tests step's pytest without coverage measurement (the floor belongs to the real tree) and without the slow
-tests (the wheel installation test, independent of the spec, and this test); the client's ``floors`` step
+tests (the wheel installation test, independent of the spec, and this test), on every core (pytest-xdist,
+as the check runs it); the client's ``floors`` step
 is left out too: it checks the client's dependency ranges, which a spec change does not touch.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from m3ter_dev import spec_diff
+from m3ter_dev.check import PYTEST_WORKERS
 
 from .scratch import SPEC, copy_repo, run_in
 
@@ -92,7 +94,9 @@ def test_each_compatible_kind_regenerates_and_checks_green_with_no_other_edit(tm
     assert check.returncode == 0, (check.stdout + check.stderr)[-20000:]
     assert "check: all steps passed" in check.stdout + check.stderr
     # The tests step's pytest, without its coverage measurement (the floor is the real tree's, not this copy's).
-    tests = run_in(scratch, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", timeout=1500)
+    tests = run_in(
+        scratch, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", *PYTEST_WORKERS, timeout=1500
+    )
     output = tests.stdout + tests.stderr
     assert tests.returncode == 0, output[-20000:]
     assert re.search(r"^\d+ passed", output, re.M), output[-3000:]  # pytest's summary: tests ran

@@ -7,18 +7,21 @@ m3ter-billing-contract is installed: no import or conftest.py needed. ``pytest -
 
 The three share one sandbox per test: a test that asks for ``m3ter_server`` and ``m3ter_sandbox`` gets the
 server and the sandbox behind it.
+
+Pytest loads this module at the start of every run in an environment where the harness is installed, so it
+imports the sandbox only when a test asks for one of its fixtures: a run that uses none pays nothing, and
+coverage (started after the plugins load) sees the sandbox's modules imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .clock import ManualClock
-from .core import Sandbox
-from .mocking import mock_m3ter
-from .server import SandboxServer
+if TYPE_CHECKING:
+    from .sandbox import Sandbox, SandboxServer
 
 
 @pytest.fixture
@@ -33,6 +36,8 @@ def m3ter_sandbox() -> Sandbox:
     ``.faults.*`` (``server_errors``, ``rate_limited``, ``unknown_enum_values``, ...), ``.requests`` (what
     was received). Also the sandbox behind ``m3ter_mock`` and ``m3ter_server`` in the same test.
     """
+    from .sandbox import ManualClock, Sandbox
+
     return Sandbox(clock=ManualClock(), rate_limit=None)
 
 
@@ -44,6 +49,8 @@ def m3ter_mock(m3ter_sandbox: Sandbox) -> Iterator[Sandbox]:
     Sync and async httpx clients are both routed, the statement downloads included. The yielded object is
     the same ``Sandbox`` as ``m3ter_sandbox`` (``.credentials``, ``.seeded``, ``.advance``, ``.faults``).
     """
+    from .sandbox import mock_m3ter
+
     with mock_m3ter(m3ter_sandbox) as sandbox:
         yield sandbox
 
@@ -57,5 +64,7 @@ def m3ter_server(m3ter_sandbox: Sandbox) -> Iterator[SandboxServer[Sandbox]]:
     (``http://127.0.0.1:PORT``), ``.port``, and ``.sandbox`` (the ``Sandbox``: ``.credentials``,
     ``.seeded``, ``.advance``, ``.faults``, ...).
     """
+    from .sandbox import SandboxServer
+
     with SandboxServer(m3ter_sandbox) as server:
         yield server

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .bootstrap import CLIENT_REQUIREMENT_ENV
+from .check import PYTEST_WORKERS
 from .layout import GENERATED, ROOT
 
 # NAME then version clauses; extras and markers are not used by these lists and are refused.
@@ -110,7 +111,7 @@ def run(name: str, venv_dir: Path) -> int:
             *distribution.install,
         ],
         [python, "-m", "pip", "list", "--disable-pip-version-check"],
-        [python, "-m", "pytest", "-q", *distribution.tests],
+        [python, "-m", "pytest", "-q", *PYTEST_WORKERS, *distribution.tests],
         *([str(bin_dir / command[0]), *command[1:]] for command in distribution.commands),
     ]
     for step in steps:

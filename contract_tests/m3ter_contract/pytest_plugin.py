@@ -9,8 +9,8 @@ The three share one sandbox per test: a test that asks for ``m3ter_server`` and 
 server and the sandbox behind it.
 
 Pytest loads this module at the start of every run in an environment where the harness is installed, so it
-imports the sandbox only when a test asks for one of its fixtures: a run that uses none pays nothing, and
-coverage (started after the plugins load) sees the sandbox's modules imported.
+imports the sandbox only when a test asks for one of its fixtures: a run that uses none pays nothing (and
+a coverage measurement started after the plugins load, as pytest-cov's, still sees the sandbox imported).
 """
 
 from __future__ import annotations

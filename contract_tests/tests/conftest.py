@@ -16,7 +16,13 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def _expected_seconds(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("slow")
+    return -1.0 if marker is None else float(marker.kwargs.get("seconds", 0))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first (keeping the order of the rest): spread over pytest-xdist's workers, the
-    longest one starts at once and the others fill in around it, instead of the run waiting for it at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The slow tests first, longest first (``slow(seconds=N)``), the others in their order: spread over
+    pytest-xdist's workers (worksteal), the longest starts at once and the rest fill in around it, instead
+    of the run waiting for it at the end."""
+    items.sort(key=_expected_seconds, reverse=True)

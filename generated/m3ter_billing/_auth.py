@@ -103,8 +103,9 @@ class ClientCredentialsAuth(httpx.Auth):
         self._fetched_after_403: Secret | None = None
         self._default_total = default_total
         self._ended = 0  # token requests that have ended (answered, refused, failed or cancelled)
-        # The answer of the last one to end when it refused the credentials, else None.
-        self._refusal: httpx.Response | None = None
+        # The last refusal: the value ``_ended`` took when that token request ended, and its answer. None
+        # once a token is stored.
+        self._refusal: tuple[int, httpx.Response] | None = None
         self._token_lock = threading.Lock()  # held while a token request is in flight
         self._locks_lock = threading.Lock()  # guards _async_locks (never held across I/O)
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -154,7 +155,7 @@ class ClientCredentialsAuth(httpx.Auth):
         if response.status_code != 200:
             error = error_for_response(response)
             if response.status_code in REFUSED_TOKEN_STATUSES:
-                self._refusal = response
+                self._refusal = (self._ended + 1, response)  # the caller's ``finally`` counts it as ended
                 raise self._refused(response)
             raise error
         try:
@@ -178,6 +179,7 @@ class ClientCredentialsAuth(httpx.Auth):
                 headers=response.headers,
             )
         value = Secret(body.access_token, issued=True)
+        self._refusal = None
         if refused_with == 403:
             self._fetched_after_403 = value
         lifetime = float(min(max(body.expires_in, 0), MAX_TOKEN_LIFETIME))
@@ -204,9 +206,8 @@ class ClientCredentialsAuth(httpx.Auth):
         that ended while this caller waited for the lock (``ended_before``: ``_ended`` when it started
         waiting) rather than send the refused credentials again."""
         refusal = self._refusal
-        if refusal is not None and self._ended != ended_before:
-            raise self._refused(refusal)
-        self._refusal = None
+        if refusal is not None and refusal[0] > ended_before:
+            raise self._refused(refusal[1])
 
     @staticmethod
     def _authorize(request: httpx.Request, token: Secret) -> httpx.Request:

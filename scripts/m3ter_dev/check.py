@@ -27,7 +27,9 @@ from .layout import ROOT
 # pytest-xdist: a pytest run spread over the machine's cores, at most four (more only add start-up time).
 # Used by the tests step (coverage from every worker: pytest-cov), the floors step and the spec-change
 # test's run of a scratch copy.
-PYTEST_WORKERS = ("-n", "auto", "--maxprocesses", "4")
+# worksteal: a worker that runs out takes tests queued for another (the default hands out fixed blocks, so
+# the slow tests, collected first, would all queue on one worker).
+PYTEST_WORKERS = ("-n", "auto", "--maxprocesses", "4", "--dist", "worksteal")
 
 STEPS: dict[str, list[str]] = {
     "lint": ["-m", "ruff", "check", "."],
@@ -46,7 +48,8 @@ STEPS: dict[str, list[str]] = {
     # The layering of ARCHITECTURE.md: the contracts in .importlinter (every import, also inside functions).
     "imports": ["-c", "import sys, importlinter.cli as cli; sys.exit(cli.lint_imports_command())"],
     "regen": ["scripts/regenerate.py", "--check"],
-    "tests": ["-m", "pytest", *PYTEST_WORKERS, "--cov", "--cov-report="],
+    # The floor (fail_under) is the coverage step's: a run of some tests (arguments after --) has none.
+    "tests": ["-m", "pytest", *PYTEST_WORKERS, "--cov", "--cov-report=", "--cov-fail-under=0"],
     "coverage": ["-m", "coverage", "report"],
     "floors": ["scripts/check_floors.py"],
 }

@@ -29,7 +29,7 @@ from m3ter_dev.layout import CONSTRAINTS, GENERATED, ROOT
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=40)  # builds the sdists and wheels, installs them in fresh venvs
 
 HARNESS = "m3ter-billing-contract"
 CLIENT = "m3ter-billing"

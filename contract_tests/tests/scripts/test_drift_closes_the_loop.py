@@ -21,7 +21,7 @@ from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer
 
 from .scratch import SPEC, copy_repo, run_in
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=10)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from m3ter_dev.check import PYTEST_WORKERS
 
 from .scratch import SPEC, copy_repo, run_in
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=240)  # 3-4 minutes: the whole fast suite of a scratch copy
 
 FIELD, ATTRIBUTE = "invoiceNote", "invoice_note"
 VALUE = "CARBON_OFFSET"  # what the conformance check suggests when m3ter sends it (README)

@@ -165,16 +165,18 @@ def test_one_token_request_under_50_threads_from_cold(router: respx.Router, make
     assert len(issued) == 1
 
 
-class _SlowTokenTransport(httpx.AsyncBaseTransport):
-    """Delegates to the router, answering the token route only after an await (so tasks interleave)."""
+class _HeldTokenTransport(httpx.AsyncBaseTransport):
+    """Delegates to the router; a token request is answered only after ``spins`` turns of the event loop,
+    which lets every task already started reach the token lock (no wall-clock wait)."""
 
-    def __init__(self, router: respx.Router, delay: float) -> None:
+    def __init__(self, router: respx.Router, spins: int = 200) -> None:
         self._inner = httpx.MockTransport(router.async_handler)
-        self._delay = delay
+        self._spins = spins
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/oauth/token":
-            await asyncio.sleep(self._delay)
+            for _ in range(self._spins):
+                await asyncio.sleep(0)
         return await self._inner.handle_async_request(request)
 
 
@@ -183,7 +185,7 @@ async def test_one_token_request_under_50_tasks_at_expiry(
 ) -> None:
     _serve_bill(router)
     issued = _numbered_tokens(router)
-    client = make_async_client(clock=clock, transport=_SlowTokenTransport(router, 0.02))
+    client = make_async_client(clock=clock, transport=_HeldTokenTransport(router))
     await client.bills.retrieve("bill-1")
     clock.advance(TOKEN_LIFETIME + 1)
     results = await asyncio.gather(*(client.bills.retrieve("bill-1") for _ in range(50)))
@@ -197,7 +199,7 @@ async def test_one_token_request_under_50_tasks_from_cold(
 ) -> None:
     _serve_bill(router)
     issued = _numbered_tokens(router)
-    client = make_async_client(transport=_SlowTokenTransport(router, 0.02))
+    client = make_async_client(transport=_HeldTokenTransport(router))
     await asyncio.gather(*(client.bills.retrieve("bill-1") for _ in range(50)))
     assert len(issued) == 1
 
@@ -301,9 +303,9 @@ class _CountingLock:
     """Stands in for the auth's token lock and counts the threads waiting to take it, so a test can hold a
     token answer until every other caller is queued behind it."""
 
-    def __init__(self) -> None:
+    def __init__(self, waiters: int) -> None:
         self._lock = threading.Lock()
-        self.waiting = _Arrivals(0)
+        self.waiting = _Arrivals(waiters)  # ``waiting.wait()``: until ``waiters`` threads wait for the lock
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if self._lock.acquire(blocking=False):
@@ -322,8 +324,7 @@ def test_callers_queued_behind_a_refused_token_request_share_the_refusal(
     # behind the first token request. The credentials must go out once, not once per caller.
     bill = _serve_bill(router)
     client = make_client()
-    lock = _CountingLock()
-    lock.waiting = _Arrivals(19)
+    lock = _CountingLock(waiters=19)
     client.auth._token_lock = lock  # type: ignore[union-attr]
 
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -350,21 +351,6 @@ def test_callers_queued_behind_a_refused_token_request_share_the_refusal(
     router.routes["token"].respond(200, json=token_body())
     assert client.bills.retrieve("bill-1").id == "bill-1"
     assert token_calls(router) == 2
-
-
-class _HeldTokenTransport(httpx.AsyncBaseTransport):
-    """Delegates to the router; a token request is answered only after ``spins`` turns of the event loop,
-    which lets every task already started reach the token lock (no wall-clock wait)."""
-
-    def __init__(self, router: respx.Router, spins: int = 200) -> None:
-        self._inner = httpx.MockTransport(router.async_handler)
-        self._spins = spins
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/oauth/token":
-            for _ in range(self._spins):
-                await asyncio.sleep(0)
-        return await self._inner.handle_async_request(request)
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -386,6 +386,27 @@ async def test_callers_queued_behind_a_failed_token_request_try_again(
     assert token_calls(router) == 2
 
 
+async def test_a_refusal_that_ended_before_a_caller_waited_is_not_raised_to_it(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    # The credentials are refused once; later, callers queue behind a token request that fails with a
+    # 500. The refusal ended before they began waiting, so it is not theirs to raise: they send their own
+    # (the same holds for a refusal in another event loop, which has a token lock of its own).
+    _serve_bill(router)
+    router.routes["token"].side_effect = [
+        httpx.Response(401, json={"message": "Bad credentials"}),
+        httpx.Response(500, json={"message": "oops"}),
+        httpx.Response(200, json=token_body()),
+    ]
+    client = make_async_client(transport=_HeldTokenTransport(router), max_retries=0)
+    with pytest.raises(AuthenticationError):
+        await client.bills.retrieve("bill-1")
+    results = await asyncio.gather(*(client.bills.retrieve("bill-1") for _ in range(5)), return_exceptions=True)
+    assert isinstance(results[0], InternalServerError)
+    assert [getattr(r, "id", None) for r in results[1:]] == ["bill-1"] * 4
+    assert token_calls(router) == 3
+
+
 def test_token_request_is_retried_on_503(router: respx.Router, make_client: ClientFactory, sleeps: Any) -> None:
     _serve_bill(router)
     router.routes["token"].side_effect = [

@@ -6,10 +6,10 @@ chunked body surfaces while the retry transport above is still in charge, so it 
 connection error. The connection goes back to the pool before anyone (the auth flow waiting for a token,
 say) holds on to the response. And the size limit and the call's deadline can be checked chunk by chunk.
 
-The size limit counts decompressed bytes. gzip and deflate are inflated here, at most 64 KiB at a time
-(``zlib``'s ``max_length``), so a small compressed body cannot expand in memory before it is counted;
-at most five encodings may be chained (as urllib3 2.6 allows). The request asks for ``gzip, deflate``
-only; a body in another encoding is a decoding error.
+The size limit counts decompressed bytes, and for a compressed body the bytes on the wire as well. gzip
+and deflate are inflated here, at most 64 KiB at a time (``zlib``'s ``max_length``), so a small compressed
+body cannot expand in memory before it is counted; at most five encodings may be chained (as urllib3 2.6
+allows). The request asks for ``gzip, deflate`` only; a body in another encoding is a decoding error.
 """
 
 from __future__ import annotations
@@ -61,8 +61,16 @@ class _Inflate:
         self._raw_deflate_tried = False
         self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
         self._started = False
+        # A deflate body's first byte, held until the second comes: zlib checks its two-byte header only
+        # once it has both, and whether the body is zlib-wrapped or raw is known only then.
+        self._first = b""
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        if not self._started and not self._gzip and len(self._first) + len(data) < 2:
+            self._first += data
+            return
+        if self._first:
+            data, self._first = self._first + data, b""
         while data and not self._inflater.eof:
             try:
                 out = self._inflater.decompress(data, _STEP)
@@ -182,6 +190,7 @@ class _Body:
         self.inflated = self.decoder.decodes  # whether the body handed on is not the one on the wire
         self.parts: list[bytes] = []
         self.size = 0
+        self.wire = 0  # bytes received of an encoded body
         declared = ", ".join(lengths)
         if declared.isdigit() and not ", ".join(encodings) and int(declared) > self.limit:
             raise self.too_large()
@@ -197,6 +206,11 @@ class _Body:
 
     def add(self, raw: bytes) -> None:
         if self.decoder.decodes:
+            # The limit holds for the bytes on the wire too: a compressed body that decodes to little or
+            # nothing (empty deflate blocks, data after the end of the stream) is not read forever.
+            self.wire += len(raw)
+            if self.wire > self.limit:
+                raise self.too_large()
             for piece in self.decoder.feed(raw):
                 self._keep(piece)
         else:

@@ -5,6 +5,7 @@ error they produce, never by measuring durations."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import importlib.util
 import zlib
 from collections.abc import Callable
@@ -269,7 +270,27 @@ def announced_huge(exchange: Exchange) -> None:
         pass
 
 
-@pytest.mark.parametrize("body", [endless_chunked, endless_gzip_bomb, gzip_in_gzip_bomb, announced_huge])
+def _endless_encoded(exchange: Exchange, encoding: str, first: bytes, piece: bytes) -> None:
+    exchange.head(
+        200, {"Content-Type": "application/json", "Content-Encoding": encoding, "Transfer-Encoding": "chunked"}
+    )
+    exchange.send(chunk(first))
+    while not exchange.stopped and exchange.send(chunk(piece)):
+        pass
+
+
+# Compressed bodies that decode to little or nothing however long they run.
+gzip_then_zeros = partial(_endless_encoded, encoding="gzip", first=gzip.compress(b"{}"), piece=bytes(65536))
+empty_deflate_blocks = partial(
+    _endless_encoded, encoding="deflate", first=b"\x78\x9c", piece=b"\x00\x00\x00\xff\xff" * 13107
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [endless_chunked, endless_gzip_bomb, gzip_in_gzip_bomb, announced_huge, gzip_then_zeros, empty_deflate_blocks],
+    ids=["chunked", "gzip-bomb", "gzip-in-gzip", "announced", "gzip-then-zeros", "empty-deflate-blocks"],
+)
 def test_a_body_past_max_response_bytes_is_refused(call: Callable[..., Any], body: Callable[[Exchange], None]) -> None:
     with RawServer(api(body)) as server:
         with pytest.raises(ResponseTooLargeError) as info:
@@ -296,6 +317,23 @@ def test_raw_deflate_and_zlib_deflate_are_both_decoded() -> None:
     for body in bodies:
         with RawServer(api(partial(_deflated, body=body))) as server:
             assert sync_call(server).id == BILL
+
+
+def _deflated_in_pieces(exchange: Exchange, body: bytes, first: int) -> None:
+    exchange.head(
+        200, {"Content-Type": "application/json", "Content-Encoding": "deflate", "Transfer-Encoding": "chunked"}
+    )
+    exchange.send(chunk(body[:first]) + chunk(body[first:]) + b"0\r\n\r\n")
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["zlib", "raw"])
+def test_deflate_is_decoded_whatever_its_first_chunk(call: Callable[..., Any], wrapped: bool) -> None:
+    # Whether "deflate" is zlib-wrapped or raw is known from its first two bytes, which may come apart.
+    raw = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+    body = raw.compress(BILL_BYTES) + raw.flush()
+    for first in (1, 2, 3):
+        with RawServer(api(partial(_deflated_in_pieces, body=body, first=first))) as server:
+            assert call(server).id == BILL
 
 
 def test_a_body_that_is_not_what_its_encoding_says_is_a_connection_error(call: Callable[..., Any]) -> None:

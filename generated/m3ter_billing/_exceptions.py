@@ -17,6 +17,7 @@ from ._redact import scrub
 
 _MESSAGE_LIMIT = 300
 BODY_PREFIX_LIMIT = 64 * 1024  # what ResponseValidationError.body keeps of a body
+ERROR_BODY_DECODE_LIMIT = 1024 * 1024  # a longer error body is kept as text on APIStatusError.body
 
 
 class M3terError(Exception):
@@ -91,7 +92,8 @@ class APIStatusError(APIError):
     request that got the answer (``url`` scrubbed of presigned-URL signatures; both empty when the error was
     built without them): ``POST`` and the token URL for the token request, which the client sends itself.
     ``response`` is the ``httpx.Response`` (its body already read, within ``max_response_bytes``; None when
-    the error was built without one) and ``body`` its decoded JSON, or its text when it is not JSON.
+    the error was built without one) and ``body`` its decoded JSON, or its text when it is not JSON or
+    longer than 1 MiB (:data:`ERROR_BODY_DECODE_LIMIT`).
     """
 
     status_code: int
@@ -281,16 +283,17 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
-def server_message(content: bytes) -> str:
-    """The ``message`` of an m3ter error body, or the start of the body when it has another shape."""
-    try:
-        decoded = json.loads(content)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply to decode
-        decoded = None
+def server_message(content: bytes, decoded: object = None) -> str:
+    """The ``message`` of an m3ter error body, or the start of the body when it has another shape;
+    ``decoded``: the body as :func:`decoded_body` gives it, when the caller has it already."""
+    if decoded is None:
+        decoded = decoded_body(content)
     if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
         return str(decoded["message"])[:_MESSAGE_LIMIT]
-    text = content.decode("utf-8", "replace").strip()
-    return (text[:_MESSAGE_LIMIT] + "...") if len(text) > _MESSAGE_LIMIT else (text or "(empty body)")
+    # The start of the body only: at most 4 bytes a character, and a little room for leading spaces.
+    text = content[: _MESSAGE_LIMIT * 4 + 64].decode("utf-8", "replace").strip()
+    long = len(text) > _MESSAGE_LIMIT or len(content) > _MESSAGE_LIMIT * 4 + 64
+    return (text[:_MESSAGE_LIMIT] + "...") if long else (text or "(empty body)")
 
 
 def error_class_for_status(status_code: int) -> type[APIStatusError]:
@@ -313,14 +316,16 @@ def error_for_response(response: httpx.Response) -> APIStatusError:
     """The typed exception for a response whose status is not the operation's success status."""
     method, url = _request_line(response)
     cls = error_class_for_status(response.status_code)
+    content = response.content
+    body = decoded_body(content)
     return cls(
-        server_message(response.content),
+        server_message(content, body),
         status_code=response.status_code,
         headers=response.headers,
         method=method,
         url=url,
         response=response,
-        body=decoded_body(response.content),
+        body=body,
     )
 
 
@@ -334,11 +339,15 @@ def with_response(error: APIResponseValidationError, response: httpx.Response) -
 
 
 def decoded_body(content: bytes) -> object:
-    """The decoded JSON of an error body, or its text (UTF-8, undecodable bytes replaced) when not JSON."""
-    try:
-        return json.loads(content)
-    except (ValueError, RecursionError):
-        return content.decode("utf-8", "replace")
+    """The decoded JSON of an error body, or its text (UTF-8, undecodable bytes replaced) when not JSON or
+    longer than :data:`ERROR_BODY_DECODE_LIMIT` (decoded, a hostile body of ``[[],[],...]`` takes some 30
+    times its size in memory; m3ter's error bodies are a few hundred bytes)."""
+    if len(content) <= ERROR_BODY_DECODE_LIMIT:
+        try:
+            return json.loads(content)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply to decode
+            pass
+    return content.decode("utf-8", "replace")
 
 
 class _TranslatedTransportErrors:

@@ -133,6 +133,22 @@ def test_2xx_with_unparseable_body_names_the_field_path(
     assert info.value.body == body
 
 
+def test_an_error_body_over_a_mib_is_kept_as_text_not_decoded(router: respx.Router, make_client: ClientFactory) -> None:
+    # Decoded, "[[],[],...]" takes some 30 times its size in memory: past 1 MiB the body stays text.
+    hostile = b"[" + b"[]," * 400_000 + b"[]]"
+    small = b'{"message": "Bad request", "errors": [[], []]}'
+    router.get(BILL_PATH).mock(side_effect=[httpx.Response(400, content=hostile), httpx.Response(400, content=small)])
+    client = make_client()
+    with pytest.raises(BadRequestError) as info:
+        client.bills.retrieve("bill-1")
+    assert info.value.body == hostile.decode()
+    assert info.value.message == hostile[:300].decode() + "..."
+    with pytest.raises(BadRequestError) as info:
+        client.bills.retrieve("bill-1")
+    assert info.value.body == {"message": "Bad request", "errors": [[], []]}
+    assert info.value.message == "Bad request"
+
+
 def test_connection_error_is_typed(router: respx.Router, make_client: ClientFactory) -> None:
     router.get(BILL_PATH).mock(side_effect=httpx.RemoteProtocolError("peer closed"))
     with pytest.raises(APIConnectionError) as info:

@@ -25,6 +25,9 @@ DEADLINE = "m3ter_billing.deadline"
 MAX_RESPONSE_BYTES = "m3ter_billing.max_response_bytes"
 
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024  # the largest real bill is a few MiB; this is generous
+# The longest any number of seconds may be (about 31 years): every wait the client makes stays within what
+# the standard library's clocks, locks and sleeps take (``threading.TIMEOUT_MAX`` is about 9.2e9 s).
+MAX_SECONDS = 1e9
 
 SENDING: ContextVar[httpx.Request | None] = ContextVar("m3ter_billing.sending", default=None)
 """The request a sync transport is sending on this thread (set by ``_transport``, read by ``_network``,
@@ -77,7 +80,8 @@ def clip_timeouts(request: httpx.Request, deadline: Deadline) -> None:
 
 
 def check_seconds(name: str, value: object, *, allow_none: bool) -> float | None:
-    """``value`` as a finite number of seconds > 0 (or None when allowed); InvalidParameterError otherwise."""
+    """``value`` as a number of seconds > 0 and at most :data:`MAX_SECONDS` (or None when allowed);
+    InvalidParameterError otherwise (NaN and infinities among them)."""
     if value is None and allow_none:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -85,10 +89,12 @@ def check_seconds(name: str, value: object, *, allow_none: bool) -> float | None
             seconds = float(value)
         except OverflowError:
             seconds = math.inf
-        if math.isfinite(seconds) and seconds > 0:
+        if 0 < seconds <= MAX_SECONDS:
             return seconds
     none = " or None" if allow_none else ""
-    raise InvalidParameterError(f"{name} must be a finite number of seconds > 0{none}, got {value!r}")
+    raise InvalidParameterError(
+        f"{name} must be a number of seconds > 0 and at most {MAX_SECONDS:g}{none}, got {value!r}"
+    )
 
 
 def as_timeout(value: object) -> httpx.Timeout:
@@ -102,9 +108,10 @@ def as_timeout(value: object) -> httpx.Timeout:
 
 def derived_total(timeout: httpx.Timeout, max_retries: int, backoff: float) -> float | None:
     """The default total timeout of a call: its longest socket timeout once per attempt, plus ``backoff``
-    (the longest the waits between attempts can add up to); None when the timeout has no value at all."""
+    (the longest the waits between attempts can add up to), at most :data:`MAX_SECONDS`; None when the
+    timeout has no value at all."""
     values = [seconds for seconds in timeout.as_dict().values() if seconds is not None]
-    return max(values) * (max_retries + 1) + backoff if values else None
+    return min(max(values) * (max_retries + 1) + backoff, MAX_SECONDS) if values else None
 
 
 def check_max_response_bytes(value: object) -> int:
@@ -117,6 +124,7 @@ __all__ = [
     "DEADLINE",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "MAX_RESPONSE_BYTES",
+    "MAX_SECONDS",
     "NOT_SENT",
     "SENDING",
     "Deadline",

@@ -149,8 +149,16 @@ def _from_server_date(headers: httpx.Headers) -> float | None:
 
 
 def backoff_budget(retry: Retry) -> float:
-    """The longest the backoff waits of ``retry`` can add up to (server-requested waits aside)."""
-    return sum(min(retry.backoff_factor * 2.0**n, BACKOFF_CAP) for n in range(retry.total))
+    """The longest the backoff waits of ``retry`` can add up to (server-requested waits aside). The waits
+    double until they reach ``BACKOFF_CAP``; from there on each is the cap (so any ``total`` is summed in a
+    few steps, and ``2.0**n`` is never taken past the float range)."""
+    budget = 0.0
+    for n in range(retry.total):
+        wait = min(retry.backoff_factor * 2.0 ** min(n, 1000), BACKOFF_CAP)
+        if wait >= BACKOFF_CAP or n >= 1000:  # every later wait is this one
+            return budget + wait * (retry.total - n)
+        budget += wait
+    return budget
 
 
 def retrying_transport(

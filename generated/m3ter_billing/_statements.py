@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 import httpx
 import msgspec
 
+from ._deadline import MAX_SECONDS
 from ._exceptions import (
     InvalidParameterError,
     ResponseValidationError,
@@ -113,10 +114,12 @@ def _check_seconds(name: str, value: object, *, above: float, inclusive: bool) -
             seconds = float(value)  # type: ignore[arg-type]
         except OverflowError:
             seconds = math.inf
-        ok = math.isfinite(seconds) and (seconds >= above if inclusive else seconds > above)
+        ok = seconds <= MAX_SECONDS and (seconds >= above if inclusive else seconds > above)
     if not ok:
         bound = f">= {above:g}" if inclusive else f"> {above:g}"
-        raise InvalidParameterError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
+        raise InvalidParameterError(
+            f"{name} must be a number of seconds {bound} and at most {MAX_SECONDS:g}, got {value!r}"
+        )
 
 
 def _url_of(job: StatementJobResponse, fmt: Format) -> str:

@@ -169,7 +169,7 @@ class _Options:
         if not isinstance(max_response_bytes, NotGiven):
             options = replace(options, max_response_bytes=check_max_response_bytes(max_response_bytes))
         if not isinstance(allow_private_statement_hosts, NotGiven):
-            options = replace(options, allow_private_statement_hosts=bool(allow_private_statement_hosts))
+            options = replace(options, allow_private_statement_hosts=_check_flag(allow_private_statement_hosts))
         return options
 
 
@@ -177,6 +177,14 @@ def _check_retries(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     raise InvalidParameterError(f"max_retries must be an int >= 0, got {value!r}")
+
+
+def _check_flag(value: object) -> bool:
+    """``allow_private_statement_hosts``: True or False only (``bool("false")`` is True, and this flag
+    opens the statement downloads to loopback and private addresses)."""
+    if isinstance(value, bool):
+        return value
+    raise InvalidParameterError(f"allow_private_statement_hosts must be True or False, got {value!r}")
 
 
 def _borrow(
@@ -234,7 +242,7 @@ class _Base:
             total_timeout=NOT_GIVEN,
             retry=retry if retry is not None else policy(_check_retries(max_retries)),
             max_response_bytes=check_max_response_bytes(max_response_bytes),
-            allow_private_statement_hosts=bool(allow_private_statement_hosts),
+            allow_private_statement_hosts=_check_flag(allow_private_statement_hosts),
         ).changed(
             timeout=NOT_GIVEN,
             total_timeout=total_timeout,

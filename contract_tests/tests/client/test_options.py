@@ -96,14 +96,43 @@ def test_default_total_timeout_is_derived_from_the_timeout(make_client: ClientFa
         {"max_retries": -1},
         {"max_response_bytes": 0},
         {"max_response_bytes": True},
+        {"total_timeout": 1e10},  # past what a sleep or a lock wait takes (about 9.2e9 s)
+        {"timeout": 4e9},
+        {"allow_private_statement_hosts": "false"},  # bool("false") is True
+        {"allow_private_statement_hosts": 1},
     ],
     ids=str,
 )
-def test_impossible_options_are_refused(make_client: ClientFactory, options: dict[str, Any]) -> None:
+def test_impossible_options_are_refused(
+    make_client: ClientFactory, make_async_client: AsyncClientFactory, options: dict[str, Any]
+) -> None:
     with pytest.raises(InvalidParameterError):
         make_client().with_options(**options)
     with pytest.raises(InvalidParameterError):
         make_client(**options)
+    with pytest.raises(InvalidParameterError):
+        make_async_client(**options)
+
+
+@pytest.mark.parametrize("max_retries", [1024, 1025, 10**9])
+def test_any_number_of_retries_gives_a_finite_total_timeout(
+    router: respx.Router, make_client: ClientFactory, max_retries: int
+) -> None:
+    # Each retry may wait up to 8 s; past 1,024 of them 2.0**n leaves the float range, and a billion
+    # retries must not be summed one by one. The derived total stays within what the client can wait.
+    client = make_client(max_retries=max_retries)
+    assert client.total_timeout is not None
+    assert min(60 * max_retries, 1e9) <= client.total_timeout <= 1e9
+    assert client.with_options(max_retries=max_retries, total_timeout=10).total_timeout == 10
+    router.get(BILL_PATH).respond(200, json=bill_body())
+    assert client.bills.retrieve("bill-1").id == "bill-1"
+
+
+def test_the_longest_timeouts_still_make_calls(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(200, json=bill_body())
+    client = make_client(timeout=1e9, total_timeout=1e9, max_retries=5)
+    assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert client.with_options(total_timeout=None).total_timeout is None
 
 
 def test_every_method_takes_a_timeout_keyword(

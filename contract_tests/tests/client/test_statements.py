@@ -305,6 +305,8 @@ def _pending_at_most(polls: int) -> Any:
         {"max_poll_interval": float("inf")},
         {"poll_interval": 2.0, "max_poll_interval": 1.0},
         {"timeout": 10**400},
+        {"timeout": 1e10},  # past what a sleep or a lock wait takes (about 9.2e9 s)
+        {"poll_interval": 1e10, "max_poll_interval": 1e10},
     ],
 )
 def test_wait_refuses_impossible_times_before_polling(

@@ -44,6 +44,7 @@ _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ClientOSError, httpx.ReadError),
     (aiohttp.ClientError, httpx.NetworkError),
     (OSError, httpx.NetworkError),
+    (ValueError, httpx.LocalProtocolError),  # a request aiohttp refuses to write (a header with CR/LF)
 )
 
 
@@ -166,7 +167,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 proxy=self._proxy,
                 timeout=_timeout(timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")),
             )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             raise _translated(exc, request) from None
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:

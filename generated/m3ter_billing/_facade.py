@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 import httpx
 from httpx_retries import Retry
 
+from ._arguments import check_headers, check_query, check_text
 from ._auth import TOKEN_PATH, ClientCredentialsAuth, FixedTokenAuth
 from ._backends import HttpBackend, async_network_transport, checked_backend, opening_network
 from ._deadline import (
@@ -74,6 +75,7 @@ def _additional(additional: Sequence[str] | str | None) -> list[str] | Unset:
     for value in values:
         if not isinstance(value, str):
             raise InvalidParameterError(f"additional must hold strings, got {type(value).__name__}")
+        check_text("additional", value)
     return values
 
 
@@ -129,6 +131,8 @@ class _Options:
         the operation's own parameters win over the defaults). Never applied to statement downloads."""
         if not (extra_headers or extra_query or self.default_headers or self.default_query):
             return kwargs  # the common call: nothing to add
+        check_headers("extra_headers", extra_headers)
+        check_query("extra_query", extra_query)
         headers = {**self.default_headers, **(extra_headers or {})}
         query = {**self.default_query, **kwargs.get("params", {}), **(extra_query or {})}
         if headers:
@@ -159,6 +163,8 @@ class _Options:
         default_query: Query | None = None,
     ) -> _Options:
         options = self
+        check_headers("default_headers", default_headers)
+        check_query("default_query", default_query)
         if default_headers is not None:
             options = replace(options, default_headers={**options.default_headers, **default_headers})
         if default_query is not None:

@@ -176,3 +176,28 @@ def test_a_malformed_response_error_names_no_url_signature(backend: str) -> None
     text = "".join(traceback.format_exception(error))
     assert "feedfacecafe0123456789" not in text
     assert "AKIDEXAMPLE" not in text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_header_the_backend_cannot_write_is_a_local_protocol_error(backend: str) -> None:
+    # Below the facade's checks (client.http sends what it is given): the same httpx error on both backends,
+    # which the facade reports as APIConnectionError, and nothing on the wire.
+    async def go(url: str) -> BaseException:
+        client = AsyncM3terBilling(
+            base_url=url,
+            org_id=ORG_ID,
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            trust_env=False,
+            max_retries=0,
+            http_backend=backend,  # type: ignore[arg-type]
+        )
+        async with client:
+            with pytest.raises(httpx.TransportError) as caught:
+                await client.http.get(url + "/x", headers={"X-Note": "a\r\nInjected: 1"}, auth=None)
+        return caught.value
+
+    with RawServer(lambda exchange: exchange.json(200, {})) as server:
+        error = asyncio.run(go(server.url))
+        assert server.requests == []
+    assert isinstance(error, httpx.LocalProtocolError), repr(error)

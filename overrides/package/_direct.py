@@ -53,10 +53,16 @@ _KEPT = re.compile(r"[A-Za-z0-9\-._~%/!$&'()*+,;=:@]*")
 _DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
 
 
+# Longer paths and queries are parsed in full, so httpx's own limits (a URL of at most 64 KiB) apply.
+_KEPT_LENGTH = 4096
+
+
 def _kept(raw_path: str, query: str | None) -> bool:
-    """Whether httpx's parser leaves ``raw_path`` and ``query`` exactly as they are."""
+    """Whether httpx's parser leaves ``raw_path`` and ``query`` exactly as they are (checked for the
+    lengths an API call has; anything longer is left to the parser)."""
     return (
-        _KEPT.fullmatch(raw_path) is not None
+        len(raw_path) + (0 if query is None else len(query)) <= _KEPT_LENGTH
+        and _KEPT.fullmatch(raw_path) is not None
         and ("/." not in raw_path or _DOT_SEGMENT.search(raw_path) is None)  # a dot segment follows a "/"
         and (query is None or _KEPT.fullmatch(query) is not None)
     )

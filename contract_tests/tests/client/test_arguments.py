@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from m3ter_billing import AsyncM3terBilling, InvalidParameterError, M3terBilling
+from m3ter_billing import APIConnectionError, AsyncM3terBilling, InvalidParameterError, M3terBilling
 
 from .hostile import WARM_UP, Exchange, RawServer, api
 from .support import API_KEY, API_SECRET, ORG_ID, bill_body
@@ -29,12 +29,12 @@ def _call(server: RawServer, backend: str, client_options: dict[str, Any], call_
     }
     if backend == "sync":
         with M3terBilling(**options) as client:
-            return client.bills.retrieve("bill-1", **call_options)
+            return client.bills.retrieve(**{"id": "bill-1", **call_options})
 
     async def go() -> Any:
         async with AsyncM3terBilling(http_backend=backend, **options) as client:  # type: ignore[arg-type]
             await client.bills.retrieve(WARM_UP)  # the token cached: the aiohttp backend's quick lane is next
-            return await client.bills.retrieve("bill-1", **call_options)
+            return await client.bills.retrieve(**{"id": "bill-1", **call_options})
 
     return asyncio.run(go())
 
@@ -104,3 +104,12 @@ def test_headers_and_query_that_are_valid_go_out_as_given(backend: str) -> None:
     assert headers["x-note"] == "a b\tc ~!"
     assert headers["x-team"] == "billing"
     assert target.endswith("?q=%C3%A9+%C3%BC&n=1&n=2")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_id_too_long_for_a_url_is_refused_before_sending(backend: str) -> None:
+    # httpx refuses a URL over 64 KiB; the aiohttp backend, which joins URLs itself, refuses it alike.
+    with RawServer(api(_bill)) as server:
+        with pytest.raises(APIConnectionError, match="URL too long"):
+            _call(server, backend, {}, {"id": "b" * 1_000_000})
+        assert server.count("GET", "b" * 64) == 0

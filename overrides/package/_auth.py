@@ -91,7 +91,9 @@ class ClientCredentialsAuth(httpx.Auth):
     ) -> None:
         self._token_url = token_url
         Secret(api_secret)  # registers the secret with the scrubber
-        self._basic = Secret(basic_authorization(api_key, api_secret))
+        basic = basic_authorization(api_key, api_secret)
+        Secret(basic.removeprefix("Basic "))  # the credentials without the scheme, as a server may echo them
+        self._basic = Secret(basic)
         self._skew = skew
         self._clock = clock
         self._token_retry = token_retry
@@ -117,8 +119,10 @@ class ClientCredentialsAuth(httpx.Auth):
     # -- the token cache ---------------------------------------------------------------------------------
 
     def _usable(self, stale: Secret | None) -> Secret | None:
+        """The cached token unless it has expired or is ``stale`` (the very token a refusal answered: a
+        token fetched since is another object, even when the server issued the same value again)."""
         token = self._token
-        if token is None or token.value == stale or self._clock() >= token.expires_at:
+        if token is None or token.value is stale or self._clock() >= token.expires_at:
             return None
         return token.value
 
@@ -146,7 +150,7 @@ class ClientCredentialsAuth(httpx.Auth):
         """Whether an answer ``status_code`` to a request sent with ``token`` calls for a new token."""
         if status_code == 401:
             return True
-        return status_code == 403 and token != self._fetched_after_403
+        return status_code == 403 and token is not self._fetched_after_403
 
     def _store(self, response: httpx.Response, refused_with: int | None) -> Secret:
         if response.status_code != 200:

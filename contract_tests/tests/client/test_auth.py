@@ -266,6 +266,20 @@ def test_one_refresh_when_50_threads_get_403_together(router: respx.Router, make
     assert len(issued) == 2
 
 
+async def test_one_refresh_when_30_tasks_get_401_and_the_server_reissues_the_same_token(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    # Some token endpoints hand out the same token again until it expires. A refresh that brings back the
+    # same value is still the refresh every other refused caller waits for: one token request, not 30.
+    router.routes["token"].respond(200, json=token_body("the-same-token-0123"))
+    answers = iter([httpx.Response(401, json={"message": "token expired"})] * 30)
+    router.get(BILL_PATH).mock(side_effect=lambda request: next(answers, httpx.Response(200, json=bill_body())))
+    client = make_async_client(transport=_HeldTokenTransport(router))
+    results = await asyncio.gather(*(client.bills.retrieve("bill-1") for _ in range(30)))
+    assert [b.id for b in results] == ["bill-1"] * 30
+    assert token_calls(router) == 2  # the first token, and one refresh
+
+
 def test_second_403_raises_permission_denied(router: respx.Router, make_client: ClientFactory) -> None:
     issued = _numbered_tokens(router)
     route = router.get(BILL_PATH).respond(403, json={"message": "Forbidden: not your organization"})
@@ -297,6 +311,23 @@ def test_rejected_credentials_raise_authentication_error(router: respx.Router, m
     assert info.value.status_code == 401
     assert "M3TER_API_KEY" in str(info.value)
     assert bill.call_count == 0
+
+
+def test_a_refusal_echoing_the_basic_credentials_does_not_show_them(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    # Some servers echo what they were sent; the base64 of "key:secret" is the secret, in another form.
+    def echo(request: httpx.Request) -> httpx.Response:
+        credentials = request.headers["Authorization"].split(" ", 1)[1]
+        return httpx.Response(401, json={"message": f"invalid client credentials: {credentials}"})
+
+    router.routes["token"].side_effect = echo
+    with pytest.raises(AuthenticationError) as info:
+        make_client().bills.retrieve("bill-1")
+    credentials = base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
+    assert credentials not in str(info.value)
+    assert credentials not in repr(info.value)
+    assert "invalid client credentials: [REDACTED]" in str(info.value)
 
 
 class _CountingLock:

@@ -8,7 +8,14 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
-from m3ter_billing import BillResponse, LowLevelClient, NotFoundError, StatementJobResponse
+from m3ter_billing import (
+    APIConnectionError,
+    APITimeoutError,
+    BillResponse,
+    LowLevelClient,
+    NotFoundError,
+    StatementJobResponse,
+)
 from m3ter_billing.api.auth import generate_token
 from m3ter_billing.api.bill import get_bill
 from m3ter_billing.api.statement_job import get_statement_job
@@ -49,6 +56,23 @@ def test_endpoint_errors_are_typed(router: respx.Router, low_level: LowLevelClie
     router.get(f"/organizations/{ORG_ID}/bills/missing").respond(404, json={"message": "Not found"})
     with pytest.raises(NotFoundError, match="Not found"):
         get_bill.sync(ORG_ID, "missing", client=low_level)
+
+
+def test_transport_failures_are_typed(router: respx.Router, low_level: LowLevelClient) -> None:
+    router.get(f"/organizations/{ORG_ID}/bills/reset").mock(side_effect=httpx.ReadError("reset by peer"))
+    router.get(f"/organizations/{ORG_ID}/bills/slow").mock(side_effect=httpx.ReadTimeout("timed out"))
+    with pytest.raises(APIConnectionError, match="reset by peer") as info:
+        get_bill.sync(ORG_ID, "reset", client=low_level)
+    assert info.value.url.endswith("/bills/reset")
+    with pytest.raises(APITimeoutError):
+        get_bill.sync_detailed(ORG_ID, "slow", client=low_level)
+
+
+async def test_async_transport_failures_are_typed(router: respx.Router) -> None:
+    router.get(f"/organizations/{ORG_ID}/statementjobs/j1").mock(side_effect=httpx.ConnectError("refused"))
+    async with httpx.AsyncClient(base_url=BASE_URL, transport=httpx.MockTransport(router.async_handler)) as http:
+        with pytest.raises(APIConnectionError, match="refused"):
+            await get_statement_job.asyncio(ORG_ID, "j1", client=LowLevelClient(async_httpx_client=http))
 
 
 async def test_async_endpoints(router: respx.Router) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ResponseValidationError, error_for_response, with_response
+from ..._exceptions import ResponseValidationError, error_for_response, translated_transport_errors, with_response
 from ...client import Client
 from ...models.bearer_access_token_request import BearerAccessTokenRequest
 from ...models.bearer_access_token_response import BearerAccessTokenResponse
@@ -73,7 +73,8 @@ def sync_detailed(
     kwargs = _get_kwargs(
         body=body,
     )
-    response = client.get_httpx_client().request(**kwargs)
+    with translated_transport_errors():
+        response = client.get_httpx_client().request(**kwargs)
     return _build_response(response)
 
 
@@ -102,7 +103,8 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         body=body,
     )
-    response = await client.get_async_httpx_client().request(**kwargs)
+    with translated_transport_errors():
+        response = await client.get_async_httpx_client().request(**kwargs)
     return _build_response(response)
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ResponseValidationError, error_for_response, with_response
+from ..._exceptions import ResponseValidationError, error_for_response, translated_transport_errors, with_response
 from ..._paths import path_segment
 from ...client import Client
 from ...models.bill_response import BillResponse
@@ -81,7 +81,8 @@ def sync_detailed(
         id=id,
         additional=additional,
     )
-    response = client.get_httpx_client().request(**kwargs)
+    with translated_transport_errors():
+        response = client.get_httpx_client().request(**kwargs)
     return _build_response(response)
 
 
@@ -119,7 +120,8 @@ async def asyncio_detailed(
         id=id,
         additional=additional,
     )
-    response = await client.get_async_httpx_client().request(**kwargs)
+    with translated_transport_errors():
+        response = await client.get_async_httpx_client().request(**kwargs)
     return _build_response(response)
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ResponseValidationError, error_for_response, with_response
+from ..._exceptions import ResponseValidationError, error_for_response, translated_transport_errors, with_response
 from ..._paths import path_segment
 from ...client import Client
 from ...models.statement_job_response import StatementJobResponse
@@ -72,7 +72,8 @@ def sync_detailed(
         org_id=org_id,
         id=id,
     )
-    response = client.get_httpx_client().request(**kwargs)
+    with translated_transport_errors():
+        response = client.get_httpx_client().request(**kwargs)
     return _build_response(response)
 
 
@@ -109,7 +110,8 @@ async def asyncio_detailed(
         org_id=org_id,
         id=id,
     )
-    response = await client.get_async_httpx_client().request(**kwargs)
+    with translated_transport_errors():
+        response = await client.get_async_httpx_client().request(**kwargs)
     return _build_response(response)
 
 

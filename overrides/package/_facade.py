@@ -532,6 +532,7 @@ class _AsyncHttp:
         self.client, self.direct = build()
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._closer: AsyncIterator[None] | None = None
+        self.closed = False  # by ``close()``: for good, on every loop (a loop shutting down only ends its own)
 
     def serves_running_loop(self) -> bool:
         """Whether ``client`` is already the one of the running loop (no await needed to get it)."""
@@ -542,6 +543,8 @@ class _AsyncHttp:
         loop = asyncio.get_running_loop()
         first = self._loop() if self._loop is not None else None
         if first is not loop:
+            if self.closed:
+                return self.client  # closed: sending through it raises "the client has been closed"
             if first is not None and not first.is_closed():
                 raise EventLoopMismatchError(
                     "this AsyncM3terBilling is in use on another event loop that is still open; "
@@ -673,6 +676,7 @@ class AsyncM3terBilling(_Base):
         )
 
     async def close(self) -> None:
+        self._http.closed = True
         await self._http.client.aclose()
 
     async def __aenter__(self) -> AsyncM3terBilling:

@@ -11,11 +11,10 @@ import pytest
 from m3ter_billing import APIConnectionError, AsyncM3terBilling, InvalidParameterError, M3terBilling
 
 from .hostile import WARM_UP, Exchange, RawServer, api
-from .support import API_KEY, API_SECRET, ORG_ID, bill_body
-from .test_hostile import WITHOUT_AIOHTTP
+from .support import API_KEY, API_SECRET, ASYNC_BACKENDS, ORG_ID, bill_body
 
 BILL = f"/organizations/{ORG_ID}/bills/bill-1"
-BACKENDS = ["sync", "httpx", pytest.param("aiohttp", marks=WITHOUT_AIOHTTP)]
+BACKENDS = ["sync", *ASYNC_BACKENDS]
 
 
 def _call(server: RawServer, backend: str, client_options: dict[str, Any], call_options: dict[str, Any]) -> Any:

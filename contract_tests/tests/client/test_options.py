@@ -11,6 +11,7 @@ import httpx
 import pytest
 import respx
 from m3ter_billing import (
+    APIConnectionError,
     APITimeoutError,
     AsyncM3terBilling,
     EventLoopMismatchError,
@@ -24,6 +25,7 @@ from .hostile import Exchange, RawServer, api
 from .support import (
     API_KEY,
     API_SECRET,
+    ASYNC_BACKENDS,
     ORG_ID,
     AsyncClientFactory,
     ClientFactory,
@@ -251,6 +253,25 @@ def test_an_async_client_recovers_on_a_new_loop_after_the_first_closed() -> None
         asyncio.run(close())
     # Each loop's connections were closed as it shut down: no unclosed socket is left to warn about.
     assert server.connections == 2
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+def test_an_async_client_closed_stays_closed_on_every_later_loop(backend: str) -> None:
+    with RawServer(api()) as server:
+        client = AsyncM3terBilling(**_client_options(server.url, trust_env=False), http_backend=backend)  # type: ignore[arg-type]
+
+        async def call() -> str:
+            return (await client.bills.retrieve("bill-1")).id
+
+        async def close() -> None:
+            await client.close()
+
+        assert asyncio.run(call()) == "bill-1"
+        asyncio.run(close())
+        for _ in range(2):  # a new loop is not a new client
+            with pytest.raises(APIConnectionError, match="closed"):
+                asyncio.run(call())
+        assert server.count("GET", "/bills/bill-1") == 1
 
 
 def test_an_async_client_on_two_live_loops_raises_a_typed_error(router: respx.Router) -> None:

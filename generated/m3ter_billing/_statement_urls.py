@@ -7,8 +7,8 @@ to plain http, or collect credentials.
 
 A URL is fetched when it has the exact scheme, host and port of ``base_url`` (the sandbox serves its
 statements there), or when it is ``https`` and its host is a public address: a loopback, link-local,
-private, unspecified, multicast or reserved address (an IP literal, or any address its name resolves to)
-is refused unless the caller opts in with ``allow_private_statement_hosts=True``. A URL carrying a user
+private, unspecified, multicast or reserved address (an IP literal, or any address its name resolves to;
+an IPv6 address mapping or tunnelling to such an IPv4 address) is refused unless the caller opts in with ``allow_private_statement_hosts=True``. A URL carrying a user
 name or password is always refused (httpx would send them as Basic credentials).
 
 Names are resolved with ``resolve_host`` (default ``socket.getaddrinfo``), once: the client then connects
@@ -42,9 +42,14 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def _kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """What makes ``address`` unfit for a statement download (None when it is a public address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """What makes ``address`` unfit for a statement download (None when it is a public address). An IPv6
+    address that carries an IPv4 one (mapped, or 6to4: ``2002:7f00:1::`` reaches 127.0.0.1 through a 6to4
+    relay) is judged by that IPv4 address too."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.sixtofour is not None and (kind := _kind(address.sixtofour)) is not None:
+            return kind
     for name in ("unspecified", "loopback", "link_local", "private", "multicast", "reserved"):
         if getattr(address, f"is_{name}"):
             return name.replace("_", "-")

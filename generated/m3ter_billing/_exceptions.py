@@ -362,14 +362,16 @@ class _TranslatedTransportErrors:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is None:
             return
-        if isinstance(exc, httpx.TimeoutException):
-            raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
-        if isinstance(exc, httpx.TransportError):
-            raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
         if isinstance(exc, httpx.RequestError):
+            named = _request_of(exc)
+            _detach_requests(exc)
+            if isinstance(exc, httpx.TimeoutException):
+                raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", **named) from exc
+            if isinstance(exc, httpx.TransportError):
+                raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", **named) from exc
             # Not transport errors in httpx's hierarchy, but the request still got no usable response:
             # DecodingError (a body that does not match its Content-Encoding), TooManyRedirects.
-            raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", **_request_of(exc)) from exc
+            raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", **named) from exc
         if isinstance(exc, httpx.InvalidURL):  # a URL httpx refuses to send (too long, control characters)
             raise APIConnectionError(f"invalid URL: {exc}") from None
         if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
@@ -382,6 +384,22 @@ _TRANSLATED = _TranslatedTransportErrors()
 def translated_transport_errors() -> AbstractContextManager[None]:
     """Turn httpx's transport exceptions into :class:`APIConnectionError` / :class:`APITimeoutError`."""
     return _TRANSLATED
+
+
+def _detach_requests(exc: BaseException) -> None:
+    """Drop the ``httpx.Request`` from httpx's exceptions in ``exc``'s chain (the cause kept on our typed
+    error, and the attempts before it): its repr shows the whole URL, a presigned signature included, and
+    its headers the bearer token. httpx's own "no request" state: ``.request`` then raises RuntimeError."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending and len(seen) < 64:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, httpx.RequestError) and hasattr(current, "_request"):
+            current._request = None
+        pending += (current.__cause__, current.__context__)
 
 
 def _request_of(exc: httpx.RequestError) -> dict[str, str]:

@@ -5,8 +5,9 @@ to plain http, or collect credentials.
 A URL is fetched when it has the exact scheme, host and port of ``base_url`` (the sandbox serves its
 statements there), or when it is ``https`` and its host is a public address: a loopback, link-local,
 private, unspecified, multicast or reserved address (an IP literal, or any address its name resolves to;
-an IPv6 address mapping or tunnelling to such an IPv4 address) is refused unless the caller opts in with ``allow_private_statement_hosts=True``. A URL carrying a user
-name or password is always refused (httpx would send them as Basic credentials).
+an IPv6 address mapping or tunnelling to such an IPv4 address) is refused unless the caller opts in with
+``allow_private_statement_hosts=True``. A URL carrying a user name or password is always refused (httpx
+would send them as Basic credentials).
 
 Names are resolved with ``resolve_host`` (default ``socket.getaddrinfo``), once: the client then connects
 to exactly the addresses that were checked (``_network``), so a DNS answering a public address for the

@@ -79,7 +79,7 @@ def test_bad_per_call_headers_and_query_are_refused_before_sending(backend: str,
     ids=["CRLF default header", "space in a default header name", "lone surrogate default query"],
 )
 def test_bad_default_headers_and_query_are_refused_by_the_constructors(options: dict[str, Any]) -> None:
-    common = {"org_id": ORG_ID, "api_key": API_KEY, "api_secret": API_SECRET}
+    common: dict[str, Any] = {"org_id": ORG_ID, "api_key": API_KEY, "api_secret": API_SECRET}
     with pytest.raises(InvalidParameterError):
         M3terBilling(**common, **options)
     with pytest.raises(InvalidParameterError):

@@ -358,3 +358,55 @@ def test_the_client_asks_for_gzip_and_deflate_only() -> None:
     with RawServer(api(record)) as server:
         sync_call(server)
     assert seen == ["gzip, deflate"]
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is not None and all(current is not seen for seen in found):
+            found.append(current)
+            pending += (current.__cause__, current.__context__)
+    return found
+
+
+def _download(server: RawServer, backend: str) -> Any:
+    if backend == "sync":
+        with M3terBilling(sleep=lambda s: None, **options(server, max_retries=1)) as client:
+            return client.statement_jobs.download("j1")
+
+    async def nap(seconds: float) -> None:
+        return None
+
+    async def go() -> Any:
+        async with AsyncM3terBilling(sleep=nap, http_backend=backend, **options(server, max_retries=1)) as client:  # type: ignore[arg-type]
+            return await client.statement_jobs.download("j1")
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("backend", ["sync", "httpx", pytest.param("aiohttp", marks=WITHOUT_AIOHTTP)])
+def test_a_failed_download_keeps_no_signed_request_in_its_chain(backend: str) -> None:
+    # The typed error keeps httpx's error as its cause (its type and text help); not the httpx.Request,
+    # whose repr shows the whole presigned URL and whose headers hold the bearer token of API calls.
+    signature = "SIGNATURE0123456789abcdefSECRET"
+
+    def serve(exchange: Exchange) -> None:
+        if "/statementjobs/" in exchange.path:
+            url = f"http://127.0.0.1:{exchange.conn.getsockname()[1]}/stmt.json?X-Amz-Signature={signature}"
+            exchange.json(
+                200, {"id": "j1", "version": 1, "statementJobStatus": "COMPLETE", "presignedJsonStatementUrl": url}
+            )
+        else:
+            exchange.reset()
+
+    with RawServer(api(serve)) as server, pytest.raises(APIConnectionError) as info:
+        _download(server, backend)
+    chain = _chain(info.value)
+    assert len(chain) > 1  # httpx's error is still there
+    for error in chain:
+        request = getattr(error, "_request", None)
+        assert request is None, f"{type(error).__name__} keeps {request!r}"
+        assert signature not in repr(error)
+        assert signature not in str(error)

@@ -51,6 +51,12 @@ def _stored_body(body: Mapping[str, Any]) -> str:
     return json.dumps(kept, sort_keys=True, separators=(",", ":"))
 
 
+def stored_form(body: Any) -> Any:
+    """``body`` as the state file keeps it (what :meth:`State.save` writes, read back): a later run compares
+    its reads with a remembered body in this form, so the redaction is never taken for a change."""
+    return json.loads(_stored_body(body)) if isinstance(body, dict) else body
+
+
 def _stored_version(body: Mapping[str, Any]) -> int | None:
     """The version column: an integer SQLite can hold (int64), else None (the body keeps the value)."""
     version = version_at(body)
@@ -116,7 +122,9 @@ class State:
             if not isinstance(entity_id, str) or not isinstance(decoded, dict):
                 skipped += 1
                 continue
-            out[(kind, entity_id)] = Observation(entity_kind, entity_id, self._org_id, decoded, seq=0, remembered=True)
+            out[(kind, entity_id)] = Observation(
+                entity_kind, entity_id, self._org_id, decoded, seq=0, remembered=True, stored_as=stored_form
+            )
         if skipped:
             self.notes.append(
                 f"skipped {skipped} damaged row(s) of the state file {self.path}: those entities are judged without "
@@ -151,4 +159,4 @@ class State:
         self._db.close()
 
 
-__all__ = ["BUSY_TIMEOUT", "DEFAULT_STATE", "State", "StateError"]
+__all__ = ["BUSY_TIMEOUT", "DEFAULT_STATE", "State", "StateError", "stored_form"]

@@ -166,13 +166,19 @@ class Judge:
         self._keep(key, obs)
         found = list(self._snapshot(obs, raw))
         if isinstance(obs.body, dict):
+            as_stored: Observation | None = None
             for index, check in enumerate(CHECKS):
                 if check.pair is None:
                     continue
                 anchor = _anchor(check)
                 previous = self._last.get(key) if anchor is None else self._anchored.get((index, key))
                 if previous is not None and isinstance(previous.body, dict):
-                    found.extend(f for f in check.pair(previous, obs) if obs.kind in RULES_BY_NAME[f.rule].kinds)
+                    against = obs
+                    if previous.stored_as is not None:  # remembered: compared in the form it was stored in
+                        if as_stored is None:
+                            as_stored = replace(obs, body=previous.stored_as(obs.body))
+                        against = as_stored
+                    found.extend(f for f in check.pair(previous, against) if obs.kind in RULES_BY_NAME[f.rule].kinds)
                 if anchor is not None and anchor(obs):
                     self._anchored[(index, key)] = obs
             self._last[key] = obs

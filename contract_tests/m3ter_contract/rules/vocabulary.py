@@ -58,7 +58,10 @@ class Observation:
     """One 200 response for one entity: the decoded JSON exactly as the server sent it.
 
     ``entity_id`` and ``org_id`` are what was *asked for*; the body may say otherwise, which is a finding.
-    ``seq`` orders the observations of one entity; ``remembered`` marks one loaded from an earlier run.
+    ``seq`` orders the observations of one entity; ``remembered`` marks one loaded from an earlier run, and
+    ``stored_as`` is then how a body is turned into the form it was stored in (the state file redacts
+    strings that may hold secrets): a later read is compared with it in that form, so what the storing
+    changed is never taken for a change made by the server.
     """
 
     kind: EntityKind
@@ -67,6 +70,7 @@ class Observation:
     body: Any
     seq: int = 0
     remembered: bool = False
+    stored_as: Callable[[Any], Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def endpoint(self) -> str:

@@ -5,7 +5,10 @@ Each file is written whole or not at all: its text goes to a hidden temporary fi
 which then replaces the file (``os.replace``, atomic on POSIX). A render that fails, a full disk or a second
 Ctrl-C while the reports of an interrupted run are written leave the file as it was (or absent), never half
 written. The file keeps the mode of the one it replaces (a new one: the umask's). A path that is not a
-regular file (``/dev/stdout``, a named pipe) is written in place: it cannot be replaced.
+regular file (a named pipe, a terminal) is written in place: it cannot be replaced. A path that names one of
+this process's open descriptors (``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``, ``/proc/self/fd/N``) is
+written through that descriptor, where it stands: with the output redirected to a file (``> log.txt``), the
+report goes into the log after what was printed before it, and the lines printed after it follow.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -24,8 +28,40 @@ Output = tuple[str, Path | None, Callable[[TextIO], object]]
 """(option, path or None when not asked for, what writes the file's text to a handle)"""
 
 
+_STANDARD = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor(path: Path) -> int | None:
+    """The descriptor of this process that ``path`` names, following its symbolic links one by one (so
+    ``/dev/stdout`` is seen before it resolves to whatever file the output was redirected to)."""
+    current = os.path.abspath(path)
+    own = ("/proc/self/fd/", f"/proc/{os.getpid()}/fd/", "/dev/fd/")
+    for _ in range(40):  # the kernel's own limit on links followed
+        if current in _STANDARD:
+            return _STANDARD[current]
+        for prefix in own:
+            number = current.removeprefix(prefix)
+            if number != current and number.isdigit():
+                return int(number)
+        try:
+            link = os.readlink(current)
+        except OSError:  # not a link (or not there): the end of the chain
+            return None
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+    return None
+
+
 def write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
     """Write ``path`` whole or not at all (see the module's doc); raises what writing raised."""
+    descriptor = _descriptor(path)
+    if descriptor is not None:
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(Exception):  # what this process printed so far goes first
+                stream.flush()
+        # A duplicate, opened without truncating: the text goes where the descriptor's offset stands.
+        with os.fdopen(os.dup(descriptor), "w", encoding="utf-8") as handle:
+            write(handle)
+        return
     target = Path(os.path.realpath(path))  # a symlink's target is replaced, not the link
     try:
         mode: int | None = target.stat().st_mode

@@ -1,0 +1,40 @@
+"""Where the reports go: a path naming one of the process's own descriptors (``/dev/stdout`` and its
+aliases, or a link to one) is written through it, after what was printed before and before what follows,
+even when the output is redirected to a regular file (which must not be replaced)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = """
+import sys
+from pathlib import Path
+from m3ter_contract.conformance.outputs import write_atomically
+print("before", flush=True)
+write_atomically(Path(sys.argv[1]), lambda handle: handle.write("REPORT\\n"))
+print("after")
+"""
+
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "link"])
+def test_a_report_to_redirected_stdout_goes_where_the_output_stands(tmp_path: Path, target: str) -> None:
+    if target == "link":
+        (tmp_path / "report.md").symlink_to("/dev/stdout")
+        target = str(tmp_path / "report.md")
+    log = tmp_path / "log.txt"
+    with log.open("w") as out:
+        subprocess.run([sys.executable, "-c", SCRIPT, target], stdout=out, check=True, timeout=60)
+    assert log.read_text() == "before\nREPORT\nafter\n"
+
+
+def test_a_report_to_stderr_keeps_stdout_apart(tmp_path: Path) -> None:
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        subprocess.run(
+            [sys.executable, "-c", SCRIPT, "/dev/stderr"], stdout=stdout, stderr=stderr, check=True, timeout=60
+        )
+    assert (out.read_text(), err.read_text()) == ("before\nafter\n", "REPORT\n")

@@ -114,6 +114,8 @@ def _base_url(value: str) -> httpx.URL:
         raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {scrub(value)!r}")
     if url.query or url.fragment or "?" in value or "#" in value:
         raise ConfigurationError(f"base_url must not carry a query or fragment, got {scrub(value)!r}")
+    if url.port is not None and not 1 <= url.port <= 65535:  # httpx parses any digits; no socket takes them
+        raise ConfigurationError(f"base_url has port {url.port}, outside 1-65535")
     return url
 
 

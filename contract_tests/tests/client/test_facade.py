@@ -203,7 +203,17 @@ def test_empty_environment_value_counts_as_missing(clean_env: pytest.MonkeyPatch
         M3terBilling(api_key="k", api_secret="s")
 
 
-@pytest.mark.parametrize("url", ["ftp://api.m3ter.com", "not a url", "https://"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://api.m3ter.com",
+        "not a url",
+        "https://",
+        "http://127.0.0.1:65536",
+        "http://127.0.0.1:0",
+        "https://h:99999999999",
+    ],
+)
 def test_bad_base_url_is_a_configuration_error(clean_env: pytest.MonkeyPatch, url: str) -> None:
     with pytest.raises(ConfigurationError, match="base_url"):
         M3terBilling(base_url=url, org_id="o", api_key="k", api_secret="s")

@@ -4,12 +4,39 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..about import VersionAction
 from .core import Sandbox
 from .server import bind, make_server
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0 picks a free one)")
+    return port
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number of seconds > 0")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,20 +45,25 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the sandbox over HTTP until interrupted")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)")
+    serve.add_argument("--port", type=_port, default=8080, help="port to bind; 0 picks a free one (default 8080)")
     serve.add_argument("--seed", type=int, default=0, help="seed for ids and bill content (default 0)")
     serve.add_argument(
         "--rate-limit",
-        type=int,
+        type=_at_least(0),
         default=50,
         help="requests per second per Organization before 429 (m3ter: 50); 0 disables the limit",
     )
-    serve.add_argument("--url-lifetime", type=float, default=3600.0, help="presigned URL lifetime in seconds")
+    serve.add_argument("--url-lifetime", type=_seconds, default=3600.0, help="presigned URL lifetime in seconds")
     serve.add_argument(
-        "--large-bill-line-items", type=int, default=2000, help="line items of the seeded large bill (default 2000)"
+        "--large-bill-line-items",
+        type=_at_least(0),
+        default=2000,
+        help="line items of the seeded large bill (default 2000)",
     )
     serve.add_argument("--json", action="store_true", help="print the details as one JSON line")
-    serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    serve.add_argument(
+        "--log-level", choices=_LOG_LEVELS, default="warning", help="uvicorn log level (default warning)"
+    )
     return parser
 
 
@@ -43,7 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         url_lifetime=args.url_lifetime,
         large_bill_line_items=args.large_bill_line_items,
     )
-    sock = bind(args.host, args.port)
+    try:
+        sock = bind(args.host, args.port)
+    except (OSError, OverflowError, UnicodeError) as exc:  # taken, not an address here, not allowed
+        print(f"m3ter-sandbox: cannot listen on {args.host} port {args.port}: {exc}", file=sys.stderr)
+        return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{sock.getsockname()[1]}"
     details = {"url": url, **sandbox.summary()}

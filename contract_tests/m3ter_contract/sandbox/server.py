@@ -96,12 +96,16 @@ def bind(host: str, port: int) -> socket.socket:
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP, and
     # without it Nagle + delayed ACK add ~40 ms to every keep-alive response.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    # Listening at once: a client told the URL before the server loop runs waits in the backlog.
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        # Listening at once: a client told the URL before the server loop runs waits in the backlog.
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except BaseException:  # an address taken or not here: the socket is not left open
+        sock.close()
+        raise
     return sock
 
 

@@ -1,0 +1,43 @@
+"""``m3ter-sandbox serve`` with option values it cannot use: a usage error naming the option (exit 2), or for
+an address it cannot listen on a one-line error (exit 1); never a traceback."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from m3ter_contract.sandbox.cli import main
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--port", "99999"], "not a port"),
+        (["--port", "-1"], "not a port"),
+        (["--url-lifetime", "nan"], "finite number of seconds"),
+        (["--url-lifetime", "0"], "finite number of seconds"),
+        (["--rate-limit", "-5"], "below 0"),
+        (["--large-bill-line-items", "-1"], "below 0"),
+        (["--log-level", "bogus"], "invalid choice"),
+    ],
+)
+def test_an_option_value_it_cannot_use_is_a_usage_error(
+    option: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["serve", *option])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err
+    assert "Traceback" not in err
+
+
+def test_a_port_already_taken_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--json"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"m3ter-sandbox: cannot listen on 127.0.0.1 port {port}: ")
+    assert err.count("\n") == 1

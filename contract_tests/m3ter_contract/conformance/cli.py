@@ -265,7 +265,7 @@ def _spec_version() -> list[str]:
 
 def read_ids_file(path: Path) -> tuple[list[str], list[str]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark (Windows editors write one) is dropped
     except OSError as exc:
         raise UsageProblem(f"cannot read --ids-file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -277,6 +277,8 @@ def read_ids_file(path: Path) -> tuple[list[str], list[str]]:
             data = json.loads(text)
         except ValueError as exc:
             raise UsageProblem(f"--ids-file {path} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise UsageProblem(f"--ids-file {path} is nested too deeply to read as JSON") from None
         bills, jobs = data.get("bills", []), data.get("statement_jobs", [])
         if not (isinstance(bills, list) and isinstance(jobs, list)) or not all(
             isinstance(i, str) for i in [*bills, *jobs]

@@ -209,7 +209,9 @@ def test_ids_file_in_both_forms(
     lines.write_text(f"# comment\nbill {seeded.bills['daily']}\nstatement_job {seeded.jobs['failed']}\n")
     as_json = tmp_path / "ids.json"
     as_json.write_text(json.dumps({"bills": [seeded.bills["daily"]], "statement_jobs": [seeded.jobs["failed"]]}))
-    for path in (lines, as_json):
+    with_bom = tmp_path / "bom.json"  # as Windows editors save UTF-8
+    with_bom.write_bytes(b"\xef\xbb\xbf" + as_json.read_bytes())
+    for path in (lines, as_json, with_bom):
         out = tmp_path / f"{path.name}.report.json"
         args = ["--base-url", server.url, "--ids-file", str(path), "--no-state", "--quiet", "--report-json", str(out)]
         assert main(args, environ=environ) == 0

@@ -183,6 +183,7 @@ def test_an_unwritable_report_path_is_a_problem(
         ("bad.yaml", b"a: [unclosed", "--spec", "not a YAML/JSON document"),
         ("list.yaml", b"- a\n- b\n", "--spec", "not an OpenAPI document"),
         ("ids.txt", b"bill \xff\xfe\n", "--ids-file", "not UTF-8"),
+        ("deep.json", b'{"bills": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "--ids-file", "nested too deeply"),
     ],
 )
 def test_bad_input_files_exit_2_with_what_to_fix(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from m3ter_billing import APIConnectionError, AsyncM3terBilling, InvalidParameterError, M3terBilling
@@ -102,7 +103,8 @@ def test_headers_and_query_that_are_valid_go_out_as_given(backend: str) -> None:
     target, headers = seen[-1]
     assert headers["x-note"] == "a b\tc ~!"
     assert headers["x-team"] == "billing"
-    assert target.endswith("?q=%C3%A9+%C3%BC&n=1&n=2")
+    # httpx 0.27 quotes the space as %20, 0.28 as "+": the same query either way
+    assert parse_qs(urlsplit(target).query) == {"q": ["é ü"], "n": ["1", "2"]}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -352,10 +352,7 @@ class _Base:
             allow_private=self._options.allow_private_statement_hosts,
             resolve=self._resolve_host,
         )
-        if addresses is None:
-            return None
-        target = httpx.URL(url)
-        return Pinned(target.raw_host.decode("ascii"), target.port or 443, addresses)
+        return None if addresses is None else Pinned.of(url, addresses)
 
     def _statement_request(self, url: str, pinned: Pinned | None, timeout: TimeoutArg | NotGiven) -> dict[str, Any]:
         """The ``request`` arguments of a statement download: no credentials, the call's limits, and the

@@ -42,6 +42,19 @@ class Pinned:
     port: int
     addresses: tuple[str, ...]
 
+    @classmethod
+    def of(cls, url: str | httpx.URL, addresses: Iterable[str]) -> Pinned:
+        """``url``'s host and port as httpcore connects to them, pinned to ``addresses``."""
+        target = httpx.URL(url)
+        return cls(target.raw_host.decode("ascii"), target.port or 443, tuple(addresses))
+
+
+def statement_extensions(url: str | httpx.URL, addresses: Iterable[str] | None) -> dict[str, Any]:
+    """The request extensions under which the client's network (``network_stack``) connects a GET of
+    ``url`` to ``addresses`` only: what ``check_statement_url`` returned for it. No addresses (the name did
+    not resolve when it was vetted) connects nowhere; None (nothing was vetted by address) adds nothing."""
+    return {} if addresses is None else {PINNED: Pinned.of(url, addresses)}
+
 
 _PINS: ContextVar[Pinned | None] = ContextVar("m3ter_billing.pins", default=None)
 
@@ -292,4 +305,5 @@ __all__ = [
     "PinnedBackend",
     "StatementRouter",
     "network_stack",
+    "statement_extensions",
 ]

@@ -39,7 +39,7 @@ from m3ter_billing import (
     StatementURLRefusedError,
     check_statement_url,
 )
-from m3ter_billing.backends import async_network_transport, preferred_backend
+from m3ter_billing.backends import async_network_transport, preferred_backend, statement_extensions
 from m3ter_billing.paths import TOKEN_PATH, path_segment
 from m3ter_billing.settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID
 
@@ -593,8 +593,8 @@ class Runner:
     async def _download(
         self, downloads: httpx.AsyncClient, job_id: str, fmt: Format, url: str, read_at: float
     ) -> Download | None:
-        """GET one presigned URL (no credentials, at most ``statement_max_bytes``); None when it could not be
-        judged (a problem or a note says why)."""
+        """GET one presigned URL (no credentials, only from the addresses it was vetted with, at most
+        ``statement_max_bytes``); None when it could not be judged (a problem or a note says why)."""
         field_name = URL_FIELDS[fmt]
         endpoint = EntityKind.STATEMENT_JOB.endpoint
         try:
@@ -617,7 +617,7 @@ class Runner:
         try:
             # The client's own policy, written once: https (or exactly the API's scheme and host), never a
             # loopback, link-local, private or unspecified address unless the user opts in, no credentials.
-            await asyncio.to_thread(
+            addresses = await asyncio.to_thread(
                 check_statement_url,
                 url,
                 base_url=self.target.base_url,
@@ -635,6 +635,11 @@ class Runner:
                 )
             )
             return None
+        # Connect to exactly the addresses that were vetted, as the client's own download() does: resolved again
+        # when connecting, the name could answer a private address this time (DNS rebinding), and a name that
+        # did not resolve is not connected to at all. (Nothing was vetted by address for the API's own origin or
+        # with --allow-private-statement-hosts; a custom transport decides itself where names go.)
+        request.extensions.update(statement_extensions(request.url, addresses))
         self.guard.allow(request.url)
         # A GET is idempotent: a reset, an early close or a stale keep-alive connection is retried by the
         # client's own policy (its budget, its backoff, its list of retryable errors).

@@ -1,0 +1,125 @@
+"""The runner at its edges: where a statement download may connect and for how long, what a busy statement
+store or token endpoint is (a problem of the run, said once, not a finding about the API), and our own rate
+limit, which is never the server's fault.
+
+Every server here listens on 127.0.0.1; a connection to any other address is refused before it is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import httpcore
+import httpx
+import pytest
+from m3ter_contract.conformance.embedded import target_for
+from m3ter_contract.conformance.runner import Options, run
+from m3ter_contract.rules import Spec
+from m3ter_contract.sandbox import Sandbox, SandboxServer
+
+PUBLIC = "93.184.216.34"
+REBINDING_HOST = "rebind.test"
+SIGNATURE = "X-Amz-Signature=0123456789abcdef"
+
+
+class Answering(httpx.AsyncBaseTransport):
+    """Hands every request to the sandbox, except those ``answer`` answers itself (it returns a response)."""
+
+    def __init__(self, sandbox: Sandbox, answer: Callable[[httpx.Request], httpx.Response | None]) -> None:
+        self.inner = httpx.ASGITransport(app=sandbox.asgi_app())
+        self.answer = answer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.answer(request)
+        if response is not None:
+            return response
+        return await self.inner.handle_async_request(request)
+
+
+def _is_statement(request: httpx.Request) -> bool:
+    return request.url.path.startswith("/_statements/")
+
+
+def _is_token(request: httpx.Request) -> bool:
+    return request.method == "POST" and request.url.path == "/oauth/token"
+
+
+# -- a statement download connects only to the addresses that were vetted ------------------------------------
+
+
+class Rebinding:
+    """A hostile DNS for one name: ``first`` when it is asked the first time (nothing, or a public address),
+    loopback every time after that."""
+
+    def __init__(self, first: list[str]) -> None:
+        self.first = first
+        self.asked = 0
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.asked += 1
+        return self.first if self.asked == 1 else ["127.0.0.1"]
+
+
+@pytest.mark.parametrize("first", [[], [PUBLIC]], ids=["does-not-resolve", "public"])
+async def test_a_statement_host_that_rebinds_to_loopback_is_never_connected_to(
+    sandbox: Sandbox, server: SandboxServer[Sandbox], monkeypatch: pytest.MonkeyPatch, first: list[str]
+) -> None:
+    """The name is vetted with an injected resolver, then asked of the system again (``socket.getaddrinfo``,
+    patched: the same DNS, answering loopback the second time). The canary on 127.0.0.1 must see nothing."""
+    canary: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        canary.append(await reader.read(64))
+        writer.close()
+
+    listener = await asyncio.start_server(record, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    dns = Rebinding(first)
+    system_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name == REBINDING_HOST:
+            return system_getaddrinfo(dns(name, args[0])[0], *args, **kwargs)
+        return system_getaddrinfo(host, *args, **kwargs)
+
+    # Never leave 127.0.0.1: a connection to any other address literal fails before it is attempted.
+    dialled: list[tuple[str, int]] = []
+    connect_tcp = httpcore.AnyIOBackend.connect_tcp
+
+    async def loopback_only(self: Any, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return await connect_tcp(self, host, port, *args, **kwargs)  # a name: the system resolves it
+        dialled.append((host, port))
+        if not address.is_loopback:
+            raise httpcore.ConnectError(f"test network: {host} is not 127.0.0.1")
+        return await connect_tcp(self, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", loopback_only)
+    job = sandbox.seeded.jobs["complete_csv"]
+    url = f"https://{REBINDING_HOST}:{port}/statement.json?{SIGNATURE}"
+    sandbox.mutate_responses(job, lambda body: {**body, "presignedJsonStatementUrl": url})
+    target = replace(target_for(sandbox, server.url), bill_ids=(), statement_job_ids=(job,))
+    try:
+        result = await run(target, Options(rate=100_000, max_retries=0), Spec.load(), resolve_host=dns)
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert canary == []
+    assert dns.asked == 1  # resolved once, to vet it, never again to connect
+    assert dialled == [(address, port) for address in first]  # the vetted address, or nothing at all
+    problems = [problem for problem in result.problems if problem.kind == "statement"]
+    assert len(problems) == 1
+    assert "could not download the JSON statement" in problems[0].message
+    if not first:
+        assert "did not resolve when it was vetted" in problems[0].message
+    assert SIGNATURE not in str([problem.message for problem in result.problems])
+    assert not [finding for finding in result.findings if finding.rule == "statement.download"]

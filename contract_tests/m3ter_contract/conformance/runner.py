@@ -58,6 +58,7 @@ ADMITTED_PER_WORKER = 16
 """Entities in flight (being read, or waiting for their next read) per worker: the run's memory bound."""
 STATEMENT_MAX_BYTES = 32 * 1024 * 1024
 STATEMENT_TIMEOUT = 60.0
+"""Seconds one statement download may take in all: every attempt, its body and the waits between them."""
 MAX_URL_LENGTH = 8192
 """Longer request URLs are refused by common servers and proxies (414); such an id is a per-id problem."""
 
@@ -594,7 +595,8 @@ class Runner:
         self, downloads: httpx.AsyncClient, job_id: str, fmt: Format, url: str, read_at: float
     ) -> Download | None:
         """GET one presigned URL (no credentials, only from the addresses it was vetted with, at most
-        ``statement_max_bytes``); None when it could not be judged (a problem or a note says why)."""
+        ``statement_max_bytes`` and ``statement_timeout``); None when it could not be judged (a problem or a
+        note says why)."""
         field_name = URL_FIELDS[fmt]
         endpoint = EntityKind.STATEMENT_JOB.endpoint
         try:
@@ -641,29 +643,11 @@ class Runner:
         # with --allow-private-statement-hosts; a custom transport decides itself where names go.)
         request.extensions.update(statement_extensions(request.url, addresses))
         self.guard.allow(request.url)
-        # A GET is idempotent: a reset, an early close or a stale keep-alive connection is retried by the
-        # client's own policy (its budget, its backoff, its list of retryable errors).
-        retry = M3terRetry(self.options.max_retries, async_sleep=self._sleep)
-        while True:
-            try:
-                response, chunks, too_large = await self._fetch(downloads, request)
-                break
-            except httpx.HTTPError as exc:
-                if retry.is_retryable_exception(exc) and not retry.is_exhausted():
-                    retry = retry.increment()
-                    await retry.asleep(exc)
-                    continue
-                error: httpx.HTTPError = exc
-            self._problems.append(
-                Problem(
-                    "statement",
-                    f"could not download the {fmt.upper()} statement of job {job_id}: {type(error).__name__}: "
-                    f"{clean(error)}; check the network path to the statement store",
-                    job_id,
-                    endpoint,
-                )
-            )
+        fetched = await self._fetch_in_time(downloads, request, job_id, fmt)
+        if isinstance(fetched, Problem):
+            self._problems.append(fetched)
             return None
+        response, chunks, too_large = fetched
         if too_large:
             self._notes.append(
                 f"the {fmt.upper()} statement of job {job_id} is larger than "
@@ -681,6 +665,49 @@ class Runner:
             content_type=response.headers.get("content-type"),
             body=b"".join(chunks),
         )
+
+    async def _fetch_in_time(
+        self, downloads: httpx.AsyncClient, request: httpx.Request, job_id: str, fmt: Format
+    ) -> tuple[httpx.Response, list[bytes], bool] | Problem:
+        """Send ``request`` (:meth:`_fetch`), retried by the client's own policy (its budget and backoff, its
+        retryable errors: a GET is idempotent, so a reset, an early close or a stale keep-alive connection is
+        retried), all of it within ``statement_timeout``; the problem of the run when no answer can be judged.
+
+        httpx's timeout bounds each socket operation only: a store dripping a byte every few seconds kept a
+        download going for ever."""
+        what = f"could not download the {fmt.upper()} statement of job {job_id}"
+        endpoint = EntityKind.STATEMENT_JOB.endpoint
+        retry = M3terRetry(self.options.max_retries, async_sleep=self._sleep)
+        last = ""
+        deadline = asyncio.timeout(self.options.statement_timeout)
+        try:
+            async with deadline:
+                while True:
+                    try:
+                        return await self._fetch(downloads, request)
+                    except httpx.HTTPError as exc:
+                        if not retry.is_retryable_exception(exc) or retry.is_exhausted():
+                            return Problem(
+                                "statement",
+                                f"{what}: {type(exc).__name__}: {clean(exc)}; check the network path to the "
+                                "statement store",
+                                job_id,
+                                endpoint,
+                            )
+                        last = f"; the last attempt failed with {type(exc).__name__}"
+                        retry = retry.increment()
+                        await retry.asleep(exc)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            return Problem(
+                "statement",
+                f"{what}: it did not finish within {self.options.statement_timeout:g}s (the limit of one "
+                f"statement download, every attempt and wait included){last}; check the network path to the "
+                "statement store",
+                job_id,
+                endpoint,
+            )
 
     async def _fetch(
         self, downloads: httpx.AsyncClient, request: httpx.Request

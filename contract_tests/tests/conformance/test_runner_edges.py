@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
 import httpcore
 import httpx
 import pytest
-from m3ter_contract.conformance.embedded import target_for
+from m3ter_contract.conformance.embedded import check_sandbox, target_for
 from m3ter_contract.conformance.runner import Options, run
 from m3ter_contract.rules import Spec
 from m3ter_contract.sandbox import Sandbox, SandboxServer
@@ -123,3 +123,36 @@ async def test_a_statement_host_that_rebinds_to_loopback_is_never_connected_to(
         assert "did not resolve when it was vetted" in problems[0].message
     assert SIGNATURE not in str([problem.message for problem in result.problems])
     assert not [finding for finding in result.findings if finding.rule == "statement.download"]
+
+
+# -- a statement download ends at its total timeout ----------------------------------------------------------
+
+
+class Dripping(httpx.AsyncByteStream):
+    """A body that never ends: one byte every 50 ms, so no socket timeout would ever fire."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"["
+        while True:
+            await asyncio.sleep(0.05)
+            yield b" "
+
+
+async def test_a_statement_that_drips_forever_ends_at_the_download_timeout(sandbox: Sandbox) -> None:
+    def drip(request: httpx.Request) -> httpx.Response | None:
+        if not _is_statement(request):
+            return None
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=Dripping())
+
+    job = sandbox.seeded.jobs["complete_csv"]
+    options = Options(rate=100_000, max_retries=1, statement_timeout=0.2)
+    async with asyncio.timeout(10):  # a safety net only: without the fix the run never ends
+        result = await check_sandbox(
+            sandbox, options, transport=Answering(sandbox, drip), bill_ids=[], statement_job_ids=[job]
+        )
+    assert result.exit_code == 2
+    assert sorted(problem.kind for problem in result.problems) == ["statement", "statement"]  # JSON and CSV
+    for problem in result.problems:
+        assert "did not finish within 0.2s" in problem.message
+        assert "every attempt and wait included" in problem.message
+    assert not [finding for finding in result.findings if finding.rule.startswith("statement.")]

@@ -565,6 +565,11 @@ class Runner:
                 return exc.response.content, exc.headers
             raise
 
+    @property
+    def _after_retries(self) -> str:
+        retries = self.options.max_retries
+        return "with --max-retries 0" if retries == 0 else f"after {retries} retr{'y' if retries == 1 else 'ies'}"
+
     def _read_at(self, headers: Mapping[str, str]) -> float:
         """When a read happened: the ``Date`` of its response (the server's clock signs and expires the URLs),
         else our clock."""
@@ -669,12 +674,15 @@ class Runner:
     async def _fetch_in_time(
         self, downloads: httpx.AsyncClient, request: httpx.Request, job_id: str, fmt: Format
     ) -> tuple[httpx.Response, list[bytes], bool] | Problem:
-        """Send ``request`` (:meth:`_fetch`), retried by the client's own policy (its budget and backoff, its
-        retryable errors: a GET is idempotent, so a reset, an early close or a stale keep-alive connection is
-        retried), all of it within ``statement_timeout``; the problem of the run when no answer can be judged.
+        """Send ``request`` (:meth:`_fetch`), retried by the client's own policy as the API reads are (its budget
+        and backoff, ``Retry-After``, its retryable errors and statuses: a reset or a stale keep-alive
+        connection, 429, 5xx), all of it within ``statement_timeout``; the problem of the run when no answer
+        can be judged.
 
         httpx's timeout bounds each socket operation only: a store dripping a byte every few seconds kept a
-        download going for ever."""
+        download going for ever. A store still unavailable or rate limiting after the retries, like one that
+        cannot be reached, is a problem of the run: it says nothing about the URL m3ter handed out, which
+        ``statement.download`` judges."""
         what = f"could not download the {fmt.upper()} statement of job {job_id}"
         endpoint = EntityKind.STATEMENT_JOB.endpoint
         retry = M3terRetry(self.options.max_retries, async_sleep=self._sleep)
@@ -684,7 +692,7 @@ class Runner:
             async with deadline:
                 while True:
                     try:
-                        return await self._fetch(downloads, request)
+                        response, chunks, too_large = await self._fetch(downloads, request)
                     except httpx.HTTPError as exc:
                         if not retry.is_retryable_exception(exc) or retry.is_exhausted():
                             return Problem(
@@ -697,6 +705,22 @@ class Runner:
                         last = f"; the last attempt failed with {type(exc).__name__}"
                         retry = retry.increment()
                         await retry.asleep(exc)
+                        continue
+                    status = response.status_code
+                    if too_large or not retry.is_retryable_status_code(status):
+                        return response, chunks, too_large
+                    if retry.is_exhausted():
+                        return Problem(
+                            "statement",
+                            f"{what}: the statement store still answered {status} {self._after_retries} (it is "
+                            "unavailable or rate limiting the check: not judged, not a finding about the API); run "
+                            "the check again later",
+                            job_id,
+                            endpoint,
+                        )
+                    last = f"; the statement store last answered {status}"
+                    retry = retry.increment()
+                    await retry.asleep(response)
         except TimeoutError:
             if not deadline.expired():
                 raise

@@ -156,3 +156,50 @@ async def test_a_statement_that_drips_forever_ends_at_the_download_timeout(sandb
         assert "did not finish within 0.2s" in problem.message
         assert "every attempt and wait included" in problem.message
     assert not [finding for finding in result.findings if finding.rule.startswith("statement.")]
+
+
+# -- a busy statement store is retried; one that stays busy is a problem of the run, not a finding -----------
+
+
+@pytest.mark.parametrize("busy", ["503", "429"])
+async def test_one_busy_answer_of_the_statement_store_is_retried(sandbox: Sandbox, busy: str) -> None:
+    if busy == "503":
+        sandbox.faults.server_errors(1, status=503, operation="GetStatement")
+    else:
+        sandbox.faults.rate_limited(1, retry_after=2, operation="GetStatement")
+    job = sandbox.seeded.jobs["complete_csv"]
+    started = sandbox.clock.now()
+    result = await check_sandbox(sandbox, Options(rate=100_000, max_retries=1), bill_ids=[], statement_job_ids=[job])
+    assert result.problems == []
+    assert result.findings == []
+    assert result.exit_code == 0
+    assert result.statements == 2
+    assert result.requests["GET statement"] == 3  # the busy answer, then both statements
+    if busy == "429":
+        assert sandbox.clock.now() - started >= 2.0  # the Retry-After was honoured (on the manual clock)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+async def test_a_statement_store_that_stays_busy_is_a_problem_of_the_run(sandbox: Sandbox, status: int) -> None:
+    if status == 503:
+        sandbox.faults.server_errors(None, status=status, operation="GetStatement")
+    else:
+        sandbox.faults.rate_limited(None, operation="GetStatement")
+    job = sandbox.seeded.jobs["complete_csv"]
+    result = await check_sandbox(sandbox, Options(rate=100_000, max_retries=2), bill_ids=[], statement_job_ids=[job])
+    assert result.exit_code == 2
+    assert result.requests["GET statement"] == 6  # two URLs, three attempts each
+    assert [problem.kind for problem in result.problems] == ["statement", "statement"]
+    for problem in result.problems:
+        assert f"still answered {status} after 2 retries" in problem.message
+    assert not [finding for finding in result.findings if finding.rule.startswith("statement.")]
+
+
+async def test_a_statement_url_that_is_refused_is_still_a_finding(sandbox: Sandbox) -> None:
+    """403 (an expired or wrong signature) is not retried, and it is the URL m3ter handed out that fails."""
+    job = sandbox.seeded.jobs["complete_csv"]
+    sandbox.faults.broken_statement(job, status=403)
+    result = await check_sandbox(sandbox, Options(rate=100_000, max_retries=2), bill_ids=[], statement_job_ids=[job])
+    assert result.requests["GET statement"] == 2
+    assert sorted(finding.rule for finding in result.findings) == ["statement.download", "statement.download"]
+    assert result.problems == []

@@ -33,8 +33,8 @@ class RequestPacer:
     one), and the grant times of the last ``floor(rate)`` requests are kept so that no sliding one-second
     window ever holds more than ``rate`` of them, whatever the clock's rounding. ``--rate`` is a ceiling.
 
-    ``back_off(seconds)`` pauses every caller for ``seconds`` and halves the rate (down to 1/s): a 429 means
-    someone else shares the organization's 50 requests/s.
+    ``back_off(seconds)`` pauses every caller for ``seconds`` and halves the rate (down to 1/s, never up): a
+    429 means someone else shares the organization's 50 requests/s.
     """
 
     def __init__(
@@ -88,7 +88,9 @@ class RequestPacer:
                 await self._sleep(delay)
 
     def back_off(self, seconds: float) -> None:
-        self.rate = max(MIN_RATE, self.rate / 2)
+        # Halve, but not below MIN_RATE unless --rate itself is lower: the rate never rises on a 429 (a bare
+        # max() raised --rate 0.5 to 1/s).
+        self.rate = min(self.rate, max(MIN_RATE, self.rate / 2))
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
 
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from m3ter_contract.conformance.embedded import check_sandbox, target_for
 from m3ter_contract.conformance.runner import Options, run
+from m3ter_contract.conformance.transport import RequestPacer
 from m3ter_contract.rules import Spec
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
@@ -203,3 +204,15 @@ async def test_a_statement_url_that_is_refused_is_still_a_finding(sandbox: Sandb
     assert result.requests["GET statement"] == 2
     assert sorted(finding.rule for finding in result.findings) == ["statement.download", "statement.download"]
     assert result.problems == []
+
+
+# -- a 429 never raises the rate -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "halved"), [(10.0, 5.0), (1.5, 1.0), (1.0, 1.0), (0.5, 0.5), (0.1, 0.1)])
+def test_backing_off_never_raises_the_rate(rate: float, halved: float) -> None:
+    pacer = RequestPacer(rate)
+    pacer.back_off(0.0)
+    assert pacer.rate == halved
+    pacer.back_off(0.0)
+    assert pacer.rate <= halved

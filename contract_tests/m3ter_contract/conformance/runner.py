@@ -27,6 +27,7 @@ import httpx
 from m3ter_billing import (
     APIConnectionError,
     APIStatusError,
+    APITimeoutError,
     AsyncM3terBilling,
     AuthenticationError,
     InvalidParameterError,
@@ -542,28 +543,46 @@ class Runner:
     async def _get(
         self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str
     ) -> tuple[bytes, Mapping[str, str]]:
-        try:
-            if kind is EntityKind.BILL:
-                bill = await client.bills.with_raw_response.retrieve(entity_id)
-                return bill.content, bill.headers
-            job = await client.statement_jobs.with_raw_response.retrieve(entity_id)
-            return job.content, job.headers
-        except ResponseValidationError as exc:
-            # The client refused a body. The entity's 200 body goes to the rules, which judge what was sent; the
-            # token endpoint's (the auth flow raises the same error, with no body) is a problem, not a finding.
-            if exc.method == "POST" and httpx.URL(exc.url).path.endswith(TOKEN_PATH):
-                raise _Fatal(
-                    Problem(
-                        "auth",
-                        f"the token endpoint {clean(self.target.base_url)}{TOKEN_PATH} answered a body that is not "
-                        f"a BearerAccessTokenResponse ({clean(exc.message)}): check {self.target.base_url_from} "
-                        "points at the m3ter API and not at a proxy or login page",
-                        endpoint=f"POST {TOKEN_PATH}",
-                    )
-                ) from None
-            if exc.status_code == 200 and exc.response is not None:
-                return exc.response.content, exc.headers
-            raise
+        # The call queues for its turn at our own pacer before its total timeout starts (see RequestPacer.turn).
+        async with self.limiter.turn() as call:
+            try:
+                if kind is EntityKind.BILL:
+                    bill = await client.bills.with_raw_response.retrieve(entity_id)
+                    return bill.content, bill.headers
+                job = await client.statement_jobs.with_raw_response.retrieve(entity_id)
+                return job.content, job.headers
+            except ResponseValidationError as exc:
+                # The client refused a body. The entity's 200 body goes to the rules, which judge what was sent;
+                # the token endpoint's (the auth flow raises the same error, with no body) is a problem, not a
+                # finding.
+                if exc.method == "POST" and httpx.URL(exc.url).path.endswith(TOKEN_PATH):
+                    raise _Fatal(
+                        Problem(
+                            "auth",
+                            f"the token endpoint {clean(self.target.base_url)}{TOKEN_PATH} answered a body that is "
+                            f"not a BearerAccessTokenResponse ({clean(exc.message)}): check "
+                            f"{self.target.base_url_from} points at the m3ter API and not at a proxy or login page",
+                            endpoint=f"POST {TOKEN_PATH}",
+                        )
+                    ) from None
+                if exc.status_code == 200 and exc.response is not None:
+                    return exc.response.content, exc.headers
+                raise
+            except APITimeoutError:
+                if call.starved:
+                    raise _Fatal(self._starved(client.total_timeout)) from None
+                raise
+
+    def _starved(self, total: float | None) -> Problem:
+        """A call's total timeout ran out while one of its requests waited for our own pacer, not the server."""
+        limit = "" if total is None else f" ({total:g}s)"
+        return Problem(
+            "config",
+            f"a call's total timeout{limit} ran out while a request waited for the check's own rate limit "
+            f"({self.limiter.rate:g} requests/s: one every {1 / self.limiter.rate:g}s), not for the server: at "
+            "this rate the requests of one call (the token request, the read, a retry) do not fit in its "
+            "timeout; raise --rate",
+        )
 
     @property
     def _after_retries(self) -> str:
@@ -687,51 +706,55 @@ class Runner:
         endpoint = EntityKind.STATEMENT_JOB.endpoint
         retry = M3terRetry(self.options.max_retries, async_sleep=self._sleep)
         last = ""
-        deadline = asyncio.timeout(self.options.statement_timeout)
-        try:
-            async with deadline:
-                while True:
-                    try:
-                        response, chunks, too_large = await self._fetch(downloads, request)
-                    except httpx.HTTPError as exc:
-                        if not retry.is_retryable_exception(exc) or retry.is_exhausted():
+        # The total timeout starts once the download's turn at our own pacer has come (see RequestPacer.turn).
+        async with self.limiter.turn() as call:
+            deadline = asyncio.timeout(self.options.statement_timeout)
+            try:
+                async with deadline:
+                    while True:
+                        try:
+                            response, chunks, too_large = await self._fetch(downloads, request)
+                        except httpx.HTTPError as exc:
+                            if not retry.is_retryable_exception(exc) or retry.is_exhausted():
+                                return Problem(
+                                    "statement",
+                                    f"{what}: {type(exc).__name__}: {clean(exc)}; check the network path to the "
+                                    "statement store",
+                                    job_id,
+                                    endpoint,
+                                )
+                            last = f"; the last attempt failed with {type(exc).__name__}"
+                            retry = retry.increment()
+                            await retry.asleep(exc)
+                            continue
+                        status = response.status_code
+                        if too_large or not retry.is_retryable_status_code(status):
+                            return response, chunks, too_large
+                        if retry.is_exhausted():
                             return Problem(
                                 "statement",
-                                f"{what}: {type(exc).__name__}: {clean(exc)}; check the network path to the "
-                                "statement store",
+                                f"{what}: the statement store still answered {status} {self._after_retries} (it is "
+                                "unavailable or rate limiting the check: not judged, not a finding about the API); run "
+                                "the check again later",
                                 job_id,
                                 endpoint,
                             )
-                        last = f"; the last attempt failed with {type(exc).__name__}"
+                        last = f"; the statement store last answered {status}"
                         retry = retry.increment()
-                        await retry.asleep(exc)
-                        continue
-                    status = response.status_code
-                    if too_large or not retry.is_retryable_status_code(status):
-                        return response, chunks, too_large
-                    if retry.is_exhausted():
-                        return Problem(
-                            "statement",
-                            f"{what}: the statement store still answered {status} {self._after_retries} (it is "
-                            "unavailable or rate limiting the check: not judged, not a finding about the API); run "
-                            "the check again later",
-                            job_id,
-                            endpoint,
-                        )
-                    last = f"; the statement store last answered {status}"
-                    retry = retry.increment()
-                    await retry.asleep(response)
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            return Problem(
-                "statement",
-                f"{what}: it did not finish within {self.options.statement_timeout:g}s (the limit of one "
-                f"statement download, every attempt and wait included){last}; check the network path to the "
-                "statement store",
-                job_id,
-                endpoint,
-            )
+                        await retry.asleep(response)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                if call.starved:
+                    return self._starved(self.options.statement_timeout)
+                return Problem(
+                    "statement",
+                    f"{what}: it did not finish within {self.options.statement_timeout:g}s (the limit of one "
+                    f"statement download, every attempt and wait included){last}; check the network path to the "
+                    "statement store",
+                    job_id,
+                    endpoint,
+                )
 
     async def _fetch(
         self, downloads: httpx.AsyncClient, request: httpx.Request

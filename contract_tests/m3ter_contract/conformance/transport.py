@@ -5,15 +5,20 @@ retries and the token request included, passes through it. Before anything is se
 GET under the base URL, the token POST to exactly ``{base}/oauth/token``, and a credential-free GET of
 exactly a presigned statement URL the API returned in this run (:meth:`GuardedTransport.allow`); it waits
 for the rate limiter, and slows it down when the server answers 429.
+
+Each call of the check (an API read, a statement download) waits for its :meth:`RequestPacer.turn` before its
+total timeout starts: queueing behind the other workers for our own ``--rate`` is not the server's time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 
 import httpx
 
@@ -26,6 +31,27 @@ class ReadOnlyViolation(RuntimeError):
     """The check tried to send something other than a GET or the token POST (never sent)."""
 
 
+class Call:
+    """One call of the check while it runs (an API read with its token request and retries, or a statement
+    download with its retries): whether it still holds the pacer's turn, and whether one of its requests was
+    still waiting for the pacer when the call was cancelled (its time ran out in our queue, not the server's)."""
+
+    def __init__(self, turns: asyncio.Lock) -> None:
+        self._turns: asyncio.Lock | None = turns
+        self.starved = False
+
+    def pass_turn(self) -> None:
+        """Let the next call start (once: at the call's first grant, or when it ends without one)."""
+        if self._turns is not None:
+            self._turns.release()
+            self._turns = None
+
+
+_CALL: ContextVar[Call | None] = ContextVar("m3ter_conformance.call", default=None)
+"""The call the running task is making (set by :meth:`RequestPacer.turn`; httpx sends a call's requests,
+the token request included, in the task that makes the call)."""
+
+
 class RequestPacer:
     """At most ``rate`` requests in any one-second window, evenly spaced.
 
@@ -35,6 +61,9 @@ class RequestPacer:
 
     ``back_off(seconds)`` pauses every caller for ``seconds`` and halves the rate (down to 1/s, never up): a
     429 means someone else shares the organization's 50 requests/s.
+
+    Calls queue in :meth:`turn`, one at a time, before their total timeout starts; inside a call only its
+    later requests (the read after the token request, a retry) wait here, about one spacing each.
     """
 
     def __init__(
@@ -52,6 +81,7 @@ class RequestPacer:
         self._granted: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
+        self._turns = asyncio.Lock()
         self.waited = 0.0
 
     @property
@@ -75,17 +105,45 @@ class RequestPacer:
         return 0.0
 
     async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = self._clock()
-                delay = self._delay(now)
-                if delay <= 0:
-                    self._granted.append(now)
-                    if len(self._granted) > self.per_window:
-                        self._granted.popleft()
-                    return
+        call = _CALL.get()
+        try:
+            async with self._lock:
+                while True:
+                    now = self._clock()
+                    delay = self._delay(now)
+                    if delay <= 0:
+                        self._granted.append(now)
+                        if len(self._granted) > self.per_window:
+                            self._granted.popleft()
+                        if call is not None:
+                            call.pass_turn()
+                        return
+                    self.waited += delay
+                    await self._sleep(delay)
+        except asyncio.CancelledError:
+            if call is not None:
+                call.starved = True
+            raise
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[Call]:
+        """Wait, before a call starts (so before its total timeout runs), until no other call is starting
+        and the pacer would grant a request at once; the next call may start once this one's first request
+        is granted. Without turns every worker's first request queued here inside its call's timeout, and
+        ``--rate 0.1 --concurrency 25`` ran out of it (reported as an unreachable server)."""
+        await self._turns.acquire()
+        call = Call(self._turns)
+        try:
+            while (delay := self._delay(self._clock())) > 0:
                 self.waited += delay
                 await self._sleep(delay)
+            token = _CALL.set(call)
+            try:
+                yield call
+            finally:
+                _CALL.reset(token)
+        finally:
+            call.pass_turn()
 
     def back_off(self, seconds: float) -> None:
         # Halve, but not below MIN_RATE unless --rate itself is lower: the rate never rises on a 429 (a bare
@@ -174,4 +232,4 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-__all__ = ["STATEMENT", "GuardedTransport", "ReadOnlyViolation", "RequestPacer"]
+__all__ = ["STATEMENT", "Call", "GuardedTransport", "ReadOnlyViolation", "RequestPacer"]

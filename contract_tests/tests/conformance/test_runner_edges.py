@@ -17,7 +17,7 @@ from typing import Any
 import httpcore
 import httpx
 import pytest
-from m3ter_contract.conformance.embedded import check_sandbox, target_for
+from m3ter_contract.conformance.embedded import add_bills, check_sandbox, target_for
 from m3ter_contract.conformance.runner import Options, run
 from m3ter_contract.conformance.transport import RequestPacer
 from m3ter_contract.rules import Spec
@@ -216,3 +216,32 @@ def test_backing_off_never_raises_the_rate(rate: float, halved: float) -> None:
     assert pacer.rate == halved
     pacer.back_off(0.0)
     assert pacer.rate <= halved
+
+
+# -- our own pacer is not the server -------------------------------------------------------------------------
+
+
+async def test_queueing_for_our_own_rate_is_not_counted_as_the_servers_time() -> None:
+    """Sixteen workers, a rate of 20/s and a total timeout of 0.5 s per call: the last of them would wait 0.75 s
+    for the pacer. Calls take their turn at the pacer before their timeout starts, so the healthy sandbox is
+    read whole (real time: the client's timeouts run on the loop's clock)."""
+    sandbox = Sandbox(rate_limit=None)
+    bills = [*sandbox.bill_ids, *add_bills(sandbox, 7, seed=1)]
+    options = Options(rate=20, concurrency=16, timeout=0.5, max_retries=0)
+    result = await check_sandbox(sandbox, options, bill_ids=bills, statement_job_ids=[])
+    assert result.problems == []
+    assert result.observations == len(bills) == 16
+
+
+async def test_a_rate_too_low_for_one_call_is_said_to_be_ours_not_the_servers() -> None:
+    """At 2 requests/s the read after the token request waits 0.5 s in our pacer, longer than the call's total
+    timeout (0.2 s): a problem with our settings, not an unreachable server."""
+    sandbox = Sandbox(rate_limit=None)
+    options = Options(rate=2, timeout=0.2, max_retries=0)
+    result = await check_sandbox(sandbox, options, bill_ids=sandbox.bill_ids[:1], statement_job_ids=[])
+    assert [problem.kind for problem in result.problems] == ["config"]
+    message = result.problems[0].message
+    assert "total timeout (0.2s) ran out while a request waited for the check's own rate limit" in message
+    assert "(2 requests/s: one every 0.5s), not for the server" in message
+    assert "raise --rate" in message
+    assert "could not reach" not in message

@@ -36,6 +36,7 @@ from m3ter_billing import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ResponseValidationError,
     StatementURLRefusedError,
     check_statement_url,
@@ -123,7 +124,8 @@ class Options:
 class Problem:
     """Something that kept the check from judging: exit code 2, with what to fix."""
 
-    kind: str  # auth | connection | not-found | status | rate-limit | config | bad-id | statement | internal
+    kind: str
+    """auth | connection | not-found | status | rate-limit | too-large | config | bad-id | statement | internal"""
     message: str
     entity_id: str | None = None
     endpoint: str | None = None
@@ -527,6 +529,19 @@ class Runner:
             return None
         except APIStatusError as exc:
             self._problems.append(Problem("status", f"the server answered {clean(exc)}", entity_id, kind.endpoint))
+            return None
+        except ResponseTooLargeError as exc:
+            # A limit of the check's client, not a rule of the API (and not a bug of the check): nothing of the
+            # body was judged.
+            self._problems.append(
+                Problem(
+                    "too-large",
+                    f"{kind} {entity_id} was not judged: the server answered a body larger than the client's limit "
+                    f"(max_response_bytes, {exc.limit} bytes); the rest was not read",
+                    entity_id,
+                    kind.endpoint,
+                )
+            )
             return None
         key = (str(kind), entity_id)
         seq = self._seq[key] = self._seq.get(key, 0) + 1

@@ -208,13 +208,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         statement = bool(request.extensions.get(STATEMENT))
         self.sent["GET statement" if statement else "POST " + TOKEN_PATH if request.method == "POST" else "GET"] += 1
         response = await self._inner.handle_async_request(request)
-        if statement:
-            self.statuses[response.status_code] += 1
-            return response
-        # Read the whole body here: the rules judge all of it, and every layer above may use ``.content``.
-        await response.aread()
         self.statuses[response.status_code] += 1
-        if response.status_code == 429:
+        # The body is left to the layer above (the client's bounded reader for API calls, the runner for a
+        # statement): read here, a gzip body was inflated whole before max_response_bytes could stop it.
+        if response.status_code == 429 and not statement:
             self._limiter.back_off(_retry_after(response))
         return response
 

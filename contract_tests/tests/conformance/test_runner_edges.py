@@ -19,7 +19,7 @@ import httpx
 import pytest
 from m3ter_contract.conformance.embedded import add_bills, check_sandbox, target_for
 from m3ter_contract.conformance.runner import Options, run
-from m3ter_contract.conformance.transport import RequestPacer
+from m3ter_contract.conformance.transport import GuardedTransport, RequestPacer
 from m3ter_contract.rules import Spec
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
@@ -245,3 +245,59 @@ async def test_a_rate_too_low_for_one_call_is_said_to_be_ours_not_the_servers() 
     assert "(2 requests/s: one every 0.5s), not for the server" in message
     assert "raise --rate" in message
     assert "could not reach" not in message
+
+
+# -- a body past the client's limit is a problem of the run, named, and never read whole ---------------------
+
+
+async def test_a_body_over_max_response_bytes_is_a_problem_naming_the_limit(sandbox: Sandbox) -> None:
+    bill_id = sandbox.bill_ids[0]
+
+    def huge(request: httpx.Request) -> httpx.Response | None:
+        if not request.url.path.endswith(f"/bills/{bill_id}"):
+            return None
+        headers = {"Content-Type": "application/json", "Content-Length": str(2**40)}
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(b"{}"))
+
+    result = await check_sandbox(
+        sandbox,
+        Options(rate=100_000, max_retries=0),
+        transport=Answering(sandbox, huge),
+        bill_ids=sandbox.bill_ids[:2],
+        statement_job_ids=[],
+    )
+    assert [(problem.kind, problem.entity_id) for problem in result.problems] == [("too-large", bill_id)]
+    message = result.problems[0].message
+    assert "larger than the client's limit (max_response_bytes, 268435456 bytes)" in message
+    assert "bug of the check" not in message
+    assert result.findings == []
+    assert result.observations == 1  # the other bill is judged
+
+
+class Watched(httpx.AsyncByteStream):
+    """A body that notes whether anyone read it."""
+
+    def __init__(self) -> None:
+        self.read = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.read = True
+        yield b"\x1f\x8b"
+
+
+async def test_the_guard_leaves_every_body_to_the_bounded_reader_above_it() -> None:
+    """Read by the guard, a gzip body was inflated whole (a 400 MB bomb: 819 MiB peak RSS) before the client's
+    ``max_response_bytes`` could stop it; the client's reader above the guard stops at the limit."""
+    bodies: list[Watched] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(Watched())
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=bodies[-1])
+
+    guard = GuardedTransport(
+        httpx.MockTransport(handler), RequestPacer(1000), token_url="http://h/oauth/token", base_url="http://h"
+    )
+    await guard.handle_async_request(httpx.Request("GET", "http://h/organizations/o/bills/b"))
+    await guard.handle_async_request(httpx.Request("POST", "http://h/oauth/token"))
+    assert len(bodies) == 2
+    assert not [body for body in bodies if body.read]

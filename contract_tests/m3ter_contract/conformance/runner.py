@@ -566,27 +566,44 @@ class Runner:
                     return bill.content, bill.headers
                 job = await client.statement_jobs.with_raw_response.retrieve(entity_id)
                 return job.content, job.headers
-            except ResponseValidationError as exc:
-                # The client refused a body. The entity's 200 body goes to the rules, which judge what was sent;
-                # the token endpoint's (the auth flow raises the same error, with no body) is a problem, not a
-                # finding.
-                if exc.method == "POST" and httpx.URL(exc.url).path.endswith(TOKEN_PATH):
-                    raise _Fatal(
-                        Problem(
-                            "auth",
-                            f"the token endpoint {clean(self.target.base_url)}{TOKEN_PATH} answered a body that is "
-                            f"not a BearerAccessTokenResponse ({clean(exc.message)}): check "
-                            f"{self.target.base_url_from} points at the m3ter API and not at a proxy or login page",
-                            endpoint=f"POST {TOKEN_PATH}",
-                        )
-                    ) from None
-                if exc.status_code == 200 and exc.response is not None:
+            except (AuthenticationError, PermissionDeniedError):
+                raise  # refused credentials, from the token request or the read: _what_to_fix says which to check
+            except (APIStatusError, ResponseValidationError, ResponseTooLargeError) as exc:
+                # The client sends the token request inside the first read that needs it, and raises its failure
+                # from that read: it is one problem of the run (no read can be made), not one per entity.
+                if _from_token_request(exc):
+                    raise _Fatal(self._token_problem(exc)) from None
+                # The client refused a body. The entity's 200 body goes to the rules, which judge what was sent.
+                if isinstance(exc, ResponseValidationError) and exc.status_code == 200 and exc.response is not None:
                     return exc.response.content, exc.headers
                 raise
             except APITimeoutError:
                 if call.starved:
                     raise _Fatal(self._starved(client.total_timeout)) from None
                 raise
+
+    def _token_problem(self, exc: APIStatusError | ResponseValidationError | ResponseTooLargeError) -> Problem:
+        """Why the token request failed, when it was not a refusal of the credentials."""
+        check = f"check {self.target.base_url_from} points at the m3ter API and not at a proxy or login page"
+        if isinstance(exc, ResponseValidationError):
+            why = f"answered a body that is not a BearerAccessTokenResponse ({clean(exc.message)}): {check}"
+        elif isinstance(exc, ResponseTooLargeError):
+            why = f"answered a body larger than the client's limit (max_response_bytes, {exc.limit} bytes): {check}"
+        elif isinstance(exc, RateLimitError):
+            why = (
+                f"still answered 429 (rate limited) {self._after_retries}, so nothing could be read: lower --rate or "
+                "run when the organization is quieter"
+            )
+        elif exc.status_code >= 500:
+            why = (
+                f"still answered {exc.status_code} ({clean(exc.message)}) {self._after_retries}, so nothing could "
+                "be read: the server could not issue a token; run the check again later"
+            )
+        else:
+            why = f"answered {exc.status_code} ({clean(exc.message)}), so nothing could be read: {check}"
+        return Problem(
+            "auth", f"the token endpoint {clean(self.target.base_url)}{TOKEN_PATH} {why}", endpoint=f"POST {TOKEN_PATH}"
+        )
 
     def _starved(self, total: float | None) -> Problem:
         """A call's total timeout ran out while one of its requests waited for our own pacer, not the server."""
@@ -787,6 +804,11 @@ class Runner:
         finally:
             await response.aclose()
         return response, chunks, False
+
+
+def _from_token_request(exc: APIStatusError | ResponseValidationError | ResponseTooLargeError) -> bool:
+    """Whether ``exc`` answers the token request the client sent on the read's behalf (its method and URL)."""
+    return exc.method == "POST" and httpx.URL(exc.url).path.endswith(TOKEN_PATH)
 
 
 def _stop_if_cancelled() -> None:

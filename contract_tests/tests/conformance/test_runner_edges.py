@@ -247,6 +247,45 @@ async def test_a_rate_too_low_for_one_call_is_said_to_be_ours_not_the_servers() 
     assert "could not reach" not in message
 
 
+# -- the token endpoint's failure is one problem of the run --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (httpx.Response(404, json={"message": "no such route"}), "answered 404 (no such route)"),
+        (httpx.Response(429, json={"message": "slow down"}), "still answered 429 (rate limited) with --max-retries 0"),
+        (httpx.Response(500, json={"message": "boom"}), "still answered 500 (boom) with --max-retries 0"),
+        (
+            httpx.Response(200, headers={"Content-Length": str(2**40)}, stream=httpx.ByteStream(b"{}")),
+            "a body larger than the client's limit (max_response_bytes, 268435456 bytes)",
+        ),
+    ],
+    ids=["404", "429", "500", "too-large"],
+)
+async def test_a_failing_token_endpoint_is_one_problem_not_one_per_entity(
+    sandbox: Sandbox, answer: httpx.Response, says: str
+) -> None:
+    def token(request: httpx.Request) -> httpx.Response | None:
+        return answer if _is_token(request) else None
+
+    result = await check_sandbox(
+        sandbox,
+        Options(rate=100_000, max_retries=0),
+        transport=Answering(sandbox, token),
+        bill_ids=sandbox.bill_ids[:2],
+        statement_job_ids=sandbox.statement_job_ids[:1],
+    )
+    assert result.exit_code == 2
+    assert [(problem.kind, problem.entity_id, problem.endpoint) for problem in result.problems] == [
+        ("auth", None, "POST /oauth/token")
+    ]
+    message = result.problems[0].message
+    assert message.startswith("the token endpoint http://sandbox.invalid/oauth/token ")
+    assert says in message
+    assert "does not exist" not in message
+
+
 # -- a body past the client's limit is a problem of the run, named, and never read whole ---------------------
 
 

@@ -35,6 +35,7 @@ from ..about import VersionAction, spec_fingerprint
 from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Spec, SpecError
 from ..rules.spec import default_spec_path
 from . import baseline, failed_run, interrupted, outputs, overlay, report
+from .orgs import MAX_RATE, SLOWEST_RATE
 from .progress import LogProgress, Traffic, terminal_bar
 from .redact import clean, shown
 from .runner import (
@@ -178,7 +179,7 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
     )
     how.add_argument(
         "--rate",
-        type=_float(0.0, 10_000.0, low_inclusive=False),
+        type=_float(SLOWEST_RATE, MAX_RATE),
         default=DEFAULT_RATE,
         metavar="R",
         help=f"requests per second at most (default {DEFAULT_RATE:g}; m3ter allows {M3TER_ORG_RATE:g} per org)",

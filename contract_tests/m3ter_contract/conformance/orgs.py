@@ -35,6 +35,9 @@ DEFAULT_BASE_URL = "https://api.m3ter.com"
 CREDENTIAL_KEYS = {"org_id_env": "M3TER_ORG_ID", "api_key_env": "M3TER_API_KEY", "api_secret_env": "M3TER_API_SECRET"}
 """The keys naming an organization's credential variables, and their defaults."""
 MAX_RATE = 10_000.0
+# The slowest rate a run takes: one request every 10 s. Slower, the second request of one call (the read
+# after its token request, a retry) would wait longer for its turn than a call's total timeout allows.
+SLOWEST_RATE = 0.1
 NAME = re.compile(r"[A-Za-z0-9_-]+")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ENVIRONMENT = re.compile(r"[A-Za-z0-9_.-]+")
@@ -108,9 +111,9 @@ def _url(value: Any) -> str | None:
 
 def _rate(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"must be a number of requests per second (above 0, at most {MAX_RATE:g})"
-    if not math.isfinite(value) or not 0 < value <= MAX_RATE:
-        return f"must be a finite number above 0 and at most {MAX_RATE:g}, got {value}"
+        return f"must be a number of requests per second (at least {SLOWEST_RATE:g}, at most {MAX_RATE:g})"
+    if not math.isfinite(value) or not SLOWEST_RATE <= value <= MAX_RATE:
+        return f"must be a finite number at least {SLOWEST_RATE:g} and at most {MAX_RATE:g}, got {value}"
     return None
 
 

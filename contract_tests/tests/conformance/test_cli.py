@@ -194,7 +194,9 @@ def test_configuration_problems_exit_2_with_what_to_fix(
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("bad", [["--rate", "0"], ["--observe", "0"], ["--no-such-option"]])
+@pytest.mark.parametrize(
+    "bad", [["--rate", "0"], ["--rate", "1e-300"], ["--rate", "0.09"], ["--observe", "0"], ["--no-such-option"]]
+)
 def test_usage_errors_exit_2(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(bad, environ={})

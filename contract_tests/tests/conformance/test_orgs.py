@@ -255,7 +255,7 @@ def test_merge_keeps_every_readable_report_and_names_the_others(
         ('[orgs.eu]\nids_file = "x"\napi_secret = "s3cr3t"\n', "unknown key 'api_secret'"),
         ('[orgs."eu sandbox"]\nids_file = "x"\n', "letters, digits, - and _"),
         ("[orgs.eu]\nrate = 5\n", "[orgs.eu]: ids_file is required"),
-        ('[orgs.eu]\nids_file = "x"\nrate = 0\n', "[orgs.eu]: rate must be a finite number above 0"),
+        ('[orgs.eu]\nids_file = "x"\nrate = 0\n', "[orgs.eu]: rate must be a finite number at least 0.1"),
         ('[orgs.eu]\nids_file = "x"\nrate = "fast"\n', "[orgs.eu]: rate must be a number"),
         ('[orgs.eu]\nids_file = "x"\napi_key_env = "EU KEY"\n', "api_key_env must be an environment variable name"),
         ('[orgs.eu]\nids_file = "x"\nbase_url = "api.m3ter.com"\n', "base_url must be an http(s) URL"),

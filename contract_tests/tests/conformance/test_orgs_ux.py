@@ -84,7 +84,7 @@ def test_the_entry_point_writes_a_single_runs_reports_for_a_refused_command_line
     ("case", "kind", "words"),
     [
         ("file", "config", "unknown key 'api_secret'"),
-        ("file", "config", "rate must be a finite number above 0"),  # every mistake of the file, one problem each
+        ("file", "config", "rate must be a finite number at least 0.1"),  # every mistake of the file, one problem each
         ("unknown-org", "config", "no [orgs.asia]"),
         ("single-run-option", "config", "--bill-id does not go with --config"),
         ("state-is-a-directory", "config", "cannot write --state"),

@@ -14,21 +14,52 @@ from typing import Any
 
 from m3ter_billing.redaction import REDACTED, scrub
 
-_QUERY_SECRET = re.compile(
-    r"(?i)([?&;][^=&#\s\"'<>]*(?:sig|token|credential|secret|password|policy|session|auth|key)"
-    r"[^=&#\s\"'<>]*=)[^&#\s\"'<>]*"
-)
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/@\s\"'<>]+@")
+# Server text is hostile, so both redactions run in time linear in the text, whatever it holds: every repeat
+# is possessive (it never gives characters back), and an attempt that fails leaves nothing a later attempt
+# reads again. Tests count the steps (contract_tests/tests/conformance/test_redact_edges.py).
+
+# A query parameter's name, taken whole from the [?&;] that starts it: a name that does not say it signs or
+# authorises is skipped in one step, with any [?;] inside it (those start no secret name: theirs is the rest
+# of the same name), and the search goes on where it ends (its value may hold a URL of its own).
+_PARAM_NAME = re.compile(r"[?&;][^=&#\s\"'<>]*+")
+_SECRET_NAME = re.compile(r"(?i)sig|token|credential|secret|password|policy|session|auth|key")
+_VALUE_END = re.compile(r"[&#\s\"'<>]")
+# A URL's user-info: the scheme is taken whole from the first character of its run of scheme characters (the
+# lookbehind stops attempts inside a run, so no run is read twice); _userinfo() then finds where a scheme
+# starts in it, as \b[a-z] would.
+_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.\-])([a-z0-9+.\-]++://)[^/@\s\"'<>]++@")
+_SCHEME_START = re.compile(r"(?i)\b[a-z]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
+def _query_secrets(text: str) -> str:
+    """``text`` with the value of every query parameter whose name says it signs or authorises redacted."""
+    parts: list[str] = []
+    kept = pos = 0
+    while (name := _PARAM_NAME.search(text, pos)) is not None:
+        pos = name.end()
+        if text.startswith("=", pos) and _SECRET_NAME.search(text, name.start() + 1, pos):
+            end = _VALUE_END.search(text, pos + 1)
+            parts += (text[kept : pos + 1], REDACTED)
+            kept = pos = end.start() if end else len(text)
+    parts.append(text[kept:])
+    return "".join(parts)
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    """The user-info redacted when a scheme starts in the run before ``://`` (a letter at a word boundary)."""
+    if _SCHEME_START.search(match.string, match.start(), match.end(1) - 3) is None:
+        return match[0]
+    return match[1] + REDACTED + "@"
+
+
 def clean(value: object) -> str:
-    """``str(value)`` with every known secret, signed-URL parameter and URL user-info redacted."""
+    """``str(value)`` with every known secret, signed-URL parameter and URL user-info redacted (in linear time)."""
     text = scrub(value)
     if "=" in text:
-        text = _QUERY_SECRET.sub(r"\1" + REDACTED, text)
+        text = _query_secrets(text)
     if "@" in text:
-        text = _USERINFO.sub(r"\1" + REDACTED + "@", text)
+        text = _USERINFO.sub(_userinfo, text)
     return text
 
 

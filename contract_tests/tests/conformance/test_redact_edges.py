@@ -1,0 +1,162 @@
+"""The reports' redaction at its edges: linear on hostile text, and unchanged in what it redacts.
+
+Linearity is proven by counting, never by a clock, as the client's own scrubber is
+(``contract_tests/tests/client/test_redact_linear.py``): every repeat is possessive, the step-counting matcher
+bounds each pattern's work by a constant times the length (and exceeds the same bound on the patterns these
+replaced), and :func:`clean` runs on the megabyte-sized versions of the bug report's inputs in a subprocess
+with a generous timeout (the replaced patterns needed hours there).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from m3ter_billing.redaction import REDACTED
+from m3ter_contract.conformance import redact
+
+if TYPE_CHECKING:  # the module as mypy names it (mypy_path), and as pytest imports it (its rootdir on sys.path)
+    from tests.client.regex_steps import BudgetExceeded, count_steps
+else:
+    from client.regex_steps import BudgetExceeded, count_steps
+
+# The regex engine's own parser (CPython 3.11+); typeshed ships no stubs for these private modules.
+sre: Any = importlib.import_module("re._constants")
+_parser: Any = importlib.import_module("re._parser")
+
+# What clean() searches with. _query_secrets() resumes where the name it read ends, as re.sub does, or further
+# on (past a redacted value, which _VALUE_END finds in one read), and searches each name once for a secret
+# word (_SECRET_NAME: no repeat); _userinfo() searches the scheme run of its match once (_SCHEME_START).
+PATTERNS = {
+    "param_name": redact._PARAM_NAME,
+    "userinfo": redact._USERINFO,
+    "value_end": redact._VALUE_END,
+    "scheme_start": redact._SCHEME_START,
+    "secret_name": redact._SECRET_NAME,
+}
+# The patterns these replaced: quadratic on "=;keykey..." and "@a-a-a-..." (33 s at 80K and 26 s at 120K).
+OLD_QUERY_SECRET = re.compile(
+    r"(?i)([?&;][^=&#\s\"'<>]*(?:sig|token|credential|secret|password|policy|session|auth|key)"
+    r"[^=&#\s\"'<>]*=)[^&#\s\"'<>]*"
+)
+OLD_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/@\s\"'<>]+@")
+
+HOSTILE_UNITS = {
+    "secret-words": "key",
+    "secret-names-never-assigned": "=;key",
+    "semicolons": ";",
+    "params": "?a=",
+    "secret-params": "?token=a;",
+    "scheme-chars": "a-",
+    "schemes": "a://",
+    "schemes-with-user": "a://b@",
+    "user-info-never-ending": "b:",
+    "mixed": "x-https://u:p@h?sig=1;key",
+}
+
+
+def _hostile(unit: str, size: int) -> str:
+    return unit * max(1, size // len(unit))
+
+
+def _repeats(nodes: Any) -> list[Any]:
+    """Every repeat in a parsed pattern, nested ones included."""
+    found = []
+    for op, av in nodes:
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            found.append(op)
+            found.extend(_repeats(av[2]))
+        elif op is sre.SUBPATTERN:
+            found.extend(_repeats(av[-1]))
+        elif op is sre.BRANCH:
+            for alternative in av[1]:
+                found.extend(_repeats(alternative))
+        elif op in (sre.ASSERT, sre.ASSERT_NOT):
+            found.extend(_repeats(av[1]))
+    return found
+
+
+@pytest.mark.parametrize("name", PATTERNS)
+def test_no_pattern_of_clean_backtracks(name: str) -> None:
+    pattern = PATTERNS[name]
+    assert all(op is sre.POSSESSIVE_REPEAT for op in _repeats(_parser.parse(pattern.pattern, pattern.flags)))
+
+
+@pytest.mark.parametrize("unit", HOSTILE_UNITS.values(), ids=list(HOSTILE_UNITS))
+@pytest.mark.parametrize("name", PATTERNS)
+def test_steps_grow_linearly_on_hostile_input(name: str, unit: str) -> None:
+    pattern = PATTERNS[name]
+    small = _hostile(unit, 4096)
+    large = small + small
+    budget = 24 * len(large) + 64  # secret_name tries its nine words at each character
+    steps_small, spans_small = count_steps(pattern, small, budget=budget // 2)
+    steps_large, _ = count_steps(pattern, large, budget=budget)
+    assert steps_large <= 2 * steps_small + 64
+    assert spans_small == [match.span() for match in pattern.finditer(small)]  # the counter agrees with re
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [(OLD_QUERY_SECRET, "=;" + "key" * 1400), (OLD_USERINFO, "@" + "a-" * 2048)],
+    ids=["query-secret", "userinfo"],
+)
+def test_the_step_bound_catches_the_replaced_patterns(pattern: re.Pattern[str], text: str) -> None:
+    with pytest.raises(BudgetExceeded):
+        count_steps(pattern, text, budget=24 * len(text) + 64)
+
+
+_URLISH = "?&;=#@:/ .+-_aAkKeyYsigtokenauth1\u212a\u017f\u0130\u00e9\"'<>x"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_URLISH, max_size=40))
+def test_query_redaction_redacts_what_the_replaced_pattern_did(text: str) -> None:
+    assert redact._query_secrets(text) == OLD_QUERY_SECRET.sub(r"\1" + REDACTED, text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_URLISH, max_size=40))
+def test_user_info_redaction_redacts_what_the_replaced_pattern_did(text: str) -> None:
+    assert redact._USERINFO.sub(redact._userinfo, text) == OLD_USERINFO.sub(r"\1" + REDACTED + "@", text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a?x=1&token=s3cr3t&y=2", f"a?x=1&token={REDACTED}&y=2"),
+        ("?next=/p?Signature=abc;k=v", f"?next=/p?Signature={REDACTED}"),  # a URL inside a value
+        ("?a;b;api_key=k1#f", f"?a;b;api_key={REDACTED}#f"),
+        ("?token", "?token"),
+        ("x-https://u:p@h", f"x-https://{REDACTED}@h"),
+        ("1https://u:p@h", "1https://u:p@h"),  # no scheme starts at a word boundary (as before)
+        ("see git+ssh://git:pw@host/repo and http://h/a@b", f"see git+ssh://{REDACTED}@host/repo and http://h/a@b"),
+    ],
+)
+def test_clean_redacts_query_secrets_and_user_info(text: str, expected: str) -> None:
+    assert redact.clean(text) == expected
+
+
+def test_clean_on_megabytes_of_the_reported_inputs_is_linear() -> None:
+    """The bug report's inputs ('@=;' + 'a-' * n, '@=;' + 'key' * n) and the slowest unit of the step test at
+    1 MB and 2 MB, in a subprocess: twice the input gives twice the output, up to the seam. The timeout is
+    generous (the run needs a few seconds on a busy machine), so only a pattern that is not linear reaches it."""
+    code = (
+        "import sys\n"
+        "from m3ter_contract.conformance.redact import clean\n"
+        "for unit in sys.argv[1:]:\n"
+        "    one = unit * ((1 << 20) // len(unit))\n"
+        "    first, second = clean('@=;' + one), clean('@=;' + one + one)\n"
+        "    print(len(second) - 2 * len(first))\n"
+    )
+    units = ["a-", "key", "?a="]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *units], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert [abs(int(seam)) <= 64 for seam in done.stdout.split()] == [True] * len(units)

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from m3ter_contract.rules import wire
+from m3ter_contract.conformance.embedded import check_sandbox
+from m3ter_contract.conformance.runner import Options
+from m3ter_contract.rules import EntityKind, Spec, wire
+from m3ter_contract.sandbox import Sandbox
 
 if TYPE_CHECKING:  # the module as mypy names it (mypy_path), and as pytest imports it (its rootdir on sys.path)
     from tests.client.regex_steps import count_steps
@@ -127,3 +130,47 @@ def test_a_cut_off_double_encoded_body_of_megabytes_is_decoded_at_once() -> None
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", "0"]
+
+
+# ---- NaN / Infinity where the spec declares no number: the documented finding, and every other rule --------
+
+ONCE = Options(observe=1, rate=100_000)
+
+
+@pytest.mark.parametrize(
+    ("field", "literal", "also"),
+    [
+        ("status", "NaN", {"schema.type", "schema.enum"}),
+        ("version", "Infinity", {"schema.type"}),
+        ("id", "NaN", {"schema.type", "entity.id"}),
+        ("dtCreated", "-Infinity", {"schema.type"}),
+    ],
+)
+async def test_a_literal_in_a_field_that_is_no_number_is_a_finding(
+    field: str, literal: str, also: set[str], sandbox: Sandbox, spec: Spec
+) -> None:
+    bill = sandbox.seeded.bills["monthly"]
+    sandbox.faults.json_literal(bill, field=field, literal=literal)
+    result = await check_sandbox(sandbox, ONCE, spec=spec, bill_ids=[bill], statement_job_ids=[])
+    assert result.problems == []
+    assert {(f.rule, f.path) for f in result.findings} == {("response.json-literal", f"$.{field}")} | {
+        (rule, f"$.{field}") for rule in also
+    }
+
+
+async def test_a_literal_as_the_whole_body_is_a_finding(sandbox: Sandbox, spec: Spec) -> None:
+    bill = sandbox.seeded.bills["monthly"]
+    sandbox.faults.rewrite_body(lambda _: b"NaN", entity_id=bill)
+    result = await check_sandbox(sandbox, ONCE, spec=spec, bill_ids=[bill], statement_job_ids=[])
+    assert result.problems == []
+    assert {(f.rule, f.path) for f in result.findings} == {("response.json-literal", "$"), ("schema.type", "$")}
+
+
+@pytest.mark.parametrize(
+    ("body", "path"), [(wire.JSONLiteral("NaN"), ()), ({"status": wire.JSONLiteral("Infinity")}, ("status",))]
+)
+def test_the_schema_judges_a_literal_the_compiled_validator_refuses(
+    body: Any, path: tuple[str, ...], spec: Spec
+) -> None:
+    errors = spec.response_errors(EntityKind.BILL, body)
+    assert ("type", path) in {(error.validator, tuple(error.absolute_path)) for error in errors}

@@ -337,8 +337,9 @@ class Spec:
 def _fast_accepts(fast: Any, body: Any) -> bool:
     """True when the compiled validator accepts ``body``. It raises ValueError ("Unsupported type") when it
     reads a value of a Python type it does not know, such as the float subclass the wire decoder gives ``NaN``
-    and ``Infinity`` (wire.JSONLiteral) in a string field or as the whole body: that is no answer about the
-    body, so jsonschema, which takes any float, judges it (response.json-literal reports the literal itself)."""
+    and ``Infinity`` (wire.JSONLiteral) in a string field or as the whole body, or the int subclass of an
+    integer too long to convert (wire.HugeInteger): that is no answer about the body, so jsonschema, which takes
+    any float or int, judges it (response.json-literal reports a literal itself)."""
     try:
         return bool(fast.is_valid(body))
     except ValueError:

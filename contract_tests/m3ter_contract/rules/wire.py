@@ -12,6 +12,7 @@ snapshot rule: ``schema.int-range`` and ``schema.finite-number``.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -110,6 +111,81 @@ class JSONLiteral(float):
         return hash(self.literal)
 
 
+_STAND_IN_PREFIX = 281
+"""How many leading digits of a :class:`HugeInteger` its stand-in keeps: with the 39 of the digest, 320
+digits, more than any finite double has (309), so a float compares with the stand-in as with the literal, and
+fewer than the lowest limit Python lets a process set (640), so the stand-in always converts."""
+
+
+class HugeInteger(int):
+    """An integer literal with more digits than ``int()`` converts (``sys.get_int_max_str_digits()``: 4300 by
+    default, a process-wide guard against quadratic conversions, which this tool leaves as it is). It is valid
+    JSON, so the rules judge it as the integer it is: an ``int`` (``type: integer``, schema.int-range, drift),
+    ``str()`` and ``repr()`` give the literal, and it compares with any number as the literal's value does.
+
+    Its int value is a stand-in, since nothing may convert the literal: its sign, its first 281 digits and a
+    128-bit digest of all of them. ``json.dumps`` writes that stand-in (it calls ``int.__repr__``: the state
+    file, a quoted value), so it is short enough to convert, shows the literal's leading digits where a value is
+    cut for a message, and is equal for two reads exactly when they send the same literal, also after a round
+    trip through the state file. Ordering is the literal's: against a plain integer (fewer digits, as json gives
+    it) only the sign counts, and a finite float is smaller than the stand-in too."""
+
+    literal: str
+
+    def __new__(cls, literal: str) -> HugeInteger:
+        digits = literal.removeprefix("-")
+        digest = int.from_bytes(hashlib.sha256(digits.encode()).digest()[:16])
+        stand_in = int(f"{digits[:_STAND_IN_PREFIX]}{digest:039d}")
+        value = super().__new__(cls, -stand_in if literal.startswith("-") else stand_in)
+        value.literal = literal
+        return value
+
+    def __str__(self) -> str:
+        return self.literal
+
+    __repr__ = __str__
+
+    def _order(self, other: object) -> int | None:
+        """-1, 0 or 1 as this integer is below, equal to or above ``other``; None when ``other`` is no number
+        or NaN (then the other side answers: every comparison with NaN is false)."""
+        sign = -1 if self.literal.startswith("-") else 1
+        if isinstance(other, HugeInteger):
+            if other.literal.startswith("-") != (sign < 0):
+                return sign
+            mine, theirs = (len(self.literal), self.literal), (len(other.literal), other.literal)
+            return 0 if mine == theirs else sign if mine > theirs else -sign
+        if not isinstance(other, int | float) or other != other:
+            return None
+        if int(self) == other:  # its own stand-in, read back from the state file
+            return 0
+        if math.isinf(other):
+            return -1 if other > 0 else 1
+        return sign
+
+    def __lt__(self, other: object) -> bool:
+        order = self._order(other)
+        return NotImplemented if order is None else order < 0
+
+    def __le__(self, other: object) -> bool:
+        order = self._order(other)
+        return NotImplemented if order is None else order <= 0
+
+    def __gt__(self, other: object) -> bool:
+        order = self._order(other)
+        return NotImplemented if order is None else order > 0
+
+    def __ge__(self, other: object) -> bool:
+        order = self._order(other)
+        return NotImplemented if order is None else order >= 0
+
+
+def _integer(literal: str) -> int:
+    try:
+        return int(literal)
+    except ValueError:  # more digits than int() converts: still a JSON integer (see HugeInteger)
+        return HugeInteger(literal)
+
+
 @dataclass(frozen=True, slots=True)
 class WireIssue:
     """Something :func:`decode` noticed that RFC 8259 forbids or discourages."""
@@ -181,7 +257,8 @@ def _marked(body: Any) -> Iterator[tuple[str, Any]]:
 
 
 def decode(content: bytes) -> tuple[Any, list[WireIssue]]:
-    """The body as a lenient reader sees it (or :class:`NotJSON`), and what RFC 8259 says against it."""
+    """The body as a lenient reader sees it (or :class:`NotJSON`), and what RFC 8259 says against it. An integer
+    longer than ``int()`` converts is a :class:`HugeInteger`, never a reason to call the body not JSON."""
     issues: list[WireIssue] = []
     if content.startswith(b"\xef\xbb\xbf"):
         issues.append(WireIssue(JSON_BOM, "$", "the body starts with a UTF-8 byte order mark (EF BB BF)"))
@@ -205,7 +282,7 @@ def decode(content: bytes) -> tuple[Any, list[WireIssue]]:
         return out
 
     try:
-        body = json.loads(text, parse_constant=literal, object_pairs_hook=obj)
+        body = json.loads(text, parse_constant=literal, object_pairs_hook=obj, parse_int=_integer)
     except RecursionError:  # not reached below MAX_DEPTH; kept so no input can crash the check
         return NotJSON(text[:200], f"nested deeper than {MAX_DEPTH} levels, which this check does not judge"), issues
     except ValueError as exc:
@@ -309,6 +386,7 @@ __all__ = [
     "JSON_LITERAL",
     "MAX_DEPTH",
     "MEDIA_TYPE",
+    "HugeInteger",
     "JSONLiteral",
     "WireIssue",
     "check_numbers",

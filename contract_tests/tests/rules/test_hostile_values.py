@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import math
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
 from m3ter_contract.rules import EntityKind, Spec, wire
-from m3ter_contract.sandbox import Sandbox
+from m3ter_contract.sandbox import ManualClock, Sandbox
 
 if TYPE_CHECKING:  # the module as mypy names it (mypy_path), and as pytest imports it (its rootdir on sys.path)
     from tests.client.regex_steps import count_steps
@@ -174,3 +176,86 @@ def test_the_schema_judges_a_literal_the_compiled_validator_refuses(
 ) -> None:
     errors = spec.response_errors(EntityKind.BILL, body)
     assert ("type", path) in {(error.validator, tuple(error.absolute_path)) for error in errors}
+
+
+# ---- integers longer than int() converts (sys.get_int_max_str_digits(), 4300 by default) --------------------
+
+PROBE_FIELD = "hostileProbeInteger"  # a name no spec will learn
+LONG, HUGE = 400, 5000  # int() converts the first; the second is past the limit
+
+
+def _digits(count: int, sign: str = "") -> str:
+    return sign + "9" * count
+
+
+async def _judged(inject: Callable[[Sandbox, str], None]) -> list[tuple[str, str, str]]:
+    """(rule, path, severity) of every finding about the monthly bill of a fresh sandbox, read twice."""
+    sandbox = Sandbox(clock=ManualClock(), rate_limit=None)
+    bill = sandbox.seeded.bills["monthly"]
+    inject(sandbox, bill)
+    options = Options(observe=2, interval=1.0, rate=100_000)
+    result = await check_sandbox(sandbox, options, spec=Spec.load(), bill_ids=[bill], statement_job_ids=[])
+    assert result.problems == []
+    return sorted((f.rule, f.path, str(f.severity)) for f in result.findings)
+
+
+def _raw(field: str, text: str) -> Callable[[Sandbox, str], None]:
+    return lambda sandbox, bill: sandbox.faults.raw_number(bill, field=field, text=text)
+
+
+def _added(text: str) -> Callable[[Sandbox, str], None]:
+    member = f', "{PROBE_FIELD}": {text}}}'.encode()
+    return lambda sandbox, bill: sandbox.faults.rewrite_body(lambda body: body[:-1] + member, entity_id=bill)
+
+
+@pytest.mark.parametrize(
+    ("inject", "expected"),
+    [
+        (lambda text: _raw("version", text), {"schema.int-range"}),
+        (lambda text: _raw("version", "-" + text), {"schema.int-range", "version.minimum"}),
+        (lambda text: _raw("billFrequencyInterval", text), {"schema.int-range", "bill.period"}),
+        (lambda text: _raw("quantity", text), set()),  # a number field takes any integer
+        (lambda text: _raw("id", text), {"schema.type", "entity.id"}),
+        (_added, {"drift.unknown-field"}),
+    ],
+    ids=["version", "negative-version", "int32", "number", "string", "unknown-field"],
+)
+async def test_an_integer_past_the_conversion_limit_is_judged_as_a_long_one(
+    inject: Callable[[str], Callable[[Sandbox, str], None]], expected: set[str]
+) -> None:
+    assert sys.get_int_max_str_digits() in range(LONG + 1, HUGE)
+    huge = await _judged(inject(_digits(HUGE)))
+    assert huge == await _judged(inject(_digits(LONG)))
+    assert {rule for rule, _, _ in huge} == expected
+
+
+def test_a_huge_integer_is_decoded_as_its_literal_and_the_limit_stays() -> None:
+    limit = sys.get_int_max_str_digits()
+    body, issues = wire.decode(f'{{"a": {_digits(HUGE)}, "b": [{_digits(HUGE, "-")}], "c": 7}}'.encode())
+    assert issues == []
+    assert sys.get_int_max_str_digits() == limit
+    assert isinstance(body, dict)
+    assert [type(body["a"]), type(body["b"][0]), type(body["c"])] == [wire.HugeInteger, wire.HugeInteger, int]
+    assert str(body["a"]) == repr(body["a"]) == f"{body['a']}" == _digits(HUGE)
+    assert str(body["b"][0]) == _digits(HUGE, "-")
+    # json.dumps writes the stand-in (it calls int.__repr__): short, with the literal's leading digits
+    assert json.dumps(body["a"]).startswith("9" * 200)
+    assert len(json.dumps(body)) < 1000
+
+
+def test_a_huge_integer_orders_and_equals_by_its_literal() -> None:
+    ten_huge = wire.HugeInteger("1" + "0" * HUGE)
+    nines = wire.HugeInteger(_digits(HUGE))
+    minus = wire.HugeInteger(_digits(HUGE, "-"))
+    numbers: list[Any] = [ten_huge, 10**300, -math.inf, nines, -(10**300), minus, 1.5e308, math.inf, 0]
+    assert sorted(numbers) == [-math.inf, minus, -(10**300), 0, 10**300, 1.5e308, nines, ten_huge, math.inf]
+    assert nines == wire.HugeInteger(_digits(HUGE))
+    assert hash(nines) == hash(wire.HugeInteger(_digits(HUGE)))
+    assert nines != wire.HugeInteger(_digits(HUGE) + "9")
+    assert nines != wire.HugeInteger(_digits(HUGE - 1) + "8")  # the same first 64 digits
+    assert [nines < math.nan, nines > math.nan, nines == math.nan, math.nan <= nines] == [False] * 4
+    # What the state file keeps (json.dumps, json.loads) compares equal to the literal read again.
+    remembered = json.loads(json.dumps(nines))
+    assert type(remembered) is int
+    assert remembered == nines
+    assert [remembered < nines, nines > remembered, nines <= remembered] == [False, False, True]

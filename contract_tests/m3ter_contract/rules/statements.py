@@ -63,7 +63,7 @@ STATEMENT_URL_EXPIRY = Rule(
     _GET_JOB,
     "A presigned URL has not expired when the job carrying it is read (time-bound: valid for some time after "
     "it is handed out; X-Amz-Date + X-Amz-Expires for AWS SigV4, Expires for SigV2/CloudFront-style URLs); a "
-    "URL without either is not judged.",
+    "URL without either, or with a value that does not parse or is out of any clock's range, is not judged.",
     JOB,
 )
 
@@ -86,16 +86,17 @@ class Download:
 
 
 def url_expiry(url: str) -> float | None:
-    """When a presigned URL stops working (seconds since the epoch), or None if it does not say."""
+    """When a presigned URL stops working (seconds since the epoch), or None if it does not say: also when
+    what it says is unparseable, or out of any range a clock holds (an ``X-Amz-Expires`` of 400 digits)."""
     params = {key.lower(): value for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
     stamp, lifetime = params.get("x-amz-date"), params.get("x-amz-expires")
     if stamp is not None and lifetime is not None:
         try:
             issued = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
-            seconds = int(lifetime)
+            # float + int converts the int: past a double's range that is an OverflowError too
+            return issued + int(lifetime)
         except (ValueError, OverflowError):
             return None
-        return issued + seconds
     expires = params.get("expires")
     if expires is not None and expires.isdigit() and len(expires) <= 12:
         return float(expires)

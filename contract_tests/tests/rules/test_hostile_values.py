@@ -15,6 +15,7 @@ import math
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
 from m3ter_contract.rules import EntityKind, Spec, wire
+from m3ter_contract.rules.statements import Download, check_download, url_expiry
 from m3ter_contract.sandbox import ManualClock, Sandbox
 
 if TYPE_CHECKING:  # the module as mypy names it (mypy_path), and as pytest imports it (its rootdir on sys.path)
@@ -259,3 +261,20 @@ def test_a_huge_integer_orders_and_equals_by_its_literal() -> None:
     assert type(remembered) is int
     assert remembered == nines
     assert [remembered < nines, nines > remembered, nines <= remembered] == [False, False, True]
+
+
+# ---- presigned URLs whose expiry no clock holds ----------------------------------------------------------------
+
+_SIGNED = "https://bucket.example/statement.json?X-Amz-Date=20240101T000000Z&X-Amz-Signature=abc"
+
+
+def test_an_expiry_no_clock_can_hold_is_not_judged_and_one_in_range_is() -> None:
+    issued = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    for lifetime in ("1" + "0" * 400, "-1" + "0" * 400, "9" * 5000):
+        url = f"{_SIGNED}&X-Amz-Expires={lifetime}"
+        assert url_expiry(url) is None, lifetime[:8]
+        download = Download("job-1", "org-1", "json", url, read_at=issued, status=200, body=b"{}")
+        assert list(check_download(download)) == []
+    assert url_expiry(f"{_SIGNED}&X-Amz-Expires=-{'9' * 300}") == issued - float("9" * 300)
+    download = Download("job-1", "org-1", "json", f"{_SIGNED}&X-Amz-Expires=3600", read_at=issued + 3601)
+    assert [f.rule for f in check_download(download)] == ["statement.url-expiry"]

@@ -29,7 +29,14 @@ _VALUE_END = re.compile(r"[&#\s\"'<>]")
 # starts in it, as \b[a-z] would.
 _USERINFO = re.compile(r"(?i)(?<![a-z0-9+.\-])([a-z0-9+.\-]++://)[^/@\s\"'<>]++@")
 _SCHEME_START = re.compile(r"(?i)\b[a-z]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# What server text may not carry into a line of output: every control character (Cc: C0 with tab, newline and
+# CR, DEL, C1), the line and paragraph separators (Zl, Zp) and the bidirectional controls (the Cf marks,
+# embeddings, overrides and isolates: U+061C, U+200E-200F, U+202A-202E, U+2066-2069): each can start a line
+# of its own or reorder what a terminal shows, and so forge a verdict line. Also lone surrogates and the XML
+# non-characters U+FFFE/U+FFFF, which XML 1.0 cannot hold.
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 
 
 def _query_secrets(text: str) -> str:
@@ -75,8 +82,9 @@ def redact_json(value: Any) -> Any:
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters (C0 but tab and newline, DEL, C1), lone surrogates and the XML
-    non-characters (and CR) spelled as ``\\xNN`` / ``\\uNNNN``: safe for XML 1.0, a terminal and Markdown."""
+    """``text`` with every control character (newline and tab included), line and paragraph separator and
+    bidirectional control, lone surrogates and the XML non-characters spelled as ``\\xNN`` / ``\\uNNNN``: one
+    line, shown in the order it is written, safe for XML 1.0, a terminal and Markdown."""
     return _CONTROL.sub(_escape, text)
 
 

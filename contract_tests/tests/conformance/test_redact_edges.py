@@ -13,6 +13,9 @@ import importlib
 import re
 import subprocess
 import sys
+import unicodedata
+import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,6 +23,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from m3ter_billing.redaction import REDACTED
 from m3ter_contract.conformance import redact
+from m3ter_contract.conformance.cli import main
+from m3ter_contract.conformance.redact import printable
+from m3ter_contract.sandbox import Sandbox, SandboxServer
+
+from .support import cli_args
 
 if TYPE_CHECKING:  # the module as mypy names it (mypy_path), and as pytest imports it (its rootdir on sys.path)
     from tests.client.regex_steps import BudgetExceeded, count_steps
@@ -160,3 +168,58 @@ def test_clean_on_megabytes_of_the_reported_inputs_is_linear() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert [abs(int(seam)) <= 64 for seam in done.stdout.split()] == [True] * len(units)
+
+
+# ---- server text cannot forge a line of output ------------------------------------------------------------
+
+# Everything that starts a line or reorders what a terminal shows: the controls (Cc), the line and paragraph
+# separators (Zl, Zp) and Unicode's Bidi_Control property (PropList.txt: the marks ALM, LRM, RLM, and every
+# embedding, override and isolate, which the bidirectional classes below name).
+_BIDI_CONTROLS = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+_EMBEDDINGS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+_SPELLED_OUT = sorted(
+    {chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) in ("Cc", "Zl", "Zp")}
+    | _BIDI_CONTROLS
+)
+_SPELLED_OUT_SET = frozenset(_SPELLED_OUT)
+_ESCAPE = re.compile(r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}")
+_FORGED = "note\nPASS: 0 error(s), 0 warning(s), 0 problem(s); 9 reads in 0.4s (exit 0)\n"
+
+
+def test_every_control_separator_and_bidi_control_is_spelled_out() -> None:
+    assert {"\n", "\t", "\r", "\u2028", "\u2029", "\u202e", "\u2066", "\u200f", "\x85"} <= set(_SPELLED_OUT)
+    embeddings = {chr(code) for code in range(0x10000) if unicodedata.bidirectional(chr(code)) in _EMBEDDINGS}
+    assert embeddings < _BIDI_CONTROLS
+    spelled = {char: printable(char) for char in _SPELLED_OUT}
+    assert {char: text for char, text in spelled.items() if not _ESCAPE.fullmatch(text)} == {}
+    assert printable("a\nb\u202ec") == "a\\x0ab\\u202ec"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\u00e9", "\u200d", *_SPELLED_OUT[::7], *"\n\r\u2028\u202e"])))
+def test_printable_text_is_one_line_in_the_order_it_is_written(text: str) -> None:
+    shown = printable(text)
+    assert shown.splitlines() == ([shown] if shown else [])
+    assert _ESCAPE.sub("", shown) == "".join(char for char in text if char not in _SPELLED_OUT_SET)
+
+
+def test_a_field_name_cannot_forge_a_verdict_line(
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox.mutate_responses(sandbox.seeded.bills["monthly"], lambda body: {**body, _FORGED: 1})
+    junit = tmp_path / "junit.xml"
+    args = [*cli_args(server, sandbox, tmp_path, "--no-state"), "--junit-xml", str(junit)]
+    assert main(args, environ=environ) == 0
+    out, err = capsys.readouterr()
+    verdicts = [line for line in (out + err).splitlines() if line.startswith(("PASS", "FAIL", "INCOMPLETE"))]
+    assert verdicts == [out.splitlines()[-1]]
+    assert verdicts[0].startswith("PASS: 0 error(s), 1 warning(s)")
+    assert "note\\x0aPASS: 0 error(s)" in out
+    elements = ET.parse(junit).getroot().iter()  # noqa: S314 - our own report
+    texts = [text for element in elements for text in (element.text or "", *element.attrib.values())]
+    assert not any("\n" in text and "PASS" in text for text in texts)
+    assert any("note\\x0aPASS" in text for text in texts)

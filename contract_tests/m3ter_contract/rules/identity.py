@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from ._values import same_value
@@ -13,7 +14,8 @@ ENTITY_ID = Rule(
     Severity.ERROR,
     documented("Retrieve the Bill with the given UUID.", operation("GetBill")),
     "The body's id is the id in the request path (Retrieve Bill; Get StatementJob \"Retrieves the details of a "
-    'specific StatementJob using its UUID").',
+    'specific StatementJob using its UUID"); a UUID in another letter case is the same UUID (RFC 9562 reads '
+    "UUIDs case-insensitively), any other id must match exactly.",
 )
 ENTITY_ORG_ID = Rule(
     "entity.org-id",
@@ -22,7 +24,7 @@ ENTITY_ORG_ID = Rule(
         "This endpoint retrieves the Bill with the given unique identifier (UUID) and specific Organization.",
         operation("GetBill"),
     ),
-    "An orgId in the body equals the organization in the request path.",
+    "An orgId in the body equals the organization in the request path (a UUID in any letter case, as entity.id).",
 )
 ENTITY_IMMUTABLE = Rule(
     "entity.immutable",
@@ -52,11 +54,23 @@ _FIXED = {
 }
 
 
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+
+
+def _same_id(asked: str, answered: object) -> bool:
+    """True when the body names the id that was asked for. Two UUIDs compare case-insensitively: RFC 9562
+    writes them in lower case and reads them in any case, so a server that answers the canonical form of an
+    id given in upper case (as some UIs show UUIDs) names the same entity. Any other id is compared exactly."""
+    if isinstance(answered, str) and _UUID.fullmatch(asked) and _UUID.fullmatch(answered):
+        return asked.lower() == answered.lower()
+    return answered == asked
+
+
 def check_identity(obs: Observation, spec: object) -> Iterator[Finding]:
     body = obs.obj
-    if "id" in body and body["id"] != obs.entity_id:
+    if "id" in body and not _same_id(obs.entity_id, body["id"]):
         yield ENTITY_ID.finding(obs, "$.id", f"asked for {obs.entity_id!r}, the body is {body['id']!r}")
-    if "orgId" in body and body["orgId"] != obs.org_id:
+    if "orgId" in body and not _same_id(obs.org_id, body["orgId"]):
         yield ENTITY_ORG_ID.finding(obs, "$.orgId", f"asked org {obs.org_id!r}, the body says {body['orgId']!r}")
 
 

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
-from m3ter_contract.rules import EntityKind, Spec, wire
+from m3ter_contract.rules import EntityKind, Observation, Spec, evaluate, wire
 from m3ter_contract.rules.statements import Download, check_download, url_expiry
 from m3ter_contract.sandbox import ManualClock, Sandbox
 
@@ -278,3 +278,32 @@ def test_an_expiry_no_clock_can_hold_is_not_judged_and_one_in_range_is() -> None
     assert url_expiry(f"{_SIGNED}&X-Amz-Expires=-{'9' * 300}") == issued - float("9" * 300)
     download = Download("job-1", "org-1", "json", f"{_SIGNED}&X-Amz-Expires=3600", read_at=issued + 3601)
     assert [f.rule for f in check_download(download)] == ["statement.url-expiry"]
+
+
+# ---- ids given in another letter case ----------------------------------------------------------------------
+
+
+def _identity_findings(body: dict[str, Any], asked_id: str, asked_org: str, spec: Spec) -> list[tuple[str, str]]:
+    findings = evaluate([Observation(EntityKind.BILL, asked_id, asked_org, body)], spec)
+    return sorted((f.rule, f.path) for f in findings if f.rule.startswith("entity."))
+
+
+def _bill(sandbox: Sandbox) -> dict[str, Any]:
+    """The monthly bill as the sandbox serves it, with the orgId m3ter may add (the sandbox's is a UUID)."""
+    return {**sandbox.bill(sandbox.seeded.bills["monthly"]), "orgId": sandbox.credentials.org_id}
+
+
+def test_uuids_compare_in_any_letter_case_and_other_ids_exactly(sandbox: Sandbox, spec: Spec) -> None:
+    body = _bill(sandbox)
+    assert body["id"] == body["id"].lower()
+    assert _identity_findings(body, body["id"].upper(), body["orgId"].upper(), spec) == []
+    assert _identity_findings({**body, "id": body["id"].upper()}, body["id"], body["orgId"], spec) == []
+    # another UUID, or an id that is no UUID in another case, is still another entity
+    assert _identity_findings(body, sandbox.seeded.bills["daily"].upper(), body["orgId"], spec) == [
+        ("entity.id", "$.id")
+    ]
+    named = {**body, "id": "bill-monthly", "orgId": "org-a"}
+    assert _identity_findings(named, "BILL-MONTHLY", "ORG-A", spec) == [
+        ("entity.id", "$.id"),
+        ("entity.org-id", "$.orgId"),
+    ]

@@ -9,7 +9,6 @@ lacks is drift too (a warning). Both come with the JSON path and a suggested spe
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -20,6 +19,7 @@ from .drift import Drift, Pointer, Sketch, json_type
 from .sources import JSON_SCHEMA, OAS_303
 from .spec import Spec
 from .vocabulary import Check, Finding, NotJSON, Observation, Rule, Severity, inferred, json_path, standard
+from .wire import short_json as _short
 
 RESPONSE_JSON = Rule(
     "response.json",
@@ -147,11 +147,6 @@ _BY_KEYWORD: Mapping[str, Rule] = {
 # A keyword on a property that carries ``x-m3ter-rule`` is judged by that named rule (``minimum`` on version).
 _DELEGATED = frozenset({"minimum"})
 _REQUIRED_NAME = re.compile(r"^'(.+)' is a required property$")
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Iterator[Finding]:

@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from m3ter_billing.redaction import scrub
+
 from .sources import OAS_303, OAS_303_FORMATS, RFC_8259
 from .spec import Spec
 from .vocabulary import Check, Finding, NotJSON, Observation, Rule, Severity, json_path, standard
@@ -216,8 +218,11 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return marked
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+def short_json(value: Any) -> str:
+    """``value`` as JSON for a finding's message, at most 60 characters. Secrets are redacted before the cut:
+    the reports redact every message again, but a token cut short no longer looks like one (a JWT needs its
+    three segments), so its first characters would be shown."""
+    text = scrub(json.dumps(value, ensure_ascii=False, default=str))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -295,7 +300,7 @@ def decode(content: bytes) -> tuple[Any, list[WireIssue]]:
             continue
         for name, values in node.repeated.items():
             distinct = len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
-            shown = " and ".join(_short(v) for v in values)
+            shown = " and ".join(short_json(v) for v in values)
             issues.append(
                 WireIssue(
                     DUPLICATE_MEMBER,
@@ -392,5 +397,6 @@ __all__ = [
     "check_numbers",
     "decode",
     "media_type_issue",
+    "short_json",
     "wire_findings",
 ]

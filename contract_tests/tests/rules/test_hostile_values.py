@@ -307,3 +307,21 @@ def test_uuids_compare_in_any_letter_case_and_other_ids_exactly(sandbox: Sandbox
         ("entity.id", "$.id"),
         ("entity.org-id", "$.orgId"),
     ]
+
+
+# ---- a token echoed into a value is redacted before the value is cut for a message ----------------------------
+
+_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl"
+
+
+@pytest.mark.parametrize("echoed", [f"by {_JWT}", f"Bearer {_JWT}", "Bearer abcdefgh12345678abcdefgh12345678"])
+def test_a_token_in_a_quoted_value_never_shows_its_prefix(echoed: str, sandbox: Sandbox, spec: Spec) -> None:
+    bill = sandbox.bill(sandbox.seeded.bills["monthly"])
+    findings = evaluate([Observation(EntityKind.BILL, bill["id"], "org-1", {**bill, "status": echoed})], spec)
+    enum = [f.message for f in findings if f.rule == "schema.enum"]
+    _, issues = wire.decode(json.dumps({"status": echoed})[:-1].encode() + b', "status": "APPROVED"}')
+    for message in [*enum, *(issue.message for issue in issues)]:
+        assert "[REDACTED]" in message
+        assert echoed.split()[-1][:8] not in message  # not even the token's first characters survive the cut
+    assert len(enum) == 1
+    assert len(issues) == 1

@@ -210,7 +210,14 @@ def check_total(obs: Observation, spec: object) -> Iterator[Finding]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number a float can hold (an integer of 309 digits or more cannot: the schema rules report
+    its range, and the sum is not judged)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:

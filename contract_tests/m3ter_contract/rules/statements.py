@@ -33,7 +33,8 @@ STATEMENT_DOWNLOAD = Rule(
     Severity.ERROR,
     _GET_JOB,
     "A COMPLETE job's presigned URL answers a plain GET (no credentials) with 200: a URL that does not "
-    "download the statement is not a download URL.",
+    "download the statement is not a download URL. A 429 or 5xx is retried first; a store still answering "
+    "so after the retries is a problem of the run (availability), not judged.",
     JOB,
 )
 STATEMENT_JSON = Rule(

@@ -61,7 +61,8 @@ class APITimeoutError(APIConnectionError):
 
 
 class ResponseTooLargeError(M3terError):
-    """The response body (decompressed) is larger than ``max_response_bytes``; the rest was not read.
+    """The response body (decompressed, or for a compressed body its bytes on the wire) is larger than
+    ``max_response_bytes``; the rest was not read.
 
     ``limit`` is the limit in bytes; ``method`` and ``url`` name the request (``url`` scrubbed).
     """
@@ -383,19 +384,27 @@ def translated_transport_errors() -> AbstractContextManager[None]:
     return _TRANSLATED
 
 
-def _detach_requests(exc: BaseException) -> None:
-    """Drop the ``httpx.Request`` from httpx's exceptions in ``exc``'s chain (the cause kept on our typed
-    error, and the attempts before it): its repr shows the whole URL, a presigned signature included, and
-    its headers the bearer token. httpx's own "no request" state: ``.request`` then raises RuntimeError."""
+def _detach_requests(exc: httpx.RequestError) -> None:
+    """Drop the ``httpx.Request`` from ``exc`` and from the earlier failures of that same request chained to
+    it (its retries): its repr shows the whole URL, a presigned signature included, and its headers the
+    bearer token. httpx's own "no request" state: ``.request`` then raises RuntimeError. The walk goes only
+    through errors of that request object, so an exception the caller was handling when it made the call
+    (chained as the context) is never changed."""
+    request = getattr(exc, "_request", None)
+    if request is None:
+        return
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
-    while pending and len(seen) < 64:
+    while pending:
         current = pending.pop()
-        if current is None or id(current) in seen:
+        if (
+            not isinstance(current, httpx.RequestError)
+            or getattr(current, "_request", None) is not request
+            or id(current) in seen
+        ):
             continue
         seen.add(id(current))
-        if isinstance(current, httpx.RequestError) and hasattr(current, "_request"):
-            current._request = None
+        current._request = None
         pending += (current.__cause__, current.__context__)
 
 

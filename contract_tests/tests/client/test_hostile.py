@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import httpx
 import pytest
 from m3ter_billing import (
     APIConnectionError,
@@ -410,3 +411,18 @@ def test_a_failed_download_keeps_no_signed_request_in_its_chain(backend: str) ->
         assert request is None, f"{type(error).__name__} keeps {request!r}"
         assert signature not in repr(error)
         assert signature not in str(error)
+
+
+def test_an_httpx_error_the_caller_is_handling_is_left_as_it_was(call: Callable[..., Any]) -> None:
+    # A call made while the caller handles an httpx error of its own chains that error as the context of
+    # the client's; the client takes its own requests off its errors, never the caller's.
+    mine = httpx.Request("GET", "http://127.0.0.1:9/mine")
+    own = httpx.ConnectError("the caller's own", request=mine)
+    with RawServer(api(lambda exchange: exchange.reset())) as server:
+        try:
+            raise own
+        except httpx.ConnectError:
+            with pytest.raises(APIConnectionError) as info:
+                call(server, max_retries=0)
+    assert info.value.__cause__ is not own  # the client's error, with the caller's in its chain
+    assert own.request is mine

@@ -28,6 +28,7 @@ from ._transport import BoundedTransport, network_transport
 logger = logging.getLogger("m3ter_billing.retry")
 
 DEFAULT_MAX_RETRIES = 2
+MAX_RETRIES = 1000  # more is never meant: at 8 s a wait, 1,000 retries already wait over two hours
 RETRY_AFTER_CAP = 60.0  # a server wait above this (or not above 0) is ignored in favour of the backoff
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
@@ -90,7 +91,8 @@ class M3terRetry(Retry):
     def backoff_strategy(self) -> float:
         if self.backoff_factor == 0:
             return 0.0
-        wait = min(self.backoff_factor * 2.0 ** (self.attempts_made - 1), BACKOFF_CAP)
+        # The exponent stops growing long before 2.0**n leaves the float range (the cap is reached anyway).
+        wait = min(self.backoff_factor * 2.0 ** min(self.attempts_made - 1, 1000), BACKOFF_CAP)
         return wait * random.uniform(1 - self.backoff_jitter, 1)
 
     def sleep(self, response: httpx.Response | Exception) -> None:
@@ -184,4 +186,4 @@ def retry_stack(
     return RetryTransport(transport=bounded, retry=retry), bounded
 
 
-__all__ = ["DEFAULT_MAX_RETRIES", "M3terRetry", "backoff_budget", "retry_stack", "retrying_transport"]
+__all__ = ["DEFAULT_MAX_RETRIES", "MAX_RETRIES", "M3terRetry", "backoff_budget", "retry_stack", "retrying_transport"]

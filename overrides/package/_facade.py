@@ -47,7 +47,7 @@ from ._exceptions import (
 from ._http_client import borrowed
 from ._network import PINNED, Pinned, network_stack
 from ._redact import install_log_redaction
-from ._retry import DEFAULT_MAX_RETRIES, M3terRetry, backoff_budget, retry_stack, retrying_transport
+from ._retry import DEFAULT_MAX_RETRIES, MAX_RETRIES, M3terRetry, backoff_budget, retry_stack, retrying_transport
 from ._settings import DEFAULT_TIMEOUT, Settings
 from ._statement_urls import Resolver, check_statement_url, system_resolver
 from ._statements import Fetch, Plan, Retrieve, Sleep, Statement, statement_plan, wait_plan
@@ -180,9 +180,10 @@ class _Options:
 
 
 def _check_retries(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_RETRIES:
         return value
-    raise InvalidParameterError(f"max_retries must be an int >= 0, got {value!r}")
+    shown = repr(value) if not isinstance(value, int) or value.bit_length() < 64 else "a larger int"
+    raise InvalidParameterError(f"max_retries must be an int from 0 to {MAX_RETRIES}, got {shown}")
 
 
 def _check_flag(value: object) -> bool:

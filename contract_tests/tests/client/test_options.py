@@ -116,18 +116,26 @@ def test_impossible_options_are_refused(
         make_async_client(**options)
 
 
-@pytest.mark.parametrize("max_retries", [1024, 1025, 10**9])
-def test_any_number_of_retries_gives_a_finite_total_timeout(
-    router: respx.Router, make_client: ClientFactory, max_retries: int
-) -> None:
-    # Each retry may wait up to 8 s; past 1,024 of them 2.0**n leaves the float range, and a billion
-    # retries must not be summed one by one. The derived total stays within what the client can wait.
-    client = make_client(max_retries=max_retries)
-    assert client.total_timeout is not None
-    assert min(60 * max_retries, 1e9) <= client.total_timeout <= 1e9
-    assert client.with_options(max_retries=max_retries, total_timeout=10).total_timeout == 10
-    router.get(BILL_PATH).respond(200, json=bill_body())
-    assert client.bills.retrieve("bill-1").id == "bill-1"
+def test_the_most_retries_run_to_the_end(router: respx.Router, make_client: ClientFactory) -> None:
+    # 1,000 retries (the most max_retries takes): every wait is computed (2.0**n stays in the float range)
+    # and capped at 8 s, and the derived total timeout is finite.
+    route = router.get(BILL_PATH).respond(503, json={"message": "down"})
+    sleeps = SleepRecorder()
+    client = make_client(max_retries=1000, sleep=sleeps, total_timeout=None)
+    assert make_client(max_retries=1000).total_timeout == 60 * 1001 + 7.5 + 8 * 996
+    with pytest.raises(InternalServerError):
+        client.bills.retrieve("bill-1")
+    assert route.call_count == 1001
+    assert len(sleeps.calls) == 1000
+    assert max(sleeps.calls) <= 8
+
+
+@pytest.mark.parametrize("max_retries", [1001, 10**9, 10**400])
+def test_more_retries_than_ever_meant_are_refused(make_client: ClientFactory, max_retries: int) -> None:
+    with pytest.raises(InvalidParameterError, match="max_retries must be an int from 0 to 1000"):
+        make_client(max_retries=max_retries)
+    with pytest.raises(InvalidParameterError, match="max_retries"):
+        make_client().with_options(max_retries=max_retries)
 
 
 def test_the_longest_timeouts_still_make_calls(router: respx.Router, make_client: ClientFactory) -> None:

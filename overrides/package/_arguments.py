@@ -13,21 +13,22 @@ from collections.abc import Mapping
 
 from ._exceptions import InvalidParameterError
 
-# RFC 9110: a field name is a token; a field value is visible ASCII, spaces and tabs (no CR, LF or NUL).
+# RFC 9110: a field name is a token; a field value is visible ASCII with spaces and tabs inside it, none
+# at either end (h11 refuses those while sending, aiohttp sends them), and no CR, LF or NUL.
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?")
 
 
 def check_headers(name: str, headers: Mapping[str, str] | None) -> None:
     """Refuse ``headers`` (the argument ``name``) unless every field name is a token and every value is
-    printable ASCII (spaces and tabs allowed)."""
+    printable ASCII (spaces and tabs allowed inside it, not at either end)."""
     for key, value in (headers or {}).items():
         if not isinstance(key, str) or _FIELD_NAME.fullmatch(key) is None:
             raise InvalidParameterError(f"{name}: {key!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
         if not isinstance(value, str) or _FIELD_VALUE.fullmatch(value) is None:
             raise InvalidParameterError(
                 f"{name}: the value of {key!r} must be a string of printable ASCII (no CR, LF or other control "
-                "characters, no non-ASCII text)"
+                "characters, no non-ASCII text, no space or tab at either end)"
             )
 
 

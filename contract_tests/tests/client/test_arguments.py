@@ -52,6 +52,9 @@ BAD_CALLS = {
     "colon in a name": {"extra_headers": {"authorization:bearer": "x"}},
     "empty name": {"extra_headers": {"": "1"}},
     "not a string": {"extra_headers": {"X-Count": 3}},
+    "leading space": {"extra_headers": {"X-Note": " padded"}},
+    "trailing space": {"extra_headers": {"X-Note": "trailing "}},
+    "only a tab": {"extra_headers": {"X-Note": "\t"}},
     "lone surrogate in additional": {"additional": ["lineItems", "\ud800"]},
     "lone surrogate in extra_query": {"extra_query": {"q": "\udcff"}},
     "lone surrogate in an extra_query list": {"extra_query": {"q": ["a", "\ud800"]}},
@@ -97,11 +100,12 @@ def test_headers_and_query_that_are_valid_go_out_as_given(backend: str) -> None:
         seen.append((exchange.target, exchange.headers))
         exchange.json(200, bill_body())
 
-    call = {"extra_headers": {"X-Note": "a b\tc ~!"}, "extra_query": {"q": "é ü", "n": ["1", "2"]}}
+    call = {"extra_headers": {"X-Note": "a b\tc ~!", "X-Empty": ""}, "extra_query": {"q": "é ü", "n": ["1", "2"]}}
     with RawServer(api(record)) as server:
         assert _call(server, backend, {"default_headers": {"X-Team": "billing"}}, call).id == "bill-1"
     target, headers = seen[-1]
     assert headers["x-note"] == "a b\tc ~!"
+    assert headers["x-empty"] == ""
     assert headers["x-team"] == "billing"
     # httpx 0.27 quotes the space as %20, 0.28 as "+": the same query either way
     assert parse_qs(urlsplit(target).query) == {"q": ["é ü"], "n": ["1", "2"]}

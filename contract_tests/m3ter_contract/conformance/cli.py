@@ -533,9 +533,14 @@ def target_line(target: Target, options: Options) -> str:
 
 
 def _say(console: Console, label: str, message: str) -> None:
-    """One error line: the label styled, the message as plain text (server text is never markup)."""
+    """An error: the label styled, the message as plain text (server text is never markup). A message of
+    several lines (a config file's mistakes, one a line) keeps them, each indented under the first, so none
+    can pass for a line of the check's own (a verdict)."""
+    first, *rest = message.split("\n")
     line = Text(label, style="bold red")
-    line.append(f" {shown(message)}")
+    line.append(f" {shown(first)}")
+    for more in rest:
+        line.append(f"\n  {shown(more)}")
     console.print(line, highlight=False, soft_wrap=True)
 
 

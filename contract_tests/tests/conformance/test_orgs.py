@@ -277,6 +277,18 @@ def test_config_mistakes_exit_2_with_what_to_fix(
     assert "s3cr3t" not in err
 
 
+def test_every_mistake_of_a_config_file_is_a_line_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "orgs.toml"
+    path.write_text('[orgs.a]\nids_file = "x"\nbogus = 1\nrate = 0\n')
+    assert main(["--config", str(path), "--no-state"], environ={}) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert any("unknown key 'bogus'" in line and "rate must" not in line for line in lines)
+    assert any(line.startswith("  ") and "rate must be" in line for line in lines)  # indented under the first
+    assert not any("\\x0a" in line for line in lines)
+
+
 def test_single_run_options_and_rates_are_refused_with_config(
     servers: dict[str, SandboxServer[Sandbox]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,6 +39,7 @@ class Call:
     def __init__(self, turns: asyncio.Lock) -> None:
         self._turns: asyncio.Lock | None = turns
         self.starved = False
+        self.granted = False  # its first request's grant, taken by the turn: that request does not wait
 
     def pass_turn(self) -> None:
         """Let the next call start (once: at the call's first grant, or when it ends without one)."""
@@ -62,8 +63,9 @@ class RequestPacer:
     ``back_off(seconds)`` pauses every caller for ``seconds`` and halves the rate (down to 1/s, never up): a
     429 means someone else shares the organization's 50 requests/s.
 
-    Calls queue in :meth:`turn`, one at a time, before their total timeout starts; inside a call only its
-    later requests (the read after the token request, a retry) wait here, about one spacing each.
+    Calls queue in :meth:`turn`, one at a time, before their total timeout starts, and the turn takes the
+    grant of the call's first request; inside a call only its later requests (the read after the token
+    request, a retry) wait here, in turn with those of the other calls in flight.
     """
 
     def __init__(
@@ -104,39 +106,54 @@ class RequestPacer:
                 return window
         return 0.0
 
-    async def acquire(self) -> None:
-        call = _CALL.get()
+    def _grant(self, now: float) -> None:
+        self._granted.append(now)
+        if len(self._granted) > self.per_window:
+            self._granted.popleft()
+
+    async def _wait_for_grant(self, call: Call | None) -> None:
+        """Wait (in the queue) until a request may go, and record its grant. When ``call``'s time runs out
+        meanwhile, it is marked starved if the wait was for our own spacing: a pause the server asked for (a
+        429's Retry-After) is the server's time, not a matter of ``--rate``."""
+        ours = True
         try:
             async with self._lock:
                 while True:
                     now = self._clock()
                     delay = self._delay(now)
                     if delay <= 0:
-                        self._granted.append(now)
-                        if len(self._granted) > self.per_window:
-                            self._granted.popleft()
-                        if call is not None:
-                            call.pass_turn()
+                        self._grant(now)
                         return
+                    ours = now >= self._paused_until
                     self.waited += delay
                     await self._sleep(delay)
         except asyncio.CancelledError:
             if call is not None:
-                call.starved = True
+                call.starved = ours
             raise
+
+    async def acquire(self) -> None:
+        call = _CALL.get()
+        if call is not None and call.granted:  # the call's first request: its turn took the grant
+            call.granted = False
+        else:
+            await self._wait_for_grant(call)
+        if call is not None:
+            call.pass_turn()
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[Call]:
-        """Wait, before a call starts (so before its total timeout runs), until no other call is starting
-        and the pacer would grant a request at once; the next call may start once this one's first request
-        is granted. Without turns every worker's first request queued here inside its call's timeout, and
-        ``--rate 0.1 --concurrency 25`` ran out of it (reported as an unreachable server)."""
+        """Wait, before a call starts (so before its total timeout runs), until no other call is starting,
+        and take the grant of the call's first request; the next call may start once that request goes out.
+        Without turns every worker's first request queued here inside its call's timeout, and ``--rate 0.1
+        --concurrency 25`` ran out of it (reported as an unreachable server)."""
         await self._turns.acquire()
         call = Call(self._turns)
         try:
-            while (delay := self._delay(self._clock())) > 0:
-                self.waited += delay
-                await self._sleep(delay)
+            # The first request's grant, taken here under the queue's lock: the requests of calls in flight
+            # (retries, reads after a token) cannot slip in between and make it wait inside the call's time.
+            await self._wait_for_grant(None)
+            call.granted = True
             token = _CALL.set(call)
             try:
                 yield call

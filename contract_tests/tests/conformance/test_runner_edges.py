@@ -19,7 +19,7 @@ import httpx
 import pytest
 from m3ter_contract.conformance.embedded import add_bills, check_sandbox, target_for
 from m3ter_contract.conformance.runner import Options, run
-from m3ter_contract.conformance.transport import GuardedTransport, RequestPacer
+from m3ter_contract.conformance.transport import Call, GuardedTransport, RequestPacer
 from m3ter_contract.rules import Spec
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 
@@ -222,27 +222,75 @@ def test_backing_off_never_raises_the_rate(rate: float, halved: float) -> None:
 
 
 async def test_queueing_for_our_own_rate_is_not_counted_as_the_servers_time() -> None:
-    """Sixteen workers, a rate of 20/s and a total timeout of 0.5 s per call: the last of them would wait 0.75 s
+    """Sixteen workers, a rate of 4/s and a total timeout of 2 s per call: the last of them would wait 3.75 s
     for the pacer. Calls take their turn at the pacer before their timeout starts, so the healthy sandbox is
-    read whole (real time: the client's timeouts run on the loop's clock)."""
+    read whole (real time: the client's timeouts run on the loop's clock; each call's own part, one request
+    to the in-process sandbox, needs a small fraction of its 2 s even on a loaded machine)."""
     sandbox = Sandbox(rate_limit=None)
     bills = [*sandbox.bill_ids, *add_bills(sandbox, 7, seed=1)]
-    options = Options(rate=20, concurrency=16, timeout=0.5, max_retries=0)
+    options = Options(rate=4, concurrency=16, timeout=2.0, max_retries=0)
     result = await check_sandbox(sandbox, options, bill_ids=bills, statement_job_ids=[])
     assert result.problems == []
     assert result.observations == len(bills) == 16
 
 
+async def test_a_calls_first_request_never_waits_behind_the_requests_in_flight() -> None:
+    """Eight requests of calls already running (retries, reads after a token) queue in the pacer; a call
+    that starts then takes the grant of its first request in its turn, so that request does not wait inside
+    the call's time (a fake clock: nothing here depends on the machine's speed)."""
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    pacer = RequestPacer(10, clock=lambda: now[0], sleep=sleep)
+    in_flight = [asyncio.create_task(pacer.acquire()) for _ in range(8)]
+    await asyncio.sleep(0)
+    async with pacer.turn():
+        before = len(slept)
+        await pacer.acquire()  # the call's first request
+        assert len(slept) == before
+    await asyncio.gather(*in_flight)
+    assert len(pacer._granted) <= pacer.per_window  # the rate still holds
+
+
+@pytest.mark.parametrize(("pause", "starved"), [(True, False), (False, True)], ids=["server's pause", "our spacing"])
+async def test_a_call_out_of_time_is_starved_only_by_our_own_spacing(pause: bool, starved: bool) -> None:
+    """A call whose time runs out while its second request waits: for our own spacing, that is a matter of
+    --rate (starved); in the pause a 429's Retry-After asked for, it is the server's time (not starved)."""
+    pacer = RequestPacer(10, clock=lambda: 0.0)  # a clock that stands still: the wait never ends by itself
+    calls: list[Call] = []
+
+    async def two_requests() -> None:
+        async with pacer.turn() as call:
+            calls.append(call)
+            await pacer.acquire()  # the first: granted by the turn
+            if pause:
+                pacer.back_off(60.0)  # its answer was a 429 with Retry-After: 60
+            await pacer.acquire()  # the second: waits
+
+    task = asyncio.create_task(two_requests())
+    while pacer.waited == 0:
+        await asyncio.sleep(0)
+    task.cancel()  # the call's total timeout
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert calls[0].starved is starved
+
+
 async def test_a_rate_too_low_for_one_call_is_said_to_be_ours_not_the_servers() -> None:
-    """At 2 requests/s the read after the token request waits 0.5 s in our pacer, longer than the call's total
-    timeout (0.2 s): a problem with our settings, not an unreachable server."""
+    """At 0.1 requests/s the read after the token request waits 10 s in our pacer, longer than the call's
+    total timeout (2 s): a problem with our settings, not an unreachable server."""
     sandbox = Sandbox(rate_limit=None)
-    options = Options(rate=2, timeout=0.2, max_retries=0)
+    options = Options(rate=0.1, timeout=2.0, max_retries=0)
     result = await check_sandbox(sandbox, options, bill_ids=sandbox.bill_ids[:1], statement_job_ids=[])
     assert [problem.kind for problem in result.problems] == ["config"]
     message = result.problems[0].message
-    assert "total timeout (0.2s) ran out while a request waited for the check's own rate limit" in message
-    assert "(2 requests/s: one every 0.5s), not for the server" in message
+    assert "total timeout (2s) ran out while a request waited for the check's own rate limit" in message
+    assert "(0.1 requests/s: one every 10s), not for the server" in message
     assert "raise --rate" in message
     assert "could not reach" not in message
 

@@ -46,7 +46,8 @@ class Pinned:
     def of(cls, url: str | httpx.URL, addresses: Iterable[str]) -> Pinned:
         """``url``'s host and port as httpcore connects to them, pinned to ``addresses``."""
         target = httpx.URL(url)
-        return cls(target.raw_host.decode("ascii"), target.port or 443, tuple(addresses))
+        port = target.port or (80 if target.scheme == "http" else 443)
+        return cls(target.raw_host.decode("ascii"), port, tuple(addresses))
 
 
 def statement_extensions(url: str | httpx.URL, addresses: Iterable[str] | None) -> dict[str, Any]:

@@ -409,3 +409,19 @@ async def test_async_deadline_error_names_the_total_timeout() -> None:
     async with client:
         with pytest.raises(APITimeoutError, match="total timeout"):
             await asyncio.wait_for(client.bills.retrieve("bill-1"), timeout=30)  # a hang guard only
+
+
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [
+        ("https://statements.example/x.json", 443),
+        ("http://statements.example/x.json", 80),
+        ("https://statements.example:8443/x.json", 8443),
+    ],
+)
+def test_the_public_pinning_extensions_pin_the_urls_own_port(url: str, port: int) -> None:
+    from m3ter_billing.backends import statement_extensions
+
+    (pinned,) = statement_extensions(url, ["203.0.113.7"]).values()
+    assert (pinned.host, pinned.port, pinned.addresses) == ("statements.example", port, ("203.0.113.7",))
+    assert statement_extensions(url, None) == {}

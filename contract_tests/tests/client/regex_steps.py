@@ -205,3 +205,36 @@ class Matcher:
 def count_steps(pattern: re.Pattern[str], text: str, budget: int) -> tuple[int, list[tuple[int, int]]]:
     """Steps ``pattern.sub`` needs on ``text`` and the spans it replaces; ``BudgetExceeded`` past ``budget``."""
     return Matcher(pattern, Counter(budget)).sub_steps(text)
+
+
+def hostile(unit: str, size: int) -> str:
+    """An adversarial input of about ``size`` characters: ``unit`` repeated (doubling the length doubles
+    the structure)."""
+    return unit * max(1, size // len(unit))
+
+
+def repeats(nodes: Any) -> list[Any]:
+    """The operator of every repeat in a parsed pattern (``re._parser.parse``), nested ones included."""
+    found: list[Any] = []
+    for op, av in nodes:
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            found.append(op)
+            found.extend(repeats(av[2]))
+        elif op is c.SUBPATTERN:
+            found.extend(repeats(av[-1]))
+        elif op is c.BRANCH:
+            for alternative in av[1]:
+                found.extend(repeats(alternative))
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            found.extend(repeats(av[1]))
+    return found
+
+
+def repeats_of(pattern: re.Pattern[str]) -> list[Any]:
+    """The operator of every repeat in ``pattern``."""
+    return repeats(_parser.parse(pattern.pattern, pattern.flags))
+
+
+def possessive_only(pattern: re.Pattern[str]) -> bool:
+    """Whether every repeat of ``pattern`` (if any) is possessive: it never gives characters back."""
+    return all(op is c.POSSESSIVE_REPEAT for op in repeats_of(pattern))

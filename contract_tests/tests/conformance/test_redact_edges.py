@@ -9,14 +9,13 @@ with a generous timeout (the replaced patterns needed hours there).
 
 from __future__ import annotations
 
-import importlib
 import re
 import subprocess
 import sys
 import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -30,13 +29,10 @@ from m3ter_contract.sandbox import Sandbox, SandboxServer
 from .support import cli_args
 
 if TYPE_CHECKING:  # the module as mypy names it (mypy_path), and as pytest imports it (its rootdir on sys.path)
-    from tests.client.regex_steps import BudgetExceeded, count_steps
+    from tests.client.regex_steps import BudgetExceeded, count_steps, hostile, possessive_only
 else:
-    from client.regex_steps import BudgetExceeded, count_steps
+    from client.regex_steps import BudgetExceeded, count_steps, hostile, possessive_only
 
-# The regex engine's own parser (CPython 3.11+); typeshed ships no stubs for these private modules.
-sre: Any = importlib.import_module("re._constants")
-_parser: Any = importlib.import_module("re._parser")
 
 # What clean() searches with. _query_secrets() resumes where the name it read ends, as re.sub does, or further
 # on (past a redacted value, which _VALUE_END finds in one read), and searches each name once for a secret
@@ -69,38 +65,16 @@ HOSTILE_UNITS = {
 }
 
 
-def _hostile(unit: str, size: int) -> str:
-    return unit * max(1, size // len(unit))
-
-
-def _repeats(nodes: Any) -> list[Any]:
-    """Every repeat in a parsed pattern, nested ones included."""
-    found = []
-    for op, av in nodes:
-        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
-            found.append(op)
-            found.extend(_repeats(av[2]))
-        elif op is sre.SUBPATTERN:
-            found.extend(_repeats(av[-1]))
-        elif op is sre.BRANCH:
-            for alternative in av[1]:
-                found.extend(_repeats(alternative))
-        elif op in (sre.ASSERT, sre.ASSERT_NOT):
-            found.extend(_repeats(av[1]))
-    return found
-
-
 @pytest.mark.parametrize("name", PATTERNS)
 def test_no_pattern_of_clean_backtracks(name: str) -> None:
-    pattern = PATTERNS[name]
-    assert all(op is sre.POSSESSIVE_REPEAT for op in _repeats(_parser.parse(pattern.pattern, pattern.flags)))
+    assert possessive_only(PATTERNS[name]), name
 
 
 @pytest.mark.parametrize("unit", HOSTILE_UNITS.values(), ids=list(HOSTILE_UNITS))
 @pytest.mark.parametrize("name", PATTERNS)
 def test_steps_grow_linearly_on_hostile_input(name: str, unit: str) -> None:
     pattern = PATTERNS[name]
-    small = _hostile(unit, 4096)
+    small = hostile(unit, 4096)
     large = small + small
     budget = 24 * len(large) + 64  # secret_name tries its nine words at each character
     steps_small, spans_small = count_steps(pattern, small, budget=budget // 2)

@@ -8,7 +8,6 @@ wrapped in a JSON string) at 1 MB in a subprocess with a generous timeout: the r
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import math
@@ -28,13 +27,10 @@ from m3ter_contract.rules.statements import Download, check_download, url_expiry
 from m3ter_contract.sandbox import ManualClock, Sandbox
 
 if TYPE_CHECKING:  # the module as mypy names it (mypy_path), and as pytest imports it (its rootdir on sys.path)
-    from tests.client.regex_steps import count_steps
+    from tests.client.regex_steps import count_steps, hostile, possessive_only, repeats_of
 else:
-    from client.regex_steps import count_steps
+    from client.regex_steps import count_steps, hostile, possessive_only, repeats_of
 
-# The regex engine's own parser (CPython 3.11+); typeshed ships no stubs for these private modules.
-sre: Any = importlib.import_module("re._constants")
-_parser: Any = importlib.import_module("re._parser")
 
 NESTING_PATTERNS = {"string": wire._STRING, "not_bracket": wire._NOT_BRACKET}
 # Periodic adversarial inputs: each is its unit repeated (so doubling the length doubles the structure).
@@ -49,38 +45,17 @@ HOSTILE_UNITS = {
 }
 
 
-def _hostile(unit: str, size: int) -> str:
-    return unit * max(1, size // len(unit))
-
-
-def _repeats(nodes: Any) -> list[Any]:
-    """Every repeat in a parsed pattern, nested ones included."""
-    found = []
-    for op, av in nodes:
-        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
-            found.append(op)
-            found.extend(_repeats(av[2]))
-        elif op is sre.SUBPATTERN:
-            found.extend(_repeats(av[-1]))
-        elif op is sre.BRANCH:
-            for alternative in av[1]:
-                found.extend(_repeats(alternative))
-    return found
-
-
 @pytest.mark.parametrize("name", NESTING_PATTERNS)
 def test_the_nesting_patterns_never_backtrack(name: str) -> None:
-    pattern = NESTING_PATTERNS[name]
-    repeats = _repeats(_parser.parse(pattern.pattern, pattern.flags))
-    assert repeats
-    assert all(op is sre.POSSESSIVE_REPEAT for op in repeats), name
+    assert repeats_of(NESTING_PATTERNS[name]), "each pattern has repeats"
+    assert possessive_only(NESTING_PATTERNS[name]), name
 
 
 @pytest.mark.parametrize("unit", HOSTILE_UNITS.values(), ids=list(HOSTILE_UNITS))
 @pytest.mark.parametrize("name", NESTING_PATTERNS)
 def test_the_nesting_patterns_take_linear_steps(name: str, unit: str) -> None:
     pattern = NESTING_PATTERNS[name]
-    small = _hostile(unit, 4096)
+    small = hostile(unit, 4096)
     large = small + small
     steps_small, spans_small = count_steps(pattern, small, budget=8 * len(small) + 64)
     steps_large, _ = count_steps(pattern, large, budget=8 * len(large) + 64)

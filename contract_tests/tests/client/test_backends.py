@@ -145,6 +145,19 @@ async def test_64_concurrent_calls_reuse_their_connections(server: KeepAliveServ
     assert 64 <= server.accepted <= 65  # one per task (the token's connection may be one of them), never more
 
 
+def _raw_client(url: str, backend: str) -> AsyncM3terBilling:
+    """A client of the raw server at ``url`` (nothing goes anywhere else), not retrying."""
+    return AsyncM3terBilling(
+        base_url=url,
+        org_id=ORG_ID,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        trust_env=False,
+        max_retries=0,
+        http_backend=backend,  # type: ignore[arg-type]
+    )
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_malformed_response_error_names_no_url_signature(backend: str) -> None:
     def garbage(exchange: Exchange) -> None:
@@ -153,16 +166,7 @@ def test_a_malformed_response_error_names_no_url_signature(backend: str) -> None
     signed = "?X-Amz-Signature=feedfacecafe0123456789&X-Amz-Credential=AKIDEXAMPLE"
 
     async def go(url: str) -> BaseException:
-        client = AsyncM3terBilling(
-            base_url=url,  # nothing goes anywhere but the raw server
-            org_id=ORG_ID,
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            trust_env=False,
-            max_retries=0,
-            http_backend=backend,  # type: ignore[arg-type]
-        )
-        async with client:
+        async with _raw_client(url, backend) as client:
             with pytest.raises(httpx.TransportError) as caught:
                 # As download() fetches a presigned URL: no credentials, so no token request first.
                 await client.http.get(url + "/statement.json" + signed, auth=None)
@@ -183,16 +187,7 @@ def test_a_header_the_backend_cannot_write_is_a_local_protocol_error(backend: st
     # Below the facade's checks (client.http sends what it is given): the same httpx error on both backends,
     # which the facade reports as APIConnectionError, and nothing on the wire.
     async def go(url: str) -> BaseException:
-        client = AsyncM3terBilling(
-            base_url=url,
-            org_id=ORG_ID,
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            trust_env=False,
-            max_retries=0,
-            http_backend=backend,  # type: ignore[arg-type]
-        )
-        async with client:
+        async with _raw_client(url, backend) as client:
             with pytest.raises(httpx.TransportError) as caught:
                 await client.http.get(url + "/x", headers={"X-Note": "a\r\nInjected: 1"}, auth=None)
         return caught.value

@@ -734,8 +734,11 @@ class Runner:
         download going for ever. A store still unavailable or rate limiting after the retries, like one that
         cannot be reached, is a problem of the run: it says nothing about the URL m3ter handed out, which
         ``statement.download`` judges."""
-        what = f"could not download the {fmt.upper()} statement of job {job_id}"
-        endpoint = EntityKind.STATEMENT_JOB.endpoint
+
+        def failed(why: str) -> Problem:
+            what = f"could not download the {fmt.upper()} statement of job {job_id}"
+            return Problem("statement", f"{what}: {why}", job_id, EntityKind.STATEMENT_JOB.endpoint)
+
         retry = M3terRetry(self.options.max_retries, async_sleep=self._sleep)
         last = ""
         # The total timeout starts once the download's turn at our own pacer has come (see RequestPacer.turn).
@@ -748,12 +751,8 @@ class Runner:
                             response, chunks, too_large = await self._fetch(downloads, request)
                         except httpx.HTTPError as exc:
                             if not retry.is_retryable_exception(exc) or retry.is_exhausted():
-                                return Problem(
-                                    "statement",
-                                    f"{what}: {type(exc).__name__}: {clean(exc)}; check the network path to the "
-                                    "statement store",
-                                    job_id,
-                                    endpoint,
+                                return failed(
+                                    f"{type(exc).__name__}: {clean(exc)}; check the network path to the statement store"
                                 )
                             last = f"; the last attempt failed with {type(exc).__name__}"
                             retry = retry.increment()
@@ -763,13 +762,10 @@ class Runner:
                         if too_large or not retry.is_retryable_status_code(status):
                             return response, chunks, too_large
                         if retry.is_exhausted():
-                            return Problem(
-                                "statement",
-                                f"{what}: the statement store still answered {status} {self._after_retries} (it is "
+                            return failed(
+                                f"the statement store still answered {status} {self._after_retries} (it is "
                                 "unavailable or rate limiting the check: not judged, not a finding about the API); run "
-                                "the check again later",
-                                job_id,
-                                endpoint,
+                                "the check again later"
                             )
                         last = f"; the statement store last answered {status}"
                         retry = retry.increment()
@@ -779,13 +775,9 @@ class Runner:
                     raise
                 if call.starved:
                     return self._starved(self.options.statement_timeout)
-                return Problem(
-                    "statement",
-                    f"{what}: it did not finish within {self.options.statement_timeout:g}s (the limit of one "
-                    f"statement download, every attempt and wait included){last}; check the network path to the "
-                    "statement store",
-                    job_id,
-                    endpoint,
+                return failed(
+                    f"it did not finish within {self.options.statement_timeout:g}s (the limit of one statement "
+                    f"download, every attempt and wait included){last}; check the network path to the statement store"
                 )
 
     async def _fetch(

@@ -42,6 +42,7 @@ from ._deadline import (
 )
 from ._direct import DirectSender
 from ._exceptions import (
+    APITimeoutError,
     ConfigurationError,
     EventLoopMismatchError,
     InvalidParameterError,
@@ -123,6 +124,12 @@ class _Options:
 
     def total(self) -> float | None:
         return self._total
+
+    def within(self, seconds: float | None) -> _Options:
+        """These options for a call that must also be done within ``seconds`` (None: no further bound)."""
+        if seconds is None or (self._total is not None and self._total <= seconds):
+            return self
+        return replace(self, total_timeout=seconds)
 
     def api_request(
         self, kwargs: dict[str, Any], extra_headers: Headers | None, extra_query: Query | None
@@ -491,25 +498,34 @@ class M3terBilling(_Base):
     ) -> None:
         self.close()
 
-    def _send(self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven) -> httpx.Response:
+    def _send(
+        self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven, options: _Options | None = None
+    ) -> httpx.Response:
         with translated_transport_errors():
-            return self.http.request(**kwargs, **self._options.request_args(timeout))
+            return self.http.request(**kwargs, **(options or self._options).request_args(timeout))
 
     def _run(self, plan: Plan[_T], timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> _T:
-        """Carry out a statement plan with blocking I/O."""
+        """Carry out a statement plan with blocking I/O. A call that times out is thrown into the plan,
+        which tells the wait's timeout from the client's."""
         result: object = None
+        error: APITimeoutError | None = None
         try:
             while True:
-                action = plan.send(result)
-                if isinstance(action, Retrieve):
-                    result = self.statement_jobs.retrieve(action.job_id, timeout=timeout)
-                elif isinstance(action, Fetch):
-                    request = self._statement_request(action.url, self._check_statement_url(action.url), timeout)
-                    with translated_transport_errors():
-                        result = self.http.request(**request)
-                elif isinstance(action, Sleep):
-                    self._sleep(action.seconds)
-                    result = None
+                action = plan.send(result) if error is None else plan.throw(error)
+                result = error = None
+                try:
+                    if isinstance(action, Retrieve):
+                        kwargs = _job_kwargs(self, action.job_id, None, None, None)
+                        options = self._options.within(action.within)
+                        result = get_statement_job._parse_response(self._send(kwargs, timeout, options))
+                    elif isinstance(action, Fetch):
+                        pinned = self._check_statement_url(action.url)
+                        with translated_transport_errors():
+                            result = self.http.request(**self._statement_request(action.url, pinned, timeout))
+                    elif isinstance(action, Sleep):
+                        self._sleep(action.seconds)
+                except APITimeoutError as exc:
+                    error = exc
         except StopIteration as stop:
             return cast(_T, stop.value)  # the plan's return value: a _T by its type
 
@@ -688,48 +704,65 @@ class AsyncM3terBilling(_Base):
     ) -> None:
         await self.close()
 
-    async def _send(self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven) -> httpx.Response:
+    async def _send(
+        self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven, options: _Options | None = None
+    ) -> httpx.Response:
         http = self._http.client if self._http.serves_running_loop() else await self._http.for_running_loop()
         direct = self._http.direct
+        args = (options or self._options).request_args(timeout)
         with translated_transport_errors():
             if direct is not None and direct.handles(kwargs):
-                return await direct.request(**kwargs, **self._options.request_args(timeout))
-            return await http.request(**kwargs, **self._options.request_args(timeout))
+                return await direct.request(**kwargs, **args)
+            return await http.request(**kwargs, **args)
 
     async def _retrieve(
-        self, kwargs: dict[str, Any], timeout: TimeoutArg | NotGiven, success: int, decode: Callable[[bytes], _T]
+        self,
+        kwargs: dict[str, Any],
+        timeout: TimeoutArg | NotGiven,
+        success: int,
+        decode: Callable[[bytes], _T],
+        options: _Options | None = None,
     ) -> _T | httpx.Response:
         """:meth:`_send` for a call whose ``success`` body ``decode`` makes into its result: on the aiohttp
         backend that result itself when the call ends so (``DirectSender.retrieve``), else the response."""
         direct = self._http.direct
         if direct is None or not direct.handles(kwargs):
-            return await self._send(kwargs, timeout)
+            return await self._send(kwargs, timeout, options)
         if not self._http.serves_running_loop():
             await self._http.for_running_loop()
             direct = self._http.direct
             assert direct is not None
         with translated_transport_errors():
-            return await direct.retrieve(success, decode, kwargs, self._options.request_args(timeout))
+            return await direct.retrieve(success, decode, kwargs, (options or self._options).request_args(timeout))
 
     async def _run(self, plan: Plan[_T], timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> _T:
-        """Carry out a statement plan with asyncio I/O."""
+        """Carry out a statement plan with asyncio I/O (a call that times out is thrown into the plan, as
+        the sync client's ``_run`` does)."""
         result: object = None
+        error: APITimeoutError | None = None
         try:
             while True:
-                action = plan.send(result)
-                if isinstance(action, Retrieve):
-                    result = await self.statement_jobs.retrieve(action.job_id, timeout=timeout)
-                elif isinstance(action, Fetch):
-                    if self._resolve_host is None:
-                        pinned = self._check_statement_url(action.url)
-                    else:  # resolving a name blocks: not on the event loop
-                        pinned = await asyncio.to_thread(self._check_statement_url, action.url)
-                    http = await self._http.for_running_loop()
-                    with translated_transport_errors():
-                        result = await http.request(**self._statement_request(action.url, pinned, timeout))
-                elif isinstance(action, Sleep):
-                    await self._sleep(action.seconds)
-                    result = None
+                action = plan.send(result) if error is None else plan.throw(error)
+                result = error = None
+                try:
+                    if isinstance(action, Retrieve):
+                        kwargs = _job_kwargs(self, action.job_id, None, None, None)
+                        options = self._options.within(action.within)
+                        success, decode = get_statement_job.SUCCESS_STATUS, get_statement_job._parse_success
+                        got = await self._retrieve(kwargs, timeout, success, decode, options)
+                        result = get_statement_job._parse_response(got) if isinstance(got, httpx.Response) else got
+                    elif isinstance(action, Fetch):
+                        if self._resolve_host is None:
+                            pinned = self._check_statement_url(action.url)
+                        else:  # resolving a name blocks: not on the event loop
+                            pinned = await asyncio.to_thread(self._check_statement_url, action.url)
+                        http = await self._http.for_running_loop()
+                        with translated_transport_errors():
+                            result = await http.request(**self._statement_request(action.url, pinned, timeout))
+                    elif isinstance(action, Sleep):
+                        await self._sleep(action.seconds)
+                except APITimeoutError as exc:
+                    error = exc
         except StopIteration as stop:
             return cast(_T, stop.value)  # the plan's return value: a _T by its type
 
@@ -902,7 +935,9 @@ class StatementJobs:
     ) -> StatementJobResponse:
         """Poll until the job is COMPLETE, FAILED or CANCELLED and return it.
 
-        ``timeout`` here is the whole wait; each poll is a call with the client's own limits.
+        ``timeout`` here is the whole wait, polls included: each poll is a call with the client's own limits
+        that must also be done within the time the wait has left (at least ``POLL_GRACE``, 10 s, so that
+        ``timeout=0`` still checks the job once).
 
         Raises:
             StatementJobTimeoutError: still PENDING or RUNNING after ``timeout`` seconds.

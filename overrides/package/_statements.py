@@ -15,6 +15,7 @@ import msgspec
 
 from ._deadline import MAX_SECONDS
 from ._exceptions import (
+    APITimeoutError,
     InvalidParameterError,
     ResponseValidationError,
     StatementDownloadError,
@@ -38,7 +39,11 @@ Format = Literal["json", "csv"]
 
 @dataclass(frozen=True, slots=True)
 class Retrieve:
+    """Get the job; ``within``: the call must also be done within so many seconds (on top of the client's
+    own total timeout), None: the client's limits alone."""
+
     job_id: str
+    within: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,11 @@ class Sleep:
 
 
 Action = Retrieve | Fetch | Sleep
+
+POLL_GRACE = 10.0
+"""The least time a poll that ``wait()`` sends before its timeout has passed gets to be answered (or the
+client's total timeout, when that is shorter): a wait ends at most this long after its timeout, however
+slow the server, and ``timeout=0`` still checks the job once."""
 _T = TypeVar("_T")
 Plan: TypeAlias = Generator[Action, Any, _T]
 """A plan that returns a ``_T``: it yields actions and is sent each one's result (the job for
@@ -80,7 +90,9 @@ def wait_plan(
     job_id: str, *, timeout: float, poll_interval: float, max_poll_interval: float, clock: Callable[[], float]
 ) -> Plan[StatementJobResponse]:
     """Poll the job until it is COMPLETE, FAILED or CANCELLED; back off from ``poll_interval`` doubling up
-    to ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds.
+    to ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds. Each poll
+    must also be done within the time the wait has left, or :data:`POLL_GRACE` when that is longer: a poll
+    that runs out of it (``APITimeoutError`` thrown in here) past the timeout ends the wait the same way.
 
     Refuses, before the first request, a ``timeout`` that is not a finite number >= 0, a ``poll_interval``
     that is not finite and > 0, and a ``max_poll_interval`` that is not finite and >= ``poll_interval``
@@ -90,15 +102,22 @@ def wait_plan(
     _check_seconds("max_poll_interval", max_poll_interval, above=poll_interval, inclusive=True)
     deadline = clock() + timeout
     interval = poll_interval
+    status = "not answered yet"  # what the last poll said
     while True:
-        job: StatementJobResponse = yield Retrieve(job_id)
+        try:
+            job: StatementJobResponse = yield Retrieve(job_id, within=max(deadline - clock(), POLL_GRACE))
+        except APITimeoutError as exc:
+            if clock() < deadline:
+                raise  # the client's own total timeout ran out, with time left to wait
+            raise StatementJobTimeoutError(
+                f"statement job {job_id!r} is still {status} after {timeout:g}s (the last poll got no answer in time)"
+            ) from exc
         if is_terminal(job):
             return job
+        status = str(job.statement_job_status)
         remaining = deadline - clock()
         if remaining <= 0:
-            raise StatementJobTimeoutError(
-                f"statement job {job_id!r} is still {job.statement_job_status} after {timeout:g}s"
-            )
+            raise StatementJobTimeoutError(f"statement job {job_id!r} is still {status} after {timeout:g}s")
         logger.debug("statement job %s is %s; polling again in %.2fs", job_id, job.statement_job_status, interval)
         yield Sleep(min(interval, remaining))
         interval = min(interval * 2, max_poll_interval)

@@ -20,6 +20,8 @@ from m3ter_billing import (
     AsyncM3terBilling,
     M3terBilling,
     ResponseTooLargeError,
+    StatementJobTimeoutError,
+    _statements,
 )
 from m3ter_billing.backends import HttpBackend
 
@@ -172,6 +174,35 @@ def test_per_call_timeout_keyword_bounds_a_silent_server() -> None:
             client.bills.retrieve(BILL, timeout=0.2)
         with pytest.raises(APITimeoutError):
             client.with_options(timeout=0.2).statement_jobs.retrieve("job-1")
+
+
+WAITS = ["sync", "httpx", pytest.param("aiohttp", marks=WITHOUT_AIOHTTP)]
+
+
+@pytest.mark.parametrize("backend", WAITS)
+def test_a_hanging_poll_ends_the_wait_near_its_timeout(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The client's own limits (30 s a read, 60 s a call) would hold the poll far past the wait's timeout; the
+    # poll gets the wait's time left, or the grace (made short here), and its timeout ends the wait.
+    monkeypatch.setattr(_statements, "POLL_GRACE", 0.2)
+    limits = {"timeout": 30, "total_timeout": 60, "max_retries": 0}
+
+    def wait(server: RawServer) -> None:
+        if backend == "sync":
+            with M3terBilling(**options(server, **limits)) as client:
+                client.statement_jobs.wait("job-1", timeout=0.1)
+            return
+
+        async def go() -> None:
+            chosen: Any = backend
+            async with AsyncM3terBilling(http_backend=chosen, **options(server, **limits)) as client:
+                await client.statement_jobs.wait("job-1", timeout=0.1)
+
+        asyncio.run(go())
+
+    with RawServer(api(bill=silent)) as server, pytest.raises(StatementJobTimeoutError) as caught:
+        wait(server)
+    assert "still not answered yet after 0.1s (the last poll got no answer in time)" in str(caught.value)
+    assert isinstance(caught.value.__cause__, APITimeoutError)
 
 
 # -- retries that cover the body ------------------------------------------------------------------------

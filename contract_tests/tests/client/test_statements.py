@@ -8,6 +8,7 @@ import httpx
 import pytest
 import respx
 from m3ter_billing import (
+    APITimeoutError,
     Statement,
     StatementDownloadError,
     StatementJobResponse,
@@ -109,6 +110,66 @@ def test_wait_keeps_polling_through_an_unknown_status(router: respx.Router, wait
     client, _ = wait_client
     router.get(JOB_PATH).mock(side_effect=_progress("QUEUED_SOMEWHERE_NEW", last=complete()))
     assert client.statement_jobs.wait("job-1").statement_job_status == "COMPLETE"
+
+
+def _poll_timing_out(clock: FakeClock, advance: float) -> Any:
+    def effect(request: httpx.Request) -> httpx.Response:
+        clock.advance(advance)
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    return effect
+
+
+def test_a_poll_that_times_out_past_the_wait_ends_it(router: respx.Router, make_client: ClientFactory) -> None:
+    clock = FakeClock()
+    client = make_client(clock=clock, sleep=SleepRecorder(clock), max_retries=0)
+    route = router.get(JOB_PATH)
+    route.side_effect = [httpx.Response(200, json=job_body(status="RUNNING")), _poll_timing_out(clock, 100)]
+    with pytest.raises(StatementJobTimeoutError) as caught:
+        client.statement_jobs.wait("job-1", timeout=30.0)
+    assert str(caught.value) == (
+        "statement job 'job-1' is still RUNNING after 30s (the last poll got no answer in time)"
+    )
+    assert isinstance(caught.value.__cause__, APITimeoutError)
+    assert route.call_count == 2
+
+
+def test_a_poll_that_times_out_with_time_left_raises_its_own_error(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    clock = FakeClock()
+    client = make_client(clock=clock, sleep=SleepRecorder(clock), max_retries=0)
+    router.get(JOB_PATH).mock(side_effect=_poll_timing_out(clock, 1))
+    with pytest.raises(APITimeoutError):
+        client.statement_jobs.wait("job-1", timeout=30.0)
+
+
+async def test_async_poll_that_times_out_past_the_wait_ends_it(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    clock = FakeClock()
+    client = make_async_client(clock=clock, sleep=AsyncSleepRecorder(clock), max_retries=0)
+    router.get(JOB_PATH).mock(side_effect=_poll_timing_out(clock, 100))
+    with pytest.raises(StatementJobTimeoutError, match="still not answered yet after 5s") as caught:
+        await client.statement_jobs.wait("job-1", timeout=5.0)
+    assert isinstance(caught.value.__cause__, APITimeoutError)
+
+
+async def test_async_poll_that_times_out_with_time_left_raises_its_own_error(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    clock = FakeClock()
+    client = make_async_client(clock=clock, sleep=AsyncSleepRecorder(clock), max_retries=0)
+    router.get(JOB_PATH).mock(side_effect=_poll_timing_out(clock, 1))
+    with pytest.raises(APITimeoutError):
+        await client.statement_jobs.wait("job-1", timeout=30.0)
+
+
+def test_a_zero_timeout_still_checks_the_job_once(router: respx.Router, wait_client: Any) -> None:
+    client, sleeps = wait_client
+    router.get(JOB_PATH).respond(200, json=complete())
+    assert client.statement_jobs.wait("job-1", timeout=0).statement_job_status == "COMPLETE"
+    assert sleeps.calls == []
 
 
 async def test_async_wait(router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock) -> None:

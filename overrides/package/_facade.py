@@ -359,6 +359,10 @@ class _Base:
         )
         return None if addresses is None else Pinned.of(url, addresses)
 
+    def _poll(self, action: Retrieve) -> tuple[dict[str, Any], _Options]:
+        """The request and the options of a plan's job read: the client's, bounded by ``action.within``."""
+        return _job_kwargs(self, action.job_id, None, None, None), self._options.within(action.within)
+
     def _statement_request(self, url: str, pinned: Pinned | None, timeout: TimeoutArg | NotGiven) -> dict[str, Any]:
         """The ``request`` arguments of a statement download: no credentials, the call's limits, and the
         vetted addresses the client's own network connects to (``_network``)."""
@@ -512,8 +516,7 @@ class M3terBilling(_Base):
                 result = error = None
                 try:
                     if isinstance(action, Retrieve):
-                        kwargs = _job_kwargs(self, action.job_id, None, None, None)
-                        options = self._options.within(action.within)
+                        kwargs, options = self._poll(action)
                         result = get_statement_job._parse_response(self._send(kwargs, timeout, options))
                     elif isinstance(action, Fetch):
                         pinned = self._check_statement_url(action.url)
@@ -743,8 +746,7 @@ class AsyncM3terBilling(_Base):
                 result = error = None
                 try:
                     if isinstance(action, Retrieve):
-                        kwargs = _job_kwargs(self, action.job_id, None, None, None)
-                        options = self._options.within(action.within)
+                        kwargs, options = self._poll(action)
                         success, decode = get_statement_job.SUCCESS_STATUS, get_statement_job._parse_success
                         got = await self._retrieve(kwargs, timeout, success, decode, options)
                         result = get_statement_job._parse_response(got) if isinstance(got, httpx.Response) else got

@@ -4,6 +4,7 @@ with their own organization ids and credentials stand for two m3ter organization
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import selectors
@@ -131,7 +132,7 @@ def test_two_orgs_at_once_one_report_with_a_section_each(
     everything = "".join(reports.values())
     assert not any(secret in everything for secret in (*SECRETS.values(), "not-the-us-secret"))
     # one state file, one scope per organization: only what was read (us was refused) is remembered
-    with sqlite3.connect(state) as db:
+    with contextlib.closing(sqlite3.connect(state)) as db:  # a connection's own `with` does not close it
         scopes = {row[0] for row in db.execute("SELECT DISTINCT scope FROM observations")}
     assert scopes == {f"{servers['eu'].url}|{servers['eu'].sandbox.org_id}"}
 

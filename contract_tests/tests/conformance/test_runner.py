@@ -145,11 +145,14 @@ async def test_a_version_that_goes_back_between_runs_is_caught(sandbox: Sandbox,
     sandbox.mutate_responses(bill_id, older)
     state = State(path, "http://sandbox.invalid", sandbox.org_id)
     remembered = state.remembered()
+    state.close()
     second = await check_sandbox(sandbox, Options(rate=100_000), bill_ids=[bill_id], remembered=remembered)
     assert [(f.rule, f.path) for f in second.findings] == [("version.no-decrease", "$.version")]
     assert "a previous run" in second.findings[0].message
     # a different organization or base URL does not share the memory
-    assert State(path, "http://elsewhere.invalid", sandbox.org_id).remembered() == {}
+    elsewhere = State(path, "http://elsewhere.invalid", sandbox.org_id)
+    assert elsewhere.remembered() == {}
+    elsewhere.close()
 
 
 async def test_state_never_stores_presigned_urls(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -51,7 +51,10 @@ _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
 def _translated(exc: BaseException, request: RequestSource) -> httpx.TransportError:
     for kind, error in _ERRORS:
         if isinstance(exc, kind):
-            # aiohttp's text can carry the whole URL (a presigned signature): scrubbed, and not chained.
+            # aiohttp's text can carry the whole URL (a presigned signature): scrubbed. Not chained either:
+            # callers raise it out of their except block, since aiohttp's exception would stay reachable
+            # as its __context__ (``from None`` only hides it), and its request_info holds the request's
+            # headers (a bearer token) and whole URL.
             return error(scrub(f"{type(exc).__name__}: {exc}")[:500], request=request_of(request))
     raise exc
 
@@ -78,10 +81,12 @@ class _Body(ChunkReader):
         try:
             chunk = await self._response.content.readany()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise _translated(exc, self._request) from None
-        if not chunk:
-            raise StopAsyncIteration
-        return chunk
+            error = _translated(exc, self._request)
+        else:
+            if not chunk:
+                raise StopAsyncIteration
+            return chunk
+        raise error  # out of the except block: aiohttp's exception is not kept as its context
 
     async def read_into(self, add: Callable[[bytes], None]) -> None:
         content = self._response.content
@@ -89,10 +94,12 @@ class _Body(ChunkReader):
             try:
                 chunk = await content.readany()
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise _translated(exc, self._request) from None
+                error = _translated(exc, self._request)
+                break
             if not chunk:
                 return
             add(chunk)
+        raise error  # out of the except block: aiohttp's exception is not kept as its context
 
     async def aclose(self) -> None:
         if self._response.content.at_eof():
@@ -168,11 +175,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=_timeout(timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")),
             )
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            raise _translated(exc, request) from None
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
-        return Opened(response.status, response.raw_headers, extensions, _Body(response, request))
+            error = _translated(exc, request)
+        else:
+            extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+            if response.reason:
+                extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+            return Opened(response.status, response.raw_headers, extensions, _Body(response, request))
+        raise error  # out of the except block: aiohttp's exception is not kept as its context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:

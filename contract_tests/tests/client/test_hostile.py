@@ -5,6 +5,7 @@ error they produce, never by measuring durations."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import importlib.util
 import zlib
@@ -19,13 +20,14 @@ from m3ter_billing import (
     APITimeoutError,
     AsyncM3terBilling,
     M3terBilling,
+    M3terError,
     ResponseTooLargeError,
     StatementJobTimeoutError,
     _statements,
 )
 from m3ter_billing.backends import HttpBackend
 
-from .hostile import WARM_UP, Exchange, RawServer, api, chunk, gzip_bomb
+from .hostile import TOKEN_BODY, WARM_UP, Exchange, RawServer, api, chunk, gzip_bomb
 from .support import API_KEY, API_SECRET, ORG_ID, bill_body
 
 BILL = "bill-1"
@@ -442,6 +444,124 @@ def test_a_failed_download_keeps_no_signed_request_in_its_chain(backend: str) ->
         assert request is None, f"{type(error).__name__} keeps {request!r}"
         assert signature not in repr(error)
         assert signature not in str(error)
+
+
+# -- nothing secret reachable from an error --------------------------------------------------------------
+
+SIGNATURE = "SIGNATURE0123456789abcdefSECRET"
+CREDENTIAL = "AKIASECRETCREDENTIAL%2F20250101%2Fus-east-1%2Fs3%2Faws4_request"
+SECRETS = (
+    str(TOKEN_BODY["access_token"]),
+    SIGNATURE,
+    "AKIASECRETCREDENTIAL",
+    API_SECRET,
+    base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode(),
+)
+
+
+def _not_http(exchange: Exchange) -> None:
+    """An answer aiohttp and httpx cannot parse: no status line."""
+    exchange.send(b"NOT-HTTP garbage\r\n\r\n")
+    exchange.close()
+
+
+def _bad_chunk(exchange: Exchange) -> None:
+    """A status line and headers, then a chunked body whose first chunk size is not a number."""
+    exchange.head(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    exchange.send(b"zz\r\n{}\r\n")
+    exchange.close()
+
+
+FAULTS = {"not-http": _not_http, "bad-chunk": _bad_chunk, "silent": silent}
+
+
+def _failing(operation: str, fault: Callable[[Exchange], None]) -> Callable[[Exchange], None]:
+    """The bill (``bill``), every poll of the job (``wait``) or the presigned statement URL (``download``)
+    answered by ``fault``; a COMPLETE job with a signed URL on the server's own origin otherwise."""
+
+    def serve(exchange: Exchange) -> None:
+        port = exchange.conn.getsockname()[1]
+        job = "/statementjobs/" in exchange.path
+        failing = {
+            "bill": exchange.path.endswith(f"/bills/{BILL}"),
+            "wait": job,
+            "download": exchange.path == "/stmt.json",
+        }
+        if failing[operation]:
+            fault(exchange)
+        elif job:
+            query = f"X-Amz-Credential={CREDENTIAL}&X-Amz-Signature={SIGNATURE}"
+            url = f"http://127.0.0.1:{port}/stmt.json?{query}"
+            exchange.json(
+                200, {"id": "j1", "version": 1, "statementJobStatus": "COMPLETE", "presignedJsonStatementUrl": url}
+            )
+        else:
+            exchange.json(404, {"message": "no"})
+
+    return serve
+
+
+def _operate(server: RawServer, backend: str, operation: str, warm: bool) -> None:
+    """``operation`` on ``backend`` (after a call that caches the token, when ``warm``): it must fail."""
+    limits = options(server, max_retries=1, timeout=30, total_timeout=0.5)
+
+    def sync() -> None:
+        with M3terBilling(sleep=lambda s: None, **limits) as client:
+            if warm:
+                client.bills.retrieve(WARM_UP)
+            if operation == "bill":
+                client.bills.retrieve(BILL)
+            elif operation == "wait":
+                client.statement_jobs.wait("j1", timeout=5)
+            else:
+                client.statement_jobs.download("j1")
+
+    async def nap(seconds: float) -> None:
+        return None
+
+    async def go() -> None:
+        chosen: Any = backend
+        async with AsyncM3terBilling(sleep=nap, http_backend=chosen, **limits) as client:
+            if warm:
+                await client.bills.retrieve(WARM_UP)
+            if operation == "bill":
+                await client.bills.retrieve(BILL)
+            elif operation == "wait":
+                await client.statement_jobs.wait("j1", timeout=5)
+            else:
+                await client.statement_jobs.download("j1")
+
+    if backend == "sync":
+        sync()
+    else:
+        asyncio.run(go())
+
+
+def _reachable_text(error: BaseException) -> list[str]:
+    """What a program can read from ``error`` and everything chained to it (``__cause__`` and
+    ``__context__``, recursively): each one's str, repr, attributes and aiohttp's ``request_info``."""
+    texts: list[str] = []
+    for current in _chain(error):
+        texts += [str(current), repr(current)]
+        texts += [f"{name}={value!r}" for name, value in vars(current).items()]
+        info = getattr(current, "request_info", None)
+        if info is not None:
+            texts += [repr(info), str(info.url), str(info.real_url), repr(dict(info.headers))]
+    return texts
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("operation", ["bill", "wait", "download"])
+@pytest.mark.parametrize("backend", ["sync", "httpx", pytest.param("aiohttp", marks=WITHOUT_AIOHTTP)])
+def test_no_secret_is_reachable_from_a_failed_call(backend: str, operation: str, fault: str, warm: bool) -> None:
+    # aiohttp's own exceptions carry request_info (the request's headers, a bearer token among them, and its
+    # whole URL, a presigned signature among them): translated, they must not stay chained to the error.
+    with RawServer(api(_failing(operation, FAULTS[fault]))) as server, pytest.raises(M3terError) as info:
+        _operate(server, backend, operation, warm)
+    for text in _reachable_text(info.value):
+        for secret in SECRETS:
+            assert secret not in text, f"{secret[:12]}... reachable from {type(info.value).__name__}: {text[:300]}"
 
 
 def test_an_httpx_error_the_caller_is_handling_is_left_as_it_was(call: Callable[..., Any]) -> None:

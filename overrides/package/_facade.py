@@ -363,13 +363,17 @@ class _Base:
         """The request and the options of a plan's job read: the client's, bounded by ``action.within``."""
         return _job_kwargs(self, action.job_id, None, None, None), self._options.within(action.within)
 
-    def _statement_request(self, url: str, pinned: Pinned | None, timeout: TimeoutArg | NotGiven) -> dict[str, Any]:
-        """The ``request`` arguments of a statement download: no credentials, the call's limits, and the
-        vetted addresses the client's own network connects to (``_network``)."""
+    def _statement_request(self, url: str, pinned: Pinned | None, timeout: TimeoutArg | NotGiven) -> httpx.Request:
+        """The request of a statement download, to send with ``auth=None``: the client's own headers alone
+        (the presigned host is a third party: not the headers of a caller's ``http_client`` or of
+        ``default_headers``, nor the cookies of the API host), the call's limits, and the vetted addresses
+        the client's own network connects to (``_network``)."""
         args = self._options.request_args(timeout)
+        extensions = args["extensions"]
+        extensions["timeout"] = args["timeout"].as_dict()
         if pinned is not None:
-            args["extensions"][PINNED] = pinned
-        return {"method": "GET", "url": url, "auth": None, **args}
+            extensions[PINNED] = pinned
+        return httpx.Request("GET", url, headers=self._client_options["headers"], extensions=extensions)
 
 
 class M3terBilling(_Base):
@@ -395,8 +399,9 @@ class M3terBilling(_Base):
     The official SDK's switches: ``token`` (or ``M3TER_API_TOKEN``) is a fixed bearer token (no token
     requests; ``api_key``/``api_secret`` not needed; 401/403 raise at once); ``default_headers`` and
     ``default_query`` go on every API request (not on statement downloads); ``http_client`` is a caller's
-    ``httpx.Client`` whose transport, headers and event hooks are kept under our auth, retries, limits
-    and redaction (``ConfigurationError`` when it has its own auth or proxy mounts, see ``_http_client``).
+    ``httpx.Client`` whose transport, headers (on API requests only) and event hooks are kept under our
+    auth, retries, limits and redaction (``ConfigurationError`` when it has its own auth or proxy mounts,
+    see ``_http_client``).
     """
 
     def __init__(
@@ -521,7 +526,7 @@ class M3terBilling(_Base):
                     elif isinstance(action, Fetch):
                         pinned = self._check_statement_url(action.url)
                         with translated_transport_errors():
-                            result = self.http.request(**self._statement_request(action.url, pinned, timeout))
+                            result = self.http.send(self._statement_request(action.url, pinned, timeout), auth=None)
                     elif isinstance(action, Sleep):
                         self._sleep(action.seconds)
                 except APITimeoutError as exc:
@@ -757,7 +762,8 @@ class AsyncM3terBilling(_Base):
                             pinned = await asyncio.to_thread(self._check_statement_url, action.url)
                         http = await self._http.for_running_loop()
                         with translated_transport_errors():
-                            result = await http.request(**self._statement_request(action.url, pinned, timeout))
+                            request = self._statement_request(action.url, pinned, timeout)
+                            result = await http.send(request, auth=None)
                     elif isinstance(action, Sleep):
                         await self._sleep(action.seconds)
                 except APITimeoutError as exc:

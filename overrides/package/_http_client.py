@@ -1,9 +1,10 @@
 """``http_client=``: layer this client's auth, retries, limits and redaction on a caller's httpx client.
 
 What is taken from the caller's client: its transport (TLS verification, certificates, connection
-limits, HTTP/2, a mock), its event hooks and its headers (ours win where both set one). What cannot be
-layered is refused with a ConfigurationError naming it: its own ``auth`` (ours signs every request), and
-proxy mounts (``proxy=`` / ``mounts=``: pass a ``transport=`` that goes through the proxy instead).
+limits, HTTP/2, a mock), its event hooks and its headers (ours win where both set one; sent with API
+requests only, never to a presigned statement URL). What cannot be layered is refused with a
+ConfigurationError naming it: its own ``auth`` (ours signs every request), and proxy mounts (``proxy=`` /
+``mounts=``: pass a ``transport=`` that goes through the proxy instead).
 The caller's client is not used to send requests itself, and closing this client closes its transport.
 """
 

@@ -128,6 +128,53 @@ def test_defaults_are_not_sent_to_presigned_urls(router: respx.Router, make_clie
     assert "X-Team" not in sent.headers
 
 
+# What a caller's http_client carries, and a cookie the API host sets: for the API, never for the
+# presigned statement host (a third party; here on the base_url's own origin, where a cookie would match).
+CALLER_HEADERS = {"X-Gateway-Key": "gateway-secret-do-not-leak", "Authorization": "Basic dXNlcjpwYXNzd29yZA=="}
+STATEMENT_URL = f"{BASE_URL}/statements/job-1.json?X-Amz-Expires=900&X-Amz-Signature=aaaa1111"
+OWN_HEADERS = {"host", "user-agent", "accept", "accept-encoding"}
+
+
+def _statement_routes(router: respx.Router) -> tuple[respx.Route, respx.Route]:
+    job = job_body(presignedJsonStatementUrl=STATEMENT_URL, jsonStatementStatus="LATEST")
+    cookie = {"Set-Cookie": "session=api-session-do-not-leak; Path=/"}
+    job_route = router.get(JOB_PATH).respond(200, json=job, headers=cookie)
+    return job_route, router.get(STATEMENT_URL).respond(200, json={"ok": True})
+
+
+def _check_statement_and_api_requests(job_route: respx.Route, download: respx.Route) -> None:
+    sent = download.calls.last.request
+    assert set(sent.headers.keys()) == OWN_HEADERS, dict(sent.headers)
+    assert sent.headers["User-Agent"].startswith("m3ter-billing/")
+    # API calls keep the caller's headers (under the bearer token) and the API host's cookies.
+    first, second = (call.request for call in job_route.calls)
+    assert first.headers["X-Gateway-Key"] == second.headers["X-Gateway-Key"] == CALLER_HEADERS["X-Gateway-Key"]
+    assert second.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert second.headers["Cookie"] == "session=api-session-do-not-leak"
+
+
+def test_http_client_headers_and_cookies_are_not_sent_to_presigned_urls(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    job_route, download = _statement_routes(router)
+    caller = httpx.Client(transport=httpx.MockTransport(router.handler), headers=CALLER_HEADERS)
+    client = make_client(transport=None, http_client=caller, default_headers={"X-Team": "t"})
+    assert client.statement_jobs.download("job-1").json == {"ok": True}
+    client.statement_jobs.retrieve("job-1")
+    _check_statement_and_api_requests(job_route, download)
+
+
+async def test_async_http_client_headers_and_cookies_are_not_sent_to_presigned_urls(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    job_route, download = _statement_routes(router)
+    caller = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler), headers=CALLER_HEADERS)
+    client = make_async_client(transport=None, http_client=caller, default_headers={"X-Team": "t"})
+    assert (await client.statement_jobs.download("job-1")).json == {"ok": True}
+    await client.statement_jobs.retrieve("job-1")
+    _check_statement_and_api_requests(job_route, download)
+
+
 def test_error_layers_carry_the_response_and_body(router: respx.Router, make_client: ClientFactory) -> None:
     router.get(BILL_PATH).respond(502, text="bad gateway")
     with pytest.raises(APIStatusError) as info:

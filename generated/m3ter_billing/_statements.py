@@ -27,6 +27,7 @@ from ._exceptions import (
     with_response,
 )
 from ._redact import scrub
+from .api.statement_job.get_statement_job import SUCCESS_STATUS
 from .models.statement_job_response import StatementJobResponse
 from .models.statement_job_status import StatementJobStatus
 from .types import UNSET
@@ -89,6 +90,21 @@ def is_terminal(job: StatementJobResponse) -> bool:
     return job.statement_job_status in TERMINAL_STATUSES
 
 
+def _the_job(job_id: str, job: StatementJobResponse) -> StatementJobResponse:
+    """``job``, the answer to a read of the job ``job_id``; a :class:`ResponseValidationError` at ``$.id``
+    when it is another job (ids are UUIDs: compared in any letter case). A plain ``retrieve()`` returns
+    what the server sent; the helpers act on the job they were asked about, or not at all."""
+    if job.id.lower() == job_id.lower():
+        return job
+    shown = job.id if len(job.id) <= 100 else job.id[:100] + "..."
+    raise ResponseValidationError(
+        f"asked for statement job {job_id!r}, the answer is job {shown!r}",
+        path="$.id",
+        status_code=SUCCESS_STATUS,
+        body=job.to_json(),
+    )
+
+
 def wait_plan(
     job_id: str, *, timeout: float, poll_interval: float, max_poll_interval: float, clock: Callable[[], float]
 ) -> Plan[StatementJobResponse]:
@@ -108,13 +124,14 @@ def wait_plan(
     status = "not answered yet"  # what the last poll said
     while True:
         try:
-            job: StatementJobResponse = yield Retrieve(job_id, within=max(deadline - clock(), POLL_GRACE))
+            answer: StatementJobResponse = yield Retrieve(job_id, within=max(deadline - clock(), POLL_GRACE))
         except APITimeoutError as exc:
             if clock() < deadline:
                 raise  # the client's own total timeout ran out, with time left to wait
             raise StatementJobTimeoutError(
                 f"statement job {job_id!r} is still {status} after {timeout:g}s (the last poll got no answer in time)"
             ) from exc
+        job = _the_job(job_id, answer)
         if is_terminal(job):
             return job
         status = str(job.statement_job_status)
@@ -150,17 +167,19 @@ def _url_of(job: StatementJobResponse, fmt: Format) -> str:
     return url
 
 
-def download_plan(job: StatementJobResponse, fmt: Format) -> Plan[tuple[StatementJobResponse, httpx.Response]]:
-    """GET the job's presigned URL for ``fmt``; when the URL has expired, re-fetch the job once for a
-    fresh one. Returns ``(job, the 200 response)``, its body read."""
+def download_plan(
+    job: StatementJobResponse, fmt: Format, job_id: str
+) -> Plan[tuple[StatementJobResponse, httpx.Response]]:
+    """GET the job's presigned URL for ``fmt``; when the URL has expired, re-fetch the job ``job_id`` (the
+    one the caller named) once for a fresh one. Returns ``(job, the 200 response)``, its body read."""
     for attempt in range(2):
         url = _url_of(job, fmt)
         response: httpx.Response = yield Fetch(url)
         if response.status_code == 200:
             return job, response
         if attempt == 0 and response.status_code in _EXPIRED_URL_STATUSES:
-            logger.info("%s statement URL answered %s; re-fetching job %s once", fmt, response.status_code, job.id)
-            job = yield Retrieve(job.id)
+            logger.info("%s statement URL answered %s; re-fetching job %s once", fmt, response.status_code, job_id)
+            job = _the_job(job_id, (yield Retrieve(job_id)))
             continue
         raise StatementDownloadError(
             f"downloading the {fmt.upper()} statement of job {job.id!r} failed: "
@@ -183,13 +202,19 @@ def _invalid(message: str, response: httpx.Response) -> ResponseValidationError:
     return with_response(error, response)
 
 
-def statement_plan(job: StatementJobResponse) -> Plan[Statement]:
-    """Download the JSON statement and, when the job includes CSV, the CSV statement."""
+def statement_plan(job: StatementJobResponse | str) -> Plan[Statement]:
+    """Download the JSON statement and, when the job includes CSV, the CSV statement; a job given by its id
+    is fetched first. Every job fetched must be the one named (the id given, or the job's own)."""
+    if isinstance(job, str):
+        job_id = job
+        job = _the_job(job_id, (yield Retrieve(job_id)))
+    else:
+        job_id = job.id
     # Refuse a job that cannot give every document before downloading any of them.
     _url_of(job, "json")
     if job.include_csv_format is True:
         _url_of(job, "csv")
-    job, json_response = yield from download_plan(job, "json")
+    job, json_response = yield from download_plan(job, "json", job_id)
     try:
         document = msgspec.json.decode(json_response.content)
     except msgspec.DecodeError as exc:
@@ -200,7 +225,7 @@ def statement_plan(job: StatementJobResponse) -> Plan[Statement]:
         raise _invalid("the JSON statement is nested too deeply to decode", json_response) from None
     csv: str | None = None
     if job.include_csv_format is True:
-        job, csv_response = yield from download_plan(job, "csv")
+        job, csv_response = yield from download_plan(job, "csv", job_id)
         try:
             csv = csv_response.content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:

@@ -946,6 +946,7 @@ class StatementJobs:
 
         Raises:
             StatementJobTimeoutError: still PENDING or RUNNING after ``timeout`` seconds.
+            ResponseValidationError: a poll was answered with another job (``path`` ``$.id``).
         """
         plan = wait_plan(
             id,
@@ -959,17 +960,18 @@ class StatementJobs:
     def download(self, job: StatementJobResponse | str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN) -> Statement:
         """Download a COMPLETE job's JSON statement and, with ``includeCsvFormat``, its CSV statement.
 
-        A presigned URL that has expired makes the helper re-fetch the job once for fresh URLs. Each GET
-        is a call with the client's limits (``timeout`` replaces its socket timeouts); the URLs are vetted
-        first and fetched without credentials.
+        A job given by its id is fetched first. A presigned URL that has expired makes the helper re-fetch
+        the job (the id given, or the job's own) once for fresh URLs. Each GET is a call with the client's
+        limits (``timeout`` replaces its socket timeouts); the URLs are vetted first and fetched without
+        credentials.
 
         Raises:
+            ResponseValidationError: a job fetched is another job than the one named (``path`` ``$.id``).
             StatementNotReadyError: the job is not COMPLETE or has no URL for a format.
             StatementURLRefusedError: a URL is not one the client fetches (``reason`` says why).
             StatementDownloadError: the download failed even with fresh URLs.
         """
-        resolved = self.retrieve(job, timeout=timeout) if isinstance(job, str) else job
-        return self._owner._run(statement_plan(resolved), timeout)
+        return self._owner._run(statement_plan(job), timeout)
 
 
 class AsyncStatementJobsWithRawResponse:
@@ -1035,8 +1037,7 @@ class AsyncStatementJobs:
         self, job: StatementJobResponse | str, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN
     ) -> Statement:
         """Download the job's statements; see :meth:`StatementJobs.download`."""
-        resolved = await self.retrieve(job, timeout=timeout) if isinstance(job, str) else job
-        return await self._owner._run(statement_plan(resolved), timeout)
+        return await self._owner._run(statement_plan(job), timeout)
 
 
 # -- the official SDK's namespaces --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 import respx
 from m3ter_billing import (
     APITimeoutError,
+    ResponseValidationError,
     Statement,
     StatementDownloadError,
     StatementJobResponse,
@@ -626,3 +627,125 @@ async def test_async_undecodable_statement_error_names_its_request_without_the_s
     with pytest.raises(ResponseValidationError) as info:
         await make_async_client().statement_jobs.download(job)
     _assert_named_and_scrubbed(info.value, body, message, caplog.text)
+
+
+# -- the job the helpers were asked about ---------------------------------------------------------------------
+
+JOB_A = "3f2a9c1e-0b7d-4e8a-9c55-1d2e3f4a5b6c"
+JOB_B = "9d8c7b6a-5f4e-4d3c-8b2a-0f1e2d3c4b5a"
+PATH_A = f"/organizations/{ORG_ID}/statementjobs/{JOB_A}"
+PATH_A_UPPER = f"/organizations/{ORG_ID}/statementjobs/{JOB_A.upper()}"
+
+
+def _assert_other_job_refused(error: ResponseValidationError) -> None:
+    assert error.path == "$.id"
+    assert error.status_code == 200
+    assert JOB_A in str(error)
+    assert JOB_B in str(error)
+    assert JOB_B.encode() in error.body  # the answer, as received
+
+
+def test_wait_refuses_another_job(router: respx.Router, wait_client: Any) -> None:
+    client, _ = wait_client
+    route = router.get(PATH_A).respond(200, json=complete(job_id=JOB_B))
+    with pytest.raises(ResponseValidationError) as info:
+        client.statement_jobs.wait(JOB_A)
+    _assert_other_job_refused(info.value)
+    assert route.call_count == 1
+
+
+async def test_async_wait_refuses_another_job(
+    router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock
+) -> None:
+    client = make_async_client(clock=clock, sleep=AsyncSleepRecorder(clock))
+    running = httpx.Response(200, json=job_body(JOB_A, status="RUNNING"))
+    route = router.get(PATH_A).mock(side_effect=[running, httpx.Response(200, json=complete(job_id=JOB_B))])
+    with pytest.raises(ResponseValidationError) as info:
+        await client.statement_jobs.wait(JOB_A)
+    _assert_other_job_refused(info.value)
+    assert route.call_count == 2
+
+
+def test_wait_takes_its_job_in_any_letter_case(router: respx.Router, wait_client: Any) -> None:
+    client, _ = wait_client
+    router.get(PATH_A_UPPER).respond(200, json=complete(job_id=JOB_A))
+    assert client.statement_jobs.wait(JOB_A.upper()).id == JOB_A
+
+
+def test_download_by_id_refuses_another_job(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(PATH_A).respond(200, json=complete(job_id=JOB_B))
+    statement = router.get(JSON_URL).respond(200, json=DOCUMENT)
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().statement_jobs.download(JOB_A)
+    _assert_other_job_refused(info.value)
+    assert statement.call_count == 0
+
+
+async def test_async_download_by_id_refuses_another_job(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(PATH_A).respond(200, json=complete(job_id=JOB_B))
+    statement = router.get(JSON_URL).respond(200, json=DOCUMENT)
+    with pytest.raises(ResponseValidationError) as info:
+        await make_async_client().statement_jobs.download(JOB_A)
+    _assert_other_job_refused(info.value)
+    assert statement.call_count == 0
+
+
+def test_a_refetch_for_fresh_urls_refuses_another_job(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(JSON_URL).respond(403)
+    refetch = router.get(PATH_A).respond(200, json=complete(job_id=JOB_B, presignedJsonStatementUrl=FRESH_JSON_URL))
+    fresh = router.get(FRESH_JSON_URL).respond(200, json=DOCUMENT)
+    with pytest.raises(ResponseValidationError) as info:
+        make_client().statement_jobs.download(_job(complete(job_id=JOB_A)))
+    _assert_other_job_refused(info.value)
+    assert refetch.call_count == 1
+    assert fresh.call_count == 0
+
+
+async def test_async_refetch_for_fresh_urls_refuses_another_job(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(JSON_URL).respond(403)
+    router.get(PATH_A).respond(200, json=complete(job_id=JOB_B, presignedJsonStatementUrl=FRESH_JSON_URL))
+    fresh = router.get(FRESH_JSON_URL).respond(200, json=DOCUMENT)
+    with pytest.raises(ResponseValidationError) as info:
+        await make_async_client().statement_jobs.download(_job(complete(job_id=JOB_A)))
+    _assert_other_job_refused(info.value)
+    assert fresh.call_count == 0
+
+
+def test_a_refetch_asks_for_the_job_the_caller_named(router: respx.Router, make_client: ClientFactory) -> None:
+    # The server spells the id in lower case (the same job); the re-fetch still asks for the caller's id.
+    router.get(JSON_URL).respond(403)
+    first = router.get(PATH_A_UPPER).mock(
+        side_effect=[
+            httpx.Response(200, json=complete(job_id=JOB_A)),
+            httpx.Response(200, json=complete(job_id=JOB_A, presignedJsonStatementUrl=FRESH_JSON_URL)),
+        ]
+    )
+    router.get(FRESH_JSON_URL).respond(200, json=DOCUMENT)
+    statement = make_client().statement_jobs.download(JOB_A.upper())
+    assert statement.json == DOCUMENT
+    assert first.call_count == 2
+
+
+async def test_async_refetch_asks_for_the_job_the_caller_named(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(JSON_URL).respond(403)
+    first = router.get(PATH_A_UPPER).mock(
+        side_effect=[
+            httpx.Response(200, json=complete(job_id=JOB_A)),
+            httpx.Response(200, json=complete(job_id=JOB_A, presignedJsonStatementUrl=FRESH_JSON_URL)),
+        ]
+    )
+    router.get(FRESH_JSON_URL).respond(200, json=DOCUMENT)
+    statement = await make_async_client().statement_jobs.download(JOB_A.upper())
+    assert statement.json == DOCUMENT
+    assert first.call_count == 2
+
+
+def test_retrieve_still_returns_what_the_server_sent(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(PATH_A).respond(200, json=complete(job_id=JOB_B))
+    assert make_client().statement_jobs.retrieve(JOB_A).id == JOB_B

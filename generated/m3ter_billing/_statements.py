@@ -106,12 +106,22 @@ def _the_job(job_id: str, job: StatementJobResponse) -> StatementJobResponse:
 
 
 def wait_plan(
-    job_id: str, *, timeout: float, poll_interval: float, max_poll_interval: float, clock: Callable[[], float]
+    job_id: str,
+    *,
+    timeout: float,
+    poll_interval: float,
+    max_poll_interval: float,
+    clock: Callable[[], float],
+    client_total: float | None,
 ) -> Plan[StatementJobResponse]:
     """Poll the job until it is COMPLETE, FAILED or CANCELLED; back off from ``poll_interval`` doubling up
     to ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds. Each poll
-    must also be done within the time the wait has left, or :data:`POLL_GRACE` when that is longer: a poll
-    that runs out of it (``APITimeoutError`` thrown in here) past the timeout ends the wait the same way.
+    must also be done within the time the wait has left, or :data:`POLL_GRACE` when that is longer (a
+    bound on top of ``client_total``, the client's own total timeout of a call; None: no limit). A poll
+    that times out (``APITimeoutError`` thrown in here) ends the wait the same way past the timeout, and
+    before it when the wait's bound was the tighter one and ran out (a ``Retry-After`` longer than the
+    time left fails the poll at once); a poll that times out on the client's own limits with time left
+    raises its ``APITimeoutError``.
 
     Refuses, before the first request, a ``timeout`` that is not a finite number >= 0, a ``poll_interval``
     that is not finite and > 0, and a ``max_poll_interval`` that is not finite and >= ``poll_interval``
@@ -123,14 +133,22 @@ def wait_plan(
     interval = poll_interval
     status = "not answered yet"  # what the last poll said
     while True:
+        within = max(deadline - clock(), POLL_GRACE)
         try:
-            answer: StatementJobResponse = yield Retrieve(job_id, within=max(deadline - clock(), POLL_GRACE))
+            answer: StatementJobResponse = yield Retrieve(job_id, within=within)
         except APITimeoutError as exc:
-            if clock() < deadline:
-                raise  # the client's own total timeout ran out, with time left to wait
-            raise StatementJobTimeoutError(
-                f"statement job {job_id!r} is still {status} after {timeout:g}s (the last poll got no answer in time)"
-            ) from exc
+            if clock() >= deadline:
+                raise StatementJobTimeoutError(
+                    f"statement job {job_id!r} is still {status} after {timeout:g}s "
+                    "(the last poll got no answer in time)"
+                ) from exc
+            wait_bound = client_total is None or within < client_total  # as ``_Options.within`` bounds the poll
+            if wait_bound and exc.total_timeout is not None:
+                raise StatementJobTimeoutError(
+                    f"statement job {job_id!r} is still {status}: the last poll could not finish within the "
+                    f"wait's {timeout:g}s ({exc})"
+                ) from exc
+            raise  # the client's own limits ran out (a socket timeout, its total timeout), with time left to wait
         job = _the_job(job_id, answer)
         if is_terminal(job):
             return job

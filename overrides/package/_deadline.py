@@ -47,7 +47,12 @@ class Deadline:
 
     def exceeded(self, request: httpx.Request | None, doing: str) -> APITimeoutError:
         method, url = (request.method, str(request.url)) if request is not None else ("", "")
-        return APITimeoutError(f"the call's total timeout ({self.seconds:g}s) ran out {doing}", method=method, url=url)
+        return APITimeoutError(
+            f"the call's total timeout ({self.seconds:g}s) ran out {doing}",
+            method=method,
+            url=url,
+            total_timeout=self.seconds,
+        )
 
 
 def deadline_of(request: httpx.Request) -> Deadline | None:

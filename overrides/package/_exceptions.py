@@ -57,7 +57,15 @@ class APIConnectionError(APIError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The request timed out (connect, read, write or pool)."""
+    """The request timed out (connect, read, write or pool), or the call's total timeout ran out.
+
+    ``total_timeout`` is the seconds of the call's total timeout when that is what ran out (or would have
+    before a retry's wait ended); None when a socket timeout ran out.
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "", total_timeout: float | None = None) -> None:
+        super().__init__(message, method=method, url=url)
+        self.total_timeout = total_timeout
 
 
 class ResponseTooLargeError(M3terError):
@@ -361,15 +369,19 @@ class _TranslatedTransportErrors:
         if exc is None:
             return
         if isinstance(exc, httpx.RequestError):
-            named = _request_of(exc)
+            method, url = _request_of(exc)
             _detach_requests(exc)
             if isinstance(exc, httpx.TimeoutException):
-                raise APITimeoutError(f"request timed out: {type(exc).__name__}: {exc}", **named) from exc
+                raise APITimeoutError(
+                    f"request timed out: {type(exc).__name__}: {exc}", method=method, url=url
+                ) from exc
             if isinstance(exc, httpx.TransportError):
-                raise APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", **named) from exc
+                raise APIConnectionError(
+                    f"connection failed: {type(exc).__name__}: {exc}", method=method, url=url
+                ) from exc
             # Not transport errors in httpx's hierarchy, but the request still got no usable response:
             # DecodingError (a body that does not match its Content-Encoding), TooManyRedirects.
-            raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", **named) from exc
+            raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", method=method, url=url) from exc
         if isinstance(exc, httpx.InvalidURL):  # a URL httpx refuses to send (too long, control characters)
             raise APIConnectionError(f"invalid URL: {exc}") from None
         if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
@@ -408,12 +420,12 @@ def _detach_requests(exc: httpx.RequestError) -> None:
         pending += (current.__cause__, current.__context__)
 
 
-def _request_of(exc: httpx.RequestError) -> dict[str, str]:
+def _request_of(exc: httpx.RequestError) -> tuple[str, str]:
     try:
         request = exc.request
     except RuntimeError:
-        return {}
-    return {"method": request.method, "url": str(request.url)}
+        return "", ""
+    return request.method, str(request.url)
 
 
 __all__ = [

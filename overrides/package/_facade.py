@@ -945,7 +945,9 @@ class StatementJobs:
         ``timeout=0`` still checks the job once).
 
         Raises:
-            StatementJobTimeoutError: still PENDING or RUNNING after ``timeout`` seconds.
+            StatementJobTimeoutError: still PENDING or RUNNING after ``timeout`` seconds, or a poll could not
+                finish within the time the wait had left (a ``Retry-After`` longer than that, say).
+            APITimeoutError: a poll ran out of the client's own limits with time left to wait.
             ResponseValidationError: a poll was answered with another job (``path`` ``$.id``).
         """
         plan = wait_plan(
@@ -954,6 +956,7 @@ class StatementJobs:
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             clock=self._owner._clock,
+            client_total=self._owner._options.total(),
         )
         return self._owner._run(plan)
 
@@ -1030,6 +1033,7 @@ class AsyncStatementJobs:
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             clock=self._owner._clock,
+            client_total=self._owner._options.total(),
         )
         return await self._owner._run(plan)
 

@@ -207,6 +207,37 @@ def test_a_hanging_poll_ends_the_wait_near_its_timeout(backend: str, monkeypatch
     assert isinstance(caught.value.__cause__, APITimeoutError)
 
 
+@pytest.mark.parametrize("backend", WAITS)
+def test_a_poll_told_to_retry_later_than_the_wait_allows_ends_it(backend: str) -> None:
+    # A 429 asking for 30 s while the wait has 20 s: the poll gives up at once (its bound is the wait's, the
+    # client's own total timeout being 60 s), and the wait ends with the reason, not the poll's error.
+    limits = {"timeout": 30, "total_timeout": 60}
+
+    def wait(server: RawServer) -> None:
+        if backend == "sync":
+            with M3terBilling(**options(server, **limits)) as client:
+                client.statement_jobs.wait("job-1", timeout=20)
+            return
+
+        async def go() -> None:
+            chosen: Any = backend
+            async with AsyncM3terBilling(http_backend=chosen, **options(server, **limits)) as client:
+                await client.bills.retrieve(WARM_UP)  # the polls on a cached token (the aiohttp quick lane)
+                await client.statement_jobs.wait("job-1", timeout=20)
+
+        asyncio.run(go())
+
+    def busy(exchange: Exchange) -> None:
+        exchange.respond(429, b'{"message": "slow down"}', {"Retry-After": "30"})
+
+    with RawServer(api(bill=busy)) as server, pytest.raises(StatementJobTimeoutError) as caught:
+        wait(server)
+    assert "the last poll could not finish within the wait's 20s" in str(caught.value)
+    assert "waiting 30.00s to retry after 429" in str(caught.value)
+    assert isinstance(caught.value.__cause__, APITimeoutError)
+    assert server.count("GET", "/statementjobs/job-1") == 1
+
+
 # -- retries that cover the body ------------------------------------------------------------------------
 
 

@@ -166,6 +166,72 @@ async def test_async_poll_that_times_out_with_time_left_raises_its_own_error(
         await client.statement_jobs.wait("job-1", timeout=30.0)
 
 
+# A 429 asking for a wait longer than the wait has left: the poll's bound is the wait's (the client's own
+# total timeout is 60 s here), so the retry layer gives up at once and the wait ends, saying why.
+RETRY_AFTER_30 = httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "30"})
+TOLD_TO_RETRY = (
+    "statement job 'job-1' is still RUNNING: the last poll could not finish within the wait's 20s "
+    "(the call's total timeout (19s) ran out waiting 30.00s to retry after 429)"
+)
+
+
+def test_a_poll_told_to_retry_after_the_wait_has_left_ends_it(router: respx.Router, wait_client: Any) -> None:
+    client, sleeps = wait_client
+    route = router.get(JOB_PATH).mock(
+        side_effect=[httpx.Response(200, json=job_body(status="RUNNING")), RETRY_AFTER_30]
+    )
+    with pytest.raises(StatementJobTimeoutError) as caught:
+        client.statement_jobs.wait("job-1", timeout=20.0)
+    assert str(caught.value) == TOLD_TO_RETRY
+    assert isinstance(caught.value.__cause__, APITimeoutError)
+    assert caught.value.__cause__.total_timeout == 19.0
+    assert route.call_count == 2
+    assert sleeps.calls == [1.0]  # the poll interval only: no wait for the retry
+
+
+async def test_async_poll_told_to_retry_after_the_wait_has_left_ends_it(
+    router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock
+) -> None:
+    sleeps = AsyncSleepRecorder(clock)
+    client = make_async_client(clock=clock, sleep=sleeps)
+    route = router.get(JOB_PATH).mock(
+        side_effect=[httpx.Response(200, json=job_body(status="RUNNING")), RETRY_AFTER_30]
+    )
+    with pytest.raises(StatementJobTimeoutError) as caught:
+        await client.statement_jobs.wait("job-1", timeout=20.0)
+    assert str(caught.value) == TOLD_TO_RETRY
+    assert isinstance(caught.value.__cause__, APITimeoutError)
+    assert route.call_count == 2
+    assert sleeps.calls == [1.0]
+
+
+def test_a_poll_told_to_retry_after_the_client_total_raises_its_own_error(
+    router: respx.Router, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    # The client's own total timeout (15 s) is the tighter bound: its APITimeoutError, as for any call.
+    client = make_client(clock=clock, sleep=SleepRecorder(clock), total_timeout=15)
+    router.get(JOB_PATH).mock(return_value=RETRY_AFTER_30)
+    with pytest.raises(APITimeoutError, match=r"total timeout \(15s\) ran out waiting 30.00s") as caught:
+        client.statement_jobs.wait("job-1", timeout=20.0)
+    assert caught.value.total_timeout == 15.0
+
+
+async def test_async_poll_told_to_retry_after_the_client_total_raises_its_own_error(
+    router: respx.Router, make_async_client: AsyncClientFactory, clock: FakeClock
+) -> None:
+    client = make_async_client(clock=clock, sleep=AsyncSleepRecorder(clock), total_timeout=15)
+    router.get(JOB_PATH).mock(return_value=RETRY_AFTER_30)
+    with pytest.raises(APITimeoutError, match=r"total timeout \(15s\) ran out waiting 30.00s"):
+        await client.statement_jobs.wait("job-1", timeout=20.0)
+
+
+def test_a_socket_timeout_names_no_total_timeout(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(JOB_PATH).mock(side_effect=httpx.ReadTimeout("no answer"))
+    with pytest.raises(APITimeoutError) as caught:
+        make_client(max_retries=0).statement_jobs.retrieve("job-1")
+    assert caught.value.total_timeout is None
+
+
 def test_a_zero_timeout_still_checks_the_job_once(router: respx.Router, wait_client: Any) -> None:
     client, sleeps = wait_client
     router.get(JOB_PATH).respond(200, json=complete())

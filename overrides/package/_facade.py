@@ -969,6 +969,8 @@ class StatementJobs:
         credentials.
 
         Raises:
+            InvalidParameterError: ``job`` is neither a ``StatementJobResponse`` nor a job id string (before
+                anything is sent).
             ResponseValidationError: a job fetched is another job than the one named (``path`` ``$.id``).
             StatementNotReadyError: the job is not COMPLETE or has no URL for a format.
             StatementURLRefusedError: a URL is not one the client fetches (``reason`` says why).

@@ -217,14 +217,20 @@ def _invalid(message: str, response: httpx.Response) -> ResponseValidationError:
     return with_response(error, response)
 
 
-def statement_plan(job: StatementJobResponse | str) -> Plan[Statement]:
+def statement_plan(job_or_id: object) -> Plan[Statement]:
     """Download the JSON statement and, when the job includes CSV, the CSV statement; a job given by its id
-    is fetched first. Every job fetched must be the one named (the id given, or the job's own)."""
-    if isinstance(job, str):
-        job_id = job
+    is fetched first. Every job fetched must be the one named (the id given, or the job's own). Anything
+    else than a job or an id is refused before anything is sent (as ``wait()`` refuses an id that is not
+    a string), whatever the caller's type checker let through."""
+    if isinstance(job_or_id, StatementJobResponse):
+        job, job_id = job_or_id, job_or_id.id
+    elif isinstance(job_or_id, str):
+        job_id = job_or_id
         job = _the_job(job_id, (yield Retrieve(job_id)))
     else:
-        job_id = job.id
+        given = type(job_or_id).__name__
+        hint = " (StatementJobResponse.from_dict() makes one from a dict)" if isinstance(job_or_id, dict) else ""
+        raise InvalidParameterError(f"job must be a StatementJobResponse or a job id string, not {given}{hint}")
     # Refuse a job that cannot give every document before downloading any of them.
     _url_of(job, "json")
     if job.include_csv_format is True:

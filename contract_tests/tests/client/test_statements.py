@@ -9,6 +9,7 @@ import pytest
 import respx
 from m3ter_billing import (
     APITimeoutError,
+    InvalidParameterError,
     ResponseValidationError,
     Statement,
     StatementDownloadError,
@@ -363,6 +364,33 @@ def test_download_without_url_is_refused(make_client: ClientFactory) -> None:
         make_client().statement_jobs.download(_job(job_body(status="COMPLETE")))
     with pytest.raises(StatementNotReadyError, match="CSV"):
         make_client().statement_jobs.download(_job(complete(includeCsvFormat=True)))
+
+
+NOT_A_JOB = [None, 5, True, b"job-1", {"id": "job-1", "statementJobStatus": "COMPLETE"}]
+
+
+@pytest.mark.parametrize("value", NOT_A_JOB, ids=["None", "int", "bool", "bytes", "dict"])
+def test_download_refuses_what_is_neither_a_job_nor_an_id(
+    router: respx.Router, make_client: ClientFactory, value: Any
+) -> None:
+    with pytest.raises(InvalidParameterError, match="a StatementJobResponse or a job id string") as info:
+        make_client().statement_jobs.download(value)
+    assert type(value).__name__ in str(info.value)
+    assert len(router.calls) == 0  # nothing sent, not even a token request
+
+
+@pytest.mark.parametrize("value", NOT_A_JOB, ids=["None", "int", "bool", "bytes", "dict"])
+async def test_async_download_refuses_what_is_neither_a_job_nor_an_id(
+    router: respx.Router, make_async_client: AsyncClientFactory, value: Any
+) -> None:
+    with pytest.raises(InvalidParameterError, match="a StatementJobResponse or a job id string"):
+        await make_async_client().statement_jobs.download(value)
+    assert len(router.calls) == 0
+
+
+def test_download_of_a_dict_says_how_to_make_a_job(make_client: ClientFactory) -> None:
+    with pytest.raises(InvalidParameterError, match=r"StatementJobResponse\.from_dict\(\)"):
+        make_client().statement_jobs.download(complete())  # type: ignore[arg-type]
 
 
 async def test_async_download_with_expired_url(router: respx.Router, make_async_client: AsyncClientFactory) -> None:

@@ -321,8 +321,30 @@ def _request_line(response: httpx.Response) -> tuple[str, str]:
     return request.method, str(request.url)
 
 
+# The request headers an error's response must not carry on: the bearer token, a proxy's credentials.
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization")
+
+
+def _without_credentials(response: httpx.Response) -> None:
+    """Give ``response`` (about to go on an error the caller keeps) a copy of its request whose credential
+    headers read ``[REDACTED]``: ``error.response.request`` is as reachable as the error's message."""
+    try:
+        request = response.request
+    except RuntimeError:
+        return
+    if not any(name in request.headers for name in _CREDENTIAL_HEADERS):
+        return
+    headers = request.headers.copy()
+    for name in _CREDENTIAL_HEADERS:
+        if name in headers:
+            headers[name] = "[REDACTED]"
+    response.request = httpx.Request(request.method, request.url, headers=headers)
+
+
 def error_for_response(response: httpx.Response) -> APIStatusError:
-    """The typed exception for a response whose status is not the operation's success status."""
+    """The typed exception for a response whose status is not the operation's success status (its
+    ``response`` keeps no credentials of the request)."""
+    _without_credentials(response)
     method, url = _request_line(response)
     cls = error_class_for_status(response.status_code)
     content = response.content
@@ -339,7 +361,9 @@ def error_for_response(response: httpx.Response) -> APIStatusError:
 
 
 def with_response(error: APIResponseValidationError, response: httpx.Response) -> APIResponseValidationError:
-    """``error`` (raised decoding ``response``'s body) with the request and the response it came from."""
+    """``error`` (raised decoding ``response``'s body) with the request and the response it came from (its
+    request without credentials)."""
+    _without_credentials(response)
     error.method, url = _request_line(response)
     error.url = scrub(url) if url else ""
     error.headers = response.headers

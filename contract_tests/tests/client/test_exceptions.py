@@ -281,3 +281,43 @@ def test_a_signature_in_the_request_url_never_reaches_the_error(
     assert "X-Amz-Signature=" in err.url
     for text in (err.url, str(err), repr(err), err.message):
         assert signature not in text
+
+
+def _credentials_left(err: APIStatusError | ResponseValidationError) -> list[str]:
+    """The credential header values of the request kept on ``err.response``."""
+    assert err.response is not None
+    headers = err.response.request.headers
+    return [headers[name] for name in ("authorization", "proxy-authorization") if name in headers]
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_an_errors_response_keeps_no_bearer_token(
+    router: respx.Router, make_client: ClientFactory, status: int
+) -> None:
+    router.get(BILL_PATH).respond(status, json={"id": 1})  # 200: a body that does not match
+    with pytest.raises((ResponseValidationError, NotFoundError)) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert isinstance(info.value, ResponseValidationError | APIStatusError)
+    assert _credentials_left(info.value) == ["[REDACTED]"]
+    assert router.routes["token"].call_count == 1  # the request itself was sent with the token
+    assert info.value.response is not None
+    assert info.value.response.request.url == f"{BASE_URL}{BILL_PATH}"
+
+
+async def test_an_async_errors_response_keeps_no_bearer_token(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(JOB_PATH).respond(404, json={"message": "no such job"})
+    client = make_async_client(max_retries=0)
+    for _ in range(2):  # the second call: the aiohttp backend's quick lane, with the token cached
+        with pytest.raises(NotFoundError) as info:
+            await client.statement_jobs.retrieve("job-1")
+        assert _credentials_left(info.value) == ["[REDACTED]"]
+
+
+def test_a_token_request_error_keeps_no_basic_credentials(router: respx.Router, make_client: ClientFactory) -> None:
+    router.routes["token"].respond(500, json={"message": "down"})
+    with pytest.raises(APIStatusError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert info.value.status_code == 500
+    assert _credentials_left(info.value) == ["[REDACTED]"]

@@ -11,7 +11,9 @@ layering), regen (generated/ equals a fresh regeneration: the one regeneration c
 (pytest under coverage, warnings are errors), coverage (branch coverage of the last tests step against the
 floor, ``fail_under`` in pyproject.toml; skipped when pytest got arguments, since a partial run covers
 less) and floors (the client tests again, in a scratch venv with the lowest dependency versions
-generated/pyproject.toml allows; needs PyPI). Exits non-zero when any step fails. ``--no-bootstrap`` uses
+generated/pyproject.toml allows; needs PyPI) and newest (every test again on the newest Python the
+classifiers name, at the pins, when the machine has it: ``m3ter_dev.newest``). Exits non-zero when any
+step fails. ``--no-bootstrap`` uses
 the current interpreter as it is (tox and pre-commit do this).
 """
 
@@ -52,6 +54,7 @@ STEPS: dict[str, list[str]] = {
     "tests": ["-m", "pytest", *PYTEST_WORKERS, "--cov", "--cov-report=", "--cov-fail-under=0"],
     "coverage": ["-m", "coverage", "report"],
     "floors": ["scripts/check_floors.py"],
+    "newest": ["scripts/check_newest.py"],
 }
 
 

@@ -13,15 +13,14 @@ does. Exits non-zero when a floor is not true.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
 from pathlib import Path
 
+from . import scratch
 from .check import PYTEST_WORKERS
 from .layout import ROOT
 
@@ -78,29 +77,19 @@ def client_only_tests() -> list[str]:
     )
 
 
-def _uv() -> str:
-    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if found is None:
-        raise SystemExit("check_floors: uv is not installed (it is a pinned dev dependency: run scripts/bootstrap.py)")
-    return found
-
-
-def _run(command: list[str], **kwargs: object) -> None:
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
-
-
 def main() -> int:
-    uv = _uv()
+    uv = scratch.uv("check_floors")
     wanted = floors()
     with tempfile.TemporaryDirectory(prefix="m3ter-floors-") as tmp:
         venv = Path(tmp) / "venv"
-        python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
-        _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
+        python = scratch.python_of(venv)
+        scratch.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
         install = [uv, "pip", "install", "--quiet", "--python", python]
         extras = [argument for extra in EXTRAS for argument in ("--extra", extra)]
-        _run([*install, "--resolution", "lowest-direct", "-r", str(CLIENT_PYPROJECT), *extras, *pins(TEST_TOOLS)])
-        _run([*install, "--no-deps", str(ROOT / "generated")])
+        scratch.run(
+            [*install, "--resolution", "lowest-direct", "-r", str(CLIENT_PYPROJECT), *extras, *pins(TEST_TOOLS)]
+        )
+        scratch.run([*install, "--no-deps", str(ROOT / "generated")])
         listed = subprocess.run(
             [uv, "pip", "freeze", "--python", python], check=True, capture_output=True, text=True, cwd=ROOT
         ).stdout

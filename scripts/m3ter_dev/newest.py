@@ -27,6 +27,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from . import scratch
 from .bootstrap import CLIENT_REQUIREMENT_ENV
 from .check import PYTEST_WORKERS
 from .layout import CONSTRAINTS, ROOT
@@ -73,18 +74,6 @@ def find_python(version: str) -> str | None:
     return next((python for python in candidates if _runs(python, version)), None)
 
 
-def _uv() -> str:
-    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if found is None:
-        raise SystemExit("check_newest: uv is not installed (it is a pinned dev dependency: run scripts/bootstrap.py)")
-    return found
-
-
-def _run(command: list[str], **kwargs: object) -> None:
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
-
-
 def main() -> int:
     version = newest_supported()
     if "{}.{}".format(*sys.version_info[:2]) == version:
@@ -94,15 +83,15 @@ def main() -> int:
     if python is None:
         print(f"check_newest: no Python {version} on this machine (PATH, pyenv): step skipped", flush=True)
         return 0
-    uv = _uv()
+    uv = scratch.uv("check_newest")
     with tempfile.TemporaryDirectory(prefix="m3ter-newest-") as tmp:
         venv = Path(tmp) / "venv"
-        venv_python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
-        _run([uv, "venv", "--quiet", "--python", python, str(venv)])
+        venv_python = scratch.python_of(venv)
+        scratch.run([uv, "venv", "--quiet", "--python", python, str(venv)])
         # generated/ editable, so the root names the client by version (as the bootstrap installs them).
         env = {**os.environ, CLIENT_REQUIREMENT_ENV: "version"}
         install = [uv, "pip", "install", "--quiet", "--python", venv_python, "-c", str(CONSTRAINTS)]
-        _run([*install, "-e", str(ROOT / "generated"), "-e", f"{ROOT}[dev]"], env=env)
+        scratch.run([*install, "-e", str(ROOT / "generated"), "-e", f"{ROOT}[dev]"], env=env)
         command = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PYTEST_WORKERS]
         print("$", " ".join(command), flush=True)
         code = subprocess.run(command, cwd=ROOT, check=False).returncode

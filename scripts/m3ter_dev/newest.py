@@ -87,7 +87,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="m3ter-newest-") as tmp:
         venv = Path(tmp) / "venv"
         venv_python = scratch.python_of(venv)
-        scratch.run([uv, "venv", "--quiet", "--python", python, str(venv)])
+        # --seed: pip in the venv, as python -m venv gives it (tests install wheels with it)
+        scratch.run([uv, "venv", "--quiet", "--seed", "--python", python, str(venv)])
         # generated/ editable, so the root names the client by version (as the bootstrap installs them).
         env = {**os.environ, CLIENT_REQUIREMENT_ENV: "version"}
         install = [uv, "pip", "install", "--quiet", "--python", venv_python, "-c", str(CONSTRAINTS)]

@@ -959,7 +959,6 @@ class StatementJobs:
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             clock=self._owner._clock,
-            client_total=self._owner._options.total(),
         )
         return self._owner._run(plan)
 
@@ -1038,7 +1037,6 @@ class AsyncStatementJobs:
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             clock=self._owner._clock,
-            client_total=self._owner._options.total(),
         )
         return await self._owner._run(plan)
 

@@ -956,7 +956,6 @@ class StatementJobs:
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             clock=self._owner._clock,
-            client_total=self._owner._options.total(),
         )
         return self._owner._run(plan)
 
@@ -1035,7 +1034,6 @@ class AsyncStatementJobs:
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             clock=self._owner._clock,
-            client_total=self._owner._options.total(),
         )
         return await self._owner._run(plan)
 

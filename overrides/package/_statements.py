@@ -109,16 +109,14 @@ def wait_plan(
     poll_interval: float,
     max_poll_interval: float,
     clock: Callable[[], float],
-    client_total: float | None,
 ) -> Plan[StatementJobResponse]:
-    """Poll the job until it is COMPLETE, FAILED or CANCELLED; back off from ``poll_interval`` doubling up
-    to ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds. Each poll
-    must also be done within the time the wait has left, or :data:`POLL_GRACE` when that is longer (a
-    bound on top of ``client_total``, the client's own total timeout of a call; None: no limit). A poll
-    that times out (``APITimeoutError`` thrown in here) ends the wait the same way past the timeout, and
-    before it when the wait's bound was the tighter one and ran out (a ``Retry-After`` longer than the
-    time left fails the poll at once); a poll that times out on the client's own limits with time left
-    raises its ``APITimeoutError``.
+    """Poll the job until it is COMPLETE, FAILED or CANCELLED; back off from ``poll_interval`` doubling up to
+    ``max_poll_interval``; raise :class:`StatementJobTimeoutError` after ``timeout`` seconds. Each poll must
+    also be done within the time the wait has left, or :data:`POLL_GRACE` when that is longer (a bound on top of
+    the client's own total timeout of a call). A poll that times out (``APITimeoutError`` thrown in here) ends
+    the wait the same way past the timeout, and before it when the wait's bound was the tighter one and ran out
+    (a ``Retry-After`` longer than the time left fails the poll at once); a poll that times out on the client's
+    own limits with time left raises its ``APITimeoutError``.
 
     Refuses, before the first request, a ``timeout`` that is not a finite number >= 0, a ``poll_interval``
     that is not finite and > 0, and a ``max_poll_interval`` that is not finite and >= ``poll_interval``
@@ -139,8 +137,9 @@ def wait_plan(
                     f"statement job {job_id!r} is still {status} after {timeout:g}s "
                     "(the last poll got no answer in time)"
                 ) from exc
-            wait_bound = client_total is None or within < client_total  # as ``_Options.within`` bounds the poll
-            if wait_bound and exc.total_timeout is not None:
+            # The poll's total timeout is ``within`` exactly when the wait's bound was the tighter one
+            # (``_Options.within``); a socket timeout has none, the client's own total another.
+            if exc.total_timeout == within:
                 raise StatementJobTimeoutError(
                     f"statement job {job_id!r} is still {status}: the last poll could not finish within the "
                     f"wait's {timeout:g}s ({exc})"

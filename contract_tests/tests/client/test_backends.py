@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from m3ter_billing import AsyncM3terBilling, ConfigurationError
+from m3ter_billing._backends import async_network_transport
 
 from .hostile import Exchange, RawServer
 from .support import API_KEY, API_SECRET, ORG_ID, bill_body, token_body
@@ -196,3 +197,39 @@ def test_a_header_the_backend_cannot_write_is_a_local_protocol_error(backend: st
         error = asyncio.run(go(server.url))
         assert server.requests == []
     assert isinstance(error, httpx.LocalProtocolError), repr(error)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({}, b""),  # none of the headers either HTTP library would add of its own
+        ({}, b'{"a": 1}'),  # a body without a Content-Type
+        ({"Accept": "application/json", "User-Agent": "ua/1", "Accept-Encoding": "identity"}, b""),
+        ({"Content-Type": "text/plain", "User-Agent": "ua/1"}, b"abc"),
+    ],
+)
+def test_the_network_sends_exactly_the_request_headers(backend: str, headers: dict[str, str], body: bytes) -> None:
+    # The network transport under the client's layers: what reaches the wire is the request's own headers
+    # (and the Content-Length of its body), nothing either library adds where one is missing.
+    seen: list[dict[str, str]] = []
+
+    def record(exchange: Exchange) -> None:
+        seen.append(exchange.headers)
+        exchange.json(200, {})
+
+    async def go(url: str) -> None:
+        transport = async_network_transport(backend, trust_env=False)  # type: ignore[arg-type]
+        try:
+            for _ in range(2):  # the second with the headers as the transport has kept them
+                request = httpx.Request("POST" if body else "GET", url + "/x", headers=headers, content=body)
+                response = await transport.handle_async_request(request)
+                await response.aread()
+        finally:
+            await transport.aclose()
+
+    with RawServer(record) as server:
+        asyncio.run(go(server.url))
+    expected = {"host", *(name.lower() for name in headers), *(["content-length"] if body else [])}
+    assert [set(names) for names in seen] == [expected, expected]
+    assert all(sent[name.lower()] == value for sent in seen for name, value in headers.items())

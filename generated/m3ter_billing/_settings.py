@@ -111,12 +111,19 @@ def _base_url(value: str) -> httpx.URL:
     if url.userinfo:
         raise ConfigurationError("base_url must not carry a user name or password")
     if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {scrub(value)!r}")
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {_shown(value)!r}")
     if url.query or url.fragment or "?" in value or "#" in value:
-        raise ConfigurationError(f"base_url must not carry a query or fragment, got {scrub(value)!r}")
+        raise ConfigurationError(f"base_url must not carry a query or fragment, got {_shown(value)!r}")
     if url.port is not None and not 1 <= url.port <= 65535:  # httpx parses any digits; no socket takes them
         raise ConfigurationError(f"base_url has port {url.port}, outside 1-65535")
     return url
+
+
+def _shown(url: str) -> str:
+    """A refused base URL as an error may show it: without its query and fragment (an API key or token
+    put there would otherwise be printed), scrubbed of any other known secret."""
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
+    return scrub(url if cut < 0 else url[:cut] + url[cut] + "...")
 
 
 _LOG_LEVELS = {"info": logging.INFO, "debug": logging.DEBUG}

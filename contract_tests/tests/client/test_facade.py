@@ -254,9 +254,14 @@ async def test_async_call_after_close_is_an_api_connection_error(
         "https://api.m3ter.test/?tenant=1",
         "https://api.m3ter.test/base?",
         "https://api.m3ter.test/#frag",
+        "https://api.m3ter.test/?api_key=pa55word-secret",
+        "https://api.m3ter.test/#token=pa55word-secret",
+        "api.m3ter.test?pa55word-secret",
     ],
 )
 def test_base_url_with_credentials_query_or_fragment_is_refused(clean_env: pytest.MonkeyPatch, url: str) -> None:
     with pytest.raises(ConfigurationError, match="base_url") as info:
         M3terBilling(base_url=url, org_id="o", api_key="k", api_secret="s")
+    # The URL is shown up to its query or fragment, where a key or token put into it would be.
     assert "pa55word-secret" not in str(info.value)
+    assert "tenant" not in str(info.value)

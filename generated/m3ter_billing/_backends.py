@@ -42,7 +42,8 @@ def checked_backend(backend: object) -> HttpBackend:
     if backend == "aiohttp":
         if not aiohttp_installed():
             raise ConfigurationError(
-                f'http_backend="aiohttp" needs aiohttp: install the extra with `pip install "{EXTRA}"`'
+                f'http_backend="aiohttp" needs aiohttp, which is not installed: install the client with its extra '
+                f'{EXTRA} (from a checkout: pip install "./generated[aiohttp]") or aiohttp itself'
             )
         return "aiohttp"
     raise ConfigurationError(f"http_backend must be one of {', '.join(map(repr, HTTP_BACKENDS))}, not {backend!r}")

@@ -185,11 +185,12 @@ def _delay(value: str | None, scale: float) -> float | None:
 
 
 class InternalServerError(APIStatusError):
-    """5xx: the server failed."""
+    """5xx, any status from 500 to 599 (non-standard ones such as Cloudflare's 520 too): the server failed."""
 
 
 class UnexpectedStatusError(APIStatusError):
-    """Any other status, including non-standard codes such as 520."""
+    """Any other status: a 2xx other than the operation's 200, 1xx and 3xx (redirects are not followed), a 4xx
+    without a class of its own (405, 410, 413, ...), and codes outside 100-599."""
 
 
 class APIResponseValidationError(APIError):

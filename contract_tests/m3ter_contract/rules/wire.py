@@ -351,6 +351,18 @@ def _numbers(spec: Spec, schema: Mapping[str, Any], value: Any, path: str, depth
             yield from _numbers(spec, items, item, json_path(path, index), depth + 1)
 
 
+def _beyond_double(value: int) -> bool:
+    """Whether an integer rounds to infinity as an IEEE 754 double (a :class:`HugeInteger` has more than 4,000
+    digits: always; its int value is only a stand-in)."""
+    if isinstance(value, HugeInteger):
+        return True
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
+
+
 def check_numbers(obs: Observation, spec: Spec) -> Iterator[Finding]:
     """Integers outside their declared int32/int64 range; numbers that are not finite doubles."""
     if isinstance(obs.body, NotJSON):
@@ -366,6 +378,10 @@ def check_numbers(obs: Observation, spec: Spec) -> Iterator[Finding]:
             continue
         bounds = _RANGES.get(fmt) if isinstance(fmt, str) else None
         if bounds is None:
+            if isinstance(value, int) and _beyond_double(value):  # an integer literal, where no range is declared
+                yield FINITE_NUMBER.finding(
+                    obs, path, "an integer beyond the range of an IEEE 754 double (it reads as infinity)"
+                )
             continue
         if isinstance(value, float):
             if not value.is_integer():

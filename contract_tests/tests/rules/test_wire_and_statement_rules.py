@@ -74,6 +74,20 @@ CASES = [
         lambda s, i: s.faults.raw_number(i, field="billTotal", text="1e400"),
         "$.billTotal",
     ),
+    Case(  # an integer literal past the largest double (400 digits): infinity too, in a `number` field
+        "schema.finite-number",
+        "bill",
+        "monthly",
+        lambda s, i: s.faults.raw_number(i, field="billTotal", text="1" + "0" * 400),
+        "$.billTotal",
+    ),
+    Case(  # more digits than int() converts (the check's HugeInteger)
+        "schema.finite-number",
+        "bill",
+        "monthly",
+        lambda s, i: s.faults.raw_number(i, field="billTotal", text="9" * 5000),
+        "$.billTotal",
+    ),
     Case(
         "statement.download",
         "job",

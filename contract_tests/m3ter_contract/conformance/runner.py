@@ -445,6 +445,8 @@ class Runner:
             return None
         body, headers = read
         status = body.get("statementJobStatus") if isinstance(body, dict) else None
+        if not isinstance(status, str):  # a list or an object is the schema rules' finding, and watched as unknown
+            status = None
         if status == COMPLETE and self.options.statement_downloads and not follow.downloaded:
             follow.downloaded = True
             await self._download_statements(downloads, follow.entity_id, body, self._read_at(headers))

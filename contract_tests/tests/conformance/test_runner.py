@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,35 @@ async def check_sandbox_with_resolver(
     return await check_sandbox(
         sandbox, options, transport=transport, bill_ids=[], statement_job_ids=[job], resolve_host=resolve
     )
+
+
+class JobStatusAs(httpx.AsyncBaseTransport):
+    """The sandbox, with every statement job's ``statementJobStatus`` replaced by ``status``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, status: Any) -> None:
+        self.inner = inner
+        self.status = status
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if "/statementjobs/" not in request.url.path or response.status_code != 200:
+            return response
+        body = json.loads(await response.aread())
+        body["statementJobStatus"] = self.status
+        return httpx.Response(200, json=body, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("status", [["COMPLETE"], {"value": "RUNNING"}, 7])
+async def test_a_watched_job_with_a_status_that_is_not_a_string_is_a_finding(sandbox: Sandbox, status: Any) -> None:
+    # The status is the schema rules' finding; the watch goes on as for a status it does not know (no
+    # problem of the check, which a list once caused: it cannot be looked up in a set).
+    options = Options(observe=1, watch=True, watch_interval=1.0, watch_timeout=3.0, rate=100_000)
+    transport = JobStatusAs(httpx.ASGITransport(app=sandbox.asgi_app()), status)
+    job = sandbox.seeded.jobs["complete_json"]
+    result = await check_sandbox(sandbox, options, transport=transport, bill_ids=[], statement_job_ids=[job])
+    assert result.problems == []
+    assert result.exit_code == 1
+    assert {(f.rule, f.path) for f in result.findings if f.severity.value == "error"} >= {
+        ("schema.type", "$.statementJobStatus")
+    }
+    assert result.requests["GET"] == 4  # the read, then the watch's three until its timeout

@@ -37,6 +37,47 @@ def datetime_at(body: Mapping[str, Any], key: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
+_INSTANT = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))", re.ASCII
+)
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+Instant = tuple[int, str]
+"""An RFC 3339 date-time as the instant it names: whole seconds since 0000-01-01T00:00:00Z and the digits of
+its fraction without trailing zeros. Instants compare as the tuples do."""
+
+
+def _days_before(year: int, month: int, day: int) -> int:
+    """Days from 0000-01-01 to the date, in the proleptic Gregorian calendar (year 0000 is a leap year)."""
+    days = 365 * year + (year + 3) // 4 - (year + 99) // 100 + (year + 399) // 400
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return days + sum(_MONTH_DAYS[: month - 1]) + (1 if leap and month > 2 else 0) + day - 1
+
+
+def instant_at(body: Mapping[str, Any], key: str) -> Instant | None:
+    """The instant an RFC 3339 date-time names, for ordering: every date-time the grammar allows, years 0000
+    to 9999 and a leap second (``:60``) included, where ``datetime`` stops at year 1 and second 59. None
+    for anything else (the schema rules report it)."""
+    value = body.get(key)
+    match = _INSTANT.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
+    fraction, sign, offset_hours, offset_minutes = match.groups()[6:]
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not 1 <= month <= 12 or not 1 <= day <= _MONTH_DAYS[month - 1] + (1 if leap and month == 2 else 0):
+        return None
+    if hour > 23 or minute > 59 or second > 60:
+        return None
+    offset = 0
+    if sign is not None:
+        if int(offset_hours) > 23 or int(offset_minutes) > 59:
+            return None
+        offset = (int(offset_hours) * 60 + int(offset_minutes)) * 60 * (1 if sign == "+" else -1)
+    seconds = _days_before(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second - offset
+    return seconds, (fraction or "").rstrip("0")
+
+
 def present(body: Mapping[str, Any], key: str) -> bool:
     """True when ``key`` is there with a value (null counts as absent: the schema rules report the null)."""
     return body.get(key) is not None

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ._values import date_at, datetime_at, present, same_value, str_at
+from ._values import date_at, instant_at, present, same_value, str_at
 from .sources import component, operation, schema_field
 from .vocabulary import (
     EXTERNAL_INVOICE_DATE_SETTINGS,
@@ -279,7 +279,7 @@ def _audit(obs: Observation, rule: Rule, flag: str, is_set: bool | None, at: str
         for key in (at, by):
             if present(body, key):
                 yield rule.finding(obs, f"$.{key}", f"not {flag} but {key} is set")
-    created, when = datetime_at(body, "dtCreated"), datetime_at(body, at)
+    created, when = instant_at(body, "dtCreated"), instant_at(body, at)
     if created is not None and when is not None and when < created:
         yield rule.finding(obs, f"$.{at}", f"{at} {body[at]} precedes dtCreated {body['dtCreated']}")
 

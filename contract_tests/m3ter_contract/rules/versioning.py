@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._values import datetime_at, normalise_datetimes, version_at
+from ._values import instant_at, normalise_datetimes, version_at
 from .sources import schema_field
 from .vocabulary import Check, Finding, Observation, Rule, Severity, documented
 
@@ -111,7 +111,7 @@ def check_version(obs: Observation, spec: object) -> Iterator[Finding]:
 
 
 def check_dt_order(obs: Observation, spec: object) -> Iterator[Finding]:
-    created, modified = datetime_at(obs.obj, "dtCreated"), datetime_at(obs.obj, "dtLastModified")
+    created, modified = instant_at(obs.obj, "dtCreated"), instant_at(obs.obj, "dtLastModified")
     if created is not None and modified is not None and modified < created:
         yield VERSION_DT_ORDER.finding(
             obs,
@@ -156,7 +156,7 @@ def compare_versions(before: Observation, after: Observation) -> Iterator[Findin
 
 def compare_dt_last_modified(before: Observation, after: Observation) -> Iterator[Finding]:
     old, new = version_at(before.obj), version_at(after.obj)
-    old_dt, new_dt = datetime_at(before.obj, "dtLastModified"), datetime_at(after.obj, "dtLastModified")
+    old_dt, new_dt = instant_at(before.obj, "dtLastModified"), instant_at(after.obj, "dtLastModified")
     if old is None or new is None or old_dt is None or new_dt is None or new < old:
         return
     if new > old and new_dt < old_dt:

@@ -42,6 +42,27 @@ def test_dt_last_modified_equal_is_a_warning_earlier_an_error(spec: Spec) -> Non
     ]
 
 
+@pytest.mark.parametrize(
+    ("created", "modified"),
+    [
+        ("2024-10-01T00:00:00Z", "0000-01-01T00:00:00Z"),  # year 0000: valid RFC 3339, before datetime's range
+        ("2024-10-01T00:00:00Z", "0001-01-01T00:30:00+01:00"),  # year 0 in UTC
+        ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59.999Z"),  # a leap second, which datetime cannot read
+        ("2024-01-01T00:00:00.5Z", "2024-01-01T00:00:00.25Z"),  # fractions compared digit by digit
+    ],
+)
+def test_dt_order_holds_for_every_rfc_3339_instant(spec: Spec, created: str, modified: str) -> None:
+    found = _rules(B, _bill(dtCreated=created, dtLastModified=modified), spec=spec)
+    assert ("version.dt-order", "error", "$.dtLastModified") in found
+    swapped = _rules(B, _bill(dtCreated=modified, dtLastModified=created), spec=spec)
+    assert ("version.dt-order", "error", "$.dtLastModified") not in swapped
+
+
+def test_dt_last_modified_going_back_to_year_0000_is_an_error(spec: Spec) -> None:
+    back = _bill(version=2, dtLastModified="0000-01-01T00:00:00Z")
+    assert ("version.dt-last-modified", "error", "$.dtLastModified") in _rules(B, _bill(), back, spec=spec)
+
+
 def test_a_read_without_version_does_not_hide_a_version_that_went_back(spec: Spec) -> None:
     no_version = {k: v for k, v in BASE.items() if k != "version"}
     found = _rules(B, _bill(version=5), no_version, _bill(version=2), spec=spec)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -142,12 +143,28 @@ def junit_xml(result: RunResult) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
 
-_MD_SPECIAL = str.maketrans({"|": "\\|", "\n": " ", "\r": " ", "<": "&lt;", ">": "&gt;", "`": "'"})
+# What Markdown (CommonMark and GitHub's extensions: tables, strikethrough, autolinks, math, mentions, emoji)
+# could read in server text. Left as they are: ( ) ! ^ (a link, an image or a footnote needs a bracket, which
+# is escaped) and line-start syntax (# - + = 1.: the text never starts a line).
+_MD_MEANINGFUL = re.compile(r"_+|[\\`*\[\]&$~|@<>\r\n]|:(?=//|[\w+-]+:)|(?<=[wW]{3})\.")
+# GitHub links an e-mail address (a@b.c) even with its @ escaped: an empty HTML comment after it (GitHub shows
+# nothing of it) keeps the address from being one text.
+_MD_ENTITY = {"<": "&lt;", ">": "&gt;", "\n": " ", "\r": " ", "@": "\\@<!-- -->"}
+
+
+def _md_escape(match: re.Match[str]) -> str:
+    text, string, start, end = match.group(), match.string, match.start(), match.end()
+    if text[0] != "_":
+        return _MD_ENTITY.get(text, "\\" + text)
+    if start > 0 and end < len(string) and string[start - 1].isalnum() and string[end].isalnum():
+        return text  # between two letters or digits, underscores never delimit emphasis (max_response_bytes)
+    return "\\_" * len(text)
 
 
 def _md(text: str) -> str:
-    """Server text in a Markdown table cell: no cell break (``|``), no line break, no HTML, no code span end."""
-    return shown(text).translate(_MD_SPECIAL)
+    """Server text as plain Markdown text (a table cell, a list item): everything Markdown could read in it is
+    escaped, so nothing renders (no emphasis, link, image, autolink, HTML, code span, cell or line break)."""
+    return _MD_MEANINGFUL.sub(_md_escape, shown(text))
 
 
 markdown_text = _md
@@ -159,9 +176,15 @@ def _code(text: str) -> str:
     return "`" + inner + "`"
 
 
-def _md_line(text: str) -> str:
-    """Generated text that quotes server names in code spans (a suggestion): one line, no HTML."""
-    return shown(text).replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+def _code_span(text: str) -> str:
+    """Text with server names in it (a suggestion) as one inline code span outside a table, shown exactly as
+    written: fenced by more backticks than any run of them inside (CommonMark), padded with a space when it
+    starts or ends with a backtick or a space (one each side is stripped), so nothing in it ends the span."""
+    inner = shown(text)
+    longest = max((len(run) for run in re.findall(r"`+", inner)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if inner[:1] in ("`", " ") or inner[-1:] in ("`", " ") or not inner else ""
+    return f"{fence}{pad}{inner}{pad}{fence}"
 
 
 def markdown(result: RunResult) -> str:
@@ -205,7 +228,7 @@ def markdown(result: RunResult) -> str:
             lines.append(f"| {severity} | `{f.rule}` | {_code(f.entity_id)} | {_code(f.path)} | {_md(f.message)} |")
         if len(result.findings) > MARKDOWN_ROWS:
             lines.append(f"\n… and {len(result.findings) - MARKDOWN_ROWS} more in the JSON report.")
-    suggestions = sorted({(f.rule, _md_line(f.suggestion)) for f in result.findings if f.suggestion})
+    suggestions = sorted({(f.rule, _code_span(f.suggestion)) for f in result.findings if f.suggestion})
     if suggestions:
         lines += ["", "### Suggested spec changes", ""]
         lines += [f"- {text} (`{rule}`)" for rule, text in suggestions]

@@ -8,18 +8,21 @@ from __future__ import annotations
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from m3ter_contract.conformance import baseline
+from m3ter_contract.conformance import baseline, report
 from m3ter_contract.conformance.cli import main
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
 from m3ter_contract.conformance.transport import STATEMENT, GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.rules import Judge
 from m3ter_contract.sandbox import Sandbox, SandboxServer
+from markdown_it import MarkdownIt
 
 from .support import cli_args as _args
 from .support import json_report as _report
@@ -254,6 +257,33 @@ def test_a_bad_baseline_is_refused_before_the_run(
 
 
 # ---- server text in every output format --------------------------------------------------------------------
+
+
+HOSTILE_NAMES = (
+    "x` **ALL CHECKS PASSED** [docs](https://evil.example/phish) ![](https://evil.example/pixel.png) `y",
+    "``` <img src=x> &amp; a@evil.example www.evil.example ~~gone~~ $x$ :tada: @octocat \\| _em_ *em*",
+)
+
+
+async def test_server_text_never_renders_as_markdown(sandbox: Sandbox, snapshot: Callable[[str, str], None]) -> None:
+    """Field names and an enum value the server chose reach the findings table (a cell of code, a message)
+    and the suggested spec changes: escaped as text, or inside a code span no backtick run of theirs can end,
+    nothing of them renders (no bold, link, image, HTML, autolink, strikethrough) in the Markdown summary,
+    which CI writes to $GITHUB_STEP_SUMMARY."""
+    bill = sandbox.seeded.bills["monthly"]
+    status = "x` **PASSED** [a](https://evil.example) `y"
+    sandbox.mutate_responses(bill, lambda body: {**body, **dict.fromkeys(HOSTILE_NAMES, 1), "status": status})
+    result = await check_sandbox(sandbox, FAST, bill_ids=[bill], statement_job_ids=[])
+    text = report.markdown(result)
+    snapshot("hostile-names.summary.md", "\n".join(line for line in text.splitlines() if line.startswith(("| ", "- "))))
+    findings = text[text.index("### Findings") : text.index("<sub>")]  # the header's bold is ours
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(findings)
+    assert not re.search(r"<(strong|em|a|img|del)\b", html), html
+    shown = re.findall(r"<li><code>(.*?)</code> \(<code>([a-z.-]+)</code>\)</li>", html)
+    # each suggestion is one code span, shown exactly as the JSON report writes it
+    assert sorted((unescape(code), rule) for code, rule in shown) == sorted(
+        (f.suggestion, f.rule) for f in result.findings if f.suggestion
+    )
 
 
 def test_field_names_with_control_characters_keep_every_output_well_formed(

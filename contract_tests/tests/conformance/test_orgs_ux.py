@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from m3ter_contract.conformance import multirun
+from m3ter_contract.conformance import multirun, report
 from m3ter_contract.conformance.command import main
 from m3ter_contract.conformance.progress import LogProgress, OrgsProgress, Traffic
 from m3ter_contract.rules import RULES, Finding, Severity
@@ -51,7 +51,7 @@ def _assert_run_problem(texts: dict[str, str], kind: str, words: str) -> None:
     markdown = texts["all.md"]
     assert "### Problems of the run (exit code 2)" in markdown
     assert f"- **{kind}**: " in markdown
-    assert words in markdown
+    assert report.markdown_text(words) in markdown  # as Markdown text: escaped, so nothing of it renders
 
 
 def test_a_bad_option_value_with_config_writes_the_combined_reports(

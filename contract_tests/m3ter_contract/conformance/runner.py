@@ -290,6 +290,12 @@ class _Schedule:
         self._news.set()
         return sum(1 for _ in self._source) + len(self._heap)
 
+    def abandon(self) -> int:
+        """Stop handing out reads, and give up the reads in flight too (the run stops as a whole): how many
+        entities are left unfinished, but the caller's own."""
+        in_flight = self.active - len(self._heap) - 1
+        return self.halt() + max(0, in_flight)
+
 
 class Runner:
     """One run against one target. ``transport`` replaces httpx's network transport (tests, the sandbox);
@@ -517,17 +523,8 @@ class Runner:
             )
             return None
         except RateLimitError:
-            left = self._schedule.halt()
-            unread = f"; stopped reading: {left} more entit{'y' if left == 1 else 'ies'} not read" if left else ""
-            self._problems.append(
-                Problem(
-                    "rate-limit",
-                    f"still rate limited (429) after {self.options.max_retries} retries{unread}: lower --rate "
-                    f"(now {self.limiter.rate:g}/s) or run when the organization is quieter",
-                    entity_id,
-                    kind.endpoint,
-                )
-            )
+            why = f"still rate limited (429) after {self.options.max_retries} retries"
+            self._problems.append(self._rate_limited(kind, entity_id, why, self._schedule.halt()))
             return None
         except APIStatusError as exc:
             self._problems.append(Problem("status", f"the server answered {clean(exc)}", entity_id, kind.endpoint))
@@ -557,6 +554,17 @@ class Runner:
             self._progress(self._done, max(self._planned, self._done), fresh)
         return body, headers
 
+    def _rate_limited(self, kind: EntityKind, entity_id: str, why: str, left: int) -> Problem:
+        """The server's rate limit stopped a read, and the reading (the rest would be refused too): ``left``
+        entities were not read."""
+        unread = f"; stopped reading: {left} more entit{'y' if left == 1 else 'ies'} not read" if left else ""
+        return Problem(
+            "rate-limit",
+            f"{why}{unread}: lower --rate (now {self.limiter.rate:g}/s) or run when the organization is quieter",
+            entity_id,
+            kind.endpoint,
+        )
+
     async def _get(
         self, client: AsyncM3terBilling, kind: EntityKind, entity_id: str
     ) -> tuple[bytes, Mapping[str, str]]:
@@ -580,6 +588,14 @@ class Runner:
                     return exc.response.content, exc.headers
                 raise
             except APITimeoutError:
+                if call.throttled:  # the server's time (its 429s and the pause they asked for), not ours
+                    limit = "" if client.total_timeout is None else f" ({client.total_timeout:g}s)"
+                    why = (
+                        "rate limited (429): the server asked the check to wait (Retry-After) until the call's total "
+                        f"timeout{limit} ran out"
+                    )
+                    # Every other call would wait out the same pauses: the run stops here, as a whole.
+                    raise _Fatal(self._rate_limited(kind, entity_id, why, self._schedule.abandon())) from None
                 if call.starved:
                     raise _Fatal(self._starved(client.total_timeout)) from None
                 raise
@@ -775,6 +791,11 @@ class Runner:
             except TimeoutError:
                 if not deadline.expired():
                     raise
+                if call.throttled:
+                    return failed(
+                        f"it did not finish within {self.options.statement_timeout:g}s, waiting in the pause the API "
+                        "asked for when it rate limited the check (429, Retry-After); run the check again later"
+                    )
                 if call.starved:
                     return self._starved(self.options.statement_timeout)
                 return failed(

@@ -39,6 +39,9 @@ class Call:
     def __init__(self, turns: asyncio.Lock) -> None:
         self._turns: asyncio.Lock | None = turns
         self.starved = False
+        self.throttled = False
+        """The server asked the check to wait while the call ran: one of its requests was answered 429, or
+        waited in the pause a 429's Retry-After asked for (the server's time, not a matter of ``--rate``)."""
         self.granted = False  # its first request's grant, taken by the turn: that request does not wait
 
     def pass_turn(self) -> None:
@@ -113,9 +116,10 @@ class RequestPacer:
 
     async def _wait_for_grant(self, call: Call | None) -> None:
         """Wait (in the queue) until a request may go, and record its grant. When ``call``'s time runs out
-        meanwhile, it is marked starved if the wait was for our own spacing: a pause the server asked for (a
-        429's Retry-After) is the server's time, not a matter of ``--rate``."""
-        ours = True
+        meanwhile, it is marked starved if the wait was for our own spacing alone, and throttled if a pause
+        the server asked for (a 429's Retry-After) fell in it: that is the server's time, not a matter of
+        ``--rate``, also while this request queued behind another one sleeping through the pause."""
+        started = self._clock()
         try:
             async with self._lock:
                 while True:
@@ -124,12 +128,13 @@ class RequestPacer:
                     if delay <= 0:
                         self._grant(now)
                         return
-                    ours = now >= self._paused_until
                     self.waited += delay
                     await self._sleep(delay)
         except asyncio.CancelledError:
             if call is not None:
-                call.starved = ours
+                paused = self._paused_until > started  # a pause in force when the wait began, or begun since
+                call.throttled = call.throttled or paused
+                call.starved = not paused
             raise
 
     async def acquire(self) -> None:
@@ -230,6 +235,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         # statement): read here, a gzip body was inflated whole before max_response_bytes could stop it.
         if response.status_code == 429 and not statement:
             self._limiter.back_off(_retry_after(response))
+            call = _CALL.get()
+            if call is not None:
+                call.throttled = True
         return response
 
     async def aclose(self) -> None:

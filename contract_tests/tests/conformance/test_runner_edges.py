@@ -281,6 +281,76 @@ async def test_a_call_out_of_time_is_starved_only_by_our_own_spacing(pause: bool
     assert calls[0].starved is starved
 
 
+async def test_a_call_queued_behind_a_request_sleeping_through_the_servers_pause_is_throttled_not_starved() -> None:
+    """Call B's second request queues behind call A's, which sleeps (holding the queue) through the pause a 429's
+    Retry-After asked for: when B's time runs out there, it ran out in the server's time, not in our --rate."""
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        if seconds > 1:  # the server's pause: lasts longer than any call's time here
+            await asyncio.Event().wait()
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    pacer = RequestPacer(10, clock=lambda: now[0], sleep=sleep)
+    calls: dict[str, Call] = {}
+    b_ready = asyncio.Event()
+
+    async def a() -> None:
+        async with pacer.turn() as call:
+            calls["a"] = call
+            await pacer.acquire()
+            await b_ready.wait()
+            pacer.back_off(60.0)  # its answer was a 429 with Retry-After: 60
+            await pacer.acquire()  # sleeps through the pause, holding the queue
+
+    async def b() -> None:
+        async with pacer.turn() as call:
+            calls["b"] = call
+            await pacer.acquire()
+            b_ready.set()
+            await asyncio.sleep(0)
+            await pacer.acquire()  # queues behind a's request
+
+    tasks = [asyncio.create_task(a()), asyncio.create_task(b())]
+    while not (b_ready.is_set() and pacer._lock.locked() and len(pacer._lock._waiters or ())):
+        await asyncio.sleep(0)
+    for task in reversed(tasks):
+        task.cancel()  # the calls' total timeouts
+    for task in tasks:
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [(calls[name].throttled, calls[name].starved) for name in "ab"] == [(True, False), (True, False)]
+
+
+@pytest.mark.parametrize(
+    ("bills", "workers"), [(1, 1), (3, 1), (3, 2)], ids=["one bill", "three bills", "three bills, two workers"]
+)
+async def test_a_server_pause_longer_than_a_calls_timeout_is_a_rate_limit_problem(bills: int, workers: int) -> None:
+    """Every read is answered 429 with Retry-After: 100 (a 60 s pause of the pacer, longer than the call's
+    total timeout of 2.5 s): the run stops with a rate-limit problem that says the server asked to wait and
+    names the entities not read (a read in flight is given up too: it would wait out the same pauses), not an
+    unreachable server nor a --rate too low (real time: the pause outlasts the timeout by a minute)."""
+    sandbox = Sandbox(rate_limit=None)
+
+    def throttle(request: httpx.Request) -> httpx.Response | None:
+        if _is_token(request):
+            return None
+        return httpx.Response(429, json={"message": "Too Many Requests"}, headers={"Retry-After": "100"})
+
+    options = Options(rate=100_000, timeout=1.0, max_retries=1, concurrency=workers)
+    ids = [*sandbox.bill_ids, *add_bills(sandbox, 3, seed=2)][:bills]
+    result = await check_sandbox(
+        sandbox, options, transport=Answering(sandbox, throttle), bill_ids=ids, statement_job_ids=[]
+    )
+    assert [(problem.kind, problem.entity_id) for problem in result.problems] == [("rate-limit", ids[0])]
+    unread = "" if bills == 1 else "; stopped reading: 2 more entities not read"
+    assert result.problems[0].message == (
+        "rate limited (429): the server asked the check to wait (Retry-After) until the call's total timeout "
+        f"(2.5s) ran out{unread}: lower --rate (now 50000/s) or run when the organization is quieter"
+    )
+
+
 async def test_a_rate_too_low_for_one_call_is_said_to_be_ours_not_the_servers() -> None:
     """At 0.1 requests/s the read after the token request waits 10 s in our pacer, longer than the call's
     total timeout (2 s): a problem with our settings, not an unreachable server."""

@@ -49,7 +49,7 @@ from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
 from ..rules.drift import DriftLog
 from ..rules.registry import EntityKey
 from ..rules.statement_jobs import COMPLETE, TERMINAL
-from ..rules.statements import URL_FIELDS, Download, Format, check_download
+from ..rules.statements import URL_FIELDS, Download, Format, judge_download
 from .redact import clean
 from .transport import STATEMENT, GuardedTransport, ReadOnlyViolation, RequestPacer
 
@@ -661,7 +661,12 @@ class Runner:
             download = await self._download(downloads, job_id, fmt, url, read_at)
             if download is None:
                 continue
-            fresh = self.judge.report(check_download(download))
+            findings, not_judged = judge_download(download)
+            if not_judged is not None:
+                self._notes.append(
+                    f"the {fmt.upper()} statement of job {job_id} {not_judged}: its content was not judged"
+                )
+            fresh = self.judge.report(findings)
             if self._progress is not None and fresh:
                 self._progress(self._done, max(self._planned, self._done), fresh)
 

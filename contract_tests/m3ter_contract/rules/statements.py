@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .sources import RFC_4180, operation, schema_field
 from .statement_jobs import CSV_URL, JSON_URL
 from .vocabulary import Check, EntityKind, Finding, NotJSON, Observation, Rule, Severity, documented, standard
-from .wire import decode
+from .wire import MAX_DEPTH, TOO_DEEP, decode
 
 JOB = frozenset({EntityKind.STATEMENT_JOB})
 Format = Literal["json", "csv"]
@@ -44,7 +44,9 @@ STATEMENT_JSON = Rule(
         "The URL to access the generated statement in JSON format.",
         schema_field("StatementJobResponse", "presignedJsonStatementUrl"),
     ),
-    "The JSON statement is a JSON document (strict RFC 8259: no NaN, no byte order mark).",
+    "The JSON statement is a JSON document (strict RFC 8259: no NaN, no byte order mark, no repeated member "
+    "name; a member repeated with equal values is a warning, as in response.duplicate-member). A statement "
+    f"nested deeper than {MAX_DEPTH} levels is not judged (a note of the run, as one too large to download).",
     JOB,
 )
 STATEMENT_CSV = Rule(
@@ -135,32 +137,47 @@ def _csv_problem(body: bytes) -> str | None:
 
 def check_download(download: Download) -> Iterator[Finding]:
     """The findings about one downloaded statement (reported against its job and URL field)."""
+    yield from judge_download(download)[0]
+
+
+def judge_download(download: Download) -> tuple[list[Finding], str | None]:
+    """The findings about one downloaded statement (reported against its job and URL field), and why its
+    content was not judged when a limit of this check stopped it (a note of the run, never a finding)."""
     obs = Observation(EntityKind.STATEMENT_JOB, download.job_id, download.org_id, None)
     path = f"$.{URL_FIELDS[download.format]}"
+    findings: list[Finding] = []
     expiry = url_expiry(download.url)
     if expiry is not None and expiry <= download.read_at:
-        yield STATEMENT_URL_EXPIRY.finding(
-            obs, path, f"the URL expired at {_when(expiry)}, before the job was read at {_when(download.read_at)}"
+        findings.append(
+            STATEMENT_URL_EXPIRY.finding(
+                obs, path, f"the URL expired at {_when(expiry)}, before the job was read at {_when(download.read_at)}"
+            )
         )
     if download.status is None:
-        return
+        return findings, None
     if download.status != 200:
-        yield STATEMENT_DOWNLOAD.finding(
-            obs, path, f"GET of the {download.format.upper()} statement answered {download.status}"
-        )
-        return
+        message = f"GET of the {download.format.upper()} statement answered {download.status}"
+        return [*findings, STATEMENT_DOWNLOAD.finding(obs, path, message)], None
     if download.format == "json":
         body, issues = decode(download.body)
+        if isinstance(body, NotJSON) and body.limit:
+            return findings, f"is {TOO_DEEP}, more than this check judges"
         if isinstance(body, NotJSON):
-            yield STATEMENT_JSON.finding(obs, path, f"the JSON statement is not JSON ({body.error})")
+            findings.append(STATEMENT_JSON.finding(obs, path, f"the JSON statement is not JSON ({body.error})"))
         elif issues:
-            yield STATEMENT_JSON.finding(obs, path, f"the JSON statement is not strict JSON: {issues[0].message}")
+            # Each issue as severe as in an API body (a member repeated with equal values is a warning): the
+            # first error, else the first warning.
+            errors = [issue for issue in issues if (issue.severity or issue.rule.severity) is Severity.ERROR]
+            first = (errors or issues)[0]
+            message = f"the JSON statement is not strict JSON: {first.message}"
+            findings.append(STATEMENT_JSON.finding(obs, path, message, severity=None if errors else Severity.WARNING))
     else:
         problem = _csv_problem(download.body)
         if problem is not None:
-            yield STATEMENT_CSV.finding(obs, path, f"the CSV statement is {problem}")
+            findings.append(STATEMENT_CSV.finding(obs, path, f"the CSV statement is {problem}"))
+    return findings, None
 
 
 CHECKS = (Check((STATEMENT_DOWNLOAD, STATEMENT_JSON, STATEMENT_CSV, STATEMENT_URL_EXPIRY), name="statements"),)
 
-__all__ = ["CHECKS", "URL_FIELDS", "Download", "Format", "check_download", "url_expiry"]
+__all__ = ["CHECKS", "URL_FIELDS", "Download", "Format", "check_download", "judge_download", "url_expiry"]

@@ -45,9 +45,11 @@ BOTH = frozenset(EntityKind)
 class NotJSON:
     """The body of a 200 response that is not a JSON document (kept as text for the message)."""
 
-    def __init__(self, text: str, error: str) -> None:
+    def __init__(self, text: str, error: str, *, limit: bool = False) -> None:
         self.text = text
         self.error = error
+        self.limit = limit
+        """Not judged because of a limit of this check (nesting), not because the body is not JSON."""
 
     def __repr__(self) -> str:
         return f"NotJSON({self.error!r})"

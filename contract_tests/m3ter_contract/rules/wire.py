@@ -261,6 +261,13 @@ def _marked(body: Any) -> Iterator[tuple[str, Any]]:
         stack.extend((json_path(path, key), value) for key, value in reversed(children) if isinstance(value, _NESTED))
 
 
+TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
+def _too_deep(text: str) -> NotJSON:
+    return NotJSON(text[:200], f"{TOO_DEEP}, which this check does not judge", limit=True)
+
+
 def decode(content: bytes) -> tuple[Any, list[WireIssue]]:
     """The body as a lenient reader sees it (or :class:`NotJSON`), and what RFC 8259 says against it. An integer
     longer than ``int()`` converts is a :class:`HugeInteger`, never a reason to call the body not JSON."""
@@ -273,7 +280,7 @@ def decode(content: bytes) -> tuple[Any, list[WireIssue]]:
     except UnicodeDecodeError as exc:
         return NotJSON(content[:200].decode("utf-8", "replace"), f"not UTF-8 text (byte {exc.start})"), issues
     if nesting(text) > MAX_DEPTH:
-        return NotJSON(text[:200], f"nested deeper than {MAX_DEPTH} levels, which this check does not judge"), issues
+        return _too_deep(text), issues
     marks: list[bool] = []
 
     def literal(name: str) -> JSONLiteral:
@@ -289,7 +296,7 @@ def decode(content: bytes) -> tuple[Any, list[WireIssue]]:
     try:
         body = json.loads(text, parse_constant=literal, object_pairs_hook=obj, parse_int=_integer)
     except RecursionError:  # not reached below MAX_DEPTH; kept so no input can crash the check
-        return NotJSON(text[:200], f"nested deeper than {MAX_DEPTH} levels, which this check does not judge"), issues
+        return _too_deep(text), issues
     except ValueError as exc:
         return NotJSON(text[:200], str(exc)), issues
     if not marks:
@@ -407,6 +414,7 @@ __all__ = [
     "JSON_LITERAL",
     "MAX_DEPTH",
     "MEDIA_TYPE",
+    "TOO_DEEP",
     "HugeInteger",
     "JSONLiteral",
     "WireIssue",

@@ -175,6 +175,43 @@ async def test_a_repeated_member_with_the_same_value_is_only_a_warning(sandbox: 
 
 
 @pytest.mark.parametrize(
+    ("statement", "findings", "notes"),
+    [
+        (b"[" * 65 + b"]" * 65, [], ["is nested deeper than 64 levels, more than this check judges"]),
+        (b"[" * 64 + b"]" * 64, [], []),
+        (b'{"a": 1, "a": 1}', [("warning", "not strict JSON: member 'a' appears 2 times, with 1 and 1")], []),
+        (
+            b'{"a": 1, "a": 2}',
+            [
+                (
+                    "error",
+                    "not strict JSON: member 'a' appears 2 times, with 1 and 2 (readers disagree on which one "
+                    "counts; judged with the last)",
+                )
+            ],
+            [],
+        ),
+        (b'{"a": 1, "a": 1, "b": NaN}', [("error", "not strict JSON: NaN is not a JSON value")], []),
+    ],
+    ids=["deeper-than-judged", "as-deep-as-judged", "equal-duplicate", "different-duplicate", "equal-and-nan"],
+)
+async def test_a_json_statement_is_judged_as_api_bodies_are(
+    statement: bytes, findings: list[tuple[str, str]], notes: list[str], sandbox: Sandbox, spec: Spec
+) -> None:
+    """Nesting deeper than the check judges is a limit of the check (a note, as a statement too large to
+    download), not a finding; a repeated member is as severe as in an API body (equal values: a warning)."""
+    job = sandbox.seeded.jobs["complete_json"]
+    sandbox.faults.rewrite_body(lambda _: statement, operation="GetStatement", entity_id=job)
+    result = await check_sandbox(sandbox, FAST, spec=spec, bill_ids=[], statement_job_ids=[job])
+    prefix = "the JSON statement is "
+    assert [(f.rule, f.severity, f.path, f.message) for f in result.findings] == [
+        ("statement.json", severity, "$.presignedJsonStatementUrl", prefix + message) for severity, message in findings
+    ]
+    assert result.notes == [f"the JSON statement of job {job} {note}: its content was not judged" for note in notes]
+    assert result.problems == []
+
+
+@pytest.mark.parametrize(
     ("field", "text"),
     [("version", "9223372036854775807"), ("billFrequencyInterval", "1"), ("billTotal", "1.7976931348623157e308")],
 )

@@ -135,11 +135,14 @@ class Problem:
 
 
 FindingKey = tuple[str, str, str]
-"""(entity id, rule, path): how a baseline names a finding."""
+"""(entity id, rule, path): how a baseline names a finding, redacted as the reports write them."""
 
 
 def finding_key(finding: Finding) -> FindingKey:
-    return (finding.entity_id, finding.rule, finding.path)
+    """The finding's name in a baseline: its entity id and path redacted exactly as the reports redact them (a
+    member name may hold a token or a signed URL), so the file written holds no secret, and a finding of a later
+    run (with its own tokens) matches the entry written for it."""
+    return (clean(finding.entity_id), finding.rule, clean(finding.path))
 
 
 @dataclass(slots=True)

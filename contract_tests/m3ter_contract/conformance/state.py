@@ -2,7 +2,8 @@
 
 The next run judges its first read of an entity against the remembered one, so a version that goes back
 between two runs is caught. Presigned URLs are stored redacted (the rules compare them by presence only), and
-so is every other string that holds a signed URL, a token or URL user-info, in any field, known or not.
+so is every string and member name, in any field, known or not, that holds a known secret (the API secret, a
+bearer token of the run), a signed URL, a token or URL user-info.
 """
 
 from __future__ import annotations
@@ -44,10 +45,9 @@ class StateError(Exception):
 
 
 def _stored_body(body: Mapping[str, Any]) -> str:
-    kept = {
-        key: (_REDACTED_URL if key in VOLATILE_VALUES and value is not None else redact_json(value))
-        for key, value in body.items()
-    }
+    kept = redact_json(
+        {key: (_REDACTED_URL if key in VOLATILE_VALUES and value is not None else value) for key, value in body.items()}
+    )
     return json.dumps(kept, sort_keys=True, separators=(",", ":"))
 
 

@@ -5,6 +5,8 @@ accepted findings into known ones."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -152,6 +154,55 @@ def test_signed_urls_in_unknown_fields_never_reach_the_state_file(
     for secret in ("tok123456", "sig987654", "azuresig123456", "hunter2pass", "zzz-secret-999"):
         assert secret not in stored
     assert "X-Amz-Signature=" not in stored.replace("X-Amz-Signature=[REDACTED]", "")
+
+
+def test_known_secrets_in_any_value_or_name_never_reach_the_state_file_or_the_baseline(
+    sandbox: Sandbox, server: SandboxServer[Sandbox], environ: dict[str, str], tmp_path: Path
+) -> None:
+    """A body echoes the API secret (no dot, no '=': not secret-shaped), the bearer token of the run in a
+    member name and a signed URL as a member name. Neither the state file nor the baseline holds any of them;
+    the baseline names each finding as the JSON report does, and a later run (with a token of its own) finds
+    every finding of the baseline known."""
+    secret, signature = environ["M3TER_API_SECRET"], "SIGNATUREabcdef0123456789"
+    tokens: list[str] = []
+
+    def echo(body: dict[str, Any]) -> dict[str, Any]:
+        token = list(sandbox.state.tokens)[-1]  # the one this run was issued (the read carries it)
+        tokens.append(token)
+        names = {f"cache_{token}": 1, f"https://h.example/x?sig={signature}": 2, f"echo_{secret}": 3}
+        return {**body, **names, "apiSecretEcho": secret, "authorizationEcho": f"Bearer {token}"}
+
+    sandbox.mutate_responses(sandbox.seeded.bills["monthly"], echo)
+    state_path, written = tmp_path / "state.sqlite", tmp_path / "baseline.json"
+    args = _args(server, sandbox, tmp_path, "--state", str(state_path), "--write-baseline", str(written))
+    assert main(args, environ=environ) == 0
+    with contextlib.closing(sqlite3.connect(state_path)) as db:
+        stored = "".join(row[0] for row in db.execute("SELECT body FROM observations"))
+    files = {"state": stored, "baseline": written.read_text(encoding="utf-8")}
+    assert tokens
+    for leaked in (secret, signature, *tokens):
+        assert [name for name, text in files.items() if leaked in text] == [], leaked[:8]
+    assert '"apiSecretEcho":"[REDACTED]"' in stored
+    assert '"authorizationEcho":"Bearer [REDACTED]"' in stored
+    entries = json.loads(files["baseline"])["findings"]
+    reported = _report(tmp_path)["findings"]
+    assert [(e["entity_id"], e["rule"], e["path"]) for e in entries] == [
+        (f["entity_id"], f["rule"], f["path"]) for f in reported
+    ]
+    assert sorted(e["path"] for e in entries if e["rule"] == "drift.unknown-field") == [
+        "$.apiSecretEcho",
+        "$.authorizationEcho",
+        "$.cache_[REDACTED]",
+        "$.echo_[REDACTED]",
+        "$.https://h.example/x?sig=[REDACTED]",
+    ]
+
+    args = _args(server, sandbox, tmp_path, "--no-state", "--baseline", str(written))
+    assert main(args, environ=environ) == 0
+    document = _report(tmp_path)
+    assert len(set(tokens)) == 2  # the second run was issued a token of its own
+    assert document["summary"]["known"] == len(document["findings"]) == len(entries)
+    assert not any("no longer seen" in note for note in document["notes"])
 
 
 # ---- inputs ------------------------------------------------------------------------------------------------

@@ -104,10 +104,25 @@ def _changed_paths(before: Any, after: Any, path: str = "$") -> list[str]:
     return [] if before == after else [path]
 
 
+LONG_NUMBER = 40
+"""Digits from which a version is shown cut short in a message: its first and last digits and how many."""
+
+
+def shown_version(obs: Observation) -> str:
+    """The version as the server sent it, for a message: ``1e300`` as the float it is (``1e+300``), not the
+    integer it counts as; a number longer than :data:`LONG_NUMBER` digits as its first 16 and last 4 digits and
+    its digit count (a 5,000-digit version is not printed whole)."""
+    text = str(obs.obj.get("version"))  # an integer too long for int() is a HugeInteger: str() is its literal
+    digits = sum(character.isdigit() for character in text)
+    if digits <= LONG_NUMBER:
+        return text
+    return f"{text[:16]}...{text[-4:]} ({digits} digits)"
+
+
 def check_version(obs: Observation, spec: object) -> Iterator[Finding]:
     version = version_at(obs.obj)
     if version is not None and version < 1:
-        yield VERSION_MINIMUM.finding(obs, "$.version", f"version is {version}; a new entity starts at 1")
+        yield VERSION_MINIMUM.finding(obs, "$.version", f"version is {shown_version(obs)}; a new entity starts at 1")
 
 
 def check_dt_order(obs: Observation, spec: object) -> Iterator[Finding]:
@@ -131,7 +146,9 @@ def compare_versions(before: Observation, after: Observation) -> Iterator[Findin
         return
     if new < old:
         yield VERSION_NO_DECREASE.finding(
-            after, "$.version", f"version went back from {old} ({_where(before)}) to {new}"
+            after,
+            "$.version",
+            f"version went back from {shown_version(before)} ({_where(before)}) to {shown_version(after)}",
         )
         return
     if new == old:
@@ -142,7 +159,8 @@ def compare_versions(before: Observation, after: Observation) -> Iterator[Findin
                 yield VERSION_BUMP_ON_CHANGE.finding(
                     after,
                     changed[0],
-                    f"only derived fields changed ({shown}) with version {new} unchanged since {_where(before)}; "
+                    f"only derived fields changed ({shown}) with version {shown_version(after)} unchanged since "
+                    f"{_where(before)}; "
                     "m3ter may update statement statuses, flags and URLs without an Update, so this is a warning",
                     severity=Severity.WARNING,
                 )
@@ -150,7 +168,7 @@ def compare_versions(before: Observation, after: Observation) -> Iterator[Findin
             yield VERSION_BUMP_ON_CHANGE.finding(
                 after,
                 changed[0],
-                f"content changed ({shown}) but version stayed {new} since {_where(before)}",
+                f"content changed ({shown}) but version stayed {shown_version(after)} since {_where(before)}",
             )
 
 

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
-from m3ter_contract.rules import EntityKind, Observation, Spec, evaluate, wire
+from m3ter_contract.rules import EntityKind, Observation, Spec, evaluate, versioning, wire
 from m3ter_contract.rules.statements import Download, check_download, url_expiry
 from m3ter_contract.sandbox import ManualClock, Sandbox
 
@@ -301,3 +301,30 @@ def test_a_token_in_a_quoted_value_never_shows_its_prefix(echoed: str, sandbox: 
         assert echoed.split()[-1][:8] not in message  # not even the token's first characters survive the cut
     assert len(enum) == 1
     assert len(issues) == 1
+
+
+# ---- versions as the server sent them ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "message"),
+    [
+        ("1e300", "3", "version went back from 1e+300 (an earlier read) to 3"),
+        (
+            "9" * 5000,
+            "3",
+            f"version went back from {'9' * 16}...9999 (5000 digits) (an earlier read) to 3",
+        ),
+        ("7" * 41, "4.0", f"version went back from {'7' * 16}...7777 (41 digits) (an earlier read) to 4.0"),
+        ("7" * 40, "5", f"version went back from {'7' * 40} (an earlier read) to 5"),
+    ],
+    ids=["1e300", "5000-digits", "41-digits", "40-digits"],
+)
+def test_a_version_is_quoted_as_sent_and_a_long_one_cut_short(before: str, after: str, message: str) -> None:
+    def read(version: str, seq: int) -> Observation:
+        body, issues = wire.decode(f'{{"id": "b", "version": {version}}}'.encode())
+        assert issues == []
+        return Observation(EntityKind.BILL, "b", "org-1", body, seq=seq)
+
+    findings = list(versioning.compare_versions(read(before, 1), read(after, 2)))
+    assert [(f.rule, f.message) for f in findings] == [("version.no-decrease", message)]

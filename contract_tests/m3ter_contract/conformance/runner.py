@@ -712,8 +712,11 @@ class Runner:
             self._problems.append(
                 Problem(
                     "statement",
-                    f"{field_name} of job {job_id} was not fetched: {clean(exc)} (--allow-private-statement-hosts "
-                    "lets the check fetch statements from a private network)",
+                    # The URL and the reason redacted apart: redacting the whole message read the ':' after a
+                    # redacted signature as part of its value.
+                    f"{field_name} of job {job_id} was not fetched: refused to download a statement from "
+                    f"{clean(exc.url)}: {clean(exc.reason)} (--allow-private-statement-hosts lets the check fetch "
+                    "statements from a private network)",
                     job_id,
                     endpoint,
                 )

@@ -257,6 +257,20 @@ async def test_a_statement_url_into_a_private_network_is_never_fetched(sandbox: 
     assert result.exit_code == 2
 
 
+async def test_a_refused_statement_url_is_named_redacted_and_the_reason_follows_it(sandbox: Sandbox) -> None:
+    job = sandbox.seeded.jobs["complete_csv"]
+    url = "http://169.254.169.254/latest/meta-data?X-Amz-Signature=abc"
+    sandbox.mutate_responses(job, lambda body: {**body, "presignedJsonStatementUrl": url})
+    transport = Counting(httpx.ASGITransport(app=sandbox.asgi_app()))
+    result = await check_sandbox_with_resolver(sandbox, Options(observe=1, rate=100_000), transport, {}, job)
+    assert [problem.message for problem in result.problems] == [
+        f"presignedJsonStatementUrl of job {job} was not fetched: refused to download a statement from "
+        "http://169.254.169.254/latest/meta-data?X-Amz-Signature=[REDACTED]: not https (a http URL on another "
+        "host than base_url) (--allow-private-statement-hosts lets the check fetch statements from a private "
+        "network)"
+    ]
+
+
 async def test_allow_private_statement_hosts_lets_the_check_fetch_them(sandbox: Sandbox) -> None:
     job = sandbox.seeded.jobs["complete_csv"]
     url = "https://10.0.0.7/statement.json"

@@ -465,8 +465,9 @@ class Runner:
             return None
         # counted in the waits asked for, so an injected sleep (tests, a manual clock) works too
         if follow.waited >= self.options.watch_timeout:
+            still = "without a statementJobStatus" if status is None else status  # a body that is no object too
             self._notes.append(
-                f"statement job {follow.entity_id} still {status} after watching {self.options.watch_timeout:g}s"
+                f"statement job {follow.entity_id} still {still} after watching {self.options.watch_timeout:g}s"
             )
             return None
         follow.waited += self.options.watch_interval

@@ -202,6 +202,15 @@ async def test_a_statement_download_that_is_reset_once_is_retried(sandbox: Sandb
     assert result.statements > 0
 
 
+@pytest.mark.parametrize("body", [b"[]", b"{}"], ids=["an array", "no status"])
+async def test_a_watched_job_without_a_status_is_said_to_be_so(sandbox: Sandbox, body: bytes) -> None:
+    job = sandbox.seeded.jobs["running"]
+    sandbox.faults.rewrite_body(lambda _: body, entity_id=job)
+    options = Options(observe=1, watch=True, watch_interval=1.0, watch_timeout=2.0, rate=100_000)
+    result = await check_sandbox(sandbox, options, bill_ids=[], statement_job_ids=[job])
+    assert result.notes == [f"statement job {job} still without a statementJobStatus after watching 2s"]
+
+
 async def test_a_statement_store_that_always_resets_is_a_problem_not_a_finding(sandbox: Sandbox) -> None:
     attempts: Counter[str] = Counter()
 

@@ -22,6 +22,12 @@ def _port(text: str) -> int:
     return port
 
 
+def _host(text: str) -> str:
+    if not text:  # the socket would bind every interface (0.0.0.0), and the URL printed would be http://:PORT
+        raise argparse.ArgumentTypeError("must not be empty (127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    return text
+
+
 def _at_least(minimum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
@@ -44,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the sandbox over HTTP until interrupted")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8080, help="port to bind; 0 picks a free one (default 8080)")
     serve.add_argument("--seed", type=int, default=0, help="seed for ids and bill content (default 0)")
     serve.add_argument(

@@ -4,9 +4,21 @@ an address it cannot listen on a one-line error (exit 1); never a traceback."""
 from __future__ import annotations
 
 import socket
+from typing import NoReturn
 
 import pytest
+from m3ter_contract.sandbox import cli
 from m3ter_contract.sandbox.cli import main
+
+
+@pytest.fixture(autouse=True)
+def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value wrongly accepted fails the test instead of serving until interrupted."""
+
+    def serve(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError("the sandbox was about to serve")
+
+    monkeypatch.setattr(cli, "make_server", serve)
 
 
 @pytest.mark.parametrize(
@@ -19,6 +31,7 @@ from m3ter_contract.sandbox.cli import main
         (["--rate-limit", "-5"], "below 0"),
         (["--large-bill-line-items", "-1"], "below 0"),
         (["--log-level", "bogus"], "invalid choice"),
+        (["--host", "", "--port", "0"], "argument --host: must not be empty"),
     ],
 )
 def test_an_option_value_it_cannot_use_is_a_usage_error(

@@ -25,6 +25,11 @@ def _port(text: str) -> int:
 def _host(text: str) -> str:
     if not text:  # the socket would bind every interface (0.0.0.0), and the URL printed would be http://:PORT
         raise argparse.ArgumentTypeError("must not be empty (127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    try:  # as the socket module encodes a name it looks up (an undecodable byte arrives as a lone surrogate)
+        if not text.isascii():
+            text.encode("idna")
+    except UnicodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or an IP address") from None
     return text
 
 

@@ -32,6 +32,7 @@ def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--large-bill-line-items", "-1"], "below 0"),
         (["--log-level", "bogus"], "invalid choice"),
         (["--host", "", "--port", "0"], "argument --host: must not be empty"),
+        (["--host", "\udcff", "--port", "0"], "argument --host: '\\udcff' is not a host name or an IP address"),
     ],
 )
 def test_an_option_value_it_cannot_use_is_a_usage_error(

@@ -29,6 +29,7 @@ def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--url-lifetime", "nan"], "finite number of seconds"),
         (["--url-lifetime", "0"], "finite number of seconds"),
         (["--rate-limit", "-5"], "below 0"),
+        (["--rate-limit", "nan"], "argument --rate-limit: must be a whole number, got 'nan'"),
         (["--large-bill-line-items", "-1"], "below 0"),
         (["--log-level", "bogus"], "invalid choice"),
         (["--host", "", "--port", "0"], "argument --host: must not be empty"),

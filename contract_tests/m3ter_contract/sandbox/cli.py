@@ -12,6 +12,7 @@ from ..about import VersionAction
 from .core import Sandbox
 from .server import bind, make_server
 
+MAX_SEED = 2**63 - 1  # as m3ter-conformance --seed
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 
 
@@ -33,14 +34,28 @@ def _host(text: str) -> str:
     return text
 
 
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # argparse's own message would name the parser function ("invalid parse value")
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
 def _at_least(minimum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:  # argparse's own message would name this function ("invalid parse value")
-            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        value = _whole(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse
+
+
+def _between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = _whole(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {text}")
         return value
 
     return parse
@@ -60,7 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the sandbox over HTTP until interrupted")
     serve.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8080, help="port to bind; 0 picks a free one (default 8080)")
-    serve.add_argument("--seed", type=int, default=0, help="seed for ids and bill content (default 0)")
+    serve.add_argument(
+        "--seed",
+        type=_between(0, MAX_SEED),
+        default=0,
+        help=f"seed for ids and bill content (0 to {MAX_SEED}, default 0)",
+    )
     serve.add_argument(
         "--rate-limit",
         type=_at_least(0),

@@ -26,6 +26,12 @@ def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (["--port", "99999"], "not a port"),
         (["--port", "-1"], "not a port"),
+        (["--seed", "-1", "--port", "0"], "argument --seed: must be between 0 and 9223372036854775807, got -1"),
+        (
+            ["--seed", str(2**63), "--port", "0"],
+            "argument --seed: must be between 0 and 9223372036854775807, got 9223372036854775808",
+        ),
+        (["--seed", "1.5"], "argument --seed: must be a whole number, got '1.5'"),
         (["--url-lifetime", "nan"], "finite number of seconds"),
         (["--url-lifetime", "0"], "finite number of seconds"),
         (["--rate-limit", "-5"], "below 0"),

@@ -36,7 +36,8 @@ def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--url-lifetime", "0"], "finite number of seconds"),
         (["--rate-limit", "-5"], "below 0"),
         (["--rate-limit", "nan"], "argument --rate-limit: must be a whole number, got 'nan'"),
-        (["--large-bill-line-items", "-1"], "below 0"),
+        (["--large-bill-line-items", "-1"], "must be between 0 and 100000, got -1"),
+        (["--large-bill-line-items", "100001"], "must be between 0 and 100000, got 100001"),
         (["--log-level", "bogus"], "invalid choice"),
         (["--host", "", "--port", "0"], "argument --host: must not be empty"),
         (["--host", "\udcff", "--port", "0"], "argument --host: '\\udcff' is not a host name or an IP address"),
@@ -62,3 +63,20 @@ def test_a_port_already_taken_is_one_line_and_exit_1(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert err.startswith(f"m3ter-sandbox: cannot listen on 127.0.0.1 port {port}: ")
     assert err.count("\n") == 1
+
+
+def test_the_largest_bill_allowed_is_the_benchmarks_largest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/large_bill.py reads bills of up to 100,000 line items: the sandbox still builds one."""
+    built: list[object] = []
+
+    class Built(Exception):
+        pass
+
+    def sandbox(**options: object) -> NoReturn:
+        built.append(options["large_bill_line_items"])
+        raise Built
+
+    monkeypatch.setattr(cli, "Sandbox", sandbox)
+    with pytest.raises(Built):
+        main(["serve", "--port", "0", "--large-bill-line-items", "100000"])
+    assert built == [100_000]

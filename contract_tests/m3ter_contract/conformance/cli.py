@@ -390,6 +390,9 @@ def _writable(option: str, path: Path) -> None:
         raise UsageProblem(f"cannot write {option} {path}: {existing} is not writable; pass a writable path")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageProblem(f"cannot write {option} {path}: the file is not writable; pass a writable path")
+    why = outputs.unwritable(path)  # what the bits above cannot tell: root, /proc, a read-only file system
+    if why is not None:
+        raise UsageProblem(f"cannot write {option} {path}: {why}; pass a writable path")
 
 
 def check_paths(args: argparse.Namespace, state_path: Path | str | None) -> None:
@@ -688,15 +691,16 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
         if session.result is None:
             report_failure(Problem("config", str(exc)), failed_run.from_namespace(args), env, console)
         return EXIT_PROBLEM
+    # A report or the state not written makes the exit code 2: the verdict printed says so (the problems
+    # first, so --quiet never hides them behind "and N more").
+    result.problems[:0] = [Problem("config", failure) for failure in failures]
     if not args.quiet:
         report.print_summary(result, out)
     else:  # the first problems (stderr), the first findings and the verdict (stdout)
         for stream, lines in ((console, report.quiet_problems(result)), (out, report.quiet_findings(result))):
             for line in lines:
                 stream.print(line, highlight=False, soft_wrap=True)
-    for failure in failures:
-        _say(console, "m3ter-conformance:", failure)
-    return EXIT_PROBLEM if failures else result.exit_code
+    return result.exit_code
 
 
 if __name__ == "__main__":

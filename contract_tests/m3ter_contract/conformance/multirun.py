@@ -495,13 +495,13 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
                     prepared.state.save(org_result.result.last.values())
                 except StateError as exc:
                     failures.append(f"[orgs.{prepared.name}] {exc} (this run's observations were not remembered)")
+    # A report or the state not written makes the exit code 2: problems of the run, so the verdict says so.
+    problems = [Problem("config", failure) for failure in failures]
     if not args.quiet:
-        combined.print_summary(results, out)
+        combined.print_summary(results, out, problems)
     else:
-        print_quiet(results, console, out)
-    for failure in failures:
-        _say(console, "m3ter-conformance:", failure)
-    return EXIT_PROBLEM if failures else combined.exit_code(results)
+        print_quiet(results, console, out, problems)
+    return combined.exit_code(results, problems)
 
 
 __all__ = [

@@ -90,6 +90,50 @@ def write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
         raise
 
 
+def unwritable(path: Path) -> str | None:
+    """Why ``path`` could not be written as :func:`write_atomically` and :func:`write_outputs` write it, or
+    ``None``: found by doing it, since permission bits say nothing for root or on a special file system
+    (``/proc``). The missing directories are created and a file is created next to ``path``; what this
+    creates is removed again. An existing file is never opened (its content and times stay as they are),
+    nor is a path that is not a regular file or one of this process's descriptors: written in place, and
+    opening a named pipe would wait for a reader."""
+    if _descriptor(path) is not None:
+        return None
+    target = Path(os.path.realpath(path))
+    try:
+        if not stat.S_ISREG(target.stat().st_mode):
+            return None
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    missing: list[Path] = []
+    directory = target.parent
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    created: list[Path] = []
+    try:
+        for directory in reversed(missing):
+            try:
+                directory.mkdir()
+            except OSError as exc:
+                return f"cannot create the directory {directory}: {exc.strerror or exc}"
+            created.append(directory)
+        probe = target.with_name(f".{target.name}.{secrets.token_hex(4)}.probe")
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as exc:
+            return f"cannot create a file in {target.parent}: {exc.strerror or exc}"
+        with suppress(OSError):
+            probe.unlink()
+        return None
+    finally:
+        for directory in reversed(created):
+            with suppress(OSError):
+                directory.rmdir()
+
+
 def write_outputs(outputs: Sequence[Output]) -> list[str]:
     """Write each output asked for, each on its own; what could not be written, with what to fix."""
     failed: list[str] = []
@@ -106,4 +150,4 @@ def write_outputs(outputs: Sequence[Output]) -> list[str]:
     return failed
 
 
-__all__ = ["Output", "write_atomically", "write_outputs"]
+__all__ = ["Output", "unwritable", "write_atomically", "write_outputs"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from m3ter_contract.conformance import state
+from m3ter_contract.conformance import cli, state
 from m3ter_contract.conformance.cli import main
 from m3ter_contract.conformance.transport import GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.sandbox import Sandbox, SandboxServer
@@ -261,3 +261,42 @@ async def test_the_guard_talks_to_the_base_url_only(method: str, url: str) -> No
     assert sent == []
     await guard.handle_async_request(httpx.Request("GET", "http://h/organizations/o/bills/b"))
     assert len(sent) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("which", ["--report-json", "--junit-xml", "--markdown", "--state"])
+def test_a_path_nothing_can_be_created_at_is_refused_before_anything_is_sent(
+    which: str,
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """/proc takes no new file, whatever the permission bits say (and root passes every os.access check)."""
+    assert main(_args(server, sandbox, tmp_path, which, "/proc/nope/out.txt"), environ=environ) == 2
+    out = capsys.readouterr()
+    assert out.out == ""  # no verdict
+    assert f"cannot write {which} /proc/nope/out.txt: cannot create the directory /proc/nope" in out.err
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_report_that_fails_at_the_end_makes_the_verdict_say_exit_2(
+    quiet: bool,
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The path passed the check before the run, and the disk filled up meanwhile."""
+    full = "cannot write --markdown out.md: No space left on device; pass a writable path"
+    monkeypatch.setattr(cli, "write_reports", lambda result, args: [full])
+    assert main(_args(server, sandbox, tmp_path, "--no-state", quiet=quiet), environ=environ) == 2
+    out = capsys.readouterr()
+    verdict = out.out.strip().splitlines()[-1]
+    assert verdict.startswith("INCOMPLETE: 0 error(s), 0 warning(s), 1 problem(s);")
+    assert verdict.endswith("(exit 2)")
+    assert full in " ".join((out.err if quiet else out.out).split())  # a line may be wrapped

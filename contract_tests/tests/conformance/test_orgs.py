@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from m3ter_contract.conformance import combined, orgs
+from m3ter_contract.conformance import combined, multirun, orgs
 from m3ter_contract.conformance.combined import OrgResult
 from m3ter_contract.conformance.command import main
 from m3ter_contract.conformance.embedded import target_for
@@ -574,3 +574,20 @@ def test_an_overlay_path_that_is_an_input_is_refused(
     args = ["--config", str(config), *READING, "--no-state", "--suggest-overlay", str(tmp_path / "ids-eu.json")]
     assert main(args, environ=_environ(servers)) == 2
     assert json.loads((tmp_path / "ids-eu.json").read_text())["bills"]  # the ids file is intact
+
+
+def test_a_report_that_fails_at_the_end_makes_the_verdict_over_the_orgs_say_exit_2(
+    servers: dict[str, SandboxServer[Sandbox]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The paths passed the check before the run, and the disk filled up meanwhile."""
+    full = "cannot write --markdown all.md: No space left on device; pass a writable path"
+    monkeypatch.setattr(multirun, "_write", lambda args, results: [full])
+    args = ["--config", str(_config(tmp_path, servers)), *READING, "--no-state"]
+    assert main(args, environ=_environ(servers)) == 2
+    out = capsys.readouterr()
+    assert out.out.strip().splitlines()[-1].startswith("INCOMPLETE: 0 error(s), 0 warning(s), 1 problem(s) over 2")
+    assert "(exit 2, the worst of theirs)" in out.out
+    assert full in " ".join(out.err.split())

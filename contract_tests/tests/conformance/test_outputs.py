@@ -1,6 +1,7 @@
 """Where the reports go: a path naming one of the process's own descriptors (``/dev/stdout`` and its
 aliases, or a link to one) is written through it, after what was printed before and before what follows,
-even when the output is redirected to a regular file (which must not be replaced)."""
+even when the output is redirected to a regular file (which must not be replaced). Whether a path can be
+written is found out before the run by doing what writing does, and undoing it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from m3ter_contract.conformance.outputs import unwritable
 
 SCRIPT = """
 import sys
@@ -38,3 +40,23 @@ def test_a_report_to_stderr_keeps_stdout_apart(tmp_path: Path) -> None:
             [sys.executable, "-c", SCRIPT, "/dev/stderr"], stdout=stdout, stderr=stderr, check=True, timeout=60
         )
     assert (out.read_text(), err.read_text()) == ("before\nafter\n", "REPORT\n")
+
+
+def test_the_writability_check_leaves_nothing_behind(tmp_path: Path) -> None:
+    existing = tmp_path / "report.json"
+    existing.write_text("kept")
+    before = existing.stat()
+    assert unwritable(existing) is None
+    assert unwritable(tmp_path / "new" / "deeper" / "report.json") is None
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no probe file, no directory created
+    assert existing.read_text() == "kept"
+    assert (existing.stat().st_mtime_ns, existing.stat().st_ino) == (before.st_mtime_ns, before.st_ino)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_the_writability_check_creates_what_writing_creates() -> None:
+    """Under /proc nothing can be created, whatever the permission bits say (root may write anywhere)."""
+    assert unwritable(Path("/proc/nope/report.json")) == (
+        "cannot create the directory /proc/nope: No such file or directory"
+    )
+    assert unwritable(Path("/proc/report.json")) == "cannot create a file in /proc: No such file or directory"

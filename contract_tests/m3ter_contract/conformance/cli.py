@@ -364,6 +364,8 @@ def live_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
 
 
 def _state_path(args: argparse.Namespace, embedded: bool) -> Path | str | None:
+    if args.no_state and args.state is not None:
+        raise UsageProblem("--state does not go with --no-state: pass one of them")
     if args.no_state:
         return None
     if args.state is not None:

@@ -210,6 +210,21 @@ def test_a_rate_above_the_organization_limit_needs_the_override(
     assert main(args, environ=environ) == 0
 
 
+def test_no_state_and_a_state_path_are_refused_together(
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state_file = tmp_path / "state.sqlite"
+    assert main(_args(server, sandbox, tmp_path, "--no-state", "--state", str(state_file)), environ=environ) == 2
+    assert "--state does not go with --no-state: pass one of them" in capsys.readouterr().err
+    assert sandbox.requests == []
+    assert not state_file.exists()
+    assert _report(tmp_path)["problems"][0]["message"] == "--state does not go with --no-state: pass one of them"
+
+
 def _max_per_second(times: list[float]) -> int:
     return max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
 

@@ -320,15 +320,17 @@ def _options(args: argparse.Namespace, *, embedded: bool) -> Options:
 
 
 def _text_setting(name: str, value: str) -> None:
-    """Environment values are text: refuse what no HTTP request can carry, naming the variable, never the value."""
+    """Settings are text: refuse what no HTTP request can carry, naming where it came from (an option or an
+    environment variable), never the value."""
+    where, again = (
+        ("on the command line", "pass it again") if name.startswith("--") else ("in the environment", "set it again")
+    )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise UsageProblem(
-            f"{name} is not valid UTF-8 text (an undecodable byte in the environment): set it again"
-        ) from None
+        raise UsageProblem(f"{name} is not valid UTF-8 text (an undecodable byte {where}): {again}") from None
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise UsageProblem(f"{name} holds a control character (a stray newline?): set it again")
+        raise UsageProblem(f"{name} holds a control character (a stray newline?): {again}")
 
 
 def live_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
@@ -346,7 +348,12 @@ def live_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
         )
     if not base_url.startswith(("http://", "https://")):
         raise UsageProblem(f"--base-url must be an http(s) URL, got {clean(base_url)!r}")
-    settings = {ENV_BASE_URL: base_url, ENV_ORG_ID: org_id, ENV_API_KEY: api_key, ENV_API_SECRET: api_secret}
+    settings = {
+        "--base-url" if args.base_url else ENV_BASE_URL: base_url,
+        "--org-id" if args.org_id else ENV_ORG_ID: org_id,
+        ENV_API_KEY: api_key,
+        ENV_API_SECRET: api_secret,
+    }
     for name, value in settings.items():
         _text_setting(name, value)
     try:  # the client's own checks, before anything is sent: a URL with user-info, a query; an impossible org id

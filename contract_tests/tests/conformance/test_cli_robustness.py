@@ -197,6 +197,35 @@ def test_bad_input_files_exit_2_with_what_to_fix(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("option", "variable", "value", "says"),
+    [
+        ("--org-id", "M3TER_ORG_ID", "o\udcff", "is not valid UTF-8 text (an undecodable byte {where}): {again}"),
+        (
+            "--base-url",
+            "M3TER_BASE_URL",
+            "http://\udcff/",
+            "is not valid UTF-8 text (an undecodable byte {where}): {again}",
+        ),
+        ("--org-id", "M3TER_ORG_ID", "o\nx", "holds a control character (a stray newline?): {again}"),
+    ],
+)
+def test_an_unusable_setting_is_named_where_it_came_from(
+    option: str, variable: str, value: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An undecodable byte reaches Python as a lone surrogate, from argv as from the environment."""
+    env = {"M3TER_ORG_ID": "o", "M3TER_API_KEY": "k", "M3TER_API_SECRET": "s"}
+    args = ["--base-url", "http://127.0.0.1:9", "--bill-id", "b", "--no-state", "--quiet"]
+    assert main([*args, option, value], environ=env) == 2
+    err = capsys.readouterr().err
+    assert f"{option} {says.format(where='on the command line', again='pass it again')}" in err
+    assert variable not in err
+    on_the_command_line = args if option == "--org-id" else args[2:]
+    assert main(on_the_command_line, environ={**env, variable: value}) == 2
+    err = capsys.readouterr().err
+    assert f"{variable} {says.format(where='in the environment', again='set it again')}" in err
+
+
 def test_a_rate_above_the_organization_limit_needs_the_override(
     sandbox: Sandbox,
     server: SandboxServer[Sandbox],

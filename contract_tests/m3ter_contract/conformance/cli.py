@@ -157,10 +157,18 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
     )
     how = parser.add_argument_group("reading")
     how.add_argument(
-        "--observe", type=_int(1, 1_000), default=1, metavar="N", help="read each entity N times (1 to 1000)"
+        "--observe",
+        type=_int(1, 1_000),
+        default=1,
+        metavar="N",
+        help="read each entity N times (1 to 1000, default %(default)s)",
     )
     how.add_argument(
-        "--interval", type=_float(0.0, DAY), default=1.0, metavar="S", help="seconds between reads (0 to 86400)"
+        "--interval",
+        type=_float(0.0, DAY),
+        default=1.0,
+        metavar="S",
+        help="seconds between reads (0 to 86400, default %(default)g)",
     )
     how.add_argument("--watch", action="store_true", help="follow statement jobs until they are terminal")
     how.add_argument(
@@ -168,14 +176,14 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
         type=_float(0.0, 3_600.0, low_inclusive=False),
         default=2.0,
         metavar="S",
-        help="seconds between watch reads (above 0, at most 3600)",
+        help="seconds between watch reads (above 0, at most 3600; default %(default)g)",
     )
     how.add_argument(
         "--watch-timeout",
         type=_float(0.0, 7 * DAY, low_inclusive=False),
         default=300.0,
         metavar="S",
-        help="seconds to watch a job at most (above 0, at most a week)",
+        help="seconds to watch a job at most (above 0, at most a week; default %(default)g)",
     )
     how.add_argument(
         "--rate",

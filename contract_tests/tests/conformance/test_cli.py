@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from m3ter_contract.conformance.cli import main
+from m3ter_contract.conformance.cli import build_parser, main
 from m3ter_contract.sandbox import Sandbox, SandboxServer
 from m3ter_contract.spec_facts import CURATED_SPEC, load
 
@@ -228,3 +228,16 @@ def test_embedded_sandbox_passes(tmp_path: Path) -> None:
     assert document["target"]["base_url"].startswith("http://127.0.0.1:")
     assert document["summary"]["observations"] >= 15
     assert document["findings"] == []
+
+
+def test_every_reading_option_with_a_default_shows_it_in_the_help() -> None:
+    parser = build_parser()
+    reading = next(group for group in parser._action_groups if group.title == "reading")
+    numbers = [a for a in reading._group_actions if isinstance(a.default, int | float) and a.nargs != 0]
+    assert {a.dest for a in numbers} >= {"observe", "interval", "watch_interval", "watch_timeout"}
+    text = " ".join(parser.format_help().split())
+    for action in numbers:
+        described = (action.help or "") % vars(action)
+        shown = " ".join(f"{action.option_strings[0]} {action.metavar} {described}".split())
+        assert f"default {action.default:g}" in shown, action.dest
+        assert shown in text

@@ -33,7 +33,7 @@ from rich.text import Text
 
 from ..about import VersionAction, spec_fingerprint
 from ..rules import EXTERNAL_INVOICE_DATE_SETTINGS, Spec, SpecError
-from ..rules.spec import default_spec_path
+from ..rules.spec import SPEC_ENV, default_spec_path
 from . import baseline, failed_run, interrupted, outputs, overlay, report
 from .orgs import MAX_RATE, SLOWEST_RATE
 from .progress import LogProgress, Traffic, terminal_bar
@@ -141,8 +141,9 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
     target.add_argument(
         "--spec",
         type=Path,
-        help="the OpenAPI 3.0/3.1 spec to judge responses by, e.g. m3ter's published document "
-        "(default: spec/m3ter-billing.yaml)",
+        help="the OpenAPI 3.0/3.1 spec to judge responses by, e.g. m3ter's published document (default: "
+        f"${SPEC_ENV}, else the curated spec: spec/m3ter-billing.yaml in a checkout of the project, the copy "
+        "packaged with the harness once installed; --version names it)",
     )
     target.add_argument(
         "--strict-inferred",
@@ -244,7 +245,8 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
         type=_overlay_path,
         metavar="PATH",
         help="write the drift seen (unknown fields with inferred types, unknown enum values) as an OpenAPI "
-        "Overlay 1.0 document for the spec (.yaml, .yml or .json); apply it with scripts/apply_overlay.py",
+        "Overlay 1.0 document for the spec (.yaml, .yml or .json); apply it with an Overlay tool (in a checkout "
+        "of the project: scripts/apply_overlay.py, which the installed harness does not include)",
     )
     out.add_argument(
         "--quiet",

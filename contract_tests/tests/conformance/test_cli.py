@@ -220,6 +220,17 @@ def test_ids_file_in_both_forms(
         assert json.loads(out.read_text())["summary"]["entities"] == {"bill": 1, "statement_job": 1}
 
 
+def test_the_help_holds_for_a_checkout_and_an_installed_wheel(capsys: pytest.CaptureFixture[str]) -> None:
+    """An installed harness judges by its packaged spec and has no scripts/: the help says where each applies."""
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: $M3TER_SPEC_PATH, else the curated spec: spec/m3ter-billing.yaml in a checkout" in text
+    assert "spec/m3ter-billing.yaml in a checkout of the project, the copy packaged with the harness" in text
+    assert "(in a checkout of the project: scripts/apply_overlay.py, which the installed harness" in text
+
+
 def test_embedded_sandbox_passes(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     assert main(["--quiet", "--report-json", str(out)], environ={}) == 0

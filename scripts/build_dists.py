@@ -2,7 +2,7 @@
 
     python3 scripts/build_dists.py [--outdir DIR]
 
-Runs inside .venv (created on first use).
+Runs inside .venv (created on first use; ``--help`` and a usage error need none).
 """
 
 import sys
@@ -10,7 +10,8 @@ import sys
 from m3ter_dev.bootstrap import reexec_in_venv
 
 if __name__ == "__main__":
-    reexec_in_venv("dev")
-    from m3ter_dev.dists import main  # needs .venv's packages (build), so only after the re-exec
+    from m3ter_dev.dists import main, parse_args  # the standard library only; building runs .venv's `build`
 
+    parse_args(sys.argv[1:])  # --help and usage errors before .venv is created or updated
+    reexec_in_venv("dev")
     raise SystemExit(main(sys.argv[1:]))

@@ -59,12 +59,18 @@ def build_all(outdir: Path) -> dict[str, Built]:
     return {"m3ter-billing": build(GENERATED, outdir), "m3ter-billing-contract": build(ROOT, outdir)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (standard library only: ``--help`` and usage errors are answered before .venv is
+    created)."""
     parser = argparse.ArgumentParser(
         prog="build_dists.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--outdir", type=Path, default=ROOT / "dist", help="where to write them (default: dist/)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
         built = build_all(args.outdir)
     except BuildError as exc:

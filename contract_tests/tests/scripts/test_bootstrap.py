@@ -47,3 +47,29 @@ def test_an_empty_setting_means_the_default_not_the_current_directory(
 def test_unknown_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--frezee"]) == 2
     assert "unknown argument(s) --frezee" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argument", "code", "stream", "says"),
+    [("--help", 0, "stdout", "--outdir"), ("--bogus", 2, "stderr", "unrecognized arguments: --bogus")],
+)
+def test_build_dists_answers_help_and_usage_errors_before_bootstrapping(
+    argument: str, code: int, stream: str, says: str, tmp_path: Path
+) -> None:
+    """A venv it would have to build (here one it refuses to touch) is not needed to print the help."""
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_dists.py"), argument],
+        env={**os.environ, "M3TER_VENV": str(target)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == code, result.stderr
+    assert says in getattr(result, stream)
+    assert "refusing to clear it" not in result.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from m3ter_billing import M3terBilling
 from m3ter_contract.sandbox import Sandbox, SandboxServer
@@ -49,3 +51,49 @@ def test_loading_the_plugin_imports_no_sandbox() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+EXPORTED_ORGANIZATION = {
+    "M3TER_BASE_URL": "http://127.0.0.1:9",  # the README's "check a real org" step exports these
+    "M3TER_ORG_ID": "real-org",
+    "M3TER_API_KEY": "real-key",
+    "M3TER_API_SECRET": "real-secret",
+    "M3TER_API_TOKEN": "real-token",
+}
+TESTS_WITH_AN_EXPORTED_ORGANIZATION = """
+import os
+from m3ter_billing import M3terBilling
+
+def test_mock(m3ter_mock):
+    assert not any(name in os.environ for name in {names!r})
+    creds = m3ter_mock.credentials
+    with M3terBilling(org_id=creds.org_id, api_key=creds.api_key, api_secret=creds.api_secret) as client:
+        bill_id = m3ter_mock.seeded.bills["monthly"]
+        assert client.bills.retrieve(bill_id).id == bill_id
+
+def test_server(m3ter_server):
+    creds = m3ter_server.sandbox.credentials
+    with M3terBilling(
+        base_url=m3ter_server.url, org_id=creds.org_id, api_key=creds.api_key, api_secret=creds.api_secret
+    ) as client:
+        job_id = m3ter_server.sandbox.seeded.jobs["pending"]
+        assert client.statement_jobs.retrieve(job_id).id == job_id
+
+def test_after_them():
+    assert os.environ["M3TER_BASE_URL"] == "http://127.0.0.1:9"  # restored
+"""
+
+
+def test_an_exported_organization_never_reaches_a_fixture_test(tmp_path: Path) -> None:
+    """With a real base URL and credentials exported, a test of the fixtures builds its client as the README
+    shows and reaches the sandbox alone (respx raised AllMockedAssertionError; the server answered 401 to the
+    exported token), and the variables are back for the next test."""
+    script = tmp_path / "test_exported.py"
+    script.write_text(TESTS_WITH_AN_EXPORTED_ORGANIZATION.format(names=sorted(EXPORTED_ORGANIZATION)), encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("M3TER_")}, **EXPORTED_ORGANIZATION}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"]
+    result = subprocess.run(
+        [*command, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout

@@ -73,6 +73,28 @@ def test_the_runtime_dependencies_are_ranges_that_admit_the_pins() -> None:
     assert not names & {canonicalize_name(r.name) for r in _extra_requirements()}, "a dependency in two places"
 
 
+def _readme_dependencies() -> dict[str, set[str]]:
+    """The "runtime dependencies" column of the README's table of the two distributions, by distribution."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed: dict[str, set[str]] = {}
+    for line in readme[readme.index("## Installing") :].splitlines():
+        if line.startswith("| `m3ter-billing"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            names = {CLIENT if name == "the client" else canonicalize_name(name) for name in cells[-1].split(", ")}
+            listed[cells[0].split("`")[1]] = names
+        elif listed and not line.startswith("|"):
+            break
+    return listed
+
+
+def test_the_readme_lists_the_runtime_dependencies_of_both_distributions() -> None:
+    generated = tomllib.loads((GENERATED / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert _readme_dependencies() == {
+        CLIENT: {canonicalize_name(Requirement(r).name) for r in generated},
+        _project()["name"]: {CLIENT} | {canonicalize_name(r.name) for r in _runtime_requirements()},
+    }
+
+
 def test_the_regeneration_pins_are_the_installed_pins() -> None:
     constraints = _constraints()
     for name, version in regenerate.PINNED.items():

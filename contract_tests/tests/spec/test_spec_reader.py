@@ -13,6 +13,7 @@ from m3ter_contract.conformance.cli import main
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
 from m3ter_contract.rules import EntityKind, Observation, Spec, SpecError, evaluate
+from m3ter_contract.rules.spec import SPEC_ENV, default_spec_path
 from m3ter_contract.sandbox import ManualClock, Sandbox
 from m3ter_contract.spec_facts import UPSTREAM_SPEC, load
 
@@ -141,3 +142,14 @@ def test_a_schema_the_responses_do_not_reach_may_use_anything() -> None:
     document = _document()
     document["components"]["schemas"]["Unrelated"] = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
     Spec(document)
+
+
+def test_the_spec_variable_is_read_and_documented_with_the_checks_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "spec.yaml"
+    monkeypatch.setenv(SPEC_ENV, str(elsewhere))
+    assert default_spec_path() == elsewhere
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The conformance check") : readme.index("## The sandbox")]
+    assert f"- `{SPEC_ENV}`: the spec to judge by when `--spec` is not given" in section

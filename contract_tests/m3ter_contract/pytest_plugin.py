@@ -9,10 +9,10 @@ The three share one sandbox per test: a test that asks for ``m3ter_server`` and 
 server and the sandbox behind it.
 
 While a test uses any of them, the environment variables the client reads its settings from
-(:data:`CLIENT_ENVIRONMENT`: ``M3TER_BASE_URL``, ``M3TER_ORG_ID``, ``M3TER_API_KEY``, ``M3TER_API_SECRET``,
-``M3TER_API_TOKEN``) are unset (pytest's ``monkeypatch``, restored after the test): a client built in the
-test never goes to a real organization's base URL or sends real credentials because the shell exported
-them. A test that wants one sets it itself (``monkeypatch.setenv``).
+(``m3ter_billing.settings.ENV_SETTINGS``: ``M3TER_BASE_URL``, ``M3TER_ORG_ID``, ``M3TER_API_KEY``,
+``M3TER_API_SECRET``, ``M3TER_API_TOKEN``) are unset (pytest's ``monkeypatch``, restored after the test):
+a client built in the test never goes to a real organization's base URL or sends real credentials because
+the shell exported them. A test that wants one sets it itself (``monkeypatch.setenv``).
 
 Pytest loads this module at the start of every run in an environment where the harness is installed, so it
 imports the sandbox only when a test asks for one of its fixtures: a run that uses none pays nothing (and
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox, SandboxServer
 
 
-CLIENT_ENVIRONMENT = ("M3TER_BASE_URL", "M3TER_ORG_ID", "M3TER_API_KEY", "M3TER_API_SECRET", "M3TER_API_TOKEN")
-"""The client's settings variables, unset while a test uses a sandbox fixture (``M3TER_LOG`` is kept)."""
-
-
 @pytest.fixture
 def m3ter_sandbox(monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """A fresh, seeded ``Sandbox`` with a ``ManualClock`` and no rate limit (nothing is served):
@@ -46,11 +42,13 @@ def m3ter_sandbox(monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     ``.faults.*`` (``server_errors``, ``rate_limited``, ``unknown_enum_values``, ...), ``.requests`` (what
     was received). Also the sandbox behind ``m3ter_mock`` and ``m3ter_server`` in the same test.
 
-    The client's ``M3TER_*`` settings variables are unset for the test (``CLIENT_ENVIRONMENT``).
+    The client's ``M3TER_*`` settings variables are unset for the test (``M3TER_LOG`` is kept).
     """
+    from m3ter_billing.settings import ENV_SETTINGS
+
     from .sandbox import ManualClock, Sandbox
 
-    for name in CLIENT_ENVIRONMENT:
+    for name in ENV_SETTINGS:
         monkeypatch.delenv(name, raising=False)
 
     return Sandbox(clock=ManualClock(), rate_limit=None)

@@ -26,6 +26,8 @@ ENV_API_KEY = "M3TER_API_KEY"
 ENV_API_SECRET = "M3TER_API_SECRET"  # noqa: S105 - the variable name
 ENV_API_TOKEN = "M3TER_API_TOKEN"  # noqa: S105 - the variable name
 ENV_LOG = "M3TER_LOG"
+ENV_SETTINGS = (ENV_BASE_URL, ENV_ORG_ID, ENV_API_KEY, ENV_API_SECRET, ENV_API_TOKEN)
+"""Every variable a client's settings are read from (``M3TER_LOG`` sets logging only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,4 +144,4 @@ def setup_logging(environ: Mapping[str, str] | None = None) -> None:
         logging.getLogger(name).setLevel(level)
 
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "Settings", "setup_logging"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ENV_SETTINGS", "Settings", "setup_logging"]

@@ -4,6 +4,6 @@
 ``ConfigurationError``), for tools that check a configuration before building a client.
 """
 
-from ._settings import ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL, ENV_ORG_ID, Settings
+from ._settings import ENV_API_KEY, ENV_API_SECRET, ENV_API_TOKEN, ENV_BASE_URL, ENV_ORG_ID, ENV_SETTINGS, Settings
 
-__all__ = ["ENV_API_KEY", "ENV_API_SECRET", "ENV_BASE_URL", "ENV_ORG_ID", "Settings"]
+__all__ = ["ENV_API_KEY", "ENV_API_SECRET", "ENV_API_TOKEN", "ENV_BASE_URL", "ENV_ORG_ID", "ENV_SETTINGS", "Settings"]

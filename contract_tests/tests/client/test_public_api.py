@@ -160,6 +160,13 @@ def test_the_public_building_blocks_for_tools() -> None:
     assert paths.path_segment("id", "a/b") == "a%2Fb"
     assert redaction.scrub("x") == "x"
     assert settings.ENV_ORG_ID == "M3TER_ORG_ID"
+    assert settings.ENV_SETTINGS == (
+        "M3TER_BASE_URL",
+        "M3TER_ORG_ID",
+        "M3TER_API_KEY",
+        "M3TER_API_SECRET",
+        "M3TER_API_TOKEN",
+    )
 
 
 def test_errors_expose_their_request_and_response() -> None:

@@ -254,12 +254,25 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
         help=f"print only the first {report.QUIET_SHOWN} problems and findings (and how many more) and the verdict",
     )
     embedded = parser.add_argument_group("embedded sandbox (no --base-url)")
-    embedded.add_argument("--seed", type=_int(0, 2**63 - 1), default=0)
     embedded.add_argument(
-        "--extra-bills", type=_int(0, 100_000), default=0, metavar="N", help="add N generated bills (at most 100000)"
+        "--seed",
+        type=_int(0, 2**63 - 1),
+        default=0,
+        help="seed of the sandbox's ids and bill content (0 to 2^63-1, default %(default)s)",
     )
     embedded.add_argument(
-        "--extra-statement-jobs", type=_int(0, 100_000), default=0, metavar="N", help="add N statement jobs"
+        "--extra-bills",
+        type=_int(0, 100_000),
+        default=0,
+        metavar="N",
+        help="add N generated bills (at most 100000, default %(default)s)",
+    )
+    embedded.add_argument(
+        "--extra-statement-jobs",
+        type=_int(0, 100_000),
+        default=0,
+        metavar="N",
+        help="add N statement jobs (at most 100000, default %(default)s)",
     )
     if lenient:
         failed_run.relax(parser)

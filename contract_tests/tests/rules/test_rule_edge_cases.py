@@ -201,3 +201,16 @@ def test_a_total_too_large_for_a_float_is_left_to_the_schema_rules(spec: Spec, f
     items = [{"subtotal": huge if field == "subtotal" else 1.0}]
     body = _bill(billTotal=huge if field == "billTotal" else 1.0, lineItems=items)
     assert not any(rule == "bill.total" for rule, _, _ in _rules(B, body, spec=spec))
+
+
+def test_a_body_nested_past_the_limit_says_why_it_departs(spec: Spec) -> None:
+    from m3ter_contract.rules import wire
+
+    body = wire.decode(b'{"id": ' + b"[" * 70 + b"]" * 70 + b"}")[0]
+    observation = Observation(B, "e1", "o1", body, seq=1)
+    [finding] = [f for f in evaluate([observation], spec) if f.rule == "response.json"]
+    assert (finding.path, finding.message) == (
+        "$",
+        "the 200 body is nested deeper than 64 levels: more than any body the spec's schemas describe (five), and "
+        "more than this check parses (RFC 8259 section 9 lets a parser limit nesting)",
+    )

@@ -29,8 +29,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from . import provenance, spec_diff
 from .layout import GENERATED, OVERRIDES, SPEC, repo_path
 
@@ -53,14 +51,20 @@ type-checking), **announced** (keeps working, but you may want to react, e.g. a 
 
 
 class VersionError(Exception):
-    """The package version is older than the newest changelog entry's."""
+    """The package version cannot be worked out, or is older than the newest changelog entry's."""
 
 
 def package_version(spec: Path = SPEC, overrides: Path = OVERRIDES) -> str:
-    """The generated package's version: the spec's ``info.version`` and the overrides' revision."""
-    info_version = str(yaml.safe_load(spec.read_text())["info"]["version"])
-    revision = int((overrides / "REVISION").read_text().strip())
-    return f"{info_version}.{revision}"
+    """The generated package's version: the spec's ``info.version`` and the overrides' revision (a
+    :class:`VersionError` for a spec that cannot be read or a revision that is not a whole number)."""
+    try:
+        doc = spec_diff.parse(spec.read_text(encoding="utf-8"), repo_path(spec))
+    except (OSError, UnicodeDecodeError, spec_diff.UsageError) as exc:
+        raise VersionError(str(exc)) from None
+    text = (overrides / "REVISION").read_text(encoding="utf-8").strip()
+    if not text.isdigit():
+        raise VersionError(f"{repo_path(overrides / 'REVISION')}: {text!r} is not a whole number")
+    return f"{doc['info']['version']}.{int(text)}"
 
 
 def version_key(version: str) -> tuple[int, ...] | None:

@@ -12,6 +12,7 @@ to edit, since an edit made in generated/ is overwritten by the next regeneratio
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import filecmp
 import importlib.metadata
@@ -67,10 +68,10 @@ def _run(args: list[str], cwd: Path) -> None:
 
 def _generate(destination: Path, spec: Path, overrides: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        config = yaml.safe_load((overrides / "config.yaml").read_text())
+        config = yaml.safe_load((overrides / "config.yaml").read_text(encoding="utf-8"))
         config["package_version_override"] = changelog.package_version(spec, overrides)
         config_path = Path(tmp) / "config.yaml"
-        config_path.write_text(yaml.safe_dump(config))
+        config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         _run(
             [
                 sys.executable,
@@ -97,11 +98,13 @@ def _add_headers(destination: Path, spec: Path, overrides: Path) -> None:
     """Copy the hand-written modules and the license in; head the built-in templates' output."""
     for module in sorted((overrides / "package").glob("*.py")):
         target = destination / PACKAGE / module.name
-        target.write_text(provenance.with_header(target, module.read_text(), [repo_path(module)]))
+        text = provenance.with_header(target, module.read_text(encoding="utf-8"), [repo_path(module)])
+        target.write_text(text, encoding="utf-8")
     for pattern, template in BUILT_IN_TEMPLATES.items():
         for target in sorted(destination.glob(pattern)):
             sources = [repo_path(spec), f"openapi-python-client's built-in {template}"]
-            target.write_text(provenance.with_header(target, target.read_text(), sources))
+            text = provenance.with_header(target, target.read_text(encoding="utf-8"), sources)
+            target.write_text(text, encoding="utf-8")
     version = destination / PACKAGE / "_version.py"
     version.write_text(
         provenance.with_header(
@@ -109,14 +112,19 @@ def _add_headers(destination: Path, spec: Path, overrides: Path) -> None:
             f'"""The package version: the spec\'s info.version and overrides/REVISION."""\n\n'
             f'__version__ = "{changelog.package_version(spec, overrides)}"\n',
             [repo_path(spec), repo_path(overrides / "REVISION")],
-        )
+        ),
+        encoding="utf-8",
     )
-    (destination / PACKAGE / "py.typed").write_text("")
+    (destination / PACKAGE / "py.typed").write_text("", encoding="utf-8")
     shutil.copyfile(LICENSE, destination / "LICENSE")
 
 
 def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> None:
     """Write the generated project for ``spec`` + ``overrides`` into ``destination`` (which must not exist)."""
+    try:  # the spec read as the tools read it (no key twice, no alias bomb, a version) before the generator
+        changelog.package_version(spec, overrides)
+    except changelog.VersionError as exc:
+        raise RegenerationError(str(exc)) from None
     _generate(destination, spec, overrides)
     _add_headers(destination, spec, overrides)
     gitignore = destination / ".gitignore"
@@ -131,6 +139,7 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
     ruff = [sys.executable, "-m", "ruff"]
     _run([*ruff, "check", "--no-cache", "--fix", "--quiet", "."], cwd=destination)
     _run([*ruff, "format", "--no-cache", "--quiet", "."], cwd=destination)
+    _check_field_names(destination)
     headless = [rel for rel in sorted(_files(destination)) if source_of(destination / rel) is None]
     if headless:
         raise RegenerationError(
@@ -212,6 +221,49 @@ def diff(fresh: Path, committed: Path) -> Drift:
     return Drift("".join(out), edit)
 
 
+def _defined(tree: ast.Module, class_name: str) -> set[str]:
+    """The names a class of ``tree`` defines in its body: methods, properties, class attributes."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    names.add(item.name)
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    names.add(item.target.id)
+                elif isinstance(item, ast.Assign):
+                    names.update(target.id for target in item.targets if isinstance(target, ast.Name))
+    return names
+
+
+def _check_field_names(destination: Path) -> None:
+    """Refuse a model field whose Python name is one the models' base class uses (``to_dict``, ``from_json``,
+    ``additional_properties``, ...): the generator renames Python keywords and names that are not identifiers,
+    but a field named like a method would shadow it (mypy fails, and ``model.to_dict()`` calls a string)."""
+    package = destination / PACKAGE
+    model = ast.parse((package / "_model.py").read_text(encoding="utf-8"))
+    reserved = _defined(model, "M3terModel")
+    clashes: list[str] = []
+    for path in sorted((package / "models").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(base, ast.Name) and base.id == "M3terModel" for base in node.bases
+            ):
+                fields = {
+                    item.target.id
+                    for item in node.body
+                    if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+                }
+                clashes += [f"{node.name}.{name}" for name in sorted(fields & reserved)]
+    if clashes:
+        raise RegenerationError(
+            "a property of the spec would become a model field named like a member every model has, which it "
+            f"would shadow: {', '.join(clashes)}; the generator renames only keywords and names that are not "
+            "identifiers, so rename the member in overrides/package/_model.py or leave the property out of spec/"
+        )
+
+
 def check(committed: Path = GENERATED) -> Drift:
     """Regenerate into a temporary directory and compare with ``committed``; writes nothing."""
     check_pins()
@@ -222,16 +274,23 @@ def check(committed: Path = GENERATED) -> Drift:
 
 
 def rewrite(target: Path = GENERATED) -> bool:
-    """Regenerate ``target`` in place; True when anything changed."""
+    """Regenerate ``target`` in place; True when anything changed. The new tree is built in a temporary
+    directory (as :func:`check` builds it: no configuration of this repository around it), copied beside
+    ``target`` and swapped in by two renames, so a failure or an interruption leaves the old tree or the new
+    one whole (for the instant between the renames, the old one under ``.<name>.*/old``), never a half-deleted
+    one."""
     check_pins()
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "generated"
         build(fresh)
         changed = diff(fresh, target).stale
         if changed:
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(fresh, target)
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as swap:
+                staged, old = Path(swap) / "new", Path(swap) / "old"
+                shutil.copytree(fresh, staged)
+                if target.exists():
+                    target.rename(old)
+                staged.rename(target)
         return changed
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from m3ter_dev import regenerate
+from m3ter_dev import layout, regenerate
 
 TINY_SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -159,3 +159,53 @@ def test_array_query_parameter_is_comma_joined_and_path_is_encoded(tiny_package:
         """,
     )
     assert out == {"method": "get", "url": "/things/a%2Fb%3Fc", "params": {"fields": "x,y"}}
+
+
+def test_a_property_named_like_a_model_member_is_refused(tmp_path: Path) -> None:
+    # The generator renames keywords and names that are not identifiers (class_, field_1st), not these: a field
+    # named to_dict would shadow the method of every model.
+    spec = json.loads(json.dumps(TINY_SPEC))
+    spec["components"]["schemas"]["Part"]["properties"].update({"to_dict": {"type": "string"}, "class": {}})
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(regenerate.RegenerationError, match=r"would shadow: Part\.to_dict; ") as caught:
+        regenerate.build(tmp_path / "project", spec=spec_path)
+    assert "\n" not in str(caught.value)
+
+
+BOMB = "\n".join(
+    [
+        f"x-{level}: &{level} [{', '.join([f'*{previous}'] * 9)}]"
+        for previous, level in zip("abcdefg", "bcdefgh", strict=True)
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: text + "openapi: [\n", "not valid YAML"),
+        (lambda text: text.replace("version: 2.5.0", "version: 2.5.0\n  version: 9.0.0"), "given twice"),
+        (lambda text: text.replace("version: 2.5.0", "description: none"), "info.version is missing"),
+        (lambda text: text + "x-a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" + BOMB + "\n", "alias bomb"),
+    ],
+    ids=["invalid-yaml", "duplicate-key", "no-version", "alias-bomb"],
+)
+def test_a_spec_the_tools_cannot_read_is_refused_before_generating(tmp_path: Path, edit: Any, message: str) -> None:
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(edit(yaml.safe_dump(TINY_SPEC, sort_keys=False)), encoding="utf-8")
+    with pytest.raises(regenerate.RegenerationError, match=message) as caught:
+        regenerate.build(tmp_path / "project", spec=spec_path)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "project").exists()
+
+
+def test_rewrite_swaps_the_whole_tree_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
+    target = tmp_path / "generated"
+    target.mkdir()
+    (target / "stale.py").write_text("old = True\n", encoding="utf-8")
+    assert regenerate.rewrite(target) is True
+    assert not (target / "stale.py").exists()
+    assert regenerate.diff(layout.GENERATED, target).stale is False  # the committed tree, byte for byte
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["generated"]  # no staging directory left
+    assert regenerate.rewrite(target) is False

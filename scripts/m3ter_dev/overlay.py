@@ -9,7 +9,7 @@ The overlay is what ``m3ter-conformance --suggest-overlay`` writes, or any Overl
 (python-jsonpath, strict mode) selecting objects or arrays. ``update`` on an object merges recursively (an
 object into an object, anything else replaces); on an array it appends the entry, unless an equal entry is
 already there, so applying the same overlay twice changes nothing the second time. ``remove: true``
-removes what the target selects.
+removes what the target selects. A node the target selects twice (``[1,1]``) is acted on once.
 
 All actions are applied in memory first: a malformed overlay, another overlay version, a target that selects
 nothing (or a string, number or null), a JSONPath outside RFC 9535: exit 2 with the action's index and
@@ -167,11 +167,19 @@ def _remove(document: Any, parts: Sequence[str | int]) -> None:
     del parent[parts[-1]]
 
 
+def _deepest_last_first(parts: Sequence[str | int]) -> tuple[int, list[tuple[int, int, str]]]:
+    """The sort key that removes the deepest, then the last, node first (indexes numerically; a mapping's
+    keys of mixed types still compare)."""
+    return len(parts), [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in parts]
+
+
 def apply(document: Any, actions: Sequence[Action]) -> None:
     """Apply ``actions`` to ``document`` in place, in order (each sees the result of the ones before)."""
     for action in actions:
         where = f"actions[{action.index}] (target {action.target!r})"
-        matches = list(_JSONPATH.compile(action.target).finditer(document))
+        # a node selected twice (`[1,1]`, overlapping filters) is acted on once
+        unique = {tuple(match.parts): match for match in _JSONPATH.compile(action.target).finditer(document)}
+        matches = list(unique.values())
         if not matches:
             raise TargetError(f"{where} selects nothing in the spec: check the target (or the spec it was made for)")
         for match in matches:
@@ -183,8 +191,11 @@ def apply(document: Any, actions: Sequence[Action]) -> None:
             if any(not match.parts for match in matches):
                 raise TargetError(f"{where} selects the whole document: it cannot be removed")
             # the deepest (then the last) first, so removing one never moves another
-            for match in sorted(matches, key=lambda m: (len(m.parts), m.parts), reverse=True):
-                _remove(document, match.parts)
+            for match in sorted(matches, key=lambda m: _deepest_last_first(m.parts), reverse=True):
+                try:
+                    _remove(document, match.parts)
+                except (KeyError, IndexError) as exc:
+                    raise TargetError(f"{where}: {match.path} cannot be removed ({type(exc).__name__})") from None
             continue
         for match in matches:
             node = match.obj

@@ -187,3 +187,25 @@ def test_splice_refuses_a_change_inside_rewrapped_text() -> None:
     before = "a: one two\nb: 1\n"
     assert splice(original, before, "a: one two\nb: 1\nc: 2\n") == "a: one\n  two\nb: 1\nc: 2\n"
     assert splice(original, before, "a: three\nb: 1\n") is None  # the changed line is not in the original
+
+
+GET_BILL = '$.paths["/organizations/{orgId}/bills/{id}"].get'
+
+
+@pytest.mark.parametrize(
+    ("target", "at"),
+    [
+        (f"{GET_BILL}.parameters[1,1]", ("paths", "/organizations/{orgId}/bills/{id}", "get", "parameters")),
+        ('$.paths["/oauth/token"].post.security[0,0]', ("paths", "/oauth/token", "post", "security")),
+    ],
+)
+def test_a_node_selected_twice_is_removed_once(tmp_path: Path, spec: Path, target: str, at: tuple[str, ...]) -> None:
+    def entries(document: Any) -> list[Any]:
+        for key in at:
+            document = document[key]
+        return list(document)
+
+    before = entries(yaml.safe_load(spec.read_text(encoding="utf-8")))
+    index = int(target[-2])
+    assert apply_to_file(_overlay(tmp_path, {"target": target, "remove": True}), spec) is True
+    assert entries(yaml.safe_load(spec.read_text(encoding="utf-8"))) == before[:index] + before[index + 1 :]

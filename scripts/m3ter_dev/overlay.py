@@ -9,7 +9,9 @@ The overlay is what ``m3ter-conformance --suggest-overlay`` writes, or any Overl
 (python-jsonpath, strict mode) selecting objects or arrays. ``update`` on an object merges recursively (an
 object into an object, anything else replaces); on an array it appends the entry, unless an equal entry is
 already there, so applying the same overlay twice changes nothing the second time. ``remove: true``
-removes what the target selects. A node the target selects twice (``[1,1]``) is acted on once.
+removes what the target selects. A node the target selects twice (``[1,1]``) is acted on once. An action
+changes only the places its target selects: a node the YAML shares with another place (an ``&anchor`` and its
+``*alias``) is copied there first, so the written spec no longer aliases it.
 
 All actions are applied in memory first: a malformed overlay, another overlay version, a target that selects
 nothing (or a string, number or null), a JSONPath outside RFC 9535: exit 2 with the action's index and
@@ -136,13 +138,16 @@ def _action(index: int, raw: Any, name: str) -> Action:
     return Action(index, target, raw.get("update"), remove, "update" in raw)
 
 
-def _merge(node: MutableMapping[Any, Any], update: Mapping[Any, Any]) -> None:
+def _merge(node: MutableMapping[Any, Any], update: Mapping[Any, Any], shared: set[int]) -> None:
     """Merge ``update`` into ``node``: objects recursively, anything else replaces (new keys in sorted place
-    when the object's keys are sorted, else at the end)."""
+    when the object's keys are sorted, else at the end). An object merged into that is also reachable elsewhere
+    (``shared``) is replaced by a copy first, so the merge changes only this place."""
     for key, value in update.items():
         current = node.get(key)
         if isinstance(current, MutableMapping) and isinstance(value, Mapping):
-            _merge(current, value)
+            if id(current) in shared:
+                current = node[key] = copy.deepcopy(current)
+            _merge(current, value, shared)
         elif key in node:
             if current != value:
                 node[key] = copy.deepcopy(value)
@@ -160,11 +165,36 @@ def _insert(node: MutableMapping[Any, Any], key: Any, value: Any) -> None:
         node[key] = value
 
 
-def _remove(document: Any, parts: Sequence[str | int]) -> None:
-    parent = document
-    for part in parts[:-1]:
-        parent = parent[part]
-    del parent[parts[-1]]
+def _shared(document: Any) -> set[int]:
+    """The ids of the objects and arrays the document holds in more than one place (a YAML anchor and its
+    aliases: one Python object under several paths)."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, MutableMapping | MutableSequence):
+                if id(child) in seen:
+                    shared.add(id(child))
+                else:
+                    seen.add(id(child))
+                    stack.append(child)
+    return shared
+
+
+def _own(document: Any, parts: Sequence[str | int], shared: set[int]) -> Any:
+    """The node at ``parts``, every object or array on the way there (itself included) that is also held
+    elsewhere replaced by a copy of its own: changing it then changes only what the target selected (the YAML
+    no longer aliases it there)."""
+    node = document
+    for part in parts:
+        child = node[part]
+        if id(child) in shared:
+            child = node[part] = copy.deepcopy(child)
+        node = child
+    return node
 
 
 def _deepest_last_first(parts: Sequence[str | int]) -> tuple[int, list[tuple[int, int, str]]]:
@@ -187,24 +217,30 @@ def apply(document: Any, actions: Sequence[Action]) -> None:
                 raise TargetError(
                     f"{where} selects {match.path}, a {type(match.obj).__name__}: targets select objects or arrays"
                 )
+        shared = _shared(document)
         if action.remove:
             if any(not match.parts for match in matches):
                 raise TargetError(f"{where} selects the whole document: it cannot be removed")
             # the deepest (then the last) first, so removing one never moves another
             for match in sorted(matches, key=lambda m: _deepest_last_first(m.parts), reverse=True):
+                parent = _own(document, match.parts[:-1], shared)
                 try:
-                    _remove(document, match.parts)
+                    del parent[match.parts[-1]]
                 except (KeyError, IndexError) as exc:
                     raise TargetError(f"{where}: {match.path} cannot be removed ({type(exc).__name__})") from None
+                if shared:
+                    shared = _shared(document)
             continue
         for match in matches:
-            node = match.obj
+            node = _own(document, match.parts, shared)
             if isinstance(node, MutableMapping):
                 if not isinstance(action.update, Mapping):
                     raise TargetError(f"{where} selects the object {match.path}: `update` must be an object to merge")
-                _merge(node, action.update)
+                _merge(node, action.update, shared)
             elif isinstance(node, MutableSequence) and action.update not in list(node):
                 node.append(copy.deepcopy(action.update))
+            if shared:
+                shared = _shared(document)
 
 
 def _yaml() -> YAML:

@@ -209,3 +209,65 @@ def test_a_node_selected_twice_is_removed_once(tmp_path: Path, spec: Path, targe
     index = int(target[-2])
     assert apply_to_file(_overlay(tmp_path, {"target": target, "remove": True}), spec) is True
     assert entries(yaml.safe_load(spec.read_text(encoding="utf-8"))) == before[:index] + before[index + 1 :]
+
+
+def test_an_update_changes_only_the_place_its_target_selects_not_an_alias_of_it(tmp_path: Path, spec: Path) -> None:
+    text = spec.read_text(encoding="utf-8")
+    assert "- &id001\n        name: orgId" in text  # one parameter, shared by two operations
+    assert "- *id001" in text
+    overlay = _overlay(tmp_path, {"target": f"{GET_BILL}.parameters[0]", "update": {"description": "Changed."}})
+    assert apply_to_file(overlay, spec) is True
+    paths = yaml.safe_load(spec.read_text(encoding="utf-8"))["paths"]
+    assert paths["/organizations/{orgId}/bills/{id}"]["get"]["parameters"][0]["description"] == "Changed."
+    assert paths["/organizations/{orgId}/statementjobs/{id}"]["get"]["parameters"][0]["description"] == (
+        "The UUID of your Organization."
+    )
+
+
+ALIASED = """\
+openapi: 3.1.0
+info:
+  title: t
+  version: '1'
+paths: {}
+components:
+  schemas:
+    A:
+      type: object
+      properties:
+        x: &id001
+          type: object
+          properties:
+            s:
+              type: string
+            n:
+              type: integer
+        y: *id001
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "x", "y"),
+    [
+        ("$.components.schemas.A.properties.x.properties.s", ["n"], ["s", "n"]),
+        ("$..[?@.type=='string']", ["n"], ["n"]),  # the one node under both paths: removed from each
+    ],
+)
+def test_a_removal_changes_only_what_its_target_selects_through_an_alias(
+    tmp_path: Path, target: str, x: list[str], y: list[str]
+) -> None:
+    spec = tmp_path / "aliased.yaml"
+    spec.write_text(ALIASED, encoding="utf-8")
+    assert apply_to_file(_overlay(tmp_path, {"target": target, "remove": True}), spec) is True
+    properties = yaml.safe_load(spec.read_text(encoding="utf-8"))["components"]["schemas"]["A"]["properties"]
+    assert (list(properties["x"]["properties"]), list(properties["y"]["properties"])) == (x, y)
+
+
+def test_a_merge_into_an_aliased_object_below_the_target_changes_only_that_place(tmp_path: Path) -> None:
+    spec = tmp_path / "aliased.yaml"
+    spec.write_text(ALIASED, encoding="utf-8")
+    update = {"x": {"description": "Only x."}}
+    assert apply_to_file(_overlay(tmp_path, {"target": "$.components.schemas.A.properties", "update": update}), spec)
+    properties = yaml.safe_load(spec.read_text(encoding="utf-8"))["components"]["schemas"]["A"]["properties"]
+    assert properties["x"]["description"] == "Only x."
+    assert "description" not in properties["y"]

@@ -6,12 +6,12 @@
 
 The overlay is what ``m3ter-conformance --suggest-overlay`` writes, or any Overlay 1.0.x document
 (https://spec.openapis.org/overlay/v1.0.0): its actions run in order, each ``target`` an RFC 9535 JSONPath
-(python-jsonpath, strict mode) selecting objects or arrays. ``update`` on an object merges recursively (an
-object into an object, anything else replaces); on an array it appends the entry, unless an equal entry is
-already there, so applying the same overlay twice changes nothing the second time. ``remove: true``
-removes what the target selects. A node the target selects twice (``[1,1]``) is acted on once. An action
-changes only the places its target selects: a node the YAML shares with another place (an ``&anchor`` and its
-``*alias``) is copied there first, so the written spec no longer aliases it.
+(python-jsonpath, strict mode) selecting objects or arrays. ``update`` on an object must be an object: it
+merges recursively (an object into an object, anything else replaces); on an array it appends the entry
+(never null), unless an equal entry is already there, so applying the same overlay twice changes nothing the
+second time. ``remove: true`` removes what the target selects. A node the target selects twice (``[1,1]``)
+is acted on once. An action changes only the places its target selects: a node the YAML shares with another
+place (an ``&anchor`` and its ``*alias``) is copied there first, so the written spec no longer aliases it.
 
 All actions are applied in memory first: a malformed overlay, another overlay version, a target that selects
 nothing (or a string, number or null), a JSONPath outside RFC 9535: exit 2 with the action's index and
@@ -128,6 +128,11 @@ def _action(index: int, raw: Any, name: str) -> Action:
         raise MalformedOverlay(f"{where}: `remove` must be true or false")
     if not remove and "update" not in raw:
         raise MalformedOverlay(f"{where} has neither `update` nor `remove: true`: it would do nothing")
+    if not remove and raw["update"] is None:
+        raise MalformedOverlay(
+            f"{where}: `update` is null: give an object to merge, or an entry to append to an array "
+            "(`remove: true` removes)"
+        )
     if "description" in raw and not isinstance(raw["description"], str):
         raise MalformedOverlay(f"{where}: `description` must be a string")
     try:

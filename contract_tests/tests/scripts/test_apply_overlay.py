@@ -111,6 +111,16 @@ def test_a_json_spec_is_rewritten_as_json(tmp_path: Path) -> None:
         ),
         ("overlay: [unclosed", MalformedOverlay, "not YAML or JSON"),
         (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $.tags, update: null}]}",
+            MalformedOverlay,
+            "`update` is null",
+        ),
+        (
+            "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: $.info, update: 7}]}",
+            TargetError,
+            "must be an object",
+        ),
+        (
             "{overlay: 1.0.0, info: {title: t, version: '1'}, actions: [{target: '$.a[', update: {}}]}",
             TargetError,
             "not an RFC 9535 JSONPath",

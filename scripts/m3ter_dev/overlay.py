@@ -15,9 +15,10 @@ place (an ``&anchor`` and its ``*alias``) is copied there first, so the written 
 
 All actions are applied in memory first: a malformed overlay, another overlay version, a target that selects
 nothing (or a string, number or null), a JSONPath outside RFC 9535: exit 2 with the action's index and
-nothing is written. The spec is rewritten only where it changed: YAML goes through ruamel.yaml's round trip
-and only the changed lines are spliced into the original text, so comments, quoting and the wrapping of the
-hand-curated descriptions stay as they were (a spec whose text cannot be spliced is written whole).
+nothing is written. So is a result that is not valid OpenAPI (openapi-spec-validator) when the spec was.
+The spec is rewritten only where it changed: YAML goes through ruamel.yaml's round trip and only the changed
+lines are spliced into the original text, so comments, quoting and the wrapping of the hand-curated
+descriptions stay as they were (a spec whose text cannot be spliced is written whole).
 Exit status: 0 applied (or nothing to change), 1 ``--check`` and the spec would change, 2 an error.
 """
 
@@ -37,6 +38,9 @@ from typing import Any
 
 import yaml
 from jsonpath import JSONPathEnvironment, JSONPathError
+from jsonschema.exceptions import ValidationError
+from openapi_spec_validator import validate
+from openapi_spec_validator.exceptions import OpenAPISpecValidatorError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError as RuamelError
 
@@ -66,6 +70,10 @@ class TargetError(OverlayError):
 
 class SpecFileError(OverlayError):
     """The spec cannot be read or parsed."""
+
+
+class InvalidResult(OverlayError):
+    """The overlay would leave a valid OpenAPI spec invalid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +302,25 @@ def splice(original: str, before: str, after: str) -> str | None:
     return "".join(out)
 
 
+def _invalid(document: Any) -> str | None:
+    """Why ``document`` is not a valid OpenAPI description (openapi-spec-validator, as the spec's tests check
+    it), in one line; None when it is."""
+    version = document.get("openapi") if isinstance(document, Mapping) else None
+    if not isinstance(version, str):
+        return f"`openapi` is {version!r}, not an OpenAPI version string"
+    try:
+        validate(document)
+    except ValidationError as exc:
+        where = getattr(exc, "json_path", None) or "$"
+        message = exc.message.splitlines()[0] if exc.message else type(exc).__name__
+        return f"{message[:160]} at {where}"
+    except OpenAPISpecValidatorError as exc:
+        return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    except Exception as exc:  # the validator fails on some invalid documents instead of saying so
+        return f"the validator cannot read it ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+    return None
+
+
 def apply_to_file(overlay_path: Path, spec_path: Path, *, check: bool = False) -> bool:
     """Apply the overlay at ``overlay_path`` to the spec at ``spec_path``; True when the spec changed (with
     ``check``: would change; nothing is written)."""
@@ -320,6 +347,12 @@ def apply_to_file(overlay_path: Path, spec_path: Path, *, check: bool = False) -
         spliced = splice(original, before, after) if changed else original
         # the splice must say exactly what the library wrote, else the library's text is written
         text = spliced if spliced is not None and yaml.safe_load(spliced) == yaml.safe_load(after) else after
+    if changed:
+        load = json.loads if spec_path.suffix.lower() == ".json" else yaml.safe_load
+        problem = _invalid(load(text))
+        # only a spec that was valid OpenAPI must stay so (a fragment, a work in progress is not judged)
+        if problem is not None and _invalid(load(original)) is None:
+            raise InvalidResult(f"the overlay would leave {spec_path} invalid OpenAPI: {problem}")
     if changed and not check:
         spec_path.write_text(text, encoding="utf-8")
     return changed
@@ -354,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 __all__ = [
     "Action",
+    "InvalidResult",
     "MalformedOverlay",
     "OverlayError",
     "SpecFileError",

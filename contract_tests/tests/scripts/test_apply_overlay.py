@@ -202,22 +202,28 @@ def test_splice_refuses_a_change_inside_rewrapped_text() -> None:
 GET_BILL = '$.paths["/organizations/{orgId}/bills/{id}"].get'
 
 
+EXTRA = {"name": "extra", "in": "query", "schema": {"type": "string"}}
+
+
 @pytest.mark.parametrize(
-    ("target", "at"),
+    ("target", "at", "added"),
     [
-        (f"{GET_BILL}.parameters[1,1]", ("paths", "/organizations/{orgId}/bills/{id}", "get", "parameters")),
-        ('$.paths["/oauth/token"].post.security[0,0]', ("paths", "/oauth/token", "post", "security")),
+        (f"{GET_BILL}.parameters[2,2]", ("paths", "/organizations/{orgId}/bills/{id}", "get", "parameters"), [EXTRA]),
+        ('$.paths["/oauth/token"].post.security[0,0]', ("paths", "/oauth/token", "post", "security"), []),
     ],
 )
-def test_a_node_selected_twice_is_removed_once(tmp_path: Path, spec: Path, target: str, at: tuple[str, ...]) -> None:
+def test_a_node_selected_twice_is_removed_once(
+    tmp_path: Path, spec: Path, target: str, at: tuple[str, ...], added: list[Any]
+) -> None:
     def entries(document: Any) -> list[Any]:
         for key in at:
             document = document[key]
         return list(document)
 
-    before = entries(yaml.safe_load(spec.read_text(encoding="utf-8")))
+    before = entries(yaml.safe_load(spec.read_text(encoding="utf-8"))) + added
     index = int(target[-2])
-    assert apply_to_file(_overlay(tmp_path, {"target": target, "remove": True}), spec) is True
+    adds = [{"target": f"{GET_BILL}.parameters", "update": entry} for entry in added]
+    assert apply_to_file(_overlay(tmp_path, *adds, {"target": target, "remove": True}), spec) is True
     assert entries(yaml.safe_load(spec.read_text(encoding="utf-8"))) == before[:index] + before[index + 1 :]
 
 
@@ -281,3 +287,24 @@ def test_a_merge_into_an_aliased_object_below_the_target_changes_only_that_place
     properties = yaml.safe_load(spec.read_text(encoding="utf-8"))["components"]["schemas"]["A"]["properties"]
     assert properties["x"]["description"] == "Only x."
     assert "description" not in properties["y"]
+
+
+@pytest.mark.parametrize(
+    ("action", "says"),
+    [
+        ({"target": "$", "update": {"openapi": 9}}, "`openapi` is 9"),
+        ({"target": "$.components.schemas", "update": {"BillLineItem": 7}}, "$.components.schemas.BillLineItem"),
+        ({"target": '$.paths["/oauth/token"].post.security', "update": "bearer"}, "security[1]"),
+    ],
+)
+@pytest.mark.parametrize("check", [False, True])
+def test_an_overlay_that_leaves_the_spec_invalid_openapi_is_refused(
+    tmp_path: Path, spec: Path, capsys: pytest.CaptureFixture[str], action: dict[str, Any], says: str, check: bool
+) -> None:
+    before = spec.read_text(encoding="utf-8")
+    assert main([str(_overlay(tmp_path, action)), "--spec", str(spec), *(["--check"] if check else [])]) == 2
+    assert spec.read_text(encoding="utf-8") == before
+    err = capsys.readouterr().err
+    assert err.startswith("apply_overlay: InvalidResult: the overlay would leave")
+    assert says in err
+    assert err.count("\n") == 1

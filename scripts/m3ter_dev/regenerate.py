@@ -66,10 +66,10 @@ def _run(args: list[str], cwd: Path) -> None:
         raise RegenerationError(f"{' '.join(args[:3])} failed:\n{result.stdout}\n{result.stderr}")
 
 
-def _generate(destination: Path, spec: Path, overrides: Path) -> None:
+def _generate(destination: Path, spec: Path, overrides: Path, version: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = yaml.safe_load((overrides / "config.yaml").read_text(encoding="utf-8"))
-        config["package_version_override"] = changelog.package_version(spec, overrides)
+        config["package_version_override"] = version
         config_path = Path(tmp) / "config.yaml"
         config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         _run(
@@ -94,7 +94,7 @@ def _generate(destination: Path, spec: Path, overrides: Path) -> None:
         )
 
 
-def _add_headers(destination: Path, spec: Path, overrides: Path) -> None:
+def _add_headers(destination: Path, spec: Path, overrides: Path, version: str) -> None:
     """Copy the hand-written modules and the license in; head the built-in templates' output."""
     for module in sorted((overrides / "package").glob("*.py")):
         target = destination / PACKAGE / module.name
@@ -105,12 +105,12 @@ def _add_headers(destination: Path, spec: Path, overrides: Path) -> None:
             sources = [repo_path(spec), f"openapi-python-client's built-in {template}"]
             text = provenance.with_header(target, target.read_text(encoding="utf-8"), sources)
             target.write_text(text, encoding="utf-8")
-    version = destination / PACKAGE / "_version.py"
-    version.write_text(
+    version_module = destination / PACKAGE / "_version.py"
+    version_module.write_text(
         provenance.with_header(
-            version,
+            version_module,
             f'"""The package version: the spec\'s info.version and overrides/REVISION."""\n\n'
-            f'__version__ = "{changelog.package_version(spec, overrides)}"\n',
+            f'__version__ = "{version}"\n',
             [repo_path(spec), repo_path(overrides / "REVISION")],
         ),
         encoding="utf-8",
@@ -121,19 +121,17 @@ def _add_headers(destination: Path, spec: Path, overrides: Path) -> None:
 
 def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> None:
     """Write the generated project for ``spec`` + ``overrides`` into ``destination`` (which must not exist)."""
-    try:  # the spec read as the tools read it (no key twice, no alias bomb, a version) before the generator
-        changelog.package_version(spec, overrides)
+    try:  # the spec read once, as the tools read it (no key twice, no alias bomb, a version), before the generator
+        version = changelog.package_version(spec, overrides)
     except changelog.VersionError as exc:
         raise RegenerationError(str(exc)) from None
-    _generate(destination, spec, overrides)
-    _add_headers(destination, spec, overrides)
+    _generate(destination, spec, overrides, version)
+    _add_headers(destination, spec, overrides, version)
     gitignore = destination / ".gitignore"
     if gitignore.exists():
         gitignore.unlink()
     try:
-        changelog.update(
-            destination, GENERATED if spec == SPEC else None, spec, changelog.package_version(spec, overrides)
-        )
+        changelog.update(destination, GENERATED if spec == SPEC else None, spec, version)
     except changelog.VersionError as exc:
         raise RegenerationError(str(exc)) from exc
     ruff = [sys.executable, "-m", "ruff"]

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def str_at(body: Mapping[str, Any], key: str) -> str | None:
@@ -28,7 +27,7 @@ def date_at(body: Mapping[str, Any], key: str) -> dt.date | None:
 
 def datetime_at(body: Mapping[str, Any], key: str) -> dt.datetime | None:
     value = body.get(key)
-    if not isinstance(value, str) or not _DATE_TIME.match(value):
+    if not isinstance(value, str) or not _INSTANT.fullmatch(value):  # RFC 3339's grammar, as instant_at reads it
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import provenance, spec_diff
 from .layout import GENERATED, OVERRIDES, SPEC, repo_path
@@ -57,6 +58,12 @@ class VersionError(Exception):
 def package_version(spec: Path = SPEC, overrides: Path = OVERRIDES) -> str:
     """The generated package's version: the spec's ``info.version`` and the overrides' revision (a
     :class:`VersionError` for a spec that cannot be read or a revision that is not a whole number)."""
+    return read_spec(spec, overrides)[1]
+
+
+def read_spec(spec: Path = SPEC, overrides: Path = OVERRIDES) -> tuple[dict[str, Any], str]:
+    """The spec as the tools read it (no key twice, no alias bomb) and the package version, or a
+    :class:`VersionError` as for :func:`package_version`."""
     try:
         doc = spec_diff.parse(spec.read_text(encoding="utf-8"), repo_path(spec))
     except (OSError, UnicodeDecodeError, spec_diff.UsageError) as exc:
@@ -64,7 +71,7 @@ def package_version(spec: Path = SPEC, overrides: Path = OVERRIDES) -> str:
     text = (overrides / "REVISION").read_text(encoding="utf-8").strip()
     if not text.isdigit():
         raise VersionError(f"{repo_path(overrides / 'REVISION')}: {text!r} is not a whole number")
-    return f"{doc['info']['version']}.{int(text)}"
+    return doc, f"{doc['info']['version']}.{int(text)}"
 
 
 def version_key(version: str) -> tuple[int, ...] | None:

@@ -16,6 +16,7 @@ import ast
 import difflib
 import filecmp
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -66,8 +68,53 @@ def _run(args: list[str], cwd: Path) -> None:
         raise RegenerationError(f"{' '.join(args[:3])} failed:\n{result.stdout}\n{result.stderr}")
 
 
-def _generate(destination: Path, spec: Path, overrides: Path, version: str) -> None:
+# Keys under which a schema holds data, not subschemas: a `const` inside them is not a schema's.
+_DATA_KEYS = frozenset({"example", "examples", "default", "enum", "const"})
+# Keys whose value maps names to objects: a member named "const" there is a name, not the keyword.
+_NAME_MAPS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "schemas", "paths", "responses",
+     "parameters", "headers", "content", "links", "callbacks", "securitySchemes", "requestBodies", "encoding",
+     "variables", "webhooks", "pathItems", "mapping"}
+)  # fmt: skip
+
+
+def _const_as_enum(node: Any, at: str = "#", names: bool = False) -> bool:
+    """Rewrite, in place, each schema's string ``const: X`` as ``enum: [X]``; True when any was rewritten.
+
+    The same contract on the wire (spec_diff calls the change "unchanged"), and the same Python: the
+    generator would write a closed ``Literal`` that fails the whole response on a value m3ter adds later;
+    a one-member enum becomes an open enum (``_enum.py``) that keeps it. Integer and boolean consts stay
+    ``Literal`` types; any other const (a fraction, an object, an array) is refused, as no model can type it.
+    """
+    changed = False
+    if isinstance(node, dict):
+        const = node.get("const")
+        if names or "const" not in node or const is None or isinstance(const, int):  # bool is an int
+            pass
+        elif isinstance(const, str):
+            if "enum" not in node:
+                node["enum"] = [node.pop("const")]
+                changed = True
+        else:
+            raise RegenerationError(
+                f"{at}/const: {json.dumps(const, default=str)[:60]} cannot be typed in a model (a const must be a "
+                "string, an integer or a boolean); describe the value with type and enum instead"
+            )
+        for key, value in node.items():
+            if names or (key not in _DATA_KEYS and not (isinstance(key, str) and key.startswith("x-"))):
+                where = f"{at}/{str(key).replace('~', '~0').replace('/', '~1')}"
+                changed = _const_as_enum(value, where, not names and key in _NAME_MAPS) or changed
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            changed = _const_as_enum(value, f"{at}/{index}") or changed
+    return changed
+
+
+def _generate(destination: Path, spec: Path, overrides: Path, version: str, doc: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        if _const_as_enum(doc):  # the generator reads the rewritten spec; the untouched one otherwise
+            spec = Path(tmp) / "openapi.yaml"
+            spec.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
         config = yaml.safe_load((overrides / "config.yaml").read_text(encoding="utf-8"))
         config["package_version_override"] = version
         config_path = Path(tmp) / "config.yaml"
@@ -122,10 +169,10 @@ def _add_headers(destination: Path, spec: Path, overrides: Path, version: str) -
 def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> None:
     """Write the generated project for ``spec`` + ``overrides`` into ``destination`` (which must not exist)."""
     try:  # the spec read once, as the tools read it (no key twice, no alias bomb, a version), before the generator
-        version = changelog.package_version(spec, overrides)
+        doc, version = changelog.read_spec(spec, overrides)
     except changelog.VersionError as exc:
         raise RegenerationError(str(exc)) from None
-    _generate(destination, spec, overrides, version)
+    _generate(destination, spec, overrides, version, doc)
     _add_headers(destination, spec, overrides, version)
     gitignore = destination / ".gitignore"
     if gitignore.exists():

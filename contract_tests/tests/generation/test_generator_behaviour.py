@@ -61,20 +61,27 @@ TINY_SPEC: dict[str, Any] = {
 }
 
 
+def _build(tmp_path: Path, spec: dict[str, Any], name: str = "one") -> Path:
+    """Generate ``spec`` with our overrides into ``tmp_path/name/project`` (from ``tmp_path/name/tiny.yaml``).
+
+    The package's __init__ and facade are written for the m3ter operations; a tiny spec has none of them, so
+    only the generated models, enums and endpoint modules (and the base modules) are kept.
+    """
+    (tmp_path / name).mkdir()
+    spec_path = tmp_path / name / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    project = tmp_path / name / "project"
+    regenerate.build(project, spec=spec_path)
+    (project / "m3ter_billing" / "__init__.py").write_text("")
+    for module in ("_facade.py", "_statements.py", "_auth.py"):
+        (project / "m3ter_billing" / module).unlink()
+    return project
+
+
 @pytest.fixture(scope="module")
 def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generate the tiny spec with our overrides into a temporary project."""
-    spec_path = tmp_path_factory.mktemp("spec") / "tiny.yaml"
-    spec_path.write_text(yaml.safe_dump(TINY_SPEC))
-    out = tmp_path_factory.mktemp("gen") / "project"
-    regenerate.build(out, spec=spec_path)
-    # The package's __init__ and facade are written for the m3ter operations; the tiny spec has none of
-    # them, so only the generated models, enums and endpoint modules (and the base modules) are kept.
-    package = out / "m3ter_billing"
-    (package / "__init__.py").write_text("")
-    for name in ("_facade.py", "_statements.py", "_auth.py"):
-        (package / name).unlink()
-    return out
+    return _build(tmp_path_factory.mktemp("tiny"), TINY_SPEC)
 
 
 def run_in(project: Path, code: str) -> Any:
@@ -209,3 +216,66 @@ def test_rewrite_swaps_the_whole_tree_and_leaves_nothing_beside_it(tmp_path: Pat
     assert regenerate.diff(layout.GENERATED, target).stale is False  # the committed tree, byte for byte
     assert sorted(path.name for path in tmp_path.iterdir()) == ["generated"]  # no staging directory left
     assert regenerate.rewrite(target) is False
+
+
+def _spec_with(schemas: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(json.dumps(TINY_SPEC))
+    spec["components"]["schemas"].update(schemas)
+    spec["components"]["schemas"]["Thing"]["properties"].update(properties)
+    return spec
+
+
+def test_a_string_const_is_an_open_enum_and_other_consts_are_literals(tmp_path: Path) -> None:
+    # A string const generates a one-member open enum, so a value m3ter adds later is kept, as for any enum;
+    # integers and booleans are Literal types. A property *named* const is a property.
+    spec = _spec_with(
+        {"Kind": {"type": "string", "const": "THING"}},
+        {
+            "kind": {"$ref": "#/components/schemas/Kind"},
+            "inline": {"type": "string", "const": "INLINE"},
+            "count": {"type": "integer", "const": 3},
+            "flag": {"type": "boolean", "const": True},
+            "const": {"type": "string", "example": {"const": 2.5}},
+        },
+    )
+    project = _build(tmp_path, spec)
+    out = run_in(
+        project,
+        """
+        import json
+        from m3ter_billing.errors import ResponseValidationError
+        from m3ter_billing.models.thing import Thing
+        t = Thing.from_json(
+            b'{"id": "1", "kind": "THING", "inline": "LATER", "count": 3, "flag": true, "const": "c"}'
+        )
+        result = [type(t.kind).__name__, t.kind.is_known, t.inline.value, t.inline.is_known, t.count, t.flag]
+        result += [t.const, t.to_dict()["inline"]]
+        try:
+            Thing.from_json(b'{"id": "1", "count": 4}')
+        except ResponseValidationError as exc:
+            result.append(exc.path)
+        print(json.dumps(result))
+        """,
+    )
+    assert out == ["Kind", True, "LATER", False, 3, True, "c", "LATER", "$.count"]
+
+
+def test_a_string_const_generates_what_the_same_one_value_enum_does(tmp_path: Path) -> None:
+    # spec_diff calls enum: [X] -> const: X "unchanged": the generated package must agree, byte for byte.
+    as_enum = _build(tmp_path, _spec_with({"Kind": {"type": "string", "enum": ["THING"]}}, {}), "enum")
+    as_const = _build(tmp_path, _spec_with({"Kind": {"type": "string", "const": "THING"}}, {}), "const")
+    files = sorted(p.relative_to(as_enum) for p in (as_enum / "m3ter_billing").rglob("*.py"))
+    assert files == sorted(p.relative_to(as_const) for p in (as_const / "m3ter_billing").rglob("*.py"))
+    assert [(as_enum / f).read_bytes() for f in files] == [(as_const / f).read_bytes() for f in files]
+
+
+@pytest.mark.parametrize("const", [2.5, {"a": 1}, [1]], ids=["fraction", "object", "array"])
+def test_a_const_no_model_can_type_is_refused(tmp_path: Path, const: Any) -> None:
+    spec = _spec_with({}, {"odd": {"const": const}})
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(regenerate.RegenerationError) as caught:
+        regenerate.build(tmp_path / "project", spec=spec_path)
+    assert str(caught.value).startswith("#/components/schemas/Thing/properties/odd/const: ")
+    assert "cannot be typed in a model" in str(caught.value)
+    assert not (tmp_path / "project").exists()

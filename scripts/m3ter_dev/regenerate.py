@@ -79,19 +79,19 @@ _NAME_MAPS = frozenset(
 
 
 def _const_as_enum(node: Any, at: str = "#", names: bool = False) -> bool:
-    """Rewrite, in place, each schema's string ``const: X`` as ``enum: [X]``; True when any was rewritten.
+    """Rewrite, in place, each schema's string or integer ``const: X`` as ``enum: [X]``; True when any was.
 
     The same contract on the wire (spec_diff calls the change "unchanged"), and the same Python: the
     generator would write a closed ``Literal`` that fails the whole response on a value m3ter adds later;
-    a one-member enum becomes an open enum (``_enum.py``) that keeps it. Integer and boolean consts stay
-    ``Literal`` types; any other const (a fraction, an object, an array) is refused, as no model can type it.
+    a one-member enum becomes an open enum (``_enum.py``) that keeps it. The generator reads a boolean const
+    as ``bool``; any other const (a fraction, an object, an array) is refused, as no model can type it.
     """
     changed = False
     if isinstance(node, dict):
         const = node.get("const")
-        if names or "const" not in node or const is None or isinstance(const, int):  # bool is an int
+        if names or "const" not in node or const is None or isinstance(const, bool):
             pass
-        elif isinstance(const, str):
+        elif isinstance(const, (str, int)):
             if "enum" not in node:
                 node["enum"] = [node.pop("const")]
                 changed = True

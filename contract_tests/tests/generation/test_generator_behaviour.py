@@ -225,15 +225,17 @@ def _spec_with(schemas: dict[str, Any], properties: dict[str, Any]) -> dict[str,
     return spec
 
 
-def test_a_string_const_is_an_open_enum_and_other_consts_are_literals(tmp_path: Path) -> None:
-    # A string const generates a one-member open enum, so a value m3ter adds later is kept, as for any enum;
-    # integers and booleans are Literal types. A property *named* const is a property.
+def test_consts_and_integer_enums_are_open_enums_and_booleans_literals(tmp_path: Path) -> None:
+    # A string or integer const generates a one-member open enum, and an integer enum an open one, so a value
+    # m3ter adds later is kept, as for string enums; a boolean const is a bool (the generator's reading). A
+    # property *named* const is a property.
     spec = _spec_with(
-        {"Kind": {"type": "string", "const": "THING"}},
+        {"Kind": {"type": "string", "const": "THING"}, "Level": {"type": "integer", "enum": [1, 2]}},
         {
             "kind": {"$ref": "#/components/schemas/Kind"},
             "inline": {"type": "string", "const": "INLINE"},
             "count": {"type": "integer", "const": 3},
+            "level": {"$ref": "#/components/schemas/Level"},
             "flag": {"type": "boolean", "const": True},
             "const": {"type": "string", "example": {"const": 2.5}},
         },
@@ -246,18 +248,19 @@ def test_a_string_const_is_an_open_enum_and_other_consts_are_literals(tmp_path: 
         from m3ter_billing.errors import ResponseValidationError
         from m3ter_billing.models.thing import Thing
         t = Thing.from_json(
-            b'{"id": "1", "kind": "THING", "inline": "LATER", "count": 3, "flag": true, "const": "c"}'
+            b'{"id": "1", "kind": "THING", "inline": "LATER", "count": 4, "level": 2, "flag": true, "const": "c"}'
         )
-        result = [type(t.kind).__name__, t.kind.is_known, t.inline.value, t.inline.is_known, t.count, t.flag]
-        result += [t.const, t.to_dict()["inline"]]
+        result = [type(t.kind).__name__, t.kind.is_known, t.inline.value, t.inline.is_known]
+        result += [t.count.value, t.count.is_known, t.level.is_known, repr(t.level), t.flag, t.const, t.to_dict()]
         try:
-            Thing.from_json(b'{"id": "1", "count": 4}')
+            Thing.from_json(b'{"id": "1", "level": true}')
         except ResponseValidationError as exc:
             result.append(exc.path)
         print(json.dumps(result))
         """,
     )
-    assert out == ["Kind", True, "LATER", False, 3, True, "c", "LATER", "$.count"]
+    wire = {"id": "1", "kind": "THING", "inline": "LATER", "count": 4, "level": 2, "flag": True, "const": "c"}
+    assert out == ["Kind", True, "LATER", False, 4, False, True, "<Level.VALUE_2: 2>", True, "c", wire, "$.level"]
 
 
 def test_a_string_const_generates_what_the_same_one_value_enum_does(tmp_path: Path) -> None:

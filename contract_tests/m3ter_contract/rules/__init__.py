@@ -1,6 +1,8 @@
 """m3ter's API rules, written once: each with a stable name, a severity and the evidence it stands on.
 
-The tests, the sandbox's self-checks and the conformance check all judge responses with these::
+The tests and the conformance check (and through it the sandbox's self-check,
+``m3ter_contract.conformance.embedded.check_sandbox``: the sandbox itself never imports the rules) all judge
+responses with these::
 
     from m3ter_contract.rules import EntityKind, Observation, evaluate
 

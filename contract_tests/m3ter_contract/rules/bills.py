@@ -11,6 +11,7 @@ from typing import Any
 
 from ._values import date_at, instant_at, present, same_value, str_at
 from .sources import component, operation, schema_field
+from .versioning import DERIVED_CHANGE, only_derived
 from .vocabulary import (
     EXTERNAL_INVOICE_DATE_SETTINGS,
     Check,
@@ -32,17 +33,32 @@ _EXAMPLE = documented(
     '`externalInvoiceDate` will be `"2023-10-01"`.',
     schema_field("BillResponse", "externalInvoiceDate"),
 )
+_INVOICE_INFERRED = inferred(
+    "The example covers a MONTHLY bill at FIRST_DAY_OF_NEXT_PERIOD only, so we infer the date of a DAILY, "
+    "WEEKLY or ANNUALLY bill the same way, LAST_DAY_OF_ARREARS as the period's last day (endDate - 1 day), and a "
+    "date that is neither as wrong whatever the organization's setting.",
+    schema_field("BillResponse", "externalInvoiceDate"),
+)
+_INVOICE_MAJORITY = inferred(
+    "Without --external-invoice-date the organization's setting is unknown, so we infer it is the one most of "
+    "its bills in the run follow and report a bill that follows the other one.",
+    schema_field("BillResponse", "externalInvoiceDate"),
+    strict=False,
+)
 EXTERNAL_INVOICE_DATE = Rule(
     "bill.external-invoice-date",
     Severity.ERROR,
     _EXAMPLE,
     "externalInvoiceDate follows the organization's setting: the first day after the billing period "
     "(FIRST_DAY_OF_NEXT_PERIOD, the default: the exclusive endDate) or its last day (LAST_DAY_OF_ARREARS: "
-    "endDate - 1 day). The setting comes from --external-invoice-date (the embedded sandbox knows its own); "
-    "without it, a bill that follows another setting than most bills of the organization in the run is a "
-    "warning. An error for MONTHLY bills (the documented example), a warning for DAILY, WEEKLY and ANNUALLY "
-    "ones; AD_HOC and MIXED bills have no documented period and are skipped.",
+    "endDate - 1 day). An error only where the documented example speaks: a MONTHLY bill of an organization "
+    "whose setting is known to be FIRST_DAY_OF_NEXT_PERIOD (--external-invoice-date; the embedded sandbox knows "
+    "its own) whose date is not its endDate. The rest is inferred, a warning: DAILY, WEEKLY and ANNUALLY bills, "
+    "LAST_DAY_OF_ARREARS, a date that is neither with the setting unknown, and (without the setting) a bill that "
+    "follows another setting than most bills of the organization in the run (a warning even with "
+    "--strict-inferred). AD_HOC and MIXED bills have no documented period and are skipped.",
     BILL,
+    also=(_INVOICE_INFERRED, _INVOICE_MAJORITY),
 )
 BILL_TOTAL = Rule(
     "bill.total",
@@ -57,19 +73,27 @@ BILL_TOTAL = Rule(
     "with --strict-inferred: bill-level credits, taxes or currency conversions may legitimately make them differ.",
     BILL,
 )
+_PERIOD_END = inferred(
+    "BillingFrequency says when each period starts and what it covers, so we infer a bill's exclusive endDate is "
+    "the start of the next period, billFrequencyInterval (default 1) periods later, though no sentence says so.",
+    f"{component('BillingFrequency')}; {schema_field('BillResponse', 'billFrequencyInterval')}",
+    strict=False,
+)
 BILL_PERIOD = Rule(
     "bill.period",
     Severity.WARNING,
     documented(
         "**Monthly**. Starting at midnight on the morning of the first day of each month covering the entire "
         "calendar month following.",
-        component("BillingFrequency"),
+        f"{component('BillingFrequency')} (Daily, Weekly and Annually likewise)",
     ),
     "startDate and the exclusive endDate span billFrequencyInterval (default 1) whole periods of the billing "
     "frequency (DAILY, WEEKLY from a Monday, MONTHLY from the 1st, ANNUALLY from January 1st, as BillingFrequency "
-    "describes each). A warning: an account's first or last bill, or a custom bill date, may cover a part period; "
+    "describes each). Where a period starts is documented; where it ends (the exclusive endDate, the interval) "
+    "is inferred. A warning: an account's first or last bill, or a custom bill date, may cover a part period; "
     "AD_HOC and MIXED are skipped.",
     BILL,
+    also=(_PERIOD_END,),
 )
 APPROVAL_AUDIT = Rule(
     "bill.approval-audit",
@@ -99,7 +123,7 @@ LOCKED_APPROVED = Rule(
     "bill.locked-approved",
     Severity.ERROR,
     documented("You cannot lock a Bill whose current status is `PENDING`.", operation("LockBill", excerpt=True)),
-    "A locked bill is APPROVED (status is the one other value m3ter lists).",
+    "A locked bill is not PENDING (any other status, APPROVED or one m3ter adds later, is not judged).",
     BILL,
 )
 LOCKED_UNCHANGED = Rule(
@@ -109,26 +133,24 @@ LOCKED_UNCHANGED = Rule(
     "Once a read shows a bill locked, no later read (at any version, in this run or a later one) shows other "
     "content: every field but the ones locking sets (locked, dtLocked, lockedBy) and the version bookkeeping "
     "(version, dtLastModified, lastModifiedBy) stays the same, date-times compared as instants. A change limited "
-    "to the statement flags (jsonStatementGenerated, csvStatementGenerated, statementStale) is a warning: m3ter "
-    "sets them when it generates a statement, which may not count as a change to the bill.",
+    "to derived fields (on a bill the statement flags jsonStatementGenerated, csvStatementGenerated, "
+    "statementStale) is an inferred warning, as in version.bump-on-change: m3ter sets them when it generates a "
+    "statement, which may not count as a change to the bill.",
     BILL,
+    also=(DERIVED_CHANGE,),
 )
 
 
 _FIRST, _LAST = EXTERNAL_INVOICE_DATE_SETTINGS
-_STRICT_FREQUENCY = "MONTHLY"
-_LOOSE_FREQUENCIES = frozenset({"DAILY", "WEEKLY", "ANNUALLY"})
+_DOCUMENTED_FREQUENCY = "MONTHLY"
+_INFERRED_FREQUENCIES = frozenset({"DAILY", "WEEKLY", "ANNUALLY"})
 
 
-def _invoice_severity(body: Mapping[str, Any]) -> Severity | None:
-    """ERROR for MONTHLY (the documented example), WARNING for the other fixed periods (and an absent
-    frequency), None for AD_HOC, MIXED and unknown frequencies (no documented period)."""
+def _judged(body: Mapping[str, Any]) -> bool:
+    """MONTHLY (the documented example) and the other fixed periods (and an absent frequency) are judged;
+    AD_HOC, MIXED and unknown frequencies (no documented period) are not."""
     frequency = body.get("billingFrequency")
-    if frequency == _STRICT_FREQUENCY:
-        return Severity.ERROR
-    if frequency is None or frequency in _LOOSE_FREQUENCIES:
-        return Severity.WARNING
-    return None
+    return frequency == _DOCUMENTED_FREQUENCY or frequency is None or frequency in _INFERRED_FREQUENCIES
 
 
 def _followed_setting(body: Mapping[str, Any]) -> tuple[str | None, dt.date, dt.date] | None:
@@ -140,53 +162,62 @@ def _followed_setting(body: Mapping[str, Any]) -> tuple[str | None, dt.date, dt.
     return (_FIRST if invoice == end else _LAST if invoice == last else None), end, last
 
 
+def external_invoice_date_finding(obs: Observation, known: str | None, message: str, **kwargs: Any) -> Finding:
+    """The finding of a wrong externalInvoiceDate: documented (an error) only for the example's case, a MONTHLY
+    bill of an organization known to be at FIRST_DAY_OF_NEXT_PERIOD; an inferred warning otherwise."""
+    if known == _FIRST and obs.obj.get("billingFrequency") == _DOCUMENTED_FREQUENCY:
+        return EXTERNAL_INVOICE_DATE.finding(obs, "$.externalInvoiceDate", message, **kwargs)
+    return EXTERNAL_INVOICE_DATE.finding(
+        obs, "$.externalInvoiceDate", message, severity=Severity.WARNING, evidence=_INVOICE_INFERRED, **kwargs
+    )
+
+
 def check_external_invoice_date(observations: Sequence[Observation], context: Context) -> Iterator[Finding]:
     bills = [obs for obs in observations if obs.kind is EntityKind.BILL and isinstance(obs.body, dict)]
-    inferred: dict[str, str] = {}
+    majority: dict[str, str] = {}
     if context.external_invoice_date is None:
         latest: dict[tuple[str, str], str] = {}  # (org, bill) -> the setting its last read follows
         for obs in bills:
             followed = _followed_setting(obs.obj)
-            if followed is not None and followed[0] is not None and _invoice_severity(obs.obj) is not None:
+            if followed is not None and followed[0] is not None and _judged(obs.obj):
                 latest[(obs.org_id, obs.entity_id)] = followed[0]
         for org in {org for org, _ in latest}:
             votes = Counter(setting for (o, _), setting in latest.items() if o == org)
             ranked = [*votes.most_common(), ("", 0)]
             if ranked[0][1] > ranked[1][1]:
-                inferred[org] = ranked[0][0]
+                majority[org] = ranked[0][0]
+    known = context.external_invoice_date
     for obs in bills:
-        severity, followed = _invoice_severity(obs.obj), _followed_setting(obs.obj)
-        if severity is None or followed is None:
+        followed = _followed_setting(obs.obj)
+        if not _judged(obs.obj) or followed is None:
             continue
         setting, end, last = followed
         invoice = obs.obj["externalInvoiceDate"]
         expected = {_FIRST: end, _LAST: last}
         if setting is None:
             start = obs.obj.get("startDate", "?")
-            yield EXTERNAL_INVOICE_DATE.finding(
+            yield external_invoice_date_finding(
                 obs,
-                "$.externalInvoiceDate",
+                known,
                 f"{invoice} is neither {end} ({_FIRST}) nor {last} ({_LAST}) for the billing period {start} to "
                 f"{end} (exclusive)",
-                severity=severity,
             )
-        elif context.external_invoice_date is not None and setting != context.external_invoice_date:
-            known = context.external_invoice_date
-            yield EXTERNAL_INVOICE_DATE.finding(
+        elif known is not None and setting != known:
+            yield external_invoice_date_finding(
                 obs,
-                "$.externalInvoiceDate",
+                known,
                 f"{invoice} follows {setting}, but the organization's setting is {known} "
                 f"(--external-invoice-date): expected {expected[known]}",
-                severity=severity,
             )
-        elif obs.org_id in inferred and setting != inferred[obs.org_id]:
-            majority = inferred[obs.org_id]
+        elif obs.org_id in majority and setting != majority[obs.org_id]:
+            guess = majority[obs.org_id]
             yield EXTERNAL_INVOICE_DATE.finding(
                 obs,
                 "$.externalInvoiceDate",
-                f"{invoice} follows {setting}, but most bills of this organization in the run follow {majority} "
-                f"(expected {expected[majority]}); the setting is inferred, pass --external-invoice-date to be sure",
+                f"{invoice} follows {setting}, but most bills of this organization in the run follow {guess} "
+                f"(expected {expected[guess]}); the setting is inferred, pass --external-invoice-date to be sure",
                 severity=Severity.WARNING,
+                evidence=_INVOICE_MAJORITY,
             )
 
 
@@ -260,12 +291,14 @@ def check_period(obs: Observation, spec: object) -> Iterator[Finding]:
     if aligned and end == expected:
         return
     shown = expected if expected is not None else "after 9999-12-31, the last date there is"
+    # Where a period starts is documented (BillingFrequency); where it ends is our inference.
     yield BILL_PERIOD.finding(
         obs,
         "$.endDate" if aligned else "$.startDate",
         f"a {frequency} bill (interval {n}) covers whole periods of a {unit}, but its period is {start} to {end} "
         + (f"(expected endDate {shown})" if aligned else "(startDate is not on a period boundary)")
         + "; an account's first or last bill, or a custom bill date, may explain it",
+        evidence=_PERIOD_END if aligned else None,
     )
 
 
@@ -293,14 +326,12 @@ def check_audit(obs: Observation, spec: object) -> Iterator[Finding]:
 
 def check_locked_approved(obs: Observation, spec: object) -> Iterator[Finding]:
     status = str_at(obs.obj, "status")
-    if obs.obj.get("locked") is True and status is not None and status != "APPROVED":
+    if obs.obj.get("locked") is True and status == "PENDING":
         yield LOCKED_APPROVED.finding(obs, "$.status", f"the bill is locked but its status is {status}")
 
 
 # What locking sets, and the version bookkeeping the version rules judge.
 _LOCK_OWN = frozenset({"locked", "dtLocked", "lockedBy", "version", "dtLastModified", "lastModifiedBy"})
-# Flags m3ter sets when it generates a statement for the bill (see versioning.DERIVED_FIELDS).
-_STATEMENT_FLAGS = frozenset({"jsonStatementGenerated", "csvStatementGenerated", "statementStale"})
 
 
 def is_locked(obs: Observation) -> bool:
@@ -318,13 +349,14 @@ def compare_locked(before: Observation, after: Observation) -> Iterator[Finding]
         return
     shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
     where = "a previous run" if before.remembered else "an earlier read"
-    if all(key in _STATEMENT_FLAGS for key in changed):
+    if only_derived([f"$.{key}" for key in changed]):
         yield LOCKED_UNCHANGED.finding(
             after,
             f"$.{changed[0]}",
-            f"statement flags of a locked bill changed ({shown}) since {where}; m3ter may set these when it "
-            "generates a statement, so this is a warning",
+            f"only derived fields of a locked bill changed ({shown}) since {where}; m3ter may set statement flags "
+            "when it generates a statement, so this is a warning",
             severity=Severity.WARNING,
+            evidence=DERIVED_CHANGE,
         )
         return
     yield LOCKED_UNCHANGED.finding(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .registry import RULES
-from .vocabulary import Rule, SourceKind
+from .vocabulary import Evidence, Rule, SourceKind
 
 HEADER = """# Conformance rules
 
@@ -22,8 +22,12 @@ by hand (a test fails when this file is stale). Each rule has a stable name (use
 - **inferred**: our reading of what m3ter wrote, in one sentence. An inferred rule is a warning by default;
   `--strict-inferred` makes its findings errors (the column *strict* shows the severity then).
 
-A test fails when an `error` rule is not documented or standard, or when a quote is not found verbatim in
-the committed reference material.
+A rule whose check is partly an inference names that part's evidence too (*also* in the evidence column):
+its findings of that part are inferred warnings. Every finding in a report names the kind and source of the
+evidence it stands on. A test fails when an `error` rule is not documented or standard, or when a quote is not
+found verbatim at the place it cites in the committed reference material. This file ships in the harness's
+wheel as `m3ter_contract/reference/RULES.md` (the reference material beside it, in `upstream/`);
+`m3ter-conformance --list-rules [--json]` lists the same rules.
 
 | rule | severity | strict | kind | what is checked | evidence | where |
 |---|---|---|---|---|---|---|
@@ -34,9 +38,15 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _quoted(evidence: Evidence) -> str:
+    text = _cell(evidence.text)
+    return text if evidence.kind is SourceKind.INFERRED else f"\u201c{text}\u201d"
+
+
 def _evidence(rule: Rule) -> str:
-    text = _cell(rule.source.text)
-    return text if rule.source.kind is SourceKind.INFERRED else f"\u201c{text}\u201d"
+    parts = [_quoted(rule.source)]
+    parts += [f"*also* ({e.kind}, {_cell(e.ref)}): {_quoted(e)}" for e in rule.also]
+    return "<br>".join(parts)
 
 
 def render() -> str:

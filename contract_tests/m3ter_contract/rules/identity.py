@@ -9,10 +9,11 @@ from ._values import same_value
 from .sources import operation, schema_field
 from .vocabulary import Check, EntityKind, Finding, Observation, Rule, Severity, documented, inferred
 
+_GET_BILL = documented("Retrieve the Bill with the given UUID.", operation("GetBill"))
 ENTITY_ID = Rule(
     "entity.id",
     Severity.ERROR,
-    documented("Retrieve the Bill with the given UUID.", operation("GetBill")),
+    _GET_BILL,
     "The body's id is the id in the request path (Retrieve Bill; Get StatementJob \"Retrieves the details of a "
     'specific StatementJob using its UUID"); a UUID in another letter case is the same UUID (RFC 9562 reads '
     "UUIDs case-insensitively), any other id must match exactly.",
@@ -26,15 +27,22 @@ ENTITY_ORG_ID = Rule(
     ),
     "An orgId in the body equals the organization in the request path (a UUID in any letter case, as entity.id).",
 )
+_CREATED_BY = documented(
+    "The unique identifier (UUID) for the user who created the Bill.",
+    f"{schema_field('BillResponse', 'createdBy')}; likewise StatementJobResponse.createdBy",
+)
 ENTITY_IMMUTABLE = Rule(
     "entity.immutable",
     Severity.ERROR,
     documented(
         "The date and time *(in ISO 8601 format)* when the Bill was first created.",
-        schema_field("BillResponse", "dtCreated"),
+        f'{schema_field("BillResponse", "dtCreated")}; likewise StatementJobResponse.dtCreated ("when the '
+        'StatementJob was created")',
     ),
     "What records the creation never changes between reads: id, orgId, dtCreated, createdBy (date-times "
-    "compare as instants).",
+    "compare as instants). Each stands on its own evidence: dtCreated on its description, createdBy on its own, "
+    "id and orgId on Retrieve Bill's (an entity is the one its UUID names).",
+    also=(_CREATED_BY, _GET_BILL),
 )
 ENTITY_FIXED_REFERENCES = Rule(
     "entity.fixed-references",
@@ -74,11 +82,19 @@ def check_identity(obs: Observation, spec: object) -> Iterator[Finding]:
         yield ENTITY_ORG_ID.finding(obs, "$.orgId", f"asked org {obs.org_id!r}, the body says {body['orgId']!r}")
 
 
+_IMMUTABLE_EVIDENCE = {"createdBy": _CREATED_BY, "id": _GET_BILL, "orgId": _GET_BILL}
+
+
 def compare_immutable(before: Observation, after: Observation) -> Iterator[Finding]:
     for rule, keys in ((ENTITY_IMMUTABLE, _IMMUTABLE), (ENTITY_FIXED_REFERENCES, _FIXED[after.kind])):
         for key in keys:
             if key in before.obj and key in after.obj and not same_value(before.obj[key], after.obj[key]):
-                yield rule.finding(after, f"$.{key}", f"{key} changed from {before.obj[key]!r} to {after.obj[key]!r}")
+                yield rule.finding(
+                    after,
+                    f"$.{key}",
+                    f"{key} changed from {before.obj[key]!r} to {after.obj[key]!r}",
+                    evidence=_IMMUTABLE_EVIDENCE.get(key) if rule is ENTITY_IMMUTABLE else None,
+                )
 
 
 CHECKS = (

@@ -13,7 +13,7 @@ from . import bills, identity, schema, statement_jobs, statements, versioning, w
 from ._values import version_at
 from .drift import DriftLog
 from .spec import Spec
-from .vocabulary import Check, Context, Finding, Observation, Rule, SourceKind
+from .vocabulary import Check, Context, Evidence, Finding, Observation, Rule, Severity, SourceKind
 
 CHECKS: tuple[Check, ...] = (
     *schema.CHECKS,
@@ -94,12 +94,16 @@ def _anchor(check: Check) -> Callable[[Observation], bool] | None:
 
 
 def strict_finding(finding: Finding) -> Finding:
-    """``finding`` as ``--strict-inferred`` reports it: an inferred rule's warning becomes an error (unless the
-    rule says its weaker reading stays a warning)."""
+    """``finding`` as ``--strict-inferred`` reports it: a warning that stands on an inference (an inferred
+    rule's, or the inferred part of a documented one) becomes an error, unless its evidence says its weaker
+    reading stays a warning."""
     rule = RULES_BY_NAME.get(finding.rule)
-    if rule is None or rule.source.kind is not SourceKind.INFERRED:
+    if rule is None:
         return finding
-    return replace(finding, severity=rule.strict_severity)
+    evidence = finding.evidence or rule.source
+    if evidence.kind is not SourceKind.INFERRED or not evidence.strict:
+        return finding
+    return replace(finding, severity=Severity.ERROR)
 
 
 class Judge:
@@ -234,7 +238,20 @@ def evaluate(
     return judge.findings
 
 
+def _evidence_row(evidence: Evidence) -> dict[str, Any]:
+    return {
+        "kind": str(evidence.kind),
+        "source": evidence.text,
+        "where": evidence.where,
+        "ref": evidence.ref,
+        "strict": evidence.strict,
+    }
+
+
 def rule_table() -> list[dict[str, Any]]:
+    """Every rule as plain data (``m3ter-conformance --list-rules --json``): name, default and
+    ``--strict-inferred`` severity, evidence (kind, quote or reasoning, where, short reference), summary, and
+    ``also``: the other evidence a part of the rule stands on."""
     return [
         {
             "name": r.name,
@@ -243,7 +260,9 @@ def rule_table() -> list[dict[str, Any]]:
             "kind": str(r.source.kind),
             "source": r.source.text,
             "where": r.source.where,
+            "ref": r.source.ref,
             "summary": r.summary,
+            "also": [_evidence_row(evidence) for evidence in r.also],
         }
         for r in RULES
     ]

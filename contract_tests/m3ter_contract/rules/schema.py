@@ -18,6 +18,7 @@ from jsonschema.exceptions import ValidationError
 from .drift import Drift, Pointer, Sketch, json_type
 from .sources import JSON_SCHEMA, OAS_303
 from .spec import Spec
+from .versioning import VERSION_MINIMUM
 from .vocabulary import Check, Finding, NotJSON, Observation, Rule, Severity, inferred, json_path, standard
 from .wire import MAX_DEPTH
 from .wire import short_json as _short
@@ -129,7 +130,8 @@ DRIFT_UNKNOWN_FIELD = Rule(
     inferred(
         "JSON Schema allows properties a schema does not list, so an unlisted field breaks nothing, and we "
         "report it only because the spec should learn it.",
-        f"{JSON_SCHEMA}, additionalProperties (absent: any property allowed)",
+        "JSON Schema Core 2020-12 (draft-bhutton-json-schema-01), 10.3.2.3 additionalProperties (absent: any "
+        "property allowed)",
         strict=False,
     ),
     "A field the server returns that the spec does not declare: the spec should learn it (a warning, even with "
@@ -145,15 +147,17 @@ _BY_KEYWORD: Mapping[str, Rule] = {
     "maxItems": SCHEMA_MAX_ITEMS,
     "exclusiveMinimum": SCHEMA_EXCLUSIVE_MINIMUM,
 }
-# A keyword on a property that carries ``x-m3ter-rule`` is judged by that named rule (``minimum`` on version).
-_DELEGATED = frozenset({"minimum"})
+# A keyword on a property whose ``x-m3ter-rule`` names a rule that judges that keyword is left to that rule
+# (``minimum`` on version: version.minimum). Any other value (a typo, a family name, a rule that judges
+# something else) delegates nothing: the keyword stays schema.constraint's.
+DELEGATED: Mapping[str, frozenset[str]] = {"minimum": frozenset({VERSION_MINIMUM.name})}
 _REQUIRED_NAME = re.compile(r"^'(.+)' is a required property$")
 
 
 def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Iterator[Finding]:
     keyword = str(error.validator)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
-    if keyword in _DELEGATED and "x-m3ter-rule" in schema:
+    if schema.get("x-m3ter-rule") in DELEGATED.get(keyword, ()):
         return
     rule = _BY_KEYWORD.get(keyword, SCHEMA_CONSTRAINT)
     path = json_path("$", *error.absolute_path)
@@ -315,4 +319,4 @@ CHECKS = (
     Check((DRIFT_UNKNOWN_FIELD,), snapshot=check_unknown_fields, name="drift"),
 )
 
-__all__ = ["CHECKS", "check_schema", "check_unknown_fields"]
+__all__ = ["CHECKS", "DELEGATED", "check_schema", "check_unknown_fields"]

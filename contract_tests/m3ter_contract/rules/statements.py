@@ -2,7 +2,7 @@
 
 The conformance check downloads each URL (a plain GET, no credentials, bounded in size and time) and hands
 the outcome to :func:`check_download` as a :class:`Download`. Nothing documents what a statement holds, so
-the JSON statement is judged as JSON and the CSV one as CSV with a header row (RFC 4180).
+the JSON statement is judged as JSON and the CSV one as CSV (RFC 4180; its header row is our inference).
 """
 
 from __future__ import annotations
@@ -16,18 +16,26 @@ from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from .sources import RFC_4180, operation, schema_field
-from .statement_jobs import CSV_URL, JSON_URL
-from .vocabulary import Check, EntityKind, Finding, NotJSON, Observation, Rule, Severity, documented, standard
+from .statement_jobs import CSV_URL, GET_JOB_QUOTE, JSON_URL
+from .vocabulary import (
+    Check,
+    EntityKind,
+    Finding,
+    NotJSON,
+    Observation,
+    Rule,
+    Severity,
+    documented,
+    inferred,
+    standard,
+)
 from .wire import MAX_DEPTH, TOO_DEEP, decode
 
 JOB = frozenset({EntityKind.STATEMENT_JOB})
 Format = Literal["json", "csv"]
 URL_FIELDS: dict[Format, str] = {"json": JSON_URL, "csv": CSV_URL}
 
-_GET_JOB = documented(
-    "Use this call to obtain the time-bound pre-signed download URL for the generated Bill Statement",
-    operation("GetStatementJob"),
-)
+_GET_JOB = documented(GET_JOB_QUOTE, operation("GetStatementJob"))
 STATEMENT_DOWNLOAD = Rule(
     "statement.download",
     Severity.ERROR,
@@ -52,12 +60,37 @@ STATEMENT_JSON = Rule(
 STATEMENT_CSV = Rule(
     "statement.csv",
     Severity.ERROR,
+    documented(
+        "TRUE - includes the statement in CSV format.", schema_field("StatementJobResponse", "includeCsvFormat")
+    ),
+    "The CSV statement is CSV: not empty, not markup or JSON, and it parses as RFC 4180 section 2 writes CSV "
+    "(fields separated by commas, a quoted field closed by its quote). How wide its lines are is "
+    "statement.csv-width; its text encoding and header row are statement.csv-header.",
+    JOB,
+)
+STATEMENT_CSV_WIDTH = Rule(
+    "statement.csv-width",
+    Severity.WARNING,
     standard(
         "Within the header and each record, there may be one or more fields, separated by commas. Each line "
         "should contain the same number of fields throughout the file.",
-        f'{RFC_4180}, section 2 (the CSV statement: includeCsvFormat "TRUE - includes the statement in CSV format")',
+        f"{RFC_4180}, section 2",
     ),
-    "The CSV statement is UTF-8 CSV with a header row of non-empty names, every record as wide as the header.",
+    "Every line of the CSV statement has as many fields as its first line. A warning: RFC 4180 says lines "
+    '"should" be as wide, not that they must.',
+    JOB,
+)
+STATEMENT_CSV_HEADER = Rule(
+    "statement.csv-header",
+    Severity.WARNING,
+    inferred(
+        "RFC 4180 makes the header line optional and names no charset, and m3ter documents neither the CSV "
+        "statement's columns nor its encoding, so we infer a statement meant for spreadsheets is UTF-8 text that "
+        "starts with a header row of non-empty column names.",
+        f"{RFC_4180}, section 2; {schema_field('StatementJobResponse', 'includeCsvFormat')}",
+    ),
+    "The CSV statement is UTF-8 text (a byte order mark allowed) whose first line is a header row of non-empty "
+    "column names.",
     JOB,
 )
 STATEMENT_URL_EXPIRY = Rule(
@@ -113,26 +146,29 @@ def _when(seconds: float) -> str:
         return f"{seconds:g} s after the epoch"
 
 
-def _csv_problem(body: bytes) -> str | None:
+def _csv_problems(body: bytes) -> list[tuple[Rule, str]]:
+    """What is wrong with a CSV statement, each with the rule it breaks (none: nothing)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return f"not UTF-8 text (byte {exc.start})"
+        return [(STATEMENT_CSV_HEADER, f"not UTF-8 text (byte {exc.start}); its content is not judged further")]
     if not text.strip():
-        return "empty: no header row"
+        return [(STATEMENT_CSV, "empty: not a single record")]
     if text.lstrip()[:1] in ("<", "{", "["):
-        return f"starts with {text.lstrip()[:1]!r}: markup or JSON, not a CSV header row"
+        return [(STATEMENT_CSV, f"starts with {text.lstrip()[:1]!r}: markup or JSON, not CSV")]
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
-        return f"not CSV ({exc})"
-    header = rows[0]
-    if any(not name.strip() for name in header):
-        return f"the header row {header[:8]!r} has an empty column name"
+        return [(STATEMENT_CSV, f"not CSV ({exc})")]
+    problems: list[tuple[Rule, str]] = []
+    first = rows[0]
+    if any(not name.strip() for name in first):
+        problems.append((STATEMENT_CSV_HEADER, f"the header row {first[:8]!r} has an empty column name"))
     for number, row in enumerate(rows[1:], 2):
-        if row and len(row) != len(header):
-            return f"line {number} has {len(row)} fields, the header {len(header)}"
-    return None
+        if row and len(row) != len(first):
+            problems.append((STATEMENT_CSV_WIDTH, f"line {number} has {len(row)} fields, the first line {len(first)}"))
+            break
+    return problems
 
 
 def check_download(download: Download) -> Iterator[Finding]:
@@ -172,12 +208,24 @@ def judge_download(download: Download) -> tuple[list[Finding], str | None]:
             message = f"the JSON statement is not strict JSON: {first.message}"
             findings.append(STATEMENT_JSON.finding(obs, path, message, severity=None if errors else Severity.WARNING))
     else:
-        problem = _csv_problem(download.body)
-        if problem is not None:
-            findings.append(STATEMENT_CSV.finding(obs, path, f"the CSV statement is {problem}"))
+        for rule, problem in _csv_problems(download.body):
+            shown = problem if rule is STATEMENT_CSV_WIDTH else f"is {problem}"
+            findings.append(rule.finding(obs, path, f"the CSV statement {shown}"))
     return findings, None
 
 
-CHECKS = (Check((STATEMENT_DOWNLOAD, STATEMENT_JSON, STATEMENT_CSV, STATEMENT_URL_EXPIRY), name="statements"),)
+CHECKS = (
+    Check(
+        (
+            STATEMENT_DOWNLOAD,
+            STATEMENT_JSON,
+            STATEMENT_CSV,
+            STATEMENT_CSV_WIDTH,
+            STATEMENT_CSV_HEADER,
+            STATEMENT_URL_EXPIRY,
+        ),
+        name="statements",
+    ),
+)
 
 __all__ = ["CHECKS", "URL_FIELDS", "Download", "Format", "check_download", "judge_download", "url_expiry"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from ._values import instant_at, normalise_datetimes, version_at
 from .sources import schema_field
-from .vocabulary import Check, Finding, Observation, Rule, Severity, documented
+from .vocabulary import Check, Finding, Observation, Rule, Severity, documented, inferred
 
 _CREATE = documented(
     "On initial Create to insert a new entity, the version is set at 1 in the response.",
@@ -30,31 +30,56 @@ VERSION_NO_DECREASE = Rule(
     _UPDATE,
     "Between two reads of one entity (within a run or across runs) the version never goes down.",
 )
+DERIVED_CHANGE = inferred(
+    "m3ter derives the statement statuses and flags and the presigned URLs from other work (statement "
+    "generation, staleness, re-signing), so we infer a change limited to them may come without an Update of the "
+    "entity and report it as a warning only, even with --strict-inferred.",
+    f"{schema_field('AbstractResponse', 'version')}; {schema_field('BillResponse', 'statementStale')}",
+    strict=False,
+)
+"""The evidence of every finding about a change limited to :data:`DERIVED_FIELDS` (version.bump-on-change,
+version.dt-last-modified, bill.locked-unchanged): the same event is judged the same way by each."""
+
 VERSION_BUMP_ON_CHANGE = Rule(
     "version.bump-on-change",
     Severity.ERROR,
     _UPDATE,
-    "Any change of content comes with a higher version; an unchanged version means unchanged content "
-    "(presigned URLs compared by presence only: they are re-signed; date-times as instants). A change "
-    "limited to derived fields (statement statuses and flags, presigned URLs) is a warning: m3ter may "
-    "update those without an Update of the entity.",
+    "An Update increments the version, so two reads at the same version show the same content: content that "
+    "changed while the version stayed the same is an Update that did not increment it (presigned URLs compared "
+    "by presence only: they are re-signed; date-times as instants). A change limited to derived fields "
+    "(statement statuses and flags, presigned URLs) is an inferred warning, even with --strict-inferred: m3ter "
+    "may update those without an Update of the entity.",
+    also=(DERIVED_CHANGE,),
+)
+_DT_SAME_INSTANT = inferred(
+    "Two Updates within the resolution of the timestamp leave dtLastModified at the same instant, so a version "
+    "that rose with dtLastModified unchanged is a warning only, even with --strict-inferred.",
+    schema_field("BillResponse", "dtLastModified"),
+    strict=False,
 )
 VERSION_DT_LAST_MODIFIED = Rule(
     "version.dt-last-modified",
-    Severity.ERROR,
-    documented(
-        "The date and time *(in ISO 8601 format)* when the Bill was last modified.",
-        schema_field("BillResponse", "dtLastModified"),
+    Severity.WARNING,
+    inferred(
+        'dtLastModified is "The date and time *(in ISO 8601 format)* when the Bill was last modified" and "On '
+        'successful Update, the version is incremented by 1", so we infer dtLastModified moves with the version, '
+        "though no sentence couples them.",
+        f"{schema_field('BillResponse', 'dtLastModified')}; likewise StatementJobResponse.dtLastModified; "
+        f"{schema_field('AbstractResponse', 'version')}",
     ),
-    "dtLastModified moves with the version: later when the version rose (the same instant is a warning: two "
-    "updates within the timestamp's resolution; earlier is an error), the same when it did not.",
+    "dtLastModified moves with the version: later when the version rose, the same when it did not. The same "
+    "instant after a rise (two updates within the timestamp's resolution), and a change of dtLastModified at "
+    "one version whose other changes are limited to derived fields (as in version.bump-on-change), are warnings "
+    "even with --strict-inferred.",
+    also=(_DT_SAME_INSTANT, DERIVED_CHANGE),
 )
 VERSION_DT_ORDER = Rule(
     "version.dt-order",
     Severity.ERROR,
     documented(
         "The date and time *(in ISO 8601 format)* when the Bill was first created.",
-        schema_field("BillResponse", "dtCreated"),
+        f'{schema_field("BillResponse", "dtCreated")}; likewise StatementJobResponse.dtCreated ("when the '
+        'StatementJob was created")',
     ),
     "dtLastModified never precedes dtCreated.",
 )
@@ -119,6 +144,11 @@ def shown_version(obs: Observation) -> str:
     return f"{text[:16]}...{text[-4:]} ({digits} digits)"
 
 
+def only_derived(changed: list[str]) -> bool:
+    """True when every changed path (``$.statementStale``, ``$.lineItems[0].x``) lies in a derived field."""
+    return all(_top_field(path) in DERIVED_FIELDS for path in changed)
+
+
 def check_version(obs: Observation, spec: object) -> Iterator[Finding]:
     version = version_at(obs.obj)
     if version is not None and version < 1:
@@ -155,7 +185,7 @@ def compare_versions(before: Observation, after: Observation) -> Iterator[Findin
         changed = _changed_paths(content_view(before.obj), content_view(after.obj))
         if changed:
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-            if all(_top_field(path) in DERIVED_FIELDS for path in changed):
+            if only_derived(changed):
                 yield VERSION_BUMP_ON_CHANGE.finding(
                     after,
                     changed[0],
@@ -163,6 +193,7 @@ def compare_versions(before: Observation, after: Observation) -> Iterator[Findin
                     f"{_where(before)}; "
                     "m3ter may update statement statuses, flags and URLs without an Update, so this is a warning",
                     severity=Severity.WARNING,
+                    evidence=DERIVED_CHANGE,
                 )
                 return
             yield VERSION_BUMP_ON_CHANGE.finding(
@@ -190,15 +221,24 @@ def compare_dt_last_modified(before: Observation, after: Observation) -> Iterato
             "$.dtLastModified",
             f"version rose from {old} to {new} but dtLastModified stayed {after.obj['dtLastModified']} "
             "(two updates within the timestamp's resolution, or a missed update of dtLastModified)",
-            severity=Severity.WARNING,
+            evidence=_DT_SAME_INSTANT,
         )
     elif new == old and new_dt != old_dt:
-        yield VERSION_DT_LAST_MODIFIED.finding(
-            after,
-            "$.dtLastModified",
+        message = (
             f"dtLastModified changed ({before.obj['dtLastModified']} -> {after.obj['dtLastModified']}) "
-            f"but version stayed {new}",
+            f"but version stayed {new}"
         )
+        changed = _changed_paths(content_view(before.obj), content_view(after.obj))
+        if changed and only_derived(changed):
+            yield VERSION_DT_LAST_MODIFIED.finding(
+                after,
+                "$.dtLastModified",
+                f"{message}, and only derived fields changed besides; m3ter may update statement statuses, flags "
+                "and URLs without an Update, so this is a warning",
+                evidence=DERIVED_CHANGE,
+            )
+        else:
+            yield VERSION_DT_LAST_MODIFIED.finding(after, "$.dtLastModified", message)
 
 
 CHECKS = (
@@ -208,4 +248,4 @@ CHECKS = (
     Check((VERSION_DT_LAST_MODIFIED,), pair=compare_dt_last_modified, name="dt-last-modified", versioned=True),
 )
 
-__all__ = ["CHECKS", "DERIVED_FIELDS", "VOLATILE_VALUES", "content_view"]
+__all__ = ["CHECKS", "DERIVED_CHANGE", "DERIVED_FIELDS", "VOLATILE_VALUES", "content_view", "only_derived"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,9 @@ class Finding:
     suggestion: str | None = None
     drift: Drift | None = field(default=None, compare=False, repr=False)
     """Drift evidence (where the spec should learn what, and the shape seen): never in a report."""
+    evidence: Evidence | None = field(default=None, compare=False, repr=False)
+    """What this finding stands on: its rule's evidence, or the other evidence the rule names for a part of
+    what it checks (see :attr:`Rule.also`). None for a finding built by hand (a report reads the rule's)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -109,6 +113,9 @@ class Finding:
         }
         if self.suggestion is not None:
             out["suggestion"] = self.suggestion
+        if self.evidence is not None:
+            out["kind"] = str(self.evidence.kind)
+            out["source"] = self.evidence.ref
         return out
 
 
@@ -139,6 +146,28 @@ class Evidence:
         if not self.text.strip() or not self.where.strip():
             raise ValueError("evidence needs its text and where it comes from")
 
+    @property
+    def ref(self) -> str:
+        """``where`` in short, for a report line: ``m3ter OpenAPI BillResponse.dtCreated``, ``RFC 4180, section
+        2`` (without the committed file it is copied in; the rules table has the whole reference)."""
+        return short_reference(self.where)
+
+
+_FILE = re.compile(r"\s*\(spec/upstream/[^()]*\)")
+_SCHEMA_FIELD = re.compile(r"components\.schemas\.(\w+)\.properties\.(\w+)\.description")
+_SCHEMA = re.compile(r"components\.schemas\.(\w+)\.description")
+_OPERATION = re.compile(r"operation (\w+) description")
+
+
+def short_reference(where: str) -> str:
+    """A rule's ``where`` in short (idempotent): the committed files dropped, m3ter's schema places as
+    ``Schema.property``, ``m3ter's published OpenAPI document`` as ``m3ter OpenAPI``."""
+    text = _FILE.sub("", where)
+    text = _SCHEMA_FIELD.sub(r"\1.\2", text)
+    text = _SCHEMA.sub(r"\1", text)
+    text = _OPERATION.sub(r"operation \1", text)
+    return text.replace("m3ter's published OpenAPI document", "m3ter OpenAPI").strip()
+
 
 def documented(quote: str, where: str) -> Evidence:
     """m3ter's words, verbatim (a test finds them in spec/upstream/)."""
@@ -165,6 +194,9 @@ class Rule:
     source: Evidence
     summary: str
     kinds: frozenset[EntityKind] = BOTH
+    also: tuple[Evidence, ...] = ()
+    """Other evidence the rule stands on for a part of what it checks (an inference beside a documented
+    case): a finding of that part names it (``finding(..., evidence=)``) and is never an error by default."""
 
     def __post_init__(self) -> None:
         if self.source.kind is SourceKind.INFERRED and self.severity is Severity.ERROR:
@@ -186,18 +218,34 @@ class Rule:
         *,
         severity: Severity | None = None,
         drift: Drift | None = None,
+        evidence: Evidence | None = None,
     ) -> Finding:
-        """A finding of this rule; ``severity`` lowers it for a weaker case the summary names."""
+        """A finding of this rule; ``severity`` lowers it for a weaker case the summary names; ``evidence``
+        (one of :attr:`also`) says it stands on that evidence instead of :attr:`source`."""
+        if evidence is not None and evidence is not self.source and evidence not in self.also:
+            raise ValueError(f"{self.name}: a finding's evidence must be the rule's own (source or also)")
+        evidence = evidence or self.source
+        severity = severity or self.severity
+        if evidence.kind is SourceKind.INFERRED and severity is Severity.ERROR:
+            raise ValueError(f"{self.name}: a finding that stands on an inference is a warning by default")
         return Finding(
             entity_id=obs.entity_id,
             endpoint=obs.endpoint,
             rule=self.name,
-            severity=severity or self.severity,
+            severity=severity,
             path=path,
             message=message,
             suggestion=suggestion,
             drift=drift,
+            evidence=evidence,
         )
+
+    def evidence_of(self, kind: str | None) -> Evidence:
+        """The evidence of a finding of this rule that names ``kind`` (read back from a report): the rule's
+        own when the kinds agree or none is named, else the first of :attr:`also` of that kind."""
+        if kind is None or kind == self.source.kind:
+            return self.source
+        return next((evidence for evidence in self.also if evidence.kind == kind), self.source)
 
 
 SnapshotFn = Callable[[Observation, Any], Iterable[Finding]]
@@ -273,5 +321,6 @@ __all__ = [
     "documented",
     "inferred",
     "json_path",
+    "short_reference",
     "standard",
 ]

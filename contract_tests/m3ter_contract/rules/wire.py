@@ -76,12 +76,17 @@ INT_RANGE = Rule(
 )
 FINITE_NUMBER = Rule(
     "schema.finite-number",
-    Severity.ERROR,
+    Severity.WARNING,
     standard(
-        "Numeric values that cannot be represented in the grammar below (such as Infinity and NaN) are not permitted.",
-        f"{RFC_8259}, section 6 Numbers (and: interoperable readers expect no more range than IEEE 754 binary64)",
+        "Since software that implements IEEE 754 binary64 (double precision) numbers [IEEE754] is generally "
+        "available and widely used, good interoperability can be achieved by implementations that expect no more "
+        "precision or range than these provide, in the sense that implementations will approximate JSON numbers "
+        "within the expected precision.",
+        f"{RFC_8259}, section 6 Numbers",
     ),
-    "Every number is finite as an IEEE 754 double (a literal such as 1e400 overflows to infinity in most readers).",
+    "Every number is finite as an IEEE 754 double (a literal such as 1e400 is in RFC 8259's grammar but "
+    "overflows to infinity in most readers). A warning: RFC 8259 allows such a number and only advises "
+    "expecting no more range than binary64 for interoperability.",
 )
 
 INT32 = (-(2**31), 2**31 - 1)

@@ -8,16 +8,21 @@ from typing import Any
 import pytest
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
-from m3ter_contract.rules import RULES_BY_NAME, Context, EntityKind, Observation, Spec, evaluate
+from m3ter_contract.rules import RULES_BY_NAME, Context, EntityKind, Finding, Observation, SourceKind, Spec, evaluate
+from m3ter_contract.rules.versioning import DERIVED_CHANGE
 from m3ter_contract.sandbox import Sandbox
 
 B, J = EntityKind.BILL, EntityKind.STATEMENT_JOB
 BASE = {"id": "e1", "version": 1, "dtCreated": "2024-01-01T00:00:00.000Z", "dtLastModified": "2024-01-01T00:00:00.000Z"}
 
 
-def _rules(kind: EntityKind, *bodies: Any, spec: Spec, context: Context | None = None) -> list[tuple[str, str, str]]:
+def _findings(kind: EntityKind, *bodies: Any, spec: Spec, context: Context | None = None) -> list[Finding]:
     observations = [Observation(kind, "e1", "o1", body, seq=n) for n, body in enumerate(bodies, 1)]
-    return [(f.rule, str(f.severity), f.path) for f in evaluate(observations, spec, context=context)]
+    return evaluate(observations, spec, context=context)
+
+
+def _rules(kind: EntityKind, *bodies: Any, spec: Spec, context: Context | None = None) -> list[tuple[str, str, str]]:
+    return [(f.rule, str(f.severity), f.path) for f in _findings(kind, *bodies, spec=spec, context=context)]
 
 
 def _bill(**values: Any) -> dict[str, Any]:
@@ -31,14 +36,39 @@ def test_the_same_instant_spelled_differently_is_no_change(spec: Spec) -> None:
     assert ("entity.immutable", "error", "$.dtCreated") in _rules(B, _bill(), moved, spec=spec)
 
 
-def test_dt_last_modified_equal_is_a_warning_earlier_an_error(spec: Spec) -> None:
+def test_dt_last_modified_is_inferred_equal_stays_a_warning_earlier_is_strict(spec: Spec) -> None:
     later = _bill(version=2, dtLastModified="2024-01-02T00:00:00Z")
     same = _bill(version=3, dtLastModified="2024-01-02T00:00:00.000Z")
     earlier = _bill(version=4, dtLastModified="2024-01-01T12:00:00Z")
-    found = _rules(B, _bill(), later, same, earlier, spec=spec)
-    assert found == [
+    observations = [_bill(), later, same, earlier]
+    # one warning per rule and path: the same instant and going back read alike by default
+    assert _rules(B, *observations, spec=spec) == [("version.dt-last-modified", "warning", "$.dtLastModified")]
+    strict = _rules(B, *observations, spec=spec, context=Context(strict_inferred=True))
+    # the coupling is inferred: going back is an error only with --strict-inferred; the same instant never is
+    assert strict == [
         ("version.dt-last-modified", "warning", "$.dtLastModified"),
         ("version.dt-last-modified", "error", "$.dtLastModified"),
+    ]
+
+
+def test_dt_last_modified_and_bump_on_change_judge_a_derived_change_alike(spec: Spec) -> None:
+    """The same event (a statement flag and dtLastModified changed at one version) is a warning of both rules,
+    even with --strict-inferred, both standing on the same inference."""
+    before = _bill(version=3, jsonStatementGenerated=False)
+    after = _bill(version=3, jsonStatementGenerated=True, dtLastModified="2024-01-03T00:00:00Z")
+    for context in (Context(), Context(strict_inferred=True)):
+        found = _findings(B, before, after, spec=spec, context=context)
+        assert sorted((f.rule, str(f.severity)) for f in found) == [
+            ("version.bump-on-change", "warning"),
+            ("version.dt-last-modified", "warning"),
+        ]
+        assert {f.evidence for f in found} == {DERIVED_CHANGE}
+    # a change of the entity's own content at one version: bump-on-change's documented error; dtLastModified
+    # moving with it is the inferred rule's warning (an error only when strict)
+    own = _bill(version=3, currency="EUR", dtLastModified="2024-01-03T00:00:00Z")
+    assert sorted(_rules(B, _bill(version=3), own, spec=spec)) == [
+        ("version.bump-on-change", "error", "$.currency"),
+        ("version.dt-last-modified", "warning", "$.dtLastModified"),
     ]
 
 
@@ -58,9 +88,13 @@ def test_dt_order_holds_for_every_rfc_3339_instant(spec: Spec, created: str, mod
     assert ("version.dt-order", "error", "$.dtLastModified") not in swapped
 
 
-def test_dt_last_modified_going_back_to_year_0000_is_an_error(spec: Spec) -> None:
+def test_dt_last_modified_going_back_to_year_0000_is_found(spec: Spec) -> None:
     back = _bill(version=2, dtLastModified="0000-01-01T00:00:00Z")
-    assert ("version.dt-last-modified", "error", "$.dtLastModified") in _rules(B, _bill(), back, spec=spec)
+    assert ("version.dt-last-modified", "warning", "$.dtLastModified") in _rules(B, _bill(), back, spec=spec)
+    strict = Context(strict_inferred=True)
+    assert ("version.dt-last-modified", "error", "$.dtLastModified") in _rules(
+        B, _bill(), back, spec=spec, context=strict
+    )
 
 
 def test_a_read_without_version_does_not_hide_a_version_that_went_back(spec: Spec) -> None:
@@ -116,7 +150,7 @@ def _period(frequency: str, start: str, end: str, invoice: str) -> dict[str, Any
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (_period("MONTHLY", "2023-09-01", "2023-10-01", "2023-10-05"), "error"),
+        (_period("MONTHLY", "2023-09-01", "2023-10-01", "2023-10-05"), "warning"),  # the setting unknown
         (_period("WEEKLY", "2024-05-06", "2024-05-13", "2024-05-20"), "warning"),
         (_period("AD_HOC", "2024-01-05", "2024-01-22", "2024-02-01"), None),
         (_period("MIXED", "2024-07-01", "2024-08-01", "2024-09-01"), None),
@@ -135,6 +169,45 @@ def test_external_invoice_date_is_strict_with_the_setting(spec: Spec) -> None:
         ("bill.external-invoice-date", "error", "$.externalInvoiceDate")
     ]
     assert _rules(B, arrears, spec=spec, context=Context("LAST_DAY_OF_ARREARS")) == []
+
+
+@pytest.mark.parametrize(
+    ("frequency", "start", "end", "invoice", "setting", "kind", "severity"),
+    [
+        # the documented example's case: MONTHLY, FIRST_DAY_OF_NEXT_PERIOD known
+        ("MONTHLY", "2023-09-01", "2023-10-01", "2023-10-05", "FIRST_DAY_OF_NEXT_PERIOD", "documented", "error"),
+        ("MONTHLY", "2023-09-01", "2023-10-01", "2023-09-30", "FIRST_DAY_OF_NEXT_PERIOD", "documented", "error"),
+        # LAST_DAY_OF_ARREARS as endDate - 1 is our reading, and so are the other frequencies
+        ("MONTHLY", "2023-09-01", "2023-10-01", "2023-10-01", "LAST_DAY_OF_ARREARS", "inferred", "warning"),
+        ("MONTHLY", "2023-09-01", "2023-10-01", "2023-09-15", "LAST_DAY_OF_ARREARS", "inferred", "warning"),
+        ("WEEKLY", "2024-05-06", "2024-05-13", "2024-05-20", "FIRST_DAY_OF_NEXT_PERIOD", "inferred", "warning"),
+        ("MONTHLY", "2023-09-01", "2023-10-01", "2023-09-15", None, "inferred", "warning"),
+    ],
+)
+def test_external_invoice_date_is_documented_only_for_the_example(
+    frequency: str, start: str, end: str, invoice: str, setting: str | None, kind: str, severity: str, spec: Spec
+) -> None:
+    body = _period(frequency, start, end, invoice)
+    [found] = _findings(B, body, spec=spec, context=Context(setting))
+    assert (found.rule, str(found.severity)) == ("bill.external-invoice-date", severity)
+    assert found.evidence is not None
+    assert found.evidence.kind == kind
+    strict = _findings(B, body, spec=spec, context=Context(setting, strict_inferred=True))
+    assert [str(f.severity) for f in strict] == ["error"]
+
+
+def test_a_locked_bill_is_judged_only_when_pending(spec: Spec) -> None:
+    locked = {"locked": True, "dtLocked": "2024-01-02T00:00:00Z", "lockedBy": "u"}
+    for status in ("APPROVED", "INVOICED", "SOME_FUTURE_STATUS"):  # m3ter's enums grow: not PENDING is enough
+        found = _rules(B, _bill(status=status, **locked), spec=spec)
+        assert ("bill.locked-approved", "error", "$.status") not in found, status
+    assert ("bill.locked-approved", "error", "$.status") in _rules(B, _bill(status="PENDING", **locked), spec=spec)
+
+
+def test_a_finite_number_out_of_binary64_range_is_a_standard_warning(spec: Spec) -> None:
+    rule = RULES_BY_NAME["schema.finite-number"]
+    assert (rule.severity, rule.source.kind) == ("warning", SourceKind.STANDARD)
+    assert "binary64" in rule.source.text
 
 
 def test_external_invoice_date_against_the_other_bills_of_the_run(spec: Spec) -> None:

@@ -109,6 +109,27 @@ CASES = [
         lambda s, i: s.faults.mislabelled_statement(i, fmt="csv"),
         "$.presignedCsvStatementUrl",
     ),
+    Case(  # a record wider than the first line: RFC 4180 says lines "should" be as wide (a warning)
+        "statement.csv-width",
+        "job",
+        "complete_csv",
+        lambda s, i: _rewrite_csv(s, i, lambda body: body.rstrip(b"\r\n") + b"\r\n1\r\n"),
+        "$.presignedCsvStatementUrl",
+    ),
+    Case(  # the header row has an empty column name (the header itself is our inference)
+        "statement.csv-header",
+        "job",
+        "complete_csv",
+        lambda s, i: _rewrite_csv(s, i, lambda body: body[body.index(b",") :]),
+        "$.presignedCsvStatementUrl",
+    ),
+    Case(  # not UTF-8: m3ter names no charset, so this too is the inferred rule
+        "statement.csv-header",
+        "job",
+        "complete_csv",
+        lambda s, i: _rewrite_csv(s, i, lambda body: b"\xff" + body),
+        "$.presignedCsvStatementUrl",
+    ),
     Case(
         "statement.url-expiry",
         "job",
@@ -118,6 +139,13 @@ CASES = [
         also=("statement.download",),  # an expired URL answers 403 too
     ),
 ]
+
+
+def _rewrite_csv(sandbox: Sandbox, job_id: str, fn: Callable[[bytes], bytes]) -> None:
+    """The job's CSV statement (not its JSON one) passed through ``fn`` on every download."""
+    sandbox.faults.rewrite_body(
+        lambda body: body if body.lstrip()[:1] in (b"{", b"[") else fn(body), operation="GetStatement", entity_id=job_id
+    )
 
 
 def _entity(sandbox: Sandbox, case: Case) -> str:

@@ -51,5 +51,6 @@ class StatementJobResponse(M3terModel, kw_only=True):
     - **Create:** On initial Create to insert a new entity, the version is set at 1 in the response.
     - **Update:** On successful Update, the version is incremented by 1 in the response.
 
-    Rule `version` (see contract_tests): the version is at least 1, never decreases between two reads of the
-    same entity, and every change of content comes with a higher version. """
+    Rules `version.minimum`, `version.no-decrease` and `version.bump-on-change` (see contract_tests/RULES.md):
+    the version is at least 1, never decreases between two reads of the same entity, and two reads at one
+    version show the same content. """

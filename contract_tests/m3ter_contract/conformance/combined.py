@@ -163,6 +163,16 @@ def _problems(items: list[Any], where: str) -> list[Problem]:
     return problems
 
 
+def _options(data: dict[str, Any]) -> dict[str, Any]:
+    """A section's run options (absent from a report written before they were recorded: none)."""
+    options = data.get("options")
+    return options if isinstance(options, dict) else {}
+
+
+def _setting(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def from_section(data: Any, where: str) -> OrgResult:
     """An organization's section of a combined JSON report, as the result it was written from."""
     if not isinstance(data, dict):
@@ -188,7 +198,10 @@ def from_section(data: Any, where: str) -> OrgResult:
         )
         if severity not in tuple(Severity):
             raise ReportError(f"{at}: `severity` is not error or warning")
-        finding = Finding(entity_id, endpoint, rule, Severity(severity), path, message, suggestion)
+        judged_by = rules.RULES_BY_NAME.get(rule)
+        kind = item.get("kind")
+        evidence = judged_by.evidence_of(kind if isinstance(kind, str) else None) if judged_by is not None else None
+        finding = Finding(entity_id, endpoint, rule, Severity(severity), path, message, suggestion, evidence=evidence)
         findings.append(finding)
         if item.get("known") is True:
             known.add(finding_key(finding))
@@ -212,6 +225,8 @@ def from_section(data: Any, where: str) -> OrgResult:
         duration=float(duration),
         baseline=frozenset(known),
         statements=_get(summary, "statements", int, f"{where}.summary"),
+        strict_inferred=_options(data).get("strict_inferred") is True,
+        external_invoice_date=_setting(_options(data).get("external_invoice_date")),
     )
     return OrgResult(name, result)
 

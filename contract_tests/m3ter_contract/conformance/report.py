@@ -24,20 +24,50 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import rules
-from ..rules import Finding
+from ..rules import Evidence, Finding, Rule, Severity
 from .redact import clean, shown
 from .runner import Problem, RunResult
 
 TOOL = "m3ter-conformance"
 REPORT_VERSION = 1
 MARKDOWN_ROWS = 50
+RULES_REFERENCE = "m3ter-conformance --list-rules, or RULES.md (m3ter_contract/reference/ when installed)"
+"""Where a report's reader finds the rules: the command every installation has, and the file that ships in the
+harness's wheel (``m3ter_contract/reference/RULES.md``; contract_tests/RULES.md in a checkout)."""
 JUNIT_PROBLEM_LINES = 1_000
+
+
+def evidence(f: Finding) -> Evidence | None:
+    """What a finding stands on: its own evidence, else its rule's (None for a rule this tool does not know)."""
+    if f.evidence is not None:
+        return f.evidence
+    rule = rules.RULES_BY_NAME.get(f.rule)
+    return rule.source if rule is not None else None
+
+
+def kind(f: Finding) -> str:
+    """The evidence kind of a finding (documented, standard, inferred; ``?`` for an unknown rule)."""
+    found = evidence(f)
+    return str(found.kind) if found is not None else "?"
 
 
 def _finding(f: Finding, known: bool) -> dict[str, Any]:
     out = {key: clean(value) if isinstance(value, str) else value for key, value in f.to_dict().items()}
+    found = evidence(f)
+    if found is not None:
+        out["kind"], out["source"] = str(found.kind), found.ref
     out["known"] = known
     return out
+
+
+def rule_severity(rule: Rule, result: RunResult) -> Severity:
+    """The severity a rule's findings have in this run (its ``--strict-inferred`` one when the run was strict)."""
+    return rule.strict_severity if result.strict_inferred else rule.severity
+
+
+def rule_kind(rule: Rule) -> str:
+    """A rule's evidence kind, with ``+`` when a part of it stands on other evidence (see RULES.md)."""
+    return str(rule.source.kind) + ("+" if any(e.kind != rule.source.kind for e in rule.also) else "")
 
 
 def verdict(result: RunResult) -> str:
@@ -52,6 +82,10 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "result": verdict(result),
         "exit_code": result.exit_code,
         "target": {"base_url": clean(result.base_url), "org_id": clean(result.org_id), "embedded": result.embedded},
+        "options": {
+            "strict_inferred": result.strict_inferred,
+            "external_invoice_date": result.external_invoice_date,
+        },
         "summary": {
             "entities": result.entities,
             "observations": result.observations,
@@ -113,6 +147,7 @@ def junit_xml(result: RunResult) -> str:
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="base_url", value=shown(result.base_url))
     ET.SubElement(props, "property", name="org_id", value=shown(result.org_id))
+    ET.SubElement(props, "property", name="strict_inferred", value=str(result.strict_inferred).lower())
     run_case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.run", name="reach the API and read every entity")
     if result.problems:
         error = ET.SubElement(run_case, "error", message=shown(result.problems[0].message), type="problem")
@@ -128,8 +163,8 @@ def junit_xml(result: RunResult) -> str:
         found = by_rule[rule.name]
         errors = failing(found)
         lines = [
-            f"{f.severity}{' (known)' if result.is_known(f) else ''} {shown(f.entity_id)} {shown(f.path)}: "
-            f"{shown(f.message)}"
+            f"{f.severity}{' (known)' if result.is_known(f) else ''} ({kind(f)}) {shown(f.entity_id)} "
+            f"{shown(f.path)}: {shown(f.message)}"
             for f in found
         ]
         if errors:
@@ -222,17 +257,26 @@ def markdown(result: RunResult) -> str:
         if len(result.problems) > MARKDOWN_ROWS:
             lines.append(f"\n… and {len(result.problems) - MARKDOWN_ROWS} more in the JSON report.")
     if result.findings:
-        lines += ["", "### Findings", "", "| severity | rule | entity | path | message |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### Findings",
+            "",
+            "| severity | kind | rule | entity | path | message |",
+            "|---|---|---|---|---|---|",
+        ]
         for f in result.findings[:MARKDOWN_ROWS]:
             severity = f"{f.severity} (known)" if result.is_known(f) else str(f.severity)
-            lines.append(f"| {severity} | `{f.rule}` | {_code(f.entity_id)} | {_code(f.path)} | {_md(f.message)} |")
+            lines.append(
+                f"| {severity} | {kind(f)} | `{f.rule}` | {_code(f.entity_id)} | {_code(f.path)} | {_md(f.message)} |"
+            )
         if len(result.findings) > MARKDOWN_ROWS:
             lines.append(f"\n… and {len(result.findings) - MARKDOWN_ROWS} more in the JSON report.")
     suggestions = sorted({(f.rule, _code_span(f.suggestion)) for f in result.findings if f.suggestion})
     if suggestions:
         lines += ["", "### Suggested spec changes", ""]
         lines += [f"- {text} (`{rule}`)" for rule, text in suggestions]
-    lines += ["", f"<sub>Rules: contract_tests/RULES.md · exit code {result.exit_code}</sub>", ""]
+    strict = " · --strict-inferred" if result.strict_inferred else ""
+    lines += ["", f"<sub>Rules: {RULES_REFERENCE}{strict} · exit code {result.exit_code}</sub>", ""]
     return "\n".join(lines)
 
 
@@ -255,6 +299,7 @@ def _rule_table(result: RunResult, *, wide: bool) -> Table:
     table = Table(title="m3ter conformance", box=box.SIMPLE_HEAVY, show_lines=False)
     # A rule name is never cut or wrapped: it is what the reader looks up in RULES.md.
     table.add_column("rule", style="bold", no_wrap=True, min_width=_RULE_WIDTH)
+    table.add_column("kind", no_wrap=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("findings", justify="right", no_wrap=True)
     if wide:
@@ -266,7 +311,12 @@ def _rule_table(result: RunResult, *, wide: bool) -> Table:
         n = counts.get(rule.name, 0)
         style = "green" if n == 0 else ("red" if rule.name in errors else "yellow")
         # Every cell is Text: server values (ids, enum values, messages) are never read as rich markup.
-        row = [Text(rule.name), Text(str(rule.severity)), Text(str(n), style=style)]
+        row = [
+            Text(rule.name),
+            Text(rule_kind(rule)),
+            Text(str(rule_severity(rule, result))),
+            Text(str(n), style=style),
+        ]
         if wide:
             first = firsts.get(rule.name)
             # The entity id on a line of its own, so the cell wraps the message, not the id.
@@ -287,7 +337,7 @@ def _stacked_firsts(result: RunResult) -> list[Any]:
     for name, first in sorted(firsts.items(), key=lambda item: _RULE_ORDER[item[0]]):
         head = Text(name, style="bold")
         known = " (known)" if result.is_known(first) else ""
-        head.append(f" · {first.severity}{known} · {counts[name]} finding(s)")
+        head.append(f" · {first.severity}{known} · {kind(first)} · {counts[name]} finding(s)")
         body = Text(f"entity {shown(first.entity_id)}\npath   {shown(first.path)}\n{shown(first.message)}")
         parts += [head, Padding(body, (0, 0, 0, 2))]
     return parts
@@ -386,17 +436,22 @@ def quiet_findings(result: RunResult, shown_at_most: int = QUIET_SHOWN) -> list[
 
 __all__ = [
     "QUIET_SHOWN",
+    "RULES_REFERENCE",
     "WIDE",
     "Summary",
+    "evidence",
     "first_findings",
     "first_problems",
     "json_text",
     "junit_xml",
+    "kind",
     "markdown",
     "markdown_text",
     "print_summary",
     "quiet_findings",
     "quiet_problems",
+    "rule_kind",
+    "rule_severity",
     "summary_table",
     "to_json",
     "verdict",

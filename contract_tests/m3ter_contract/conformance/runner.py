@@ -164,6 +164,10 @@ class RunResult:
     """Statement documents downloaded and judged."""
     drift: DriftLog = field(default_factory=DriftLog)
     """What the spec should learn (fields, enum values), merged over every read: ``--suggest-overlay``."""
+    strict_inferred: bool = False
+    """The run's ``--strict-inferred``: the findings of inferred rules were judged as errors."""
+    external_invoice_date: str | None = None
+    """The organization's External invoice date setting the run was given (``--external-invoice-date``)."""
 
     def is_known(self, finding: Finding) -> bool:
         return finding_key(finding) in self.baseline
@@ -424,6 +428,8 @@ class Runner:
             last=self.judge.last(),
             statements=self._statements,
             drift=self.judge.drift,
+            strict_inferred=self.options.strict_inferred,
+            external_invoice_date=self.target.external_invoice_date,
         )
 
     async def _worker(self, client: AsyncM3terBilling, downloads: httpx.AsyncClient) -> None:

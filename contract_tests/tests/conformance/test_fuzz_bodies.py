@@ -86,7 +86,7 @@ def _reports_are_well_formed(result: RunResult) -> None:
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| severity")]
     assert len(rows) == min(len(result.findings), report.MARKDOWN_ROWS)
     for row in rows:
-        assert _unescaped_pipes(row) == 6, row  # five cells: no server text broke the table
+        assert _unescaped_pipes(row) == 7, row  # six cells: no server text broke the table
     out = io.StringIO()
     report.print_summary(result, Console(file=out, width=120, force_terminal=False, color_system=None))
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out.getvalue())  # no server control character reaches it

@@ -354,7 +354,7 @@ def test_field_names_with_control_characters_keep_every_output_well_formed(
     lines = markdown.read_text(encoding="utf-8").splitlines()
     rows = [line for line in lines if line.startswith("| ") and "drift.unknown-field" in line]
     assert len(rows) == 1
-    assert len(re.findall(r"(?<!\\)\|", rows[0])) == 6
+    assert len(re.findall(r"(?<!\\)\|", rows[0])) == 7
     assert "&lt;b&gt;" in rows[0]  # HTML outside code spans is escaped
     out = capsys.readouterr().out
     assert "\x01" not in out

@@ -91,9 +91,19 @@ def test_the_sdists_hold_what_a_build_needs_and_nothing_else(built: dict[str, di
     harness = _files_under(ROOT / "contract_tests" / "m3ter_contract")
     assert _sdist_names(built[HARNESS].sdist) == (
         ALWAYS_IN_SDIST
-        | {"scripts/hatch_build.py", "spec/m3ter-billing.yaml"}
+        | {"scripts/hatch_build.py", "spec/m3ter-billing.yaml", "contract_tests/RULES.md"}
+        | {f"spec/{name}" for name in _files_under(ROOT / "spec" / "upstream")}
         | {f"contract_tests/{name}" for name in harness}
     )
+
+
+def test_the_harness_wheel_ships_the_rules_table_and_its_reference_material(built: dict[str, dists.Built]) -> None:
+    """The reports point to RULES.md: a wheel user has it, and the files its quotes come from."""
+    with zipfile.ZipFile(built[HARNESS].wheel) as archive:
+        names = set(archive.namelist())
+        assert archive.read("m3ter_contract/reference/RULES.md") == (ROOT / "contract_tests" / "RULES.md").read_bytes()
+    for path in (ROOT / "spec" / "upstream").iterdir():
+        assert f"m3ter_contract/reference/upstream/{path.name}" in names
 
 
 @pytest.mark.parametrize("name", [CLIENT, HARNESS])

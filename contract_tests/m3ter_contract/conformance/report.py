@@ -66,7 +66,7 @@ def rule_severity(rule: Rule, result: RunResult) -> Severity:
 
 
 def rule_kind(rule: Rule) -> str:
-    """A rule's evidence kind, with ``+`` when a part of it stands on other evidence (see RULES.md)."""
+    """A rule's evidence kind, with ``+`` when a part of it stands on other evidence (``--list-rules``)."""
     return str(rule.source.kind) + ("+" if any(e.kind != rule.source.kind for e in rule.also) else "")
 
 
@@ -296,7 +296,12 @@ def _firsts(result: RunResult) -> dict[str, Finding]:
 
 
 def _rule_table(result: RunResult, *, wide: bool) -> Table:
-    table = Table(title="m3ter conformance", box=box.SIMPLE_HEAVY, show_lines=False)
+    table = Table(
+        title="m3ter conformance",
+        caption="documented: m3ter's words · standard: an RFC · inferred: ours · +: mixed (--list-rules)",
+        box=box.SIMPLE_HEAVY,
+        show_lines=False,
+    )
     # A rule name is never cut or wrapped: it is what the reader looks up in RULES.md.
     table.add_column("rule", style="bold", no_wrap=True, min_width=_RULE_WIDTH)
     table.add_column("kind", no_wrap=True)

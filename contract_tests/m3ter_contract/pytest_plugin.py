@@ -2,7 +2,8 @@
 m3ter-billing-contract is installed: no import or conftest.py needed. ``pytest --fixtures`` lists them.
 
 - ``m3ter_sandbox``: a fresh :class:`Sandbox` with a :class:`ManualClock` and no rate limit.
-- ``m3ter_mock``: the same sandbox answering every httpx request to https://api.m3ter.com (respx).
+- ``m3ter_mock``: the same sandbox answering every httpx request to https://api.m3ter.com (respx); an aiohttp
+  connection there is refused (``UnmockedBackendError``).
 - ``m3ter_server``: a :class:`SandboxServer` serving the same sandbox on 127.0.0.1 (a free port).
 
 The three share one sandbox per test: a test that asks for ``m3ter_server`` and ``m3ter_sandbox`` gets the
@@ -61,6 +62,10 @@ def m3ter_mock(m3ter_sandbox: Sandbox) -> Iterator[Sandbox]:
 
     Sync and async httpx clients are both routed, the statement downloads included. The yielded object is
     the same ``Sandbox`` as ``m3ter_sandbox`` (``.credentials``, ``.seeded``, ``.advance``, ``.faults``).
+
+    httpx only: a client on the aiohttp backend (``AsyncM3terBilling(http_backend="aiohttp")``) is refused
+    with ``UnmockedBackendError`` before it connects (it would otherwise reach the real base URL); use
+    ``m3ter_server`` for that backend.
     """
     from .sandbox import mock_m3ter
 

@@ -17,7 +17,7 @@ from .entities import (
 )
 from .faults import FaultPresets, Mutator, Operation
 from .messages import Handler, Request, Response
-from .mocking import mock_m3ter
+from .mocking import UnmockedBackendError, mock_m3ter
 from .respx_adapter import respx_router
 from .seed import Credentials, Seeded
 from .server import SandboxServer
@@ -47,6 +47,7 @@ __all__ = [
     "SandboxServer",
     "Seeded",
     "SystemClock",
+    "UnmockedBackendError",
     "mock_m3ter",
     "parse_additional",
     "respx_router",

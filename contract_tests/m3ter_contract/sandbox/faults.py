@@ -52,7 +52,9 @@ class Mutation:
 
 
 class FaultRegistry:
-    """The active faults, consumed in the order they were added. Thread-safe."""
+    """The active faults, consumed in the order they were added: a response consumes at most one fault of each
+    kind (the first added that matches it), so ``server_errors(count=1)`` then ``rate_limited(count=1)``
+    answer 503, then 429, then the real response. Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -86,19 +88,27 @@ class FaultRegistry:
     def _take(
         self, kinds: tuple[TransportKind, ...], operation: Operation, entity_id: str | None
     ) -> list[TransportFault]:
+        """The faults that act on this response, each consumed once: of each kind, the first one added that
+        matches (the others of that kind wait for later responses), except ``rewrite`` faults, which all apply
+        (they are independent body changes, and presets stack them on one entity)."""
         taken: list[TransportFault] = []
+        seen: set[TransportKind] = set()
         with self._lock:
             for fault in list(self._transport):
-                if fault.kind in kinds and fault.matches(operation, entity_id):
-                    taken.append(fault)
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining == 0:
-                            self._transport.remove(fault)
+                if fault.kind not in kinds or fault.kind in seen or not fault.matches(operation, entity_id):
+                    continue
+                if fault.kind != "rewrite":
+                    seen.add(fault.kind)
+                taken.append(fault)
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._transport.remove(fault)
         return taken
 
     def before(self, operation: Operation, entity_id: str | None) -> Response | None:
-        """An error answered instead of the real one (a 5xx burst, a 429), if one is due."""
+        """An error answered instead of the real one (a 5xx burst, a 429), if one is due: the first status
+        fault added that matches answers, and only it is consumed."""
         if not self._transport:
             return None
         taken = self._take(("status",), operation, entity_id)

@@ -50,6 +50,35 @@ def test_server_error_burst(api: httpx.Client, mocked: Sandbox) -> None:
     assert statuses == [502, 502, 200]
 
 
+def test_queued_status_faults_answer_one_at_a_time_in_order(api: httpx.Client, mocked: Sandbox) -> None:
+    mocked.faults.server_errors(count=1)
+    mocked.faults.rate_limited(count=1)
+    assert [api.get(bill_url(mocked)).status_code for _ in range(3)] == [503, 429, 200]
+    mocked.faults.server_errors(count=2, status=500)
+    mocked.faults.server_errors(count=2, status=502)
+    assert [api.get(bill_url(mocked)).status_code for _ in range(5)] == [500, 500, 502, 502, 200]
+
+
+def test_queued_faults_of_one_kind_spoil_one_response_each(api: httpx.Client, mocked: Sandbox) -> None:
+    mocked.faults.wrong_content_type(count=1, content_type="text/plain")
+    mocked.faults.wrong_content_type(count=1, content_type="text/csv")
+    labels = [api.get(bill_url(mocked)).headers["content-type"] for _ in range(3)]
+    assert labels == ["text/plain", "text/csv", "application/json"]
+    mocked.faults.truncated_body(count=1)
+    mocked.faults.truncated_body(count=1)
+    lengths = [len(api.get(bill_url(mocked)).content) for _ in range(3)]
+    assert lengths[0] == lengths[1] == lengths[2] // 2  # each cut in half once, then the whole body
+
+
+def test_rewrites_stack_on_one_response(api: httpx.Client, mocked: Sandbox) -> None:
+    mocked.faults.rewrite_body(lambda body: b"<" + body, count=1)
+    mocked.faults.rewrite_body(lambda body: body + b">", count=1)
+    body = api.get(bill_url(mocked)).content
+    assert body.startswith(b"<{")
+    assert body.endswith(b"}>")
+    assert api.get(bill_url(mocked)).content.startswith(b"{")
+
+
 def test_faults_can_target_an_operation(api: httpx.Client, mocked: Sandbox) -> None:
     mocked.faults.server_errors(1, operation="GetStatementJob")
     assert api.get(bill_url(mocked)).status_code == 200

@@ -214,7 +214,10 @@ class FaultPresets:
         operation: Operation | None = None,
         entity_id: str | None = None,
     ) -> None:
-        """Successful answers that take ``seconds`` longer (a real sleep; at most 5 s)."""
+        """Successful answers that take ``seconds`` longer (at most 5 s), in wall-clock time: the fault exercises
+        the client's timeouts, which run on real time, so the sandbox's ``ManualClock`` does not move. Through
+        respx the body is held back, and an async client waits in ``asyncio.sleep`` (the event loop keeps
+        running); over HTTP the server waits before answering."""
         if not 0 < seconds <= MAX_DELAY:
             raise ValueError(f"a slow response waits more than 0 and at most {MAX_DELAY} s")
         self._registry.add(TransportFault("delay", count, operation, entity_id, delay=seconds))

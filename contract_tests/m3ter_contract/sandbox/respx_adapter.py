@@ -4,8 +4,9 @@ by a handler (the sandbox core), including the presigned statement downloads. ``
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -14,7 +15,37 @@ import respx
 from .messages import DEFAULT_BASE_URL, Handler, Request
 
 
-def _handler(handler: Handler, base_url: str, sleep: Callable[[float], None]) -> Any:
+class _SlowBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that arrives ``delay`` seconds late (``faults.slow``): a sync client waits with ``sleep``, an async
+    one with ``async_sleep`` (default ``asyncio.sleep``), so the event loop keeps running meanwhile."""
+
+    def __init__(
+        self,
+        body: bytes,
+        delay: float,
+        sleep: Callable[[float], None],
+        async_sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._body = body
+        self._delay = delay
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._sleep(self._delay)
+        yield self._body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        await self._async_sleep(self._delay)
+        yield self._body
+
+
+def _handler(
+    handler: Handler,
+    base_url: str,
+    sleep: Callable[[float], None],
+    async_sleep: Callable[[float], Awaitable[None]],
+) -> Any:
     base = base_url.rstrip("/")
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -31,20 +62,28 @@ def _handler(handler: Handler, base_url: str, sleep: Callable[[float], None]) ->
             )
         )
         if response.delay:
-            sleep(response.delay)
+            headers = [*response.header_list(), ("content-length", str(len(response.body)))]
+            stream = _SlowBody(response.body, response.delay, sleep, async_sleep)
+            return httpx.Response(response.status, headers=headers, stream=stream)
         return httpx.Response(response.status, headers=response.header_list(), content=response.body)
 
     return answer
 
 
 def respx_router(
-    handler: Handler, base_url: str = DEFAULT_BASE_URL, *, sleep: Callable[[float], None] = time.sleep
+    handler: Handler,
+    base_url: str = DEFAULT_BASE_URL,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> respx.MockRouter:
     """A respx router (not started) sending every request under ``base_url`` to ``handler`` (a sandbox); use it as a
-    context manager or decorator. Requests elsewhere fail as unmocked. ``sleep`` waits out a slow response
-    (``faults.slow``)."""
+    context manager or decorator. Requests elsewhere fail as unmocked. A slow response (``faults.slow``) holds
+    its body back for its delay, in wall-clock time (it exercises the client's timeouts, which are real time;
+    the sandbox's ``ManualClock`` does not move): a sync client waits in ``sleep``, an async one in
+    ``async_sleep``, which never blocks the event loop."""
     router = respx.MockRouter(base_url=base_url.rstrip("/"), assert_all_called=False, assert_all_mocked=True)
-    router.route().mock(side_effect=_handler(handler, base_url, sleep))
+    router.route().mock(side_effect=_handler(handler, base_url, sleep, async_sleep))
     return router
 
 

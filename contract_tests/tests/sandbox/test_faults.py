@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -111,6 +112,47 @@ def test_slow_responses(sandbox: Sandbox) -> None:
     assert slept == [0.05]
     with pytest.raises(ValueError, match="at most"):
         sandbox.faults.slow(60)
+
+
+async def test_a_slow_response_to_an_async_client_leaves_the_loop_running(sandbox: Sandbox) -> None:
+    sandbox.faults.slow(0.3)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    headers = {"Authorization": f"Bearer {sandbox.issue_token()}"}
+    with respx_router(sandbox, sleep=_no_sync_sleep):
+        async with httpx.AsyncClient(base_url=DEFAULT_BASE_URL, headers=headers) as api:
+            task = asyncio.create_task(ticker())
+            response = await api.get(bill_url(sandbox))
+            task.cancel()
+    assert response.status_code == 200
+    assert response.json()["id"] == sandbox.seeded.bills["monthly"]
+    assert ticks >= 5  # a blocking sleep would have let the ticker run at most once
+
+
+async def test_an_async_client_waits_in_the_async_sleep_it_is_given(sandbox: Sandbox) -> None:
+    sandbox.faults.slow(2.0, count=2)
+    waited: list[float] = []
+
+    async def async_sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    headers = {"Authorization": f"Bearer {sandbox.issue_token()}"}
+    with respx_router(sandbox, sleep=_no_sync_sleep, async_sleep=async_sleep):
+        async with httpx.AsyncClient(base_url=DEFAULT_BASE_URL, headers=headers) as api:
+            assert (await api.get(bill_url(sandbox))).status_code == 200
+        with httpx.Client(base_url=DEFAULT_BASE_URL, headers=headers) as sync_api, pytest.raises(AssertionError):
+            sync_api.get(bill_url(sandbox))  # the sync client sleeps in sleep=
+    assert waited == [2.0]
+
+
+def _no_sync_sleep(seconds: float) -> None:
+    raise AssertionError(f"slept {seconds} s synchronously")
 
 
 def test_truncated_non_json_and_wrong_content_type(api: httpx.Client, mocked: Sandbox) -> None:

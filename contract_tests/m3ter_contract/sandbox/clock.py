@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -40,6 +41,8 @@ class ManualClock:
 
     def advance(self, seconds: float) -> float:
         """Move forward by ``seconds`` (never backwards) and return the new time."""
+        if not math.isfinite(seconds):
+            raise ValueError(f"a ManualClock advances by a finite number of seconds, not {seconds!r}")
         if seconds < 0:
             raise ValueError("a ManualClock never goes backwards")
         with self._lock:
@@ -63,7 +66,10 @@ def _to_epoch(when: float | datetime) -> float:
         if when.tzinfo is None:
             raise ValueError("a naive datetime is ambiguous; give it a timezone")
         return when.timestamp()
-    return float(when)
+    epoch = float(when)
+    if not math.isfinite(epoch):
+        raise ValueError(f"a ManualClock's time is a finite number of seconds, not {when!r}")
+    return epoch
 
 
 def iso_datetime(epoch: float) -> str:

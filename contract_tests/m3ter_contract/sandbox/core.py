@@ -3,6 +3,7 @@ serve it (respx router in-process, ASGI app, HTTP server in a thread)."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
@@ -30,7 +31,8 @@ class Sandbox:
     - ``seed`` fixes every id and all bill content; ``clock`` (default the wall clock; tests pass a
       :class:`ManualClock`) drives job lifecycles, token and URL expiry and the rate-limit windows.
     - ``rate_limit``: requests per second per Organization before 429 (m3ter: 50); ``ip_rate_limit``:
-      requests per rolling 5 minutes per source IP (m3ter: 20,000). ``rate_limit=None`` disables both.
+      requests per rolling 5 minutes per source IP (m3ter: 20,000). ``rate_limit=None`` disables both; 0 is
+      refused (``ValueError``: it would answer everything 429), as is any option out of range, by name.
     - ``url_lifetime``: seconds a presigned statement URL lives; reading a COMPLETE job whose URLs have
       expired renews them (a change, so its version goes up) unless ``refresh_expired_urls`` is False.
     - Memory stays bounded: expired tokens are forgotten and a service user holds at most
@@ -56,6 +58,14 @@ class Sandbox:
         max_tokens_per_user: int = 100,
         max_request_body: int = MAX_REQUEST_BODY,
     ) -> None:
+        _check_limit("rate_limit", rate_limit)
+        _check_limit("ip_rate_limit", ip_rate_limit)
+        _check_whole("token_lifetime", token_lifetime, 1)
+        _check_whole("large_bill_line_items", large_bill_line_items, 0)
+        _check_whole("max_request_body", max_request_body, 0)
+        _check_seconds("url_lifetime", url_lifetime, 1)
+        _check_seconds("job_pending_seconds", job_pending_seconds, 0)
+        _check_seconds("job_running_seconds", job_running_seconds, 0)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
         self.state = SandboxState(
@@ -120,6 +130,7 @@ class Sandbox:
 
     @rate_limit.setter
     def rate_limit(self, value: int | None) -> None:
+        _check_limit("rate_limit", value)
         self.api.limiter.limit = value
 
     @property
@@ -128,6 +139,7 @@ class Sandbox:
 
     @ip_rate_limit.setter
     def ip_rate_limit(self, value: int | None) -> None:
+        _check_limit("ip_rate_limit", value)
         self.api.ip_limiter.limit = value
 
     def summary(self) -> dict[str, Any]:
@@ -221,6 +233,7 @@ class Sandbox:
     ) -> str:
         """A new PENDING bill (version 1) in ``org_id`` (default: the primary organization), for the billing
         period of ``frequency`` containing ``anchor``; its content is drawn from ``rng`` (deterministic)."""
+        _check_whole("line_items", line_items, 0)
         org = self.state.orgs[org_id or self.org_id]
         user = next(u for u in self.state.users.values() if u.org_id == org.id)
         self._id_counter += 1
@@ -238,7 +251,13 @@ class Sandbox:
         running_for: float | None = 5.0,
         outcome: JobOutcome = "COMPLETE",
     ) -> str:
-        """A new PENDING job for the bill; None for ``pending_for``/``running_for`` waits for explicit calls."""
+        """A new PENDING job for the bill; None for ``pending_for``/``running_for`` waits for explicit calls.
+        ``outcome`` is how it ends: ``"COMPLETE"``, ``"FAILED"`` or ``"CANCELLED"``."""
+        if outcome not in JOB_OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(JOB_OUTCOMES)}, not {outcome!r}")
+        for name, seconds in (("pending_for", pending_for), ("running_for", running_for)):
+            if seconds is not None:
+                _check_seconds(name, seconds, 0)
         self._id_counter += 1
         job_id = new_id(random.Random(f"{self.seed}:job:{self._id_counter}"))
         job = self.state.create_statement_job(
@@ -297,6 +316,29 @@ class Sandbox:
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> SandboxServer[Sandbox]:
         """Start the HTTP sandbox in a background thread (stop it with ``.stop()`` or a ``with`` block)."""
         return SandboxServer(self, host=host, port=port).start()
+
+
+JOB_OUTCOMES: tuple[JobOutcome, ...] = ("COMPLETE", "FAILED", "CANCELLED")
+
+
+def _check_limit(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{name} must be a whole number of requests of at least 1, or None for no limit (not {value!r}: "
+            "0 would refuse every request; the CLI's --rate-limit 0 means None)"
+        )
+
+
+def _check_whole(name: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}, not {value!r}")
+
+
+def _check_seconds(name: str, value: float, minimum: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number of seconds of at least {minimum:g}, not {value!r}")
 
 
 __all__ = ["DEFAULT_BASE_URL", "Sandbox"]

@@ -1,0 +1,70 @@
+"""``Sandbox``'s Python API refuses what it cannot honour, naming the option (``ValueError``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from m3ter_contract.sandbox import ManualClock, Sandbox
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"rate_limit": 0}, "rate_limit"),
+        ({"rate_limit": -1}, "rate_limit"),
+        ({"ip_rate_limit": 0}, "ip_rate_limit"),
+        ({"token_lifetime": -1}, "token_lifetime"),
+        ({"token_lifetime": 0}, "token_lifetime"),
+        ({"url_lifetime": 0}, "url_lifetime"),
+        ({"url_lifetime": math.nan}, "url_lifetime"),
+        ({"large_bill_line_items": -1}, "large_bill_line_items"),
+        ({"job_pending_seconds": -1.0}, "job_pending_seconds"),
+        ({"job_running_seconds": math.inf}, "job_running_seconds"),
+        ({"max_request_body": -1}, "max_request_body"),
+    ],
+)
+def test_options_out_of_range_are_refused_by_name(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{named} must be"):
+        Sandbox(clock=ManualClock(), **options)
+
+
+def test_rate_limit_zero_is_refused_with_what_to_pass_instead(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match=r"None for no limit .*0 would refuse every request"):
+        Sandbox(clock=ManualClock(), rate_limit=0)
+    with pytest.raises(ValueError, match="rate_limit"):
+        sandbox.rate_limit = 0
+    sandbox.rate_limit = 3
+    sandbox.rate_limit = None
+    assert sandbox.rate_limit is None
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"outcome": "DONE"}, "outcome must be one of COMPLETE, FAILED, CANCELLED, not 'DONE'"),
+        ({"pending_for": -5}, "pending_for"),
+        ({"running_for": math.nan}, "running_for"),
+    ],
+)
+def test_statement_job_options_are_checked(sandbox: Sandbox, options: dict[str, Any], named: str) -> None:
+    before = list(sandbox.statement_job_ids)
+    with pytest.raises(ValueError, match=named):
+        sandbox.create_statement_job(sandbox.seeded.bills["monthly"], **options)
+    assert sandbox.statement_job_ids == before
+
+
+def test_a_bill_needs_zero_or_more_line_items(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="line_items must be a whole number of at least 0, not -1"):
+        sandbox.create_bill(line_items=-1)
+
+
+def test_advancing_by_nan_leaves_the_clock_alone(sandbox: Sandbox, clock: ManualClock) -> None:
+    now = clock.now()
+    for seconds in (math.nan, math.inf):
+        with pytest.raises(ValueError, match="finite number of seconds"):
+            sandbox.advance(seconds)
+    assert clock.now() == now
+    with pytest.raises(ValueError, match="finite"):
+        clock.set(math.nan)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 from m3ter_billing import M3terBilling
 from m3ter_contract.sandbox import DEFAULT_BASE_URL, Sandbox, SandboxServer
 
@@ -62,6 +63,7 @@ EXPORTED_ORGANIZATION = {
 }
 TESTS_WITH_AN_EXPORTED_ORGANIZATION = """
 import os
+import httpx
 from m3ter_billing import M3terBilling
 
 SECRETS = sorted(name for name in {names!r} if name != "M3TER_BASE_URL")
@@ -136,3 +138,10 @@ def test_the_server_url_wins_over_the_mocked_base_url(
 
 def test_the_mocked_base_url_is_exported(m3ter_mock: Sandbox) -> None:
     assert os.environ["M3TER_BASE_URL"] == DEFAULT_BASE_URL
+
+
+def test_the_mock_lets_the_server_answer_in_the_same_test(
+    m3ter_mock: Sandbox, m3ter_server: SandboxServer[Sandbox]
+) -> None:
+    with httpx.Client() as http:
+        assert http.get(f"{m3ter_server.url}/oauth/token").status_code == 405  # not AllMockedAssertionError

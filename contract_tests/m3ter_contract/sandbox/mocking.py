@@ -65,13 +65,21 @@ def refuse_aiohttp(base_url: str) -> Iterator[None]:
 
 @contextmanager
 def mock_m3ter(
-    sandbox: Sandbox | None = None, *, base_url: str = DEFAULT_BASE_URL, **sandbox_options: Any
+    sandbox: Sandbox | None = None,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    pass_through: bool = True,
+    **sandbox_options: Any,
 ) -> Iterator[Sandbox]:
     """Route httpx traffic for ``base_url`` to a sandbox (a new one built from ``sandbox_options`` unless
     given) for the duration of the ``with`` block::
 
         with mock_m3ter(clock=ManualClock(), rate_limit=None) as sandbox:
             creds = sandbox.credentials  # org_id, api_key, api_secret for your client
+
+    Other httpx requests go to the network as usual (a local server, the team's own services), or to the test's
+    own respx router when one is active; ``pass_through=False`` makes them fail with an
+    ``AllMockedAssertionError`` naming ``base_url``.
 
     httpx only: an aiohttp connection to ``base_url`` (``AsyncM3terBilling(http_backend="aiohttp")``) raises
     :class:`UnmockedBackendError` before it is opened; serve the sandbox over HTTP for that backend.
@@ -80,7 +88,7 @@ def mock_m3ter(
         sandbox = Sandbox(**sandbox_options)
     elif sandbox_options:
         raise TypeError("pass either a sandbox or options to build one, not both")
-    with respx_router(sandbox, base_url), refuse_aiohttp(base_url):
+    with respx_router(sandbox, base_url, pass_through=pass_through), refuse_aiohttp(base_url):
         yield sandbox
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import respx
+from respx.models import AllMockedAssertionError
+from respx.patterns import combine, parse_url_patterns
 
 from .messages import DEFAULT_BASE_URL, Handler, Request
 
@@ -70,20 +72,50 @@ def _handler(
     return answer
 
 
+def _elsewhere(router: respx.MockRouter, base_url: str, pass_through: bool) -> Callable[[httpx.Request], httpx.Request]:
+    """The side effect of ``router``'s catch-all route: a request outside ``base_url`` goes to the network
+    (``pass_through``) when no other respx router is active; otherwise it is left to the others (a test's own
+    ``respx_mock`` keeps its own rules for what it does not mock), or fails, naming what the mock intercepts."""
+
+    def elsewhere(request: httpx.Request) -> httpx.Request:
+        routers = getattr(getattr(router, "Mocker", None), "routers", [router])
+        if pass_through and all(other is router for other in routers):
+            return request  # respx's pass-through: the client's own transport sends it
+        raise AllMockedAssertionError(
+            f"RESPX: {request!r} not mocked! The m3ter sandbox mock intercepts {base_url} only; "
+            + (
+                "other requests are left to your other respx routers, and none of them answered it"
+                if pass_through
+                else "others fail (pass_through=False)"
+            )
+        )
+
+    return elsewhere
+
+
 def respx_router(
     handler: Handler,
     base_url: str = DEFAULT_BASE_URL,
     *,
     sleep: Callable[[float], None] = time.sleep,
     async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    pass_through: bool = True,
 ) -> respx.MockRouter:
-    """A respx router (not started) sending every request under ``base_url`` to ``handler`` (a sandbox); use it as a
-    context manager or decorator. Requests elsewhere fail as unmocked. A slow response (``faults.slow``) holds
-    its body back for its delay, in wall-clock time (it exercises the client's timeouts, which are real time;
-    the sandbox's ``ManualClock`` does not move): a sync client waits in ``sleep``, an async one in
-    ``async_sleep``, which never blocks the event loop."""
-    router = respx.MockRouter(base_url=base_url.rstrip("/"), assert_all_called=False, assert_all_mocked=True)
-    router.route().mock(side_effect=_handler(handler, base_url, sleep, async_sleep))
+    """A respx router (not started) sending every request under ``base_url`` to ``handler`` (a sandbox); use it
+    as a context manager or decorator. Requests elsewhere go to the network as usual (``pass_through``: a
+    local server or the team's own services still answer), unless another respx router is active (a test's
+    own ``respx_mock``): then they are left to it, and what it does not answer fails as it would without the
+    sandbox. With ``pass_through=False`` they fail with an ``AllMockedAssertionError`` naming ``base_url``.
+
+    A slow response (``faults.slow``) holds its body back for its delay, in wall-clock time (it exercises
+    the client's timeouts, which are real time; the sandbox's ``ManualClock`` does not move): a sync client
+    waits in ``sleep``, an async one in ``async_sleep``, which never blocks the event loop."""
+    base = base_url.rstrip("/")
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+    router.route(combine(list(parse_url_patterns(base, exact=False).values()))).mock(
+        side_effect=_handler(handler, base_url, sleep, async_sleep)
+    )
+    router.route().mock(side_effect=_elsewhere(router, base, pass_through))
     return router
 
 

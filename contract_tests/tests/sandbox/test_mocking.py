@@ -7,9 +7,19 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import respx
 from m3ter_billing import AsyncM3terBilling
-from m3ter_contract.sandbox import ManualClock, Sandbox, UnmockedBackendError, mock_m3ter
+from m3ter_contract.sandbox import (
+    DEFAULT_BASE_URL,
+    ManualClock,
+    Sandbox,
+    SandboxServer,
+    UnmockedBackendError,
+    mock_m3ter,
+)
+from respx.models import AllMockedAssertionError
 
 needs_aiohttp = pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="no aiohttp")
 
@@ -89,3 +99,41 @@ async def test_aiohttp_elsewhere_and_after_the_block_is_untouched(listener: Coun
         async with client_of(served, server.url, "aiohttp") as client:
             assert (await client.bills.retrieve(bill_id)).id == bill_id
     assert listener.connections == 0
+
+
+def test_other_hosts_pass_through_to_the_network(server: SandboxServer[Sandbox]) -> None:
+    with mock_m3ter(clock=ManualClock(), rate_limit=None) as mocked, httpx.Client() as http:
+        assert http.get(f"{server.url}/oauth/token").status_code == 405  # the real server answered
+        token = mocked.issue_token()
+        bill = http.get(
+            f"{DEFAULT_BASE_URL}/organizations/{mocked.org_id}/bills/{mocked.seeded.bills['monthly']}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert bill.status_code == 200
+    assert [entry.path for entry in server.sandbox.requests] == ["/oauth/token"]
+    assert [entry.status for entry in mocked.requests] == [200]
+
+
+def test_without_pass_through_the_error_names_the_mocked_base_url(server: SandboxServer[Sandbox]) -> None:
+    with (
+        mock_m3ter(clock=ManualClock(), rate_limit=None, pass_through=False),
+        httpx.Client() as http,
+        pytest.raises(AllMockedAssertionError, match=r"intercepts https://api\.m3ter\.com only"),
+    ):
+        http.get(f"{server.url}/oauth/token")
+    assert server.sandbox.requests == []
+
+
+@pytest.mark.parametrize("mock_first", [True, False])
+def test_a_test_s_own_respx_routes_still_answer(mock_first: bool) -> None:
+    own = respx.mock(assert_all_called=False)
+    own.get("https://payments.example.com/ping").respond(200, json={"ok": True})
+    sandbox = Sandbox(clock=ManualClock(), rate_limit=None, large_bill_line_items=10)
+    first, second = (mock_m3ter(sandbox), own) if mock_first else (own, mock_m3ter(sandbox))
+    with first, second, httpx.Client() as http:
+        assert http.get("https://payments.example.com/ping").json() == {"ok": True}
+        token = sandbox.issue_token()
+        url = f"{DEFAULT_BASE_URL}/organizations/{sandbox.org_id}/bills/{sandbox.seeded.bills['monthly']}"
+        assert http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        with pytest.raises(AllMockedAssertionError):  # the test's own router is strict: its choice
+            http.get("https://elsewhere.example.com/")

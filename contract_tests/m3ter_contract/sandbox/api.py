@@ -269,11 +269,15 @@ class SandboxAPI:
             return error(400, "Unsupported Content-Type: send application/x-www-form-urlencoded or application/json")
         if fields.get("grant_type") != "client_credentials":
             return error(400, "grant_type must be client_credentials")
-        token = self.state.issue_token(api_key, api_secret)
-        if token is None:
+        user = self.state.service_user(api_key, api_secret)
+        if user is None:
             return error(403, "Invalid credentials")
-        if not self.limiter.allow(token.org_id):
+        # The limit first: a refused call issues nothing (issuing past max_tokens_per_user retires a live token).
+        if not self.limiter.allow(user.org_id):
             return error(429, "Too Many Requests")
+        token = self.state.issue_token(api_key, api_secret)
+        if token is None:  # pragma: no cover - the credentials were just checked
+            return error(403, "Invalid credentials")
         body = {
             "token_type": "Bearer",
             "access_token": token.value,

@@ -96,6 +96,14 @@ class SandboxState:
             self.users[user.api_key] = user
             return user
 
+    def service_user(self, api_key: str, api_secret: str) -> ServiceUser | None:
+        """The service user these credentials belong to, None when they are not valid (nothing is issued)."""
+        with self.lock:
+            user = self.users.get(api_key)
+            if user is None or not hmac.compare_digest(user.api_secret.encode(), api_secret.encode()):
+                return None
+            return user
+
     def issue_token(self, api_key: str, api_secret: str) -> Token | None:
         """A new bearer token for valid credentials, None otherwise. The user's expired tokens are forgotten,
         and so is the oldest live one when the user already holds ``max_tokens_per_user`` (it stops working)."""

@@ -290,3 +290,23 @@ def test_disabling_the_rate_limit_disables_the_ip_limit_too() -> None:
     from m3ter_contract.sandbox import ManualClock, Sandbox
 
     assert Sandbox(clock=ManualClock(), rate_limit=None).ip_rate_limit is None
+
+
+def test_a_token_call_refused_with_429_issues_no_token() -> None:
+    with mock_m3ter(clock=ManualClock(), rate_limit=2, max_tokens_per_user=2) as sandbox:
+        creds = sandbox.credentials
+
+        def token_call() -> httpx.Response:
+            return httpx.post(
+                f"{BASE}/oauth/token",
+                auth=(creds.api_key, creds.api_secret),
+                data={"grant_type": "client_credentials"},
+            )
+
+        first = token_call()
+        assert first.status_code == 200
+        assert [token_call().status_code for _ in range(3)] == [200, 429, 429]
+        assert len(sandbox.state.tokens) == 2  # the refused calls stored nothing
+        sandbox.advance(1)  # a new rate-limit window
+        headers = {"Authorization": f"Bearer {first.json()['access_token']}"}
+        assert httpx.get(f"{BASE}{bill_path(sandbox)}", headers=headers).status_code == 200  # never retired

@@ -20,7 +20,7 @@ _LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvic
 
 
 def _port(text: str) -> int:
-    port = int(text)
+    port = _whole(text)
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0 picks a free one)")
     return port

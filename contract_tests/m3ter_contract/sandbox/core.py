@@ -66,6 +66,11 @@ class Sandbox:
         _check_seconds("url_lifetime", url_lifetime, 1)
         _check_seconds("job_pending_seconds", job_pending_seconds, 0)
         _check_seconds("job_running_seconds", job_running_seconds, 0)
+        if clock is not None and not isinstance(clock, Clock):
+            raise TypeError(
+                f"clock must be a Clock, an object with a now() method returning epoch seconds (ManualClock(), "
+                f"SystemClock()), not {clock!r}"
+            )
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
         self.state = SandboxState(
@@ -176,7 +181,7 @@ class Sandbox:
                 token = self.state.issue_token(creds.api_key, creds.api_secret)
                 assert token is not None
                 return token.value
-        raise SandboxError(f"unknown organization {org!r}")
+        raise SandboxError(f"unknown organization {org!r}", status=404)
 
     def bill(self, bill_id: str) -> dict[str, Any]:
         """A copy of the bill as the API would serve it."""
@@ -234,7 +239,10 @@ class Sandbox:
         """A new PENDING bill (version 1) in ``org_id`` (default: the primary organization), for the billing
         period of ``frequency`` containing ``anchor``; its content is drawn from ``rng`` (deterministic)."""
         _check_whole("line_items", line_items, 0)
-        org = self.state.orgs[org_id or self.org_id]
+        org = self.state.orgs.get(org_id or self.org_id)
+        if org is None:
+            known = ", ".join(self.state.orgs)
+            raise SandboxError(f"unknown organization {org_id!r}; the sandbox's organizations are: {known}", status=404)
         user = next(u for u in self.state.users.values() if u.org_id == org.id)
         self._id_counter += 1
         draw = rng or random.Random(f"{self.seed}:bill:{self._id_counter}")

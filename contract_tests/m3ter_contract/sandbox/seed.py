@@ -24,6 +24,17 @@ class Credentials:
     api_secret: str = field(repr=False)
 
 
+class Named(dict[str, str]):
+    """Ids by name (``seeded.bills["monthly"]``); an unknown name raises a ``KeyError`` listing the known ones."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def __missing__(self, name: str) -> str:
+        raise KeyError(f"no seeded {self.kind} named {name!r}; the names are: {', '.join(self)}")
+
+
 @dataclass(frozen=True, slots=True)
 class Seeded:
     """Ids of what was seeded. ``bills``/``jobs`` name each entity (e.g. ``bills["monthly"]``,
@@ -83,7 +94,7 @@ def seed_state(
         credentials.append(Credentials(org.id, user.api_key, user.api_secret))
     approver = new_id(rng)
 
-    bills: dict[str, str] = {}
+    bills = Named("bill")
     for name, which, frequency, anchor, interval, count, currency, lifecycle in _BILLS:
         org = org_a if which == "a" else org_b
         wire = bill_wire(
@@ -103,7 +114,7 @@ def seed_state(
             state.lock_bill(bill.id, approver, at=created + 2 * 86_400)
         bills[name] = bill.id
 
-    jobs: dict[str, str] = {}
+    jobs = Named("statement job")
 
     def job(
         name: str,

@@ -303,7 +303,7 @@ class SandboxState:
     def job(self, job_id: str) -> StatementJob:
         job = self.jobs.get(job_id)
         if job is None:
-            raise SandboxError(f"unknown statement job {job_id!r}")
+            raise SandboxError(f"unknown statement job {job_id!r}", status=404)
         return job
 
     def sync_job(self, job: StatementJob) -> None:

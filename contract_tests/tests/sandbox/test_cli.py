@@ -26,6 +26,8 @@ def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (["--port", "99999"], "not a port"),
         (["--port", "-1"], "not a port"),
+        (["--port", "abc"], "argument --port: must be a whole number, got 'abc'"),
+        (["--url-lifetime", "soon"], "argument --url-lifetime: must be a number of seconds, got 'soon'"),
         (["--seed", "-1", "--port", "0"], "argument --seed: must be between 0 and 9223372036854775807, got -1"),
         (
             ["--seed", str(2**63), "--port", "0"],

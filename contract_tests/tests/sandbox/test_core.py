@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytest
-from m3ter_contract.sandbox import ManualClock, Sandbox
+from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxError
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,38 @@ def test_advancing_by_nan_leaves_the_clock_alone(sandbox: Sandbox, clock: Manual
     assert clock.now() == now
     with pytest.raises(ValueError, match="finite"):
         clock.set(math.nan)
+
+
+@pytest.mark.parametrize(
+    "call", ["complete_job", "fail_job", "cancel_job", "start_job", "advance_job", "statement_job"]
+)
+def test_an_unknown_job_is_a_404_as_an_unknown_bill_is(sandbox: Sandbox, call: str) -> None:
+    with pytest.raises(SandboxError, match="unknown statement job 'nope'") as refused:
+        getattr(sandbox, call)("nope")
+    assert refused.value.status == 404
+    with pytest.raises(SandboxError, match="unknown bill 'nope'") as refused:
+        sandbox.approve_bill("nope")
+    assert refused.value.status == 404
+
+
+def test_an_unknown_organization_is_named_with_the_known_ones(sandbox: Sandbox) -> None:
+    with pytest.raises(SandboxError, match=rf"unknown organization 'nope'; .*{sandbox.org_id}") as refused:
+        sandbox.create_bill(org_id="nope")
+    assert refused.value.status == 404
+    with pytest.raises(SandboxError, match="unknown organization 'nope'") as refused:
+        sandbox.issue_token("nope")
+    assert refused.value.status == 404
+
+
+def test_an_unknown_seeded_name_lists_the_names(sandbox: Sandbox) -> None:
+    with pytest.raises(KeyError, match=r"no seeded bill named 'nope'; the names are: monthly, daily, "):
+        sandbox.seeded.bills["nope"]
+    with pytest.raises(KeyError, match=r"no seeded statement job named 'nope'; the names are: .*pending"):
+        sandbox.seeded.jobs["nope"]
+    assert sandbox.seeded.bills.get("nope") is None
+    assert "monthly" in sandbox.seeded.bills
+
+
+def test_a_clock_that_is_not_a_clock_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"clock must be a Clock, an object with a now\(\) method"):
+        Sandbox(clock=time.time)  # type: ignore[arg-type]

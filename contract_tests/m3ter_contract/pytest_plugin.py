@@ -26,8 +26,8 @@ a coverage measurement started after the plugins load, as pytest-cov's, still se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -61,6 +61,20 @@ def _m3ter_environment(monkeypatch: pytest.MonkeyPatch) -> _Environment:
     """Unsets the client's ``M3TER_*`` settings variables for the test (``M3TER_LOG`` is kept); the three
     sandbox fixtures depend on it (not autouse: a test without them keeps its environment)."""
     return _Environment(monkeypatch)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """A failed test that used the sandbox lists the faults that never acted on a response (aimed at an
+    operation or entity no request reached), as a section of its report; a passing test is left alone."""
+    report = yield
+    if call.when == "call" and report.failed:
+        sandbox = getattr(item, "funcargs", {}).get("m3ter_sandbox")
+        unused = getattr(getattr(sandbox, "faults", None), "unused", None)
+        never = unused() if callable(unused) else []
+        if never:
+            report.sections.append(("m3ter sandbox", "faults that never acted on a response: " + ", ".join(never)))
+    return report
 
 
 @pytest.fixture

@@ -145,3 +145,21 @@ def test_the_mock_lets_the_server_answer_in_the_same_test(
 ) -> None:
     with httpx.Client() as http:
         assert http.get(f"{m3ter_server.url}/oauth/token").status_code == 405  # not AllMockedAssertionError
+
+
+TESTS_WITH_AN_UNUSED_FAULT = """
+def test_fails(m3ter_mock):
+    m3ter_mock.faults.server_errors(count=1, operation="GetStatementJob")
+    assert False, "the client never asked for a job"
+
+def test_passes(m3ter_mock):
+    m3ter_mock.faults.server_errors(count=None, operation="GetStatementJob")
+"""
+
+
+def test_a_failed_test_reports_the_faults_that_never_acted(tmp_path: Path) -> None:
+    """Only a failed test shows the section; a passing test with a fault left over passes, warnings being errors."""
+    result = run_tests(tmp_path, TESTS_WITH_AN_UNUSED_FAULT)
+    assert "1 failed, 1 passed" in result.stdout, result.stdout + result.stderr
+    assert "faults that never acted on a response: server_errors(operation='GetStatementJob')" in result.stdout
+    assert result.stdout.count("faults that never acted") == 1

@@ -307,7 +307,10 @@ class Sandbox:
         self, entity_id: str | None, fn: Callable[[dict[str, Any]], dict[str, Any]], *, count: int | None = None
     ) -> None:
         """Every later 200 JSON body served for ``entity_id`` (None: every bill and job) passes through
-        ``fn`` (it gets a fresh copy it may change in place) — ``count`` responses, or forever when None."""
+        ``fn`` (it gets a fresh copy it may change in place) — ``count`` responses, or forever when None.
+        An ``entity_id`` that is no bill or job is refused (``SandboxError``, 404)."""
+        if entity_id is not None and entity_id not in self.state.bills and entity_id not in self.state.jobs:
+            raise SandboxError(f"unknown entity {entity_id!r}: no bill or statement job has that id", status=404)
         self._registry.add_mutation(entity_id, fn, count)
 
     def clear_faults(self) -> None:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .clock import iso_datetime
 from .entities import Bill, SandboxError, StatementJob
@@ -18,6 +18,7 @@ from .messages import Response, error
 from .state import STATEMENTS_PREFIX, SandboxState
 
 Operation = Literal["GenerateToken", "GetBill", "GetStatementJob", "GetStatement"]
+OPERATIONS: tuple[str, ...] = get_args(Operation)
 Mutator = Callable[[dict[str, Any]], dict[str, Any]]
 Rewriter = Callable[[Response], None]
 """Changes a successful response in place (its body bytes, its content type): the wire faults."""
@@ -37,6 +38,8 @@ class TransportFault:
     delay: float = 0.0
     content_type: str = "text/html"
     rewrite: Rewriter | None = None
+    used: int = 0
+    label: str = ""
 
     def matches(self, operation: Operation, entity_id: str | None) -> bool:
         return (self.operation is None or self.operation == operation) and (
@@ -49,6 +52,7 @@ class Mutation:
     entity_id: str | None
     fn: Mutator
     remaining: int | None
+    used: int = 0
 
 
 class FaultRegistry:
@@ -68,6 +72,8 @@ class FaultRegistry:
     def add(self, fault: TransportFault) -> None:
         if fault.remaining is not None and fault.remaining < 1:
             raise ValueError("count must be at least 1 (or None for every response)")
+        if fault.operation is not None and fault.operation not in OPERATIONS:
+            raise ValueError(f"operation must be one of {', '.join(OPERATIONS)} (or None), not {fault.operation!r}")
         with self._lock:
             self._transport.append(fault)
 
@@ -81,6 +87,13 @@ class FaultRegistry:
         with self._lock:
             self._transport.clear()
             self._mutations.clear()
+
+    def unused(self) -> list[str]:
+        """The faults and mutations still waiting that have never acted on a response (what each aimed at)."""
+        with self._lock:
+            faults = [_describe(f.label or f.kind, f.operation, f.entity_id) for f in self._transport if not f.used]
+            mutations = [_describe("mutation", None, m.entity_id) for m in self._mutations if not m.used]
+        return faults + mutations
 
     def mutates(self, entity_id: str) -> bool:
         return any(m.entity_id is None or m.entity_id == entity_id for m in self._mutations)
@@ -100,6 +113,7 @@ class FaultRegistry:
                 if fault.kind != "rewrite":
                     seen.add(fault.kind)
                 taken.append(fault)
+                fault.used += 1
                 if fault.remaining is not None:
                     fault.remaining -= 1
                     if fault.remaining == 0:
@@ -122,6 +136,7 @@ class FaultRegistry:
         with self._lock:
             due = [m for m in self._mutations if m.entity_id is None or m.entity_id == entity_id]
             for mutation in due:
+                mutation.used += 1
                 if mutation.remaining is not None:
                     mutation.remaining -= 1
                     if mutation.remaining == 0:
@@ -150,6 +165,12 @@ class FaultRegistry:
         return response
 
 
+def _describe(kind: str, operation: Operation | None, entity_id: str | None) -> str:
+    aim = [f"operation={operation!r}"] if operation else []
+    aim += [f"entity_id={entity_id!r}"] if entity_id else []
+    return f"{kind}({', '.join(aim)})"
+
+
 def _after_first(change: Mutator) -> Mutator:
     """A mutator that passes the first response through and applies ``change`` to every later one."""
     seen = 0
@@ -164,7 +185,13 @@ def _after_first(change: Mutator) -> Mutator:
 
 class FaultPresets:
     """Named faults. Transport faults take ``count`` (None: forever), and ``operation``/``entity_id`` to
-    aim them; the rule breakers act on one entity and last until :meth:`clear`."""
+    aim them; the rule breakers act on one entity and last until :meth:`clear`.
+
+    A transport fault without ``operation`` acts on the next request of any kind, and a fresh client's first
+    request is its token call (``GenerateToken``, ``POST /oauth/token``): aim a fault at the bill or job you
+    mean to break with ``operation="GetBill"`` / ``"GetStatementJob"`` (or an ``entity_id``). ``operation``
+    must be one of :data:`OPERATIONS` and ``entity_id`` an existing bill or job (``ValueError`` /
+    ``SandboxError`` otherwise); :meth:`unused` lists the faults that have never acted on a response."""
 
     def __init__(self, registry: FaultRegistry, state: SandboxState) -> None:
         self._registry = registry
@@ -173,6 +200,18 @@ class FaultPresets:
     def clear(self) -> None:
         """Remove every fault and mutation."""
         self._registry.clear()
+
+    def unused(self) -> list[str]:
+        """The faults and mutations still active that have never acted on a response, described by kind and aim
+        (``server_errors(operation='GetBill')``): a fault aimed where no request goes. The pytest fixtures add
+        them to a test's report (shown when it fails)."""
+        return self._registry.unused()
+
+    def _aim(self, operation: Operation | None, entity_id: str | None) -> None:
+        if operation is not None and operation not in OPERATIONS:
+            raise ValueError(f"operation must be one of {', '.join(OPERATIONS)} (or None), not {operation!r}")
+        if entity_id is not None:
+            self._require(entity_id)
 
     # ---- transport ----------------------------------------------------------------------------------------
 
@@ -188,7 +227,10 @@ class FaultPresets:
         """A burst of 5xx answers (500, 502, 503, 504 ...), body ``{"message": ...}``."""
         if not 500 <= status <= 599:
             raise ValueError("server_errors takes a 5xx status")
-        self._registry.add(TransportFault("status", count, operation, entity_id, status, message))
+        self._aim(operation, entity_id)
+        self._registry.add(
+            TransportFault("status", count, operation, entity_id, status, message, label="server_errors")
+        )
 
     def rate_limited(
         self,
@@ -199,11 +241,21 @@ class FaultPresets:
         entity_id: str | None = None,
     ) -> None:
         """429 answers, with a ``Retry-After`` header (seconds) only when ``retry_after`` is given."""
+        self._aim(operation, entity_id)
         header = None
         if retry_after is not None:
             header = str(int(retry_after)) if float(retry_after).is_integer() else f"{retry_after:g}"
         self._registry.add(
-            TransportFault("status", count, operation, entity_id, 429, "Too Many Requests", retry_after=header)
+            TransportFault(
+                "status",
+                count,
+                operation,
+                entity_id,
+                429,
+                "Too Many Requests",
+                retry_after=header,
+                label="rate_limited",
+            )
         )
 
     def slow(
@@ -220,19 +272,22 @@ class FaultPresets:
         running); over HTTP the server waits before answering."""
         if not 0 < seconds <= MAX_DELAY:
             raise ValueError(f"a slow response waits more than 0 and at most {MAX_DELAY} s")
-        self._registry.add(TransportFault("delay", count, operation, entity_id, delay=seconds))
+        self._aim(operation, entity_id)
+        self._registry.add(TransportFault("delay", count, operation, entity_id, delay=seconds, label="slow"))
 
     def truncated_body(
         self, count: int | None = 1, *, operation: Operation | None = None, entity_id: str | None = None
     ) -> None:
         """200 answers whose JSON body is cut in half."""
-        self._registry.add(TransportFault("truncate", count, operation, entity_id))
+        self._aim(operation, entity_id)
+        self._registry.add(TransportFault("truncate", count, operation, entity_id, label="truncated_body"))
 
     def non_json_body(
         self, count: int | None = 1, *, operation: Operation | None = None, entity_id: str | None = None
     ) -> None:
         """200 answers carrying an HTML error page (as a misbehaving proxy sends)."""
-        self._registry.add(TransportFault("non_json", count, operation, entity_id))
+        self._aim(operation, entity_id)
+        self._registry.add(TransportFault("non_json", count, operation, entity_id, label="non_json_body"))
 
     def wrong_content_type(
         self,
@@ -243,7 +298,12 @@ class FaultPresets:
         entity_id: str | None = None,
     ) -> None:
         """200 answers with the right JSON body but another Content-Type."""
-        self._registry.add(TransportFault("content_type", count, operation, entity_id, content_type=content_type))
+        self._aim(operation, entity_id)
+        self._registry.add(
+            TransportFault(
+                "content_type", count, operation, entity_id, content_type=content_type, label="wrong_content_type"
+            )
+        )
 
     def rewrite_body(
         self,
@@ -258,7 +318,10 @@ class FaultPresets:
         def rewrite(response: Response) -> None:
             response.body = fn(response.body)
 
-        self._registry.add(TransportFault("rewrite", count, operation, entity_id, rewrite=rewrite))
+        self._aim(operation, entity_id)
+        self._registry.add(
+            TransportFault("rewrite", count, operation, entity_id, rewrite=rewrite, label="rewrite_body")
+        )
 
     # ---- the wire, broken on purpose (RFC 8259) -----------------------------------------------------------
 
@@ -349,6 +412,7 @@ class FaultPresets:
                 body["jsonStatementStatus"] = "ARCHIVED"
             return body
 
+        self._aim(None, entity_id)
         self._registry.add_mutation(entity_id, fn, count)
 
     def extra_fields(self, entity_id: str | None = None, *, count: int | None = None) -> None:
@@ -363,6 +427,7 @@ class FaultPresets:
                 body["filters"]["accountIds"] = []
             return body
 
+        self._aim(None, entity_id)
         self._registry.add_mutation(entity_id, fn, count)
 
     def null_fields(self, entity_id: str | None = None, *, count: int | None = None) -> None:
@@ -373,6 +438,7 @@ class FaultPresets:
                 body[key] = None
             return body
 
+        self._aim(None, entity_id)
         self._registry.add_mutation(entity_id, fn, count)
 
     # ---- documented rules, broken on purpose --------------------------------------------------------------
@@ -537,7 +603,7 @@ class FaultPresets:
 
     def _require(self, entity_id: str) -> None:
         if entity_id not in self._state.bills and entity_id not in self._state.jobs:
-            raise SandboxError(f"unknown entity {entity_id!r}")
+            raise SandboxError(f"unknown entity {entity_id!r}: no bill or statement job has that id", status=404)
 
     def _bill(self, bill_id: str) -> Bill:
         return self._state.bill(bill_id)

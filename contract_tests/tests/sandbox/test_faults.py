@@ -291,3 +291,38 @@ def test_presets_reject_unknown_entities_and_bad_counts(mocked: Sandbox) -> None
         mocked.mutate_responses(None, lambda body: body, count=0)
     with pytest.raises(ValueError, match="5xx"):
         mocked.faults.server_errors(1, status=404)
+
+
+def test_a_fault_aimed_at_an_unknown_operation_or_entity_is_refused(mocked: Sandbox) -> None:
+    with pytest.raises(ValueError, match="operation must be one of GenerateToken, GetBill, GetStatementJob"):
+        mocked.faults.server_errors(operation="GetBills")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="operation must be one of"):
+        mocked.faults.rate_limited(operation="getbill")  # type: ignore[arg-type]
+    for aim in (mocked.faults.server_errors, mocked.faults.truncated_body, mocked.faults.slow):
+        with pytest.raises(SandboxError, match="unknown entity 'nope'") as refused:
+            aim(entity_id="nope")
+        assert refused.value.status == 404
+    with pytest.raises(SandboxError, match="unknown entity 'nope'"):
+        mocked.faults.unknown_enum_values("nope")
+    with pytest.raises(SandboxError, match="unknown entity 'nope'"):
+        mocked.mutate_responses("nope", lambda body: body)
+    assert mocked.faults.unused() == []
+
+
+def test_unused_lists_the_faults_that_never_acted(api: httpx.Client, mocked: Sandbox) -> None:
+    job_id = mocked.seeded.jobs["failed"]
+    mocked.faults.server_errors(count=1, operation="GetBill")
+    mocked.faults.truncated_body(operation="GetStatementJob", entity_id=job_id)
+    mocked.faults.extra_fields(job_id)
+    assert mocked.faults.unused() == [
+        "server_errors(operation='GetBill')",
+        f"truncated_body(operation='GetStatementJob', entity_id='{job_id}')",
+        f"mutation(entity_id='{job_id}')",
+    ]
+    assert api.get(bill_url(mocked)).status_code == 503
+    assert mocked.faults.unused() == [
+        f"truncated_body(operation='GetStatementJob', entity_id='{job_id}')",
+        f"mutation(entity_id='{job_id}')",
+    ]
+    api.get(job_url(mocked, "failed"))
+    assert mocked.faults.unused() == []

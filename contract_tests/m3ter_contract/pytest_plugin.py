@@ -84,8 +84,9 @@ def m3ter_sandbox(_m3ter_environment: _Environment) -> Sandbox:
 
     The ``Sandbox``: ``.credentials`` (``org_id``, ``api_key``, ``api_secret`` of the primary org's
     service user), ``.seeded.bills["monthly"]`` / ``.seeded.jobs["pending"]`` (ids by name; also
-    ``.bill_ids``, ``.statement_job_ids``), ``.clock`` (the ``ManualClock``: ``.now()``, ``.advance(s)``),
-    ``.advance(seconds)`` (move time: jobs progress, tokens and URLs expire), ``.approve_bill(id)``,
+    ``.bill_ids``, ``.statement_job_ids``), ``.clock`` (the ``ManualClock``: ``.now()``, ``.advance(s)``;
+    ``.manual_clock`` is the same, typed as a ``ManualClock``), ``.advance(seconds)`` (move time: jobs
+    progress, tokens and URLs expire; a ``sleep=`` for the client), ``.approve_bill(id)``,
     ``.faults.*`` (``server_errors``, ``rate_limited``, ``unknown_enum_values``, ...), ``.requests`` (what
     was received). Also the sandbox behind ``m3ter_mock`` and ``m3ter_server`` in the same test.
 

@@ -1,6 +1,7 @@
 """Fault injection: transport faults (5xx bursts, 429s, slow, truncated or non-JSON bodies, wrong content
 types), response mutations (the generic hook behind ``Sandbox.mutate_responses``), and named presets that
-break each documented rule on purpose so the contract tests can prove they notice."""
+break each rule on purpose (documented rules, and the inferred ones such as `statement-job.terminal-final`)
+so the contract tests can prove they notice."""
 
 from __future__ import annotations
 
@@ -441,7 +442,7 @@ class FaultPresets:
         self._aim(None, entity_id)
         self._registry.add_mutation(entity_id, fn, count)
 
-    # ---- documented rules, broken on purpose --------------------------------------------------------------
+    # ---- the rules (documented, and inferred: see each rule's evidence in RULES.md), broken on purpose ------
 
     def version_goes_back(self, entity_id: str) -> None:
         """Rule `version.no-decrease`: the first read shows version n+1, every later read version n (lower)."""
@@ -538,9 +539,10 @@ class FaultPresets:
         self._registry.add_mutation(bill_id, lambda body: {**body, "billTotal": body["billTotal"] + 10.0}, None)
 
     def wrong_external_invoice_date(self, bill_id: str) -> None:
-        """Rule `bill.external-invoice-date`: the date the other Organization setting would give (an error when
-        the check knows the setting: --external-invoice-date, or the embedded sandbox; otherwise a warning when
-        the other bills of the run follow the setting, and invisible on a lone bill)."""
+        """Rule `bill.external-invoice-date`: the date the other Organization setting would give. When the check
+        knows the setting (--external-invoice-date, or the embedded sandbox) it is an error on a MONTHLY bill
+        and a warning on a DAILY, WEEKLY or ANNUALLY one (AD_HOC and MIXED bills are skipped); otherwise a
+        warning when the other bills of the run follow the setting, and invisible on a lone bill."""
         self._bill(bill_id)
 
         def fn(body: dict[str, Any]) -> dict[str, Any]:

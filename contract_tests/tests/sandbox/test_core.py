@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxError
+from m3ter_billing import M3terBilling, StatementJobStatus
+from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxError, SystemClock
 
 
 @pytest.mark.parametrize(
@@ -104,3 +105,26 @@ def test_an_unknown_seeded_name_lists_the_names(sandbox: Sandbox) -> None:
 def test_a_clock_that_is_not_a_clock_is_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"clock must be a Clock, an object with a now\(\) method"):
         Sandbox(clock=time.time)  # type: ignore[arg-type]
+
+
+def test_the_manual_clock_is_typed_as_one(m3ter_mock: Sandbox) -> None:
+    clock = m3ter_mock.manual_clock  # ManualClock, not the Clock protocol: mypy --strict checks this test
+    assert clock is m3ter_mock.clock
+    clock.set(clock.advance(5) + 1)
+    creds = m3ter_mock.credentials
+    with M3terBilling(
+        org_id=creds.org_id,
+        api_key=creds.api_key,
+        api_secret=creds.api_secret,
+        clock=clock.now,
+        sleep=m3ter_mock.advance,  # (seconds) -> None, as sleep= wants; clock.advance returns the new time
+    ) as client:
+        started = clock.now()
+        job = client.statement_jobs.wait(m3ter_mock.seeded.jobs["pending"], timeout=600)
+        assert job.statement_job_status is StatementJobStatus.COMPLETE
+    assert clock.now() > started
+
+
+def test_manual_clock_on_another_clock_says_so() -> None:
+    with pytest.raises(SandboxError, match="not a ManualClock"):
+        _ = Sandbox(clock=SystemClock()).manual_clock

@@ -545,6 +545,12 @@ def routed(make: Callable[[str | None], Any], *, trust_env: bool) -> Any:
     return _ProxyRouter(default, mounts)
 
 
+def mounted(default: Any, mounts: list[tuple[Any, Any]]) -> Any:
+    """``default`` behind ``mounts`` (httpx ``URLPattern`` and transport pairs, sorted as httpx sorts them;
+    a None transport means ``default``): the routing of an ``httpx.Client`` with those ``_mounts``."""
+    return _ProxyRouter(default, mounts) if mounts else default
+
+
 __all__ = [
     "ACCEPT_ENCODING",
     "COOKIE_HEADERS",
@@ -559,6 +565,7 @@ __all__ = [
     "OpeningNetwork",
     "ReadBody",
     "RequestSource",
+    "mounted",
     "network_transport",
     "request_of",
     "routed",

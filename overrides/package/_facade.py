@@ -202,11 +202,11 @@ def _check_flag(value: object) -> bool:
 
 
 def _borrow(
-    http_client: httpx.Client | httpx.AsyncClient, transport: Any, *, is_async: bool
+    http_client: httpx.Client | httpx.AsyncClient, transport: Any, *, is_async: bool, trust_env: bool
 ) -> tuple[Any, dict[str, Any]]:
     if transport is not None:
         raise ConfigurationError("pass transport= or http_client=, not both")
-    return borrowed(http_client, is_async=is_async)
+    return borrowed(http_client, is_async=is_async, trust_env=trust_env)
 
 
 def _with_carried(options: dict[str, Any], carried: dict[str, Any]) -> dict[str, Any]:
@@ -400,8 +400,9 @@ class M3terBilling(_Base):
     requests; ``api_key``/``api_secret`` not needed; 401/403 raise at once); ``default_headers`` and
     ``default_query`` go on every API request (not on statement downloads); ``http_client`` is a caller's
     ``httpx.Client`` whose transport, headers (on API requests only) and event hooks are kept under our
-    auth, retries, limits and redaction (``ConfigurationError`` when it has its own auth or proxy mounts,
-    see ``_http_client``).
+    auth, retries, limits and redaction, with the proxies httpx read from the environment for it (dropped
+    with ``trust_env=False``); ``ConfigurationError`` when it has its own auth, or a ``proxy=`` or
+    ``mounts=`` of its own (see ``_http_client``).
     """
 
     def __init__(
@@ -449,7 +450,7 @@ class M3terBilling(_Base):
         self._sleep = sleep
         carried: dict[str, Any] = {}
         if http_client is not None:
-            transport, carried = _borrow(http_client, transport, is_async=False)
+            transport, carried = _borrow(http_client, transport, is_async=False, trust_env=trust_env)
         self.http = httpx.Client(
             transport=retrying_transport(
                 transport if transport is not None else network_stack(is_async=False, trust_env=trust_env),
@@ -641,7 +642,7 @@ class AsyncM3terBilling(_Base):
         limit = self._options.max_response_bytes
         carried: dict[str, Any] = {}
         if http_client is not None:
-            transport, carried = _borrow(http_client, transport, is_async=True)
+            transport, carried = _borrow(http_client, transport, is_async=True, trust_env=trust_env)
         client_options = _with_carried(self._client_options, carried)
 
         def build() -> tuple[httpx.AsyncClient, DirectSender | None]:

@@ -14,6 +14,7 @@ from m3ter_billing import (
     APIConnectionError,
     APITimeoutError,
     AsyncM3terBilling,
+    ConfigurationError,
     EventLoopMismatchError,
     InternalServerError,
     InvalidParameterError,
@@ -240,6 +241,75 @@ def test_no_proxy_and_trust_env_false_bypass_the_proxy(no_proxy_env: pytest.Monk
             assert client.bills.retrieve("bill-1").id == "bill-1"
     assert proxy.requests == []
     assert len(direct.requests) == 2
+
+
+# A caller's http_client= built while proxy variables are set: httpx gives it mounts from the environment
+# (trust_env). Those are kept and routed as the caller's client routes them; its own proxy=/mounts= are not.
+
+
+def test_an_http_client_built_under_no_proxy_is_layered_on(no_proxy_env: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    with RawServer(_proxy_answers) as proxy, RawServer(api()) as direct:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        caller = httpx.Client(event_hooks={"request": [lambda request: seen.append(request.url.path)]})
+        with M3terBilling(**_client_options(direct.url, http_client=caller)) as client:
+            assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert proxy.requests == []
+    assert len(direct.requests) == 2
+    assert BILL_PATH in seen
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+async def test_an_async_http_client_built_under_no_proxy_is_layered_on(
+    no_proxy_env: pytest.MonkeyPatch, backend: str
+) -> None:
+    with RawServer(_proxy_answers) as proxy, RawServer(api()) as direct:
+        no_proxy_env.setenv("HTTPS_PROXY", proxy.url)
+        no_proxy_env.setenv("no_proxy", "127.0.0.1,localhost")
+        caller = httpx.AsyncClient()
+        async with AsyncM3terBilling(**_client_options(direct.url, http_client=caller, http_backend=backend)) as client:
+            assert (await client.bills.retrieve("bill-1")).id == "bill-1"
+    assert proxy.requests == []
+    assert len(direct.requests) == 2
+
+
+def test_an_http_client_goes_through_the_proxies_of_the_environment(no_proxy_env: pytest.MonkeyPatch) -> None:
+    with RawServer(_proxy_answers) as proxy:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        caller = httpx.Client()
+        with M3terBilling(**_client_options("http://m3ter.proxied.test", http_client=caller)) as client:
+            assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert [target for _, target in proxy.requests] == [
+        "http://m3ter.proxied.test/oauth/token",
+        f"http://m3ter.proxied.test{BILL_PATH}",
+    ]
+
+
+def test_trust_env_false_drops_the_proxies_of_an_http_client(no_proxy_env: pytest.MonkeyPatch) -> None:
+    with RawServer(_proxy_answers) as proxy, RawServer(api()) as direct:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        caller = httpx.Client()
+        with M3terBilling(**_client_options(direct.url, http_client=caller, trust_env=False)) as client:
+            assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert proxy.requests == []
+    assert len(direct.requests) == 2
+
+
+def test_an_http_client_with_proxies_of_its_own_is_refused(no_proxy_env: pytest.MonkeyPatch) -> None:
+    no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+    no_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    own = [
+        httpx.Client(proxy="http://127.0.0.1:9"),  # the environment's proxy, but for every URL
+        httpx.Client(mounts={"all://127.0.0.1": httpx.HTTPTransport()}),
+        httpx.Client(mounts={"http://": httpx.HTTPTransport(proxy="http://127.0.0.1:8")}),
+        httpx.Client(trust_env=False, mounts={"all://127.0.0.1": None}),
+    ]
+    built_earlier = httpx.Client()
+    no_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:7")  # its mounts are no longer the environment's
+    for caller in [*own, built_earlier]:
+        with caller, pytest.raises(ConfigurationError, match="proxy or mounted transports"):
+            M3terBilling(**_client_options("http://m3ter.proxied.test", http_client=caller))
 
 
 # -- event loops ---------------------------------------------------------------------------------------------

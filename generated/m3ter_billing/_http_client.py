@@ -4,15 +4,16 @@
 """``http_client=``: layer this client's auth, retries, limits and redaction on a caller's httpx client.
 
 What is taken from the caller's client: its transport (TLS verification, certificates, connection
-limits, HTTP/2, a mock), its event hooks and its headers (ours win where both set one; sent with API
-requests only, never to a presigned statement URL). The proxies httpx read from the environment for it
-(``trust_env``: ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) are kept, routed as that
-client routes them, unless this client is built with ``trust_env=False`` (then they are dropped, as our own
-network drops them). What cannot be layered is refused with a ConfigurationError naming it: its own
-``auth`` (ours signs every request), and the proxies and mounts the caller configured itself (``proxy=`` /
-``mounts=``: pass a ``transport=`` that goes through the proxy instead).
-The caller's client is not used to send requests itself, and closing this client closes its transport
-(the proxy transports of the environment's proxies included).
+limits, HTTP/2, a mock), its event hooks, its headers (ours win where both set one; sent with API
+requests only, never to a presigned statement URL) and its timeout, when it is not httpx's default and
+the caller gave no ``timeout=`` (:func:`adopted_timeout`, as the official SDK does). The proxies httpx
+read from the environment for it (``trust_env``: ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
+``NO_PROXY``) are kept, routed as that client routes them, unless this client is built with
+``trust_env=False`` (then they are dropped, as our own network drops them). What cannot be layered is
+refused with a ConfigurationError naming it: its own ``auth`` (ours signs every request), and the proxies
+and mounts the caller configured itself (``proxy=`` / ``mounts=``: pass a ``transport=`` that goes
+through the proxy instead). The caller's client is not used to send requests itself, and closing this
+client closes its transport (the proxy transports of the environment's proxies included).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import httpx
 
 from ._exceptions import ConfigurationError
 from ._transport import mounted
+
+# httpx's own default (``httpx.Client()`` without ``timeout=``): a client with it says nothing about time.
+HTTPX_DEFAULT_TIMEOUT = httpx.Timeout(5.0)
 
 
 def borrowed(
@@ -50,6 +54,15 @@ def borrowed(
     options = {"event_hooks": dict(http_client.event_hooks), "headers": dict(http_client.headers)}
     transport = http_client._transport
     return (mounted(transport, mounts) if trust_env else transport), options
+
+
+def adopted_timeout(http_client: object) -> httpx.Timeout | None:
+    """The timeout of a caller's httpx client when it is not httpx's default (the official SDK adopts it
+    when ``timeout=`` is not given; a client built with exactly ``timeout=5.0`` looks like the default and
+    is not adopted); None otherwise, or when ``http_client`` is no httpx client."""
+    if not isinstance(http_client, httpx.Client | httpx.AsyncClient) or http_client.timeout == HTTPX_DEFAULT_TIMEOUT:
+        return None
+    return http_client.timeout
 
 
 def _environment_mounts(http_client: httpx.Client | httpx.AsyncClient) -> list[tuple[Any, Any]] | None:
@@ -98,4 +111,4 @@ def _proxy_of(transport: object) -> tuple[bytes, bytes, int | None] | None:
     return url.scheme, url.host, url.port
 
 
-__all__ = ["borrowed"]
+__all__ = ["HTTPX_DEFAULT_TIMEOUT", "adopted_timeout", "borrowed"]

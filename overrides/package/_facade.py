@@ -45,7 +45,7 @@ from ._exceptions import (
     InvalidParameterError,
     translated_transport_errors,
 )
-from ._http_client import borrowed
+from ._http_client import adopted_timeout, borrowed
 from ._network import PINNED, Pinned, network_stack
 from ._redact import install_log_redaction
 from ._retry import DEFAULT_MAX_RETRIES, MAX_RETRIES, M3terRetry, backoff_budget, retry_stack, retrying_transport
@@ -207,6 +207,15 @@ def _borrow(
     if transport is not None:
         raise ConfigurationError("pass transport= or http_client=, not both")
     return borrowed(http_client, is_async=is_async, trust_env=trust_env)
+
+
+def _initial_timeout(timeout: TimeoutArg | NotGiven, http_client: object) -> TimeoutArg:
+    """A constructor's ``timeout``: the one given; else the ``http_client``'s own when it set one other than
+    httpx's default; else ours (60 s, 5 s to connect)."""
+    if not isinstance(timeout, NotGiven):
+        return timeout
+    adopted = adopted_timeout(http_client)
+    return DEFAULT_TIMEOUT if adopted is None else adopted
 
 
 def _with_carried(options: dict[str, Any], carried: dict[str, Any]) -> dict[str, Any]:
@@ -383,9 +392,9 @@ class M3terBilling(_Base):
     ``M3TER_ORG_ID``, ``M3TER_API_KEY`` and ``M3TER_API_SECRET``.
 
     - ``timeout``: socket timeouts of each request (seconds or an ``httpx.Timeout``; default 60 s, 5 s
-      to connect). ``total_timeout``: seconds one call may take in all, token request, retries, waits
-      and body included (default: the longest socket timeout once per attempt plus the longest backoff,
-      181.5 s).
+      to connect, or the ``http_client``'s own timeout when it set one other than httpx's default).
+      ``total_timeout``: seconds one call may take in all, token request, retries, waits and body
+      included (default: the longest socket timeout once per attempt plus the longest backoff, 181.5 s).
     - ``max_retries`` (default 2) or ``retry`` (an ``httpx_retries.Retry``; default :class:`M3terRetry`).
     - ``max_response_bytes``: the largest (decompressed) body accepted, default 256 MiB.
     - ``trust_env``: honour ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` as httpx does
@@ -417,7 +426,7 @@ class M3terBilling(_Base):
         http_client: httpx.Client | None = None,
         default_headers: Headers | None = None,
         default_query: Query | None = None,
-        timeout: TimeoutArg = DEFAULT_TIMEOUT,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         total_timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry: Retry | None = None,
@@ -436,7 +445,7 @@ class M3terBilling(_Base):
             token=token,
             default_headers=default_headers,
             default_query=default_query,
-            timeout=timeout,
+            timeout=_initial_timeout(timeout, http_client),
             total_timeout=total_timeout,
             max_retries=max_retries,
             retry=retry,
@@ -605,7 +614,7 @@ class AsyncM3terBilling(_Base):
         http_client: httpx.AsyncClient | None = None,
         default_headers: Headers | None = None,
         default_query: Query | None = None,
-        timeout: TimeoutArg = DEFAULT_TIMEOUT,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
         total_timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry: Retry | None = None,
@@ -626,7 +635,7 @@ class AsyncM3terBilling(_Base):
             token=token,
             default_headers=default_headers,
             default_query=default_query,
-            timeout=timeout,
+            timeout=_initial_timeout(timeout, http_client),
             total_timeout=total_timeout,
             max_retries=max_retries,
             retry=retry,

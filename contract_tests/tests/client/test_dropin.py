@@ -3,11 +3,13 @@ org_id, http_client=, M3TER_LOG, and the error layers' .response / .body."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -208,6 +210,38 @@ def test_http_client_is_layered_on(router: respx.Router) -> None:
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["User-Agent"].startswith("m3ter-billing/")
     assert BILL_PATH in seen
+
+
+@pytest.mark.parametrize(
+    ("caller_timeout", "given", "expected"),
+    [
+        (httpx.Timeout(2.0, connect=1.0), None, httpx.Timeout(2.0, connect=1.0)),  # the caller's: adopted
+        (0.5, None, httpx.Timeout(0.5)),
+        (None, None, httpx.Timeout(None)),  # no timeout at all is a choice too
+        (httpx.USE_CLIENT_DEFAULT, None, httpx.Timeout(60.0, connect=5.0)),  # httpx's default: ours
+        (0.5, 7.0, httpx.Timeout(7.0)),  # timeout= given: it wins
+    ],
+    ids=["timeout", "seconds", "none", "httpx default", "timeout given"],
+)
+def test_an_http_client_timeout_is_adopted_when_no_timeout_is_given(
+    router: respx.Router, caller_timeout: object, given: float | None, expected: httpx.Timeout
+) -> None:
+    route = router.get(BILL_PATH).respond(200, json=bill_body())
+    options: dict[str, object] = {} if caller_timeout is httpx.USE_CLIENT_DEFAULT else {"timeout": caller_timeout}
+    caller = httpx.Client(transport=httpx.MockTransport(router.handler), **options)  # type: ignore[arg-type]
+    extra: dict[str, Any] = {} if given is None else {"timeout": given}  # None here: no timeout= given
+    with M3terBilling(
+        base_url=BASE_URL, org_id=ORG_ID, api_key=API_KEY, api_secret=API_SECRET, http_client=caller, **extra
+    ) as client:
+        assert client.timeout == expected
+        client.bills.retrieve("bill-1")
+    assert route.calls.last.request.extensions["timeout"] == expected.as_dict()
+    async_caller = httpx.AsyncClient(**options)  # type: ignore[arg-type]
+    async_client = AsyncM3terBilling(
+        base_url=BASE_URL, org_id=ORG_ID, api_key=API_KEY, api_secret=API_SECRET, http_client=async_caller, **extra
+    )
+    assert async_client.timeout == expected
+    asyncio.run(async_client.close())
 
 
 def test_an_http_client_that_cannot_be_layered_on_is_refused() -> None:

@@ -791,6 +791,12 @@ class AsyncM3terBilling(_Base):
 # ``timeout`` (replaces the client's socket timeouts, and the total derived from them, for this call).
 
 
+def _org(owner: _Base, org_id: str | None) -> str:
+    """A call's org id: the client's when not given (None); any other value as given, so that an empty one
+    is refused (``InvalidParameterError``, before anything is sent) rather than replaced by the client's."""
+    return owner.org_id if org_id is None else org_id
+
+
 def _bill_kwargs(
     owner: _Base,
     id: str,
@@ -799,14 +805,14 @@ def _bill_kwargs(
     extra_headers: Headers | None,
     extra_query: Query | None,
 ) -> dict[str, Any]:
-    kwargs = get_bill._get_kwargs(org_id=org_id or owner.org_id, id=id, additional=_additional(additional))
+    kwargs = get_bill._get_kwargs(org_id=_org(owner, org_id), id=id, additional=_additional(additional))
     return owner._options.api_request(kwargs, extra_headers, extra_query)
 
 
 def _job_kwargs(
     owner: _Base, id: str, org_id: str | None, extra_headers: Headers | None, extra_query: Query | None
 ) -> dict[str, Any]:
-    kwargs = get_statement_job._get_kwargs(org_id=org_id or owner.org_id, id=id)
+    kwargs = get_statement_job._get_kwargs(org_id=_org(owner, org_id), id=id)
     return owner._options.api_request(kwargs, extra_headers, extra_query)
 
 

@@ -8,6 +8,7 @@ import functools
 import logging
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from m3ter_billing import (
     AuthenticationError,
     ConfigurationError,
     InternalServerError,
+    InvalidParameterError,
     M3terBilling,
     PermissionDeniedError,
     Response,
@@ -106,6 +108,45 @@ def test_per_call_org_id(router: respx.Router, make_client: ClientFactory) -> No
     assert client.statements.statement_jobs is client.statement_jobs
     assert client.statements.statement_jobs.retrieve("job-1", org_id="org-other").id == "job-1"
     assert route.call_count == 1
+
+
+def test_an_empty_per_call_org_id_is_refused(router: respx.Router, make_client: ClientFactory) -> None:
+    # "" is not "not given": it is refused, never replaced by the client's org id.
+    client = make_client()
+    calls: list[Callable[[], object]] = [
+        lambda: client.bills.retrieve("bill-1", org_id=""),
+        lambda: client.bills.with_raw_response.retrieve("bill-1", org_id=""),
+        lambda: client.statement_jobs.retrieve("job-1", org_id=""),
+        lambda: client.statement_jobs.with_raw_response.retrieve("job-1", org_id=""),
+        lambda: client.statements.statement_jobs.retrieve("job-1", org_id=""),
+        lambda: client.statements.with_raw_response.statement_jobs.retrieve("job-1", org_id=""),
+        lambda: client.with_raw_response.bills.retrieve("bill-1", org_id=""),
+        lambda: client.with_raw_response.statements.statement_jobs.retrieve("job-1", org_id=""),
+        lambda: client.with_options(max_retries=0).bills.retrieve("bill-1", org_id=""),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidParameterError, match="non-empty"):
+            call()
+    assert router.calls.call_count == 0
+
+
+async def test_an_empty_per_call_org_id_is_refused_async(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    client = make_async_client()
+    calls: list[Callable[[], Awaitable[object]]] = [
+        lambda: client.bills.retrieve("bill-1", org_id=""),
+        lambda: client.bills.with_raw_response.retrieve("bill-1", org_id=""),
+        lambda: client.statement_jobs.retrieve("job-1", org_id=""),
+        lambda: client.statement_jobs.with_raw_response.retrieve("job-1", org_id=""),
+        lambda: client.statements.statement_jobs.retrieve("job-1", org_id=""),
+        lambda: client.with_raw_response.bills.retrieve("bill-1", org_id=""),
+        lambda: client.with_raw_response.statements.statement_jobs.retrieve("job-1", org_id=""),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidParameterError, match="non-empty"):
+            await call()
+    assert router.calls.call_count == 0
 
 
 async def test_async_extras_and_raw_parse(router: respx.Router, make_async_client: AsyncClientFactory) -> None:

@@ -43,8 +43,13 @@ from ._exceptions import (
 from ._facade import AsyncM3terBilling, M3terBilling
 from ._version import __version__
 
-M3ter = M3terBilling  # the official SDK's names: `import m3ter_billing as m3ter` is the whole migration
+# The official SDK's names for its clients (there ``Client is M3ter``, ``AsyncClient is AsyncM3ter``), so that
+# ``m3ter.M3ter(...)`` and ``m3ter.Client(...)`` work after ``import m3ter_billing as m3ter``. The low-level
+# client of the generated endpoint functions is ``LowLevelClient`` (``m3ter_billing.client.Client``).
+M3ter = M3terBilling
 AsyncM3ter = AsyncM3terBilling
+Client = M3terBilling
+AsyncClient = AsyncM3terBilling
 from ._model import M3terModel
 from ._redact import install_log_redaction
 from ._retry import M3terRetry
@@ -76,6 +81,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
     "AsyncM3ter",
     "AsyncResponse",
     "AsyncM3terBilling",
@@ -86,6 +92,7 @@ __all__ = [
     "BillResponse",
     "BillStatus",
     "BillingFrequency",
+    "Client",
     "ClientCredentialsAuth",
     "ConfigurationError",
     "ConflictError",
@@ -138,21 +145,3 @@ for _name in __all__:
     ):
         _value.__module__ = __name__
 del _name, _value
-
-
-from typing import TYPE_CHECKING
-
-if not TYPE_CHECKING:  # type checkers keep refusing unknown names, Client included
-
-    def __getattr__(name: str) -> object:
-        if name == "Client":
-            import warnings
-
-            warnings.warn(
-                "m3ter_billing.Client is the low-level client of the generated endpoint functions, now named "
-                "m3ter_billing.LowLevelClient; the main client is m3ter_billing.M3terBilling",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            return LowLevelClient
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,8 +5,8 @@
 
 Most code wants :class:`m3ter_billing.M3terBilling` instead: it builds this client with OAuth2 client
 credentials, timeouts and retries already set up. The name ``Client`` stays importable from this module
-(the generated endpoint modules use it); the package exports only ``LowLevelClient``, so that nobody coming
-from the official SDK, where ``m3ter.Client`` is the main client, picks this one by mistake.
+(the generated endpoint modules use it); the package exports this class only as ``LowLevelClient``:
+``m3ter_billing.Client`` is the main client (``M3terBilling``), as ``m3ter.Client`` is in the official SDK.
 """
 
 import httpx

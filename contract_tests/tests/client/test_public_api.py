@@ -9,6 +9,8 @@ from pathlib import Path
 
 import m3ter_billing
 
+from .support import API_KEY, API_SECRET, BASE_URL, ORG_ID
+
 ROOT = Path(__file__).resolve().parents[3]
 
 PUBLIC = [
@@ -17,6 +19,7 @@ PUBLIC = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
     "AsyncM3ter",
     "AsyncResponse",
     "AsyncM3terBilling",
@@ -27,6 +30,7 @@ PUBLIC = [
     "BillResponse",
     "BillStatus",
     "BillingFrequency",
+    "Client",
     "ClientCredentialsAuth",
     "ConfigurationError",
     "ConflictError",
@@ -142,13 +146,23 @@ def test_errors_exports_exception_classes_only() -> None:
     assert "M3terError" in m3ter_billing.errors.__all__
 
 
+def test_the_official_client_names_are_the_main_clients() -> None:
+    # In the official SDK ``m3ter.Client is m3ter.M3ter`` and ``m3ter.AsyncClient is m3ter.AsyncM3ter``.
+    assert m3ter_billing.Client is m3ter_billing.M3ter is m3ter_billing.M3terBilling
+    assert m3ter_billing.AsyncClient is m3ter_billing.AsyncM3ter is m3ter_billing.AsyncM3terBilling
+    # The test credentials: a secret is scrubbed from every later message, so never a common word.
+    with m3ter_billing.Client(api_key=API_KEY, api_secret=API_SECRET, org_id=ORG_ID, base_url=BASE_URL) as c:
+        assert isinstance(c, m3ter_billing.M3terBilling)
+        assert c.org_id == ORG_ID
+    assert repr(m3ter_billing.Client) == "<class 'm3ter_billing.M3terBilling'>"
+
+
 def test_the_low_level_client_has_a_name_of_its_own() -> None:
     import pytest
     from m3ter_billing.client import Client
 
-    assert Client is m3ter_billing.LowLevelClient
-    with pytest.warns(DeprecationWarning, match="LowLevelClient"):
-        assert m3ter_billing.Client is m3ter_billing.LowLevelClient  # type: ignore[attr-defined]
+    assert Client is m3ter_billing.LowLevelClient  # the name the generated endpoint modules import
+    assert not issubclass(m3ter_billing.LowLevelClient, m3ter_billing.Client)
     with pytest.raises(AttributeError):
         m3ter_billing.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
 

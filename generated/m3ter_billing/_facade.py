@@ -1066,8 +1066,17 @@ class AsyncStatementJobs:
 # -- the official SDK's namespaces --------------------------------------------------------------------------
 
 
-class _StatementsWithRawResponse:
-    def __init__(self, statement_jobs: Any) -> None:
+class StatementsWithRawResponse:
+    """``client.with_raw_response.statements`` and ``client.statements.with_raw_response``."""
+
+    def __init__(self, statement_jobs: StatementJobsWithRawResponse) -> None:
+        self.statement_jobs = statement_jobs
+
+
+class AsyncStatementsWithRawResponse:
+    """``client.with_raw_response.statements`` and ``client.statements.with_raw_response`` (async)."""
+
+    def __init__(self, statement_jobs: AsyncStatementJobsWithRawResponse) -> None:
         self.statement_jobs = statement_jobs
 
 
@@ -1077,7 +1086,7 @@ class Statements:
 
     def __init__(self, statement_jobs: StatementJobs) -> None:
         self.statement_jobs = statement_jobs
-        self.with_raw_response = _StatementsWithRawResponse(statement_jobs.with_raw_response)
+        self.with_raw_response = StatementsWithRawResponse(statement_jobs.with_raw_response)
 
 
 class AsyncStatements:
@@ -1085,7 +1094,7 @@ class AsyncStatements:
 
     def __init__(self, statement_jobs: AsyncStatementJobs) -> None:
         self.statement_jobs = statement_jobs
-        self.with_raw_response = _StatementsWithRawResponse(statement_jobs.with_raw_response)
+        self.with_raw_response = AsyncStatementsWithRawResponse(statement_jobs.with_raw_response)
 
 
 class WithRawResponse:
@@ -1095,7 +1104,7 @@ class WithRawResponse:
     def __init__(self, bills: BillsWithRawResponse, statement_jobs: StatementJobsWithRawResponse) -> None:
         self.bills = bills
         self.statement_jobs = statement_jobs
-        self.statements = _StatementsWithRawResponse(statement_jobs)
+        self.statements = StatementsWithRawResponse(statement_jobs)
 
 
 class AsyncWithRawResponse:
@@ -1104,7 +1113,7 @@ class AsyncWithRawResponse:
     def __init__(self, bills: AsyncBillsWithRawResponse, statement_jobs: AsyncStatementJobsWithRawResponse) -> None:
         self.bills = bills
         self.statement_jobs = statement_jobs
-        self.statements = _StatementsWithRawResponse(statement_jobs)
+        self.statements = AsyncStatementsWithRawResponse(statement_jobs)
 
 
 __all__ = ["NOT_GIVEN", "AsyncM3terBilling", "M3terBilling", "NotGiven"]

@@ -97,30 +97,43 @@ class APIStatusError(APIError):
     body when it is not that shape), ``headers`` the response headers. ``method`` and ``url`` name the
     request that got the answer (``url`` scrubbed of presigned-URL signatures; both empty when the error was
     built without them): ``POST`` and the token URL for the token request, which the client sends itself.
-    ``response`` is the ``httpx.Response`` (its body already read, within ``max_response_bytes``; None when
-    the error was built without one) and ``body`` its decoded JSON, or its text when it is not JSON or
-    longer than 1 MiB (:data:`ERROR_BODY_DECODE_LIMIT`).
+    ``response`` is the ``httpx.Response`` (its body already read, within ``max_response_bytes``), always
+    there: an error built with ``status_code=`` alone gets a stand-in with that status and ``headers``, an
+    empty body and no request. ``body`` is its decoded JSON, or its text when it is not JSON or longer
+    than 1 MiB (:data:`ERROR_BODY_DECODE_LIMIT`).
+
+    Built as the official SDK builds it (``NotFoundError(message, response=..., body=...)``), the status
+    and headers are the response's.
     """
 
     status_code: int
-    response: httpx.Response | None
+    response: httpx.Response
 
     def __init__(
         self,
         message: str,
         *,
-        status_code: int,
+        status_code: int | None = None,
         headers: Mapping[str, str] | None = None,
         method: str = "",
         url: str = "",
         response: httpx.Response | None = None,
         body: object | None = None,
     ) -> None:
+        if response is None:
+            if status_code is None:
+                raise TypeError(f"{type(self).__name__}() needs response= or status_code=")
+            try:
+                response = httpx.Response(status_code, headers=headers)
+            except (TypeError, ValueError):  # headers httpx cannot encode (non-ASCII text): kept on .headers only
+                response = httpx.Response(status_code)
+        if status_code is None:
+            status_code = response.status_code
         self.status_code = status_code
         self.response = response
         self.body = body
         self.message = scrub(message)
-        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.headers: Mapping[str, str] = headers if headers is not None else response.headers
         self.method = method
         self.url = scrub(url) if url else ""
         try:

@@ -37,6 +37,7 @@ from ._exceptions import (
     StatementJobTimeoutError,
     StatementNotReadyError,
     StatementURLRefusedError,
+    TokenPermissionDeniedError,
     UnexpectedStatusError,
     UnprocessableEntityError,
 )
@@ -125,6 +126,7 @@ __all__ = [
     "StatementNotReadyError",
     "StatementStatus",
     "StatementURLRefusedError",
+    "TokenPermissionDeniedError",
     "UNSET",
     "UnexpectedStatusError",
     "UnprocessableEntityError",

@@ -159,6 +159,12 @@ class PermissionDeniedError(APIStatusError):
     """403: m3ter's answer to an expired token and to an org id the credentials do not belong to."""
 
 
+class TokenPermissionDeniedError(AuthenticationError, PermissionDeniedError):
+    """403 to the token request: the credentials were refused. An :class:`AuthenticationError`, as every
+    refused token request is here (``except AuthenticationError`` catches both 401 and 403), and a
+    :class:`PermissionDeniedError`, the class of its status, which the official SDK raises for it."""
+
+
 class NotFoundError(APIStatusError):
     """404: no entity with that id in the organization."""
 
@@ -493,6 +499,7 @@ __all__ = [
     "StatementJobTimeoutError",
     "StatementNotReadyError",
     "StatementURLRefusedError",
+    "TokenPermissionDeniedError",
     "UnexpectedStatusError",
     "UnprocessableEntityError",
     "error_for_response",

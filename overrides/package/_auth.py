@@ -21,14 +21,21 @@ import httpx
 from httpx_retries import Retry
 
 from ._deadline import DEADLINE, MAX_RESPONSE_BYTES, Deadline, deadline_of
-from ._exceptions import AuthenticationError, ConfigurationError, ResponseValidationError, error_for_response
+from ._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    ResponseValidationError,
+    TokenPermissionDeniedError,
+    error_for_response,
+)
 from ._redact import Secret
 from .models.bearer_access_token_response import BearerAccessTokenResponse
 
 logger = logging.getLogger("m3ter_billing.auth")
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
-# Statuses of a refused token request: reported as AuthenticationError naming the credentials.
+# Statuses of a refused token request: reported as AuthenticationError naming the credentials (for a 403,
+# TokenPermissionDeniedError: a PermissionDeniedError too).
 REFUSED_TOKEN_STATUSES = frozenset({401, 403})
 # A longer ``expires_in`` is taken as this (about 31 years): it keeps the expiry a finite float.
 MAX_TOKEN_LIFETIME = 10**9
@@ -190,9 +197,11 @@ class ClientCredentialsAuth(httpx.Auth):
         return value
 
     def _refused(self, response: httpx.Response) -> AuthenticationError:
-        """The error for a token request refused with ``response`` (401/403, already read)."""
+        """The error for a token request refused with ``response`` (401/403, already read): an
+        ``AuthenticationError``, for a 403 also a ``PermissionDeniedError`` (``TokenPermissionDeniedError``)."""
         error = error_for_response(response)
-        return AuthenticationError(
+        cls = TokenPermissionDeniedError if response.status_code == 403 else AuthenticationError
+        return cls(
             f"the token request was refused ({error.message}); check M3TER_API_KEY and M3TER_API_SECRET",
             status_code=response.status_code,
             headers=response.headers,

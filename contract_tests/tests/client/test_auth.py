@@ -13,11 +13,18 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
-from m3ter_billing import AuthenticationError, InternalServerError, M3terError, PermissionDeniedError
+from m3ter_billing import (
+    AuthenticationError,
+    InternalServerError,
+    M3terError,
+    PermissionDeniedError,
+    TokenPermissionDeniedError,
+)
 
 from .support import (
     API_KEY,
     API_SECRET,
+    BASE_URL,
     ORG_ID,
     TOKEN,
     TOKEN_LIFETIME,
@@ -311,6 +318,33 @@ def test_rejected_credentials_raise_authentication_error(router: respx.Router, m
     assert info.value.status_code == 401
     assert "M3TER_API_KEY" in str(info.value)
     assert bill.call_count == 0
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_token_request_is_the_class_of_its_status(
+    router: respx.Router, make_client: ClientFactory, status: int
+) -> None:
+    # Every refused token request is an AuthenticationError; a 403 is also a PermissionDeniedError (what
+    # the official SDK raises for it), so either except clause catches it.
+    router.routes["token"].respond(status, json={"message": "Bad credentials"})
+    bill = _serve_bill(router)
+    with pytest.raises(AuthenticationError) as info:
+        make_client().bills.retrieve("bill-1")
+    assert info.value.status_code == status
+    assert isinstance(info.value, PermissionDeniedError) is (status == 403)
+    assert isinstance(info.value, TokenPermissionDeniedError) is (status == 403)
+    assert (info.value.method, info.value.url) == ("POST", f"{BASE_URL}/oauth/token")
+    assert bill.call_count == 0
+
+
+async def test_async_a_refused_token_request_with_403_is_permission_denied(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.routes["token"].respond(403, json={"message": "Bad credentials"})
+    with pytest.raises(PermissionDeniedError) as info:
+        await make_async_client().bills.retrieve("bill-1")
+    assert isinstance(info.value, AuthenticationError)
+    assert info.value.status_code == 403
 
 
 def test_a_refusal_echoing_the_basic_credentials_does_not_show_them(

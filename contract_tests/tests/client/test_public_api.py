@@ -63,6 +63,7 @@ PUBLIC = [
     "StatementNotReadyError",
     "StatementStatus",
     "StatementURLRefusedError",
+    "TokenPermissionDeniedError",
     "UNSET",
     "UnexpectedStatusError",
     "UnprocessableEntityError",

@@ -237,7 +237,7 @@ class _Base:
     def __init__(
         self,
         *,
-        base_url: str | None,
+        base_url: str | httpx.URL | None,
         org_id: str | None,
         api_key: str | None,
         api_secret: str | None,
@@ -257,7 +257,11 @@ class _Base:
     ) -> None:
         install_log_redaction()
         self._settings = Settings.resolve(
-            base_url=base_url, org_id=org_id, api_key=api_key, api_secret=api_secret, token=token
+            base_url=str(base_url) if isinstance(base_url, httpx.URL) else base_url,  # the official SDK takes both
+            org_id=org_id,
+            api_key=api_key,
+            api_secret=api_secret,
+            token=token,
         )
         self._clock = clock
         self._options = _Options(
@@ -308,6 +312,7 @@ class _Base:
 
     @property
     def base_url(self) -> str:
+        """The base URL, a ``str`` without a trailing slash (the official SDK's is an ``httpx.URL``)."""
         return self._settings.base_url
 
     @property
@@ -417,7 +422,7 @@ class M3terBilling(_Base):
     def __init__(
         self,
         *,
-        base_url: str | None = None,
+        base_url: str | httpx.URL | None = None,
         org_id: str | None = None,
         api_key: str | None = None,
         api_secret: str | None = None,
@@ -605,7 +610,7 @@ class AsyncM3terBilling(_Base):
     def __init__(
         self,
         *,
-        base_url: str | None = None,
+        base_url: str | httpx.URL | None = None,
         org_id: str | None = None,
         api_key: str | None = None,
         api_secret: str | None = None,

@@ -110,6 +110,20 @@ def test_per_call_org_id(router: respx.Router, make_client: ClientFactory) -> No
     assert route.call_count == 1
 
 
+def test_base_url_may_be_an_httpx_url(router: respx.Router, make_client: ClientFactory) -> None:
+    # The official SDK takes a str or an httpx.URL; client.base_url stays a str here (documented).
+    route = router.get(BILL_PATH).respond(200, json=bill_body())
+    client = make_client(base_url=httpx.URL(BASE_URL + "/"))
+    assert client.base_url == BASE_URL
+    assert client.bills.retrieve("bill-1").id == "bill-1"
+    assert route.call_count == 1
+    async_client = AsyncM3terBilling(
+        base_url=httpx.URL(BASE_URL), org_id=ORG_ID, api_key=API_KEY, api_secret=API_SECRET
+    )
+    assert async_client.base_url == BASE_URL
+    asyncio.run(async_client.close())
+
+
 def test_an_empty_per_call_org_id_is_refused(router: respx.Router, make_client: ClientFactory) -> None:
     # "" is not "not given": it is refused, never replaced by the client's org id.
     client = make_client()

@@ -102,3 +102,12 @@ async def test_async_readme_examples(m3ter: Any, sandbox: Sandbox, options: dict
         assert (await response.parse()).id == bill_id
 
         assert (await client.with_options(timeout=20.0).statements.statement_jobs.retrieve(job_id)).id == job_id
+
+
+def test_the_client_names_and_a_url_base_url(m3ter: Any, sandbox: Sandbox, options: dict[str, Any]) -> None:
+    # ``m3ter.Client`` is ``m3ter.M3ter`` (``AsyncClient`` is ``AsyncM3ter``) and base_url may be an httpx.URL.
+    bill_id = sandbox.seeded.bills["monthly"]
+    assert m3ter.Client is m3ter.M3ter
+    assert m3ter.AsyncClient is m3ter.AsyncM3ter
+    with m3ter.Client(**{**options, "base_url": httpx.URL(options["base_url"])}) as client:
+        assert client.bills.retrieve(bill_id).id == bill_id

@@ -211,7 +211,7 @@ def _borrow(
 
 def _initial_timeout(timeout: TimeoutArg | NotGiven, http_client: object) -> TimeoutArg:
     """A constructor's ``timeout``: the one given; else the ``http_client``'s own when it set one other than
-    httpx's default; else ours (60 s, 5 s to connect)."""
+    httpx's default that bounds every phase (``adopted_timeout``); else ours (60 s, 5 s to connect)."""
     if not isinstance(timeout, NotGiven):
         return timeout
     adopted = adopted_timeout(http_client)
@@ -397,7 +397,8 @@ class M3terBilling(_Base):
     ``M3TER_ORG_ID``, ``M3TER_API_KEY`` and ``M3TER_API_SECRET``.
 
     - ``timeout``: socket timeouts of each request (seconds or an ``httpx.Timeout``; default 60 s, 5 s
-      to connect, or the ``http_client``'s own timeout when it set one other than httpx's default).
+      to connect, or the ``http_client``'s own timeout when it set one other than httpx's default, with no
+      phase unbounded).
       ``total_timeout``: seconds one call may take in all, token request, retries, waits and body
       included (default: the longest socket timeout once per attempt plus the longest backoff, 181.5 s).
     - ``max_retries`` (default 2) or ``retry`` (an ``httpx_retries.Retry``; default :class:`M3terRetry`).

@@ -56,10 +56,17 @@ def borrowed(
 def adopted_timeout(http_client: object) -> httpx.Timeout | None:
     """The timeout of a caller's httpx client when it is not httpx's default (the official SDK adopts it
     when ``timeout=`` is not given; a client built with exactly ``timeout=5.0`` looks like the default and
-    is not adopted); None otherwise, or when ``http_client`` is no httpx client."""
+    is not adopted) and bounds every phase; None otherwise, or when ``http_client`` is no httpx client.
+
+    A timeout with an unbounded phase (``httpx.Client(timeout=None)``, ``Timeout(None, connect=5)``) is not
+    adopted: taken as given it would leave the calls without a socket timeout and without the total deadline
+    derived from it. A caller who wants that says so with ``timeout=`` (and ``total_timeout=``).
+    """
     if not isinstance(http_client, httpx.Client | httpx.AsyncClient) or http_client.timeout == HTTPX_DEFAULT_TIMEOUT:
         return None
-    return http_client.timeout
+    timeout = http_client.timeout
+    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return timeout if all(phase is not None for phase in phases) else None
 
 
 def _environment_mounts(http_client: httpx.Client | httpx.AsyncClient) -> list[tuple[Any, Any]] | None:

@@ -46,7 +46,8 @@ Written by `scripts/regenerate.py`, do not edit: one entry per version of the ge
 (`{spec info.version}.{overrides/REVISION}`), listing the spec changes as classified by
 `scripts/spec_diff.py` for code that uses the package: **breaking** (code may stop working or
 type-checking), **announced** (keeps working, but you may want to react, e.g. a new enum value for your
-`match` statements) and **compatible** (nothing to do).
+`match` statements) and **compatible** (nothing to do). Changes of the client's hand-written code
+(`overrides/`), which the spec does not show, are in the repository's own CHANGELOG.md.
 """
 )
 

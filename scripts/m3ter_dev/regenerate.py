@@ -89,16 +89,20 @@ def _const_as_enum(node: Any, at: str = "#", names: bool = False) -> bool:
     changed = False
     if isinstance(node, dict):
         const = node.get("const")
+        types = node.get("type")
+        kinds = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
+        integer = "integer" in kinds and "number" not in kinds
         if names or "const" not in node or const is None or isinstance(const, bool):
             pass
-        elif isinstance(const, (str, int)):
+        elif isinstance(const, str) or (isinstance(const, int) and integer):
             if "enum" not in node:
                 node["enum"] = [node.pop("const")]
                 changed = True
         else:
             raise RegenerationError(
                 f"{at}/const: {json.dumps(const, default=str)[:60]} cannot be typed in a model (a const must be a "
-                "string, an integer or a boolean); describe the value with type and enum instead"
+                "string, a boolean, or an integer of a `type: integer` schema); describe the value with type and "
+                "enum instead"
             )
         for key, value in node.items():
             if names or (key not in _DATA_KEYS and not (isinstance(key, str) and key.startswith("x-"))):

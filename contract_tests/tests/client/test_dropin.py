@@ -272,11 +272,13 @@ def test_http_client_is_layered_on(router: respx.Router) -> None:
     [
         (httpx.Timeout(2.0, connect=1.0), None, httpx.Timeout(2.0, connect=1.0)),  # the caller's: adopted
         (0.5, None, httpx.Timeout(0.5)),
-        (None, None, httpx.Timeout(None)),  # no timeout at all is a choice too
+        # An unbounded phase is not adopted: it would also take away the total deadline derived from it.
+        (None, None, httpx.Timeout(60.0, connect=5.0)),
+        (httpx.Timeout(None, connect=5.0), None, httpx.Timeout(60.0, connect=5.0)),
         (httpx.USE_CLIENT_DEFAULT, None, httpx.Timeout(60.0, connect=5.0)),  # httpx's default: ours
         (0.5, 7.0, httpx.Timeout(7.0)),  # timeout= given: it wins
     ],
-    ids=["timeout", "seconds", "none", "httpx default", "timeout given"],
+    ids=["timeout", "seconds", "none", "unbounded read", "httpx default", "timeout given"],
 )
 def test_an_http_client_timeout_is_adopted_when_no_timeout_is_given(
     router: respx.Router, caller_timeout: object, given: float | None, expected: httpx.Timeout
@@ -289,6 +291,7 @@ def test_an_http_client_timeout_is_adopted_when_no_timeout_is_given(
         base_url=BASE_URL, org_id=ORG_ID, api_key=API_KEY, api_secret=API_SECRET, http_client=caller, **extra
     ) as client:
         assert client.timeout == expected
+        assert client.total_timeout is not None
         client.bills.retrieve("bill-1")
     assert route.calls.last.request.extensions["timeout"] == expected.as_dict()
     async_caller = httpx.AsyncClient(**options)  # type: ignore[arg-type]

@@ -272,9 +272,14 @@ def test_a_string_const_generates_what_the_same_one_value_enum_does(tmp_path: Pa
     assert [(as_enum / f).read_bytes() for f in files] == [(as_const / f).read_bytes() for f in files]
 
 
-@pytest.mark.parametrize("const", [2.5, {"a": 1}, [1]], ids=["fraction", "object", "array"])
-def test_a_const_no_model_can_type_is_refused(tmp_path: Path, const: Any) -> None:
-    spec = _spec_with({}, {"odd": {"const": const}})
+@pytest.mark.parametrize(
+    ("schema", "const"),
+    [({}, 2.5), ({}, {"a": 1}), ({}, [1]), ({"type": "number"}, 3), ({}, 3)],
+    ids=["fraction", "object", "array", "number", "untyped integer"],
+)
+def test_a_const_no_model_can_type_is_refused(tmp_path: Path, schema: dict[str, Any], const: Any) -> None:
+    # An integer const of a number schema would become an integer enum, which refuses 3.0 (equal to 3 there).
+    spec = _spec_with({}, {"odd": {**schema, "const": const}})
     spec_path = tmp_path / "tiny.yaml"
     spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     with pytest.raises(regenerate.RegenerationError) as caught:

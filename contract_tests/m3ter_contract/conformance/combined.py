@@ -199,8 +199,12 @@ def from_section(data: Any, where: str) -> OrgResult:
         if severity not in tuple(Severity):
             raise ReportError(f"{at}: `severity` is not error or warning")
         judged_by = rules.RULES_BY_NAME.get(rule)
-        kind = item.get("kind")
-        evidence = judged_by.evidence_of(kind if isinstance(kind, str) else None) if judged_by is not None else None
+        kind, source = item.get("kind"), item.get("source")
+        evidence = (
+            judged_by.evidence_of(kind if isinstance(kind, str) else None, source if isinstance(source, str) else None)
+            if judged_by is not None
+            else None
+        )
         finding = Finding(entity_id, endpoint, rule, Severity(severity), path, message, suggestion, evidence=evidence)
         findings.append(finding)
         if item.get("known") is True:

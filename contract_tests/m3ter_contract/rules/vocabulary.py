@@ -240,12 +240,16 @@ class Rule:
             evidence=evidence,
         )
 
-    def evidence_of(self, kind: str | None) -> Evidence:
-        """The evidence of a finding of this rule that names ``kind`` (read back from a report): the rule's
-        own when the kinds agree or none is named, else the first of :attr:`also` of that kind."""
-        if kind is None or kind == self.source.kind:
-            return self.source
-        return next((evidence for evidence in self.also if evidence.kind == kind), self.source)
+    def evidence_of(self, kind: str | None, source: str | None = None) -> Evidence:
+        """The evidence of a finding of this rule read back from a report, which names its ``kind`` and its
+        ``source`` (:attr:`Evidence.ref`): the one of the rule's own and :attr:`also` that matches both, else
+        the first that matches the kind (a report of another version, whose references may differ), else the
+        rule's own."""
+        candidates = (self.source, *self.also)
+        for evidence in candidates:
+            if evidence.kind == kind and evidence.ref == source:
+                return evidence
+        return next((evidence for evidence in candidates if evidence.kind == kind), self.source)
 
 
 SnapshotFn = Callable[[Observation, Any], Iterable[Finding]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 from m3ter_contract.conformance import combined, command, report
@@ -68,6 +69,25 @@ def test_a_merged_section_keeps_each_findings_evidence() -> None:
     [back] = combined.from_section(json.loads(json.dumps(section)), "shard").result.findings
     assert back.evidence == findings[0].evidence
     assert combined.from_section(json.loads(json.dumps(section)), "shard").result.strict_inferred is True
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES_BY_NAME.values() if r.also], ids=lambda r: r.name)
+def test_a_merged_section_tells_apart_evidence_of_the_same_kind(rule: Any) -> None:
+    # version.dt-last-modified stands on three inferences (its own, the same instant, a derived change): the
+    # report's source tells which one a finding had, not the kind alone. (Two pieces with the same kind and
+    # source differ only in what --strict-inferred made of them, which the report's severity already says.)
+    findings = [
+        Finding(BILL, "GET /x", rule.name, Severity.WARNING, "$", "m", evidence=evidence)
+        for evidence in (rule.source, *rule.also)
+    ]
+    section = combined.section(OrgResult("eu", _result(findings)))
+    back = combined.from_section(json.loads(json.dumps(section)), "shard").result.findings
+
+    def shown(found: list[Finding]) -> list[tuple[str, str]]:
+        return [(str(f.evidence.kind), f.evidence.ref) for f in found if f.evidence is not None]
+
+    assert len(shown(back)) == len(back)
+    assert shown(back) == shown(findings)
 
 
 def test_the_markdown_findings_have_a_kind_column() -> None:

@@ -108,8 +108,10 @@ def m3ter_mock(m3ter_sandbox: Sandbox, _m3ter_environment: _Environment) -> Iter
     ``M3TER_BASE_URL`` is set to https://api.m3ter.com, the base URL the mock intercepts (unless the test
     uses ``m3ter_server`` too: then it is the server's URL).
 
-    httpx requests to other hosts (``m3ter_server``, the team's own local services) go to the network as
-    usual, or to the test's own respx router (``respx_mock``) when it has one.
+    httpx requests to other hosts on this machine (``m3ter_server``, the team's own local services) go to the
+    network as usual, or to the test's own respx router (``respx_mock``) when it has one; requests to any
+    other host fail, naming the base URL the mock intercepts (``mock_m3ter(pass_through=True)`` lets them
+    go).
 
     httpx only: a client on the aiohttp backend (``AsyncM3terBilling(http_backend="aiohttp")``) is refused
     with ``UnmockedBackendError`` before it connects (it would otherwise reach the real base URL); use

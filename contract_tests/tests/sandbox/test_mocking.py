@@ -137,3 +137,75 @@ def test_a_test_s_own_respx_routes_still_answer(mock_first: bool) -> None:
         assert http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
         with pytest.raises(AllMockedAssertionError):  # the test's own router is strict: its choice
             http.get("https://elsewhere.example.com/")
+
+
+def test_two_mocks_side_by_side_each_answer_theirs_and_pass_the_rest(server: SandboxServer[Sandbox]) -> None:
+    eu = "https://api.eu.m3ter.test"
+    first = Sandbox(clock=ManualClock(), rate_limit=None, large_bill_line_items=10)
+    second = Sandbox(clock=ManualClock(), rate_limit=None, large_bill_line_items=10, seed=1)
+    with mock_m3ter(first), mock_m3ter(second, base_url=eu), httpx.Client() as http:
+        for sandbox, base in ((first, DEFAULT_BASE_URL), (second, eu)):
+            token = sandbox.issue_token()
+            url = f"{base}/organizations/{sandbox.org_id}/bills/{sandbox.seeded.bills['monthly']}"
+            assert http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert http.get(f"{server.url}/oauth/token").status_code == 405  # neither mock's: the real server
+    assert [entry.path for entry in server.sandbox.requests] == ["/oauth/token"]
+
+
+@pytest.mark.parametrize("host", ["api.eu.m3ter.com", "10.0.0.7", "payments.example.com"])
+def test_by_default_only_this_machine_is_passed_through(host: str) -> None:
+    # A client aimed at another m3ter host by mistake must not reach it: refused before any connection.
+    with (
+        mock_m3ter(clock=ManualClock(), rate_limit=None, large_bill_line_items=10),
+        httpx.Client() as http,
+        pytest.raises(AllMockedAssertionError, match=r"to this machine only \(pass_through=True"),
+    ):
+        http.get(f"https://{host}/oauth/token")
+
+
+@pytest.mark.parametrize(
+    ("pass_through", "host", "passes"),
+    [
+        ("loopback", "127.0.0.1", True),
+        ("loopback", "localhost", True),
+        ("loopback", "[::1]", True),
+        ("loopback", "example.com", False),
+        (True, "example.com", True),
+        (False, "127.0.0.1", False),
+    ],
+)
+def test_what_passes_through(pass_through: bool | str, host: str, passes: bool) -> None:
+    # The catch-all's decision, read without sending anything (a request it passes would go to the network).
+    from m3ter_contract.sandbox.respx_adapter import respx_router
+
+    router = respx_router(Sandbox(large_bill_line_items=10), pass_through=pass_through)  # type: ignore[arg-type]
+    request = httpx.Request("GET", f"http://{host}:8080/ping")
+    catch_all = router.routes[-1]
+    if passes:
+        assert catch_all.side_effect(request) is request  # type: ignore[misc,operator]
+    else:
+        with pytest.raises(AllMockedAssertionError):
+            catch_all.side_effect(request)  # type: ignore[misc,operator]
+
+
+def test_an_odd_pass_through_is_refused() -> None:
+    with pytest.raises(ValueError, match='pass_through must be True, False or "loopback"'):
+        mock_m3ter(pass_through="yes").__enter__()  # type: ignore[arg-type]
+
+
+@needs_aiohttp
+async def test_mocks_ending_in_any_order_leave_aiohttp_as_it_was(listener: CountingListener) -> None:
+    import aiohttp
+
+    original = aiohttp.BaseConnector.connect
+    first = mock_m3ter(clock=ManualClock(), rate_limit=None, base_url=listener.url, large_bill_line_items=10)
+    second = mock_m3ter(clock=ManualClock(), rate_limit=None, base_url=DEFAULT_BASE_URL, large_bill_line_items=10)
+    sandbox = first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first ends while the second still runs
+    async with client_of(sandbox, DEFAULT_BASE_URL, "aiohttp") as client:
+        with pytest.raises(UnmockedBackendError):  # the second's origin is still refused
+            await client.bills.retrieve(sandbox.seeded.bills["monthly"])
+    second.__exit__(None, None, None)
+    assert aiohttp.BaseConnector.connect is original
+    assert listener.connections == 0

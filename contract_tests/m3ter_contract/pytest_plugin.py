@@ -63,18 +63,20 @@ def _m3ter_environment(monkeypatch: pytest.MonkeyPatch) -> _Environment:
     return _Environment(monkeypatch)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+# An old-style wrapper (hookwrapper, not wrapper=True, which needs pluggy 1.1): the plugin loads in every pytest
+# run of an environment where the harness is installed, whatever pytest that is.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     """A failed test that used the sandbox lists the faults that never acted on a response (aimed at an
     operation or entity no request reached), as a section of its report; a passing test is left alone."""
-    report = yield
+    outcome = yield
+    report = outcome.get_result()
     if call.when == "call" and report.failed:
         sandbox = getattr(item, "funcargs", {}).get("m3ter_sandbox")
         unused = getattr(getattr(sandbox, "faults", None), "unused", None)
         never = unused() if callable(unused) else []
         if never:
             report.sections.append(("m3ter sandbox", "faults that never acted on a response: " + ", ".join(never)))
-    return report
 
 
 @pytest.fixture

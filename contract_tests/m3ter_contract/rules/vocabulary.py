@@ -196,7 +196,8 @@ class Rule:
     kinds: frozenset[EntityKind] = BOTH
     also: tuple[Evidence, ...] = ()
     """Other evidence the rule stands on for a part of what it checks (an inference beside a documented
-    case): a finding of that part names it (``finding(..., evidence=)``) and is never an error by default."""
+    case, or another documented field): a finding of that part names it (``finding(..., evidence=)``); one
+    that stands on an inference is never an error by default."""
 
     def __post_init__(self) -> None:
         if self.source.kind is SourceKind.INFERRED and self.severity is Severity.ERROR:

@@ -47,6 +47,7 @@ PUBLIC = [
     "M3terModel",
     "M3terRetry",
     "NotFoundError",
+    "OpenIntEnum",
     "OpenStrEnum",
     "PermissionDeniedError",
     "RateLimitError",

@@ -219,9 +219,20 @@ print(peak - base, current - base)
 """
 
 
+def run_child(code: str, what: str) -> str:
+    """Run ``code`` in a fresh interpreter and return its output; exit with the child's own error (its last
+    lines, not a traceback of this process quoting the child's code) when it fails."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-3:])
+        hint = " (the peers: python3 scripts/bootstrap.py --bench)" if "ModuleNotFoundError" in tail else ""
+        raise SystemExit(f"{what}: the child process failed{hint}:\n{tail}")
+    return done.stdout
+
+
 def memory_of(name: str, items: int, drift: bool = False) -> tuple[int, int]:
     code = _MEMORY_CHILD.format(bench_dir=str(Path(__file__).parent), items=items, name=name, drift=drift)
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    out = run_child(code, f"{name}, {items} items").split()
     return int(out[0]), int(out[1])
 
 

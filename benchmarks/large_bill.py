@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -108,7 +107,7 @@ CONTENDERS = ("m3ter-billing", "httpx + orjson", "official m3ter SDK")
 
 def run_child(name: str, path: Path, runs: int) -> dict[str, float]:
     code = _CHILD.format(bench_dir=str(Path(__file__).resolve().parent), path=str(path), name=name, runs=runs)
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    out = bench.run_child(code, f"{name}, {path.name}")
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -106,7 +107,7 @@ class APIStatusError(APIError):
     than 1 MiB (:data:`ERROR_BODY_DECODE_LIMIT`).
 
     Built as the official SDK builds it (``NotFoundError(message, response=..., body=...)``), the status
-    and headers are the response's.
+    and headers are the response's, and ``method`` and ``url`` its request's (when it has one).
     """
 
     status_code: int
@@ -132,6 +133,9 @@ class APIStatusError(APIError):
                 response = httpx.Response(status_code)
         if status_code is None:
             status_code = response.status_code
+        if not method and not url:  # built the official way: the request is the response's, when it has one
+            with contextlib.suppress(RuntimeError):  # httpx: no request set on that response
+                method, url = response.request.method, str(response.request.url)
         self.status_code = status_code
         self.response = response
         self.body = body

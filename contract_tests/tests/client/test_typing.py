@@ -93,5 +93,15 @@ def test_a_status_error_built_by_hand_has_a_response() -> None:
     official = AuthenticationError("bad key", response=response, body={"message": "bad key"})
     assert official.response is response
     assert (official.status_code, official.headers["x-id"], official.body) == (401, "2", {"message": "bad key"})
+    assert (official.method, official.url) == ("", "")  # that response has no request
+    # With a request on the response: its method and URL, the URL scrubbed of a presigned signature.
+    signed = "https://statements.example/s.json?X-Amz-Expires=900&X-Amz-Signature=abc123secret"
+    sent = httpx.Response(404, request=httpx.Request("GET", signed))
+    missing = NotFoundError("gone", response=sent, body=None)
+    assert missing.method == "GET"
+    assert missing.url.startswith("https://statements.example/s.json?")
+    assert "abc123secret" not in missing.url
+    assert "abc123secret" not in str(missing)
+    assert str(missing).startswith("404 Not Found (GET https://statements.example/s.json")
     with pytest.raises(TypeError, match="response= or status_code="):
         APIStatusError("neither")

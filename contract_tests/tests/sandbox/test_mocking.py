@@ -154,13 +154,13 @@ def test_two_mocks_side_by_side_each_answer_theirs_and_pass_the_rest(server: San
 
 @pytest.mark.parametrize("host", ["api.eu.m3ter.com", "10.0.0.7", "payments.example.com"])
 def test_by_default_only_this_machine_is_passed_through(host: str) -> None:
-    # A client aimed at another m3ter host by mistake must not reach it: refused before any connection.
-    with (
-        mock_m3ter(clock=ManualClock(), rate_limit=None, large_bill_line_items=10),
-        httpx.Client() as http,
-        pytest.raises(AllMockedAssertionError, match=r"to this machine only \(pass_through=True"),
-    ):
-        http.get(f"https://{host}/oauth/token")
+    # A client aimed at another m3ter host by mistake must not reach it. Read from the catch-all's decision,
+    # never sent: were the refusal broken, a sent request would go to that host.
+    from m3ter_contract.sandbox.respx_adapter import respx_router
+
+    catch_all = respx_router(Sandbox(large_bill_line_items=10)).routes[-1]
+    with pytest.raises(AllMockedAssertionError, match=r"to this machine only \(pass_through=True"):
+        catch_all.side_effect(httpx.Request("GET", f"https://{host}/oauth/token"))  # type: ignore[misc,operator]
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ from ._retry import DEFAULT_MAX_RETRIES, MAX_RETRIES, M3terRetry, backoff_budget
 from ._settings import DEFAULT_TIMEOUT, Settings
 from ._statement_urls import Resolver, check_statement_url, system_resolver
 from ._statements import Fetch, Plan, Retrieve, Sleep, Statement, statement_plan, wait_plan
-from ._transport import ACCEPT_ENCODING
+from ._transport import ACCEPT_ENCODING, THIRD_PARTY
 from ._version import __version__
 from .api.bill import get_bill
 from .api.statement_job import get_statement_job
@@ -383,11 +383,12 @@ class _Base:
     def _statement_request(self, url: str, pinned: Pinned | None, timeout: TimeoutArg | NotGiven) -> httpx.Request:
         """The request of a statement download, to send with ``auth=None``: the client's own headers alone
         (the presigned host is a third party: not the headers of a caller's ``http_client`` or of
-        ``default_headers``, nor the cookies of the API host), the call's limits, and the vetted addresses
-        the client's own network connects to (``_network``)."""
+        ``default_headers``, nor the cookies of the API host; the cookies it sets are not kept either), the
+        call's limits, and the vetted addresses the client's own network connects to (``_network``)."""
         args = self._options.request_args(timeout)
         extensions = args["extensions"]
         extensions["timeout"] = args["timeout"].as_dict()
+        extensions[THIRD_PARTY] = True
         if pinned is not None:
             extensions[PINNED] = pinned
         return httpx.Request("GET", url, headers=self._client_options["headers"], extensions=extensions)

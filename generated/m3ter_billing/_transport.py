@@ -54,6 +54,10 @@ MAX_ENCODINGS = 5
 _STEP = 64 * 1024
 _DROPPED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 COOKIE_HEADERS = (b"set-cookie", b"set-cookie2")  # the headers http.cookiejar reads
+THIRD_PARTY = "m3ter_billing.third_party"
+"""A request extension marking a request to a host that is not the API (a presigned statement URL): the
+cookies its response sets are dropped before httpx's cookie jar sees them, so a statement host can neither
+grow the client's jar nor plant a cookie that a parent domain it shares with the API would send back."""
 
 
 class _Inflate:
@@ -238,6 +242,10 @@ class _Body:
     def into(self, response: httpx.Response) -> httpx.Response:
         """``response`` with the body read here as its (already decoded) content."""
         content = self.content()
+        if self.sets_cookie and THIRD_PARTY in request_of(self.source).extensions:
+            for header in COOKIE_HEADERS:
+                response.headers.pop(header.decode(), None)
+            self.sets_cookie = False
         if self.inflated:
             for name in _DROPPED_HEADERS:
                 response.headers.pop(name, None)
@@ -558,6 +566,7 @@ __all__ = [
     "LIMITS",
     "POOL_SIZE",
     "PRIMED",
+    "THIRD_PARTY",
     "BoundedTransport",
     "ChunkReader",
     "Exchange",

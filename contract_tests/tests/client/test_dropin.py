@@ -196,7 +196,8 @@ def _statement_routes(router: respx.Router) -> tuple[respx.Route, respx.Route]:
     job = job_body(presignedJsonStatementUrl=STATEMENT_URL, jsonStatementStatus="LATEST")
     cookie = {"Set-Cookie": "session=api-session-do-not-leak; Path=/"}
     job_route = router.get(JOB_PATH).respond(200, json=job, headers=cookie)
-    return job_route, router.get(STATEMENT_URL).respond(200, json={"ok": True})
+    planted = {"Set-Cookie": "planted=by-the-statement-host; Path=/"}  # would match the API host: kept out
+    return job_route, router.get(STATEMENT_URL).respond(200, json={"ok": True}, headers=planted)
 
 
 def _check_statement_and_api_requests(job_route: respx.Route, download: respx.Route) -> None:
@@ -219,6 +220,16 @@ def test_http_client_headers_and_cookies_are_not_sent_to_presigned_urls(
     assert client.statement_jobs.download("job-1").json == {"ok": True}
     client.statement_jobs.retrieve("job-1")
     _check_statement_and_api_requests(job_route, download)
+
+
+def test_cookies_a_statement_host_sets_are_not_kept(router: respx.Router, make_client: ClientFactory) -> None:
+    job_route, download = _statement_routes(router)
+    client = make_client()
+    client.statement_jobs.download("job-1")
+    client.statement_jobs.download("job-1")
+    client.statement_jobs.retrieve("job-1")
+    assert "Cookie" not in download.calls.last.request.headers
+    assert job_route.calls.last.request.headers["Cookie"] == "session=api-session-do-not-leak"
 
 
 async def test_async_http_client_headers_and_cookies_are_not_sent_to_presigned_urls(

@@ -209,11 +209,12 @@ def _references(item: dict[str, Any], product_name: str, product_code: str) -> N
 
 # Drawing line items costs about 60 us each: the seeded 2,000-item bill was 130 ms of every Sandbox() (so of
 # every test using the sandbox fixtures). A draw is a pure function of the generator's state and the
-# arguments, so draws of 100 or more are remembered, per process, by exactly those; a repeat hands out a copy and
-# moves the generator on as the draw would have. Small draws are cheaper than the key; huge ones (the
-# CLI's 100,000-item bill) would double their memory.
-_REMEMBERED_ITEMS = range(100, 20_001)
-_REMEMBERED_DRAWS = 4
+# arguments, so draws of 100 to 10,000 items are remembered, per process, by exactly those; a repeat hands
+# out a copy and moves the generator on as the draw would have. Small draws are cheaper than the key; at
+# most 10,000 items are kept in all (about 24 MiB), the least recently drawn going first, so the CLI's
+# 100,000-item bill or many seeds never pin memory.
+_REMEMBERED_ITEMS = range(100, 10_001)
+_REMEMBERED_TOTAL = 10_000
 _remembered: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], int, Any]] = OrderedDict()
 _remembered_lock = threading.Lock()
 
@@ -253,7 +254,7 @@ def line_items(
     items, total = _draw_line_items(rng, count, currency=currency, rate=rate, start=start, end=end, types=types)
     with _remembered_lock:
         _remembered[key] = (_copy(items), total, rng.getstate())
-        while len(_remembered) > _REMEMBERED_DRAWS:
+        while sum(len(kept) for kept, _, _ in _remembered.values()) > _REMEMBERED_TOTAL:
             _remembered.popitem(last=False)
     return items, total
 

@@ -6,7 +6,7 @@ import random
 from datetime import date
 from typing import Any
 
-from m3ter_contract.sandbox import ManualClock, Sandbox
+from m3ter_contract.sandbox import ManualClock, Sandbox, data
 from m3ter_contract.sandbox.data import line_items
 
 PERIOD = {"currency": "USD", "rate": 1.0, "start": date(2024, 9, 1), "end": date(2024, 10, 1)}
@@ -66,3 +66,13 @@ def test_sandboxes_with_one_seed_hold_equal_bills_they_do_not_share() -> None:
     assert first.bill(large)["lineItems"] != third.bill(large)["lineItems"]
     assert bills(third) == bills(second)
     assert third.bill(large)["version"] == 1
+
+
+def test_what_is_remembered_stays_bounded() -> None:
+    for seed in range(30, 36):
+        draw(seed, 3_000)
+    draw(36, 10_001)  # larger than all that is kept: drawn, not kept
+    kept = [len(items) for items, _, _ in data._remembered.values()]
+    assert sum(kept) <= 10_000
+    assert 10_001 not in kept
+    assert kept[-1] == 3_000  # the latest draw that fits

@@ -80,7 +80,15 @@ def _create() -> None:
     """(Re)create the venv; only a directory that is absent, empty or already a venv is ever cleared."""
     if VENV.exists() and any(VENV.iterdir()) and not (VENV / "pyvenv.cfg").is_file():
         sys.exit(f"bootstrap: {VENV} exists and is not a virtual environment; refusing to clear it (set M3TER_VENV)")
-    venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    except subprocess.CalledProcessError:  # ensurepip failed: Debian and Ubuntu ship it apart from python3
+        version = "{}.{}".format(*sys.version_info[:2])
+        sys.exit(
+            f"bootstrap: {sys.executable} could not put pip into a new virtual environment (its ensurepip is"
+            f" missing or failed). On Debian or Ubuntu install it with `apt install python{version}-venv`, or"
+            " run this with another Python 3.11+ (python.org, pyenv, uv python install)."
+        )
 
 
 def _install(extras: str, *, fresh: bool) -> bool:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import venv
 from pathlib import Path
 
 import pytest
+from m3ter_dev import bootstrap
 from m3ter_dev.bootstrap import main, venv_dir
 from m3ter_dev.layout import ROOT
 
@@ -33,6 +35,22 @@ def test_a_directory_that_is_not_a_venv_is_left_alone(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "refusing to clear it" in result.stderr
     assert (target / "notes.txt").read_text() == "keep me"
+
+
+def test_a_python_without_ensurepip_gets_told_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian and Ubuntu ship ensurepip apart from python3: creating the venv fails in a subprocess."""
+
+    def no_ensurepip(self: venv.EnvBuilder, env_dir: str) -> None:
+        raise subprocess.CalledProcessError(1, [sys.executable, "-m", "ensurepip"])
+
+    monkeypatch.setattr(venv.EnvBuilder, "create", no_ensurepip)
+    monkeypatch.setattr(bootstrap, "VENV", tmp_path / "venv")
+    with pytest.raises(SystemExit) as exit_info:
+        bootstrap.ensure_venv()
+    message = str(exit_info.value.code)
+    assert "ensurepip" in message
+    assert f"apt install python{sys.version_info[0]}.{sys.version_info[1]}-venv" in message
+    assert "Traceback" not in message
 
 
 def test_an_empty_setting_means_the_default_not_the_current_directory(

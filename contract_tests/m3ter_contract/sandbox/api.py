@@ -122,9 +122,18 @@ class SandboxAPI:
         self.state = state
         self.max_request_body = max_request_body
         self.faults = faults
+        self._limits = (rate_limit, ip_rate_limit)
         self.limiter = FixedWindowLimiter(rate_limit, state.clock)
         self.ip_limiter = RollingLimiter(ip_rate_limit, 300, state.clock)
         self.log: deque[RequestRecord] = deque(maxlen=log_size)
+
+    def reset(self) -> None:
+        """The rate limits as built, with empty counters (fresh limiters: a request in flight finishes on the
+        old one); the request log emptied."""
+        rate_limit, ip_rate_limit = self._limits
+        self.limiter = FixedWindowLimiter(rate_limit, self.state.clock)
+        self.ip_limiter = RollingLimiter(ip_rate_limit, 300, self.state.clock)
+        self.log.clear()
 
     def wants_body(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
         """Whether the request's body is worth reading: only the token call uses one, and only when it

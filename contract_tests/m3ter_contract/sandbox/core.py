@@ -7,6 +7,7 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -80,14 +81,15 @@ class Sandbox:
             refresh_expired_urls=refresh_expired_urls,
             max_tokens_per_user=max_tokens_per_user,
         )
-        self.seeded: Seeded = seed_state(
-            self.state,
+        self._seed_state = partial(
+            seed_state,
             seed=seed,
             large_bill_line_items=large_bill_line_items,
             job_pending_seconds=job_pending_seconds,
             job_running_seconds=job_running_seconds,
             api_secret=api_secret,
         )
+        self.seeded: Seeded = self._seed_state(self.state)
         self._registry = FaultRegistry()
         self.faults = FaultPresets(self._registry, self.state)
         self.api = SandboxAPI(
@@ -117,12 +119,14 @@ class Sandbox:
     @property
     def bill_ids(self) -> list[str]:
         """The primary Organization's bills."""
-        return [bill.id for bill in self.state.org_bills(self.org_id)]
+        with self.state.lock:
+            return [bill.id for bill in self.state.org_bills(self.org_id)]
 
     @property
     def statement_job_ids(self) -> list[str]:
         """The primary Organization's statement jobs."""
-        return [job.id for job in self.state.jobs.values() if job.org_id == self.org_id]
+        with self.state.lock:
+            return [job.id for job in self.state.jobs.values() if job.org_id == self.org_id]
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -198,6 +202,32 @@ class Sandbox:
             return data
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the freshly seeded state: what a new ``Sandbox`` with the same seed and options, created now,
+        would hold, for session-scoped servers shared by many tests.
+
+        - Bills and statement jobs are seeded again: the same ids, content and states (a bill approved since is
+          PENDING at version 1 again); those created since are gone, and ids created next repeat.
+        - The clock is not moved: time never goes back (a ``ManualClock`` never does, m3ter's clock neither).
+          As at construction, job timestamps are placed relative to now, so the ``pending`` job waits its
+          ``job_pending_seconds`` again; bills carry their seeded dates.
+        - Identities stay: the same Organizations, service users, credentials and signing key, so tokens already
+          issued stay valid until they expire (an m3ter bearer token lives out its lifetime) and a client's
+          cached token keeps working; so do presigned URLs (one of a job that is no longer COMPLETE answers
+          404 NoSuchKey).
+        - The rate limits go back to the constructor's values (a test's ``rate_limit = ...`` is undone), their
+          counters empty; every fault and mutation is removed; ``requests`` is emptied.
+
+        Safe while a server thread serves the sandbox: the world is re-seeded under the state's lock, so a
+        request answered meanwhile sees the old world or the new one, never a mix; one in flight may still
+        consume a fault queued before the reset."""
+        with self.state.lock:
+            self._registry.clear()
+            self.state.forget_entities()
+            self.seeded = self._seed_state(self.state, keep=self.seeded.credentials)
+            self._id_counter = 0
+            self.api.reset()
 
     @property
     def manual_clock(self) -> ManualClock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -73,9 +74,13 @@ def seed_state(
     job_pending_seconds: float = 2.0,
     job_running_seconds: float = 5.0,
     api_secret: str | None = None,
+    keep: Sequence[Credentials] = (),
 ) -> Seeded:
     """Fill ``state``. Ids and bill content depend only on ``seed``; job timestamps are placed relative to
-    the state's clock. API secrets are random unless ``api_secret`` is given."""
+    the state's clock. API secrets are random unless ``api_secret`` is given, or ``keep`` (a previous
+    seeding's credentials: :meth:`Sandbox.reset`) holds the service user's. Seeding a state again replaces its
+    seeded Organizations (their invoice numbering starts over) and service users."""
+    kept = {creds.api_key: creds.api_secret for creds in keep}
     rng = random.Random(seed)
     now = state.clock.now()
     org_a = state.add_org(Organization(new_id(rng), "FIRST_DAY_OF_NEXT_PERIOD", "INV-", "USD"))
@@ -83,12 +88,9 @@ def seed_state(
     credentials: list[Credentials] = []
     service_ids: dict[str, str] = {}
     for org in (org_a, org_b):
-        user = ServiceUser(
-            id=new_id(rng),
-            org_id=org.id,
-            api_key=f"{rng.getrandbits(128):032x}",
-            api_secret=api_secret or secrets.token_urlsafe(30),
-        )
+        user_id, api_key = new_id(rng), f"{rng.getrandbits(128):032x}"
+        secret = kept.get(api_key) or api_secret or secrets.token_urlsafe(30)
+        user = ServiceUser(id=user_id, org_id=org.id, api_key=api_key, api_secret=secret)
         state.add_service_user(user)
         service_ids[org.id] = user.id
         credentials.append(Credentials(org.id, user.api_key, user.api_secret))

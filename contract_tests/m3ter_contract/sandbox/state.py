@@ -82,6 +82,12 @@ class SandboxState:
         self._signing_key = secrets.token_bytes(32)
         self._access_key_id = "ASIA" + secrets.token_hex(8).upper()
 
+    def forget_entities(self) -> None:
+        """Drop every bill and statement job (before seeding again); Organizations, users and tokens stay."""
+        with self.lock:
+            self.bills.clear()
+            self.jobs.clear()
+
     # ---- Organizations, credentials, tokens -------------------------------------------------------------
 
     def add_org(self, org: Organization) -> Organization:

@@ -1,4 +1,5 @@
-"""``m3ter-sandbox serve``: the HTTP sandbox on 127.0.0.1, printing where it is and how to log in."""
+"""``m3ter-sandbox serve``: the HTTP sandbox on 127.0.0.1, printing where it is and how to log in (and, with
+``--control``, how to reach its control plane: :mod:`.control`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ..about import VersionAction
+from .clock import ManualClock, iso_datetime
+from .control import PREFIX, ControlPlane, new_token
 from .core import Sandbox
 from .server import bind, make_server
 
@@ -100,6 +103,18 @@ def _parser() -> argparse.ArgumentParser:
         default=2000,
         help=f"line items of the seeded large bill (0 to {MAX_LINE_ITEMS}, default 2000)",
     )
+    serve.add_argument(
+        "--control",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help=f"serve the control plane under {PREFIX}/ (reset, advance the clock, queue faults), opened by a random "
+        "token printed with the details (default: off)",
+    )
+    serve.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help=f"run on a clock that only POST {PREFIX}/advance moves, from 2025-01-15T12:00:00Z (needs --control)",
+    )
     serve.add_argument("--json", action="store_true", help="print the details as one JSON line")
     serve.add_argument(
         "--log-level", choices=_LOG_LEVELS, default="warning", help="uvicorn log level (default warning)"
@@ -108,8 +123,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.manual_clock and not args.control:
+        parser.error(f"--manual-clock needs --control: only POST {PREFIX}/advance moves that clock")
     sandbox = Sandbox(
+        clock=ManualClock() if args.manual_clock else None,
         seed=args.seed,
         rate_limit=args.rate_limit or None,
         url_lifetime=args.url_lifetime,
@@ -123,11 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{sock.getsockname()[1]}"
     details = {"url": url, **sandbox.summary()}
+    token = new_token() if args.control else None
+    if token is not None:
+        details.update(control_url=f"{url}{PREFIX}/", control_token=token)
     if args.json:
         details["rate_limit"] = sandbox.rate_limit
         print(json.dumps(details), flush=True)
     else:
-        # Deliberately prints the credentials: they only open this local sandbox.
+        # Deliberately prints the credentials (and the control token): they only open this local sandbox.
         print(f"m3ter sandbox serving at {url} (seed {args.seed})")
         print(f"  org_id       {details['org_id']}")
         print(f"  api_key      {details['api_key']}")
@@ -140,8 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  rate limit   {limit}")
         print("  bills        " + "\n               ".join(details["bill_ids"]))
         print("  statement jobs " + "\n                 ".join(details["statement_job_ids"]))
+        if token is not None:
+            print(f"  control      {details['control_url']} (Authorization: Bearer {token})")
+        if args.manual_clock:
+            print(f"  clock        manual, at {iso_datetime(sandbox.clock.now())}: POST {PREFIX}/advance moves it")
         print("Press Ctrl+C to stop.", flush=True)
-    server = make_server(sandbox, log_level=args.log_level)
+    server = make_server(ControlPlane(sandbox, token), log_level=args.log_level)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # pragma: no cover - uvicorn handles SIGINT itself

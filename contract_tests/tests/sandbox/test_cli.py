@@ -43,6 +43,7 @@ def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--log-level", "bogus"], "invalid choice"),
         (["--host", "", "--port", "0"], "argument --host: must not be empty"),
         (["--host", "\udcff", "--port", "0"], "argument --host: '\\udcff' is not a host name or an IP address"),
+        (["--manual-clock", "--port", "0"], "--manual-clock needs --control: only POST /_sandbox/advance moves"),
     ],
 )
 def test_an_option_value_it_cannot_use_is_a_usage_error(

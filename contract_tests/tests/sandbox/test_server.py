@@ -12,7 +12,9 @@ from typing import assert_type
 
 import httpx
 import pytest
-from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer
+import uvicorn
+from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer, cli
+from m3ter_contract.sandbox.control import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -105,6 +107,7 @@ def test_cli_serve_json() -> None:
         assert details["org_id"] == expected.org_id
         assert details["bill_ids"] == expected.bill_ids
         assert details["statement_job_ids"] == expected.statement_job_ids
+        assert "control_token" not in details  # the control plane is off unless asked for
         token = httpx.post(
             details["url"] + "/oauth/token",
             auth=(details["api_key"], details["api_secret"]),
@@ -170,3 +173,48 @@ def test_official_m3ter_sdk_reads_bills_and_jobs(server: SandboxServer[Sandbox],
             assert job.statement_job_status in ("PENDING", "RUNNING", "COMPLETE", "FAILED", "CANCELLED")
     finally:
         client.close()
+
+
+def test_serve_prints_the_control_url_and_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: served.append(self.config.app.handler))
+    assert cli.main(["serve", "--port", "0", "--control", "--manual-clock", "--large-bill-line-items", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "/_sandbox/ (Authorization: Bearer " in out
+    assert "clock        manual, at 2025-01-15T12:00:00.000Z" in out
+    (handler,) = served
+    assert isinstance(handler, ControlPlane)
+    assert "enabled=True" in repr(handler)
+    assert cli.main(["serve", "--port", "0", "--large-bill-line-items", "1"]) == 0
+    assert "_sandbox" not in capsys.readouterr().out
+    assert "enabled=False" in repr(served[1])
+
+
+def test_cli_serve_control_end_to_end() -> None:
+    """Another process holding only the printed URL and token moves the served sandbox."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "contract_tests")}
+    command = [sys.executable, "-m", "m3ter_contract.sandbox.cli", "serve", "--port", "0", "--json"]
+    command += ["--control", "--manual-clock", "--rate-limit", "0", "--large-bill-line-items", "5"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        details = json.loads(process.stdout.readline())
+        assert details["control_url"] == details["url"] + "/_sandbox/"
+        headers = {"Authorization": f"Bearer {details['control_token']}"}
+        with httpx.Client(base_url=details["control_url"], headers=headers, timeout=5) as control:
+            summary = control.get("summary").json()
+            assert summary["clock"]["manual"] is True
+            assert summary["bill_ids"] == details["bill_ids"]
+            assert control.post("advance", json={"seconds": 60}).json()["now"] == "2025-01-15T12:01:00.000Z"
+            assert control.post("reset").json()["clock"]["now"] == "2025-01-15T12:01:00.000Z"
+        assert httpx.get(details["control_url"] + "summary", timeout=5).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        errors = process.stderr.read() if process.stderr is not None else ""
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    assert details["control_token"] not in errors  # printed once, with the details; never logged

@@ -30,6 +30,11 @@ _BASIC = re.compile(r"(?i)(basic\s++)[A-Za-z0-9+/]{8,}+=*+")
 # attempts inside a run, so no character is read twice); _jwts() then finds the JWTs in it.
 _DOTTED_RUN = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]++(?:\.[A-Za-z0-9_\-]++)++")
 _TOKEN_FIELD = re.compile(r"(?i)(\"?+access_token\"?+\s*+[:=]\s*+\"?+)[^\"',}\s]++")
+# The user name and password of a URL (``https://user:password@host``, RFC 3986's userinfo), up to its last
+# ``@`` before the host. A scheme is read only from the start of its run of scheme characters (the
+# lookbehind), and the userinfo stops at the first ``/``, ``?``, ``#``, quote or space, which no later scheme
+# can span: each character is read by a bounded number of attempts.
+_URL_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*+://)(?:[^\s/?#@\"'<>]*+@)++")
 
 
 def _jwts(match: re.Match[str]) -> str:
@@ -60,12 +65,15 @@ def _jwts(match: re.Match[str]) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Return ``text`` with every token, credential and URL signature replaced by ``[REDACTED]``.
+    """Return ``text`` with every token, credential, URL signature and URL user name and password replaced by
+    ``[REDACTED]``.
 
     Linear time in ``len(text)`` for any input (see the patterns above)."""
     if not text:
         return text
     text = _SIGNED_QUERY.sub(r"\1" + REDACTED, text)
+    if "@" in text:
+        text = _URL_USERINFO.sub(r"\1" + REDACTED + "@", text)
     text = _BEARER.sub(r"\1" + REDACTED, text)
     text = _BASIC.sub(r"\1" + REDACTED, text)
     if "eyJ" in text:

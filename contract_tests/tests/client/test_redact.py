@@ -170,6 +170,24 @@ def test_redact_text_removes_secret_shapes(text: str) -> None:
 def test_redact_keeps_harmless_text() -> None:
     text = "GET https://api.m3ter.com/organizations/o/bills/b?additional=lineItems 200"
     assert redact_text(text) == text
+    # An @ in a path, a query or an e-mail address is no user name.
+    for harmless in ("https://host/a@b", "https://host?a=b@c", "https://host#x@y", "write to me@example.com"):
+        assert redact_text(harmless) == harmless
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("https://user:pa55w0rd@host/x?a=1", f"https://{REDACTED}@host/x?a=1"),
+        ("HTTPS://pa55w0rd@host:8443", f"HTTPS://{REDACTED}@host:8443"),
+        ("redis://:pa55w0rd@cache", f"redis://{REDACTED}@cache"),
+        ("https://user:pa55@w0rd@host/", f"https://{REDACTED}@host/"),  # an @ in the password, unescaped
+        ("GET https://u:pa55w0rd@host/ 200", f"GET https://{REDACTED}@host/ 200"),
+    ],
+)
+def test_a_user_name_and_password_in_a_url_are_redacted(url: str, redacted: str) -> None:
+    assert redact_text(url) == redacted
+    assert "pa55" not in scrub(url)
 
 
 def test_secret_value_never_shows() -> None:

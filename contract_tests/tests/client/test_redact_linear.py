@@ -26,6 +26,7 @@ PATTERNS = {
     "basic": _redact._BASIC,
     "dotted_run": _redact._DOTTED_RUN,
     "token_field": _redact._TOKEN_FIELD,
+    "url_userinfo": _redact._URL_USERINFO,
 }
 # The pattern this module replaced: quadratic on "eyJa-eyJa-..." (each start scans to the end of the run).
 OLD_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{4,}")
@@ -45,6 +46,10 @@ HOSTILE_UNITS = {
     "token-field-spaces": '"access_token"   ',
     "token-field-quotes": 'access_token=""',
     "mixed": "eyJ-bearer ?signature=access_token:.",
+    "scheme-runs": "ab+c.d-e:",
+    "userinfo-without-at": "a://b:c",
+    "userinfo-runs": "a://b@c@",
+    "schemes-in-userinfo": "x://y:z://",
 }
 ONE_MB = 1 << 20
 
@@ -76,7 +81,7 @@ def test_the_step_bound_catches_a_quadratic_pattern() -> None:
     assert large > 3.5 * small
 
 
-_ALPHABET = "eyJaAbB0-_.~+/= \t\"':,}?&#=sigbearBASICaccess_tokenx-amz-signatureé"
+_ALPHABET = "eyJaAbB0-_.~+/= \t\"':,}?&#=@sigbearBASICaccess_tokenx-amz-signatureé"
 
 
 @settings(max_examples=300, deadline=None)
@@ -109,7 +114,10 @@ def test_redact_text_still_redacts_inside_hostile_noise() -> None:
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl"
     rng = random.Random(7)
     noise = "".join(rng.choice("eyJa-.b ") for _ in range(ONE_MB))
-    text = f"{noise} {jwt} Bearer abcdefgh12345678 ?X-Amz-Signature=deadbeef&x=1 access_token=tok123 {noise}"
+    text = (
+        f"{noise} {jwt} Bearer abcdefgh12345678 ?X-Amz-Signature=deadbeef&x=1 access_token=tok123"
+        f" https://user:pa55w0rd@host/ {noise}"
+    )
     out = redact_text(text)
-    for secret in (jwt, "abcdefgh12345678", "deadbeef", "tok123"):
+    for secret in (jwt, "abcdefgh12345678", "deadbeef", "tok123", "pa55w0rd"):
         assert secret not in out

@@ -576,6 +576,8 @@ def test_a_url_the_client_must_not_fetch_is_refused_before_sending(make_client: 
     assert reason in info.value.reason
     assert "eeee5555" not in str(info.value)
     assert "eeee5555" not in info.value.url
+    assert ":pw@" not in str(info.value)  # the password of the "credentials" case
+    assert ":pw@" not in info.value.url
 
 
 async def test_async_download_refuses_the_same_urls(make_async_client: AsyncClientFactory) -> None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from http import HTTPStatus
+from typing import overload
 
 import httpx
 
@@ -50,10 +51,23 @@ class APIConnectionError(APIError):
     refuses, or a client already closed.
 
     ``method`` and ``url`` name the request when it is known (empty otherwise); ``url`` is scrubbed of
-    presigned-URL signatures. The ``httpx.Request`` itself is not kept: its repr would show them.
+    presigned-URL signatures and of a user name and password. The ``httpx.Request`` itself is not kept:
+    its repr would show them, and its headers the bearer token.
+
+    Also built as the official SDK builds it, ``APIConnectionError(message="...", request=request)``
+    (``message`` defaults to ``"Connection error."``): ``method`` and ``url`` are then the request's.
     """
 
-    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+    def __init__(
+        self,
+        message: str = "Connection error.",
+        *,
+        method: str = "",
+        url: str = "",
+        request: httpx.Request | None = None,
+    ) -> None:
+        if request is not None:
+            method, url = _method_and_url(type(self), request, method, url)
         self.message = scrub(message)
         super().__init__(self.message)
         self.method = method
@@ -65,11 +79,50 @@ class APITimeoutError(APIConnectionError):
 
     ``total_timeout`` is the seconds of the call's total timeout when that is what ran out (or would have
     before a retry's wait ended); None when a socket timeout ran out.
+
+    Also built as the official SDK builds it, ``APITimeoutError(request)`` or ``APITimeoutError(request=
+    request)``: the message is ``"Request timed out."`` and ``method`` and ``url`` are the request's.
     """
 
-    def __init__(self, message: str, *, method: str = "", url: str = "", total_timeout: float | None = None) -> None:
-        super().__init__(message, method=method, url=url)
+    @overload
+    def __init__(self, request: httpx.Request, /, *, total_timeout: float | None = None) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        message: str = "Request timed out.",
+        *,
+        method: str = "",
+        url: str = "",
+        total_timeout: float | None = None,
+        request: httpx.Request | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        message: str | httpx.Request = "Request timed out.",
+        *,
+        method: str = "",
+        url: str = "",
+        total_timeout: float | None = None,
+        request: httpx.Request | None = None,
+    ) -> None:
+        if isinstance(message, httpx.Request):  # APITimeoutError(request), the official SDK's positional form
+            if request is not None:
+                raise TypeError("APITimeoutError() got the request twice: positionally and as request=")
+            request = message
+            message = "Request timed out."
+        super().__init__(message, method=method, url=url, request=request)
         self.total_timeout = total_timeout
+
+
+def _method_and_url(cls: type[APIConnectionError], request: object, method: str, url: str) -> tuple[str, str]:
+    """The method and (unscrubbed) URL of the ``request=`` an error was built with."""
+    if not isinstance(request, httpx.Request):
+        raise TypeError(f"{cls.__name__}() request= must be an httpx.Request, not {type(request).__name__}")
+    if method or url:
+        raise TypeError(f"{cls.__name__}() takes request= or method= and url=, not both")
+    return request.method, str(request.url)
 
 
 class ResponseTooLargeError(M3terError):

@@ -8,6 +8,7 @@ import respx
 from m3ter_billing import (
     APIConnectionError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
@@ -22,7 +23,7 @@ from m3ter_billing import (
     errors,
 )
 
-from .support import BASE_URL, ORG_ID, AsyncClientFactory, ClientFactory
+from .support import BASE_URL, ORG_ID, TOKEN, AsyncClientFactory, ClientFactory
 
 BILL_PATH = f"/organizations/{ORG_ID}/bills/bill-1"
 JOB_PATH = f"/organizations/{ORG_ID}/statementjobs/job-1"
@@ -159,6 +160,96 @@ def test_connection_error_is_typed(router: respx.Router, make_client: ClientFact
     assert not hasattr(info.value, "request")  # an httpx.Request's repr would show the full URL
 
 
+# -- connection errors built the official SDK's way (user code, test doubles) ------------------------------
+
+SIGNED = "https://robot:pa55w0rd-secret@statements.example/job-1.json?X-Amz-Signature=sig-secret-99&part=2"
+
+
+def _signed_request() -> httpx.Request:
+    return httpx.Request("GET", SIGNED, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def _official_style_errors(request: httpx.Request) -> dict[str, APIConnectionError]:
+    return {
+        "APITimeoutError(request)": APITimeoutError(request),
+        "APITimeoutError(request=)": APITimeoutError(request=request),
+        "APIConnectionError(request=)": APIConnectionError(request=request),
+        "APIConnectionError(message=, request=)": APIConnectionError(message="link down", request=request),
+    }
+
+
+def test_connection_errors_take_the_official_sdks_arguments() -> None:
+    errors = _official_style_errors(_signed_request())
+    # The official SDK's default messages.
+    assert [error.message for error in errors.values()] == [
+        "Request timed out.",
+        "Request timed out.",
+        "Connection error.",
+        "link down",
+    ]
+    assert [str(error) for error in errors.values()] == [error.message for error in errors.values()]
+    for name, error in errors.items():
+        assert isinstance(error, APITimeoutError) == name.startswith("APITimeoutError"), name
+        assert error.method == "GET", name
+        # The request's URL, without its password or its signature; its other query values stay.
+        assert error.url == "https://[REDACTED]@statements.example/job-1.json?X-Amz-Signature=[REDACTED]&part=2"
+        assert error.body is None
+    assert APITimeoutError(_signed_request()).total_timeout is None
+    assert APITimeoutError(_signed_request(), total_timeout=2.5).total_timeout == 2.5
+
+
+def test_a_connection_error_built_from_a_request_keeps_none_of_its_secrets() -> None:
+    request = _signed_request()
+    for name, error in _official_style_errors(request).items():
+        shown = [str(error), repr(error), error.url, *map(repr, error.args), *map(repr, vars(error).values())]
+        for secret in ("pa55w0rd-secret", "sig-secret-99", TOKEN):
+            assert not any(secret in text for text in shown), (name, secret)
+        # Nothing on the error is the request (its repr shows the URL, its headers the token).
+        assert not any(isinstance(value, httpx.Request) for value in vars(error).values()), name
+        with pytest.raises(AttributeError):
+            error.request  # type: ignore[attr-defined]  # noqa: B018
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"  # the caller's request is left alone
+
+
+def test_the_earlier_connection_error_arguments_still_work() -> None:
+    connection = APIConnectionError("connection failed: ConnectError", method="GET", url=SIGNED)
+    assert (str(connection), connection.method) == ("connection failed: ConnectError", "GET")
+    assert "sig-secret-99" not in connection.url
+    assert "pa55w0rd-secret" not in connection.url
+    timeout = APITimeoutError("the total timeout (3.0 s) ran out", method="GET", url=SIGNED, total_timeout=3.0)
+    assert (str(timeout), timeout.total_timeout) == ("the total timeout (3.0 s) ran out", 3.0)
+    assert (APIConnectionError().message, APITimeoutError().message) == ("Connection error.", "Request timed out.")
+    assert (APIConnectionError().method, APIConnectionError().url) == ("", "")
+
+
+def test_a_connection_error_refuses_ambiguous_arguments() -> None:
+    request = _signed_request()
+    with pytest.raises(TypeError, match="request= or method= and url=, not both"):
+        APIConnectionError(request=request, url="https://other.example/")
+    with pytest.raises(TypeError, match="request= or method= and url=, not both"):
+        APITimeoutError(request=request, method="POST")
+    with pytest.raises(TypeError, match="the request twice"):
+        APITimeoutError(request, request=request)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match=r"request= must be an httpx\.Request, not str"):
+        APIConnectionError(request=SIGNED)  # type: ignore[arg-type]
+
+
+def test_a_test_double_raising_the_official_way_reaches_the_caller(
+    router: respx.Router, make_client: ClientFactory
+) -> None:
+    """A mocked route that raises ``APITimeoutError(request=request)``, as a team's own test double might."""
+
+    def timing_out(request: httpx.Request) -> httpx.Response:
+        raise APITimeoutError(request=request)
+
+    route = router.get(BILL_PATH).mock(side_effect=timing_out)
+    with pytest.raises(APITimeoutError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert (info.value.message, info.value.method) == ("Request timed out.", "GET")
+    assert info.value.url == f"{BASE_URL}{BILL_PATH}"
+    assert route.call_count == 1
+
+
 def test_errors_module_reexports_every_exception() -> None:
     for name in ("APIStatusError", "NotFoundError", "ResponseValidationError", "StatementDownloadError"):
         assert hasattr(errors, name)
@@ -166,7 +257,6 @@ def test_errors_module_reexports_every_exception() -> None:
 
 def test_exception_hierarchy() -> None:
     from m3ter_billing import (
-        APITimeoutError,
         ConfigurationError,
         InvalidParameterError,
         StatementDownloadError,

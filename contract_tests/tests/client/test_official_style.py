@@ -111,3 +111,18 @@ def test_the_client_names_and_a_url_base_url(m3ter: Any, sandbox: Sandbox, optio
     assert m3ter.AsyncClient is m3ter.AsyncM3ter
     with m3ter.Client(**{**options, "base_url": httpx.URL(options["base_url"])}) as client:
         assert client.bills.retrieve(bill_id).id == bill_id
+
+
+def test_connection_errors_built_as_a_test_double_would(m3ter: Any) -> None:
+    # A team's own test double raises the official SDK's connection errors, built from an httpx.Request.
+    request = httpx.Request("GET", "https://api.m3ter.com/organizations/org-1/bills/bill-1")
+    for timeout in (m3ter.APITimeoutError(request), m3ter.APITimeoutError(request=request)):
+        assert isinstance(timeout, m3ter.APIConnectionError)
+        assert timeout.message == str(timeout) == "Request timed out."
+    assert m3ter.APIConnectionError(request=request).message == "Connection error."
+    try:
+        raise m3ter.APIConnectionError(message="link down", request=request)
+    except m3ter.APIError as e:
+        assert isinstance(e, m3ter.APIConnectionError)
+        assert e.message == str(e) == "link down"
+        assert e.body is None

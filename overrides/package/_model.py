@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import typing
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
 import msgspec
 
@@ -31,6 +31,24 @@ _MAX_ROUNDS = 16
 _FieldPlan = tuple[str, "type[M3terModel] | None", bool]
 
 
+class _DumpField(NamedTuple):
+    """A declared field as ``to_dict`` writes it (learned extra fields and the lenient dict excluded)."""
+
+    wire: str
+    name: str
+    model: type[M3terModel] | None  # the model it holds, directly or as a list
+    is_list: bool
+    optional: bool  # has a default (UNSET): absent or null is the official models' default, None
+
+
+class _DumpOptions(NamedTuple):
+    python: bool  # mode="python": datetimes, dates and enum members as they are
+    use_api_names: bool
+    exclude_unset: bool
+    exclude_defaults: bool
+    exclude_none: bool
+
+
 class M3terModel(_learned.LearningStruct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     """Common behaviour of the generated models. Fields that were absent on the wire are ``UNSET``.
 
@@ -43,6 +61,7 @@ class M3terModel(_learned.LearningStruct, kw_only=True, forbid_unknown_fields=Tr
 
     _plan: ClassVar[dict[str, _FieldPlan] | None] = None
     _nested: ClassVar[Any] = None
+    _dump_fields: ClassVar[Any] = None
 
     @classmethod
     def from_json(cls: type[M], data: bytes | str, *, status_code: int | None = None) -> M:
@@ -88,15 +107,66 @@ class M3terModel(_learned.LearningStruct, kw_only=True, forbid_unknown_fields=Tr
         """
         return _learned.forget(None if cls is M3terModel else cls)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready dict with wire names: absent fields stay absent, unknown fields come back."""
-        out = typing.cast(dict[str, Any], msgspec.to_builtins(self))
-        _merge_extras(self, out)
-        return out
+    def to_dict(
+        self,
+        *,
+        mode: Literal["json", "python"] = "json",
+        use_api_names: bool = True,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        warnings: bool = True,
+    ) -> dict[str, Any]:
+        """The model as a dict; by default the JSON-ready one with wire names: absent fields left out, the
+        unknown fields the server sent given back. The official models' keywords, applied at every level:
 
-    def to_json(self) -> bytes:
-        """The JSON document :meth:`to_dict` describes."""
-        return msgspec.json.encode(self.to_dict())
+        - ``mode="json"`` (the default here; the official one is ``"python"``): only JSON types, date-times
+          and dates as RFC 3339 strings, enums as their values; ``"python"``: ``datetime.datetime``,
+          ``datetime.date`` and enum members (``str`` enums) as the model holds them.
+        - ``use_api_names=False``: attribute names (``bill_total``, ``from_``) instead of wire names
+          (``billTotal``, ``from``). Unknown fields keep the name they were sent with; one that is also a
+          field's attribute name raises ``ValueError`` rather than being lost.
+        - ``exclude_unset=False``: absent fields too, as None.
+        - ``exclude_defaults=True``: optional fields at the official models' default left out: absent or
+          null (required fields are always there).
+        - ``exclude_none=True``: fields that are null (or absent, with ``exclude_unset=False``) left out,
+          unknown ones too; nulls inside a dict-valued field (``additional``, ``segment``) stay.
+        - ``warnings``: accepted as there; no serialization warning is ever issued.
+
+        Unknown fields come back under every option, with the name they were sent with (``exclude_none``
+        leaves out those that are null, as the official models do). A keyword of the wrong type is a
+        ``TypeError``, a ``mode`` other than those two a ``ValueError``.
+        """
+        return _as_dict(self, "to_dict", mode, use_api_names, exclude_unset, exclude_defaults, exclude_none, warnings)
+
+    def to_json(
+        self,
+        *,
+        indent: int | None = None,
+        use_api_names: bool = True,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        warnings: bool = True,
+    ) -> bytes:
+        """The JSON document :meth:`to_dict` describes (its ``mode="json"``), as UTF-8 ``bytes``.
+
+        ``indent``: None (the default here; the official one is 2) for a compact document, or the number of
+        spaces to indent each level by, as ``json.dumps`` does (0: each value on its own line, unindented).
+        The other keywords are :meth:`to_dict`'s. ``.decode()`` gives the ``str`` the official SDK returns.
+        """
+        if indent is not None and (not isinstance(indent, int) or isinstance(indent, bool)):
+            raise TypeError(f"to_json() indent= must be an int or None, not {type(indent).__name__}")
+        if indent is not None and indent < 0:
+            raise ValueError(f"to_json() indent= must be 0 or more, not {indent}")
+        data = msgspec.json.encode(
+            _as_dict(self, "to_json", "json", use_api_names, exclude_unset, exclude_defaults, exclude_none, warnings)
+        )
+        if indent is None:
+            return data
+        if indent == 0:  # json.dumps' indent=0: a line per value, none indented (JSON strings hold no newline)
+            return b"\n".join(line.lstrip(b" ") for line in msgspec.json.format(data, indent=1).split(b"\n"))
+        return msgspec.json.format(data, indent=indent)
 
     # Equality by content: a model decoded after a field was learned is an instance of a derived class, and
     # msgspec's own __eq__ is False across classes, so BillResponse(id="x") would differ from a decoded one.
@@ -313,6 +383,123 @@ def _build(
         return typing.cast(M, msgspec.convert(tree, _learned.lenient_class_for(cls) if found else cls))
     except msgspec.ValidationError as exc:
         raise _validation_error(exc, path, status_code, data) from None
+
+
+def _as_dict(
+    obj: M3terModel,
+    method: str,
+    mode: object,
+    use_api_names: object,
+    exclude_unset: object,
+    exclude_defaults: object,
+    exclude_none: object,
+    warnings: object,
+) -> dict[str, Any]:
+    if (
+        mode == "json"
+        and use_api_names is True
+        and exclude_unset is True
+        and exclude_defaults is False
+        and exclude_none is False
+        and (warnings is True or warnings is False)
+    ):  # the defaults: msgspec writes the wire form in C, then the unknown fields go back in
+        out = typing.cast(dict[str, Any], msgspec.to_builtins(obj))
+        _merge_extras(obj, out)
+        return out
+    options = _dump_options(method, mode, use_api_names, exclude_unset, exclude_defaults, exclude_none, warnings)
+    return _dump(obj, options)
+
+
+def _dump_options(
+    method: str,
+    mode: object,
+    use_api_names: object,
+    exclude_unset: object,
+    exclude_defaults: object,
+    exclude_none: object,
+    warnings: object,
+) -> _DumpOptions:
+    if mode not in ("json", "python") or not isinstance(mode, str):
+        raise ValueError(f"{method}() mode= must be 'json' or 'python', not {mode!r}")
+    flags = {
+        "use_api_names": use_api_names,
+        "exclude_unset": exclude_unset,
+        "exclude_defaults": exclude_defaults,
+        "exclude_none": exclude_none,
+        "warnings": warnings,
+    }
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{method}() {name}= must be a bool, not {type(value).__name__}")
+    return _DumpOptions(
+        python=mode == "python",
+        use_api_names=use_api_names is True,
+        exclude_unset=exclude_unset is True,
+        exclude_defaults=exclude_defaults is True,
+        exclude_none=exclude_none is True,
+    )
+
+
+def _dump_fields_of(cls: type[M3terModel]) -> tuple[_DumpField, ...]:
+    cached = cls.__dict__.get("_dump_fields")
+    if cached is None:
+        fields = []
+        for field in msgspec.structs.fields(cls):
+            if field.name.startswith(_learned.EXTRA_PREFIX):
+                continue
+            model, is_list = _learned.nested_model(field.type)
+            nested = typing.cast("type[M3terModel] | None", model)
+            fields.append(_DumpField(field.encode_name, field.name, nested, is_list, not field.required))
+        cached = cls._dump_fields = tuple(fields)
+    return typing.cast(tuple[_DumpField, ...], cached)
+
+
+def _dump(obj: M3terModel, options: _DumpOptions) -> dict[str, Any]:
+    """``to_dict`` with options other than the defaults (which take ``msgspec.to_builtins``)."""
+    fields = _dump_fields_of(type(obj))
+    out: dict[str, Any] = {}
+    for field in fields:
+        value = getattr(obj, field.name)
+        if value is msgspec.UNSET:
+            if options.exclude_unset or options.exclude_defaults:
+                continue
+            value = None
+        if value is None and (options.exclude_none or (options.exclude_defaults and field.optional)):
+            continue
+        key = field.wire if options.use_api_names else field.name
+        if field.model is not None and value is not None:
+            out[key] = [_dump_item(item, options) for item in value] if field.is_list else _dump_item(value, options)
+        else:
+            out[key] = _plain(value, options.python)
+    extra = obj.additional_properties
+    if extra:
+        names = None if options.use_api_names else {field.name for field in fields}
+        for key, value in extra.items():
+            if names is not None and key in names:
+                raise ValueError(
+                    f"use_api_names=False: the unknown field {key!r} of {type(obj).__name__} has the attribute "
+                    f"name of a declared field, so one would hide the other; use_api_names=True keeps both"
+                )
+            if value is None and options.exclude_none:
+                continue
+            out.setdefault(key, _plain(value, options.python))
+    return out
+
+
+def _dump_item(item: Any, options: _DumpOptions) -> Any:
+    return _dump(item, options) if isinstance(item, M3terModel) else _plain(item, options.python)
+
+
+def _plain(value: Any, python: bool) -> Any:
+    """A field's value that holds no model: JSON types (copied), or for ``mode="python"`` the same with
+    date-times, dates and enum members as they are."""
+    if not python:
+        return msgspec.to_builtins(value)
+    if isinstance(value, dict):
+        return {key: _plain(item, python) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item, python) for item in value]
+    return value
 
 
 def _merge_extras(obj: M3terModel, out: dict[str, Any]) -> None:

@@ -18,13 +18,16 @@ from typing import Any
 
 import pytest
 import yaml
+from m3ter_dev import spec_change
 from m3ter_dev.layout import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CONFORMANCE = WORKFLOWS / "conformance.yml"
+SPEC_CHANGE = WORKFLOWS / "spec-change.yml"
 ORGS = ROOT / ".ci" / "m3ter-orgs.toml"
 BIN = Path(sys.executable).parent
 BASH = shutil.which("bash") or "bash"
+GIT = shutil.which("git") or "git"
 SHA_PIN = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
 
 Workflow = dict[str, Any]
@@ -80,7 +83,6 @@ def test_every_job_asks_for_the_least_it_needs() -> None:
             if extra:
                 writes[(name, job_name)] = extra
     assert writes == {
-        ("spec-change.yml", "regenerate"): {"contents": "write"},
         ("spec-change.yml", "check"): {"pull-requests": "write"},
         ("conformance.yml", "conformance"): {"checks": "write"},
     }
@@ -260,3 +262,112 @@ def test_the_conformance_workflow_checks_each_org_with_its_table_and_merges_the_
     merge = report["steps"][steps.index("Merge them into one report")]
     assert "m3ter-conformance merge" in merge["run"]
     assert '--markdown "$GITHUB_STEP_SUMMARY"' in merge["run"]
+
+
+def test_the_regeneration_is_pushed_with_an_app_or_pat_by_a_job_that_runs_no_pull_request_code() -> None:
+    text = SPEC_CHANGE.read_text()
+    assert "github.token" not in text  # its push would start no workflow: no `ci` checks on the head
+    jobs = _load(SPEC_CHANGE)["jobs"]
+    push = jobs["push"]
+    assert (push["needs"], push["environment"]) == ("regenerate", "spec-change-push")
+    assert push["if"] == "needs.regenerate.outputs.committed == 'true'"
+    assert [step.get("uses", "").split("@")[0] for step in push["steps"]] == [
+        "actions/checkout",
+        "actions/download-artifact",
+        "actions/create-github-app-token",
+        "",
+    ]
+    script = _push_script()
+    assert spec_change.COMMIT_COMMAND in script  # what to run when nothing can push
+    assert "python" not in script.replace(spec_change.COMMIT_COMMAND, "")
+    for name, job in jobs.items():  # the credentials reach the push job alone
+        assert (name == "push") == ("secrets." in json.dumps(job)), name
+    # the check of a regeneration commit is the run its push starts
+    assert "needs.regenerate.outputs.committed != 'true'" in jobs["check"]["if"]
+
+
+def _push_script() -> str:
+    [step] = [
+        s for s in _load(SPEC_CHANGE)["jobs"]["push"]["steps"] if s.get("name") == "Push to the pull request's branch"
+    ]
+    script: str = step["run"]
+    return script
+
+
+def _git(cwd: Path, *args: str) -> str:
+    identity = ("-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false")
+    result = subprocess.run([GIT, *identity, *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60)
+    return result.stdout.strip()
+
+
+def _regeneration(tmp_path: Path, *, outside: bool = False) -> tuple[Path, Path, str, str]:
+    """A remote with a pull request's branch ``pr``, a shallow checkout of its head (as the push job has) and
+    the bundle of a regeneration commit on it (``outside``: also changing a file out of generated/)."""
+    remote, source = tmp_path / "remote.git", tmp_path / "source"
+    _git(tmp_path, "init", "-q", "--bare", str(remote))
+    _git(tmp_path, "init", "-q", str(source))
+    (source / "spec.yaml").write_text("info: {}\n")
+    _git(source, "add", "-A")
+    _git(source, "commit", "-q", "-m", "Edit the spec")
+    _git(source, "push", "-q", str(remote), "HEAD:refs/heads/pr")
+    head = _git(source, "rev-parse", "HEAD")
+    (source / "generated").mkdir()
+    (source / "generated" / "model.py").write_text("x = 1\n")
+    if outside:
+        (source / "spec.yaml").write_text("info: {version: 9}\n")
+    _git(source, "add", "-A")
+    _git(source, "commit", "-q", "-m", "Regenerate")
+    _git(source, "bundle", "create", str(tmp_path / "regeneration.bundle"), "HEAD", f"^{head}")
+    checkout = tmp_path / "checkout"
+    _git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "pr", f"file://{remote}", str(checkout))
+    return remote, checkout, head, _git(source, "rev-parse", "HEAD")
+
+
+def _push(tmp_path: Path, remote: Path, checkout: Path, head: str, token: str) -> subprocess.CompletedProcess[str]:
+    """The push step as written, with github.com's URL of the repository pointing at ``remote``."""
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("GIT_")},
+        "TOKEN": token,
+        "BUNDLE": str(tmp_path / "regeneration.bundle"),
+        "HEAD_SHA": head,
+        "REPOSITORY": "owner/repo",
+        "BRANCH": "pr",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.file://{remote}.insteadOf",
+        "GIT_CONFIG_VALUE_0": "https://github.com/owner/repo.git",
+    }
+    return subprocess.run(
+        [BASH, "-e", "-c", _push_script()],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_push_step_pushes_the_regeneration_with_the_token_in_a_header(tmp_path: Path) -> None:
+    remote, checkout, head, regenerated = _regeneration(tmp_path)
+    result = _push(tmp_path, remote, checkout, head, "ghs_not-a-real-token")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _git(remote, "rev-parse", "refs/heads/pr") == regenerated
+    assert "ghs_not-a-real-token" not in result.stdout + result.stderr
+    assert "::add-mask::" in result.stdout
+
+
+def test_the_push_step_without_a_token_pushes_nothing_and_names_the_command(tmp_path: Path) -> None:
+    remote, checkout, head, _ = _regeneration(tmp_path)
+    result = _push(tmp_path, remote, checkout, head, "")
+    assert result.returncode == 1
+    assert result.stdout.startswith("::error title=generated/ is stale::")
+    assert spec_change.COMMIT_COMMAND in result.stdout
+    assert _git(remote, "rev-parse", "refs/heads/pr") == head
+
+
+def test_the_push_step_refuses_a_bundle_that_changes_more_than_generated(tmp_path: Path) -> None:
+    remote, checkout, head, _ = _regeneration(tmp_path, outside=True)
+    result = _push(tmp_path, remote, checkout, head, "ghs_not-a-real-token")
+    assert result.returncode == 1
+    assert "changes generated/ alone: not pushed" in result.stdout
+    assert _git(remote, "rev-parse", "refs/heads/pr") == head

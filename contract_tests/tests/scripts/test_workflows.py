@@ -371,3 +371,67 @@ def test_the_push_step_refuses_a_bundle_that_changes_more_than_generated(tmp_pat
     assert result.returncode == 1
     assert "changes generated/ alone: not pushed" in result.stdout
     assert _git(remote, "rev-parse", "refs/heads/pr") == head
+
+
+def _glob_matches(pattern: str, path: str) -> bool:
+    """GitHub's path filter for the two forms the workflows use: a file, or a folder and all below it."""
+    if pattern.endswith("/**"):
+        return path.startswith(pattern.removesuffix("**"))
+    assert "*" not in pattern, pattern
+    return path == pattern
+
+
+def _relative_imports(path: Path) -> set[Path]:
+    """The files of m3ter_dev that ``path`` imports (``from . import x``, ``from .x import y``), transitively."""
+    import ast
+
+    package = ROOT / "scripts" / "m3ter_dev"
+    seen: set[Path] = set()
+    pending = [path]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for node in ast.walk(ast.parse(current.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("m3ter_dev")):
+                base = (node.module or "").removeprefix("m3ter_dev").lstrip(".")
+                where = current.parent if node.level else package
+                names = [base] if base else [alias.name for alias in node.names]
+                for name in names:
+                    target = where.joinpath(*name.split("."))
+                    if target.is_dir():
+                        pending.extend(sorted(target.glob("*.py")))
+                    elif target.with_suffix(".py").is_file():
+                        pending.append(target.with_suffix(".py"))
+    return seen
+
+
+def test_the_spec_change_workflow_runs_when_a_generator_input_changes() -> None:
+    triggers = _load(SPEC_CHANGE)["on"]
+    paths = triggers["pull_request"]["paths"]
+    assert triggers["push"]["paths"] == paths
+    inputs = _relative_imports(ROOT / "scripts" / "regenerate.py") | _relative_imports(
+        ROOT / "scripts" / "spec_change.py"
+    )
+    files = sorted(path.relative_to(ROOT).as_posix() for path in inputs)
+    files += ["spec/m3ter-billing.yaml", "overrides/REVISION", "scripts/constraints.txt", "pyproject.toml"]
+    for file in files:
+        assert any(_glob_matches(pattern, file) for pattern in paths), f"{file} is not in spec-change.yml's paths"
+
+
+def test_only_pull_request_runs_cancel_each_other() -> None:
+    for workflow in (SPEC_CHANGE, WORKFLOWS / "ci.yml"):
+        assert _load(workflow)["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+def test_a_pull_request_whose_base_is_missing_fails_instead_of_comparing_with_the_last_commit(tmp_path: Path) -> None:
+    [step] = [s for s in _load(SPEC_CHANGE)["jobs"]["check"]["steps"] if s.get("id") == "pipeline"]
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "base")
+    env = {**os.environ, "EVENT": "pull_request", "BASE": "1234567" * 5 + "89abc"}  # gone after a force-push
+    result = subprocess.run(
+        [BASH, "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 2
+    assert "::error::the pull request's base revision" in result.stdout

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from m3ter_dev import provenance, spec_change
+from m3ter_dev import check, provenance, spec_change
 
 from .support import ROOT
 
@@ -388,3 +388,20 @@ def test_spec_change_refuses_commit_mode_mixes(
 ) -> None:
     assert spec_change.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_checks_runs_every_step_of_the_check_but_the_regeneration(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tuple(step for step in check.STEPS if step != "regen") == spec_change.CHECK_STEPS
+    assert {"lint", "format", "types", "imports", "tests", "coverage", "floors", "newest"} <= set(
+        spec_change.CHECK_STEPS
+    )
+    ran: list[list[str]] = []
+
+    def fake_run(name: str, command: list[str]) -> tuple[spec_change.Step, str]:
+        ran.append(command)
+        return spec_change.Step(name, True, "", 0.0), ""
+
+    monkeypatch.setattr(spec_change, "_run", fake_run)
+    spec_change.run_checks([])
+    [command] = ran
+    assert command[2:] == ["--no-bootstrap", *spec_change.CHECK_STEPS]

@@ -18,7 +18,8 @@ A build with package version V (``{info.version}.{overrides/REVISION}``, see ``p
 * there is no changelog or snapshot yet: the changelog starts with V, "initial release".
 
 Spec edits without a new version are folded into the newest entry even when that version was already
-released; scripts/spec_change.py warns when the spec changed but ``info.version`` did not.
+released; scripts/spec_change.py warns when the spec changed but ``info.version`` did not, and with
+``--check`` (CI) fails when generated/ changed but the package version did not rise above the base's.
 
     python scripts/changelog.py   # print the entry the next regeneration would write
 """

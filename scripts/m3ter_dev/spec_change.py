@@ -12,7 +12,9 @@ changes against the base (scripts/spec_diff.py); optionally run the tests (``--t
 every step of scripts/check.py but the regeneration, which is done already). Writes report.md (the
 pull-request comment) and report.json into --report-dir and prints the Markdown. Warns (in the report too)
 when the spec changed but its info.version did not: the changelog then folds the changes into the entry of
-a version that may already be released.
+a version that may already be released. With --check and a git revision as the base, fails (the ``version``
+step) when generated/ differs from the base's but the package version (``{info.version}.{overrides/REVISION}``)
+did not rise above the base's: a released version would then name two different packages.
 
 ``--commit`` only regenerates: when that changes ``REGENERATED`` (generated/), it commits the result (the
 workflow then pushes it to the pull request's branch) and writes ``committed=true`` to $GITHUB_OUTPUT. With
@@ -21,7 +23,8 @@ and exits 3 with the exact command to run instead: ``COMMIT_COMMAND``.
 
 Exit status: 0 fine; 1 a breaking change without a new major version; 2 usage error (unreadable base, e.g.
 the all-zero revision of a new branch or a commit gone after a force-push, or a bad spec; report.md says
-so); 3 a step failed (regeneration, generated/ stale with --check or --cannot-push, tests, checks).
+so); 3 a step failed (regeneration, generated/ stale with --check or --cannot-push, the package version not
+raised with --check, tests, checks).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import check, regenerate, spec_diff
+from . import changelog, check, regenerate, spec_diff
 from .layout import ROOT, SPEC, SPEC_PATH
 
 
@@ -214,6 +217,39 @@ def version_warning(result: spec_diff.Report) -> str | None:
     )
 
 
+REVISION_PATH = "overrides/REVISION"
+
+
+def version_step(base: str, result: spec_diff.Report) -> Step | None:
+    """When generated/ differs from the one of the git revision ``base``, the package version (the spec's
+    info.version and overrides/REVISION: :func:`changelog.package_version`) must be higher than the base's.
+    None when there is nothing to judge: ``base`` is a spec file, or generated/ or a version is the same."""
+    started = time.perf_counter()
+    if Path(base).is_file() or _git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}") is None:
+        return None
+    diff = subprocess.run(["git", "diff", "--quiet", base, "--", *REGENERATED], cwd=ROOT, check=False)
+    base_revision = _git("show", f"{base}:{REVISION_PATH}")
+    if diff.returncode != 1 or base_revision is None or not base_revision.isdigit():
+        return None  # the same generated/ (0), git failed, or the base has no revision to compare with
+    before = f"{result.base_version}.{int(base_revision)}"
+    try:
+        after = changelog.package_version()
+    except changelog.VersionError as exc:
+        return Step("version", False, str(exc), round(time.perf_counter() - started, 1))
+    old, new = changelog.version_key(before), changelog.version_key(after)
+    raised = new > old if old is not None and new is not None else after != before
+    if raised:
+        detail = f"generated/ changed; package version {before} → {after}"
+    else:
+        detail = (
+            f"generated/ changed but the package version did not rise from the base's {before}: raise info.version "
+            f"in the spec (its major for a breaking change), or {REVISION_PATH} for a change of overrides/ or the "
+            "generator alone"
+        )
+        print(f"spec_change: version: {detail}", file=sys.stderr)
+    return Step("version", raised, detail, round(time.perf_counter() - started, 1))
+
+
 def write_report(report_dir: Path, markdown: str, payload: dict[str, object]) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "report.md").write_text(markdown, encoding="utf-8")
@@ -295,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         write_report(args.report_dir, failure_markdown(base, error, steps), payload)
         return 2
     steps.append(Step("spec diff", result.exit_code == 0, result.summary(), round(time.perf_counter() - started, 1)))
+    version = version_step(base, result) if args.check else None
+    if version is not None:
+        steps.append(version)
     if args.tests:
         steps.append(run_tests(pytest_args))
     if args.checks:

@@ -230,6 +230,53 @@ def test_check_mode_fails_when_generated_is_stale(repo: Path) -> None:
     assert status.stdout == ""
 
 
+REVISION = int((ROOT / "overrides" / "REVISION").read_text().strip())
+NEXT_MINOR = f"{VERSION.split('.')[0]}.{int(VERSION.split('.')[1]) + 1}.0"
+
+
+def _version_step(report: Doc) -> Doc:
+    steps: list[Doc] = [step for step in report["pipeline"] if step["name"] == "version"]
+    [step] = steps
+    return step
+
+
+def test_check_mode_fails_when_generated_changed_but_the_package_version_did_not_rise(repo: Path) -> None:
+    _edit(repo, EDITS["doc-change"][0])
+    assert _run(repo)[0] == 0  # regenerated, and (without --check) the version is not judged
+    returncode, report, output = _run(repo, "--check")
+    assert returncode == 3, output
+    assert report["pipeline"][0]["ok"] is True  # generated/ is current: only the version fails
+    step = _version_step(report)
+    assert step["ok"] is False
+    assert f"did not rise from the base's {VERSION}.{REVISION}: raise info.version" in step["detail"]
+    assert "| version | **failed**" in (repo / "report" / "report.md").read_text()
+    assert "spec_change: failed: version" in output
+
+
+@pytest.mark.parametrize("bump", ["info.version", "overrides/REVISION"])
+def test_check_mode_passes_when_the_package_version_rose(repo: Path, bump: str) -> None:
+    if bump == "info.version":
+        _edit(repo, lambda d: [EDITS["doc-change"][0](d), d["info"].update(version=NEXT_MINOR)])
+        expected = f"{NEXT_MINOR}.{REVISION}"
+    else:  # a change of overrides/ or the generator alone
+        (repo / "overrides" / "REVISION").write_text(f"{REVISION + 1}\n")
+        expected = f"{VERSION}.{REVISION + 1}"
+    assert _run(repo)[0] == 0
+    returncode, report, output = _run(repo, "--check")
+    assert returncode == 0, output
+    step = _version_step(report)
+    assert (step["ok"], step["detail"]) == (
+        True,
+        f"generated/ changed; package version {VERSION}.{REVISION} → {expected}",
+    )
+
+
+def test_check_mode_judges_no_version_when_generated_is_unchanged(repo: Path) -> None:
+    returncode, report, output = _run(repo, "--check")
+    assert returncode == 0, output
+    assert [step["name"] for step in report["pipeline"]] == ["regenerate", "spec diff"]
+
+
 def test_major_bump_starts_a_new_changelog_entry(repo: Path) -> None:
     _edit(repo, EDITS["major-bump-and-breaking"][0])
     returncode, report, output = _run(repo)

@@ -5,7 +5,7 @@
     m3ter-conformance --config .ci/m3ter-orgs.toml [--org NAME]   # the organizations of a file, at once
     m3ter-conformance --config .ci/m3ter-orgs.toml --list-orgs [--json]
     m3ter-conformance --list-rules [--json]                       # every rule and its evidence, checks nothing
-    m3ter-conformance merge [--junit-xml PATH] [--report-json PATH] [--markdown PATH] REPORT.json...
+    m3ter-conformance merge [--junit-xml PATH] [--report-json PATH] [--markdown PATH] [--expect NAME]... REPORT.json...
 
 A command line argparse refuses still writes the reports it asks for (exit 2), with the problem in them:
 the combined reports with ``--config``, a single run's without (:mod:`.failed_run`).

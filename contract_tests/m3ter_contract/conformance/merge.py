@@ -1,11 +1,17 @@
 """``m3ter-conformance merge``: one report from the JSON reports of several ``--config`` runs.
 
     m3ter-conformance merge --junit-xml all.xml --report-json all.json --markdown summary.md shard-*.json
+    m3ter-conformance merge --expect eu --expect us ... shard-*.json   # each organization must be there
 
 CI runs one job per organization (``--config PATH --org NAME --report-json PATH``); this combines their JSON
 reports into the JUnit, JSON and Markdown one run over all the organizations would have written. The exit
 code is the worst of the organizations' (0 pass, 1 error findings, 2 problems); a shard that could not start
 (its report holds only the run's problems) makes the merged report incomplete with its problems.
+
+``--expect NAME`` (repeatable; CI passes every name of ``--list-orgs --json``) names an organization the
+reports must hold: one that none holds (its job died before writing a report, or its report was not
+uploaded) is a ``shard`` problem ``[no-report]`` naming it, so the merged report is incomplete (exit 2)
+instead of passing without it. It says the run is incomplete, never anything about the API.
 
 A damaged shard never costs the others: every report that can be read is merged, and each one that cannot
 is a ``shard`` problem of the run naming the file and a short reason (:class:`Damage`; never what the file
@@ -36,6 +42,7 @@ from . import combined, failed_run
 from .cli import EXIT_PROBLEM, UsageProblem, _say, _writable
 from .combined import OrgResult, ReportError
 from .multirun import print_quiet, report_failure, report_outputs, requested_reports
+from .orgs import NAME
 from .outputs import write_outputs
 from .runner import Problem
 
@@ -59,13 +66,20 @@ def build_parser(*, lenient: bool = False) -> failed_run.RecordingParser:
     parser.add_argument("--junit-xml", type=Path, metavar="PATH")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     parser.add_argument("--quiet", action="store_true", help="only the first problems and findings, and the verdicts")
+    parser.add_argument(
+        "--expect",
+        action="append",
+        metavar="NAME",
+        help="an organization the reports must hold (repeatable): one none holds makes the merge incomplete (exit 2)",
+    )
     if lenient:
         failed_run.relax(parser)
     return parser
 
 
 class Damage(StrEnum):
-    """Why a report was not merged (the ``shard`` problem says it in brackets)."""
+    """Why a report (or, ``NO_REPORT``, an ``--expect`` organization) was not merged (the ``shard`` problem
+    says it in brackets)."""
 
     MISSING = "missing"
     NOT_A_FILE = "not-a-file"
@@ -77,6 +91,7 @@ class Damage(StrEnum):
     WRONG_SHAPE = combined.WRONG_SHAPE
     OTHER_VERSION = combined.OTHER_VERSION
     CONFLICT = "conflict"
+    NO_REPORT = "no-report"
 
 
 SHARD = "shard"
@@ -98,6 +113,15 @@ def shard_problem(path: Path, damage: Damage, detail: str) -> Problem:
 
 _WANTED = "pass the --report-json of a m3ter-conformance --config run"
 _RERUN = "see its job's log and re-run it, or download its report again"
+
+
+def missing_problem(name: str) -> Problem:
+    """An ``--expect`` organization that no merged report holds."""
+    return Problem(
+        SHARD,
+        f"organization {name} not merged [{Damage.NO_REPORT}]: no report holds it (its job stopped before writing "
+        f"one, or its report was not uploaded); {_RERUN}",
+    )
 
 
 def _read(path: Path) -> Any:
@@ -222,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _writable(name, path)
             if path.resolve() in inputs:
                 raise UsageProblem(f"{name} {path} is one of the reports to merge: pass another path")
+        for expected in args.expect or ():
+            if not NAME.fullmatch(expected):
+                raise UsageProblem(f"--expect {expected!r}: organization names are letters, digits, - and _")
     except UsageProblem as exc:
         _say(console, LABEL, str(exc))
         requested = failed_run.from_namespace(args)
@@ -229,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEM
     merged = merge(args.reports)
     results, problems = merged.results, merged.problems
+    held = {org.name for org in results}
+    problems += [missing_problem(name) for name in dict.fromkeys(args.expect or ()) if name not in held]
     failures = write_outputs(report_outputs(requested_reports(args), results, problems))
     for path in merged.repeated:
         _say(console, LABEL, f"{path} is given more than once: merged once")

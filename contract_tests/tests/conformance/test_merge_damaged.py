@@ -186,3 +186,57 @@ def test_one_report_with_an_organization_twice_and_different_results_is_a_confli
     [problem] = document["problems"]
     assert problem["message"].startswith(f"{both} not merged [{Damage.CONFLICT}]: organization apac is in it twice")
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_expected_organization_no_report_holds_makes_the_merge_incomplete(
+    tmp_path: Path, snapshot: Callable[[str, str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # apac's job died before writing its report: without --expect the merge would pass without it
+    eu, us = _shard(tmp_path / "eu.json", "eu"), _shard(tmp_path / "us.json", "us")
+    assert main(["merge", "--report-json", str(tmp_path / "unexpected.json"), str(eu), str(us)]) == 0
+    expect = ["--expect", "eu", "--expect", "apac", "--expect", "us", "--expect", "apac"]  # apac twice: once
+    assert main(["merge", *_outputs(tmp_path), *expect, str(eu), str(us)]) == 2
+    err = capsys.readouterr().err
+    document = json.loads((tmp_path / "merged.json").read_text(encoding="utf-8"))
+    assert [org["name"] for org in document["orgs"]] == ["eu", "us"]
+    assert (document["result"], document["exit_code"]) == ("incomplete", 2)
+    assert (document["summary"]["errors"], document["summary"]["warnings"]) == (0, 0)  # nothing about the API
+    [problem] = document["problems"]
+    assert problem["kind"] == SHARD
+    assert problem["message"].startswith(f"organization apac not merged [{Damage.NO_REPORT}]: no report holds it")
+    assert "Traceback" not in err
+    junit = (tmp_path / "merged.xml").read_text(encoding="utf-8")
+    assert '<testsuite name="m3ter-conformance (run)"' in junit
+    assert "organization apac not merged" in junit
+    snapshot("merge-missing.summary.md", _stable((tmp_path / "merged.md").read_text(encoding="utf-8"), tmp_path))
+
+
+def test_every_expected_organization_there_keeps_the_worst_exit_code(tmp_path: Path) -> None:
+    eu, us = _shard(tmp_path / "eu.json", "eu", error=True), _shard(tmp_path / "us.json", "us")
+    merged = tmp_path / "merged.json"
+    assert main(["merge", "--report-json", str(merged), "--expect", "us", "--expect", "eu", str(eu), str(us)]) == 1
+    assert json.loads(merged.read_text(encoding="utf-8"))["problems"] == []
+
+
+def test_an_expected_organization_in_a_damaged_report_is_named_twice(tmp_path: Path) -> None:
+    eu = _shard(tmp_path / "eu.json", "eu")
+    us = tmp_path / "us.json"
+    us.write_text(_shard(tmp_path / "whole.json", "us").read_text(encoding="utf-8")[:100], encoding="utf-8")
+    merged = tmp_path / "merged.json"
+    assert main(["merge", "--report-json", str(merged), "--expect", "eu", "--expect", "us", str(eu), str(us)]) == 2
+    messages = [problem["message"] for problem in json.loads(merged.read_text(encoding="utf-8"))["problems"]]
+    assert [message.split(":")[0] for message in messages] == [
+        f"{us} not merged [{Damage.TRUNCATED}]",
+        f"organization us not merged [{Damage.NO_REPORT}]",
+    ]
+
+
+def test_an_expected_name_that_no_organization_can_have_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eu = _shard(tmp_path / "eu.json", "eu")
+    merged = tmp_path / "merged.json"
+    assert main(["merge", "--report-json", str(merged), "--expect", "eu sandbox", str(eu)]) == 2
+    assert "--expect 'eu sandbox': organization names are letters, digits, - and _" in capsys.readouterr().err
+    document = json.loads(merged.read_text(encoding="utf-8"))
+    assert (document["orgs"], document["exit_code"]) == ([], 2)

@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
+from m3ter_contract.conformance import combined
+from m3ter_contract.conformance.combined import OrgResult
+from m3ter_contract.conformance.runner import RunResult
 from m3ter_dev import spec_change
 from m3ter_dev.layout import ROOT
 
@@ -435,3 +438,71 @@ def test_a_pull_request_whose_base_is_missing_fails_instead_of_comparing_with_th
     )
     assert result.returncode == 2
     assert "::error::the pull request's base revision" in result.stdout
+
+
+def _merge_script() -> str:
+    [step] = [s for s in _load(CONFORMANCE)["jobs"]["report"]["steps"] if s.get("name") == "Merge them into one report"]
+    script: str = step["run"]
+    return script
+
+
+def _org_report(path: Path, name: str) -> None:
+    """A passing report of organization ``name``, as its job's --config --org run writes it."""
+    result = RunResult(
+        base_url=f"https://{name}.example",
+        org_id=f"org-{name}",
+        embedded=False,
+        entities={"bill": 1, "statement_job": 0},
+        observations=2,
+        requests={"GET": 2},
+    )
+    path.parent.mkdir(parents=True)
+    with path.open("w", encoding="utf-8") as handle:
+        combined.write_json([OrgResult(name, result)], handle)
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the step reads the matrix with jq (on every GitHub runner)")
+def test_the_merge_step_fails_when_an_org_of_the_matrix_has_no_report(tmp_path: Path) -> None:
+    _org_report(tmp_path / "shards" / "m3ter-conformance-org-eu" / "m3ter-conformance.json", "eu")
+    matrix = json.dumps([{"name": "eu"}, {"name": "eu-sandbox"}])  # eu-sandbox's job wrote nothing
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MATRIX": matrix,
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    result = subprocess.run(
+        [BASH, "-e", "-c", _merge_script()],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    merged = json.loads((tmp_path / "merged" / "m3ter-conformance.json").read_text(encoding="utf-8"))
+    assert [org["name"] for org in merged["orgs"]] == ["eu"]
+    [problem] = merged["problems"]
+    assert problem["message"].startswith("organization eu-sandbox not merged [no-report]")
+    assert "eu-sandbox not merged" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    env["MATRIX"] = json.dumps([{"name": "eu"}])
+    result = subprocess.run(
+        [BASH, "-e", "-c", _merge_script()],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_conformance_artifacts_are_replaced_on_a_re_run_kept_14_days_and_never_missing() -> None:
+    jobs = _load(CONFORMANCE)["jobs"]
+    for job in ("conformance", "report"):
+        [upload] = [s for s in jobs[job]["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+        assert upload["with"]["overwrite"] == "true", job
+        assert upload["with"]["if-no-files-found"] == "error", job
+        assert upload["with"]["retention-days"] == "14", job

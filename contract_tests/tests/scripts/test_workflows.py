@@ -20,6 +20,7 @@ import pytest
 import yaml
 from m3ter_contract.conformance import combined
 from m3ter_contract.conformance.combined import OrgResult
+from m3ter_contract.conformance.orgs import NAME
 from m3ter_contract.conformance.runner import RunResult
 from m3ter_dev import spec_change
 from m3ter_dev.layout import ROOT
@@ -506,3 +507,19 @@ def test_the_conformance_artifacts_are_replaced_on_a_re_run_kept_14_days_and_nev
         assert upload["with"]["overwrite"] == "true", job
         assert upload["with"]["if-no-files-found"] == "error", job
         assert upload["with"]["retention-days"] == "14", job
+
+
+def test_one_orgs_state_cache_never_restores_another_orgs() -> None:
+    job = _load(CONFORMANCE)["jobs"]["conformance"]
+    [restore] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/cache/restore@")]
+
+    def rendered(expression: str, name: str) -> str:
+        return expression.replace("${{ matrix.org.name }}", name).replace("${{ github.run_id }}", "7")
+
+    key, prefix = restore["with"]["key"], restore["with"]["restore-keys"]
+    names = ["eu", "eu-sandbox", "eu_2", "EU"]
+    assert all(NAME.fullmatch(name) for name in names)
+    for name in names:
+        for other in names:
+            other_key = rendered(key, other).replace("${{ github.run_attempt }}", "1")
+            assert other_key.startswith(rendered(prefix, name)) == (name == other), (name, other)

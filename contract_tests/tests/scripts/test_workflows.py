@@ -10,9 +10,11 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tomllib
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -122,17 +124,21 @@ def test_the_conformance_workflow_restores_state_before_the_check_and_saves_it_a
     order = [
         steps.index("Install m3ter-conformance"),
         steps.index("actions/cache/restore"),
+        steps.index("Decrypt the state"),
         next(i for i, s in enumerate(steps) if s.startswith("Check ")),
+        steps.index("Encrypt the state"),
         steps.index("actions/cache/save"),
     ]
     assert order == sorted(order), steps
     restore = job["steps"][steps.index("actions/cache/restore")]
     save = job["steps"][steps.index("actions/cache/save")]
     assert save["if"].startswith("always()")
+    assert job["steps"][order[4]]["if"].startswith("always()")
     assert restore["with"]["key"] == save["with"]["key"]
     assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
-    assert restore["with"]["path"] == save["with"]["path"] == ".m3ter-conformance"
-    check = job["steps"][order[2]]
+    # only the encrypted state is cached: any pull request's run may restore main's caches
+    assert restore["with"]["path"] == save["with"]["path"] == ".m3ter-conformance-sealed"
+    check = job["steps"][order[3]]
     assert "--state .m3ter-conformance/state.sqlite" in check["run"]
     assert '--markdown "$GITHUB_STEP_SUMMARY"' in check["run"]
     assert "--junit-xml reports/m3ter-conformance.xml" in check["run"]
@@ -523,3 +529,55 @@ def test_one_orgs_state_cache_never_restores_another_orgs() -> None:
         for other in names:
             other_key = rendered(key, other).replace("${{ github.run_attempt }}", "1")
             assert other_key.startswith(rendered(prefix, name)) == (name == other), (name, other)
+
+
+def _state_step(name: str, cwd: Path, key: str) -> subprocess.CompletedProcess[str]:
+    """The conformance job's step ``name`` as written, with ``key`` as the environment's M3TER_STATE_KEY."""
+    [step] = [s for s in _load(CONFORMANCE)["jobs"]["conformance"]["steps"] if s.get("name") == name]
+    assert step["env"]["STATE_KEY"] == "${{ secrets.M3TER_STATE_KEY }}"
+    env = {**os.environ, "STATE_KEY": key, "ENVIRONMENT": "m3ter-eu"}
+    return subprocess.run(
+        [BASH, "-e", "-c", step["run"]], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the steps use openssl (on every GitHub runner)")
+def test_the_state_is_cached_encrypted_with_the_environments_key(tmp_path: Path) -> None:
+    state = tmp_path / ".m3ter-conformance" / "state.sqlite"
+    state.parent.mkdir()
+    with closing(sqlite3.connect(state)) as db, db:
+        db.execute("CREATE TABLE observations (body TEXT)")
+        db.execute("INSERT INTO observations VALUES ('live-bill-body-0123')")
+    original = state.read_bytes()
+    sealed = tmp_path / ".m3ter-conformance-sealed" / "state.tar.enc"
+
+    assert _state_step("Encrypt the state", tmp_path, "k3y-of-the-environment").returncode == 0
+    assert sealed.is_file()
+    assert b"live-bill-body" not in sealed.read_bytes()
+    assert b"SQLite format 3" not in sealed.read_bytes()
+
+    shutil.rmtree(state.parent)  # a new run: the cache restored, nothing else
+    result = _state_step("Decrypt the state", tmp_path, "k3y-of-the-environment")
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+    assert state.read_bytes() == original
+
+    shutil.rmtree(state.parent)  # another key (rotated): the run starts without the state
+    result = _state_step("Decrypt the state", tmp_path, "another-key")
+    assert result.returncode == 0, result.stderr
+    assert "does not open with M3TER_STATE_KEY" in result.stdout
+    assert not state.parent.exists()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the steps use openssl (on every GitHub runner)")
+def test_without_a_state_key_no_state_is_cached(tmp_path: Path) -> None:
+    state = tmp_path / ".m3ter-conformance" / "state.sqlite"
+    state.parent.mkdir()
+    state.write_bytes(b"SQLite format 3\x00")
+    sealed = tmp_path / ".m3ter-conformance-sealed" / "state.tar.enc"
+    sealed.parent.mkdir()
+    sealed.write_bytes(b"an earlier run's")
+    assert _state_step("Encrypt the state", tmp_path, "").returncode == 0
+    assert not sealed.parent.exists()  # nothing to save: never the state in the clear
+    result = _state_step("Decrypt the state", tmp_path, "")
+    assert result.returncode == 0
+    assert "::warning::no secret M3TER_STATE_KEY in the environment m3ter-eu" in result.stdout

@@ -103,7 +103,9 @@ def test_no_checkout_keeps_the_token() -> None:
 
 
 def test_ci_runs_the_check_on_every_supported_python_and_the_lowest_dependencies() -> None:
-    jobs = _load(WORKFLOWS / "ci.yml")["jobs"]
+    workflow = _load(WORKFLOWS / "ci.yml")
+    assert set(workflow["on"]) == {"push", "pull_request", "merge_group"}  # a merge queue needs its checks
+    jobs = workflow["jobs"]
     assert jobs["check"]["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
     assert jobs["check"]["steps"][-1]["run"] == "bash .ci/run"
     assert jobs["lowest"]["steps"][-1]["run"] == 'python3 scripts/lowest.py run "$DISTRIBUTION"'

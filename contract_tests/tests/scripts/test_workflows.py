@@ -435,6 +435,9 @@ def test_the_spec_change_workflow_runs_when_a_generator_input_changes() -> None:
 def test_only_pull_request_runs_cancel_each_other() -> None:
     for workflow in (SPEC_CHANGE, WORKFLOWS / "ci.yml"):
         assert _load(workflow)["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    # a push to main classifies its own changes: no run of main may wait in a shared group (and be cancelled)
+    group = _load(SPEC_CHANGE)["concurrency"]["group"]
+    assert group == "spec-change-${{ github.event_name == 'pull_request' && github.ref || github.run_id }}"
 
 
 def test_a_pull_request_whose_base_is_missing_fails_instead_of_comparing_with_the_last_commit(tmp_path: Path) -> None:

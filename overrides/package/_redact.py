@@ -28,10 +28,10 @@ _BASIC = re.compile(r"(?i)(basic\s++)[A-Za-z0-9+/]{8,}+=*+")
 _DOTTED_RUN = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]++(?:\.[A-Za-z0-9_\-]++)++")
 _TOKEN_FIELD = re.compile(r"(?i)(\"?+access_token\"?+\s*+[:=]\s*+\"?+)[^\"',}\s]++")
 # The user name and password of a URL (``https://user:password@host``, RFC 3986's userinfo), up to its last
-# ``@`` before the host. A scheme is read only from the start of its run of scheme characters (the
-# lookbehind), and the userinfo stops at the first ``/``, ``?``, ``#``, quote or space, which no later scheme
-# can span: each character is read by a bounded number of attempts.
-_URL_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*+://)(?:[^\s/?#@\"'<>]*+@)++")
+# ``@`` before the host, whatever the scheme (or text) before ``://``. The userinfo stops at the first ``/``,
+# ``?``, ``#`` or whitespace: quotes, ``<`` and ``>`` may be in a password (httpx sends a ``'`` as it is), and
+# no ``://`` can start inside it, so each character is read by a bounded number of attempts.
+_URL_USERINFO = re.compile(r"(://)(?:[^\s/?#@]*+@)++")
 
 
 def _jwts(match: re.Match[str]) -> str:

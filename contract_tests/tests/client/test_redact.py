@@ -183,6 +183,11 @@ def test_redact_keeps_harmless_text() -> None:
         ("redis://:pa55w0rd@cache", f"redis://{REDACTED}@cache"),
         ("https://user:pa55@w0rd@host/", f"https://{REDACTED}@host/"),  # an @ in the password, unescaped
         ("GET https://u:pa55w0rd@host/ 200", f"GET https://{REDACTED}@host/ 200"),
+        ("https://user:pa55'w0rd@bucket.example/x", f"https://{REDACTED}@bucket.example/x"),  # RFC 3986 allows '
+        ('https://user:pa55"<w0rd>@host/', f"https://{REDACTED}@host/"),
+        ("-https://u:pa55w0rd@host/", f"-https://{REDACTED}@host/"),
+        ("1https://u:pa55w0rd@host/", f"1https://{REDACTED}@host/"),
+        ("<Request('GET', \"https://u:pa55'w@host/\")>", f"<Request('GET', \"https://{REDACTED}@host/\")>"),
     ],
 )
 def test_a_user_name_and_password_in_a_url_are_redacted(url: str, redacted: str) -> None:

@@ -50,6 +50,9 @@ HOSTILE_UNITS = {
     "userinfo-without-at": "a://b:c",
     "userinfo-runs": "a://b@c@",
     "schemes-in-userinfo": "x://y:z://",
+    "separators": "://",
+    "quoted-userinfo": "://'\"<>:",
+    "userinfo-then-slash": "://user:password@b/",
 }
 ONE_MB = 1 << 20
 

@@ -3,4 +3,4 @@
 
 """The package version: the spec's info.version and overrides/REVISION."""
 
-__version__ = "1.0.0.1"
+__version__ = "1.0.0.2"

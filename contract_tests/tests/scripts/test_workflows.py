@@ -2,7 +2,9 @@
 action is pinned by commit, every job has least-privilege permissions, the conformance workflow restores
 its state before the check and saves it after, its org matrix (read from .ci/m3ter-orgs.toml by
 ``m3ter-conformance --list-orgs --json``, through the workflow's own step, run here as written) is what the
-README documents, and its last job merges the organizations' JSON reports."""
+README documents, and its last job merges the organizations' JSON reports; the spec-change workflow holds no
+secret, and the regeneration is pushed by a ``workflow_run`` workflow (the default branch's definition) whose
+push step, run here as written, refuses whatever the triggering run reports unless it is well-formed."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from m3ter_dev.layout import ROOT
 WORKFLOWS = ROOT / ".github" / "workflows"
 CONFORMANCE = WORKFLOWS / "conformance.yml"
 SPEC_CHANGE = WORKFLOWS / "spec-change.yml"
+SPEC_CHANGE_PUSH = WORKFLOWS / "spec-change-push.yml"
 ORGS = ROOT / ".ci" / "m3ter-orgs.toml"
 BIN = Path(sys.executable).parent
 BASH = shutil.which("bash") or "bash"
@@ -55,8 +58,8 @@ def _tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(binary), *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
 
 
-def test_the_three_workflows_are_there() -> None:
-    assert set(_workflows()) == {"ci.yml", "spec-change.yml", "conformance.yml"}
+def test_the_four_workflows_are_there() -> None:
+    assert set(_workflows()) == {"ci.yml", "spec-change.yml", "spec-change-push.yml", "conformance.yml"}
 
 
 def test_actionlint_passes_with_shellcheck() -> None:
@@ -276,31 +279,80 @@ def test_the_conformance_workflow_checks_each_org_with_its_table_and_merges_the_
     assert '--markdown "$GITHUB_STEP_SUMMARY"' in merge["run"]
 
 
-def test_the_regeneration_is_pushed_with_an_app_or_pat_by_a_job_that_runs_no_pull_request_code() -> None:
+def test_the_spec_change_workflow_holds_no_secret_and_only_reads() -> None:
+    # a pull request's run uses the pull request's copy of the file: whatever it could reach, a branch could
     text = SPEC_CHANGE.read_text()
-    assert "github.token" not in text  # its push would start no workflow: no `ci` checks on the head
+    assert "secrets." not in text
+    assert "github.token" not in text
     jobs = _load(SPEC_CHANGE)["jobs"]
-    push = jobs["push"]
-    assert (push["needs"], push["environment"]) == ("regenerate", "spec-change-push")
-    assert push["if"] == "needs.regenerate.outputs.committed == 'true'"
-    assert [step.get("uses", "").split("@")[0] for step in push["steps"]] == [
-        "actions/checkout",
+    assert set(jobs) == {"regenerate", "check"}
+    for name, job in jobs.items():
+        assert "environment" not in job, name
+        assert {scope for scope, level in job["permissions"].items() if level == "write"} <= {"pull-requests"}, name
+    # the check of a regeneration commit is the run its push starts
+    assert "needs.regenerate.outputs.committed != 'true'" in jobs["check"]["if"]
+    [notice] = [s for s in jobs["regenerate"]["steps"] if s.get("name", "").startswith("Bundle the commit")]
+    assert spec_change.COMMIT_COMMAND in notice["run"]  # the pull request's run says what to do if no push comes
+
+
+def test_the_regeneration_is_pushed_by_a_workflow_run_of_the_default_branchs_definition() -> None:
+    workflow = _load(SPEC_CHANGE_PUSH)
+    assert workflow["on"] == {"workflow_run": {"workflows": [_load(SPEC_CHANGE)["name"]], "types": ["completed"]}}
+    assert workflow["concurrency"]["cancel-in-progress"] == "false"
+    [(name, push)] = workflow["jobs"].items()
+    assert (name, push["environment"]) == ("push", "spec-change-push")
+    assert push["permissions"] == {"contents": "read", "actions": "read"}  # the push uses the App's or PAT's token
+    condition = " ".join(push["if"].split())
+    assert "github.event.workflow_run.event == 'pull_request'" in condition
+    assert "github.event.workflow_run.conclusion == 'success'" in condition
+    assert "github.event.workflow_run.head_repository.full_name == github.repository" in condition  # no fork
+    assert _steps(push) == [
         "actions/download-artifact",
+        "Find the bundle",
+        "actions/checkout",
         "actions/create-github-app-token",
-        "",
+        "Push to the pull request's branch",
     ]
+    download, _, checkout, app, step = push["steps"]
+    [upload] = [
+        s for s in _load(SPEC_CHANGE)["jobs"]["regenerate"]["steps"] if s.get("uses", "").startswith("actions/upload")
+    ]
+    assert download["with"]["pattern"] == upload["with"]["name"]  # a pattern: a run without it is no error
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert download["with"]["github-token"] == "${{ github.token }}"  # read the artifact: the only use of it
+    assert SPEC_CHANGE_PUSH.read_text().count("github.token") == 1
+    assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha }}"
+    assert app["with"]["private-key"] == "${{ secrets.SPEC_CHANGE_APP_PRIVATE_KEY }}"
+    assert step["env"]["TOKEN"] == "${{ steps.app.outputs.token || secrets.SPEC_CHANGE_PUSH_TOKEN }}"
+    assert step["env"]["BRANCH"] == "${{ github.event.workflow_run.head_branch }}"
+    assert step["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
     script = _push_script()
     assert spec_change.COMMIT_COMMAND in script  # what to run when nothing can push
     assert "python" not in script.replace(spec_change.COMMIT_COMMAND, "")
-    for name, job in jobs.items():  # the credentials reach the push job alone
-        assert (name == "push") == ("secrets." in json.dumps(job)), name
-    # the check of a regeneration commit is the run its push starts
-    assert "needs.regenerate.outputs.committed != 'true'" in jobs["check"]["if"]
+
+
+def test_the_push_workflow_uses_the_download_artifact_pinned_elsewhere() -> None:
+    def pins(path: Path) -> set[str]:
+        return {f"{m[1]}@{m[2]}" for line in path.read_text().splitlines() if (m := SHA_PIN.match(line))}
+
+    download = {pin for pin in pins(SPEC_CHANGE_PUSH) if "download-artifact@" in pin}
+    assert download
+    assert download <= pins(CONFORMANCE)
+
+
+def test_no_run_step_expands_an_expression() -> None:
+    # values reach a script through env: (an expression in run: is pasted into the script before it runs)
+    for name, workflow in _workflows().items():
+        for job_name, job in workflow["jobs"].items():
+            for step in job["steps"]:
+                assert "${{" not in step.get("run", ""), f"{name}/{job_name}/{step.get('name')}"
 
 
 def _push_script() -> str:
     [step] = [
-        s for s in _load(SPEC_CHANGE)["jobs"]["push"]["steps"] if s.get("name") == "Push to the pull request's branch"
+        s
+        for s in _load(SPEC_CHANGE_PUSH)["jobs"]["push"]["steps"]
+        if s.get("name") == "Push to the pull request's branch"
     ]
     script: str = step["run"]
     return script
@@ -335,15 +387,21 @@ def _regeneration(tmp_path: Path, *, outside: bool = False) -> tuple[Path, Path,
     return remote, checkout, head, _git(source, "rev-parse", "HEAD")
 
 
-def _push(tmp_path: Path, remote: Path, checkout: Path, head: str, token: str) -> subprocess.CompletedProcess[str]:
-    """The push step as written, with github.com's URL of the repository pointing at ``remote``."""
+def _push(
+    tmp_path: Path, remote: Path, checkout: Path, head: str, token: str, **event: str
+) -> subprocess.CompletedProcess[str]:
+    """The push step as written, with github.com's URL of the repository pointing at ``remote``; ``event``
+    overrides what the triggering run reports (HEAD_REPOSITORY, BRANCH, ...)."""
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith("GIT_")},
         "TOKEN": token,
         "BUNDLE": str(tmp_path / "regeneration.bundle"),
-        "HEAD_SHA": head,
         "REPOSITORY": "owner/repo",
+        "DEFAULT_BRANCH": "main",
+        "HEAD_SHA": head,
+        "HEAD_REPOSITORY": "owner/repo",
         "BRANCH": "pr",
+        **event,
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": f"url.file://{remote}.insteadOf",
         "GIT_CONFIG_VALUE_0": "https://github.com/owner/repo.git",
@@ -383,6 +441,57 @@ def test_the_push_step_refuses_a_bundle_that_changes_more_than_generated(tmp_pat
     assert result.returncode == 1
     assert "changes generated/ alone: not pushed" in result.stdout
     assert _git(remote, "rev-parse", "refs/heads/pr") == head
+
+
+def test_the_push_step_refuses_a_bundle_on_another_head(tmp_path: Path) -> None:
+    remote, checkout, head, regenerated = _regeneration(tmp_path)
+    result = _push(tmp_path, remote, checkout, regenerated, "ghs_not-a-real-token")  # the run reports another head
+    assert result.returncode == 1
+    assert f"not one commit on {regenerated}" in result.stdout
+    assert _git(remote, "rev-parse", "refs/heads/pr") == head
+
+
+def test_the_push_step_pushes_nothing_once_the_branch_has_moved(tmp_path: Path) -> None:
+    remote, checkout, head, _ = _regeneration(tmp_path)
+    (checkout / "spec.yaml").write_text("info: {version: 2}\n")  # the author pushed again meanwhile
+    _git(checkout, "commit", "-q", "-am", "Edit the spec again")
+    _git(checkout, "push", "-q", "origin", "HEAD:refs/heads/pr")
+    moved = _git(checkout, "rev-parse", "HEAD")
+    _git(checkout, "checkout", "-q", head)
+    result = _push(tmp_path, remote, checkout, head, "ghs_not-a-real-token")
+    assert result.returncode == 1
+    assert f"the branch is no longer at {head}" in result.stdout
+    assert _git(remote, "rev-parse", "refs/heads/pr") == moved
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ({"HEAD_REPOSITORY": "someone/repo"}, "is not in this repository (a fork): not pushed"),
+        ({"BRANCH": "main"}, "is not a pull request's branch this workflow pushes to"),
+        ({"BRANCH": "-pr"}, "is not a pull request's branch this workflow pushes to"),
+        ({"BRANCH": "pr$(touch pwned)"}, "is not a pull request's branch this workflow pushes to"),
+        ({"BRANCH": "pr/../main"}, "is not a pull request's branch this workflow pushes to"),
+        ({"BRANCH": "pr.lock"}, "is not a pull request's branch this workflow pushes to"),
+        ({"BRANCH": "pr\n::add-mask::x"}, "is not a pull request's branch this workflow pushes to"),
+        ({"HEAD_SHA": "HEAD"}, "is not a commit SHA: not pushed"),
+        ({"HEAD_SHA": "--upload-pack=touch pwned"}, "is not a commit SHA: not pushed"),
+    ],
+)
+def test_the_push_step_refuses_what_the_triggering_run_reports_unless_well_formed(
+    tmp_path: Path, event: dict[str, str], problem: str
+) -> None:
+    remote, checkout, head, _ = _regeneration(tmp_path)
+    _git(remote, "branch", "main", "refs/heads/pr")
+    result = _push(tmp_path, remote, checkout, head, "ghs_not-a-real-token", **event)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert problem in result.stdout
+    assert result.stdout.count("\n") == 1  # nothing of the untrusted value is echoed
+    assert not (checkout / "pwned").exists()
+    assert _git(remote, "for-each-ref", "--format=%(refname) %(objectname)").splitlines() == [
+        f"refs/heads/main {head}",
+        f"refs/heads/pr {head}",
+    ]
 
 
 def _glob_matches(pattern: str, path: str) -> bool:

@@ -17,9 +17,9 @@ step) when generated/ differs from the base's but the package version (``{info.v
 did not rise above the base's: a released version would then name two different packages.
 
 ``--commit`` only regenerates: when that changes ``REGENERATED`` (generated/), it commits the result (the
-workflow then pushes it to the pull request's branch) and writes ``committed=true`` to $GITHUB_OUTPUT. With
-``--cannot-push`` (a pull request from a fork, whose branch the workflow cannot push to) it commits nothing
-and exits 3 with the exact command to run instead: ``COMMIT_COMMAND``.
+workflow bundles it, spec-change-push.yml pushes it to the pull request's branch) and writes
+``committed=true`` to $GITHUB_OUTPUT. With ``--cannot-push`` (a pull request from a fork, whose branch the
+workflow cannot push to) it commits nothing and exits 3 with the exact command to run instead: ``COMMIT_COMMAND``.
 
 Exit status: 0 fine; 1 a breaking change without a new major version; 2 usage error (unreadable base, e.g.
 the all-zero revision of a new branch or a commit gone after a force-push, or a bad spec; report.md says

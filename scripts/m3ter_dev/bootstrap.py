@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -83,6 +84,7 @@ def _create() -> None:
     try:
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     except subprocess.CalledProcessError:  # ensurepip failed: Debian and Ubuntu ship it apart from python3
+        shutil.rmtree(VENV, ignore_errors=True)  # ours (just created, cleared): a later run starts afresh
         version = "{}.{}".format(*sys.version_info[:2])
         sys.exit(
             f"bootstrap: {sys.executable} could not put pip into a new virtual environment (its ensurepip is"

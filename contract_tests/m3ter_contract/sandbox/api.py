@@ -269,7 +269,7 @@ class SandboxAPI:
         elif content_type == JSON or content_type.endswith("+json"):
             try:
                 decoded = _DECODER.decode(request.body)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # bad UTF-8, or nested too deep
                 return error(400, "Request body is not valid JSON")
             if not isinstance(decoded, dict):
                 return error(400, "Request body must be a JSON object")

@@ -29,8 +29,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-import msgspec
-
 from .clock import ManualClock, iso_datetime
 from .core import Sandbox
 from .entities import SandboxError
@@ -41,7 +39,7 @@ PREFIX = "/_sandbox"
 LATEST = datetime(9000, 1, 1, tzinfo=UTC).timestamp()
 """How far the clock may be advanced over HTTP: the sandbox writes dates up to the year 9999."""
 _TOKEN = re.compile(r"[\x21-\x7e]{16,}")
-_DECODER = msgspec.json.Decoder()
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _TYPE_NAMES: dict[Any, str] = {
     int: "a whole number",
     float: "a finite number",
@@ -220,6 +218,8 @@ class Preset:
             if not _fits(value, self.args[arg]):
                 wanted = _describe(self.args[arg])
                 raise ControlError(400, "bad_request", f"{self.name}: {arg} must be {wanted}, not {_show(value)}")
+            if isinstance(value, str) and _CONTROL_CHARACTERS.search(value):  # some become header values
+                raise ControlError(400, "bad_request", f"{self.name}: {arg} holds a control character: {_show(value)}")
         missing = [arg for arg in self.required if arg not in args]
         if missing:
             raise ControlError(400, "bad_request", f"{self.name} needs {', '.join(missing)}")
@@ -294,11 +294,22 @@ def _body(raw: bytes) -> Body:
     if not raw.strip():
         return {}
     try:
-        body = _DECODER.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise ControlError(400, "bad_json", f"the body is not JSON: {exc}") from None
+        body = json.loads(raw, object_pairs_hook=_one_of_each)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        problem = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
+        raise ControlError(400, "bad_json", f"the body is not JSON: {problem}") from None
     if not isinstance(body, dict):
         raise ControlError(400, "bad_request", f"the body is a JSON object, not {type(body).__name__}")
+    return body
+
+
+def _one_of_each(pairs: list[tuple[str, Any]]) -> Body:
+    """A JSON object whose members are named once each (``{"seconds": 1, "seconds": 2}`` is refused)."""
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        names = [name for name, _ in pairs]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"member {', '.join(map(repr, twice))} given twice")
     return body
 
 

@@ -221,7 +221,7 @@ class Sandbox:
 
         Safe while a server thread serves the sandbox: the world is re-seeded under the state's lock, so a
         request answered meanwhile sees the old world or the new one, never a mix; one in flight may still
-        consume a fault queued before the reset."""
+        consume a fault queued before the reset, and be recorded in ``requests`` after it."""
         with self.state.lock:
             self._registry.clear()
             self.state.forget_entities()

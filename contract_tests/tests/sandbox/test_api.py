@@ -50,6 +50,19 @@ def test_token_with_json_body(mocked: Sandbox) -> None:
     assert set(response.json()) == {"token_type", "access_token", "expires_in", "scope"}
 
 
+@pytest.mark.parametrize("body", [b'{"\xff": 1}', b"[" * 5000 + b"]" * 5000], ids=["bad-utf8", "nested-deep"])
+def test_a_token_body_json_cannot_read_is_400(mocked: Sandbox, body: bytes) -> None:
+    creds = mocked.credentials
+    response = httpx.post(
+        f"{BASE}/oauth/token",
+        auth=(creds.api_key, creds.api_secret),
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(response, 400)
+    assert response.json()["message"] == "Request body is not valid JSON"
+
+
 def test_each_token_is_new(mocked: Sandbox) -> None:
     assert mocked.issue_token() != mocked.issue_token()
 

@@ -205,6 +205,7 @@ def test_an_unknown_preset_is_400_naming_the_known_ones(control: httpx.Client, s
         ("server_errors", {"status": 404}, 400, "bad_request", "5xx"),
         ("server_errors", {"operation": "GetBills"}, 400, "bad_request", 'one of "GenerateToken", "GetBill"'),
         ("server_errors", [], 400, "bad_request", '"args" is a JSON object'),
+        ("wrong_content_type", {"content_type": "text/plain\r\nX-Evil: 1"}, 400, "bad_request", "control character"),
         ("slow", {"seconds": 60}, 400, "bad_request", "at most 5"),
         ("version_zero", {}, 400, "bad_request", "version_zero needs entity_id"),
         ("version_zero", {"entity_id": "nope"}, 404, "unknown_entity", "unknown entity 'nope'"),
@@ -293,6 +294,9 @@ def test_conformance_passes_against_the_served_sandbox_after_a_reset(
     ("method", "endpoint", "content", "status", "code", "says"),
     [
         ("POST", "advance", b"{not json", 400, "bad_json", "the body is not JSON"),
+        ("POST", "advance", b'{"\xff": 1}', 400, "bad_json", "the body is not JSON"),
+        ("POST", "advance", b'{"seconds": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "bad_json", "nested too deep"),
+        ("POST", "advance", b'{"seconds": 1, "seconds": 2}', 400, "bad_json", "member 'seconds' given twice"),
         ("POST", "advance", b"[60]", 400, "bad_request", "the body is a JSON object, not list"),
         ("PUT", "reset", b"", 405, "method_not_allowed", "/_sandbox/reset takes POST"),
         ("GET", "nowhere", b"", 404, "not_found", "no control endpoint /_sandbox/nowhere; the endpoints: GET"),

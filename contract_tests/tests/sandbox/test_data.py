@@ -28,16 +28,22 @@ def test_a_repeated_draw_is_the_same_draw_and_moves_the_generator_alike() -> Non
 
 
 def test_each_draw_owns_its_items() -> None:
-    draw(12, 400)
-    first, _, _ = draw(12, 400)
-    usage = next(n for n, item in enumerate(first) if item.get("usagePerPricingBand"))
-    first[usage]["subtotal"] = -1.0
-    first[usage]["usagePerPricingBand"].clear()
-    first.pop()
-    again, _, _ = draw(12, 400)
-    assert len(again) == 400
-    assert again[usage]["subtotal"] != -1.0
-    assert again[usage]["usagePerPricingBand"]
+    def spoil(items: list[dict[str, Any]]) -> int:
+        usage = next(n for n, item in enumerate(items) if item.get("usagePerPricingBand"))
+        items[usage]["subtotal"] = -1.0
+        items[usage]["usagePerPricingBand"].clear()
+        items.pop()
+        return usage
+
+    def intact(items: list[dict[str, Any]], usage: int) -> bool:
+        return len(items) == 400 and items[usage]["subtotal"] != -1.0 and bool(items[usage]["usagePerPricingBand"])
+
+    first, _, _ = draw(12, 400)  # the first draw of these arguments
+    usage = spoil(first)
+    second, _, _ = draw(12, 400)  # a repeat
+    assert intact(second, usage)
+    spoil(second)
+    assert intact(draw(12, 400)[0], usage)
 
 
 def test_any_other_argument_is_another_draw() -> None:

@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import assert_type
+from typing import Any, assert_type
 
 import httpx
 import pytest
@@ -17,6 +18,22 @@ from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer, cli
 from m3ter_contract.sandbox.control import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def _details(process: subprocess.Popen[str], timeout: float = 60.0) -> dict[str, Any]:
+    """The JSON line ``serve --json`` prints first; a server that prints nothing fails the test, not hangs it."""
+    assert process.stdout is not None
+    stdout = process.stdout
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not lines or not lines[0]:
+        process.kill()
+        _, err = process.communicate(timeout=10)
+        pytest.fail(f"serve printed no details within {timeout} s; its stderr: {err[-2000:]}")
+    details: dict[str, Any] = json.loads(lines[0])
+    return details
 
 
 def test_thread_server_serves_and_stops(server: SandboxServer[Sandbox], sandbox: Sandbox) -> None:
@@ -100,7 +117,7 @@ def test_cli_serve_json() -> None:
     )
     try:
         assert process.stdout is not None
-        details = json.loads(process.stdout.readline())
+        details = _details(process)
         assert {"url", "org_id", "api_key", "api_secret", "bill_ids", "statement_job_ids"} <= set(details)
         assert details["url"].startswith("http://127.0.0.1:")
         expected = Sandbox(seed=3, clock=ManualClock(), large_bill_line_items=20)
@@ -200,7 +217,7 @@ def test_cli_serve_control_end_to_end() -> None:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
-        details = json.loads(process.stdout.readline())
+        details = _details(process)
         assert details["control_url"] == details["url"] + "/_sandbox/"
         headers = {"Authorization": f"Bearer {details['control_token']}"}
         with httpx.Client(base_url=details["control_url"], headers=headers, timeout=5) as control:

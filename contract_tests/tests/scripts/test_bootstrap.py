@@ -41,6 +41,8 @@ def test_a_python_without_ensurepip_gets_told_what_to_install(tmp_path: Path, mo
     """Debian and Ubuntu ship ensurepip apart from python3: creating the venv fails in a subprocess."""
 
     def no_ensurepip(self: venv.EnvBuilder, env_dir: str) -> None:
+        Path(env_dir).mkdir()
+        (Path(env_dir) / "pyvenv.cfg").write_text("home = /usr/bin\n")  # made, but without pip
         raise subprocess.CalledProcessError(1, [sys.executable, "-m", "ensurepip"])
 
     monkeypatch.setattr(venv.EnvBuilder, "create", no_ensurepip)
@@ -51,6 +53,7 @@ def test_a_python_without_ensurepip_gets_told_what_to_install(tmp_path: Path, mo
     assert "ensurepip" in message
     assert f"apt install python{sys.version_info[0]}.{sys.version_info[1]}-venv" in message
     assert "Traceback" not in message
+    assert not (tmp_path / "venv").exists()  # the half-made venv is gone: the next run starts afresh
 
 
 def test_an_empty_setting_means_the_default_not_the_current_directory(

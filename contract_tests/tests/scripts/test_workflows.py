@@ -592,15 +592,19 @@ def test_the_merge_step_fails_when_an_org_of_the_matrix_has_no_report(tmp_path: 
         "MATRIX": matrix,
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
     }
-    result = subprocess.run(
-        [BASH, "-e", "-c", _merge_script()],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+
+    def merge() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BASH, "-e", "-c", _merge_script()],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    result = merge()
     assert result.returncode == 2, result.stdout + result.stderr
     merged = json.loads((tmp_path / "merged" / "m3ter-conformance.json").read_text(encoding="utf-8"))
     assert [org["name"] for org in merged["orgs"]] == ["eu"]
@@ -608,15 +612,7 @@ def test_the_merge_step_fails_when_an_org_of_the_matrix_has_no_report(tmp_path: 
     assert problem["message"].startswith("organization eu-sandbox not merged [no-report]")
     assert "eu-sandbox not merged" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     env["MATRIX"] = json.dumps([{"name": "eu"}])
-    result = subprocess.run(
-        [BASH, "-e", "-c", _merge_script()],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result = merge()
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -116,7 +116,7 @@ def test_user_info_redaction_redacts_what_the_replaced_pattern_did(text: str) ->
         ("?a;b;api_key=k1#f", f"?a;b;api_key={REDACTED}#f"),
         ("?token", "?token"),
         ("x-https://u:p@h", f"x-https://{REDACTED}@h"),
-        ("1https://u:p@h", "1https://u:p@h"),  # no scheme starts at a word boundary (as before)
+        ("1https://u:p@h", f"1https://{REDACTED}@h"),  # whatever comes before ://
         ("see git+ssh://git:pw@host/repo and http://h/a@b", f"see git+ssh://{REDACTED}@host/repo and http://h/a@b"),
     ],
 )

@@ -60,7 +60,8 @@ def test_a_token_body_json_cannot_read_is_400(mocked: Sandbox, body: bytes) -> N
         headers={"Content-Type": "application/json"},
     )
     assert_error(response, 400)
-    assert response.json()["message"] == "Request body is not valid JSON"
+    # Nested 5,000 deep is past the parser's recursion limit on 3.11, within it on 3.13 (then no object).
+    assert response.json()["message"] in ("Request body is not valid JSON", "Request body must be a JSON object")
 
 
 def test_each_token_is_new(mocked: Sandbox) -> None:

@@ -295,7 +295,6 @@ def test_conformance_passes_against_the_served_sandbox_after_a_reset(
     [
         ("POST", "advance", b"{not json", 400, "bad_json", "the body is not JSON"),
         ("POST", "advance", b'{"\xff": 1}', 400, "bad_json", "the body is not JSON"),
-        ("POST", "advance", b'{"seconds": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "bad_json", "nested too deep"),
         ("POST", "advance", b'{"seconds": 1, "seconds": 2}', 400, "bad_json", "member 'seconds' given twice"),
         ("POST", "advance", b"[60]", 400, "bad_request", "the body is a JSON object, not list"),
         ("PUT", "reset", b"", 405, "method_not_allowed", "/_sandbox/reset takes POST"),
@@ -311,6 +310,14 @@ def test_bad_requests_are_typed_json_errors(
     if status == 405:
         assert answer.headers["allow"] == "POST"
         assert body["allow"] == ["POST"]
+
+
+def test_a_body_nested_deeper_than_the_parser_goes_is_400(control: httpx.Client) -> None:
+    """5,000 levels: past the parser's recursion limit on 3.11 ("nested too deep"), within it on 3.13 (then
+    "seconds" is no number). A typed 400 either way, never a 500."""
+    answer = control.post("/advance", content=b'{"seconds": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    body = _refused(answer, 400, "bad_json" if "nested too deep" in answer.text else "bad_request")
+    assert "nested too deep" in body["message"] or "advance takes" in body["message"]
 
 
 def test_an_oversized_body_is_refused_before_reading() -> None:

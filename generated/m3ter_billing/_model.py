@@ -52,6 +52,12 @@ class _DumpOptions(NamedTuple):
     exclude_none: bool
 
 
+_DEFAULT_DUMP = _DumpOptions(
+    python=False, use_api_names=True, exclude_unset=True, exclude_defaults=False, exclude_none=False
+)
+"""The options of a plain ``to_dict()``: the wire form msgspec writes."""
+
+
 class M3terModel(_learned.LearningStruct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     """Common behaviour of the generated models. Fields that were absent on the wire are ``UNSET``.
 
@@ -140,7 +146,16 @@ class M3terModel(_learned.LearningStruct, kw_only=True, forbid_unknown_fields=Tr
         leaves out those that are null, as the official models do). A keyword of the wrong type is a
         ``TypeError``, a ``mode`` other than those two a ``ValueError``.
         """
-        return _as_dict(self, "to_dict", mode, use_api_names, exclude_unset, exclude_defaults, exclude_none, warnings)
+        return _as_dict(
+            self,
+            "to_dict",
+            mode,
+            use_api_names=use_api_names,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
+            warnings=warnings,
+        )
 
     def to_json(
         self,
@@ -163,7 +178,16 @@ class M3terModel(_learned.LearningStruct, kw_only=True, forbid_unknown_fields=Tr
         if indent is not None and indent < 0:
             raise ValueError(f"to_json() indent= must be 0 or more, not {indent}")
         data = msgspec.json.encode(
-            _as_dict(self, "to_json", "json", use_api_names, exclude_unset, exclude_defaults, exclude_none, warnings)
+            _as_dict(
+                self,
+                "to_json",
+                "json",
+                use_api_names=use_api_names,
+                exclude_unset=exclude_unset,
+                exclude_defaults=exclude_defaults,
+                exclude_none=exclude_none,
+                warnings=warnings,
+            )
         )
         if indent is None:
             return data
@@ -388,58 +412,28 @@ def _build(
         raise _validation_error(exc, path, status_code, data) from None
 
 
-def _as_dict(
-    obj: M3terModel,
-    method: str,
-    mode: object,
-    use_api_names: object,
-    exclude_unset: object,
-    exclude_defaults: object,
-    exclude_none: object,
-    warnings: object,
-) -> dict[str, Any]:
-    if (
-        mode == "json"
-        and use_api_names is True
-        and exclude_unset is True
-        and exclude_defaults is False
-        and exclude_none is False
-        and (warnings is True or warnings is False)
-    ):  # the defaults: msgspec writes the wire form in C, then the unknown fields go back in
+def _as_dict(obj: M3terModel, method: str, mode: object, **flags: object) -> dict[str, Any]:
+    options = _dump_options(method, mode, flags)
+    if options == _DEFAULT_DUMP:  # msgspec writes the wire form in C, then the unknown fields go back in
         out = typing.cast(dict[str, Any], msgspec.to_builtins(obj))
         _merge_extras(obj, out)
         return out
-    options = _dump_options(method, mode, use_api_names, exclude_unset, exclude_defaults, exclude_none, warnings)
     return _dump(obj, options)
 
 
-def _dump_options(
-    method: str,
-    mode: object,
-    use_api_names: object,
-    exclude_unset: object,
-    exclude_defaults: object,
-    exclude_none: object,
-    warnings: object,
-) -> _DumpOptions:
+def _dump_options(method: str, mode: object, flags: dict[str, object]) -> _DumpOptions:
+    """The options of ``to_dict``/``to_json`` (``method``), checked: ``mode`` and the bool keywords."""
     if mode not in ("json", "python") or not isinstance(mode, str):
         raise ValueError(f"{method}() mode= must be 'json' or 'python', not {mode!r}")
-    flags = {
-        "use_api_names": use_api_names,
-        "exclude_unset": exclude_unset,
-        "exclude_defaults": exclude_defaults,
-        "exclude_none": exclude_none,
-        "warnings": warnings,
-    }
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise TypeError(f"{method}() {name}= must be a bool, not {type(value).__name__}")
     return _DumpOptions(
         python=mode == "python",
-        use_api_names=use_api_names is True,
-        exclude_unset=exclude_unset is True,
-        exclude_defaults=exclude_defaults is True,
-        exclude_none=exclude_none is True,
+        use_api_names=flags["use_api_names"] is True,
+        exclude_unset=flags["exclude_unset"] is True,
+        exclude_defaults=flags["exclude_defaults"] is True,
+        exclude_none=flags["exclude_none"] is True,
     )
 
 

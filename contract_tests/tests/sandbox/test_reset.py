@@ -98,12 +98,15 @@ def test_reset_while_a_server_thread_serves_the_sandbox() -> None:
     done = threading.Event()
     started = threading.Barrier(4)
     statuses: list[int] = []
+    answered = threading.Event()  # a reader got an answer since the last reset began
 
     def read(url: str) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
             started.wait(timeout=10)
             while not done.is_set():
-                statuses.extend(client.get(path).status_code for path in paths)
+                for path in paths:
+                    statuses.append(client.get(path).status_code)
+                    answered.set()
 
     with SandboxServer(sandbox) as server:
         readers = [threading.Thread(target=read, args=(server.url,)) for _ in range(3)]
@@ -111,11 +114,15 @@ def test_reset_while_a_server_thread_serves_the_sandbox() -> None:
             reader.start()
         started.wait(timeout=10)
         try:
+            # Each reset waits for an answer given after it began (a back-to-back reset holds the state's
+            # lock and would starve the readers): 20 resets, each overlapped or followed by reads.
             for _ in range(20):
+                answered.clear()
                 sandbox.reset()
+                assert answered.wait(timeout=30), "no reader was answered after a reset"
         finally:
             done.set()
             for reader in readers:
                 reader.join(timeout=10)
-    assert statuses
+    assert len(statuses) >= 20
     assert set(statuses) == {200}

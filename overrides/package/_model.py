@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 import msgspec
 
 from . import _learned
+from ._collector import decode_paused
 from ._exceptions import ResponseValidationError
 from ._redact import scrub
 
@@ -259,7 +260,7 @@ class M3terModel(_learned.LearningStruct, kw_only=True, forbid_unknown_fields=Tr
 def _decode(cls: type[M], data: bytes | str, status_code: int | None) -> M:
     for _ in range(_MAX_ROUNDS):
         try:
-            return typing.cast(M, _learned.decoder_for(cls).decode(data))
+            return typing.cast(M, decode_paused(_learned.decoder_for(cls).decode, data))
         except msgspec.ValidationError as exc:
             unknown = _learned.unknown_field(exc)
             if unknown is None:

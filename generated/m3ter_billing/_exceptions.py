@@ -402,26 +402,41 @@ def _request_line(response: httpx.Response) -> tuple[str, str]:
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization")
 
 
-def _without_credentials(response: httpx.Response) -> None:
-    """Give ``response`` (about to go on an error the caller keeps) a copy of its request whose credential
-    headers read ``[REDACTED]``: ``error.response.request`` is as reachable as the error's message."""
+def without_credentials(response: httpx.Response) -> httpx.Response:
+    """``response`` (about to be handed to the caller: on an error, or as a raw response) made safe to keep:
+    its request, and the request ``next_request`` would send after a 3xx, become copies whose credential
+    headers read ``[REDACTED]``, and its ``history`` is emptied. httpx fills the history from the auth
+    flow: the token request (HTTP Basic with the API key and secret) with the token in its body, and an
+    attempt refused with the bearer token before a refresh. ``error.response`` and ``raw.http_response``
+    are as reachable as an error's message."""
+    response.history = []
     try:
         request = response.request
     except RuntimeError:
-        return
+        request = None
+    if request is not None:
+        response.request = _redacted(request)
+    if response.next_request is not None:
+        response.next_request = _redacted(response.next_request)
+    return response
+
+
+def _redacted(request: httpx.Request) -> httpx.Request:
+    """``request``, or a copy of it whose credential headers read ``[REDACTED]`` (no body: a GET's has none,
+    and the token request's form holds no secret)."""
     if not any(name in request.headers for name in _CREDENTIAL_HEADERS):
-        return
+        return request
     headers = request.headers.copy()
     for name in _CREDENTIAL_HEADERS:
         if name in headers:
             headers[name] = "[REDACTED]"
-    response.request = httpx.Request(request.method, request.url, headers=headers)
+    return httpx.Request(request.method, request.url, headers=headers)
 
 
 def error_for_response(response: httpx.Response) -> APIStatusError:
     """The typed exception for a response whose status is not the operation's success status (its
     ``response`` keeps no credentials of the request)."""
-    _without_credentials(response)
+    without_credentials(response)
     method, url = _request_line(response)
     cls = error_class_for_status(response.status_code)
     content = response.content
@@ -440,7 +455,7 @@ def error_for_response(response: httpx.Response) -> APIStatusError:
 def with_response(error: APIResponseValidationError, response: httpx.Response) -> APIResponseValidationError:
     """``error`` (raised decoding ``response``'s body) with the request and the response it came from (its
     request without credentials)."""
-    _without_credentials(response)
+    without_credentials(response)
     error.method, url = _request_line(response)
     error.url = scrub(url) if url else ""
     error.headers = response.headers
@@ -475,6 +490,7 @@ class _TranslatedTransportErrors:
         if isinstance(exc, httpx.RequestError):
             method, url = _request_of(exc)
             _detach_requests(exc)
+            _scrub_chain(exc)
             if isinstance(exc, httpx.TimeoutException):
                 raise APITimeoutError(
                     f"request timed out: {type(exc).__name__}: {exc}", method=method, url=url
@@ -488,6 +504,10 @@ class _TranslatedTransportErrors:
             raise APIConnectionError(f"request failed: {type(exc).__name__}: {exc}", method=method, url=url) from exc
         if isinstance(exc, httpx.InvalidURL):  # a URL httpx refuses to send (too long, control characters)
             raise APIConnectionError(f"invalid URL: {exc}") from None
+        if isinstance(exc, UnicodeError) and type(exc).__module__.startswith("idna"):
+            # A 3xx Location whose host does not decode (xn--, a codepoint IDNA refuses), read by httpx as it
+            # builds response.next_request: what httpx does for a Location that is no URL at all.
+            raise APIConnectionError(f"invalid URL: a host that is not a valid IDNA name ({exc})") from None
         if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
             raise APIConnectionError("the client has been closed") from None
 
@@ -521,6 +541,29 @@ def _detach_requests(exc: httpx.RequestError) -> None:
             continue
         seen.add(id(current))
         current._request = None
+        pending += (current.__cause__, current.__context__)
+
+
+# The libraries under httpx whose exceptions it chains to its own; their messages can quote what a server
+# sent (a malformed status line echoing the request target, a presigned signature in it).
+_TRANSPORT_MODULES = frozenset({"httpx", "httpcore", "h11", "h2", "hpack", "anyio", "sniffio"})
+
+
+def _scrub_chain(exc: BaseException) -> None:
+    """Scrub the messages of ``exc`` and of the transport libraries' exceptions chained to it
+    (``__cause__``, ``__context__``): our message is built scrubbed, but a traceback shows these too. The
+    walk stops at any other exception (one the caller was handling when it made the call stays as it is)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        if type(current).__module__.partition(".")[0] not in _TRANSPORT_MODULES:
+            continue
+        seen.add(id(current))
+        if any(isinstance(arg, str) for arg in current.args):
+            current.args = tuple(scrub(arg) if isinstance(arg, str) else arg for arg in current.args)
         pending += (current.__cause__, current.__context__)
 
 
@@ -562,4 +605,5 @@ __all__ = [
     "error_for_response",
     "translated_transport_errors",
     "with_response",
+    "without_credentials",
 ]

@@ -14,7 +14,8 @@ to exactly the addresses that were checked (``_network``), so a DNS answering a 
 check and a private one for the connection gets nowhere. A name that does not resolve is let through to
 the connection, which refuses it (it has no vetted address); through a proxy the proxy decides. When the
 client has a custom ``transport`` and no ``resolve_host``, names are not resolved (that transport decides
-where they go); IP literals and ``localhost`` are still checked.
+where they go); IP literals (in every form the system's resolver reads as an address) and ``localhost``
+are still checked. A host that is not a valid internationalised domain name is refused.
 """
 
 from __future__ import annotations
@@ -55,10 +56,23 @@ def _kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``text`` spells, in any form the system's resolver reads as one: besides the
+    canonical ones, the IPv4 forms of ``inet_aton`` (``127.1``, ``2130706433``, ``0x7f.1``; a trailing dot
+    ignored), which ``getaddrinfo`` returns without asking DNS, so a transport connects to them as such."""
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
+        pass
+    short = text.rstrip(".")
+    if not short or not _IPV4_CHARS.issuperset(short):
         return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(short))
+    except (OSError, ValueError):
+        return None
+
+
+_IPV4_CHARS = frozenset("0123456789abcdefxABCDEFX.")
 
 
 def check_statement_url(
@@ -79,6 +93,10 @@ def check_statement_url(
         base = httpx.URL(base_url)
     except httpx.InvalidURL:
         return None
+    try:
+        target.host  # noqa: B018 (decoding it is the check)
+    except UnicodeError:  # idna's errors: an A-label that does not decode (xn--), a codepoint IDNA refuses
+        raise StatementURLRefusedError("the URL's host is not a valid internationalised domain name", url=url) from None
     if target.userinfo:
         raise StatementURLRefusedError("the URL carries a user name or password", url=url)
     if (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import httpx
 import pytest
 import respx
@@ -22,8 +25,9 @@ from m3ter_billing import (
     UnprocessableEntityError,
     errors,
 )
+from m3ter_billing.types import Response
 
-from .support import BASE_URL, ORG_ID, TOKEN, AsyncClientFactory, ClientFactory
+from .support import API_KEY, API_SECRET, BASE_URL, ORG_ID, TOKEN, AsyncClientFactory, ClientFactory
 
 BILL_PATH = f"/organizations/{ORG_ID}/bills/bill-1"
 JOB_PATH = f"/organizations/{ORG_ID}/statementjobs/job-1"
@@ -411,3 +415,102 @@ def test_a_token_request_error_keeps_no_basic_credentials(router: respx.Router, 
         make_client(max_retries=0).bills.retrieve("bill-1")
     assert info.value.status_code == 500
     assert _credentials_left(info.value) == ["[REDACTED]"]
+
+
+# -- nothing of the token exchange reachable from a response handed out -------------------------------------
+
+CREDENTIALS = (TOKEN, API_SECRET, base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode())
+
+
+def _credentials_reachable(response: httpx.Response | None) -> list[str]:
+    """Every credential a program can read from ``response``: the headers of its request, of the request
+    ``next_request`` would send, and of each earlier response in its ``history`` (with their bodies)."""
+    assert response is not None
+    texts: list[str] = []
+    for kept in [response, *response.history]:
+        requests = [kept.request] + ([kept.next_request] if kept.next_request is not None else [])
+        texts += [str(dict(request.headers)) for request in requests]
+        texts.append(kept.content.decode("latin-1"))
+    return [secret for secret in CREDENTIALS for text in texts if secret in text]
+
+
+def _scenario(router: respx.Router, name: str) -> None:
+    token = router.routes["token"]
+    if name == "refused-token":  # every token makes the API answer 401: a refresh, then the error
+        router.get(BILL_PATH).respond(401, json={"message": "expired"})
+    elif name == "api-redirect":  # httpx builds next_request (with the bearer token) for a same-origin 3xx
+        router.get(BILL_PATH).respond(307, headers={"Location": f"{BASE_URL}/elsewhere"})
+    elif name == "token-redirect":  # ... and for the token request, with the HTTP Basic credentials
+        token.respond(307, headers={"Location": f"{BASE_URL}/oauth/token2"})
+    else:  # "not-found": the first call fetches a token, then fails
+        router.get(BILL_PATH).respond(404, json={"message": "Not found"})
+
+
+SCENARIOS = ["not-found", "refused-token", "api-redirect", "token-redirect"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_failed_calls_response_keeps_nothing_of_the_token_exchange(
+    router: respx.Router, make_client: ClientFactory, scenario: str
+) -> None:
+    _scenario(router, scenario)
+    with pytest.raises(APIStatusError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    assert info.value.response.history == []
+    assert _credentials_reachable(info.value.response) == []
+    if "redirect" in scenario:  # still there, to be read: where it points
+        assert info.value.response.next_request is not None
+        assert info.value.response.next_request.headers["authorization"] == "[REDACTED]"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+async def test_an_async_failed_calls_response_keeps_nothing_of_the_token_exchange(
+    router: respx.Router, make_async_client: AsyncClientFactory, scenario: str
+) -> None:
+    _scenario(router, scenario)
+    client = make_async_client(max_retries=0)
+    for _ in range(2):  # the second call: the aiohttp backend's quick lane, with a token cached (if any)
+        with pytest.raises(APIStatusError) as info:
+            await client.bills.retrieve("bill-1")
+        assert info.value.response.history == []
+        assert _credentials_reachable(info.value.response) == []
+
+
+def test_a_raw_response_keeps_nothing_of_the_token_exchange(router: respx.Router, make_client: ClientFactory) -> None:
+    router.get(BILL_PATH).respond(200, json={"id": "bill-1"})
+    client = make_client()
+    raw: Response[Any] = client.bills.with_raw_response.retrieve("bill-1")  # the call that fetched the token
+    assert raw.parse().id == "bill-1"
+    assert raw.http_response is not None
+    assert raw.http_request is not None
+    assert raw.http_response.history == []
+    assert raw.http_request.headers["authorization"] == "[REDACTED]"
+    assert _credentials_reachable(raw.http_response) == []
+
+
+async def test_an_async_raw_response_keeps_nothing_of_the_token_exchange(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(BILL_PATH).respond(200, json={"id": "bill-1"})
+    client = make_async_client()
+    for _ in range(2):
+        raw = await client.bills.with_raw_response.retrieve("bill-1")
+        assert (await raw.parse()).id == "bill-1"
+        assert _credentials_reachable(raw.http_response) == []
+
+
+@pytest.mark.parametrize("location", ["http://xn--/", "https://xn--ls8h.la/x"])
+def test_a_redirect_to_a_host_that_is_no_idna_name_is_a_typed_error(
+    router: respx.Router, make_client: ClientFactory, location: str
+) -> None:
+    router.get(BILL_PATH).respond(302, headers={"Location": location})
+    with pytest.raises(APIConnectionError, match="invalid URL"):
+        make_client(max_retries=0).bills.retrieve("bill-1")
+
+
+async def test_an_async_redirect_to_a_host_that_is_no_idna_name_is_a_typed_error(
+    router: respx.Router, make_async_client: AsyncClientFactory
+) -> None:
+    router.get(BILL_PATH).respond(302, headers={"Location": "http://xn--/"})
+    with pytest.raises(APIConnectionError, match="invalid URL"):
+        await make_async_client(max_retries=0).bills.retrieve("bill-1")

@@ -503,7 +503,14 @@ def _bad_chunk(exchange: Exchange) -> None:
     exchange.close()
 
 
-FAULTS = {"not-http": _not_http, "bad-chunk": _bad_chunk, "silent": silent}
+def _echoing_status(exchange: Exchange) -> None:
+    """A status line that is not HTTP, quoting the request target (with a presigned URL's signature):
+    httpcore's and h11's errors quote it back, chained under the client's."""
+    exchange.send(b"HTTP/1.1 2000 " + exchange.target.encode("latin-1") + b"\r\n\r\n")
+    exchange.close()
+
+
+FAULTS = {"not-http": _not_http, "bad-chunk": _bad_chunk, "silent": silent, "echoing-status": _echoing_status}
 
 
 def _failing(operation: str, fault: Callable[[Exchange], None]) -> Callable[[Exchange], None]:

@@ -561,7 +561,24 @@ REFUSED = {
     "unspecified": ("https://0.0.0.0/job-1.json?X-Amz-Signature=eeee5555", "unspecified"),
     "localhost": ("https://localhost/job-1.json?X-Amz-Signature=eeee5555", "loopback"),
     "credentials": ("https://user:pw@statements.s3.amazonaws.com/job-1.json?X-Amz-Signature=eeee5555", "password"),
+    # IPv4 literals in the forms the system's resolver reads as addresses (inet_aton), not as names
+    "short loopback": ("https://127.1/job-1.json?X-Amz-Signature=eeee5555", "loopback"),
+    "decimal loopback": ("https://2130706433:8443/job-1.json?X-Amz-Signature=eeee5555", "loopback"),
+    "hex loopback": ("https://0x7f.1/job-1.json?X-Amz-Signature=eeee5555", "loopback"),
+    "trailing-dot private": ("https://10.1.2.3./job-1.json?X-Amz-Signature=eeee5555", "private"),
+    # hosts that are no IDNA name (reading them raised idna's own errors)
+    "bad a-label": ("https://xn--/job-1.json?X-Amz-Signature=eeee5555", "internationalised"),
+    "refused codepoint": ("https://xn--ls8h.la/job-1.json?X-Amz-Signature=eeee5555", "internationalised"),
 }
+
+
+@pytest.mark.parametrize("host", ["bad.cafe", "1e100.net", "deadbeef", "s3.0x7f.example"])
+def test_a_name_that_only_looks_numeric_is_left_to_the_transport(host: str) -> None:
+    from m3ter_billing import check_statement_url
+
+    # Names the system resolver would look up in DNS, not read as addresses: with no resolver (a custom
+    # transport), left to that transport as every other name.
+    assert check_statement_url(f"https://{host}/job-1.json", base_url="https://api.m3ter.test", resolve=None) is None
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))

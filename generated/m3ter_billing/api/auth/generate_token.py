@@ -5,7 +5,13 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ResponseValidationError, error_for_response, translated_transport_errors, with_response
+from ..._exceptions import (
+    ResponseValidationError,
+    error_for_response,
+    translated_transport_errors,
+    with_response,
+    without_credentials,
+)
 from ...client import Client
 from ...models.bearer_access_token_request import BearerAccessTokenRequest
 from ...models.bearer_access_token_response import BearerAccessTokenResponse
@@ -50,12 +56,13 @@ def _parse_response(response: httpx.Response) -> BearerAccessTokenResponse:
 
 
 def _build_response(response: httpx.Response) -> Response[BearerAccessTokenResponse]:
+    parsed = _parse_response(response)
     return Response(
         status_code=response.status_code,
         content=response.content,
         headers=response.headers,
-        parsed=_parse_response(response),
-        http_response=response,
+        parsed=parsed,
+        http_response=without_credentials(response),
     )
 
 

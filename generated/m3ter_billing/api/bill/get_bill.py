@@ -5,7 +5,13 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ResponseValidationError, error_for_response, translated_transport_errors, with_response
+from ..._exceptions import (
+    ResponseValidationError,
+    error_for_response,
+    translated_transport_errors,
+    with_response,
+    without_credentials,
+)
 from ..._paths import path_segment
 from ...client import Client
 from ...models.bill_response import BillResponse
@@ -54,12 +60,13 @@ def _parse_response(response: httpx.Response) -> BillResponse:
 
 
 def _build_response(response: httpx.Response) -> Response[BillResponse]:
+    parsed = _parse_response(response)
     return Response(
         status_code=response.status_code,
         content=response.content,
         headers=response.headers,
-        parsed=_parse_response(response),
-        http_response=response,
+        parsed=parsed,
+        http_response=without_credentials(response),
     )
 
 

@@ -5,7 +5,13 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ResponseValidationError, error_for_response, translated_transport_errors, with_response
+from ..._exceptions import (
+    ResponseValidationError,
+    error_for_response,
+    translated_transport_errors,
+    with_response,
+    without_credentials,
+)
 from ..._paths import path_segment
 from ...client import Client
 from ...models.statement_job_response import StatementJobResponse
@@ -47,12 +53,13 @@ def _parse_response(response: httpx.Response) -> StatementJobResponse:
 
 
 def _build_response(response: httpx.Response) -> Response[StatementJobResponse]:
+    parsed = _parse_response(response)
     return Response(
         status_code=response.status_code,
         content=response.content,
         headers=response.headers,
-        parsed=_parse_response(response),
-        http_response=response,
+        parsed=parsed,
+        http_response=without_credentials(response),
     )
 
 

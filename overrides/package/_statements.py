@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 import httpx
 import msgspec
 
+from ._collector import decode_paused
 from ._deadline import MAX_SECONDS
 from ._exceptions import (
     APITimeoutError,
@@ -236,7 +237,7 @@ def statement_plan(job_or_id: object) -> Plan[Statement]:
         _url_of(job, "csv")
     job, json_response = yield from download_plan(job, "json", job_id)
     try:
-        document = msgspec.json.decode(json_response.content)
+        document = decode_paused(msgspec.json.decode, json_response.content)  # up to 32 MiB of dicts and lists
     except msgspec.DecodeError as exc:
         raise _invalid(f"the JSON statement is not JSON: {exc}", json_response) from None
     except UnicodeDecodeError:

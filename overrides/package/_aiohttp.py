@@ -18,9 +18,11 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-import aiohttp
+# Without the extra (a vendored copy type-checked where aiohttp is not installed) these do not resolve;
+# with it, the ignores are unused, and said so.
+import aiohttp  # type: ignore[import-not-found, unused-ignore]
 import httpx
-from yarl import URL
+from yarl import URL  # type: ignore[import-not-found, unused-ignore]
 
 from ._redact import scrub
 from ._transport import ChunkReader, Opened, RequestSource, request_of
@@ -97,7 +99,7 @@ class _Body(ChunkReader):
 
     async def __anext__(self) -> bytes:
         try:
-            chunk = await self._response.content.readany()
+            chunk: bytes = await self._response.content.readany()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = _translated(exc, self._request)
         else:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from http import HTTPStatus
-from typing import overload
+from typing import Any, overload
 
 import httpx
 
@@ -20,7 +20,19 @@ ERROR_BODY_DECODE_LIMIT = 1024 * 1024  # a longer error body is kept as text on 
 
 
 class M3terError(Exception):
-    """Base class of every exception this package raises."""
+    """Base class of every exception this package raises.
+
+    Every one pickles (a worker of a ``ProcessPoolExecutor`` hands its exception back pickled): as
+    ``Exception`` does, by its ``args`` and attributes, but without calling ``__init__`` again, whose
+    keywords (``status_code=``, ``url=``, ``limit=``) ``args`` does not hold."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickled, (type(self), self.args), self.__dict__
+
+
+def _unpickled(cls: type[M3terError], args: tuple[Any, ...]) -> M3terError:
+    """An exception of ``cls`` with ``args``, its attributes then set from the pickle (``__setstate__``)."""
+    return cls.__new__(cls, *args)
 
 
 class ConfigurationError(M3terError, ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import pickle
 from typing import Any
 
 import httpx
@@ -20,7 +21,9 @@ from m3ter_billing import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ResponseValidationError,
+    StatementURLRefusedError,
     UnexpectedStatusError,
     UnprocessableEntityError,
     errors,
@@ -514,3 +517,54 @@ async def test_an_async_redirect_to_a_host_that_is_no_idna_name_is_a_typed_error
     router.get(BILL_PATH).respond(302, headers={"Location": "http://xn--/"})
     with pytest.raises(APIConnectionError, match="invalid URL"):
         await make_async_client(max_retries=0).bills.retrieve("bill-1")
+
+
+# -- every error survives pickling (a ProcessPoolExecutor worker hands its exception back pickled) --------
+
+
+def _status_error(router: respx.Router, make_client: ClientFactory) -> M3terError:
+    router.get(BILL_PATH).respond(404, json={"message": "Not found"}, headers={"X-Trace": "t-1"})
+    with pytest.raises(NotFoundError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    return info.value
+
+
+def _validation_error(router: respx.Router, make_client: ClientFactory) -> M3terError:
+    router.get(BILL_PATH).respond(200, json={"id": 1})
+    with pytest.raises(ResponseValidationError) as info:
+        make_client(max_retries=0).bills.retrieve("bill-1")
+    return info.value
+
+
+def _too_large(router: respx.Router, make_client: ClientFactory) -> M3terError:
+    router.get(BILL_PATH).respond(200, content=b" " * 2048)
+    with pytest.raises(ResponseTooLargeError) as info:
+        make_client(max_retries=0, max_response_bytes=1024).bills.retrieve("bill-1")
+    return info.value
+
+
+def _refused_url(router: respx.Router, make_client: ClientFactory) -> M3terError:
+    return StatementURLRefusedError("a loopback address", url="https://127.0.0.1/x?X-Amz-Signature=abc")
+
+
+def _connection(router: respx.Router, make_client: ClientFactory) -> M3terError:
+    return APITimeoutError(httpx.Request("GET", f"{BASE_URL}{BILL_PATH}"), total_timeout=3.0)
+
+
+@pytest.mark.parametrize("make", [_status_error, _validation_error, _too_large, _refused_url, _connection])
+def test_every_error_survives_pickling(router: respx.Router, make_client: ClientFactory, make: Any) -> None:
+    error = make(router, make_client)
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes)
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.args == error.args
+    for name, value in vars(error).items():
+        kept = getattr(copy, name)
+        if isinstance(value, httpx.Response):
+            assert (kept.status_code, kept.content, kept.request.url) == (
+                value.status_code,
+                value.content,
+                value.request.url,
+            )
+        else:
+            assert kept == value, name

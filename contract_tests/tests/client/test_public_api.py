@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -98,16 +99,34 @@ def test_package_is_typed() -> None:
     assert (Path(m3ter_billing.__file__).parent / "py.typed").is_file()
 
 
-def test_generated_package_depends_on_exactly_httpx_httpx_retries_and_msgspec() -> None:
+def _requirement_names(requirements: list[str]) -> list[str]:
+    return sorted(dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for dep in requirements)
+
+
+def test_generated_package_depends_on_exactly_httpx_its_httpcore_httpx_retries_and_msgspec() -> None:
     project = tomllib.loads((ROOT / "generated" / "pyproject.toml").read_text())["project"]
-    names = sorted(
-        dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for dep in project["dependencies"]
-    )
-    assert names == ["httpx", "httpx-retries", "msgspec"]
+    assert _requirement_names(project["dependencies"]) == ["httpcore", "httpx", "httpx-retries", "msgspec"]
     # One extra, for AsyncM3terBilling(http_backend="aiohttp"): aiohttp and nothing else.
     extras = project.get("optional-dependencies", {})
     assert sorted(extras) == ["aiohttp"]
     assert [dep.split(">")[0].split("=")[0].strip() for dep in extras["aiohttp"]] == ["aiohttp"]
+
+
+def test_every_distribution_the_package_imports_is_declared() -> None:
+    # Each third-party top-level module imported anywhere in the package (at any depth, in any function) is
+    # a declared dependency, or the aiohttp extra's (aiohttp and its yarl).
+    project = tomllib.loads((ROOT / "generated" / "pyproject.toml").read_text())["project"]
+    declared = {name.replace("-", "_") for name in _requirement_names(project["dependencies"])}
+    extra = {"aiohttp", "yarl"}
+    imported: set[str] = set()
+    for path in (ROOT / "generated" / "m3ter_billing").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "__future__"}
+    assert third_party - extra == declared
 
 
 def test_importing_the_package_pulls_in_nothing_from_the_harness() -> None:

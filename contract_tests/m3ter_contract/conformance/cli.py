@@ -20,7 +20,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -427,27 +427,47 @@ def _writable(option: str, path: Path) -> None:
         raise UsageProblem(f"cannot write {option} {path}: {why}; pass a writable path")
 
 
-def check_paths(args: argparse.Namespace, state_path: Path | str | None) -> None:
-    """Every output path writable, and no two the same file (a report must never overwrite the state)."""
-    seen: dict[Path, str] = {}
+def run_inputs(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """The files a single run reads, which no output may overwrite: (path, what it is)."""
+    ids = [(args.ids_file, "the --ids-file")] if args.ids_file is not None else []
+    return [*ids, spec_input(args)]
+
+
+def spec_input(args: argparse.Namespace) -> tuple[Path, str]:
+    """The spec the run judges by (``--spec``, else the default one), as an input no output may overwrite."""
+    if args.spec is not None:
+        return args.spec, "the --spec file"
+    return default_spec_path(), f"the spec the check judges by (${SPEC_ENV} or the curated spec)"
+
+
+def check_paths(
+    args: argparse.Namespace, state_path: Path | str | None, inputs: Sequence[tuple[Path, str]] | None = None
+) -> None:
+    """Every output path (the reports, ``--write-baseline``, ``--suggest-overlay``, the state) writable, no two
+    the same file, and none over an input (``inputs``, default: :func:`run_inputs`; and ``--baseline``, which
+    only ``--write-baseline`` may rewrite), however a path is spelled (another spelling, a symbolic or hard
+    link: :func:`.outputs.file_key`)."""
+    protected = {outputs.file_key(path): what for path, what in (run_inputs(args) if inputs is None else inputs)}
+    accepted = outputs.file_key(args.baseline) if getattr(args, "baseline", None) is not None else None
+    seen: dict[Hashable, str] = {}
     named = [(_option(dest), getattr(args, dest)) for dest in _OUTPUTS]
     if isinstance(state_path, Path):
         named.append(("--state", state_path))
     for option, path in named:
         if path is None:
             continue
+        key = outputs.file_key(path)
+        if key in protected:
+            raise UsageProblem(f"{option} {path} is {protected[key]}: pass another path")
+        if key == accepted and option != "--write-baseline":
+            raise UsageProblem(f"{option} {path} is the --baseline file: pass another path")
         _writable(option, path)
-        resolved = path.resolve()
-        if resolved in seen:
+        if key in seen:
             raise UsageProblem(
-                f"{seen[resolved]} and {option} are the same file ({path}): one would overwrite the other; "
+                f"{seen[key]} and {option} are the same file ({path}): one would overwrite the other; "
                 "pass different paths"
             )
-        seen[resolved] = option
-    if args.baseline is not None and args.baseline.resolve() in seen:
-        other = seen[args.baseline.resolve()]
-        if other != "--write-baseline":
-            raise UsageProblem(f"--baseline and {other} are the same file ({args.baseline}): pass different paths")
+        seen[key] = option
 
 
 async def check(

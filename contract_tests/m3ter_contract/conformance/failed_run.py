@@ -14,13 +14,15 @@ never written by a run that did not start: an empty baseline would erase the acc
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 from m3ter_billing.settings import ENV_BASE_URL, ENV_ORG_ID
 
+from ..rules.spec import SpecError, default_spec_path
+from .outputs import file_key
 from .redact import clean
 from .runner import Problem, RunResult
 from .state import DEFAULT_STATE
@@ -125,12 +127,12 @@ def usable(requested: Requested, writable: Callable[[str, Path], None]) -> tuple
     exception whose message says what is wrong with a path."""
     ok: dict[str, Path] = {}
     skipped: list[str] = []
-    protected = {path.resolve() for path in (*requested.inputs, Path(DEFAULT_STATE))}
-    named: dict[Path, list[str]] = {}
+    protected = {file_key(path) for path in (*requested.inputs, Path(DEFAULT_STATE), *_default_spec())}
+    named: dict[Hashable, list[str]] = {}
     for option, path in requested.reports.items():
-        named.setdefault(path.resolve(), []).append(option)
+        named.setdefault(file_key(path), []).append(option)
     for option, path in requested.reports.items():
-        resolved = path.resolve()
+        resolved = file_key(path)
         if resolved in protected:
             skipped.append(f"{option} {path} not written: it is an input or the state of the check")
         elif len(named[resolved]) > 1:
@@ -143,6 +145,14 @@ def usable(requested: Requested, writable: Callable[[str, Path], None]) -> tuple
             else:
                 ok[option] = path
     return ok, skipped
+
+
+def _default_spec() -> list[Path]:
+    """The spec a run without ``--spec`` reads (an input too), if there is one."""
+    try:
+        return [default_spec_path()]
+    except SpecError:
+        return []
 
 
 def failed_result(problem: Problem, requested: Requested, environ: Mapping[str, str]) -> RunResult:

@@ -45,6 +45,7 @@ from .cli import (
     _writable,
     check_paths,
     live_target,
+    spec_input,
     target_line,
 )
 from .combined import OrgResult
@@ -281,16 +282,12 @@ def _refuse_single_run_options(args: argparse.Namespace, count: int) -> None:
         )
 
 
-def _not_over_inputs(args: argparse.Namespace, chosen: Sequence[OrgConfig]) -> None:
-    """No report over the config file or a file it names (an ids file, a baseline)."""
-    inputs = {args.config.resolve(): "the --config file"}
+def _inputs(args: argparse.Namespace, chosen: Sequence[OrgConfig]) -> list[tuple[Path, str]]:
+    """What the run reads, which no output may overwrite: the config file, the files it names, the spec."""
+    inputs = [(args.config, "the --config file"), spec_input(args)]
     for org in chosen:
-        inputs |= {path.resolve(): f"a file [orgs.{org.name}] names" for path in (org.ids_file, org.baseline) if path}
-    for dest in ("report_json", "junit_xml", "markdown", "write_baseline", "suggest_overlay"):
-        path = getattr(args, dest)
-        if path is not None and path.resolve() in inputs:
-            option = "--" + dest.replace("_", "-")
-            raise UsageProblem(f"{option} {path} is {inputs[path.resolve()]}: pass another path")
+        inputs += [(path, f"a file [orgs.{org.name}] names") for path in (org.ids_file, org.baseline) if path]
+    return inputs
 
 
 def _same_org(runs: Sequence[OrgRun]) -> None:
@@ -458,8 +455,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
     _refuse_single_run_options(args, len(chosen))
     spec = Spec.load(args.spec)
     paths = {_state_path(args, org.embedded) for org in chosen} - {None}
-    check_paths(args, next(iter(paths), None))
-    _not_over_inputs(args, chosen)
+    check_paths(args, next(iter(paths), None), _inputs(args, chosen))
     by_name = {org.name: org for org in chosen}
     with ExitStack() as stack:
         items = session.items = [prepare(org, args, env, stack) for org in chosen]

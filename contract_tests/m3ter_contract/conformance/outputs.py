@@ -17,7 +17,7 @@ import os
 import secrets
 import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import TextIO
@@ -134,6 +134,18 @@ def unwritable(path: Path) -> str | None:
                 directory.rmdir()
 
 
+def file_key(path: Path) -> Hashable:
+    """What names the file at ``path`` however it is spelled: an existing file's device and inode (a
+    symbolic or hard link, ``./`` or ``..`` spellings, another letter case on a case-insensitive file system
+    all give the same key), else the absolute path with its symbolic links resolved."""
+    resolved = path.resolve()
+    try:
+        info = resolved.stat()
+    except OSError:
+        return resolved
+    return (info.st_dev, info.st_ino)
+
+
 def write_outputs(outputs: Sequence[Output]) -> list[str]:
     """Write each output asked for, each on its own; what could not be written, with what to fix."""
     failed: list[str] = []
@@ -150,4 +162,4 @@ def write_outputs(outputs: Sequence[Output]) -> list[str]:
     return failed
 
 
-__all__ = ["Output", "unwritable", "write_atomically", "write_outputs"]
+__all__ = ["Output", "file_key", "unwritable", "write_atomically", "write_outputs"]

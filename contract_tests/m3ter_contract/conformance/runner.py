@@ -49,7 +49,7 @@ from ..rules import Context, EntityKind, Finding, Judge, Observation, Spec, wire
 from ..rules.drift import DriftLog
 from ..rules.registry import EntityKey
 from ..rules.statement_jobs import COMPLETE, TERMINAL
-from ..rules.statements import URL_FIELDS, Download, Format, judge_download
+from ..rules.statements import URL_FIELDS, Download, Format, judge_download, when
 from .redact import clean
 from .transport import STATEMENT, GuardedTransport, ReadOnlyViolation, RequestPacer
 
@@ -464,7 +464,7 @@ class Runner:
             status = None
         if status == COMPLETE and self.options.statement_downloads and not follow.downloaded:
             follow.downloaded = True
-            await self._download_statements(downloads, follow.entity_id, body, self._read_at(headers))
+            await self._download_statements(downloads, follow.entity_id, body, self._read_at(headers), self._clock())
         if follow.reads < self.options.observe:
             return self.options.interval
         if not (self.options.watch and follow.kind is EntityKind.STATEMENT_JOB) or status in TERMINAL:
@@ -661,27 +661,46 @@ class Runner:
         return self._clock()
 
     async def _download_statements(
-        self, downloads: httpx.AsyncClient, job_id: str, body: dict[str, Any], read_at: float
+        self, downloads: httpx.AsyncClient, job_id: str, body: dict[str, Any], read_at: float, read_local: float
     ) -> None:
+        """Download and judge the statements of a COMPLETE job read at ``read_at`` (its ``Date``), which was
+        ``read_local`` on the check's clock."""
         formats: tuple[Format, ...] = ("json", "csv")
         for fmt in formats:
             url = body.get(URL_FIELDS[fmt])
             if not isinstance(url, str) or not url:
                 continue
-            download = await self._download(downloads, job_id, fmt, url, read_at)
+            download = await self._download(downloads, job_id, fmt, url, read_at, read_local)
             if download is None:
                 continue
-            findings, not_judged = judge_download(download)
-            if not_judged is not None:
+            judged = judge_download(download)
+            if judged.not_judged is not None:
                 self._notes.append(
-                    f"the {fmt.upper()} statement of job {job_id} {not_judged}: its content was not judged"
+                    f"the {fmt.upper()} statement of job {job_id} {judged.not_judged}: its content was not judged"
                 )
-            fresh = self.judge.report(findings)
+            if judged.expired is not None:
+                self._problems.append(self._expired_first(download, judged.expired))
+            fresh = self.judge.report(judged.findings)
             if self._progress is not None and fresh:
                 self._progress(self._done, max(self._planned, self._done), fresh)
 
+    def _expired_first(self, download: Download, expiry: float) -> Problem:
+        """The problem of a statement URL that expired between the read of its job and the check's GET."""
+        assert download.answered_at is not None
+        return Problem(
+            "statement",
+            f"could not judge the {download.format.upper()} statement of job {download.job_id}: the URL expired "
+            f"before the check downloaded it (it expired at {when(expiry)}, {expiry - download.read_at:.0f}s after "
+            f"the job was read at {when(download.read_at)}; the GET was answered {download.status} "
+            f"{download.answered_at - download.read_at:.0f}s after the read): the "
+            f"check's own pacing came too late, not a finding about the API; raise --rate (now "
+            f"{self.limiter.rate:g} requests/s) or check fewer entities at once so statements are fetched sooner",
+            download.job_id,
+            EntityKind.STATEMENT_JOB.endpoint,
+        )
+
     async def _download(
-        self, downloads: httpx.AsyncClient, job_id: str, fmt: Format, url: str, read_at: float
+        self, downloads: httpx.AsyncClient, job_id: str, fmt: Format, url: str, read_at: float, read_local: float
     ) -> Download | None:
         """GET one presigned URL (no credentials, only from the addresses it was vetted with, at most
         ``statement_max_bytes`` and ``statement_timeout``); None when it could not be judged (a problem or a
@@ -739,7 +758,7 @@ class Runner:
         if isinstance(fetched, Problem):
             self._problems.append(fetched)
             return None
-        response, chunks, too_large = fetched
+        response, chunks, too_large, answered = fetched
         if too_large:
             self._notes.append(
                 f"the {fmt.upper()} statement of job {job_id} is larger than "
@@ -756,11 +775,12 @@ class Runner:
             status=response.status_code,
             content_type=response.headers.get("content-type"),
             body=b"".join(chunks),
+            answered_at=read_at + (answered - read_local),
         )
 
     async def _fetch_in_time(
         self, downloads: httpx.AsyncClient, request: httpx.Request, job_id: str, fmt: Format
-    ) -> tuple[httpx.Response, list[bytes], bool] | Problem:
+    ) -> tuple[httpx.Response, list[bytes], bool, float] | Problem:
         """Send ``request`` (:meth:`_fetch`), retried by the client's own policy as the API reads are (its budget
         and backoff, ``Retry-After``, its retryable errors and statuses: a reset or a stale keep-alive
         connection, 429, 5xx), all of it within ``statement_timeout``; the problem of the run when no answer
@@ -785,6 +805,7 @@ class Runner:
                     while True:
                         try:
                             response, chunks, too_large = await self._fetch(downloads, request)
+                            answered = self._clock()  # (the store judged the URL between the GET and its answer)
                         except httpx.HTTPError as exc:
                             if not retry.is_retryable_exception(exc) or retry.is_exhausted():
                                 return failed(
@@ -796,7 +817,7 @@ class Runner:
                             continue
                         status = response.status_code
                         if too_large or not retry.is_retryable_status_code(status):
-                            return response, chunks, too_large
+                            return response, chunks, too_large, answered
                         if retry.is_exhausted():
                             return failed(
                                 f"the statement store still answered {status} {self._after_retries} (it is "

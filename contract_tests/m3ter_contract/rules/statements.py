@@ -42,7 +42,9 @@ STATEMENT_DOWNLOAD = Rule(
     _GET_JOB,
     "A COMPLETE job's presigned URL answers a plain GET (no credentials) with 200: a URL that does not "
     "download the statement is not a download URL. A 429 or 5xx is retried first; a store still answering "
-    "so after the retries is a problem of the run (availability), not judged.",
+    "so after the retries is a problem of the run (availability), not judged. Neither is a URL that was valid "
+    "when its job was read but expired before the check sent its GET (the check's own pacing): a problem of "
+    "the run.",
     JOB,
 )
 STATEMENT_JSON = Rule(
@@ -113,12 +115,34 @@ class Download:
     format: Format
     url: str
     read_at: float
-    """When the job carrying the URL was read (seconds since the epoch, the check's clock)."""
+    """When the job carrying the URL was read (seconds since the epoch: the ``Date`` of the job's response,
+    the server's clock, else the check's)."""
     status: int | None = None
     content_type: str | None = None
     body: bytes = b""
     error: str | None = None
     """Why nothing usable came back when no status did (the runner reports that as a problem instead)."""
+    answered_at: float | None = None
+    """When the answer whose ``status`` is judged came, on ``read_at``'s clock (``read_at`` plus the time the
+    check's clock says passed since the read, so the skew between the two clocks cancels out); None: unknown.
+    The store judged the URL between the GET and this answer."""
+
+
+DATE_RESOLUTION = 1.0
+"""An HTTP ``Date`` is in whole seconds (the time cut down), so a read was up to a second after ``read_at``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What :func:`judge_download` made of one download."""
+
+    findings: list[Finding]
+    not_judged: str | None = None
+    """Why the content was not judged when a limit of this check stopped it (a note of the run)."""
+    expired: float | None = None
+    """The URL's expiry when it passed after the job was read but before the check's GET was answered, and
+    that answer was not 2xx: that answer says nothing about the URL m3ter handed out (a problem of the run, which
+    the caller reports: the check's own pacing came too late), and it is not judged."""
 
 
 def url_expiry(url: str) -> float | None:
@@ -139,7 +163,7 @@ def url_expiry(url: str) -> float | None:
     return None
 
 
-def _when(seconds: float) -> str:
+def when(seconds: float) -> str:
     try:
         return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError, OSError):
@@ -173,12 +197,20 @@ def _csv_problems(body: bytes) -> list[tuple[Rule, str]]:
 
 def check_download(download: Download) -> Iterator[Finding]:
     """The findings about one downloaded statement (reported against its job and URL field)."""
-    yield from judge_download(download)[0]
+    yield from judge_download(download).findings
 
 
-def judge_download(download: Download) -> tuple[list[Finding], str | None]:
-    """The findings about one downloaded statement (reported against its job and URL field), and why its
-    content was not judged when a limit of this check stopped it (a note of the run, never a finding)."""
+def _expired_before_get(download: Download, expiry: float | None) -> bool:
+    """Whether the URL, valid when the job was read, may have expired by the time the store judged the GET
+    (before its answer came; within the ``Date`` header's resolution)."""
+    if expiry is None or download.answered_at is None or expiry <= download.read_at:
+        return False
+    return expiry <= download.answered_at + DATE_RESOLUTION
+
+
+def judge_download(download: Download) -> Judged:
+    """The findings about one downloaded statement (reported against its job and URL field), why its content
+    was not judged when a limit of this check stopped it, and whether the URL expired before the GET."""
     obs = Observation(EntityKind.STATEMENT_JOB, download.job_id, download.org_id, None)
     path = f"$.{URL_FIELDS[download.format]}"
     findings: list[Finding] = []
@@ -186,18 +218,20 @@ def judge_download(download: Download) -> tuple[list[Finding], str | None]:
     if expiry is not None and expiry <= download.read_at:
         findings.append(
             STATEMENT_URL_EXPIRY.finding(
-                obs, path, f"the URL expired at {_when(expiry)}, before the job was read at {_when(download.read_at)}"
+                obs, path, f"the URL expired at {when(expiry)}, before the job was read at {when(download.read_at)}"
             )
         )
     if download.status is None:
-        return findings, None
+        return Judged(findings)
+    if not 200 <= download.status < 300 and _expired_before_get(download, expiry):
+        return Judged(findings, expired=expiry)
     if download.status != 200:
         message = f"GET of the {download.format.upper()} statement answered {download.status}"
-        return [*findings, STATEMENT_DOWNLOAD.finding(obs, path, message)], None
+        return Judged([*findings, STATEMENT_DOWNLOAD.finding(obs, path, message)])
     if download.format == "json":
         body, issues = decode(download.body)
         if isinstance(body, NotJSON) and body.limit:
-            return findings, f"is {TOO_DEEP}, more than this check judges"
+            return Judged(findings, f"is {TOO_DEEP}, more than this check judges")
         if isinstance(body, NotJSON):
             findings.append(STATEMENT_JSON.finding(obs, path, f"the JSON statement is not JSON ({body.error})"))
         elif issues:
@@ -211,7 +245,7 @@ def judge_download(download: Download) -> tuple[list[Finding], str | None]:
         for rule, problem in _csv_problems(download.body):
             shown = problem if rule is STATEMENT_CSV_WIDTH else f"is {problem}"
             findings.append(rule.finding(obs, path, f"the CSV statement {shown}"))
-    return findings, None
+    return Judged(findings)
 
 
 CHECKS = (
@@ -228,4 +262,15 @@ CHECKS = (
     ),
 )
 
-__all__ = ["CHECKS", "URL_FIELDS", "Download", "Format", "check_download", "judge_download", "url_expiry"]
+__all__ = [
+    "CHECKS",
+    "DATE_RESOLUTION",
+    "URL_FIELDS",
+    "Download",
+    "Format",
+    "Judged",
+    "check_download",
+    "judge_download",
+    "url_expiry",
+    "when",
+]

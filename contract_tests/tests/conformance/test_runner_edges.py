@@ -21,7 +21,7 @@ from m3ter_contract.conformance.embedded import add_bills, check_sandbox, target
 from m3ter_contract.conformance.runner import Options, run
 from m3ter_contract.conformance.transport import Call, GuardedTransport, RequestPacer
 from m3ter_contract.rules import Spec
-from m3ter_contract.sandbox import Sandbox, SandboxServer
+from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer
 
 PUBLIC = "93.184.216.34"
 REBINDING_HOST = "rebind.test"
@@ -458,3 +458,29 @@ async def test_the_guard_leaves_every_body_to_the_bounded_reader_above_it() -> N
     await guard.handle_async_request(httpx.Request("POST", "http://h/oauth/token"))
     assert len(bodies) == 2
     assert not [body for body in bodies if body.read]
+
+
+# -- a URL that expires while the check's own pacing holds its download back ---------------------------------
+
+
+async def test_a_url_that_expires_while_the_check_paces_its_download_is_a_problem_not_a_finding() -> None:
+    sandbox = Sandbox(clock=ManualClock(), rate_limit=None, url_lifetime=3, api_secret="sandbox-secret-0001")
+    job = sandbox.seeded.jobs["complete_csv"]
+    result = await check_sandbox(sandbox, Options(rate=0.2, max_retries=0), bill_ids=[], statement_job_ids=[job])
+    assert result.requests["GET statement"] == 2
+    assert not [finding for finding in result.findings if finding.rule.startswith("statement.")]
+    assert [problem.kind for problem in result.problems] == ["statement", "statement"]  # JSON and CSV
+    for problem in result.problems:
+        assert problem.entity_id == job
+        assert "the URL expired before the check downloaded it" in problem.message
+        assert "raise --rate" in problem.message
+    assert result.exit_code == 2
+
+
+async def test_a_refused_url_that_had_time_left_is_still_a_finding_at_a_slow_rate() -> None:
+    sandbox = Sandbox(clock=ManualClock(), rate_limit=None, url_lifetime=60, api_secret="sandbox-secret-0001")
+    job = sandbox.seeded.jobs["complete_csv"]
+    sandbox.faults.broken_statement(job, status=403)
+    result = await check_sandbox(sandbox, Options(rate=0.2, max_retries=0), bill_ids=[], statement_job_ids=[job])
+    assert sorted(finding.rule for finding in result.findings) == ["statement.download", "statement.download"]
+    assert result.problems == []

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from m3ter_contract.conformance.embedded import check_sandbox
 from m3ter_contract.conformance.runner import Options
 from m3ter_contract.rules import RULES_BY_NAME, Spec
+from m3ter_contract.rules.statements import Download, judge_download
 from m3ter_contract.sandbox import Sandbox
 
 FAST = Options(observe=2, interval=1.0, rate=100_000, concurrency=4)
@@ -282,3 +284,45 @@ async def test_a_watched_job_is_downloaded_when_it_completes(sandbox: Sandbox, s
     result = await check_sandbox(sandbox, options, spec=spec, bill_ids=[], statement_job_ids=[job])
     assert result.findings == []
     assert result.requests["GET statement"] == 2  # the pending job has CSV too
+
+
+# ---- a URL that expired between the read of its job and the check's GET ------------------------------------
+
+_ISSUED = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+_THREE_SECONDS = "https://bucket.example/statement.json?X-Amz-Date=20240101T000000Z&X-Amz-Expires=3&X-Amz-Signature=abc"
+
+
+def _download(status: int, *, read: float, answered: float | None) -> Download:
+    return Download(
+        "job-1",
+        "org-1",
+        "json",
+        _THREE_SECONDS,
+        read_at=_ISSUED + read,
+        status=status,
+        body=b"{}",
+        answered_at=None if answered is None else _ISSUED + answered,
+    )
+
+
+def test_a_url_that_expired_after_the_read_and_before_the_get_is_not_judged() -> None:
+    judged = judge_download(_download(403, read=1, answered=5))
+    assert judged.findings == []
+    assert judged.expired == _ISSUED + 3
+
+
+@pytest.mark.parametrize(
+    ("status", "read", "answered", "rules"),
+    [
+        (403, 0, 1.5, ["statement.download"]),  # still valid (more than the Date's second left) when answered
+        (403, 0, None, ["statement.download"]),  # when it was answered is unknown
+        (200, 1, 5, []),  # downloaded all the same: judged as any statement
+        (403, 4, 5, ["statement.url-expiry", "statement.download"]),  # expired already when the job was read
+    ],
+)
+def test_a_refused_url_that_was_valid_when_fetched_is_still_a_finding(
+    status: int, read: float, answered: float | None, rules: list[str]
+) -> None:
+    judged = judge_download(_download(status, read=read, answered=answered))
+    assert [finding.rule for finding in judged.findings] == rules
+    assert judged.expired is None

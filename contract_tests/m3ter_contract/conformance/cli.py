@@ -538,14 +538,43 @@ def write_reports(result: RunResult, args: argparse.Namespace) -> list[str]:
     return write_outputs(result, {option: path for option, path in paths.items() if path is not None})
 
 
-def write_outputs(result: RunResult, paths: Mapping[str, Path]) -> list[str]:
-    """Write ``result`` to each ``option -> path``; the ones that could not be written, with what to fix."""
+def write_final(result: RunResult, args: argparse.Namespace, state: State | None) -> list[str]:
+    """Write the outputs asked for, then save the state. A report or the state not written makes the exit code
+    2: its failure becomes a problem of ``result`` (first, so ``--quiet`` never hides it behind "and N more"),
+    and the reports already written are written again with it, so none says "pass" (see
+    :func:`.outputs.write_stating_outcome`); every failure."""
+    paths = {option: path for option in _writers() if (path := getattr(args, option[2:].replace("-", "_")))}
+    before = list(result.problems)
+
+    def render(failures: Sequence[str]) -> list[outputs.Output]:
+        result.problems = [*(Problem("config", failure) for failure in failures), *before]
+        return _outputs(result, paths)
+
+    def save() -> list[str]:
+        if state is None:
+            return []
+        try:
+            state.save(result.last.values())
+        except StateError as exc:
+            return [f"{exc} (this run's observations were not remembered)"]
+        return []
+
+    return outputs.write_stating_outcome(render, [option for _, option in failed_run.REPORTS], save)
+
+
+def _outputs(result: RunResult, paths: Mapping[str, Path]) -> list[outputs.Output]:
+    """What writes ``result`` to each ``option -> path``."""
     writers = _writers()
 
     def writer(option: str, path: Path) -> Callable[[TextIO], None]:
         return lambda handle: writers[option](result, handle, path)
 
-    return outputs.write_outputs([(option, path, writer(option, path)) for option, path in paths.items()])
+    return [(option, path, writer(option, path)) for option, path in paths.items()]
+
+
+def write_outputs(result: RunResult, paths: Mapping[str, Path]) -> list[str]:
+    """Write ``result`` to each ``option -> path``; the ones that could not be written, with what to fix."""
+    return outputs.write_outputs(_outputs(result, paths))
 
 
 def _text(render: Callable[[RunResult], str]) -> Callable[[RunResult, TextIO, Path], None]:
@@ -732,20 +761,12 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
                     f"{gone} baseline finding(s) no longer seen: fixed, or not read this run; rewrite the baseline "
                     "with --write-baseline to ratchet"
                 )
-            failures = write_reports(result, args)
-            if state is not None:
-                try:
-                    state.save(result.last.values())
-                except StateError as exc:
-                    failures.append(f"{exc} (this run's observations were not remembered)")
+            write_final(result, args, state)
     except (UsageProblem, SpecError, StateError, baseline.BaselineError) as exc:
         _say(console, "m3ter-conformance:", str(exc))
         if session.result is None:
             report_failure(Problem("config", str(exc)), failed_run.from_namespace(args), env, console)
         return EXIT_PROBLEM
-    # A report or the state not written makes the exit code 2: the verdict printed says so (the problems
-    # first, so --quiet never hides them behind "and N more").
-    result.problems[:0] = [Problem("config", failure) for failure in failures]
     if not args.quiet:
         report.print_summary(result, out)
     else:  # the first problems (stderr), the first findings and the verdict (stdout)

@@ -50,7 +50,7 @@ from .cli import (
 )
 from .combined import OrgResult
 from .orgs import ConfigError, OrgConfig, load, matrix, select
-from .outputs import Output, write_outputs
+from .outputs import Output, write_outputs, write_stating_outcome
 from .progress import LogProgress, OrgsProgress, Traffic, terminal_bar
 from .redact import clean
 from .runner import FindingKey, Options, Problem, Runner, RunResult, Target
@@ -369,6 +369,11 @@ def print_quiet(results: Sequence[OrgResult], console: Console, out: Console, pr
 
 
 def _write(args: argparse.Namespace, results: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> list[str]:
+    return write_outputs(_outputs(args, results, problems))
+
+
+def _outputs(args: argparse.Namespace, results: Sequence[OrgResult], problems: Sequence[Problem] = ()) -> list[Output]:
+    """The outputs asked for of a run over ``results``; ``problems`` are the run's own."""
     outputs = report_outputs(requested_reports(args), results, problems)
     if args.write_baseline is not None and len(results) == 1:
         outputs.append(
@@ -383,7 +388,7 @@ def _write(args: argparse.Namespace, results: Sequence[OrgResult], problems: Seq
                 lambda handle: handle.write(overlay.combined_text(runs, args.suggest_overlay)),
             )
         )
-    return write_outputs(outputs)
+    return outputs
 
 
 def main(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
@@ -484,14 +489,24 @@ def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, ou
         for prepared, org_result in zip(items, results, strict=True):
             if isinstance(prepared, OrgRun) and prepared.state is not None:
                 org_result.result.notes.extend(prepared.state.notes)
-        failures = _write(args, results)
-        for prepared, org_result in zip(items, results, strict=True):
-            if isinstance(prepared, OrgRun) and prepared.state is not None:
-                try:
-                    prepared.state.save(org_result.result.last.values())
-                except StateError as exc:
-                    failures.append(f"[orgs.{prepared.name}] {exc} (this run's observations were not remembered)")
-    # A report or the state not written makes the exit code 2: problems of the run, so the verdict says so.
+
+        def save() -> list[str]:
+            failures = []
+            for prepared, org_result in zip(items, results, strict=True):
+                if isinstance(prepared, OrgRun) and prepared.state is not None:
+                    try:
+                        prepared.state.save(org_result.result.last.values())
+                    except StateError as exc:
+                        failures.append(f"[orgs.{prepared.name}] {exc} (this run's observations were not remembered)")
+            return failures
+
+        # A report or the state not written makes the exit code 2: problems of the run, so the verdict says
+        # so, and so do the reports (written again with them).
+        failures = write_stating_outcome(
+            lambda failed: _outputs(args, results, [Problem("config", failure) for failure in failed]),
+            [option for _, option in failed_run.REPORTS],
+            save,
+        )
     problems = [Problem("config", failure) for failure in failures]
     if not args.quiet:
         combined.print_summary(results, out, problems)

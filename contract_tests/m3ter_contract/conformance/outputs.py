@@ -17,7 +17,7 @@ import os
 import secrets
 import stat
 import sys
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import TextIO
@@ -148,7 +148,12 @@ def file_key(path: Path) -> Hashable:
 
 def write_outputs(outputs: Sequence[Output]) -> list[str]:
     """Write each output asked for, each on its own; what could not be written, with what to fix."""
-    failed: list[str] = []
+    return list(write_each(outputs).values())
+
+
+def write_each(outputs: Sequence[Output]) -> dict[str, str]:
+    """Write each output asked for, each on its own: option -> what to fix, for those not written."""
+    failed: dict[str, str] = {}
     for option, path, write in outputs:
         if path is None:
             continue
@@ -156,10 +161,41 @@ def write_outputs(outputs: Sequence[Output]) -> list[str]:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, write)
         except OSError as exc:
-            failed.append(f"cannot write {option} {path}: {exc.strerror or exc}; pass a writable path")
+            failed[option] = f"cannot write {option} {path}: {exc.strerror or exc}; pass a writable path"
         except Exception as exc:  # a bug of the check: the other reports are still written
-            failed.append(f"could not render {option}: {type(exc).__name__}: {clean(exc)} (a bug; please report it)")
+            failed[option] = f"could not render {option}: {type(exc).__name__}: {clean(exc)} (a bug; please report it)"
     return failed
 
 
-__all__ = ["Output", "file_key", "unwritable", "write_atomically", "write_outputs"]
+def write_stating_outcome(
+    render: Callable[[Sequence[str]], Sequence[Output]],
+    reports: Collection[str],
+    after: Callable[[], list[str]] = list,
+) -> list[str]:
+    """Write the outputs of ``render([])`` each on its own, then do ``after`` (save the state: what failed);
+    every failure, with what to fix. A failure makes the run's exit code 2, so the reports (the options in
+    ``reports``) must say so: when anything failed, those already written are written again from
+    ``render(failures)`` (the failures as problems), and again while a rewrite fails, until every report
+    written holds every failure (each pass writes fewer: it ends)."""
+    outputs = render([])
+    failed = write_each(outputs)
+    failures = [*failed.values(), *after()]
+    pending = bool(failures)
+    names = {option for option, path, _ in outputs if path is not None and option in reports} - failed.keys()
+    while pending and names:
+        failed = write_each([output for output in render(failures) if output[0] in names])
+        names -= failed.keys()
+        failures += failed.values()
+        pending = bool(failed)
+    return failures
+
+
+__all__ = [
+    "Output",
+    "file_key",
+    "unwritable",
+    "write_atomically",
+    "write_each",
+    "write_outputs",
+    "write_stating_outcome",
+]

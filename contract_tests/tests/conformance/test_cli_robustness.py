@@ -4,7 +4,9 @@ foreign state file, unwritable reports and bad inputs, the rate ceiling, Ctrl-C 
 from __future__ import annotations
 
 import bisect
+import errno
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from m3ter_contract.conformance import cli, state
+from m3ter_contract.conformance import outputs, state
 from m3ter_contract.conformance.cli import main
 from m3ter_contract.conformance.transport import GuardedTransport, ReadOnlyViolation, RequestPacer
 from m3ter_contract.sandbox import Sandbox, SandboxServer
@@ -107,7 +109,9 @@ def test_a_state_file_locked_during_the_run_still_writes_the_reports(
         for holder in holders:
             holder.close()
     assert "is locked by another process" in capsys.readouterr().err
-    assert _report(tmp_path)["result"] == "pass"  # the reports were written before the state
+    document = _report(tmp_path)  # written before the state, then again with the state's problem
+    assert (document["result"], document["exit_code"]) == ("incomplete", 2)
+    assert ["is locked by another process" in problem["message"] for problem in document["problems"]] == [True]
 
 
 def test_a_state_file_locked_from_the_start_is_a_problem(
@@ -325,6 +329,18 @@ def test_a_path_nothing_can_be_created_at_is_refused_before_anything_is_sent(
     assert sandbox.requests == []
 
 
+def _disk_full_for(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing ``path`` fails as on a full disk."""
+    write = outputs.write_atomically
+
+    def full(target: Path, render: Any) -> None:
+        if target == path:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        write(target, render)
+
+    monkeypatch.setattr(outputs, "write_atomically", full)
+
+
 @pytest.mark.parametrize("quiet", [True, False])
 def test_a_report_that_fails_at_the_end_makes_the_verdict_say_exit_2(
     quiet: bool,
@@ -336,9 +352,12 @@ def test_a_report_that_fails_at_the_end_makes_the_verdict_say_exit_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The path passed the check before the run, and the disk filled up meanwhile."""
-    full = "cannot write --markdown out.md: No space left on device; pass a writable path"
-    monkeypatch.setattr(cli, "write_reports", lambda result, args: [full])
-    assert main(_args(server, sandbox, tmp_path, "--no-state", quiet=quiet), environ=environ) == 2
+    markdown = tmp_path / "out.md"
+    full = f"cannot write --markdown {markdown}: No space left on device; pass a writable path"
+    _disk_full_for(markdown, monkeypatch)
+    args = _args(server, sandbox, tmp_path, "--no-state", "--markdown", str(markdown), quiet=quiet)
+    assert main(args, environ=environ) == 2
+    assert _report(tmp_path)["problems"] == [{"kind": "config", "message": full, "entity_id": None, "endpoint": None}]
     out = capsys.readouterr()
     verdict = out.out.strip().splitlines()[-1]
     assert verdict.startswith("INCOMPLETE: 0 error(s), 0 warning(s), 1 problem(s);")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from m3ter_contract.conformance import cli, report
+from m3ter_contract.conformance import cli, command, report
+from m3ter_contract.conformance import state as state_module
 from m3ter_contract.conformance.cli import main
 from m3ter_contract.rules import RULES, Spec
 from m3ter_contract.sandbox import Sandbox, SandboxServer
@@ -238,3 +241,74 @@ def test_help_and_version_write_nothing(tmp_path: Path, capsys: pytest.CaptureFi
         assert stop.value.code == 0
     assert not any(tmp_path.iterdir())
     assert cli.EXIT_PROBLEM == 2
+
+
+# ---- a failure after the reports were written: they are written again, stating it --------------------------
+
+
+def _locked_on_save(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process takes an exclusive lock on the state file just before the run saves it."""
+    monkeypatch.setattr(state_module, "BUSY_TIMEOUT", 0.05)
+    save = state_module.State.save
+
+    def locked(self: state_module.State, observations: Any) -> int:
+        other = sqlite3.connect(self.path, timeout=0)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            return save(self, observations)
+        finally:
+            other.close()
+
+    monkeypatch.setattr(state_module.State, "save", locked)
+
+
+def _says_incomplete(tmp_path: Path, *needles: str) -> None:
+    document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert (document["result"], document["exit_code"]) == ("incomplete", 2)
+    for needle in needles:
+        assert any(needle in problem["message"] for problem in document["problems"])
+        assert needle in " ".join((tmp_path / "summary.md").read_text(encoding="utf-8").split())
+        assert needle in (tmp_path / "junit.xml").read_text(encoding="utf-8")
+
+
+def test_a_state_that_cannot_be_saved_after_the_reports_is_in_every_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _locked_on_save(monkeypatch)
+    state = tmp_path / "st" / "s.sqlite"
+    assert main([*_outputs(tmp_path), "--state", str(state), "--quiet"], environ={}) == 2
+    assert "is locked" in capsys.readouterr().err
+    _says_incomplete(tmp_path, "is locked", "this run's observations were not remembered")
+
+
+def test_a_report_that_cannot_be_written_is_in_the_reports_that_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    check = cli.check
+    lost = tmp_path / "dd"
+
+    async def then_break(*args: Any, **kwargs: Any) -> Any:
+        result = await check(*args, **kwargs)
+        lost.write_text("a file where the report's directory was")
+        return result
+
+    monkeypatch.setattr(cli, "check", then_break)
+    argv = [*_outputs(tmp_path), "--write-baseline", str(lost / "baseline.json"), "--no-state", "--quiet"]
+    assert main(argv, environ={}) == 2
+    assert f"cannot write --write-baseline {lost / 'baseline.json'}" in capsys.readouterr().err
+    _says_incomplete(tmp_path, "cannot write --write-baseline")
+
+
+def test_a_config_run_whose_state_cannot_be_saved_says_so_in_its_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _locked_on_save(monkeypatch)
+    config = tmp_path / "orgs.toml"
+    config.write_text("[orgs.demo]\nembedded = true\n")
+    argv = ["--config", str(config), *_outputs(tmp_path), "--state", str(tmp_path / "s.sqlite"), "--quiet"]
+    assert command.main(argv, environ={}) == 2
+    document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert document["exit_code"] == 2
+    assert any("is locked" in problem["message"] for problem in document["problems"])
+    assert "is locked" in " ".join((tmp_path / "summary.md").read_text(encoding="utf-8").split())
+    assert "is locked" in (tmp_path / "junit.xml").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from m3ter_contract.conformance import combined, multirun, orgs
+from m3ter_contract.conformance import combined, orgs
 from m3ter_contract.conformance.combined import OrgResult
 from m3ter_contract.conformance.command import main
 from m3ter_contract.conformance.embedded import target_for
@@ -29,6 +29,7 @@ from m3ter_contract.sandbox import ManualClock, Sandbox, SandboxServer
 
 from .conftest import normalise
 from .test_cli import UNLISTED_TYPE, _break
+from .test_cli_robustness import _disk_full_for
 
 SECRETS = {"eu": "eu-secret-value-0001", "us": "us-secret-value-0002"}
 
@@ -583,10 +584,13 @@ def test_a_report_that_fails_at_the_end_makes_the_verdict_over_the_orgs_say_exit
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The paths passed the check before the run, and the disk filled up meanwhile."""
-    full = "cannot write --markdown all.md: No space left on device; pass a writable path"
-    monkeypatch.setattr(multirun, "_write", lambda args, results: [full])
-    args = ["--config", str(_config(tmp_path, servers)), *READING, "--no-state"]
-    assert main(args, environ=_environ(servers)) == 2
+    markdown, report = tmp_path / "all.md", tmp_path / "all.json"
+    full = f"cannot write --markdown {markdown}: No space left on device; pass a writable path"
+    _disk_full_for(markdown, monkeypatch)
+    args = ["--config", str(_config(tmp_path, servers)), *READING, "--no-state", "--markdown", str(markdown)]
+    assert main([*args, "--report-json", str(report)], environ=_environ(servers)) == 2
+    document = json.loads(report.read_text(encoding="utf-8"))  # written again with the problem
+    assert [problem["message"] for problem in document["problems"]] == [full]
     out = capsys.readouterr()
     assert out.out.strip().splitlines()[-1].startswith("INCOMPLETE: 0 error(s), 0 warning(s), 1 problem(s) over 2")
     assert "(exit 2, the worst of theirs)" in out.out

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import pytest
-from m3ter_contract.conformance.outputs import unwritable
+from m3ter_contract.conformance.outputs import Output, unwritable, write_stating_outcome
 
 SCRIPT = """
 import sys
@@ -60,3 +62,39 @@ def test_the_writability_check_creates_what_writing_creates() -> None:
         "cannot create the directory /proc/nope: No such file or directory"
     )
     assert unwritable(Path("/proc/report.json")) == "cannot create a file in /proc: No such file or directory"
+
+
+def test_reports_are_rewritten_until_each_written_one_states_every_failure(tmp_path: Path) -> None:
+    """A failure after the first pass (the state) is written into the reports; a rewrite that fails in turn is
+    a failure the remaining reports state, and a report that failed is never tried again."""
+    passes: list[list[str]] = []
+
+    def render(failures: Sequence[str]) -> list[Output]:
+        passes.append(list(failures))
+
+        def text(name: str) -> Callable[[TextIO], object]:
+            def write(handle: TextIO) -> object:
+                if name == "b" and failures:  # b renders its first pass only
+                    raise RuntimeError("b broke")
+                return handle.write(" | ".join(failures) or "pass")
+
+            return write
+
+        return [(f"--{name}", tmp_path / name, text(name)) for name in ("a", "b")] + [("--other", None, text("c"))]
+
+    failures = write_stating_outcome(render, ["--a", "--b"], lambda: ["state locked"])
+    assert failures == ["state locked", "could not render --b: RuntimeError: b broke (a bug; please report it)"]
+    assert (tmp_path / "a").read_text() == " | ".join(failures)
+    assert (tmp_path / "b").read_text() == "pass"  # its rewrite failed: the failure is said by a and stderr
+    assert len(passes) == 3
+
+
+def test_nothing_is_written_again_when_nothing_failed(tmp_path: Path) -> None:
+    passes: list[Sequence[str]] = []
+
+    def render(failures: Sequence[str]) -> list[Output]:
+        passes.append(failures)
+        return [("--a", tmp_path / "a", lambda handle: handle.write("pass"))]
+
+    assert write_stating_outcome(render, ["--a"]) == []
+    assert passes == [[]]

@@ -20,7 +20,7 @@ from .sources import JSON_SCHEMA, OAS_303
 from .spec import Spec
 from .versioning import VERSION_MINIMUM
 from .vocabulary import Check, Finding, NotJSON, Observation, Rule, Severity, inferred, json_path, standard
-from .wire import MAX_DEPTH
+from .wire import MAX_DEPTH, exact_json
 from .wire import short_json as _short
 
 RESPONSE_JSON = Rule(
@@ -177,7 +177,7 @@ def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Ite
             obs,
             path,
             f"{_short(value)} is not a value the spec lists ({', '.join(map(str, schema.get('enum', [])))})",
-            suggestion=f"add {_short(value)} to {where}",
+            suggestion=f"add {exact_json(value)} to {where}",
             drift=drift,
         )
     elif keyword == "type" and value is None:

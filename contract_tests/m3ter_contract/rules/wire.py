@@ -223,12 +223,34 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return marked
 
 
+SHORT_JSON = 60
+"""At most this many characters of a value in a finding's message (:func:`short_json`)."""
+
+
+def exact_json(value: Any) -> str:
+    """``value`` as JSON in full, secrets redacted: what a suggestion names (the exact value to add)."""
+    return scrub(json.dumps(value, ensure_ascii=False, default=str))
+
+
 def short_json(value: Any) -> str:
-    """``value`` as JSON for a finding's message, at most 60 characters. Secrets are redacted before the cut:
-    the reports redact every message again, but a token cut short no longer looks like one (a JWT needs its
-    three segments), so its first characters would be shown."""
-    text = scrub(json.dumps(value, ensure_ascii=False, default=str))
-    return text if len(text) <= 60 else text[:57] + "..."
+    """``value`` as JSON for a finding's message, at most 60 characters (and the ``...`` after a cut). Secrets
+    are redacted before the cut: the reports redact every message again, but a token cut short no longer looks
+    like one (a JWT needs its three segments), so its first characters would be shown. A string cut short
+    stays a JSON string (its escapes whole, its closing quote kept): ``"COUNTER_ADJUST"...``."""
+    text = exact_json(value)
+    if len(text) <= SHORT_JSON:
+        return text
+    if isinstance(value, str):
+        try:
+            redacted = json.loads(text)
+        except ValueError:  # (the redaction left no JSON string: cut the text as any other value)
+            redacted = None
+        if isinstance(redacted, str):
+            cut = SHORT_JSON - 5  # the quotes and "..."
+            while cut > 0 and len(json.dumps(redacted[:cut], ensure_ascii=False)) > SHORT_JSON - 3:
+                cut -= 1
+            return json.dumps(redacted[:cut], ensure_ascii=False) + "..."
+    return text[: SHORT_JSON - 3] + "..."
 
 
 # A string, taken whole from its opening quote to its closing one, or to the end of the text when it is never
@@ -425,6 +447,7 @@ __all__ = [
     "WireIssue",
     "check_numbers",
     "decode",
+    "exact_json",
     "media_type_issue",
     "short_json",
     "wire_findings",

@@ -3,6 +3,7 @@ external invoice date by frequency and setting, terminal jobs, CSV without inclu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -287,3 +288,20 @@ def test_a_body_nested_past_the_limit_says_why_it_departs(spec: Spec) -> None:
         "the 200 body is nested deeper than 64 levels: more than any body the spec's schemas describe (five), and "
         "more than this check parses (RFC 8259 section 9 lets a parser limit nesting)",
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "COUNTER_ADJUSTMENT_DEBIT_FOR_PREPAYMENT_DRAWDOWN_WITH_ROLLOVER_AND_EXTRAS",  # 70 characters
+        'QUOTED_"_AND_\\_AND_\x1b_' * 6,  # escapes around the cut
+    ],
+)
+def test_an_unknown_enum_value_is_suggested_whole_and_shortened_well_formed(spec: Spec, value: str) -> None:
+    found = evaluate([Observation(B, "e1", "o1", _bill(lineItems=[{"lineItemType": value}]))], spec)
+    (enum,) = [f for f in found if f.rule == "schema.enum"]
+    assert enum.suggestion == f"add {json.dumps(value, ensure_ascii=False)} to components.schemas.LineItemType.enum"
+    shown = enum.message.split(" is not a value the spec lists")[0]
+    assert shown.endswith('"...')  # the string closed, then the cut
+    assert value.startswith(json.loads(shown.removesuffix("...")))
+    assert len(shown) <= 60

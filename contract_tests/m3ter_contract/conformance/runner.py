@@ -61,6 +61,9 @@ ADMITTED_PER_WORKER = 16
 STATEMENT_MAX_BYTES = 32 * 1024 * 1024
 STATEMENT_TIMEOUT = 60.0
 """Seconds one statement download may take in all: every attempt, its body and the waits between them."""
+FAILED_CONNECTIONS_TO_STOP = 3
+"""Reads in a row (no answer between them) whose connection failed after the retries that stop the run from
+admitting more entities: one failed read is that entity's problem, three say the server is gone."""
 MAX_URL_LENGTH = 8192
 """Longer request URLs are refused by common servers and proxies (414); such an id is a per-id problem."""
 
@@ -354,6 +357,8 @@ class Runner:
         self._planned = 0
         self._problems: list[Problem] = []
         self._notes: list[str] = []
+        self._failed_connections = 0
+        """Reads in a row whose connection failed (any answer of the server resets it)."""
         self._seq: dict[EntityKey, int] = {}
         self._statements = 0
         self._schedule = _Schedule(
@@ -518,10 +523,14 @@ class Runner:
             if str(exc).startswith("invalid URL"):
                 self._bad_id(kind, entity_id, clean(exc))
                 return None
-            raise _Fatal(_what_to_fix(exc, self.target)) from None
+            if _from_token_request(exc):  # no read can be made: one problem of the run
+                raise _Fatal(_what_to_fix(exc, self.target)) from None
+            self._problems.append(self._connection_failed(kind, entity_id, exc))
+            return None
         except (AuthenticationError, PermissionDeniedError) as exc:
             raise _Fatal(_what_to_fix(exc, self.target)) from None
         except NotFoundError:
+            self._failed_connections = 0  # an answer
             option = "--bill-id" if kind is EntityKind.BILL else "--statement-job-id"
             self._problems.append(
                 Problem(
@@ -537,6 +546,7 @@ class Runner:
             self._problems.append(self._rate_limited(kind, entity_id, why, self._schedule.halt()))
             return None
         except APIStatusError as exc:
+            self._failed_connections = 0  # an answer
             self._problems.append(Problem("status", f"the server answered {clean(exc)}", entity_id, kind.endpoint))
             return None
         except ResponseTooLargeError as exc:
@@ -552,6 +562,7 @@ class Runner:
                 )
             )
             return None
+        self._failed_connections = 0
         key = (str(kind), entity_id)
         seq = self._seq[key] = self._seq.get(key, 0) + 1
         body, issues = wire.decode(content)
@@ -563,6 +574,28 @@ class Runner:
         if self._progress is not None:
             self._progress(self._done, max(self._planned, self._done), fresh)
         return body, headers
+
+    def _connection_failed(self, kind: EntityKind, entity_id: str, exc: APIConnectionError) -> Problem:
+        """The read of one entity got no answer (a reset, a body cut short, a timeout) after the client's retries:
+        that entity's problem, and the run reads on, as other reads and the token endpoint answered. After
+        :data:`FAILED_CONNECTIONS_TO_STOP` such reads in a row the server is taken for gone: the run admits no
+        more entities (the reads in flight finish), and the problem counts those left unread."""
+        self._failed_connections += 1
+        stopped = ""
+        if self._failed_connections == FAILED_CONNECTIONS_TO_STOP:
+            left = self._schedule.halt()
+            stopped = (
+                f"; stopped reading after {FAILED_CONNECTIONS_TO_STOP} reads in a row failed so: {left} more "
+                f"entit{'y' if left == 1 else 'ies'} not read"
+            )
+        return Problem(
+            "connection",
+            f"{kind} {entity_id} was not read: the connection to {clean(self.target.base_url)} failed "
+            f"{self._after_retries} ({clean(exc)}){stopped}; check "
+            f"{self.target.base_url_from} and the network, and run the check again",
+            entity_id,
+            kind.endpoint,
+        )
 
     def _rate_limited(self, kind: EntityKind, entity_id: str, why: str, left: int) -> Problem:
         """The server's rate limit stopped a read, and the reading (the rest would be refused too): ``left``
@@ -860,7 +893,9 @@ class Runner:
         return response, chunks, False
 
 
-def _from_token_request(exc: APIStatusError | ResponseValidationError | ResponseTooLargeError) -> bool:
+def _from_token_request(
+    exc: APIStatusError | APIConnectionError | ResponseValidationError | ResponseTooLargeError,
+) -> bool:
     """Whether ``exc`` answers the token request the client sent on the read's behalf (its method and URL)."""
     return exc.method == "POST" and httpx.URL(exc.url).path.endswith(TOKEN_PATH)
 

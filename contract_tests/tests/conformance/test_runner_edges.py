@@ -484,3 +484,58 @@ async def test_a_refused_url_that_had_time_left_is_still_a_finding_at_a_slow_rat
     result = await check_sandbox(sandbox, Options(rate=0.2, max_retries=0), bill_ids=[], statement_job_ids=[job])
     assert sorted(finding.rule for finding in result.findings) == ["statement.download", "statement.download"]
     assert result.problems == []
+
+
+# -- a read whose connection fails is that entity's problem; the server gone stops the run --------------------
+
+
+class Resetting(httpx.AsyncBaseTransport):
+    """Hands every request to the sandbox but the reads of ``dropped`` ids, whose connection is reset."""
+
+    def __init__(self, sandbox: Sandbox, dropped: Callable[[str], bool]) -> None:
+        self.inner = httpx.ASGITransport(app=sandbox.asgi_app())
+        self.dropped = dropped
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and self.dropped(request.url.path.rsplit("/", 1)[-1]):
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_read_whose_connection_fails_is_a_problem_of_that_entity_only(sandbox: Sandbox) -> None:
+    broken = sandbox.seeded.bills["monthly"]
+    bills = [broken, sandbox.seeded.bills["weekly"], sandbox.seeded.bills["daily"]]
+    result = await check_sandbox(
+        sandbox,
+        Options(rate=100_000, max_retries=1, concurrency=1),
+        transport=Resetting(sandbox, lambda entity: entity == broken),
+        bill_ids=bills,
+        statement_job_ids=[],
+    )
+    assert [(problem.kind, problem.entity_id) for problem in result.problems] == [("connection", broken)]
+    (problem,) = result.problems
+    assert f"bill {broken} was not read" in problem.message
+    assert "failed after 1 retry (connection failed: RemoteProtocolError" in problem.message
+    assert "not read:" not in problem.message.split("was not read")[1]  # the run read on
+    assert result.observations == 2  # the other bills were read and judged
+    assert result.exit_code == 2
+
+
+async def test_reads_failing_to_connect_in_a_row_stop_the_run_and_count_the_rest(sandbox: Sandbox) -> None:
+    bills = list(sandbox.seeded.bills.values())
+    jobs = list(sandbox.seeded.jobs.values())
+    result = await check_sandbox(
+        sandbox,
+        Options(rate=100_000, max_retries=0, concurrency=1),
+        transport=Resetting(sandbox, lambda entity: True),
+        bill_ids=bills,
+        statement_job_ids=jobs,
+    )
+    assert [problem.kind for problem in result.problems] == ["connection"] * 3
+    assert [problem.entity_id for problem in result.problems] == bills[:3]
+    left = len(bills) + len(jobs) - 3
+    assert f"stopped reading after 3 reads in a row failed so: {left} more entities not read" in (
+        result.problems[2].message
+    )
+    assert result.observations == 0
+    assert result.exit_code == 2

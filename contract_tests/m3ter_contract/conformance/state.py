@@ -17,6 +17,7 @@ from typing import Any
 
 from ..rules import EntityKind, Observation
 from ..rules._values import version_at
+from ..rules.identity import canonical_id, is_uuid
 from ..rules.registry import EntityKey
 from ..rules.versioning import VOLATILE_VALUES
 from ..rules.wire import INT64
@@ -106,7 +107,9 @@ class State:
     def remembered(self) -> dict[EntityKey, Observation]:
         try:
             rows = self._db.execute(
-                "SELECT kind, entity_id, body FROM observations WHERE scope = ?", (self.scope,)
+                # the latest last: a file written before ids were stored canonically may hold one UUID in two cases
+                "SELECT kind, entity_id, body FROM observations WHERE scope = ? ORDER BY seen_at",
+                (self.scope,),
             ).fetchall()
         except sqlite3.Error as exc:
             raise StateError(self._advice(exc)) from exc
@@ -122,7 +125,7 @@ class State:
             if not isinstance(entity_id, str) or not isinstance(decoded, dict):
                 skipped += 1
                 continue
-            out[(kind, entity_id)] = Observation(
+            out[(kind, canonical_id(entity_id))] = Observation(
                 entity_kind, entity_id, self._org_id, decoded, seq=0, remembered=True, stored_as=stored_form
             )
         if skipped:
@@ -138,7 +141,7 @@ class State:
             (
                 self.scope,
                 str(obs.kind),
-                obs.entity_id,
+                canonical_id(obs.entity_id),
                 _stored_body(obs.obj),
                 _stored_version(obs.obj),
                 now,
@@ -148,6 +151,11 @@ class State:
         ]
         try:
             with self._db:
+                # Another spelling of a UUID (stored before ids were stored canonically) is the same entity.
+                self._db.executemany(
+                    "DELETE FROM observations WHERE scope = ? AND kind = ? AND lower(entity_id) = ? AND entity_id != ?",
+                    [(scope, kind, entity_id, entity_id) for scope, kind, entity_id, *_ in rows if is_uuid(entity_id)],
+                )
                 self._db.executemany("INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?)", rows)
         except sqlite3.Error as exc:
             raise StateError(self._advice(exc)) from exc

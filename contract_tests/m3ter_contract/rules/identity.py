@@ -65,13 +65,22 @@ _FIXED = {
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
+def is_uuid(entity_id: str) -> bool:
+    """Whether ``entity_id`` is a UUID (in any letter case)."""
+    return _UUID.fullmatch(entity_id) is not None
+
+
+def canonical_id(entity_id: str) -> str:
+    """The one spelling of an entity's id: a UUID in lower case (RFC 9562 writes UUIDs in lower case and reads
+    them in any case, and some UIs show them in upper case), any other id as it is. Two ids name the same
+    entity when their canonical ids are equal: within a run, in the state between runs, in a body's ``id``."""
+    return entity_id.lower() if is_uuid(entity_id) else entity_id
+
+
 def _same_id(asked: str, answered: object) -> bool:
-    """True when the body names the id that was asked for. Two UUIDs compare case-insensitively: RFC 9562
-    writes them in lower case and reads them in any case, so a server that answers the canonical form of an
-    id given in upper case (as some UIs show UUIDs) names the same entity. Any other id is compared exactly."""
-    if isinstance(answered, str) and _UUID.fullmatch(asked) and _UUID.fullmatch(answered):
-        return asked.lower() == answered.lower()
-    return answered == asked
+    """True when the body names the id that was asked for (compared as :func:`canonical_id` spells them: a
+    server that answers the canonical form of a UUID given in upper case names the same entity)."""
+    return isinstance(answered, str) and canonical_id(answered) == canonical_id(asked)
 
 
 def check_identity(obs: Observation, spec: object) -> Iterator[Finding]:
@@ -102,4 +111,8 @@ CHECKS = (
     Check((ENTITY_IMMUTABLE, ENTITY_FIXED_REFERENCES), pair=compare_immutable, name="immutable"),
 )
 
-__all__ = ["CHECKS"]
+__all__ = [
+    "CHECKS",
+    "canonical_id",
+    "is_uuid",
+]

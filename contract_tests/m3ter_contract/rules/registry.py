@@ -128,7 +128,11 @@ class Judge:
     ) -> None:
         self.spec = spec
         self.context = context or Context()
-        self._last: dict[EntityKey, Observation] = dict(remembered or {})
+        # Keyed by the canonical id (a UUID in lower case): a UUID spelled in another letter case, in this run or
+        # a remembered one, is the same entity.
+        self._last: dict[EntityKey, Observation] = {
+            (kind, identity.canonical_id(entity_id)): obs for (kind, entity_id), obs in (remembered or {}).items()
+        }
         self._anchored: dict[tuple[int, EntityKey], Observation] = {}
         for index, check in enumerate(CHECKS):
             anchor = _anchor(check)
@@ -166,7 +170,7 @@ class Judge:
         decoded from, lets a read identical to a recent one of the same entity reuse its snapshot findings
         (same bytes, same verdict) instead of judging the body again."""
         self.observations += 1
-        key = (str(obs.kind), obs.entity_id)
+        key = (str(obs.kind), identity.canonical_id(obs.entity_id))
         self._keep(key, obs)
         found = list(self._snapshot(obs, raw))
         if isinstance(obs.body, dict):

@@ -3,6 +3,7 @@ same redacted form (``state.stored_form``), so the redaction is never reported a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,49 @@ def test_the_stored_form_is_what_the_state_file_gives_back(tmp_path: Path) -> No
     body = _bill(LOOKS_SECRET[0])
     assert _remembered(tmp_path, body)[("bill", "bill-1")].obj == stored_form(body)
     assert stored_form(stored_form(body)) == stored_form(body)  # applying it twice changes nothing more
+
+
+# ---- a UUID given in another letter case is the same entity across runs --------------------------------------
+
+UUID = "C12EA9B8-E7E1-4ED8-AD26-5DD8BF391FBB"
+
+
+def _versions_across_runs(tmp_path: Path, spec: Spec, first: str, second: str) -> list[str]:
+    path = tmp_path / "state.sqlite"
+    state = State(path, "https://api.m3ter.test", ORG)
+    state.save([Observation(EntityKind.BILL, first, ORG, {**_bill("x", version=5), "id": first}, seq=1)])
+    state.close()
+    state = State(path, "https://api.m3ter.test", ORG)
+    judge = Judge(spec, remembered=state.remembered())
+    state.close()
+    judge.observe(Observation(EntityKind.BILL, second, ORG, {**_bill("x", version=4), "id": second}, seq=1))
+    return [finding.rule for finding in judge.findings]
+
+
+@pytest.mark.parametrize(("first", "second"), [(UUID, UUID.lower()), (UUID.lower(), UUID)])
+def test_a_uuid_in_another_letter_case_is_judged_against_the_last_run(
+    tmp_path: Path, spec: Spec, first: str, second: str
+) -> None:
+    assert "version.no-decrease" in _versions_across_runs(tmp_path, spec, first, second)
+
+
+def test_an_id_that_is_not_a_uuid_keeps_its_letter_case(tmp_path: Path, spec: Spec) -> None:
+    assert "version.no-decrease" not in _versions_across_runs(tmp_path, spec, "Bill-One", "bill-one")
+
+
+def test_an_old_state_file_with_a_uuid_in_upper_case_is_read_and_tidied(tmp_path: Path, spec: Spec) -> None:
+    """A file written before ids were stored in their canonical form: its row is found, and replaced."""
+    path = tmp_path / "state.sqlite"
+    state = State(path, "https://api.m3ter.test", ORG)
+    body = stored_form({**_bill("x", version=5), "id": UUID})
+    state._db.execute(  # as the older version wrote it: the id as it was given
+        "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?)",
+        (state.scope, "bill", UUID, json.dumps(body), 5, 1.0),
+    )
+    state._db.commit()
+    (key,) = state.remembered()
+    assert key == ("bill", UUID.lower())
+    state.save([Observation(EntityKind.BILL, UUID.lower(), ORG, {**body, "version": 6}, seq=1)])
+    rows = state._db.execute("SELECT entity_id, version FROM observations").fetchall()
+    state.close()
+    assert rows == [(UUID.lower(), 6)]

@@ -356,6 +356,18 @@ def _text_setting(name: str, value: str) -> None:
         raise UsageProblem(f"{name} holds a control character (a stray newline?): {again}")
 
 
+_FALLS_BACK = {"base_url": ENV_BASE_URL, "org_id": ENV_ORG_ID}
+"""Options an empty value would silently replace by an environment variable (or the embedded sandbox)."""
+
+
+def refuse_empty(args: argparse.Namespace) -> None:
+    """An option given an empty value (``--org-id ''``, a variable of a script that was not set) is a mistake,
+    never a request for its default: refused, not replaced by the environment or the embedded sandbox."""
+    for dest, variable in _FALLS_BACK.items():
+        if getattr(args, dest, None) == "":
+            raise UsageProblem(f"{_option(dest)} is empty: give a value, or leave it out to use {variable}")
+
+
 def live_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
     base_url = args.base_url or environ.get(ENV_BASE_URL, "")
     org_id = args.org_id or environ.get(ENV_ORG_ID, "")
@@ -715,6 +727,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
 def _main(args: argparse.Namespace, env: Mapping[str, str], console: Console, out: Console, session: _Session) -> int:
     state: State | None = None
     try:
+        refuse_empty(args)
         spec = Spec.load(args.spec)
         embedded = not (args.base_url or env.get(ENV_BASE_URL))
         options = _options(args, embedded=embedded)

@@ -119,3 +119,21 @@ def test_a_config_run_never_writes_over_the_spec(tmp_path: Path, capsys: pytest.
     args = ["--config", str(config), "--spec", str(spec), "--suggest-overlay", str(spec), "--quiet"]
     _refused(capsys, args, {}, "the --spec file")
     assert spec.read_bytes() == before
+
+
+@pytest.mark.parametrize(("option", "variable"), [("--org-id", "M3TER_ORG_ID"), ("--base-url", "M3TER_BASE_URL")])
+def test_an_empty_option_is_refused_not_replaced_by_the_environment(
+    option: str,
+    variable: str,
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = {**environ, "M3TER_BASE_URL": server.url}
+    args = ["--bill-id", sandbox.seeded.bills["monthly"], "--no-state", option, "", "--report-json"]
+    assert main([*args, str(tmp_path / "r.json"), "--quiet"], environ=env) == 2
+    assert f"{option} is empty: give a value, or leave it out to use {variable}" in capsys.readouterr().err
+    assert sandbox.requests == []
+    assert json.loads((tmp_path / "r.json").read_text())["problems"][0]["kind"] == "config"

@@ -154,6 +154,15 @@ DELEGATED: Mapping[str, frozenset[str]] = {"minimum": frozenset({VERSION_MINIMUM
 _REQUIRED_NAME = re.compile(r"^'(.+)' is a required property$")
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def _field_name(key: str) -> str:
+    """A field name as a suggestion writes it: a plain name as it is, any other (a backtick, a space, a control
+    character, a colon) as a JSON string, so none of its characters reads as the suggestion's own."""
+    return key if _PLAIN_NAME.fullmatch(key) else exact_json(key)
+
+
 def _error_findings(obs: Observation, spec: Spec, error: ValidationError) -> Iterator[Finding]:
     keyword = str(error.validator)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -282,7 +291,7 @@ def _walk_unknown(
                     obs,
                     json_path(path, key),
                     f"field {key!r} ({json_type(item)}) is not in the spec",
-                    suggestion=f"add `{key}: {{type: {_spec_type_of(item)}}}` to {where}",
+                    suggestion=f"add `{_field_name(key)}: {{type: {_spec_type_of(item)}}}` to {where}",
                     drift=Drift("field", here, key, obs.endpoint, Sketch.of(item)),
                 )
     elif isinstance(value, list) and isinstance(shape.items, Mapping):

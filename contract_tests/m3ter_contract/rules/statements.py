@@ -171,26 +171,29 @@ def when(seconds: float) -> str:
 
 
 def _csv_problems(body: bytes) -> list[tuple[Rule, str]]:
-    """What is wrong with a CSV statement, each with the rule it breaks (none: nothing)."""
+    """What is wrong with a CSV statement, each with the rule it breaks (none: nothing): what follows "the CSV
+    statement" in a finding's message."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return [(STATEMENT_CSV_HEADER, f"not UTF-8 text (byte {exc.start}); its content is not judged further")]
+        return [(STATEMENT_CSV_HEADER, f"is not UTF-8 text (byte {exc.start}); its content is not judged further")]
     if not text.strip():
-        return [(STATEMENT_CSV, "empty: not a single record")]
+        return [(STATEMENT_CSV, "is empty: not a single record")]
     if text.lstrip()[:1] in ("<", "{", "["):
         return [(STATEMENT_CSV, f"starts with {text.lstrip()[:1]!r}: markup or JSON, not CSV")]
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
-        return [(STATEMENT_CSV, f"not CSV ({exc})")]
+        return [(STATEMENT_CSV, f"is not CSV ({exc})")]
     problems: list[tuple[Rule, str]] = []
     first = rows[0]
     if any(not name.strip() for name in first):
-        problems.append((STATEMENT_CSV_HEADER, f"the header row {first[:8]!r} has an empty column name"))
+        problems.append((STATEMENT_CSV_HEADER, f"has a header row with an empty column name ({first[:8]!r})"))
     for number, row in enumerate(rows[1:], 2):
         if row and len(row) != len(first):
-            problems.append((STATEMENT_CSV_WIDTH, f"line {number} has {len(row)} fields, the first line {len(first)}"))
+            problems.append(
+                (STATEMENT_CSV_WIDTH, f"has {len(row)} fields on line {number}, {len(first)} on its first line")
+            )
             break
     return problems
 
@@ -243,8 +246,7 @@ def judge_download(download: Download) -> Judged:
             findings.append(STATEMENT_JSON.finding(obs, path, message, severity=None if errors else Severity.WARNING))
     else:
         for rule, problem in _csv_problems(download.body):
-            shown = problem if rule is STATEMENT_CSV_WIDTH else f"is {problem}"
-            findings.append(rule.finding(obs, path, f"the CSV statement {shown}"))
+            findings.append(rule.finding(obs, path, f"the CSV statement {problem}"))
     return Judged(findings)
 
 

@@ -305,3 +305,13 @@ def test_an_unknown_enum_value_is_suggested_whole_and_shortened_well_formed(spec
     assert shown.endswith('"...')  # the string closed, then the cut
     assert value.startswith(json.loads(shown.removesuffix("...")))
     assert len(shown) <= 60
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [("taxTotal", "taxTotal"), ("we|ird\nfield`", '"we|ird\\nfield`"'), ("a b: c", '"a b: c"')],
+)
+def test_an_unknown_field_is_suggested_under_a_name_that_reads_whole(spec: Spec, name: str, written: str) -> None:
+    found = evaluate([Observation(B, "e1", "o1", _bill(**{name: 1}))], spec)
+    (drift,) = [f for f in found if f.rule == "drift.unknown-field"]
+    assert drift.suggestion == f"add `{written}: {{type: integer}}` to components.schemas.BillResponse.properties"

@@ -326,3 +326,19 @@ def test_a_refused_url_that_was_valid_when_fetched_is_still_a_finding(
     judged = judge_download(_download(status, read=read, answered=answered))
     assert [finding.rule for finding in judged.findings] == rules
     assert judged.expired is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"a": 1}', "the CSV statement starts with '{': markup or JSON, not CSV"),
+        (b"  \n", "the CSV statement is empty: not a single record"),
+        (b'a,b\n"1,2\n', "the CSV statement is not CSV (unexpected end of data)"),
+        (b"\xff,a\n", "the CSV statement is not UTF-8 text (byte 0); its content is not judged further"),
+        (b"a,,b\n1,2,3\n", "the CSV statement has a header row with an empty column name (['a', '', 'b'])"),
+        (b"a,b\n1,2,3\n", "the CSV statement has 3 fields on line 2, 2 on its first line"),
+    ],
+)
+def test_each_csv_message_reads_as_a_sentence(body: bytes, message: str) -> None:
+    download = Download("job-1", "org-1", "csv", "https://bucket.example/s.csv", read_at=0.0, status=200, body=body)
+    assert [finding.message for finding in judge_download(download).findings] == [message]

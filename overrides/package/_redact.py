@@ -83,6 +83,13 @@ def redact_text(text: str) -> str:
 ISSUED_KEPT = 16
 
 
+# A secret shorter than this is redacted only where it stands on its own (no letter or digit right before
+# or after it): four characters of a short secret also occur inside ids and hex strings, and replacing them
+# there would garble the text (`[REDACTED]a9b8-...` for a UUID) without hiding anything.
+DISTINCT_LENGTH = 12
+_ALNUM = "A-Za-z0-9"
+
+
 class _Secrets:
     """Exact secret values registered at run time: permanent ones (an API secret, a Basic header), kept
     for the life of the process, and the last ``ISSUED_KEPT`` issued bearer tokens."""
@@ -90,10 +97,16 @@ class _Secrets:
     def __init__(self) -> None:
         self._permanent: set[str] = set()
         self._issued: deque[str] = deque(maxlen=ISSUED_KEPT)
+        self._standalone: dict[str, re.Pattern[str]] = {}  # the short ones, as whole tokens
 
     def add(self, value: str, *, issued: bool = False) -> None:
         if len(value) < 4:
             return
+        if len(value) < DISTINCT_LENGTH and value not in self._standalone:
+            self._standalone = {
+                **self._standalone,
+                value: re.compile(rf"(?<![{_ALNUM}]){re.escape(value)}(?![{_ALNUM}])"),
+            }
         if not issued:
             self._permanent.add(value)
         elif value not in self._issued:
@@ -101,9 +114,11 @@ class _Secrets:
 
     def scrub(self, text: str) -> str:
         # tuple() copies each collection in one step, so another thread adding a secret cannot break this.
+        standalone = self._standalone  # replaced whole, never changed in place
         for value in (*tuple(self._permanent), *tuple(self._issued)):
             if value in text:
-                text = text.replace(value, REDACTED)
+                pattern = standalone.get(value)
+                text = text.replace(value, REDACTED) if pattern is None else pattern.sub(REDACTED, text)
         return redact_text(text)
 
 

@@ -15,6 +15,7 @@ from m3ter_billing import (
     ResponseValidationError,
     StatementDownloadError,
     StatementJobResponse,
+    _redact,
 )
 from m3ter_billing._redact import REDACTED, Secret, redact_text, scrub
 
@@ -203,9 +204,23 @@ def test_secret_value_never_shows() -> None:
     assert scrub("x a-registered-secret-value y") == f"x {REDACTED} y"
 
 
-def test_issued_tokens_are_remembered_in_a_bounded_registry() -> None:
-    from m3ter_billing import _redact
+def test_a_short_secret_is_redacted_where_it_stands_alone_not_inside_other_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A four-character secret also occurs inside UUIDs and hex digests: replacing it there garbles the
+    # text (ids in reports unreadable) and hides nothing; standing on its own, it is redacted.
+    monkeypatch.setattr(_redact, "known_secrets", _redact._Secrets())  # these secrets stay in this test
+    Secret("c9e4")
+    uuid = "c9e4a9b8-e7e1-4ed8-ad26-5dd8bf391fbb"
+    assert scrub(f"bill {uuid} not found") == f"bill {uuid} not found"
+    assert scrub("secret=c9e4&x=1; 'c9e4' (c9e4)") == f"secret={REDACTED}&x=1; '{REDACTED}' ({REDACTED})"
+    assert scrub("c9e4") == REDACTED
+    # A secret long enough to be distinctive is redacted wherever it occurs, inside other text too.
+    Secret("a-long-enough-secret-77")
+    assert scrub("xa-long-enough-secret-77y") == f"x{REDACTED}y"
 
+
+def test_issued_tokens_are_remembered_in_a_bounded_registry() -> None:
     permanent = Secret("a-permanent-secret-0f9e8d")
     tokens = [Secret(f"issued-token-{n:05d}-zz", issued=True) for n in range(_redact.ISSUED_KEPT * 10)]
     newest = tokens[-1].reveal()

@@ -13,6 +13,7 @@ import json
 import socket
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -119,6 +120,15 @@ class RawServer:
     def count(self, method: str, path_suffix: str) -> int:
         with self._lock:
             return sum(1 for m, t in self.requests if m == method and t.split("?", 1)[0].endswith(path_suffix))
+
+    def settled_count(self, method: str, path_suffix: str, expected: int, within: float = 10.0) -> int:
+        """:meth:`count`, once it reaches ``expected`` or ``within`` seconds pass: a request the client sent and
+        then gave up on (a short timeout) sits in the socket's buffer until a loaded machine schedules the
+        server's thread, which still reads it."""
+        deadline = time.monotonic() + within
+        while (seen := self.count(method, path_suffix)) < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return seen
 
     def __enter__(self) -> RawServer:
         thread = threading.Thread(target=self._accept, daemon=True)

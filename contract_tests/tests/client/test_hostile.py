@@ -167,7 +167,7 @@ def test_silent_token_endpoint_times_out_with_the_client_timeouts(call: Callable
         with pytest.raises(APITimeoutError):
             call(server, timeout=0.2, total_timeout=5, max_retries=1)
         # the token request was retried once (its own timeout, then the retry's), then gave up
-        assert server.count("POST", "/oauth/token") == 2
+        assert server.settled_count("POST", "/oauth/token", 2) == 2
 
 
 def test_per_call_timeout_keyword_bounds_a_silent_server() -> None:

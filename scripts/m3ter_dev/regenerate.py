@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,66 @@ def _const_as_enum(node: Any, at: str = "#", names: bool = False) -> bool:
     return changed
 
 
+def _schemas(node: Any, at: str = "#", names: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object of the spec in a schema's place, with its JSON pointer: not data (``example``, ``enum``,
+    ``x-*``, ...) and not a map of names (``properties`` itself), as :func:`_const_as_enum` walks it."""
+    if isinstance(node, dict):
+        if not names:
+            yield at, node
+        for key, value in node.items():
+            if names or (key not in _DATA_KEYS and not (isinstance(key, str) and key.startswith("x-"))):
+                where = f"{at}/{str(key).replace('~', '~0').replace('/', '~1')}"
+                yield from _schemas(value, where, not names and key in _NAME_MAPS)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _schemas(value, f"{at}/{index}")
+
+
+def _property_names(doc: dict[str, Any], schema: dict[str, Any], seen: frozenset[int] = frozenset()) -> list[str]:
+    """The wire names of a schema's properties, with those of its ``allOf`` parts (local references followed):
+    the generator makes one model of them all."""
+    if id(schema) in seen:
+        return []
+    seen |= {id(schema)}
+    properties = schema.get("properties")
+    found = [str(name) for name in properties] if isinstance(properties, dict) else []
+    parts = schema.get("allOf")
+    for part in parts if isinstance(parts, list) else []:
+        if isinstance(part, dict) and isinstance(part.get("$ref"), str) and part["$ref"].startswith("#/"):
+            target: Any = doc
+            for token in part["$ref"][2:].split("/"):
+                token = token.replace("~1", "/").replace("~0", "~")
+                target = target.get(token) if isinstance(target, dict) else None
+            part = target
+        if isinstance(part, dict):
+            found += [name for name in _property_names(doc, part, seen) if name not in found]
+    return found
+
+
+def _check_property_names(doc: dict[str, Any], field_prefix: str) -> None:
+    """Refuse two properties of one schema that become the same Python attribute (``billTotal`` and
+    ``bill-total`` are both ``bill_total``). The generator would name both after their wire names instead
+    (``billTotal``, ``bill-total``), silently renaming the attribute code already uses: a breaking change that
+    the spec diff, which sees only a new optional property, would call compatible."""
+    from openapi_python_client.strings import PythonIdentifier
+
+    clashes: list[str] = []
+    for at, schema in _schemas(doc):
+        by_python: dict[str, list[str]] = {}
+        for name in _property_names(doc, schema):
+            by_python.setdefault(str(PythonIdentifier(name, prefix=field_prefix)), []).append(name)
+        clashes += [
+            f"{at}: properties {' and '.join(json.dumps(name) for name in wire)} map to one Python attribute, {python}"
+            for python, wire in by_python.items()
+            if len(wire) > 1
+        ]
+    if clashes:
+        raise RegenerationError(
+            "; ".join(dict.fromkeys(clashes)) + " (the generator would name each after its wire name, renaming "
+            "the existing attribute): rename one in the spec, or leave it out"
+        )
+
+
 def _generate(destination: Path, spec: Path, overrides: Path, version: str, doc: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if _const_as_enum(doc):  # the generator reads the rewritten spec; the untouched one otherwise
@@ -176,6 +237,8 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
         doc, version = changelog.read_spec(spec, overrides)
     except changelog.VersionError as exc:
         raise RegenerationError(str(exc)) from None
+    config = yaml.safe_load((overrides / "config.yaml").read_text(encoding="utf-8"))
+    _check_property_names(doc, str(config.get("field_prefix", "field_")))
     _generate(destination, spec, overrides, version, doc)
     _add_headers(destination, spec, overrides, version)
     gitignore = destination / ".gitignore"

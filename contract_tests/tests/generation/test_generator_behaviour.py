@@ -287,3 +287,35 @@ def test_a_const_no_model_can_type_is_refused(tmp_path: Path, schema: dict[str, 
     assert str(caught.value).startswith("#/components/schemas/Thing/properties/odd/const: ")
     assert "cannot be typed in a model" in str(caught.value)
     assert not (tmp_path / "project").exists()
+
+
+@pytest.mark.parametrize(
+    ("existing", "added"),
+    [("startDateTimeUTC", "startDateTimeUtc"), ("billTotal", "bill-total"), ("billTotal", "bill_total")],
+)
+def test_two_properties_with_one_python_name_are_refused(tmp_path: Path, existing: str, added: str) -> None:
+    # The generator would name both after their wire names, renaming the attribute code already uses (a new
+    # optional property, "compatible" to spec_diff): refused from the spec, before generating.
+    spec = _spec_with({}, {existing: {"type": "string"}, added: {"type": "string", "format": "date-time"}})
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    python = "start_date_time_utc" if existing.startswith("start") else "bill_total"
+    with pytest.raises(regenerate.RegenerationError) as caught:
+        regenerate.build(tmp_path / "project", spec=spec_path)
+    message = str(caught.value)
+    assert message.startswith(
+        f'#/components/schemas/Thing: properties "{existing}" and "{added}" map to one Python attribute, {python}'
+    )
+    assert "\n" not in message
+    assert not (tmp_path / "project").exists()
+
+
+def test_a_python_name_clash_through_all_of_is_refused(tmp_path: Path) -> None:
+    spec = _spec_with(
+        {"Both": {"allOf": [{"$ref": "#/components/schemas/Thing"}, {"properties": {"Made": {"type": "string"}}}]}},
+        {},
+    )
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(regenerate.RegenerationError, match=r'^#/components/schemas/Both: properties "made" and "Made"'):
+        regenerate.build(tmp_path / "project", spec=spec_path)

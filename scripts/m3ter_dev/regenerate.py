@@ -348,31 +348,50 @@ def _defined(tree: ast.Module, class_name: str) -> set[str]:
     return names
 
 
+def _referenced(body: list[ast.stmt]) -> set[str]:
+    """The names a class body reads: in its annotations and in the values it assigns (``msgspec`` of
+    ``msgspec.field(...)``, ``UNSET``, the types), which a class attribute of the same name would shadow."""
+    names: set[str] = set()
+    for item in body:
+        parts = [item.annotation, item.value] if isinstance(item, ast.AnnAssign) else [item]
+        for part in parts:
+            if part is not None:
+                names.update(n.id for n in ast.walk(part) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+    return names
+
+
 def _check_field_names(destination: Path) -> None:
     """Refuse a model field whose Python name is one the models' base class uses (``to_dict``, ``from_json``,
-    ``additional_properties``, ...): the generator renames Python keywords and names that are not identifiers,
-    but a field named like a method would shadow it (mypy fails, and ``model.to_dict()`` calls a string)."""
+    ``additional_properties``, ...) or one the generated class bodies read (``msgspec``): the generator
+    renames Python keywords, builtins and names that are not identifiers, but a field named like a method
+    would shadow it (mypy fails, and ``model.to_dict()`` calls a string), and a field named ``msgspec`` turns
+    every later ``msgspec.field(...)`` of its class into an ``AttributeError`` at import. The second set is
+    read from the models written (``overrides/templates/model.py.jinja``), so it follows the template."""
     package = destination / PACKAGE
     model = ast.parse((package / "_model.py").read_text(encoding="utf-8"))
     reserved = _defined(model, "M3terModel")
-    clashes: list[str] = []
+    models: list[tuple[str, set[str]]] = []
     for path in sorted((package / "models").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, ast.ClassDef) and any(
                 isinstance(base, ast.Name) and base.id == "M3terModel" for base in node.bases
             ):
+                reserved |= _referenced(node.body)
                 fields = {
                     item.target.id
                     for item in node.body
                     if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
                 }
-                clashes += [f"{node.name}.{name}" for name in sorted(fields & reserved)]
+                models.append((node.name, fields))
+    clashes = [f"{name}.{field}" for name, fields in models for field in sorted(fields & reserved)]
     if clashes:
         raise RegenerationError(
-            "a property of the spec would become a model field named like a member every model has, which it "
-            f"would shadow: {', '.join(clashes)}; the generator renames only keywords and names that are not "
-            "identifiers, so rename the member in overrides/package/_model.py or leave the property out of spec/"
+            "a property of the spec would become a model field named like a member every model has or a name the "
+            f"generated class bodies read, which it would shadow: {', '.join(clashes)}; the generator renames only "
+            "keywords, builtins and names that are not identifiers, so rename the member in "
+            "overrides/package/_model.py (the name in overrides/templates/model.py.jinja) or leave the property "
+            "out of spec/"
         )
 
 

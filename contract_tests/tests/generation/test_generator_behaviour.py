@@ -180,6 +180,18 @@ def test_a_property_named_like_a_model_member_is_refused(tmp_path: Path) -> None
     assert "\n" not in str(caught.value)
 
 
+def test_a_property_named_like_a_name_the_model_bodies_read_is_refused(tmp_path: Path) -> None:
+    # Every field is `name: T = msgspec.field(...)`: a field named msgspec shadows the module for the fields after
+    # it, and the package fails at import (AttributeError: 'msgspec._core.Field' object has no attribute 'field').
+    spec = json.loads(json.dumps(TINY_SPEC))
+    spec["components"]["schemas"]["Thing"]["properties"] = {"msgspec": {"type": "string"}, "z": {"type": "string"}}
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(regenerate.RegenerationError, match=r"would shadow: Thing\.msgspec; ") as caught:
+        regenerate.build(tmp_path / "project", spec=spec_path)
+    assert "\n" not in str(caught.value)
+
+
 BOMB = "\n".join(
     [
         f"x-{level}: &{level} [{', '.join([f'*{previous}'] * 9)}]"

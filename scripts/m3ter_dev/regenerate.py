@@ -206,6 +206,26 @@ def _generate(destination: Path, spec: Path, overrides: Path, version: str, doc:
         )
 
 
+# What overrides/templates/endpoint_module.py.jinja writes, instead of the module, for an operation without a
+# 2xx response the generator could read.
+_NO_SUCCESS = "ENDPOINT_WITHOUT_SUCCESS_RESPONSE = "
+
+
+def _check_endpoints(destination: Path) -> None:
+    """Refuse an operation the endpoint template could not write: it has no 2xx response with a body."""
+    missing = [
+        line.removeprefix(_NO_SUCCESS).strip().strip('"')
+        for path in sorted((destination / PACKAGE / "api").rglob("*.py"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith(_NO_SUCCESS)
+    ]
+    if missing:
+        raise RegenerationError(
+            f"operations without a 2xx response with a JSON body: {', '.join(missing)}; every operation needs one "
+            "(the endpoint module parses it into its model)"
+        )
+
+
 def _add_headers(destination: Path, spec: Path, overrides: Path, version: str) -> None:
     """Copy the hand-written modules and the license in; head the built-in templates' output."""
     for module in sorted((overrides / "package").glob("*.py")):
@@ -240,6 +260,7 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
     config = yaml.safe_load((overrides / "config.yaml").read_text(encoding="utf-8"))
     _check_property_names(doc, str(config.get("field_prefix", "field_")))
     _generate(destination, spec, overrides, version, doc)
+    _check_endpoints(destination)
     _add_headers(destination, spec, overrides, version)
     gitignore = destination / ".gitignore"
     if gitignore.exists():

@@ -331,3 +331,26 @@ def test_a_python_name_clash_through_all_of_is_refused(tmp_path: Path) -> None:
     spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     with pytest.raises(regenerate.RegenerationError, match=r'^#/components/schemas/Both: properties "made" and "Made"'):
         regenerate.build(tmp_path / "project", spec=spec_path)
+
+
+def test_a_schema_named_like_a_generated_class_is_refused_with_the_generators_reason(tmp_path: Path) -> None:
+    # Thing.labels generates the class ThingLabels; a schema of that name made the generator drop Thing and the
+    # operation's 200 response, and the endpoint template then failed with "'None' has no attribute 'prop'".
+    spec = _spec_with({"ThingLabels": {"type": "object", "properties": {"x": {"type": "string"}}}}, {})
+    spec["components"]["schemas"]["Part"]["properties"]["labels"] = {"$ref": "#/components/schemas/ThingLabels"}
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(regenerate.RegenerationError) as caught:
+        regenerate.build(tmp_path / "project", spec=spec_path)
+    assert 'duplicate models with name "ThingLabels"' in str(caught.value)
+    assert "UndefinedError" not in str(caught.value)
+
+
+def test_an_operation_without_a_success_response_is_refused(tmp_path: Path) -> None:
+    spec = _spec_with({}, {})
+    spec["paths"]["/things/{thingId}"]["get"]["responses"] = {"404": {"description": "not found"}}
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(regenerate.RegenerationError) as caught:
+        regenerate.build(tmp_path / "project", spec=spec_path)
+    assert str(caught.value).startswith("operations without a 2xx response with a JSON body: get_thing (GET /things/")

@@ -156,7 +156,7 @@ def _check_property_names(doc: dict[str, Any], field_prefix: str) -> None:
     ``bill-total`` are both ``bill_total``). The generator would name both after their wire names instead
     (``billTotal``, ``bill-total``), silently renaming the attribute code already uses: a breaking change that
     the spec diff, which sees only a new optional property, would call compatible."""
-    from openapi_python_client.strings import PythonIdentifier
+    from openapi_python_client.strings import PythonIdentifier  # here: check_pins explains a missing one
 
     clashes: list[str] = []
     for at, schema in _schemas(doc):
@@ -175,9 +175,45 @@ def _check_property_names(doc: dict[str, Any], field_prefix: str) -> None:
         )
 
 
+def _name_enum_members(doc: dict[str, Any]) -> bool:
+    """Name the members of every string enum after their values; True when any enum was given names.
+
+    The generator names a member after its value (``APPROVED``) when the value starts with a letter, else after
+    its position (``30DAY``, third, is ``VALUE_2``), so inserting a value before it renamed the member: a break
+    of code using it, which the changelog calls a new value. An enum with such a value gets ``x-enum-varnames``
+    (the generator's own extension; one the spec gives is kept): the letter-led values keep the generator's
+    names, the others become ``VALUE_<value>`` (``VALUE_30DAY``). Two values with one member name are refused.
+    """
+    from openapi_python_client.strings import snake_case  # here: check_pins explains a missing one
+
+    changed = False
+    for at, schema in list(_schemas(doc)):
+        values = schema.get("enum")
+        if not isinstance(values, list) or "x-enum-varnames" in schema:
+            continue
+        values = [value for value in values if value is not None]  # null makes the property nullable
+        if not values or not all(isinstance(value, str) for value in values):
+            continue
+        names = [value.upper() if value[:1].isalpha() else f"VALUE_{value}" for value in values]
+        members: dict[str, str] = {}
+        for value, name in zip(values, names, strict=True):
+            member = snake_case(name).upper()
+            if member in members:
+                raise RegenerationError(
+                    f"{at}/enum: values {json.dumps(members[member])} and {json.dumps(value)} would both be the "
+                    f"member {member}; name the members with x-enum-varnames"
+                )
+            members[member] = value
+        if names != [value.upper() for value in values]:
+            schema["x-enum-varnames"] = names
+            changed = True
+    return changed
+
+
 def _generate(destination: Path, spec: Path, overrides: Path, version: str, doc: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        if _const_as_enum(doc):  # the generator reads the rewritten spec; the untouched one otherwise
+        rewritten = _const_as_enum(doc)
+        if _name_enum_members(doc) or rewritten:  # the generator reads the rewritten spec; the untouched one otherwise
             spec = Path(tmp) / "openapi.yaml"
             spec.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
         config = yaml.safe_load((overrides / "config.yaml").read_text(encoding="utf-8"))

@@ -354,3 +354,33 @@ def test_an_operation_without_a_success_response_is_refused(tmp_path: Path) -> N
     with pytest.raises(regenerate.RegenerationError) as caught:
         regenerate.build(tmp_path / "project", spec=spec_path)
     assert str(caught.value).startswith("operations without a 2xx response with a JSON body: get_thing (GET /things/")
+
+
+def test_enum_members_are_named_after_their_values_whatever_comes_before(tmp_path: Path) -> None:
+    # The generator names a value that does not start with a letter after its position (30DAY, third: VALUE_2), so
+    # inserting a value before it renamed the member; members are named after the value instead.
+    names = {}
+    for label, values in [("before", ["RED", "GREEN", "30DAY"]), ("after", ["RED", "7-day", "GREEN", "30DAY"])]:
+        project = _build(tmp_path, _spec_with({"Colour": {"type": "string", "enum": values}}, {}), label)
+        names[label] = run_in(
+            project,
+            """
+            import json
+            from m3ter_billing.models.colour import Colour
+            print(json.dumps({member.value: name for name, member in Colour.__members__.items()}))
+            """,
+        )
+    assert names["before"] == {"RED": "RED", "GREEN": "GREEN", "30DAY": "VALUE_30DAY"}
+    assert names["after"] == {**names["before"], "7-day": "VALUE_7_DAY"}
+
+
+def test_two_enum_values_with_one_member_name_are_refused(tmp_path: Path) -> None:
+    spec = _spec_with({"Colour": {"type": "string", "enum": ["RED", "7-day", "7_day"]}}, {})
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(regenerate.RegenerationError) as caught:
+        regenerate.build(tmp_path / "project", spec=spec_path)
+    assert str(caught.value).startswith(
+        '#/components/schemas/Colour/enum: values "7-day" and "7_day" would both be the member VALUE_7_DAY'
+    )
+    assert not (tmp_path / "project").exists()

@@ -10,16 +10,24 @@ regenerated. Next to the changelog, generated/ keeps two copies of the spec:
 
 A build with package version V (``{info.version}.{overrides/REVISION}``, see ``package_version()``):
 
-* V is the newest entry's version: that entry is rewritten as the changes from spec-changelog-base.yaml to
-  the spec (so regenerating twice, or editing the spec twice before raising the version, keeps one entry);
+* V is the newest entry's version and the spec is the one generated/ was built from: that entry is rewritten
+  as the changes from spec-changelog-base.yaml to the spec (the same text: regenerating is idempotent);
+* V is the newest entry's version but the spec changed (more than its layout or comments): refused with
+  VersionError, as that entry may already be released (see below), unless the caller says it is not
+  (``amend``, ``regenerate.py --amend``): then the entry is rewritten as above, folding the changes in
+  (editing the spec twice in a branch that raised the version keeps one entry);
 * V is new: a new entry on top lists the changes from spec-snapshot.yaml (the last version's spec) to the spec;
 * V is older than the newest entry's version (compared numerically, part by part): refused with
   VersionError, so a version never goes backwards (and ``regenerate.py``, ``--check`` included, fails);
 * there is no changelog or snapshot yet: the changelog starts with V, "initial release".
 
-Spec edits without a new version are folded into the newest entry even when that version was already
-released; scripts/spec_change.py warns when the spec changed but ``info.version`` did not, and with
-``--check`` (CI) fails when generated/ changed but the package version did not rise above the base's.
+A version is released once it is on the main branch (the base of scripts/spec_change.py, whose ``--check``
+fails when generated/ changed but the package version did not rise above the base's, or when an entry of
+the base's changelog was rewritten). This module cannot see the base, so it treats the newest entry as
+released unless told otherwise: folding a spec change into a released entry made generated/ depend on the
+order of the steps (edit and regenerate, then raise the version: the edit lands in the released entry and
+the new one lists only the version; edit and raise, then regenerate: the new entry lists both), and both
+trees passed every check. Refusing it leaves one tree per spec, overrides and released generated/.
 
     python scripts/changelog.py   # print the entry the next regeneration would write
 """
@@ -147,16 +155,28 @@ def _read(path: Path) -> str | None:
     return provenance.without_header(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def plan(previous: Path | None, spec_text: str, version: str) -> tuple[str, str]:
+def plan(previous: Path | None, spec_text: str, version: str, amend: bool = False) -> tuple[str, str]:
     """The new changelog and the spec its newest entry is measured from.
 
-    ``previous`` is the generated/ directory the changelog continues (None: start a new one)."""
+    ``previous`` is the generated/ directory the changelog continues (None: start a new one); ``amend``: its
+    newest entry is not released, so a spec change under its version may be folded into it."""
     entries = parse(_read(previous / CHANGELOG) or "") if previous else []
     snapshot = _read(previous / SNAPSHOT) if previous else None
     since: str | None
     if not entries or snapshot is None:
         entries, base, since = [], spec_text, None
     elif entries[0].version == version:
+        if (
+            not amend
+            and spec_text != snapshot
+            and spec_diff.parse(spec_text, SNAPSHOT) != spec_diff.parse(snapshot, SNAPSHOT)
+        ):
+            raise VersionError(
+                f"the spec changed since generated/ was built for {version} ({SNAPSHOT}), whose changelog entry may "
+                "already be released: raise info.version (its major for a breaking change, see scripts/spec_diff.py "
+                "--kinds), then regenerate; only for a version not released yet (one this branch introduced) does "
+                "`scripts/regenerate.py --amend` fold the changes into its entry"
+            )
         entries = entries[1:]
         base = _read(previous / BASE) or snapshot if previous else snapshot
         since = entries[0].version if entries else None
@@ -167,10 +187,11 @@ def plan(previous: Path | None, spec_text: str, version: str) -> tuple[str, str]
     return "\n".join([HEADER, entry, *(e.text for e in entries)]), base
 
 
-def update(destination: Path, previous: Path | None, spec: Path, version: str) -> None:
-    """Write CHANGELOG.md and the spec copies into ``destination``, continuing the ones in ``previous``."""
+def update(destination: Path, previous: Path | None, spec: Path, version: str, amend: bool = False) -> None:
+    """Write CHANGELOG.md and the spec copies into ``destination``, continuing the ones in ``previous``
+    (``amend``: see :func:`plan`)."""
     spec_text = spec.read_text(encoding="utf-8")
-    changelog, base = plan(previous, spec_text, version)
+    changelog, base = plan(previous, spec_text, version, amend)
     sources = [repo_path(spec), PRODUCER]
     (destination / CHANGELOG).write_text(changelog, encoding="utf-8")
     (destination / SNAPSHOT).write_text(provenance.with_header(SNAPSHOT, spec_text, sources), encoding="utf-8")

@@ -379,7 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"apply_overlay: {spec} {'would change' if changed else 'already has every change'}")
         return 1 if changed else 0
     if changed:
-        print(f"apply_overlay: {spec} changed; next: .venv/bin/python scripts/regenerate.py")
+        print(
+            f"apply_overlay: {spec} changed; next: raise its info.version, then .venv/bin/python scripts/regenerate.py"
+        )
     else:
         print(f"apply_overlay: {spec} unchanged (every change was already there)")
     return 0

@@ -2,6 +2,7 @@
 
     python scripts/regenerate.py           # rewrite generated/
     python scripts/regenerate.py --check   # exit 1 and print the diff when generated/ is stale
+    python scripts/regenerate.py --amend   # fold spec changes into the newest, unreleased, changelog entry
 
 The generator (openapi-python-client) and formatter (ruff) are the versions pinned in pyproject.toml;
 this refuses to run with others, because another version writes other bytes. Every file written starts
@@ -287,8 +288,10 @@ def _add_headers(destination: Path, spec: Path, overrides: Path, version: str) -
     shutil.copyfile(LICENSE, destination / "LICENSE")
 
 
-def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> None:
-    """Write the generated project for ``spec`` + ``overrides`` into ``destination`` (which must not exist)."""
+def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES, amend: bool = False) -> None:
+    """Write the generated project for ``spec`` + ``overrides`` into ``destination`` (which must not exist).
+    ``amend``: the newest changelog entry is not released yet, so a spec change under its version is folded
+    into it (``changelog.plan``); otherwise refused."""
     try:  # the spec read once, as the tools read it (no key twice, no alias bomb, a version), before the generator
         doc, version = changelog.read_spec(spec, overrides)
     except changelog.VersionError as exc:
@@ -302,7 +305,7 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES) -> 
     if gitignore.exists():
         gitignore.unlink()
     try:
-        changelog.update(destination, GENERATED if spec == SPEC else None, spec, version)
+        changelog.update(destination, GENERATED if spec == SPEC else None, spec, version, amend)
     except changelog.VersionError as exc:
         raise RegenerationError(str(exc)) from exc
     ruff = [sys.executable, "-m", "ruff"]
@@ -461,16 +464,16 @@ def check(committed: Path = GENERATED) -> Drift:
         return diff(fresh, committed)
 
 
-def rewrite(target: Path = GENERATED) -> bool:
+def rewrite(target: Path = GENERATED, amend: bool = False) -> bool:
     """Regenerate ``target`` in place; True when anything changed. The new tree is built in a temporary
     directory (as :func:`check` builds it: no configuration of this repository around it), copied beside
     ``target`` and swapped in by two renames, so a failure or an interruption leaves the old tree or the new
     one whole (for the instant between the renames, the old one under ``.<name>.*/old``), never a half-deleted
-    one."""
+    one. ``amend``: as for :func:`build`."""
     check_pins()
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "generated"
-        build(fresh)
+        build(fresh, amend=amend)
         changed = diff(fresh, target).stale
         if changed:
             with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as swap:
@@ -488,7 +491,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="regenerate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--check", action="store_true", help="do not write; exit 1 if generated/ is stale")
+    parser.add_argument(
+        "--amend",
+        action="store_true",
+        help="fold spec changes into the newest changelog entry, whose version must not be released yet (one this "
+        "branch introduced); without it a spec change needs a new info.version",
+    )
     args = parser.parse_args(argv)
+    if args.check and args.amend:
+        parser.error("--amend rewrites generated/; --check writes nothing")
     try:
         if args.check:
             drift = check()
@@ -498,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(drift.advice())
             return 0
-        print("generated/ rewritten" if rewrite() else "generated/ already up to date")
+        print("generated/ rewritten" if rewrite(amend=args.amend) else "generated/ already up to date")
     except RegenerationError as exc:
         print(f"regenerate: {exc}", file=sys.stderr)
         return 2

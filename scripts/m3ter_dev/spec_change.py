@@ -11,10 +11,13 @@ Steps: regenerate generated/ (scripts/regenerate.py, which also writes the CHANG
 changes against the base (scripts/spec_diff.py); optionally run the tests (``--tests``: pytest; ``--checks``:
 every step of scripts/check.py but the regeneration, which is done already). Writes report.md (the
 pull-request comment) and report.json into --report-dir and prints the Markdown. Warns (in the report too)
-when the spec changed but its info.version did not: the changelog then folds the changes into the entry of
-a version that may already be released. With --check and a git revision as the base, fails (the ``version``
-step) when generated/ differs from the base's but the package version (``{info.version}.{overrides/REVISION}``)
-did not rise above the base's: a released version would then name two different packages.
+when the spec changed but its info.version did not: the changelog would fold the changes into the entry of
+a version that may already be released, which the regeneration refuses unless that version is not released at
+the base (not in the base's generated/CHANGELOG.md: then it folds them into its entry, ``regenerate.py
+--amend``). With --check and a git revision as the base, fails (the ``version`` step) when generated/ differs
+from the base's but the package version (``{info.version}.{overrides/REVISION}``) did not rise above the
+base's: a released version would then name two different packages; and (the ``changelog`` step) when an
+entry of the base's changelog, a released version's, was rewritten.
 
 ``--commit`` only regenerates: when that changes ``REGENERATED`` (generated/), it commits the result (the
 workflow bundles it, spec-change-push.yml pushes it to the pull request's branch) and writes
@@ -39,7 +42,7 @@ import time
 from pathlib import Path
 
 from . import changelog, check, regenerate, spec_diff
-from .layout import ROOT, SPEC, SPEC_PATH
+from .layout import GENERATED, ROOT, SPEC, SPEC_PATH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +77,32 @@ def _run(name: str, command: list[str]) -> tuple[Step, str]:
     return step, output
 
 
-def regenerate_step(check: bool) -> Step:
-    """Rewrite generated/, or with ``check`` only compare it with a fresh regeneration (writes nothing)."""
+CHANGELOG_PATH = f"generated/{changelog.CHANGELOG}"
+
+
+def released_entries(base: str) -> list[changelog.Entry] | None:
+    """The entries of the changelog at the git revision ``base``: the released versions (None when ``base`` is a
+    spec file or has no changelog)."""
+    if Path(base).is_file():
+        return None
+    text = _git("show", f"{base}:{CHANGELOG_PATH}")
+    return None if text is None else changelog.parse(text)
+
+
+def may_amend(base: str) -> bool:
+    """Whether the package version is not released at ``base``: a spec change under it may then be folded into
+    its changelog entry (``regenerate.py --amend``). False when that cannot be told."""
+    released = released_entries(base)
+    try:
+        version = changelog.package_version()
+    except changelog.VersionError:
+        return False
+    return released is not None and version not in {entry.version for entry in released}
+
+
+def regenerate_step(check: bool, amend: bool = False) -> Step:
+    """Rewrite generated/ (``amend``: see :func:`may_amend`), or with ``check`` only compare it with a fresh
+    regeneration (writes nothing)."""
     print(f"spec_change: regenerate{' --check' if check else ''}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     try:
@@ -91,7 +118,7 @@ def regenerate_step(check: bool) -> Step:
                 else "generated/ was stale: run `python scripts/regenerate.py` and commit generated/"
             )
         else:
-            ok, detail = True, "generated/ rewritten" if regenerate.rewrite() else "generated/ up to date"
+            ok, detail = True, "generated/ rewritten" if regenerate.rewrite(amend=amend) else "generated/ up to date"
     except regenerate.RegenerationError as exc:
         print(f"spec_change: regenerate: {exc}", file=sys.stderr)
         ok, detail = False, str(exc).splitlines()[0]
@@ -142,8 +169,9 @@ def _github_output(**values: str) -> None:
             output.writelines(f"{key}={value}\n" for key, value in values.items())
 
 
-def commit_regeneration(*, can_push: bool) -> int:
-    """Regenerate; commit what changed in ``REGENERATED`` (or, when it cannot be pushed, say how to)."""
+def commit_regeneration(*, can_push: bool, base: str = "HEAD") -> int:
+    """Regenerate (folding spec changes into the newest changelog entry only when its version is not released at
+    ``base``); commit what changed in ``REGENERATED`` (or, when it cannot be pushed, say how to)."""
     try:
         before = _changed(REGENERATED)
         if before:
@@ -152,7 +180,7 @@ def commit_regeneration(*, can_push: bool) -> int:
                 file=sys.stderr,
             )
             return 2
-        regenerate.rewrite()
+        regenerate.rewrite(amend=may_amend(base))
         changed = _changed(REGENERATED)
     except regenerate.RegenerationError as exc:
         print(f"spec_change: regenerate: {exc}", file=sys.stderr)
@@ -211,9 +239,9 @@ def version_warning(result: spec_diff.Report) -> str | None:
     if not result.changes or result.base_version != result.head_version:
         return None
     return (
-        f"the spec changed but its info.version did not ({result.head_version}): the changelog folds these "
-        f"changes into the existing entry for {result.head_version}, which may already be released; raise "
-        "info.version in the spec"
+        f"the spec changed but its info.version did not ({result.head_version}): the regeneration refuses to "
+        f"fold these changes into the existing entry for {result.head_version}, which may already be released; "
+        "raise info.version in the spec"
     )
 
 
@@ -248,6 +276,28 @@ def version_step(base: str, result: spec_diff.Report) -> Step | None:
         )
         print(f"spec_change: version: {detail}", file=sys.stderr)
     return Step("version", raised, detail, round(time.perf_counter() - started, 1))
+
+
+def changelog_step(base: str) -> Step | None:
+    """Every entry of the base's changelog (released) must be in generated/CHANGELOG.md unchanged: a spec change
+    folded into a released version's entry (``regenerate.py --amend`` on a released version, an edit by hand)
+    would otherwise pass. None when ``base`` has no changelog to compare with."""
+    started = time.perf_counter()
+    released = released_entries(base)
+    if released is None:
+        return None
+    path = GENERATED / changelog.CHANGELOG
+    current = {entry.version: entry.text for entry in changelog.parse(path.read_text(encoding="utf-8"))}
+    rewritten = [entry.version for entry in released if current.get(entry.version) != entry.text]
+    if not rewritten:
+        return Step("changelog", True, "released entries unchanged", round(time.perf_counter() - started, 1))
+    detail = (
+        f"{CHANGELOG_PATH} rewrites the entry of {', '.join(rewritten)}, released in the base: a spec change was "
+        f"regenerated under a released version; restore generated/ from the base (`git checkout {base} -- "
+        "generated/`), raise info.version in the spec, and regenerate"
+    )
+    print(f"spec_change: changelog: {detail}", file=sys.stderr)
+    return Step("changelog", False, detail, round(time.perf_counter() - started, 1))
 
 
 def write_report(report_dir: Path, markdown: str, payload: dict[str, object]) -> None:
@@ -309,11 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.check or args.tests or args.checks:
             print("spec_change: --commit only regenerates; run --check/--tests/--checks separately", file=sys.stderr)
             return 2
-        return commit_regeneration(can_push=not args.cannot_push)
+        return commit_regeneration(can_push=not args.cannot_push, base=args.base or default_base())
     base = args.base or default_base()
     steps: list[Step] = []
     if not args.no_regenerate:
-        steps.append(regenerate_step(args.check))
+        steps.append(regenerate_step(args.check, amend=not args.check and may_amend(base)))
     started = time.perf_counter()
     try:
         if base.strip("0") == "" and len(base) == len(NULL_REVISION):
@@ -334,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     version = version_step(base, result) if args.check else None
     if version is not None:
         steps.append(version)
+    released = changelog_step(base) if args.check else None
+    if released is not None:
+        steps.append(released)
     if args.tests:
         steps.append(run_tests(pytest_args))
     if args.checks:

@@ -93,6 +93,12 @@ def test_drift_overlay_apply_regenerate_and_the_check_is_clean(
     assert "futureField" in spec["BillResponse"]["properties"]
     assert "FUTURE_CHARGE" in spec["LineItemType"]["enum"]
 
+    doc = yaml.safe_load((scratch / SPEC).read_text(encoding="utf-8"))  # a new minor version, as the change needs
+    major, minor, *_ = doc["info"]["version"].split(".")
+    text = (scratch / SPEC).read_text(encoding="utf-8")
+    old_version = f"version: {doc['info']['version']}\n"
+    assert text.count(old_version) == 1
+    (scratch / SPEC).write_text(text.replace(old_version, f"version: {major}.{int(minor) + 1}.0\n"), encoding="utf-8")
     regenerated = run_in(scratch, "scripts/regenerate.py", timeout=300)
     assert regenerated.returncode == 0, regenerated.stdout + regenerated.stderr
     credentials = sandbox.credentials

@@ -29,6 +29,8 @@ SPEC = Path("spec") / "m3ter-billing.yaml"
 _CURRENT = yaml.safe_load((ROOT / SPEC).read_text())
 VERSION = _CURRENT["info"]["version"]
 NEXT_MAJOR = f"{int(VERSION.split('.')[0]) + 1}.0.0"
+REVISION = int((ROOT / "overrides" / "REVISION").read_text().strip())
+NEXT_MINOR = f"{VERSION.split('.')[0]}.{int(VERSION.split('.')[1]) + 1}.0"
 PROBE_FIELD, PROBE_ATTRIBUTE = "pipelineProbeNote", "pipeline_probe_note"  # names no spec will learn
 PROBE_VALUE = "PIPELINE_PROBE"
 assert PROBE_FIELD not in _CURRENT["components"]["schemas"]["BillResponse"]["properties"]
@@ -197,6 +199,13 @@ def _counts(entry: str) -> tuple[int, int, int]:
 def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None:
     assert (repo / "generated" / "CHANGELOG.md").read_text() == (ROOT / "generated" / "CHANGELOG.md").read_text()
     _edit(repo, EDITS["new-optional-field"][0])
+    # the same package version, released at the base: its entry is not rewritten, the regeneration is refused
+    assert _regenerate_check(repo) == 2
+    returncode, report, output = _run(repo)
+    assert returncode == 3, output
+    assert report["pipeline"][0]["detail"].startswith(f"the spec changed since generated/ was built for {VERSION}.")
+    assert (repo / "generated" / "CHANGELOG.md").read_text() == (ROOT / "generated" / "CHANGELOG.md").read_text()
+    _edit(repo, lambda d: d["info"].update(version=NEXT_MINOR))
     assert _regenerate_check(repo) == 1  # the spec changed, generated/ not yet
     returncode, report, output = _run(repo)
     assert returncode == 0, output
@@ -206,10 +215,11 @@ def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None
     log = (repo / "generated" / "CHANGELOG.md").read_text()
     entries = log.split("\n## ")[1:]
     before = (ROOT / "generated" / "CHANGELOG.md").read_text().split("\n## ")[1:]
-    # same package version: its entry was rewritten, not a second one added; it counts one more compatible
-    assert len(entries) == len(before)
+    # a new entry on top (the field and info.version), the released ones as they were
+    assert entries[1:] == before
     entry = entries[0]
-    assert _counts(entry) == tuple(a + b for a, b in zip(_counts(before[0]), (0, 0, 1), strict=True))
+    assert entry.startswith(f"{NEXT_MINOR}.{REVISION}\n")
+    assert _counts(entry) == (0, 0, 2)
     assert f"`BillResponse.{PROBE_FIELD}` added (optional) (property-added-optional;" in entry
     assert _regenerate_check(repo) == 0  # deterministic: a second regeneration changes nothing
     snapshot = (repo / "generated" / "spec-snapshot.yaml").read_text()
@@ -217,7 +227,7 @@ def test_regeneration_writes_the_field_and_a_changelog_entry(repo: Path) -> None
 
 
 def test_check_mode_fails_when_generated_is_stale(repo: Path) -> None:
-    _edit(repo, EDITS["new-enum-value"][0])
+    _edit(repo, lambda d: [EDITS["new-enum-value"][0](d), d["info"].update(version=NEXT_MINOR)])
     returncode, report, output = _run(repo, "--check")
     assert returncode == 3, output
     assert report["verdict"] == "announced"
@@ -230,19 +240,19 @@ def test_check_mode_fails_when_generated_is_stale(repo: Path) -> None:
     assert status.stdout == ""
 
 
-REVISION = int((ROOT / "overrides" / "REVISION").read_text().strip())
-NEXT_MINOR = f"{VERSION.split('.')[0]}.{int(VERSION.split('.')[1]) + 1}.0"
-
-
 def _version_step(report: Doc) -> Doc:
     steps: list[Doc] = [step for step in report["pipeline"] if step["name"] == "version"]
     [step] = steps
     return step
 
 
+def _regenerate(repo: Path, *args: str) -> None:
+    subprocess.run([sys.executable, str(repo / "scripts" / "regenerate.py"), *args], cwd=repo, check=True)
+
+
 def test_check_mode_fails_when_generated_changed_but_the_package_version_did_not_rise(repo: Path) -> None:
     _edit(repo, EDITS["doc-change"][0])
-    assert _run(repo)[0] == 0  # regenerated, and (without --check) the version is not judged
+    _regenerate(repo, "--amend")  # folded into the released entry, against --amend's rule
     returncode, report, output = _run(repo, "--check")
     assert returncode == 3, output
     assert report["pipeline"][0]["ok"] is True  # generated/ is current: only the version fails
@@ -251,6 +261,21 @@ def test_check_mode_fails_when_generated_changed_but_the_package_version_did_not
     assert f"did not rise from the base's {VERSION}.{REVISION}: raise info.version" in step["detail"]
     assert "| version | **failed**" in (repo / "report" / "report.md").read_text()
     assert "spec_change: failed: version" in output
+
+
+def test_check_mode_fails_when_a_released_changelog_entry_was_rewritten(repo: Path) -> None:
+    # Edit and regenerate (folding the edit into the released entry), then raise the version and regenerate: the
+    # version rose and generated/ is current, but the released entry now lists the edit and the new one does not.
+    _edit(repo, EDITS["new-optional-field"][0])
+    _regenerate(repo, "--amend")
+    _edit(repo, lambda d: d["info"].update(version=NEXT_MINOR))
+    _regenerate(repo)
+    returncode, report, output = _run(repo, "--check")
+    assert returncode == 3, output
+    assert _version_step(report)["ok"] is True
+    [step] = [step for step in report["pipeline"] if step["name"] == "changelog"]
+    assert step["ok"] is False
+    assert step["detail"].startswith(f"generated/CHANGELOG.md rewrites the entry of {VERSION}.{REVISION}, released ")
 
 
 @pytest.mark.parametrize("bump", ["info.version", "overrides/REVISION"])
@@ -274,7 +299,7 @@ def test_check_mode_passes_when_the_package_version_rose(repo: Path, bump: str) 
 def test_check_mode_judges_no_version_when_generated_is_unchanged(repo: Path) -> None:
     returncode, report, output = _run(repo, "--check")
     assert returncode == 0, output
-    assert [step["name"] for step in report["pipeline"]] == ["regenerate", "spec diff"]
+    assert [step["name"] for step in report["pipeline"]] == ["regenerate", "spec diff", "changelog"]
 
 
 def test_major_bump_starts_a_new_changelog_entry(repo: Path) -> None:
@@ -376,7 +401,7 @@ def _head(repo: Path) -> str:
 
 
 def test_commit_mode_commits_the_regeneration_once(repo: Path) -> None:
-    _edit(repo, EDITS["new-optional-field"][0])
+    _edit(repo, lambda d: [EDITS["new-optional-field"][0](d), d["info"].update(version=NEXT_MINOR)])
     _git(repo, "commit", "-q", "-am", "Add a field")  # the author's spec change, without generated/
     before = _head(repo)
     returncode, output, outputs = _commit_mode(repo)
@@ -403,8 +428,27 @@ def test_commit_mode_commits_the_regeneration_once(repo: Path) -> None:
     assert (returncode, outputs, _head(repo)) == (0, {"committed": "false"}, after), output
 
 
+def test_commit_mode_folds_a_later_edit_into_an_unreleased_entry_only(repo: Path) -> None:
+    base = _head(repo).strip()
+    _edit(repo, lambda d: [EDITS["new-optional-field"][0](d), d["info"].update(version=NEXT_MINOR)])
+    _git(repo, "commit", "-q", "-am", "Add a field")
+    assert _commit_mode(repo, "--base", base)[0] == 0
+    _edit(repo, EDITS["new-enum-value"][0])  # a second edit, the version raised already
+    _git(repo, "commit", "-q", "-am", "Add an enum value")
+    returncode, output, _ = _commit_mode(repo, "--base", "HEAD")  # the new version counts as released there
+    assert returncode == 3, output
+    assert f"the spec changed since generated/ was built for {NEXT_MINOR}.{REVISION}" in output
+    returncode, output, outputs = _commit_mode(repo, "--base", base)  # not released at the base: folded in
+    assert (returncode, outputs["committed"]) == (0, "true"), output
+    log = (repo / "generated" / "CHANGELOG.md").read_text()
+    before = (ROOT / "generated" / "CHANGELOG.md").read_text().split("\n## ")[1:]
+    assert log.split("\n## ")[2:] == before
+    assert _counts(log.split("\n## ")[1]) == (0, 1, 2)
+    assert _regenerate_check(repo) == 0
+
+
 def test_commit_mode_for_a_fork_names_the_command_and_commits_nothing(repo: Path) -> None:
-    _edit(repo, EDITS["new-enum-value"][0])
+    _edit(repo, lambda d: [EDITS["new-enum-value"][0](d), d["info"].update(version=NEXT_MINOR)])
     _git(repo, "commit", "-q", "-am", "Add an enum value")
     before = _head(repo)
     returncode, output, outputs = _commit_mode(repo, "--cannot-push")

@@ -190,7 +190,7 @@ def test_spec_edits_to_the_first_version_are_listed_under_it(tmp_path: Path) -> 
     v1, v1b = base_spec(), base_spec()
     v1b["components"]["schemas"]["Status"]["enum"].append("LOST")
     log1, _ = changelog.plan(None, yaml.safe_dump(v1), "1.0.0.1")
-    log2, base2 = changelog.plan(_generated(tmp_path / "a", log1, v1, v1), yaml.safe_dump(v1b), "1.0.0.1")
+    log2, base2 = changelog.plan(_generated(tmp_path / "a", log1, v1, v1), yaml.safe_dump(v1b), "1.0.0.1", amend=True)
     assert yaml.safe_load(base2) == v1
     [entry] = changelog.parse(log2)
     assert "Initial release" in entry.text
@@ -204,7 +204,7 @@ def test_spec_edits_within_one_version_fold_into_its_entry(tmp_path: Path) -> No
     v2b["components"]["schemas"]["Thing"]["properties"]["note"] = {"type": "integer"}
     log1, _ = changelog.plan(None, yaml.safe_dump(v1), "1.0.0.1")
     log2, base2 = changelog.plan(_generated(tmp_path / "a", log1, v1, None), yaml.safe_dump(v2a), "1.0.0.2")
-    log3, base3 = changelog.plan(_generated(tmp_path / "b", log2, v2a, v1), yaml.safe_dump(v2b), "1.0.0.2")
+    log3, base3 = changelog.plan(_generated(tmp_path / "b", log2, v2a, v1), yaml.safe_dump(v2b), "1.0.0.2", amend=True)
     assert base2 == base3
     entries = changelog.parse(log3)
     assert [e.version for e in entries] == ["1.0.0.2", "1.0.0.1"]
@@ -212,6 +212,46 @@ def test_spec_edits_within_one_version_fold_into_its_entry(tmp_path: Path) -> No
     # an overrides-only revision says so
     log4, _ = changelog.plan(_generated(tmp_path / "c", log3, v2b, v1), yaml.safe_dump(v2b), "1.0.0.3")
     assert "No spec changes since 1.0.0.2" in changelog.parse(log4)[0].text
+
+
+def test_a_spec_change_under_the_newest_entrys_version_is_refused_without_amend(tmp_path: Path) -> None:
+    # The entry may be released: folding the change into it made generated/ depend on the order of the steps.
+    v1, v2 = base_spec(), base_spec()
+    v2["components"]["schemas"]["Status"]["enum"].append("LOST")
+    log1, _ = changelog.plan(None, yaml.safe_dump(v1), "1.0.0.1")
+    previous = _generated(tmp_path / "a", log1, v1, v1)
+    with pytest.raises(changelog.VersionError, match=r"^the spec changed since generated/ was built for 1\.0\.0\.1 "):
+        changelog.plan(previous, yaml.safe_dump(v2), "1.0.0.1")
+    # the same spec laid out differently is no change: regenerating stays idempotent
+    again, _ = changelog.plan(previous, yaml.safe_dump(v1, sort_keys=True, indent=4), "1.0.0.1")
+    assert again == log1
+
+
+def test_the_changelog_does_not_depend_on_the_order_of_the_steps(tmp_path: Path) -> None:
+    # A field and an enum value added, and the version raised: whether generated/ was regenerated in between
+    # (edit, regenerate, raise, regenerate; or with --amend, once the new version is there) or not, the released
+    # entry stays as it was and the new one lists every change.
+    released = base_spec()
+    field, raised, both = base_spec(), base_spec(), base_spec()
+    for doc in (field, both):
+        doc["components"]["schemas"]["Thing"]["properties"]["note"] = {"type": "integer"}
+    for doc in (raised, both):
+        doc["components"]["schemas"]["Status"]["enum"].append("LOST")
+        doc["info"]["version"] = "1.1.0"
+    log1, _ = changelog.plan(None, yaml.safe_dump(released), "1.0.0.1")
+    start = _generated(tmp_path / "start", log1, released, released)
+    with pytest.raises(changelog.VersionError):  # edit, then regenerate before raising the version
+        changelog.plan(start, yaml.safe_dump(field), "1.0.0.1")
+    at_once = changelog.plan(start, yaml.safe_dump(both), "1.1.0.1")
+    log2, base2 = changelog.plan(start, yaml.safe_dump(raised), "1.1.0.1")  # raise first, then edit again
+    in_two = changelog.plan(
+        _generated(tmp_path / "b", log2, raised, yaml.safe_load(base2)), yaml.safe_dump(both), "1.1.0.1", amend=True
+    )
+    assert in_two == at_once
+    entries = changelog.parse(at_once[0])
+    assert [e.version for e in entries] == ["1.1.0.1", "1.0.0.1"]
+    assert entries[1].text == changelog.parse(log1)[0].text
+    assert "0 breaking, 1 announced, 2 compatible" in entries[0].text  # the value; the field, info.version
 
 
 def test_update_writes_the_changelog_and_the_spec_copies(tmp_path: Path) -> None:

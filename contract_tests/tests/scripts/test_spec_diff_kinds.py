@@ -261,12 +261,28 @@ CASES = [
     Case("type-changed", lambda d: props(d)["count"].__setitem__("type", "string"), {("type-changed", "breaking")}),
     Case(
         "nullable-added-response",
+        lambda d: props(d)["id"].__setitem__("type", ["string", "null"]),
+        {("nullable-added", "breaking")},
+    ),
+    # an optional field is `str | None | Unset` whether or not the spec allows null: its type does not change
+    Case(
+        "nullable-added-optional",
         lambda d: props(d)["name"].__setitem__("type", ["string", "null"]),
+        {("nullable-added-optional", "compatible")},
+    ),
+    Case(
+        "nullable-added-optional-3.0-style",
+        lambda d: props(d)["name"].__setitem__("nullable", True),
+        {("nullable-added-optional", "compatible")},
+    ),
+    Case(  # but a value inside it is typed by the spec alone: labels is dict[str, str], then dict[str, str | None]
+        "nullable-added-inside-an-optional-property",
+        lambda d: props(d)["labels"]["additionalProperties"].__setitem__("type", ["string", "null"]),
         {("nullable-added", "breaking")},
     ),
     Case(
         "nullable-added-request",
-        lambda d: props(d, "TokenRequest")["scope"].__setitem__("type", ["string", "null"]),
+        lambda d: props(d, "TokenRequest")["grant_type"].__setitem__("type", ["string", "null"]),
         {("nullable-added", "compatible")},
     ),
     Case(
@@ -277,7 +293,7 @@ CASES = [
     ),
     Case(
         "nullable-3.0-style",
-        lambda d: props(d)["name"].__setitem__("nullable", True),
+        lambda d: props(d)["id"].__setitem__("nullable", True),
         {("nullable-added", "breaking")},
     ),
     Case("format-changed", lambda d: props(d)["made"].__setitem__("format", "date"), {("format-changed", "breaking")}),

@@ -35,20 +35,30 @@ def _join(base: str, *parts: str | int) -> str:
 @dataclass(frozen=True)
 class Site:
     """Where the differ is: a JSON pointer, whether the part there is sent (request), read (response) or
-    both, the label messages name it by, and the ``$ref`` pairs followed to get there (a cycle guard)."""
+    both, the label messages name it by, the ``$ref`` pairs followed to get there (a cycle guard), and
+    whether the schema there is an optional property's own (its model field is ``T | None | Unset`` whether
+    or not the spec allows null: ``model.py.jinja`` adds None to every optional field)."""
 
     pointer: str
     context: Context = "both"
     label: str = ""
     followed: frozenset[tuple[str, str]] = frozenset()
+    optional_property: bool = False
 
-    def at(self, *parts: str | int, label: str | None = None, context: Context | None = None) -> Site:
-        """A place below this one (same label and context unless given)."""
+    def at(
+        self,
+        *parts: str | int,
+        label: str | None = None,
+        context: Context | None = None,
+        optional_property: bool = False,
+    ) -> Site:
+        """A place below this one (same label and context unless given; an optional property's only when said)."""
         return replace(
             self,
             pointer=_join(self.pointer, *parts),
             label=self.label if label is None else label,
             context=self.context if context is None else context,
+            optional_property=optional_property,
         )
 
     def following(self, pair: tuple[str, str]) -> Site:
@@ -572,6 +582,8 @@ class Differ:
         if old_types != new_types:
             if old_types - {"null"} == new_types - {"null"}:
                 kind = "nullable-added" if "null" in new_types else "nullable-removed"
+                if kind == "nullable-added" and at.optional_property:
+                    kind = "nullable-added-optional"
                 self.add(kind, at, f"`{label}`: {'now' if 'null' in new_types else 'no longer'} nullable")
             else:
                 shown = ", ".join(sorted(old_types)) or "any", ", ".join(sorted(new_types)) or "any"
@@ -670,7 +682,9 @@ class Differ:
                 now = name in new_req
                 kind = "property-became-required" if now else "property-became-optional"
                 self.add(kind, at.at("required"), f"`{label}.{name}` became {'required' if now else 'optional'}")
-            self.schema(old_props[name], new_props[name], at.at("properties", name, label=f"{label}.{name}"))
+            optional = name not in old_req and name not in new_req
+            site = at.at("properties", name, label=f"{label}.{name}", optional_property=optional)
+            self.schema(old_props[name], new_props[name], site)
 
     def constraints(self, old: Mapping[str, Any], new: Mapping[str, Any], at: Site) -> None:
         for key in (*LOWER_BOUNDS, *UPPER_BOUNDS, *OTHER_CONSTRAINTS):

@@ -93,6 +93,9 @@ CHANGE_KINDS: dict[str, ChangeKind] = {
     # types
     "type-changed": _kind(B, None, "the generated Python type changes"),
     "nullable-added": _kind(C, B, "the type widens to `X | None`: readers must handle None"),
+    "nullable-added-optional": _kind(
+        C, None, "an optional field is `X | None | Unset` already (the model template adds None): the type stays"
+    ),
     "nullable-removed": _kind(B, B, "the type narrows: code passing or constructing None breaks"),
     "format-changed": _kind(B, None, "the format maps to another Python type (str, datetime, date, UUID, File)"),
     "format-changed-same-type": _kind(C, None, "both formats map to the same Python type"),

@@ -372,6 +372,11 @@ class Drift:
         return "\n".join(lines)
 
 
+def _executable(path: Path) -> bool:
+    """Whether the file has an executable bit: the one mode git records (100755 or 100644)."""
+    return bool(path.stat().st_mode & 0o111)
+
+
 def diff(fresh: Path, committed: Path) -> Drift:
     """How ``committed`` differs from ``fresh`` (an empty diff when they are the same)."""
     out: list[str] = []
@@ -379,6 +384,10 @@ def diff(fresh: Path, committed: Path) -> Drift:
     fresh_files, committed_files = _files(fresh), _files(committed) if committed.exists() else set()
     for rel in sorted(fresh_files | committed_files):
         a, b = committed / rel, fresh / rel
+        if rel in fresh_files and rel in committed_files and _executable(a) != _executable(b):
+            edit[f"generated/{rel.as_posix()}"] = source_of(b) or []
+            modes = ("100755", "100644") if _executable(a) else ("100644", "100755")
+            out.append(f"generated/{rel}: mode {modes[0]}, a regeneration's {modes[1]}\n")
         if rel in fresh_files and rel in committed_files and filecmp.cmp(a, b, shallow=False):
             continue
         edit[f"generated/{rel.as_posix()}"] = (source_of(b) or []) if rel in fresh_files else []

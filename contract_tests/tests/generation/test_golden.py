@@ -90,3 +90,17 @@ def test_a_wrong_tool_version_is_a_regeneration_error(monkeypatch: pytest.Monkey
     monkeypatch.setitem(regenerate.PINNED, "ruff", "0.0.1")
     with pytest.raises(regenerate.RegenerationError, match=r"ruff .* is installed, 0\.0\.1 is pinned"):
         regenerate.check_pins()
+
+
+def test_an_executable_bit_is_drift(tmp_path: Path) -> None:
+    # git records a file's executable bit, and filecmp compares contents only: `chmod +x` passed --check.
+    fresh, stale = tmp_path / "fresh", tmp_path / "stale"
+    for root in (fresh, stale):
+        (root / "pkg").mkdir(parents=True)
+        (root / "pkg" / "a.py").write_text("x = 1\n")
+    (stale / "pkg" / "a.py").chmod(0o755)
+    drift = regenerate.diff(fresh, stale)
+    assert drift.diff == "generated/pkg/a.py: mode 100755, a regeneration's 100644\n"
+    assert "generated/pkg/a.py" in drift.edit
+    (stale / "pkg" / "a.py").chmod(0o664)  # group-writable: not a mode git records
+    assert not regenerate.diff(fresh, stale).stale

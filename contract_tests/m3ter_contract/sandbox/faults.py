@@ -329,25 +329,27 @@ class FaultPresets:
     def json_literal(self, entity_id: str, *, field: str = "billTotal", literal: str = "NaN") -> None:
         """Rule `response.json-literal`: the first number value of ``field`` is sent as ``NaN`` / ``Infinity``."""
         self._require(entity_id)
-        self.rewrite_body(_set_raw(field, literal), entity_id=entity_id)
+        self.rewrite_body(_set_raw(field, literal), **self._read_of(entity_id))
 
     def raw_number(self, entity_id: str, *, field: str, text: str) -> None:
         """Rules `schema.int-range` / `schema.finite-number`: the first value of ``field`` is sent as the JSON
         number ``text`` (``9223372036854775808``, ``1e400``), which no JSON encoder of a real type writes."""
         self._require(entity_id)
-        self.rewrite_body(_set_raw(field, text), entity_id=entity_id)
+        self.rewrite_body(_set_raw(field, text), **self._read_of(entity_id))
 
     def byte_order_mark(self, entity_id: str) -> None:
         """Rule `response.json-bom`: the body starts with a UTF-8 byte order mark."""
         self._require(entity_id)
-        self.rewrite_body(lambda body: b"\xef\xbb\xbf" + body, entity_id=entity_id)
+        self.rewrite_body(lambda body: b"\xef\xbb\xbf" + body, **self._read_of(entity_id))
 
     def duplicate_member(self, entity_id: str, *, field: str = "status", value: Any = "APPROVED") -> None:
         """Rule `response.duplicate-member`: the top-level object names ``field`` twice, ``value`` first and the
         real value last (a first-wins reader sees ``value``, a last-wins reader the real one)."""
         self._require(entity_id)
         injected = b"{" + encode_member(field, value) + b","
-        self.rewrite_body(lambda body: injected + body[1:] if body.startswith(b"{") else body, entity_id=entity_id)
+        self.rewrite_body(
+            lambda body: injected + body[1:] if body.startswith(b"{") else body, **self._read_of(entity_id)
+        )
 
     # ---- statements ---------------------------------------------------------------------------------------
 
@@ -602,6 +604,13 @@ class FaultPresets:
         self._registry.add_mutation(bill_id, fn, None)
 
     # ---- helpers ------------------------------------------------------------------------------------------
+
+    def _read_of(self, entity_id: str) -> dict[str, Any]:
+        """The aim of a wire fault at an entity: the API's read of it (``GetBill``, ``GetStatementJob``), not the
+        job's statement downloads, which are keyed by the same id but judged by other rules."""
+        self._require(entity_id)
+        operation: Operation = "GetBill" if entity_id in self._state.bills else "GetStatementJob"
+        return {"operation": operation, "entity_id": entity_id}
 
     def _require(self, entity_id: str) -> None:
         if entity_id not in self._state.bills and entity_id not in self._state.jobs:

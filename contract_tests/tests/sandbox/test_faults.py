@@ -326,3 +326,27 @@ def test_unused_lists_the_faults_that_never_acted(api: httpx.Client, mocked: San
     ]
     api.get(job_url(mocked, "failed"))
     assert mocked.faults.unused() == []
+
+
+WIRE_FAULTS: dict[str, dict[str, Any]] = {
+    "byte_order_mark": {},
+    "duplicate_member": {"field": "statementJobStatus", "value": "PENDING"},
+    "json_literal": {"field": "version"},
+    "raw_number": {"field": "version", "text": "1e400"},
+}
+
+
+@pytest.mark.parametrize("preset", sorted(WIRE_FAULTS))
+def test_a_wire_fault_aimed_at_a_job_breaks_its_read_not_its_statements(
+    api: httpx.Client, mocked: Sandbox, preset: str
+) -> None:
+    # The statement downloads are keyed by the job's id too; the wire presets judge the API's response.
+    before = api.get(job_url(mocked, "complete_csv"))
+    documents = {
+        key: httpx.get(before.json()[key]).content for key in ("presignedJsonStatementUrl", "presignedCsvStatementUrl")
+    }
+    getattr(mocked.faults, preset)(mocked.seeded.jobs["complete_csv"], **WIRE_FAULTS[preset])
+    after = api.get(job_url(mocked, "complete_csv"))
+    assert after.content != before.content
+    for key, content in documents.items():
+        assert httpx.get(before.json()[key]).content == content, key

@@ -17,10 +17,13 @@ The collector's switch is process-wide, so the pause must not lose another threa
 sequence of C calls (``list.extend`` over ``map``): no bytecode runs between them, so no other thread
 does either (the GIL changes hands only between bytecodes) and no collection can be due. The switch is
 only touched when it was on, as checked just before; in the rare case that another thread turned it off
-between that check and the sequence, it is turned off again right after. Two narrower cases remain, both
-also true of 3.12: a decode that meets an enum value the spec does not list runs the open enum's
-``_missing_`` in Python, where other threads may run, without collections until the decode ends; and a
-decode that fails turns the switch back on from the exception handler, a few bytecodes later.
+between that check and the sequence, it is turned off again right after. Two narrower cases remain: a
+decode that meets an enum value the spec does not list runs the open enum's ``_missing_`` in Python, where
+other threads may run, without collections until the decode ends (as on 3.12), and where a ``gc.disable()``
+another thread makes is undone by the sequence's last step (a thread that disables the collector for a
+while, rather than for good, sees it on again); and a decode that fails turns the switch back on from the
+exception handler, a few bytecodes later. ``decode`` must be C (a bound method of a msgspec ``Decoder``,
+``msgspec.json.decode``): Python code in it would open the same window.
 """
 
 from __future__ import annotations

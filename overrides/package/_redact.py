@@ -5,6 +5,7 @@ One place decides what a secret looks like; reprs, exception messages and log re
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections import deque
@@ -83,11 +84,33 @@ def redact_text(text: str) -> str:
 ISSUED_KEPT = 16
 
 
-# A secret shorter than this is redacted only where it stands on its own (no letter or digit right before
-# or after it): four characters of a short secret also occur inside ids and hex strings, and replacing them
-# there would garble the text (`[REDACTED]a9b8-...` for a UUID) without hiding anything.
+# A secret shorter than this is not redacted inside a UUID: four characters of a short secret also occur
+# in ids, and replacing them there garbles the text (`[REDACTED]a9b8-...` for a bill id in a report) without
+# hiding anything. Everywhere else (next to letters, after an escape such as `\n` or `%3D`) it is redacted.
 DISTINCT_LENGTH = 12
-_ALNUM = "A-Za-z0-9"
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+
+
+def _outside_ids(text: str, value: str) -> str:
+    """``text`` with each occurrence of ``value`` that is not inside a UUID redacted (in linear time: the
+    UUIDs are found once, and each occurrence is placed among them by bisection)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in _UUID.finditer(text):
+        starts.append(match.start())
+        ends.append(match.end())
+    parts: list[str] = []
+    kept = pos = 0
+    while (found := text.find(value, pos)) != -1:
+        end = found + len(value)
+        index = bisect.bisect_right(starts, found) - 1
+        if index >= 0 and end <= ends[index]:
+            pos = found + 1  # inside an id
+            continue
+        parts += (text[kept:found], REDACTED)
+        kept = pos = end
+    parts.append(text[kept:])
+    return "".join(parts)
 
 
 class _Secrets:
@@ -97,16 +120,10 @@ class _Secrets:
     def __init__(self) -> None:
         self._permanent: set[str] = set()
         self._issued: deque[str] = deque(maxlen=ISSUED_KEPT)
-        self._standalone: dict[str, re.Pattern[str]] = {}  # the short ones, as whole tokens
 
     def add(self, value: str, *, issued: bool = False) -> None:
         if len(value) < 4:
             return
-        if len(value) < DISTINCT_LENGTH and value not in self._standalone:
-            self._standalone = {
-                **self._standalone,
-                value: re.compile(rf"(?<![{_ALNUM}]){re.escape(value)}(?![{_ALNUM}])"),
-            }
         if not issued:
             self._permanent.add(value)
         elif value not in self._issued:
@@ -114,11 +131,9 @@ class _Secrets:
 
     def scrub(self, text: str) -> str:
         # tuple() copies each collection in one step, so another thread adding a secret cannot break this.
-        standalone = self._standalone  # replaced whole, never changed in place
         for value in (*tuple(self._permanent), *tuple(self._issued)):
             if value in text:
-                pattern = standalone.get(value)
-                text = text.replace(value, REDACTED) if pattern is None else pattern.sub(REDACTED, text)
+                text = text.replace(value, REDACTED) if len(value) >= DISTINCT_LENGTH else _outside_ids(text, value)
         return redact_text(text)
 
 

@@ -239,9 +239,10 @@ def version_warning(result: spec_diff.Report) -> str | None:
     if not result.changes or result.base_version != result.head_version:
         return None
     return (
-        f"the spec changed but its info.version did not ({result.head_version}): the regeneration refuses to "
-        f"fold these changes into the existing entry for {result.head_version}, which may already be released; "
-        "raise info.version in the spec"
+        f"the spec changed but its info.version did not ({result.head_version}): raise info.version in the "
+        "spec. The regeneration refuses a spec change under a released version's changelog entry; under a "
+        "package version this branch introduced (a raised overrides/REVISION) it folds it into that entry, "
+        "and the spec's own version then does not say that the spec changed"
     )
 
 

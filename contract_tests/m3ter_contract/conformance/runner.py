@@ -582,7 +582,7 @@ class Runner:
         more entities (the reads in flight finish), and the problem counts those left unread."""
         self._failed_connections += 1
         stopped = ""
-        if self._failed_connections == FAILED_CONNECTIONS_TO_STOP:
+        if self._failed_connections == FAILED_CONNECTIONS_TO_STOP and not self._schedule.halted:  # said once
             left = self._schedule.halt()
             stopped = (
                 f"; stopped reading after {FAILED_CONNECTIONS_TO_STOP} reads in a row failed so: {left} more "

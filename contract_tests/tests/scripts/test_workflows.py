@@ -291,6 +291,11 @@ def test_the_spec_change_workflow_holds_no_secret_and_only_reads() -> None:
         assert {scope for scope, level in job["permissions"].items() if level == "write"} <= {"pull-requests"}, name
     # the check of a regeneration commit is the run its push starts
     assert "needs.regenerate.outputs.committed != 'true'" in jobs["check"]["if"]
+    # a regeneration refused (a spec change under a released version) still gets its report and comment
+    assert "needs.regenerate.result == 'failure'" in jobs["check"]["if"]
+    # the regenerate job sees origin/main: whether the branch's version is released decides amend or refuse
+    [checkout] = [s for s in jobs["regenerate"]["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert str(checkout["with"]["fetch-depth"]) == "0"
     [notice] = [s for s in jobs["regenerate"]["steps"] if s.get("name", "").startswith("Bundle the commit")]
     assert spec_change.COMMIT_COMMAND in notice["run"]  # the pull request's run says what to do if no push comes
 

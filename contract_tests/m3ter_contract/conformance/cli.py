@@ -558,8 +558,11 @@ def write_final(result: RunResult, args: argparse.Namespace, state: State | None
     paths = {option: path for option in _writers() if (path := getattr(args, option[2:].replace("-", "_")))}
     before = list(result.problems)
 
-    def render(failures: Sequence[str]) -> list[outputs.Output]:
+    def stating(failures: Sequence[str]) -> None:
         result.problems = [*(Problem("config", failure) for failure in failures), *before]
+
+    def render(failures: Sequence[str]) -> list[outputs.Output]:
+        stating(failures)
         return _outputs(result, paths)
 
     def save() -> list[str]:
@@ -571,7 +574,9 @@ def write_final(result: RunResult, args: argparse.Namespace, state: State | None
             return [f"{exc} (this run's observations were not remembered)"]
         return []
 
-    return outputs.write_stating_outcome(render, [option for _, option in failed_run.REPORTS], save)
+    failures = outputs.write_stating_outcome(render, [option for _, option in failed_run.REPORTS], save)
+    stating(failures)  # also when no report was left to write again: the verdict and the exit code say so
+    return failures
 
 
 def _outputs(result: RunResult, paths: Mapping[str, Path]) -> list[outputs.Output]:

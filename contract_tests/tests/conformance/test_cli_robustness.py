@@ -114,6 +114,41 @@ def test_a_state_file_locked_during_the_run_still_writes_the_reports(
     assert ["is locked by another process" in problem["message"] for problem in document["problems"]] == [True]
 
 
+def test_a_state_file_locked_during_a_run_without_reports_still_exits_2(
+    sandbox: Sandbox,
+    server: SandboxServer[Sandbox],
+    environ: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No report to write again: the state's failure must still reach the verdict and the exit code.
+    monkeypatch.setattr(state, "BUSY_TIMEOUT", 0.1)
+    path = tmp_path / "state.sqlite"
+    holders: list[sqlite3.Connection] = []
+    lock = threading.Lock()
+
+    def lock_once(body: dict[str, Any]) -> dict[str, Any]:
+        with lock:
+            if not holders:
+                holders.append(_lock(path))
+        return body
+
+    sandbox.mutate_responses(sandbox.seeded.bills["monthly"], lock_once)
+    args = _args(server, sandbox, tmp_path, "--state", str(path))
+    at = args.index("--report-json")
+    del args[at : at + 2]
+    try:
+        assert main(args, environ=environ) == 2
+    finally:
+        for holder in holders:
+            holder.close()
+    captured = capsys.readouterr()
+    assert "is locked by another process" in captured.err
+    assert "INCOMPLETE" in captured.out
+    assert not list(tmp_path.glob("*.json"))
+
+
 def test_a_state_file_locked_from_the_start_is_a_problem(
     sandbox: Sandbox,
     server: SandboxServer[Sandbox],

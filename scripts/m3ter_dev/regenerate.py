@@ -80,45 +80,9 @@ _NAME_MAPS = frozenset(
 )  # fmt: skip
 
 
-def _const_as_enum(node: Any, at: str = "#", names: bool = False) -> bool:
-    """Rewrite, in place, each schema's string or integer ``const: X`` as ``enum: [X]``; True when any was.
-
-    The same contract on the wire (spec_diff calls the change "unchanged"), and the same Python: the
-    generator would write a closed ``Literal`` that fails the whole response on a value m3ter adds later;
-    a one-member enum becomes an open enum (``_enum.py``) that keeps it. The generator reads a boolean const
-    as ``bool``; any other const (a fraction, an object, an array) is refused, as no model can type it.
-    """
-    changed = False
-    if isinstance(node, dict):
-        const = node.get("const")
-        types = node.get("type")
-        kinds = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
-        integer = "integer" in kinds and "number" not in kinds
-        if names or "const" not in node or const is None or isinstance(const, bool):
-            pass
-        elif isinstance(const, str) or (isinstance(const, int) and integer):
-            if "enum" not in node:
-                node["enum"] = [node.pop("const")]
-                changed = True
-        else:
-            raise RegenerationError(
-                f"{at}/const: {json.dumps(const, default=str)[:60]} cannot be typed in a model (a const must be a "
-                "string, a boolean, or an integer of a `type: integer` schema); describe the value with type and "
-                "enum instead"
-            )
-        for key, value in node.items():
-            if names or (key not in _DATA_KEYS and not (isinstance(key, str) and key.startswith("x-"))):
-                where = f"{at}/{str(key).replace('~', '~0').replace('/', '~1')}"
-                changed = _const_as_enum(value, where, not names and key in _NAME_MAPS) or changed
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            changed = _const_as_enum(value, f"{at}/{index}") or changed
-    return changed
-
-
 def _schemas(node: Any, at: str = "#", names: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every object of the spec in a schema's place, with its JSON pointer: not data (``example``, ``enum``,
-    ``x-*``, ...) and not a map of names (``properties`` itself), as :func:`_const_as_enum` walks it."""
+    ``x-*``, ...) and not a map of names (``properties`` itself),."""
     if isinstance(node, dict):
         if not names:
             yield at, node
@@ -129,6 +93,35 @@ def _schemas(node: Any, at: str = "#", names: bool = False) -> Iterator[tuple[st
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _schemas(value, f"{at}/{index}")
+
+
+def _const_as_enum(doc: dict[str, Any]) -> bool:
+    """Rewrite, in place, each schema's string or integer ``const: X`` as ``enum: [X]``; True when any was.
+
+    The same contract on the wire (spec_diff calls the change "unchanged"), and the same Python: the
+    generator would write a closed ``Literal`` that fails the whole response on a value m3ter adds later;
+    a one-member enum becomes an open enum (``_enum.py``) that keeps it. The generator reads a boolean const
+    as ``bool``; any other const (a fraction, an object, an array) is refused, as no model can type it.
+    """
+    changed = False
+    for at, node in list(_schemas(doc)):
+        const = node.get("const")
+        types = node.get("type")
+        kinds = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
+        integer = "integer" in kinds and "number" not in kinds
+        if "const" not in node or const is None or isinstance(const, bool):
+            continue
+        if isinstance(const, str) or (isinstance(const, int) and integer):
+            if "enum" not in node:
+                node["enum"] = [node.pop("const")]
+                changed = True
+        else:
+            raise RegenerationError(
+                f"{at}/const: {json.dumps(const, default=str)[:60]} cannot be typed in a model (a const must be a "
+                "string, a boolean, or an integer of a `type: integer` schema); describe the value with type and "
+                "enum instead"
+            )
+    return changed
 
 
 def _property_names(doc: dict[str, Any], schema: dict[str, Any], seen: frozenset[int] = frozenset()) -> list[str]:
@@ -211,14 +204,15 @@ def _name_enum_members(doc: dict[str, Any]) -> bool:
     return changed
 
 
-def _generate(destination: Path, spec: Path, overrides: Path, version: str, doc: dict[str, Any]) -> None:
+def _generate(
+    destination: Path, spec: Path, overrides: Path, version: str, doc: dict[str, Any], config: dict[str, Any]
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rewritten = _const_as_enum(doc)
         if _name_enum_members(doc) or rewritten:  # the generator reads the rewritten spec; the untouched one otherwise
             spec = Path(tmp) / "openapi.yaml"
             spec.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        config = yaml.safe_load((overrides / "config.yaml").read_text(encoding="utf-8"))
-        config["package_version_override"] = version
+        config = {**config, "package_version_override": version}
         config_path = Path(tmp) / "config.yaml"
         config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         _run(
@@ -298,7 +292,7 @@ def build(destination: Path, spec: Path = SPEC, overrides: Path = OVERRIDES, ame
         raise RegenerationError(str(exc)) from None
     config = yaml.safe_load((overrides / "config.yaml").read_text(encoding="utf-8"))
     _check_property_names(doc, str(config.get("field_prefix", "field_")))
-    _generate(destination, spec, overrides, version, doc)
+    _generate(destination, spec, overrides, version, doc, config)
     _check_endpoints(destination)
     _add_headers(destination, spec, overrides, version)
     gitignore = destination / ".gitignore"

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,17 @@ SPEC_CHANGE_PUSH = WORKFLOWS / "spec-change-push.yml"
 ORGS = ROOT / ".ci" / "m3ter-orgs.toml"
 BIN = Path(sys.executable).parent
 BASH = shutil.which("bash") or "bash"
+
+
+def _bash(
+    script: str, env: Mapping[str, str], *, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """A workflow step's ``run`` script under ``bash -e`` (as GitHub runs it), its output captured."""
+    return subprocess.run(
+        [BASH, "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
 GIT = shutil.which("git") or "git"
 SHA_PIN = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
 
@@ -171,9 +183,7 @@ def run_matrix(config: Path, tmp_path: Path, only: str = "") -> tuple[int, list[
         "ONLY": only,
         "GITHUB_OUTPUT": str(output),
     }
-    result = subprocess.run(
-        [BASH, "-e", "-c", _matrix_script()], env=env, capture_output=True, text=True, check=False, timeout=60
-    )
+    result = _bash(_matrix_script(), env)
     lines = [line for line in output.read_text().splitlines() if line.startswith("matrix=")]
     matrix = json.loads(lines[0].removeprefix("matrix=")) if lines else []
     return result.returncode, matrix, result.stdout + result.stderr
@@ -411,15 +421,7 @@ def _push(
         "GIT_CONFIG_KEY_0": f"url.file://{remote}.insteadOf",
         "GIT_CONFIG_VALUE_0": "https://github.com/owner/repo.git",
     }
-    return subprocess.run(
-        [BASH, "-e", "-c", _push_script()],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return _bash(_push_script(), env, cwd=checkout)
 
 
 def test_the_push_step_pushes_the_regeneration_with_the_token_in_a_header(tmp_path: Path) -> None:
@@ -559,9 +561,7 @@ def test_a_pull_request_whose_base_is_missing_fails_instead_of_comparing_with_th
     _git(tmp_path, "init", "-q")
     _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "base")
     env = {**os.environ, "EVENT": "pull_request", "BASE": "1234567" * 5 + "89abc"}  # gone after a force-push
-    result = subprocess.run(
-        [BASH, "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=60
-    )
+    result = _bash(step["run"], env, cwd=tmp_path)
     assert result.returncode == 2
     assert "::error::the pull request's base revision" in result.stdout
 
@@ -599,15 +599,7 @@ def test_the_merge_step_fails_when_an_org_of_the_matrix_has_no_report(tmp_path: 
     }
 
     def merge() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [BASH, "-e", "-c", _merge_script()],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return _bash(_merge_script(), env, cwd=tmp_path, timeout=120)
 
     result = merge()
     assert result.returncode == 2, result.stdout + result.stderr
@@ -651,9 +643,7 @@ def _state_step(name: str, cwd: Path, key: str) -> subprocess.CompletedProcess[s
     [step] = [s for s in _load(CONFORMANCE)["jobs"]["conformance"]["steps"] if s.get("name") == name]
     assert step["env"]["STATE_KEY"] == "${{ secrets.M3TER_STATE_KEY }}"
     env = {**os.environ, "STATE_KEY": key, "ENVIRONMENT": "m3ter-eu"}
-    return subprocess.run(
-        [BASH, "-e", "-c", step["run"]], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=60
-    )
+    return _bash(step["run"], env, cwd=cwd)
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="the steps use openssl (on every GitHub runner)")

@@ -59,8 +59,8 @@ def _busy_router(router: respx.Router) -> None:
 @pytest.fixture
 def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "httpx_retries", "m3ter_billing"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    for name in ("httpx", "httpcore", "httpx_retries", "m3ter_billing"):  # each restored at teardown
+        caplog.set_level(logging.DEBUG, logger=name)
     return caplog
 
 
